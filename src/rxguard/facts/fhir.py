@@ -1,0 +1,487 @@
+"""FHIR R4 JSON -> PatientFacts.
+
+The only module that knows FHIR JSON shapes. It reads a Bundle (collection,
+transaction, searchset, batch, document) or a CDS Hooks prefetch object and
+keeps only what rules use; it does not validate whole resources (that costs
+milliseconds per bundle and answers no clinical question). Anything it does
+read must have the type FHIR R4 gives it, or a :class:`FactsError` names the
+resource and the field. ``docs/fhir-input.md`` documents the input profile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import date
+from typing import Any
+
+import orjson
+
+from rxguard.errors import FactsError
+from rxguard.facts.model import (
+    LAB_BY_KEY,
+    LAB_BY_LOINC,
+    RXGUARD_LAB_SYSTEM,
+    ClinicalItem,
+    LabResult,
+    MedicationUse,
+    PatientFacts,
+    Sex,
+)
+from rxguard.facts.vocabulary import Vocabulary, normalize_text, short_system
+
+_SKIP_STATUS = frozenset({"entered-in-error", "cancelled", "not-done", "refuted"})
+_POSITIVE = frozenset({"positive", "pos", "detected", "reactive", "present", "yes", "true", "pregnant"})
+_NEGATIVE = frozenset({"negative", "neg", "not detected", "nonreactive", "non reactive", "absent", "no", "false", "not pregnant"})
+_INACTIVE_CLINICAL = frozenset({"inactive", "remission", "resolved"})
+_UCUM_KAT = {"ukat/l", "µkat/l", "μkat/l"}
+_LAB_BY_TEXT = {normalize_text(key): key for key in LAB_BY_KEY} | {
+    normalize_text(lab.display): lab.key for lab in LAB_BY_KEY.values()
+}
+
+
+class _Where:
+    """Names the resource being read, for error messages."""
+
+    __slots__ = ("label",)
+
+    def __init__(self, resource: Mapping[str, Any]) -> None:
+        rid = resource.get("id")
+        self.label = f"{resource.get('resourceType')}/{rid}" if isinstance(rid, str) else str(resource.get("resourceType"))
+
+    def fail(self, field: str, expected: str) -> FactsError:
+        return FactsError(f"{self.label}: field {field!r} should be {expected}; fix the resource or leave the field out")
+
+
+def _str(res: Mapping[str, Any], key: str, where: _Where) -> str:
+    value = res.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise where.fail(key, "a string")
+    return value
+
+
+def _dict(res: Mapping[str, Any], key: str, where: _Where) -> Mapping[str, Any]:
+    value = res.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise where.fail(key, "an object")
+    return value
+
+
+def _list(res: Mapping[str, Any], key: str, where: _Where) -> list[Any]:
+    value = res.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise where.fail(key, "an array")
+    return value
+
+
+def parse_date(value: Any, field: str, where: _Where) -> date | None:
+    """FHIR date or dateTime -> date (partial dates take the first day)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) < 4:
+        raise where.fail(field, "a FHIR date or dateTime such as 2026-01-05")
+    try:
+        if len(value) == 4:
+            return date(int(value), 1, 1)
+        if len(value) == 7:
+            return date(int(value[:4]), int(value[5:7]), 1)
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        raise where.fail(field, "a FHIR date or dateTime such as 2026-01-05") from None
+
+
+def _codeable(res: Mapping[str, Any], key: str, where: _Where) -> tuple[tuple[str, ...], str]:
+    """(``system|code`` tuple, text) of a CodeableConcept, text falling back to displays."""
+    concept = _dict(res, key, where)
+    codes: list[str] = []
+    texts: list[str] = []
+    for coding in _list(concept, "coding", where):
+        if not isinstance(coding, dict):
+            raise where.fail(f"{key}.coding", "an array of Coding objects")
+        system, code = coding.get("system"), coding.get("code")
+        if isinstance(code, str):
+            codes.append(f"{short_system(system) if isinstance(system, str) else ''}|{code}")
+        display = coding.get("display")
+        if isinstance(display, str):
+            texts.append(display)
+    text = concept.get("text")
+    if isinstance(text, str) and text:
+        texts.insert(0, text)
+    return tuple(codes), " / ".join(texts)
+
+
+def _first_code(res: Mapping[str, Any], key: str, where: _Where) -> str:
+    concept = _dict(res, key, where)
+    for coding in _list(concept, "coding", where):
+        if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+            return str(coding["code"])
+    return ""
+
+
+def _period_or_datetime(res: Mapping[str, Any], prefix: str, where: _Where) -> tuple[date | None, date | None]:
+    if f"{prefix}DateTime" in res:
+        day = parse_date(res[f"{prefix}DateTime"], f"{prefix}DateTime", where)
+        return day, day
+    period = _dict(res, f"{prefix}Period", where)
+    if period:
+        return parse_date(period.get("start"), f"{prefix}Period.start", where), parse_date(
+            period.get("end"), f"{prefix}Period.end", where
+        )
+    return None, None
+
+
+def iter_resources(data: Any) -> Iterator[Mapping[str, Any]]:
+    """Every resource in a Bundle or in a CDS Hooks prefetch (nested Bundles included)."""
+    if not isinstance(data, dict):
+        raise FactsError("input is not a JSON object; send a FHIR R4 Bundle or a CDS Hooks prefetch object")
+    rtype = data.get("resourceType")
+    if rtype == "Bundle":
+        entries = data.get("entry", [])
+        if not isinstance(entries, list):
+            raise FactsError("Bundle.entry should be an array of entries")
+        for entry in entries:
+            if not isinstance(entry, dict):
+                raise FactsError("Bundle.entry should be an array of objects")
+            resource = entry.get("resource")
+            if resource is None:
+                continue
+            if not isinstance(resource, dict):
+                raise FactsError("Bundle.entry.resource should be an object")
+            if resource.get("resourceType") == "Bundle":
+                yield from iter_resources(resource)
+            else:
+                yield resource
+    elif isinstance(rtype, str):
+        yield data
+    elif rtype is None and data and all(v is None or isinstance(v, dict) for v in data.values()):
+        for value in data.values():  # a CDS Hooks prefetch: {key: resource or Bundle or null}
+            if value is not None:
+                yield from iter_resources(value)
+    else:
+        raise FactsError("input is not a FHIR R4 Bundle (resourceType 'Bundle' expected)")
+
+
+def parse_json(raw: bytes | str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise FactsError(f"input is not valid JSON ({exc}); send a FHIR R4 Bundle as JSON") from None
+
+
+class FactsReader:
+    """Reads FHIR resources into PatientFacts, tagging items with a Vocabulary."""
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.vocabulary = vocabulary
+
+    def read(self, data: Any) -> PatientFacts:
+        if isinstance(data, dict) and data.get("resourceType") not in (None, "Bundle"):
+            raise FactsError(
+                f"input is a {data.get('resourceType')}, not a FHIR R4 Bundle; wrap the resources in a Bundle"
+            )
+        patient: Mapping[str, Any] | None = None
+        medications_by_ref: dict[str, Mapping[str, Any]] = {}
+        rest: list[Mapping[str, Any]] = []
+        for res in iter_resources(data):
+            rtype = res.get("resourceType")
+            if rtype == "Patient":
+                if patient is None:
+                    patient = res
+            elif rtype == "Medication":
+                rid = res.get("id")
+                if isinstance(rid, str):
+                    medications_by_ref[f"Medication/{rid}"] = res
+                    medications_by_ref[f"#{rid}"] = res
+            elif rtype in _READERS:
+                rest.append(res)
+        if patient is None:
+            raise FactsError("the Bundle has no Patient resource; include the patient the question is about")
+        where = _Where(patient)
+        birth = parse_date(patient.get("birthDate"), "birthDate", where)
+        gender = _str(patient, "gender", where)
+        sex: Sex = gender if gender in ("female", "male", "other") else "unknown"  # type: ignore[assignment]
+
+        state = _State(self.vocabulary, medications_by_ref)
+        for res in rest:
+            _READERS[res["resourceType"]](state, res)
+        labs = {key: tuple(sorted(values, key=lambda r: r.effective, reverse=True)) for key, values in state.labs.items()}
+        by_tag: dict[str, list[ClinicalItem | MedicationUse]] = {}
+        for item in (*state.conditions, *state.allergies, *state.procedures, *state.medications):
+            for tag in item.tags:
+                by_tag.setdefault(tag, []).append(item)
+        pid = patient.get("id")
+        return PatientFacts(
+            patient_id=pid if isinstance(pid, str) else "",
+            birth_date=birth,
+            sex=sex,
+            conditions=tuple(state.conditions),
+            allergies=tuple(state.allergies),
+            procedures=tuple(state.procedures),
+            medications=tuple(state.medications),
+            labs=labs,
+            by_tag={tag: tuple(items) for tag, items in by_tag.items()},
+        )
+
+
+class _State:
+    __slots__ = ("allergies", "conditions", "labs", "medications", "medications_by_ref", "procedures", "vocab")
+
+    def __init__(self, vocab: Vocabulary, medications_by_ref: dict[str, Mapping[str, Any]]) -> None:
+        self.vocab = vocab
+        self.medications_by_ref = medications_by_ref
+        self.conditions: list[ClinicalItem] = []
+        self.allergies: list[ClinicalItem] = []
+        self.procedures: list[ClinicalItem] = []
+        self.medications: list[MedicationUse] = []
+        self.labs: dict[str, list[LabResult]] = {}
+
+
+def _verification_skipped(res: Mapping[str, Any], where: _Where) -> bool:
+    return _first_code(res, "verificationStatus", where) in _SKIP_STATUS
+
+
+def _read_condition(state: _State, res: Mapping[str, Any]) -> None:
+    where = _Where(res)
+    if _verification_skipped(res, where):
+        return
+    codes, text = _codeable(res, "code", where)
+    clinical = _first_code(res, "clinicalStatus", where)
+    onset, _ = _period_or_datetime(res, "onset", where)
+    abated, _ = _period_or_datetime(res, "abatement", where)
+    active = clinical not in _INACTIVE_CLINICAL and abated is None
+    state.conditions.append(
+        ClinicalItem(text, codes, state.vocab.tags_for(codes, text), active, onset, abated, clinical)
+    )
+
+
+def _read_allergy(state: _State, res: Mapping[str, Any]) -> None:
+    where = _Where(res)
+    if _verification_skipped(res, where):
+        return
+    codes, text = _codeable(res, "code", where)
+    clinical = _first_code(res, "clinicalStatus", where)
+    onset, _ = _period_or_datetime(res, "onset", where)
+    state.allergies.append(
+        ClinicalItem(text, codes, state.vocab.tags_for(codes, text), clinical not in _INACTIVE_CLINICAL, onset, None, clinical)
+    )
+
+
+def _read_procedure(state: _State, res: Mapping[str, Any]) -> None:
+    where = _Where(res)
+    status = _str(res, "status", where)
+    if status in _SKIP_STATUS:
+        return
+    codes, text = _codeable(res, "code", where)
+    start, end = _period_or_datetime(res, "performed", where)
+    item = ClinicalItem(text, codes, state.vocab.tags_for(codes, text), False, start, end, status)
+    state.procedures.append(item)
+    lab = _lab_key(codes, text)
+    if lab is not None and start is not None:
+        state.labs.setdefault(lab, []).append(LabResult(lab, start, text=text))
+
+
+def _medication_concept(state: _State, res: Mapping[str, Any], where: _Where) -> tuple[tuple[str, ...], str]:
+    if "medicationCodeableConcept" in res:
+        return _codeable(res, "medicationCodeableConcept", where)
+    ref = _dict(res, "medicationReference", where)
+    target = ref.get("reference")
+    if isinstance(target, str):
+        contained = {f"#{c.get('id')}": c for c in _list(res, "contained", where) if isinstance(c, dict)}
+        med = contained.get(target) or state.medications_by_ref.get(target)
+        if med is None and "/" in target:
+            med = state.medications_by_ref.get("Medication/" + target.rsplit("/", 1)[-1])
+        if med is not None:
+            return _codeable(med, "code", _Where(med))
+    display = ref.get("display")
+    return (), display if isinstance(display, str) else ""
+
+
+def _dosage(res: Mapping[str, Any], key: str, where: _Where) -> tuple[float | None, str, str]:
+    """(dose value, dose unit, all instruction text) from Dosage or MedicationAdministration.dosage."""
+    if res.get("resourceType") == "MedicationAdministration":
+        dosages = [res[key]] if key in res else []
+    else:
+        dosages = _list(res, key, where)
+    texts: list[str] = []
+    value: float | None = None
+    unit = ""
+    for dosage in dosages:
+        if not isinstance(dosage, dict):
+            raise where.fail(key, "Dosage objects")
+        for part in ("text", "patientInstruction"):
+            if isinstance(dosage.get(part), str):
+                texts.append(dosage[part])
+        for part in ("route", "method"):
+            _, text = _codeable(dosage, part, where)
+            if text:
+                texts.append(text)
+        quantities = [dosage.get("dose")] if "dose" in dosage else [
+            d.get("doseQuantity") for d in _list(dosage, "doseAndRate", where) if isinstance(d, dict)
+        ]
+        for qty in quantities:
+            if isinstance(qty, dict) and value is None:
+                raw = qty.get("value")
+                if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int | float)):
+                    raise where.fail(f"{key}.dose.value", "a number")
+                value = float(raw) if raw is not None else None
+                unit = str(qty.get("unit") or qty.get("code") or "")
+    return value, unit, " ; ".join(texts)
+
+
+def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
+    where = _Where(res)
+    rtype = res["resourceType"]
+    status = _str(res, "status", where)
+    if status in _SKIP_STATUS:
+        return
+    codes, text = _medication_concept(state, res, where)
+    intent = ""
+    if rtype == "MedicationRequest":
+        kind = "request"
+        intent = _str(res, "intent", where)
+        start = parse_date(res.get("authoredOn"), "authoredOn", where)
+        end = None
+        for dosage in _list(res, "dosageInstruction", where):
+            bounds = _dict(_dict(_dict(dosage, "timing", where), "repeat", where), "boundsPeriod", where)
+            start = parse_date(bounds.get("start"), "boundsPeriod.start", where) or start
+            end = parse_date(bounds.get("end"), "boundsPeriod.end", where) or end
+        validity = _dict(_dict(res, "dispenseRequest", where), "validityPeriod", where)
+        end = end or parse_date(validity.get("end"), "validityPeriod.end", where)
+        dose, unit, instructions = _dosage(res, "dosageInstruction", where)
+    elif rtype == "MedicationStatement":
+        kind = "statement"
+        start, end = _period_or_datetime(res, "effective", where)
+        if "effectiveDateTime" in res:
+            end = None
+        dose, unit, instructions = _dosage(res, "dosage", where)
+    else:
+        kind = "administration"
+        start, end = _period_or_datetime(res, "effective", where)
+        dose, unit, instructions = _dosage(res, "dosage", where)
+    tags = state.vocab.tags_for(codes, text)
+    state.medications.append(
+        MedicationUse(text, codes, tags, kind, status, start, end, dose, unit, instructions, intent)  # type: ignore[arg-type]
+    )
+
+
+def _lab_key(codes: tuple[str, ...], text: str) -> str | None:
+    for code in codes:
+        system, _, value = code.partition("|")
+        if system == "loinc" and value in LAB_BY_LOINC:
+            return LAB_BY_LOINC[value]
+        if system in ("rxguard-lab", RXGUARD_LAB_SYSTEM, "rxguard-procedure") and value in LAB_BY_KEY:
+            return value
+    if text:
+        norm = normalize_text(text.split(" / ")[0])
+        if norm in _LAB_BY_TEXT:
+            return _LAB_BY_TEXT[norm]
+        if "mri" in norm.split() and "brain" in norm:
+            return "brain-mri"
+    return None
+
+
+def _qualitative(text: str) -> str:
+    norm = normalize_text(text)
+    if norm in _POSITIVE or norm.startswith("positive"):
+        return "positive"
+    if norm in _NEGATIVE or norm.startswith("negative"):
+        return "negative"
+    return ""
+
+
+def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
+    where = _Where(res)
+    status = _str(res, "status", where)
+    if status in _SKIP_STATUS:
+        return
+    codes, text = _codeable(res, "code", where)
+    key = _lab_key(codes, text)
+    if key is None:
+        return
+    effective, _ = _period_or_datetime(res, "effective", where)
+    effective = effective or parse_date(res.get("issued"), "issued", where)
+    if effective is None:
+        return
+    value: float | None = None
+    unit = ""
+    interpretation = ""
+    value_text = ""
+    if "valueQuantity" in res:
+        qty = _dict(res, "valueQuantity", where)
+        raw = qty.get("value")
+        if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int | float)):
+            raise where.fail("valueQuantity.value", "a number")
+        value = float(raw) if raw is not None else None
+        unit = str(qty.get("unit") or qty.get("code") or "")
+    elif "valueCodeableConcept" in res:
+        _, value_text = _codeable(res, "valueCodeableConcept", where)
+        interpretation = next((_qualitative(t) for t in value_text.split(" / ") if _qualitative(t)), "")
+    elif "valueString" in res:
+        value_text = _str(res, "valueString", where)
+        interpretation = _qualitative(value_text)
+    elif "valueBoolean" in res:
+        flag = res["valueBoolean"]
+        if not isinstance(flag, bool):
+            raise where.fail("valueBoolean", "true or false")
+        interpretation = "positive" if flag else "negative"
+    if not interpretation:
+        for concept in _list(res, "interpretation", where):
+            if isinstance(concept, dict):
+                code = _first_code({"c": concept}, "c", where)
+                interpretation = {"POS": "positive", "NEG": "negative", "DET": "positive", "ND": "negative"}.get(code, "")
+                if interpretation:
+                    break
+    uln = lln = None
+    ranges = _list(res, "referenceRange", where)
+    if ranges and isinstance(ranges[0], dict):
+        high, low = _dict(ranges[0], "high", where).get("value"), _dict(ranges[0], "low", where).get("value")
+        uln = float(high) if isinstance(high, int | float) and not isinstance(high, bool) else None
+        lln = float(low) if isinstance(low, int | float) and not isinstance(low, bool) else None
+    if key in ("alt", "ast") and unit.casefold() in _UCUM_KAT:
+        # 1 µkat/L = 60 U/L: enzymes are compared in U/L whatever the lab sent.
+        value = value * 60 if value is not None else None
+        uln = uln * 60 if uln is not None else None
+        lln = lln * 60 if lln is not None else None
+        unit = "U/L"
+    state.labs.setdefault(key, []).append(
+        LabResult(key, effective, value, unit, interpretation, uln, lln, value_text)
+    )
+
+
+def _read_report(state: _State, res: Mapping[str, Any]) -> None:
+    """DiagnosticReport or ImagingStudy: records that a test (e.g. brain MRI) was done."""
+    where = _Where(res)
+    status = _str(res, "status", where)
+    if status in _SKIP_STATUS:
+        return
+    key = "code" if res["resourceType"] == "DiagnosticReport" else "procedureCode"
+    if key == "procedureCode":
+        concepts = _list(res, "procedureCode", where)
+        codes, text = _codeable({"c": concepts[0]}, "c", where) if concepts and isinstance(concepts[0], dict) else ((), _str(res, "description", where))
+    else:
+        codes, text = _codeable(res, "code", where)
+    lab = _lab_key(codes, text)
+    if lab is None:
+        return
+    effective, _ = _period_or_datetime(res, "effective", where)
+    effective = effective or parse_date(res.get("started") or res.get("issued"), "started", where)
+    if effective is not None:
+        state.labs.setdefault(lab, []).append(LabResult(lab, effective, text=text))
+
+
+_READERS = {
+    "Condition": _read_condition,
+    "AllergyIntolerance": _read_allergy,
+    "Procedure": _read_procedure,
+    "MedicationRequest": _read_medication,
+    "MedicationStatement": _read_medication,
+    "MedicationAdministration": _read_medication,
+    "Observation": _read_observation,
+    "DiagnosticReport": _read_report,
+    "ImagingStudy": _read_report,
+}

@@ -1,0 +1,149 @@
+"""PatientFacts: the small, typed, indexed view of a patient that rules read.
+
+Built once per request from FHIR R4 (see :mod:`rxguard.facts.fhir`) and then
+only read. Every item carries ``tags``: the ids of the knowledge-pack value
+sets it belongs to, computed at parse time by a :class:`Vocabulary`, so rule
+evaluation is set membership rather than string matching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+Sex = Literal["female", "male", "other", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class LabDef:
+    key: str
+    display: str
+    loinc: tuple[str, ...]
+    unit: str
+    kind: Literal["numeric", "qualitative", "presence"]
+
+
+# The lab catalogue: canonical keys rules use, and how FHIR codes map to them.
+# LOINC codes as listed in docs/fhir-input.md (clinical-facts §5.4 for the sources).
+LABS: tuple[LabDef, ...] = (
+    LabDef("alt", "ALT", ("1742-6",), "U/L", "numeric"),
+    LabDef("ast", "AST", ("1920-8",), "U/L", "numeric"),
+    LabDef("bilirubin-total", "Total bilirubin", ("1975-2",), "mg/dL", "numeric"),
+    LabDef("creatinine", "Creatinine", ("2160-0", "14682-9"), "mg/dL", "numeric"),
+    LabDef("egfr", "eGFR", ("33914-3", "62238-1", "98979-8"), "mL/min/{1.73_m2}", "numeric"),
+    LabDef("platelets", "Platelets", ("777-3",), "10*3/uL", "numeric"),
+    LabDef("lymphocytes", "Lymphocytes", ("731-0",), "10*3/uL", "numeric"),
+    LabDef("neutrophils", "Neutrophils", ("751-8",), "10*3/uL", "numeric"),
+    LabDef("hemoglobin", "Haemoglobin", ("718-7",), "g/dL", "numeric"),
+    LabDef("tsh", "TSH", ("3016-3",), "m[IU]/L", "numeric"),
+    LabDef("free-t4", "Free T4", ("3024-7",), "ng/dL", "numeric"),
+    LabDef("pregnancy-status", "Pregnancy status", ("82810-3",), "", "qualitative"),
+    LabDef("breastfeeding-status", "Breastfeeding status", ("63895-7",), "", "qualitative"),
+    LabDef("anti-jcv-antibody", "Anti-JCV antibody", (), "", "qualitative"),
+    LabDef("anti-jcv-index", "Anti-JCV antibody index", (), "", "numeric"),
+    LabDef("anti-natalizumab-antibody", "Anti-natalizumab antibody", (), "", "qualitative"),
+    LabDef("brain-mri", "Brain MRI", (), "", "presence"),
+    LabDef("cbc", "Complete blood count", ("58410-2",), "", "presence"),
+    LabDef("edss", "EDSS score", (), "{score}", "numeric"),
+)
+LAB_BY_KEY: dict[str, LabDef] = {lab.key: lab for lab in LABS}
+LAB_BY_LOINC: dict[str, str] = {code: lab.key for lab in LABS for code in lab.loinc}
+RXGUARD_LAB_SYSTEM = "urn:rxguard:lab"
+# Events the restricted-distribution program records and passes to the engine
+# (``context["events"]``) as evidence for monitoring items.
+EVENT_KEYS: frozenset[str] = frozenset(
+    {"prescriber-assessment", "reauthorization", "disease-activity-assessment", "patient-alert-card", "re-information"}
+)
+RXGUARD_PROCEDURE_SYSTEM = "urn:rxguard:procedure"
+
+
+@dataclass(frozen=True, slots=True)
+class LabResult:
+    test: str
+    effective: date
+    value: float | None = None
+    unit: str = ""
+    interpretation: str = ""  # "positive" / "negative" for qualitative results
+    uln: float | None = None
+    lln: float | None = None
+    text: str = ""
+
+    def describe(self) -> str:
+        name = LAB_BY_KEY[self.test].display if self.test in LAB_BY_KEY else self.test
+        if self.value is not None:
+            shown = f"{self.value:g} {self.unit}".strip()
+        else:
+            shown = self.interpretation or self.text or "recorded"
+        return f"{name} {shown} on {self.effective.isoformat()}"
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicalItem:
+    """A Condition, AllergyIntolerance or Procedure reduced to what rules read."""
+
+    text: str
+    codes: tuple[str, ...]
+    tags: frozenset[str]
+    active: bool
+    onset: date | None = None
+    abated: date | None = None
+    status: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationUse:
+    """One MedicationRequest, MedicationStatement or MedicationAdministration."""
+
+    text: str
+    codes: tuple[str, ...]
+    tags: frozenset[str]
+    kind: Literal["request", "statement", "administration"]
+    status: str
+    start: date | None
+    end: date | None
+    dose_value: float | None = None
+    dose_unit: str = ""
+    instructions: str = ""
+    intent: str = ""
+
+    def is_active(self, at: date) -> bool:
+        if self.kind == "administration":
+            return False
+        if self.status not in ("active", "on-hold", "draft", "intended", "unknown", ""):
+            return False
+        if self.start is not None and self.start > at:
+            return self.kind == "request" and self.status == "draft"
+        return self.end is None or self.end >= at
+
+    def last_day(self) -> date | None:
+        return self.end or self.start
+
+
+@dataclass(frozen=True, slots=True)
+class PatientFacts:
+    patient_id: str
+    birth_date: date | None
+    sex: Sex
+    conditions: tuple[ClinicalItem, ...] = ()
+    allergies: tuple[ClinicalItem, ...] = ()
+    procedures: tuple[ClinicalItem, ...] = ()
+    medications: tuple[MedicationUse, ...] = ()
+    labs: Mapping[str, tuple[LabResult, ...]] = field(default_factory=dict)
+    by_tag: Mapping[str, tuple[ClinicalItem | MedicationUse, ...]] = field(default_factory=dict)
+
+    def latest(self, test: str) -> LabResult | None:
+        results = self.labs.get(test)
+        return results[0] if results else None
+
+    def tagged(self, tag: str) -> tuple[ClinicalItem | MedicationUse, ...]:
+        return self.by_tag.get(tag, ())
+
+    def age_on(self, at: date) -> float | None:
+        if self.birth_date is None:
+            return None
+        years = at.year - self.birth_date.year
+        if (at.month, at.day) < (self.birth_date.month, self.birth_date.day):
+            years -= 1
+        return float(years)

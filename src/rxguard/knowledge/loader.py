@@ -1,0 +1,307 @@
+"""Strict loading of knowledge packs.
+
+YAML is read with ruamel.yaml, which refuses duplicate keys and remembers
+line numbers; the data are then validated by the pydantic models in
+:mod:`rxguard.knowledge.schema`. Every problem is reported as
+``file:line: field: what was expected`` so a pack author never guesses.
+
+Packs are found through the ``rxguard.packs`` entry-point group. The two
+built-in packs are registered there the same way a third-party pack would be,
+so there is one loading path for all of them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, cast
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from rxguard.errors import PackError
+from rxguard.knowledge.schema import (
+    Conflict,
+    DosingSchedule,
+    Identity,
+    MonitoringItem,
+    PackMeta,
+    Parameter,
+    Question,
+    RiskModel,
+    Rule,
+    Source,
+    ValueSet,
+    Vignette,
+)
+
+ENTRY_POINT_GROUP = "rxguard.packs"
+
+
+@dataclass(frozen=True)
+class VignetteFile:
+    path: Path
+    vignettes: tuple[Vignette, ...]
+    lines: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Pack:
+    """A validated knowledge pack with lookup indices."""
+
+    path: Path
+    meta: PackMeta
+    identity: Identity
+    sources: dict[str, Source]
+    valuesets: dict[str, ValueSet]
+    rules: tuple[Rule, ...]
+    parameters: dict[str, Parameter]
+    conflicts: tuple[Conflict, ...]
+    dosing: DosingSchedule
+    monitoring: tuple[MonitoringItem, ...]
+    questions: dict[str, Question]
+    risk: RiskModel | None
+    vignette_files: tuple[VignetteFile, ...]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    @functools.cached_property
+    def rules_by_id(self) -> dict[str, Rule]:
+        return {rule.id: rule for rule in self.rules}
+
+    def vignettes(self) -> Iterator[tuple[VignetteFile, int, Vignette]]:
+        for vfile in self.vignette_files:
+            for index, vignette in enumerate(vfile.vignettes):
+                yield vfile, index, vignette
+
+
+# file name -> (attribute, model, is a list, required)
+_FILES: dict[str, tuple[str, Any, bool, bool]] = {
+    "sources.yaml": ("sources", Source, True, True),
+    "valuesets.yaml": ("valuesets", ValueSet, True, True),
+    "rules.yaml": ("rules", Rule, True, True),
+    "parameters.yaml": ("parameters", Parameter, True, False),
+    "conflicts.yaml": ("conflicts", Conflict, True, True),
+    "questions.yaml": ("questions", Question, True, False),
+    "risk.yaml": ("risk", RiskModel, False, False),
+}
+
+# Extra pack files validated by other layers' schemas (monographs, programs).
+# name -> model; registered with :func:`register_pack_file`.
+_EXTRA_FILES: dict[str, type[BaseModel]] = {}
+
+
+def register_pack_file(filename: str, model: type[BaseModel]) -> None:
+    """Let another knowledge module own an optional pack file (e.g. ``program.yaml``)."""
+    _EXTRA_FILES[filename] = model
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse one YAML file, turning parser errors into a PackError with the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PackError(f"{path}: cannot read the file ({exc.strerror}); check it exists") from exc
+    try:
+        return _yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        problem = exc.problem or exc.context or "invalid YAML"
+        if "duplicate key" in str(exc):
+            problem = f"{problem}; every key may appear only once in a mapping"
+        raise PackError(f"{path}:{line}: {problem}") from exc
+
+
+def _line_of(data: Any, loc: tuple[int | str, ...]) -> int:
+    """Best line number (1-based) for a pydantic error location inside ruamel data."""
+    node, line = data, 1
+    for part in loc:
+        if isinstance(node, CommentedMap):
+            key = "not" if part == "not_" else part
+            if key in node:
+                with_line = node.lc.key(key)
+                line = with_line[0] + 1
+                node = node[key]
+                continue
+            line = node.lc.line + 1
+            break
+        if isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line = node.lc.item(part)[0] + 1
+            node = node[part]
+            continue
+        break
+    return line
+
+
+def _format_errors(path: Path, data: Any, exc: ValidationError, prefix: tuple[Any, ...]) -> str:
+    lines = []
+    for error in exc.errors()[:10]:
+        loc = prefix + tuple(error["loc"])
+        field_path = ".".join(str(p) for p in loc if not str(p).startswith("function-")) or "(top)"
+        msg = error["msg"]
+        if error["type"] == "extra_forbidden":
+            msg = "unknown field; remove it or check its spelling against docs/packs.md"
+        elif error["type"] == "missing":
+            msg = "required field is missing"
+        lines.append(f"{path}:{_line_of(data, loc)}: {field_path}: {msg}")
+    more = len(exc.errors()) - 10
+    if more > 0:
+        lines.append(f"... and {more} more problem(s) in {path}")
+    return "\n".join(lines)
+
+
+def _validate(path: Path, data: Any, model: Any, many: bool) -> Any:
+    if many:
+        if not isinstance(data, list):
+            raise PackError(f"{path}:1: expected a list of {model.__name__} entries")
+        adapter: TypeAdapter[Any] = TypeAdapter(list[model])
+        try:
+            return adapter.validate_python(data)
+        except ValidationError as exc:
+            raise PackError(_format_errors(path, data, exc, ())) from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise PackError(_format_errors(path, data, exc, ())) from exc
+
+
+def _unique(path: Path, items: Iterable[Any], what: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        if item.id in out:
+            raise PackError(f"{path}: {what} id {item.id!r} is defined twice; ids must be unique")
+        out[item.id] = item
+    return out
+
+
+def load_pack(path: Path) -> Pack:
+    """Load and validate one pack folder; raise PackError naming file, line and field."""
+    path = Path(path)
+    if not (path / "pack.yaml").is_file():
+        raise PackError(f"{path}: not a knowledge pack (no pack.yaml); point to a pack folder")
+    known = {"pack.yaml", "schedule.yaml", *_FILES, *_EXTRA_FILES}
+    for child in sorted(path.iterdir()):
+        if child.is_file() and child.suffix in (".yaml", ".yml") and child.name not in known:
+            raise PackError(
+                f"{child}: unknown pack file; expected one of {', '.join(sorted(known))}"
+            )
+
+    head_path = path / "pack.yaml"
+    head = read_yaml(head_path)
+    if not isinstance(head, dict) or set(head) != {"meta", "identity"}:
+        raise PackError(f"{head_path}:1: expected exactly two top-level keys: meta and identity")
+    meta = _validate(head_path, head["meta"], PackMeta, False)
+    identity = _validate(head_path, head["identity"], Identity, False)
+
+    loaded: dict[str, Any] = {}
+    for filename, (attr, model, many, required) in _FILES.items():
+        file_path = path / filename
+        if not file_path.is_file():
+            if required:
+                raise PackError(f"{file_path}: missing; every pack needs {filename}")
+            loaded[attr] = [] if many else None
+            continue
+        loaded[attr] = _validate(file_path, read_yaml(file_path), model, many)
+
+    sched_path = path / "schedule.yaml"
+    sched = read_yaml(sched_path)
+    if not isinstance(sched, dict) or set(sched) != {"dosing", "monitoring"}:
+        raise PackError(f"{sched_path}:1: expected exactly two top-level keys: dosing and monitoring")
+    dosing = _validate(sched_path, sched["dosing"], DosingSchedule, False)
+    monitoring = _validate(sched_path, sched["monitoring"], MonitoringItem, True)
+
+    extras = {}
+    for filename, extra_model in _EXTRA_FILES.items():
+        file_path = path / filename
+        if file_path.is_file():
+            extras[filename] = _validate(file_path, read_yaml(file_path), extra_model, False)
+
+    vignette_files = []
+    vdir = path / "vignettes"
+    if vdir.is_dir():
+        for vpath in sorted(vdir.glob("*.yaml")):
+            raw = read_yaml(vpath)
+            items = _validate(vpath, raw, Vignette, True)
+            lines = tuple(_line_of(raw, (i,)) for i in range(len(items)))
+            vignette_files.append(VignetteFile(vpath, tuple(items), lines))
+
+    pack = Pack(
+        path=path,
+        meta=meta,
+        identity=identity,
+        sources=_unique(path / "sources.yaml", loaded["sources"], "source"),
+        valuesets=_unique(path / "valuesets.yaml", loaded["valuesets"], "value set"),
+        rules=tuple(loaded["rules"]),
+        parameters=_unique(path / "parameters.yaml", loaded["parameters"], "parameter"),
+        conflicts=tuple(loaded["conflicts"]),
+        dosing=dosing,
+        monitoring=tuple(monitoring),
+        questions=_unique(path / "questions.yaml", loaded["questions"], "question"),
+        risk=loaded["risk"],
+        vignette_files=tuple(vignette_files),
+        extras=extras,
+    )
+    problems = check_references(pack)
+    if problems:
+        raise PackError("\n".join(problems))
+    return pack
+
+
+def check_references(pack: Pack) -> list[str]:
+    """Cross-file integrity: every id a pack mentions must be defined in it."""
+    # Imported here: the referential checks need the lab catalogue from facts,
+    # and facts must stay importable without knowledge.
+    from rxguard.knowledge.references import find_reference_problems
+
+    return find_reference_problems(pack)
+
+
+def discover_pack_paths() -> dict[str, Path]:
+    """Pack name -> folder, for every pack registered under the entry-point group."""
+    found: dict[str, Path] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        target = ep.load()
+        found[ep.name] = Path(target() if callable(target) else target)
+    if not found:  # running from a source tree that was never installed
+        from rxguard import packs as builtin
+
+        found = {name: Path(builtin.__file__).parent / name for name in builtin.BUILTIN}
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def load_all() -> dict[str, Pack]:
+    """Every registered pack, loaded once per process."""
+    return {name: load_pack(path) for name, path in sorted(discover_pack_paths().items())}
+
+
+def get_pack(name: str) -> Pack:
+    packs = load_all()
+    try:
+        return packs[name]
+    except KeyError:
+        raise PackError(f"no pack named {name!r}; installed packs: {', '.join(packs)}") from None
+
+
+def as_plain(data: Any) -> Any:
+    """ruamel containers -> plain dict/list (for JSON output of raw pack data)."""
+    if isinstance(data, dict):
+        return {str(k): as_plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [as_plain(v) for v in data]
+    return cast(Any, data)

@@ -1,0 +1,149 @@
+"""Cross-file integrity of a pack: every id it mentions is defined in it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from rxguard.facts.model import EVENT_KEYS, LAB_BY_KEY
+from rxguard.knowledge.schema import Citation, Condition
+
+if TYPE_CHECKING:
+    from rxguard.knowledge.loader import Pack
+
+
+def iter_predicates(condition: Condition) -> Iterator[tuple[str, Any]]:
+    """Every (kind, predicate) leaf of a condition tree."""
+    kind = condition.kind()
+    if kind in ("all", "any"):
+        for child in getattr(condition, kind):
+            yield from iter_predicates(child)
+    elif kind == "not":
+        assert condition.not_ is not None
+        yield from iter_predicates(condition.not_)
+    else:
+        yield kind, getattr(condition, kind)
+
+
+def iter_citations(model: Any) -> Iterator[Citation]:
+    """Every Citation nested anywhere in a pydantic model."""
+    if isinstance(model, Citation):
+        yield model
+    elif isinstance(model, BaseModel):
+        for name in type(model).model_fields:
+            yield from iter_citations(getattr(model, name))
+    elif isinstance(model, list | tuple):
+        for item in model:
+            yield from iter_citations(item)
+    elif isinstance(model, dict):
+        for item in model.values():
+            yield from iter_citations(item)
+
+
+def _condition_problems(pack: Pack, where: str, condition: Condition) -> Iterator[str]:
+    strata = {s.id for s in pack.risk.strata} if pack.risk else set()
+    for kind, pred in iter_predicates(condition):
+        for attr in ("valueset", "after_procedure", "after_medication"):
+            ref = getattr(pred, attr, None)
+            if ref is not None and ref not in pack.valuesets:
+                yield f"{where}: {kind}.{attr} names value set {ref!r}, which valuesets.yaml does not define"
+        test = getattr(pred, "test", None)
+        if kind.startswith("lab") and test not in LAB_BY_KEY:
+            yield f"{where}: {kind}.test {test!r} is not a known lab key ({', '.join(sorted(LAB_BY_KEY))})"
+        if kind == "answer" and pred.id not in pack.questions:
+            yield f"{where}: answer.id {pred.id!r} is not defined in questions.yaml"
+        for attr in ("since_last_lt_param", "hours_since_preparation_gt_param"):
+            ref = getattr(pred, attr, None)
+            if ref is not None and ref not in pack.parameters:
+                yield f"{where}: {kind}.{attr} names parameter {ref!r}, which parameters.yaml does not define"
+        if kind == "pml_stratum":
+            for stratum in pred.any_of:
+                if stratum not in strata:
+                    yield f"{where}: pml_stratum names {stratum!r}, which risk.yaml does not define"
+        if kind == "jcv_index" and (pack.risk is None or pack.risk.index_bands is None):
+            yield f"{where}: jcv_index needs index_bands in risk.yaml"
+
+
+def find_reference_problems(pack: Pack) -> list[str]:
+    problems: list[str] = []
+    base = pack.path
+    drug = pack.identity.id
+    if pack.meta.name != drug:
+        problems.append(f"{base / 'pack.yaml'}: meta.name {pack.meta.name!r} differs from identity.id {drug!r}")
+    if drug not in pack.valuesets:
+        problems.append(f"{base / 'valuesets.yaml'}: no value set with id {drug!r} identifying the drug itself")
+
+    def cite(where: str, model: Any) -> None:
+        for citation in iter_citations(model):
+            if citation.source not in pack.sources:
+                problems.append(f"{where}: cites source {citation.source!r}, which sources.yaml does not register")
+
+    for source_id in pack.identity.sources + [s for p in pack.identity.products for s in p.sources]:
+        if source_id not in pack.sources:
+            problems.append(f"{base / 'pack.yaml'}: identity cites unregistered source {source_id!r}")
+    for name in pack.identity.chinese_names:
+        if name.source not in pack.sources:
+            problems.append(f"{base / 'pack.yaml'}: Chinese name cites unregistered source {name.source!r}")
+
+    seen: set[str] = set()
+    for rule in pack.rules:
+        where = f"{base / 'rules.yaml'}: rule {rule.id}"
+        if rule.id in seen:
+            problems.append(f"{where}: id defined twice; rule ids must be unique")
+        seen.add(rule.id)
+        if not rule.id.startswith(f"{drug}."):
+            problems.append(f"{where}: id must start with '{drug}.'")
+        cite(where, rule)
+        problems.extend(_condition_problems(pack, where, rule.when))
+
+    for param in pack.parameters.values():
+        cite(f"{base / 'parameters.yaml'}: parameter {param.id}", param)
+    for vs in pack.valuesets.values():
+        cite(f"{base / 'valuesets.yaml'}: value set {vs.id}", vs)
+    cite(f"{base / 'schedule.yaml'}: dosing", pack.dosing)
+    for item in pack.monitoring:
+        where = f"{base / 'schedule.yaml'}: monitoring {item.id}"
+        cite(where, item)
+        for key in item.evidence:
+            if key not in LAB_BY_KEY and key not in EVENT_KEYS:
+                problems.append(f"{where}: evidence {key!r} is neither a lab key nor a program event")
+        if item.applies_when is not None:
+            problems.extend(_condition_problems(pack, where, item.applies_when))
+    if pack.risk is not None:
+        cite(f"{base / 'risk.yaml'}", pack.risk)
+        ids = {s.id for s in pack.risk.strata}
+        if pack.risk.default not in ids:
+            problems.append(f"{base / 'risk.yaml'}: default stratum {pack.risk.default!r} is not among the strata")
+        for stratum in pack.risk.strata:
+            problems.extend(_condition_problems(pack, f"{base / 'risk.yaml'}: stratum {stratum.id}", stratum.when))
+    for question in pack.questions.values():
+        cite(f"{base / 'questions.yaml'}: question {question.id}", question)
+
+    conflict_ids: set[str] = set()
+    for conflict in pack.conflicts:
+        where = f"{base / 'conflicts.yaml'}: conflict {conflict.id}"
+        if conflict.id in conflict_ids:
+            problems.append(f"{where}: id defined twice")
+        conflict_ids.add(conflict.id)
+        for claim in conflict.claims:
+            if claim.source not in pack.sources:
+                problems.append(f"{where}: claim cites unregistered source {claim.source!r}")
+        for rule_id in conflict.rules:
+            if rule_id not in seen:
+                problems.append(f"{where}: names rule {rule_id!r}, which rules.yaml does not define")
+
+    for vfile, index, vignette in pack.vignettes():
+        where = f"{vfile.path}:{vfile.lines[index]}: vignette {vignette.name!r}"
+        for rule_id in [*vignette.expect.fires, *vignette.expect.does_not_fire, *vignette.expect.needs_review, *vignette.protocol_rules]:
+            if rule_id not in seen:
+                problems.append(f"{where}: names rule {rule_id!r}, which rules.yaml does not define")
+        for qid in vignette.answers:
+            if qid not in pack.questions:
+                problems.append(f"{where}: answers question {qid!r}, which questions.yaml does not define")
+        monitoring_ids = {m.id for m in pack.monitoring}
+        for item_id in vignette.expect.due:
+            if item_id not in monitoring_ids:
+                problems.append(f"{where}: expects due item {item_id!r}, which schedule.yaml does not define")
+    return problems

@@ -1,0 +1,508 @@
+"""The knowledge-pack schema.
+
+A pack is one folder per drug. Every file in it is validated against the
+models below; unknown keys are errors (``extra="forbid"``), so a misspelt
+field is reported instead of silently ignored. ``docs/packs.md`` is the
+author's guide to these models; keep the two in step.
+
+Durations are ISO 8601 (``P14D``, ``P6W``, ``P3M``, ``P1Y``); dates are
+``YYYY-MM-DD``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Jurisdiction = Literal["US", "EU"]
+JURISDICTIONS: tuple[Jurisdiction, ...] = ("US", "EU")
+Severity = Literal["contraindicated", "hold", "caution", "info"]
+Basis = Literal["label", "program", "literature", "protocol", "seed"]
+Tier = Literal["A", "B", "C", "D"]
+
+SEVERITY_RANK: dict[str, int] = {"ok": 0, "info": 0, "caution": 1, "hold": 2, "contraindicated": 3}
+
+_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
+RULE_ID = re.compile(r"^[a-z0-9]+\.[a-z0-9]+(?:-[a-z0-9]+)*$")
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def parse_duration(text: str) -> tuple[int, int]:
+    """Return (months, days) for an ISO 8601 duration such as ``P3M`` or ``P2W``.
+
+    Years count as 12 months and weeks as 7 days, so calendar arithmetic on
+    months stays exact ("3 months after 31 January" is the end of April).
+    """
+    match = _DURATION.match(text)
+    if not match or text == "P":
+        raise ValueError(f"{text!r} is not an ISO 8601 duration such as P14D, P6W, P3M or P1Y")
+    years, months, weeks, days = (int(g) if g else 0 for g in match.groups())
+    return years * 12 + months, weeks * 7 + days
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+Duration = Annotated[str, Field(pattern=_DURATION.pattern, min_length=2)]
+
+
+# --------------------------------------------------------------------------- identity
+
+
+class ChineseName(Strict):
+    name: str
+    verified: bool
+    source: str
+    note: str = ""
+
+
+class Product(Strict):
+    """A marketed product of the substance (brand or biosimilar)."""
+
+    id: str
+    name: str
+    proper_name: str = ""
+    kind: Literal["reference", "biosimilar"]
+    manufacturer: str = ""
+    jurisdictions: list[Jurisdiction]
+    identifiers: dict[str, str] = {}
+    program: str = ""
+    sources: list[str]
+
+
+class Alias(Strict):
+    """An input-only name: accepted when resolving, never displayed as a drug name."""
+
+    text: str
+    kind: Literal["misspelling", "program", "development-code", "former-name", "other"]
+    refers_to: Literal["drug", "program"] = "drug"
+    note: str = ""
+
+
+class Identity(Strict):
+    id: str
+    inn: str
+    display: dict[str, str]
+    atc: str
+    atc_history: list[dict[str, str]] = []
+    unii: dict[str, Any] = {}
+    rxnorm: dict[str, Any] = {}
+    other_codes: dict[str, str] = {}
+    former_names: list[str] = []
+    chinese_names: list[ChineseName] = []
+    aliases: list[Alias] = []
+    products: list[Product]
+    sources: list[str]
+
+
+class Source(Strict):
+    id: str
+    title: str
+    jurisdiction: Literal["US", "EU", "GB", "CH", "SG", "TH", "INT", "CN", "none"]
+    version: str
+    url: str = ""
+    tier: Tier
+    verified: bool
+    read: str = ""
+    note: str = ""
+
+
+class Citation(Strict):
+    source: str
+    section: str = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- conditions
+# The condition language: a tree of single-key mappings. Leaves are predicates
+# over PatientFacts; ``all``/``any``/``not`` combine them. See docs/packs.md.
+
+MedStatus = Literal["active", "ever", "past"]
+
+
+class HasCondition(Strict):
+    valueset: str
+    status: Literal["active", "ever"] = "active"
+    onset_since: Literal["first_infusion", "last_infusion"] | None = None
+    onset_within: Duration | None = None
+
+
+class HasAllergy(Strict):
+    valueset: str
+
+
+class HasMedication(Strict):
+    valueset: str
+    status: MedStatus = "active"
+    within: Duration | None = None
+    min_duration: Duration | None = None
+
+
+class HasProcedure(Strict):
+    valueset: str
+    within: Duration | None = None
+
+
+class LabTest(Strict):
+    test: str
+    uln_ratio_gte: float | None = None
+    value_gte: float | None = None
+    value_gt: float | None = None
+    value_lt: float | None = None
+    value_lte: float | None = None
+    below_lln: bool | None = None
+    result: Literal["positive", "negative"] | None = None
+    max_age: Duration | None = None
+    missing: bool | None = None
+
+
+class LabPersistent(Strict):
+    test: str
+    result: Literal["positive", "negative"]
+    min_apart: Duration
+
+
+class LabConfounded(Strict):
+    """The latest result of ``test`` was drawn too soon after something that invalidates it."""
+
+    test: str
+    after_procedure: str | None = None
+    procedure_within: Duration | None = None
+    after_medication: str | None = None
+    medication_within: Duration | None = None
+
+
+class AgeCheck(Strict):
+    lt: float | None = None
+    gte: float | None = None
+    gt: float | None = None
+
+
+class AnswerCheck(Strict):
+    id: str
+    equals: bool | None = None
+    gt: float | None = None
+
+
+class InfusionCheck(Strict):
+    count_gte: int | None = None
+    count_lte: int | None = None
+    count_lt: int | None = None
+    since_first_gte: Duration | None = None
+    since_first_gt: Duration | None = None
+    since_last_lt: Duration | None = None
+    gap_gte: Duration | None = None
+    since_last_lt_param: str | None = None
+
+
+class OrderCheck(Strict):
+    text_any: list[str] | None = None
+    dose_not: float | None = None
+    dose_unit: str | None = None
+
+
+class PreparationCheck(Strict):
+    hours_since_preparation_gt_param: str | None = None
+    storage: Literal["refrigerated", "room_temperature"] | None = None
+    duration_minutes_lt: float | None = None
+
+
+class StratumCheck(Strict):
+    any_of: list[str]
+
+
+class JcvIndexCheck(Strict):
+    """Band of the latest valid anti-JCV index, by the risk model's index_bands."""
+
+    band: list[Literal["low", "intermediate", "high", "at-boundary", "unknown"]]
+
+
+class Condition(Strict):
+    """Exactly one key: a combinator or a predicate."""
+
+    all: list[Condition] | None = None
+    any: list[Condition] | None = None
+    not_: Condition | None = Field(default=None, alias="not")
+    has_condition: HasCondition | None = None
+    has_allergy: HasAllergy | None = None
+    has_medication: HasMedication | None = None
+    has_procedure: HasProcedure | None = None
+    lab: LabTest | None = None
+    lab_persistent: LabPersistent | None = None
+    lab_confounded: LabConfounded | None = None
+    age: AgeCheck | None = None
+    sex: Literal["female", "male"] | None = None
+    answer: AnswerCheck | None = None
+    pregnant: bool | None = None
+    breastfeeding: bool | None = None
+    infusions: InfusionCheck | None = None
+    order: OrderCheck | None = None
+    preparation: PreparationCheck | None = None
+    pml_stratum: StratumCheck | None = None
+    jcv_index: JcvIndexCheck | None = None
+    jurisdiction: Jurisdiction | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one_key(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or len(data) != 1:
+            keys = ", ".join(sorted(KINDS))
+            got = list(data) if isinstance(data, dict) else type(data).__name__
+            raise ValueError(f"a condition is a mapping with exactly one key, one of: {keys}; got {got}")
+        return data
+
+    def kind(self) -> str:
+        for name in KINDS:
+            if getattr(self, "not_" if name == "not" else name) is not None:
+                return name
+        raise AssertionError("validated condition has no key")
+
+
+KINDS = (
+    "all", "any", "not", "has_condition", "has_allergy", "has_medication", "has_procedure",
+    "lab", "lab_persistent", "lab_confounded", "age", "sex", "answer", "pregnant",
+    "breastfeeding", "infusions", "order", "preparation", "pml_stratum", "jcv_index",
+    "jurisdiction",
+)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- rules
+
+PerJurisdiction = dict[Jurisdiction, str]
+
+
+class Rule(Strict):
+    id: str
+    title: str
+    when: Condition
+    severity: Severity | dict[Jurisdiction, Severity]
+    message: str
+    action: str
+    basis: Basis
+    jurisdictions: list[Jurisdiction]
+    sources: list[Citation] = Field(min_length=1)
+    needs_review: bool = False
+    review_note: str = ""
+    protocol: bool = False
+    enabled_by_default: bool = True
+    category: Literal[
+        "contraindication", "interaction", "warning", "special-population", "administration",
+        "preparation", "schedule", "monitoring", "pml", "program", "lab",
+    ]  # fmt: skip
+
+    @field_validator("id")
+    @classmethod
+    def _rule_id(cls, value: str) -> str:
+        if not RULE_ID.match(value):
+            raise ValueError(f"rule id {value!r} must look like '<drug>.<kebab-slug>'")
+        return value
+
+    @model_validator(mode="after")
+    def _review_has_note(self) -> Rule:
+        if self.needs_review and not self.review_note:
+            raise ValueError("a rule with needs_review: true must say why in review_note")
+        if isinstance(self.severity, dict):
+            missing = set(self.jurisdictions) - set(self.severity)
+            if missing:
+                raise ValueError(f"severity has no value for jurisdiction(s) {sorted(missing)}")
+        return self
+
+    def severity_in(self, jurisdiction: Jurisdiction | None) -> Severity:
+        """Severity in force; with no jurisdiction the stricter one applies."""
+        if isinstance(self.severity, str):
+            return self.severity
+        if jurisdiction is not None and jurisdiction in self.severity:
+            return self.severity[jurisdiction]
+        return max(self.severity.values(), key=lambda s: SEVERITY_RANK[s])
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+class ParameterValue(Strict):
+    jurisdiction: Jurisdiction
+    value: float
+    effective_from: date | None = None
+    effective_until: date | None = None
+    sources: list[Citation] = Field(min_length=1)
+    note: str = ""
+
+
+class Parameter(Strict):
+    """A dated, per-jurisdiction number (OpenFisca-style), e.g. diluted-bag hours."""
+
+    id: str
+    description: str
+    unit: str
+    stricter: Literal["lower", "higher"]
+    values: list[ParameterValue] = Field(min_length=1)
+    needs_review: bool = False
+    review_note: str = ""
+
+
+# --------------------------------------------------------------------------- conflicts
+
+
+class ConflictClaim(Strict):
+    source: str
+    section: str
+    says: str
+
+
+class Conflict(Strict):
+    id: str
+    topic: str
+    kind: Literal["seed-vs-label", "us-vs-eu", "label-versions", "unsupported-claim", "classification"]
+    claims: list[ConflictClaim] = Field(min_length=1)
+    resolution: str
+    rules: list[str] = []
+
+
+# --------------------------------------------------------------------------- value sets
+
+
+class ValueSet(Strict):
+    id: str
+    title: str
+    kind: Literal["medication", "condition", "allergy", "procedure"]
+    codes: list[str] = []
+    names: list[str] = []
+    excludes: list[str] = []
+    sources: list[Citation] = []
+    verified: bool = False
+    note: str = ""
+
+    @field_validator("codes")
+    @classmethod
+    def _system_prefixed(cls, codes: list[str]) -> list[str]:
+        for code in codes:
+            if "|" not in code:
+                raise ValueError(f"code {code!r} must be 'system|code', e.g. 'http://snomed.info/sct|24700007'")
+        return codes
+
+
+# --------------------------------------------------------------------------- schedule
+
+
+class MonitoringItem(Strict):
+    id: str
+    title: str
+    kind: Literal["assessment", "lab", "imaging", "program", "dose"]
+    evidence: list[str] = []
+    anchor: Literal["first_infusion", "start"] = "first_infusion"
+    at_offsets: list[Duration] = []
+    every: Duration | None = None
+    before_start_within: Duration | None = None
+    applies_when: Condition | None = None
+    jurisdictions: list[Jurisdiction]
+    basis: Basis
+    sources: list[Citation] = Field(min_length=1)
+    needs_review: bool = False
+    review_note: str = ""
+    due_soon: Duration = "P14D"
+
+
+class DosePhase(Strict):
+    from_infusion: int
+    to_infusion: int | None = None
+    min_interval: Duration
+    nominal_interval: Duration
+
+
+class DosingSchedule(Strict):
+    dose: str
+    route: str
+    phases: list[DosePhase] = Field(min_length=1)
+    total_infusions: int | None = None
+    total_duration: Duration | None = None
+    sources: list[Citation] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- PML risk
+
+
+class Stratum(Strict):
+    id: str
+    title: str
+    when: Condition
+    action: str
+    basis: Basis
+    sources: list[Citation] = Field(min_length=1)
+    needs_review: bool = False
+    review_note: str = ""
+
+
+class IndexBands(Strict):
+    """Anti-JCV index cut-offs. ``low`` is value < low_max... see docs/packs.md."""
+
+    low_max: float
+    high_above: float
+    sources: list[Citation] = Field(min_length=1)
+    needs_review: bool
+    review_note: str = ""
+
+
+class RiskModel(Strict):
+    id: str
+    title: str
+    index_bands: IndexBands | None = None
+    strata: list[Stratum] = Field(min_length=1)
+    default: str
+    numeric_estimates: str = ""
+    sources: list[Citation] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- questions
+
+
+class Question(Strict):
+    id: str
+    kind: Literal["checklist", "assessment"]
+    text: dict[str, str]
+    answer_type: Literal["boolean", "number"] = "boolean"
+    sources: list[Citation] = []
+
+
+# --------------------------------------------------------------------------- vignettes
+
+
+class VignetteExpect(Strict):
+    verdict: Literal["contraindicated", "hold", "caution", "ok"] | None = None
+    fires: list[str] = []
+    does_not_fire: list[str] = []
+    needs_review: list[str] = []
+    stratum: str | None = None
+    due: dict[str, Literal["overdue", "due", "upcoming", "not-due"]] = {}
+
+
+class Vignette(Strict):
+    name: str
+    ref: str = ""
+    at: date
+    jurisdiction: Jurisdiction | None = None
+    patient: dict[str, Any] = {}
+    bundle: str | None = None
+    answers: dict[str, bool | float] = {}
+    context: dict[str, Any] = {}
+    protocol_rules: dict[str, bool] = {}
+    expect: VignetteExpect
+
+    @field_validator("name")
+    @classmethod
+    def _sentence(cls, value: str) -> str:
+        if not value.endswith((".", "?")) or " " not in value:
+            raise ValueError("a vignette name is a full sentence ending with a full stop")
+        return value
+
+
+class PackMeta(Strict):
+    name: str
+    version: str
+    last_reviewed_on: date
+    label_versions: dict[str, str] = {}
+    summary: str = ""
