@@ -8,7 +8,14 @@ says what is wrong and what to do next, so interfaces can show it as one line
     ├── PackError            a knowledge pack is malformed (names file, line, field)
     ├── UnknownDrugError     a drug name resolved to nothing (carries suggestions)
     ├── FactsError           patient input is not a usable FHIR R4 Bundle
-    └── InputError           any other bad argument (date, jurisdiction, answers)
+    ├── InputError           any other bad argument (date, jurisdiction, answers)
+    └── ProgramError         a restricted-distribution step cannot be done as asked
+        ├── NotFoundError        a named prescriber, site, patient or record does not exist
+        ├── TransitionError      the state change is not allowed from the current state
+        ├── InfusionRejectedError  the infusion record fails the pack's checks
+        ├── ConflictError        a database invariant refused the change (e.g. second
+        │                        infusion in the same dose window); nothing was written
+        └── AuditChainError      the audit log's hash chain is broken
 """
 
 from __future__ import annotations
@@ -36,3 +43,31 @@ class FactsError(RxguardError):
 
 class InputError(RxguardError):
     """An argument is malformed (date, jurisdiction, checklist answers...)."""
+
+
+class ProgramError(RxguardError):
+    """A restricted-distribution program step cannot be carried out as asked."""
+
+
+class NotFoundError(ProgramError):
+    """A named participant or record does not exist; check the key or create it first."""
+
+
+class TransitionError(ProgramError):
+    """A state change is not allowed from the current state (e.g. certify a revoked site)."""
+
+
+class InfusionRejectedError(ProgramError):
+    """The infusion record fails the pack's preparation or administration checks."""
+
+    def __init__(self, message: str, reasons: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.reasons = reasons or []
+
+
+class ConflictError(ProgramError):
+    """A database invariant refused the change; the transaction was rolled back."""
+
+
+class AuditChainError(ProgramError):
+    """The audit log's hash chain does not verify; names the first bad entry."""

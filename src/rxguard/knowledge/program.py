@@ -1,0 +1,158 @@
+"""The restricted-distribution program definition of a pack (``program.yaml``).
+
+Programs are data: which participants must be certified, which indications a
+patient may be enrolled for, how often treatment must be reauthorized, which
+forms the jurisdiction requires, how a treatment course is bounded, and the
+versioned consent documents (English and Chinese) that state the risks. The
+program layer (:mod:`rxguard.program`) reads these models and nothing else
+about a program, so adding a program is a YAML change, not a code change.
+
+Every requirement cites the pack's source register (``S1`` … ``S36`` and the
+seed pages) with a section, like every rule does.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from rxguard.knowledge.loader import register_pack_file
+from rxguard.knowledge.schema import Citation, Duration, Jurisdiction, Strict
+
+ProgramKind = Literal["rems", "eu-risk-minimisation", "treatment-course"]
+FormMoment = Literal["enrollment", "continuation", "discontinuation", "follow-up"]
+Language = Literal["en", "zh"]
+
+
+class Indication(Strict):
+    """A condition a patient may be enrolled for in this program."""
+
+    id: str
+    title: str
+    sources: list[Citation] = Field(min_length=1)
+
+
+class CertificationRequirement(Strict):
+    """What a prescriber or an infusion site needs before it is certified."""
+
+    training_attestation: bool
+    site_authorization_number: bool = False
+    note: str = ""
+    sources: list[Citation] = Field(min_length=1)
+
+
+class Certification(Strict):
+    prescriber: CertificationRequirement
+    site: CertificationRequirement
+
+
+class ProgramForm(Strict):
+    """A document the program requires at a moment of treatment (EU forms, alert card)."""
+
+    id: str
+    title: str
+    moment: FormMoment
+    after: Duration | None = None  # for ``continuation``: due this long after the first infusion
+    sources: list[Citation] = Field(min_length=1)
+
+
+class Observation(Strict):
+    """Post-infusion observation the label requires for the first N infusions."""
+
+    first_infusions: int = Field(gt=0)
+    minutes: int = Field(gt=0)
+    sources: list[Citation] = Field(min_length=1)
+
+
+class DoseInterval(Strict):
+    """How early a dose may be given relative to the pack's minimum interval.
+
+    ``early_tolerance_days`` is subtracted from the pack's ``min_interval`` for the
+    dose phase. It is a program (institution) choice, not a label number, which is
+    why it lives here and can be overridden by settings; ``note`` says why the
+    default was chosen.
+    """
+
+    early_tolerance_days: int = Field(ge=0)
+    note: str
+    sources: list[Citation] = Field(min_length=1)
+
+
+class Course(Strict):
+    """A bounded treatment course (mifamurtide: 48 infusions in 36 weeks)."""
+
+    total_infusions: int = Field(gt=0)
+    duration: Duration
+    sources: list[Citation] = Field(min_length=1)
+
+
+class ProgramDefinition(Strict):
+    id: str
+    title: str
+    kind: ProgramKind
+    jurisdiction: Jurisdiction | None
+    products: list[str] = Field(min_length=1)
+    indications: list[Indication] = Field(min_length=1)
+    certification: Certification
+    consent_document: str
+    reauthorization_every: Duration | None = None
+    discontinuation_follow_up: Duration | None = None
+    forms: list[ProgramForm] = Field(default_factory=list)
+    observation: Observation | None = None
+    dose_interval: DoseInterval
+    course: Course | None = None
+    reportable_events: list[str] = Field(default_factory=list)
+    override_roles: list[str] = Field(min_length=1)
+    sources: list[Citation] = Field(min_length=1)
+    note: str = ""
+
+
+class ConsentDocument(Strict):
+    """One version of a consent document, with the same text in every language."""
+
+    id: str
+    version: str
+    effective_on: date
+    title: dict[Language, str]
+    text: dict[Language, str]
+    risks: list[str] = Field(min_length=1)
+    sources: list[Citation] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _both_languages(self) -> ConsentDocument:
+        for name, field in (("title", self.title), ("text", self.text)):
+            missing = {"en", "zh"} - set(field)
+            if missing:
+                raise ValueError(
+                    f"consent document {self.id} {self.version}: {name} lacks {sorted(missing)}"
+                )
+        return self
+
+
+class ProgramFile(Strict):
+    """The whole ``program.yaml`` of a pack."""
+
+    programs: list[ProgramDefinition] = Field(min_length=1)
+    consent_documents: list[ConsentDocument] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProgramFile:
+        ids = [p.id for p in self.programs]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"program ids must be unique; got {ids}")
+        versions = [(d.id, d.version) for d in self.consent_documents]
+        if len(versions) != len(set(versions)):
+            raise ValueError("each (consent document id, version) may appear only once")
+        documents = {d.id for d in self.consent_documents}
+        for program in self.programs:
+            if program.consent_document not in documents:
+                raise ValueError(
+                    f"program {program.id}: consent_document {program.consent_document!r} "
+                    f"is not among consent_documents ({sorted(documents)})"
+                )
+        return self
+
+
+register_pack_file("program.yaml", ProgramFile)

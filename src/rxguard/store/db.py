@@ -1,0 +1,71 @@
+"""Engine and session factory, built from one :class:`Settings`.
+
+SQLite is tuned to behave like the database the program needs: foreign keys
+on, a busy timeout, WAL for files, and every transaction opened with
+``BEGIN IMMEDIATE`` so two writers queue instead of one failing half-way
+through a lock upgrade. PostgreSQL needs nothing special; the services take
+row locks (``SELECT … FOR UPDATE``) where an invariant depends on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from rxguard.store.settings import Settings, get_settings
+
+
+def _tune_sqlite(engine: Engine, is_file: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 10000")
+        if is_file:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(settings: Settings | None = None, url: str | None = None) -> Engine:
+    """An engine for ``url`` (or the settings' URL); creates a SQLite file's folder."""
+    settings = settings or get_settings()
+    url = url or settings.database_url
+    if url.startswith("sqlite"):
+        path = Settings(database_url=url).sqlite_path()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, echo=settings.sql_echo)
+        _tune_sqlite(engine, is_file=path is not None)
+        return engine
+    return create_engine(url, echo=settings.sql_echo, pool_pre_ping=True)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back everything on any error.
+
+    Every command runs inside exactly one of these, so bad input never leaves a
+    half-written program behind.
+    """
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

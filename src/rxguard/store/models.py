@@ -1,0 +1,564 @@
+"""The program's tables (SQLAlchemy 2, one set for SQLite and PostgreSQL).
+
+Conventions: singular snake_case tables; ``_at`` for date-times (aware UTC),
+``_on`` for dates; string UUID primary keys (so a whole program can be
+exported and imported into another instance without renumbering); states are
+short strings guarded by CHECK constraints rather than native enums, because
+CHECKs migrate the same way on both engines.
+
+State changes follow the Healthchecks pattern: the owning row keeps its
+current ``status`` for fast reads, and every change is appended to a
+``*_event`` row (from, to, who, when, why) that is never updated.
+
+Invariants the database itself enforces (see ``docs/program.md``):
+
+* one infusion per authorization (``uq_infusion_authorization_id``);
+* one infusion per patient, drug and dose number (``uq_infusion_patient_id``):
+  the dose number is the patient's dose window, assigned under a row lock;
+* an infusion only under an authorization that was infusable, for the same
+  patient, drug and dose number (composite ``fk_infusion_authorization``);
+* an AUTHORIZED decision cites a ``certified`` event of the site's and of the
+  prescriber's certification in that program (composite FKs plus
+  ``ck_authorization_authorized_needs_certified``);
+* an idempotency key is stored once (``uq_infusion_idempotency_key``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from rxguard.store.types import UtcDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CERTIFICATION_STATES = ("enrolled", "certified", "suspended", "revoked")
+ENROLLMENT_STATES = ("enrolled", "authorized", "lapsed", "suspended", "discontinued")
+DECISIONS = ("authorized", "hold", "do-not-infuse")
+AUTHORIZATION_STATES = (
+    "authorized", "hold", "do-not-infuse", "cleared", "deferred", "discontinued",
+    "overridden", "infused", "suspended",
+)  # fmt: skip
+CLEARANCE_OUTCOMES = ("proceed", "defer", "discontinue")
+STORAGE = ("refrigerated", "room_temperature")
+PRODUCTS_ANY = 64
+ADVERSE_EVENT_KINDS = (
+    "pml-suspected", "pml-confirmed", "opportunistic-infection-hospitalisation", "death",
+    "hypersensitivity", "anaphylaxis", "herpes-encephalitis-meningitis",
+    "acute-retinal-necrosis", "liver-injury", "other",
+)  # fmt: skip
+ADVERSE_EVENT_OUTCOMES = (
+    "recovered", "recovering", "not-recovered", "recovered-with-sequelae", "fatal", "unknown",
+)  # fmt: skip
+MONITORING_KINDS = (
+    "prescriber-assessment", "reauthorization", "disease-activity-assessment", "anti-jcv",
+    "mri", "labs", "re-information", "patient-alert-card", "discontinuation-follow-up",
+)  # fmt: skip
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: dict[Any, Any] = {datetime: UtcDateTime}  # noqa: RUF012
+
+
+Id = String(36)
+
+
+# --------------------------------------------------------------------------- participants
+
+
+class Prescriber(Base):
+    __tablename__ = "prescriber"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Site(Base):
+    """An infusion site; its pharmacies belong to it."""
+
+    __tablename__ = "site"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Pharmacy(Base):
+    __tablename__ = "pharmacy"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    site_id: Mapped[str] = mapped_column(ForeignKey("site.id"))
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Patient(Base):
+    __tablename__ = "patient"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    birth_on: Mapped[date | None] = mapped_column(Date)
+    sex: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+# --------------------------------------------------------------------------- certification
+
+
+class Certification(Base):
+    """A prescriber's or a site's standing in one program."""
+
+    __tablename__ = "certification"
+    __table_args__ = (
+        CheckConstraint(_in("status", CERTIFICATION_STATES), name="status"),
+        CheckConstraint(_in("party_kind", ("prescriber", "site")), name="party_kind"),
+        CheckConstraint(
+            "(party_kind = 'prescriber' AND prescriber_id IS NOT NULL AND site_id IS NULL) OR "
+            "(party_kind = 'site' AND site_id IS NOT NULL AND prescriber_id IS NULL)",
+            name="one_party",
+        ),
+        CheckConstraint(
+            "status <> 'certified' OR training_attested_at IS NOT NULL",
+            name="certified_needs_training",
+        ),
+        UniqueConstraint("program_id", "prescriber_id", name="uq_certification_program_prescriber"),
+        UniqueConstraint("program_id", "site_id", name="uq_certification_program_site"),
+        UniqueConstraint("id", "program_id", "site_id", name="uq_certification_id_program_site"),
+        UniqueConstraint(
+            "id", "program_id", "prescriber_id", name="uq_certification_id_program_prescriber"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    program_id: Mapped[str] = mapped_column(String(64))
+    party_kind: Mapped[str] = mapped_column(String(16))
+    prescriber_id: Mapped[str | None] = mapped_column(ForeignKey("prescriber.id"))
+    site_id: Mapped[str | None] = mapped_column(ForeignKey("site.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    site_authorization_number: Mapped[str | None] = mapped_column(String(64))
+    training_attested_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class CertificationEvent(Base):
+    __tablename__ = "certification_event"
+    __table_args__ = (
+        CheckConstraint(_in("to_status", CERTIFICATION_STATES), name="to_status"),
+        UniqueConstraint(
+            "certification_id", "id", "to_status", name="uq_certification_event_cited"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    certification_id: Mapped[str] = mapped_column(ForeignKey("certification.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+
+
+# --------------------------------------------------------------------------- patients
+
+
+class Enrollment(Base):
+    """A patient's enrollment in one program (a product switch is a new enrollment)."""
+
+    __tablename__ = "enrollment"
+    __table_args__ = (
+        CheckConstraint(_in("status", ENROLLMENT_STATES), name="status"),
+        UniqueConstraint("program_id", "patient_id", name="uq_enrollment_program_patient"),
+        UniqueConstraint("id", "patient_id", name="uq_enrollment_id_patient"),
+    )
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    program_id: Mapped[str] = mapped_column(String(64), index=True)
+    drug: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"))
+    prescriber_id: Mapped[str] = mapped_column(ForeignKey("prescriber.id"))
+    indication: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    enrolled_at: Mapped[datetime]
+    authorized_until_on: Mapped[date | None] = mapped_column(Date)
+    discontinued_at: Mapped[datetime | None]
+    discontinuation_reason: Mapped[str | None] = mapped_column(Text)
+    follow_up_due_on: Mapped[date | None] = mapped_column(Date)
+
+
+class EnrollmentEvent(Base):
+    __tablename__ = "enrollment_event"
+    __table_args__ = (CheckConstraint(_in("to_status", ENROLLMENT_STATES), name="to_status"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    enrollment_id: Mapped[str] = mapped_column(ForeignKey("enrollment.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class Consent(Base):
+    """A signed version of the program's consent document."""
+
+    __tablename__ = "consent"
+    __table_args__ = (
+        CheckConstraint(_in("language", ("en", "zh")), name="language"),
+        CheckConstraint("prescriber_signed_at >= patient_signed_at", name="prescriber_signs_after"),
+        UniqueConstraint(
+            "enrollment_id", "document_id", "document_version", name="uq_consent_enrollment_version"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    enrollment_id: Mapped[str] = mapped_column(ForeignKey("enrollment.id"), index=True)
+    document_id: Mapped[str] = mapped_column(String(64))
+    document_version: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    patient_signed_at: Mapped[datetime]
+    prescriber_id: Mapped[str] = mapped_column(ForeignKey("prescriber.id"))
+    prescriber_signed_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+
+
+class FormRecord(Base):
+    """A program form completed for a patient (EU forms, patient alert card)."""
+
+    __tablename__ = "form_record"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    enrollment_id: Mapped[str] = mapped_column(ForeignKey("enrollment.id"), index=True)
+    form_id: Mapped[str] = mapped_column(String(64))
+    completed_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+# --------------------------------------------------------------------------- authorization
+
+
+class Authorization(Base):
+    """A per-dose decision, stored whether or not the patient is infused."""
+
+    __tablename__ = "authorization"
+    __table_args__ = (
+        CheckConstraint(_in("decision", DECISIONS), name="decision"),
+        CheckConstraint(_in("status", AUTHORIZATION_STATES), name="status"),
+        CheckConstraint("dose_number > 0", name="dose_number_positive"),
+        CheckConstraint(
+            "decision <> 'authorized' OR (site_certification_status = 'certified' "
+            "AND prescriber_certification_status = 'certified')",
+            name="authorized_needs_certified",
+        ),
+        ForeignKeyConstraint(
+            ["enrollment_id", "patient_id"],
+            ["enrollment.id", "enrollment.patient_id"],
+            name="fk_authorization_enrollment",
+        ),
+        ForeignKeyConstraint(
+            ["site_certification_id", "program_id", "site_id"],
+            ["certification.id", "certification.program_id", "certification.site_id"],
+            name="fk_authorization_site_certification",
+        ),
+        ForeignKeyConstraint(
+            ["prescriber_certification_id", "program_id", "prescriber_id"],
+            ["certification.id", "certification.program_id", "certification.prescriber_id"],
+            name="fk_authorization_prescriber_certification",
+        ),
+        ForeignKeyConstraint(
+            ["site_certification_id", "site_certification_event_id", "site_certification_status"],
+            [
+                "certification_event.certification_id",
+                "certification_event.id",
+                "certification_event.to_status",
+            ],
+            name="fk_authorization_site_certification_event",
+        ),
+        ForeignKeyConstraint(
+            [
+                "prescriber_certification_id",
+                "prescriber_certification_event_id",
+                "prescriber_certification_status",
+            ],
+            [
+                "certification_event.certification_id",
+                "certification_event.id",
+                "certification_event.to_status",
+            ],
+            name="fk_authorization_prescriber_certification_event",
+        ),
+        UniqueConstraint(
+            "id", "patient_id", "drug", "dose_number", "is_infusable", name="uq_authorization_dose"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    program_id: Mapped[str] = mapped_column(String(64))
+    drug: Mapped[str] = mapped_column(String(64))
+    enrollment_id: Mapped[str] = mapped_column(String(36), index=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"))
+    site_id: Mapped[str] = mapped_column(ForeignKey("site.id"))
+    prescriber_id: Mapped[str] = mapped_column(ForeignKey("prescriber.id"))
+    site_certification_id: Mapped[str | None] = mapped_column(String(36))
+    site_certification_event_id: Mapped[str | None] = mapped_column(String(36))
+    site_certification_status: Mapped[str | None] = mapped_column(String(16))
+    prescriber_certification_id: Mapped[str | None] = mapped_column(String(36))
+    prescriber_certification_event_id: Mapped[str | None] = mapped_column(String(36))
+    prescriber_certification_status: Mapped[str | None] = mapped_column(String(16))
+    visit_at: Mapped[datetime]
+    dose_number: Mapped[int] = mapped_column(Integer)
+    decision: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    is_infusable: Mapped[bool] = mapped_column(Boolean)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    checks: Mapped[dict[str, Any]] = mapped_column(JSON)
+    assessment: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+
+
+class AuthorizationEvent(Base):
+    __tablename__ = "authorization_event"
+    __table_args__ = (CheckConstraint(_in("to_status", AUTHORIZATION_STATES), name="to_status"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    authorization_id: Mapped[str] = mapped_column(ForeignKey("authorization.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class Clearance(Base):
+    """A prescriber's answer to a HOLD: proceed, defer or discontinue, with a reason."""
+
+    __tablename__ = "clearance"
+    __table_args__ = (CheckConstraint(_in("outcome", CLEARANCE_OUTCOMES), name="outcome"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    authorization_id: Mapped[str] = mapped_column(ForeignKey("authorization.id"), unique=True)
+    prescriber_id: Mapped[str] = mapped_column(ForeignKey("prescriber.id"))
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class Override(Base):
+    """An emergency bypass by a named role; listed until someone reconciles it."""
+
+    __tablename__ = "override"
+    __table_args__ = (
+        CheckConstraint(
+            "(reconciled_at IS NULL AND reconciled_by IS NULL) OR "
+            "(reconciled_at IS NOT NULL AND reconciled_by IS NOT NULL)",
+            name="reconciled_together",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    authorization_id: Mapped[str] = mapped_column(ForeignKey("authorization.id"), unique=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    bypassed: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime]
+    reconciled_at: Mapped[datetime | None]
+    reconciled_by: Mapped[str | None] = mapped_column(String(64))
+    reconciliation_note: Mapped[str | None] = mapped_column(Text)
+
+
+# --------------------------------------------------------------------------- infusion
+
+
+class Infusion(Base):
+    __tablename__ = "infusion"
+    __table_args__ = (
+        CheckConstraint(_in("storage", STORAGE), name="storage"),
+        CheckConstraint("authorization_infusable", name="authorization_infusable"),
+        CheckConstraint("stopped_at > started_at", name="stops_after_start"),
+        CheckConstraint("started_at >= prepared_at", name="starts_after_preparation"),
+        CheckConstraint(
+            "observation_end_at IS NULL OR observation_end_at >= stopped_at",
+            name="observation_after_stop",
+        ),
+        CheckConstraint("dose > 0", name="dose_positive"),
+        UniqueConstraint("patient_id", "drug", "dose_number", name="uq_infusion_patient_id"),
+        ForeignKeyConstraint(
+            ["authorization_id", "patient_id", "drug", "dose_number", "authorization_infusable"],
+            [
+                "authorization.id",
+                "authorization.patient_id",
+                "authorization.drug",
+                "authorization.dose_number",
+                "authorization.is_infusable",
+            ],
+            name="fk_infusion_authorization",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    authorization_id: Mapped[str] = mapped_column(String(36), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"))
+    drug: Mapped[str] = mapped_column(String(64))
+    dose_number: Mapped[int] = mapped_column(Integer)
+    authorization_infusable: Mapped[bool] = mapped_column(Boolean)
+    site_id: Mapped[str] = mapped_column(ForeignKey("site.id"))
+    product: Mapped[str] = mapped_column(String(64))
+    lot: Mapped[str] = mapped_column(String(64))
+    dose: Mapped[float] = mapped_column(Float)
+    dose_unit: Mapped[str] = mapped_column(String(16))
+    diluent: Mapped[str] = mapped_column(String(128))
+    volume_ml: Mapped[float] = mapped_column(Float)
+    prepared_at: Mapped[datetime]
+    storage: Mapped[str] = mapped_column(String(24))
+    started_at: Mapped[datetime]
+    stopped_at: Mapped[datetime]
+    observation_end_at: Mapped[datetime | None]
+    reactions: Mapped[str] = mapped_column(Text, default="")
+    warnings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    recorded_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+
+
+# --------------------------------------------------------------------------- monitoring
+
+
+class MonitoringEvent(Base):
+    """A dated monitoring record: prescriber assessment, reauthorization, labs, MRI..."""
+
+    __tablename__ = "monitoring_event"
+    __table_args__ = (
+        CheckConstraint(_in("kind", MONITORING_KINDS), name="kind"),
+        CheckConstraint("edss IS NULL OR (edss >= 0 AND edss <= 10)", name="edss_range"),
+        CheckConstraint("relapses IS NULL OR relapses >= 0", name="relapses_non_negative"),
+        CheckConstraint("t1_gd_lesions IS NULL OR t1_gd_lesions >= 0", name="t1_non_negative"),
+        CheckConstraint("new_t2_lesions IS NULL OR new_t2_lesions >= 0", name="t2_non_negative"),
+    )
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    enrollment_id: Mapped[str] = mapped_column(ForeignKey("enrollment.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    edss: Mapped[float | None] = mapped_column(Float)
+    relapses: Mapped[int | None] = mapped_column(Integer)
+    t1_gd_lesions: Mapped[int | None] = mapped_column(Integer)
+    new_t2_lesions: Mapped[int | None] = mapped_column(Integer)
+    result: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+
+
+class ScheduleItem(Base):
+    """The next due date of one monitoring item for one enrollment.
+
+    Kept current by the program whenever a record changes, so the population
+    question "who is overdue, for what" is one indexed SQL query.
+    """
+
+    __tablename__ = "schedule_item"
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "item", name="uq_schedule_item_enrollment_item"),
+    )
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    enrollment_id: Mapped[str] = mapped_column(ForeignKey("enrollment.id"))
+    item: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+
+
+class AdverseEvent(Base):
+    __tablename__ = "adverse_event"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ADVERSE_EVENT_KINDS), name="kind"),
+        CheckConstraint(_in("outcome", ADVERSE_EVENT_OUTCOMES), name="outcome"),
+    )
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    enrollment_id: Mapped[str] = mapped_column(ForeignKey("enrollment.id"), index=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"))
+    kind: Mapped[str] = mapped_column(String(48))
+    serious: Mapped[bool] = mapped_column(Boolean)
+    seriousness: Mapped[dict[str, Any]] = mapped_column(JSON)
+    onset_on: Mapped[date] = mapped_column(Date)
+    outcome: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text)
+    reported_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+
+
+# --------------------------------------------------------------------------- audit
+
+
+class AuditEntry(Base):
+    """One link of the append-only, hash-chained audit log."""
+
+    __tablename__ = "audit_entry"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The chain's last seq and hash; its row lock serialises appends.
+
+    Also how ``audit verify`` notices that the newest entries were deleted.
+    """
+
+    __tablename__ = "audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,40 @@
+"""One settings object for the store and the program, read from the environment.
+
+``RXGUARD_DATABASE_URL`` picks the database: a SQLite file by default, so a
+clinic (or a developer) gets a working program with zero set-up, and a
+PostgreSQL URL in production. ``RXGUARD_DOSE_INTERVAL_TOLERANCE_DAYS``
+overrides the programs' early-dose tolerance (see ``docs/program.md``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///var/rxguard.db"
+
+
+class Settings(BaseSettings):
+    """Validated at start-up; every field has a safe default for a single clinic."""
+
+    model_config = SettingsConfigDict(env_prefix="RXGUARD_", extra="ignore")
+
+    database_url: str = Field(default=DEFAULT_DATABASE_URL)
+    dose_interval_tolerance_days: int | None = Field(default=None, ge=0)
+    sql_echo: bool = False
+
+    def sqlite_path(self) -> Path | None:
+        """The file a ``sqlite:///`` URL points to (None for memory or other engines)."""
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix):
+            return None
+        rest = self.database_url[len(prefix) :].split("?", 1)[0]
+        if rest in ("", ":memory:"):
+            return None
+        return Path(rest)
+
+
+def get_settings() -> Settings:
+    return Settings()
