@@ -211,9 +211,16 @@ class FactsReader:
             _READERS[res["resourceType"]](state, res)
         labs = {key: tuple(sorted(values, key=lambda r: r.effective, reverse=True)) for key, values in state.labs.items()}
         by_tag: dict[str, list[ClinicalItem | MedicationUse]] = {}
-        for item in (*state.conditions, *state.allergies, *state.procedures, *state.medications):
-            for tag in item.tags:
-                by_tag.setdefault(tag, []).append(item)
+        groups: tuple[tuple[str, list[Any]], ...] = (
+            ("condition", state.conditions),
+            ("allergy", state.allergies),
+            ("procedure", state.procedures),
+            ("medication", state.medications),
+        )
+        for kind, items in groups:
+            for item in items:
+                for tag in item.tags:
+                    by_tag.setdefault(f"{kind}:{tag}", []).append(item)
         pid = patient.get("id")
         return PatientFacts(
             patient_id=pid if isinstance(pid, str) else "",

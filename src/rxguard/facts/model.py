@@ -137,8 +137,9 @@ class PatientFacts:
         results = self.labs.get(test)
         return results[0] if results else None
 
-    def tagged(self, tag: str) -> tuple[ClinicalItem | MedicationUse, ...]:
-        return self.by_tag.get(tag, ())
+    def tagged(self, kind: str, tag: str) -> tuple[ClinicalItem | MedicationUse, ...]:
+        """Items of one kind (condition, allergy, procedure, medication) in a value set."""
+        return self.by_tag.get(f"{kind}:{tag}", ())
 
     def age_on(self, at: date) -> float | None:
         if self.birth_date is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -146,4 +146,16 @@ def find_reference_problems(pack: Pack) -> list[str]:
         for item_id in vignette.expect.due:
             if item_id not in monitoring_ids:
                 problems.append(f"{where}: expects due item {item_id!r}, which schedule.yaml does not define")
+    problems.extend(_extra_file_problems(pack, cite))
+    return problems
+
+
+def _extra_file_problems(pack: Pack, cite: Callable[[str, Any], None]) -> list[str]:
+    """Registered extra files (monograph.yaml, ...): their citations, then their own id checks."""
+    problems: list[str] = []
+    for filename, extra in pack.extras.items():
+        cite(str(pack.path / filename), extra)
+        check = getattr(extra, "reference_problems", None)
+        if callable(check):
+            problems.extend(check(pack, pack.path / filename))
     return problems

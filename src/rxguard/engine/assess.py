@@ -1,0 +1,243 @@
+"""``assess``: a pure function from a pack and patient facts to a verdict.
+
+No clock, no I/O, no globals that change results: the same inputs give the
+same output, which is what makes every vignette deterministic. Packs are
+compiled to closures once (cached by pack identity) — a cache, not state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from rxguard.engine.model import Assessment, Finding, SourceRef, StratumResult, Verdict
+from rxguard.engine.predicates import Ctx, Pred, compile_condition
+from rxguard.engine.schedule import CompiledItem, compute_due
+from rxguard.facts.model import MedicationUse, PatientFacts
+from rxguard.knowledge.loader import Pack
+from rxguard.knowledge.references import iter_predicates
+from rxguard.knowledge.schema import SEVERITY_RANK, Citation, LabConfounded, Rule, Stratum
+
+_RANK_TO_VERDICT: dict[int, Verdict] = {0: "ok", 1: "caution", 2: "hold", 3: "contraindicated"}
+_ORDER_STATUSES = frozenset({"draft", "active", "on-hold"})
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    rule: Rule
+    pred: Pred
+    params: frozenset[str]
+    sources: tuple[SourceRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledStratum:
+    stratum: Stratum
+    pred: Pred
+    sources: tuple[SourceRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPack:
+    pack: Pack
+    rules: tuple[CompiledRule, ...]
+    strata: tuple[CompiledStratum, ...]
+    confounders: tuple[LabConfounded, ...]
+    items: tuple[CompiledItem, ...]
+    question_text: Mapping[str, str]
+
+
+_COMPILED: dict[int, CompiledPack] = {}
+
+
+def source_refs(pack: Pack, citations: list[Citation]) -> tuple[SourceRef, ...]:
+    refs = []
+    for cite in citations:
+        src = pack.sources[cite.source]
+        refs.append(SourceRef(src.id, src.title, cite.section, src.tier, src.verified, src.url, src.jurisdiction))
+    return tuple(refs)
+
+
+def compile_pack(pack: Pack) -> CompiledPack:
+    """Closures for every rule, stratum and schedule item of a pack (cached)."""
+    cached = _COMPILED.get(id(pack))
+    if cached is not None and cached.pack is pack:
+        return cached
+    rules = []
+    confounders: list[LabConfounded] = []
+    for rule in pack.rules:
+        params = set()
+        for kind, pred in iter_predicates(rule.when):
+            for attr in ("since_last_lt_param", "hours_since_preparation_gt_param"):
+                if getattr(pred, attr, None):
+                    params.add(getattr(pred, attr))
+            if kind == "lab_confounded":
+                confounders.append(pred)
+        rules.append(CompiledRule(rule, compile_condition(rule.when), frozenset(params), source_refs(pack, rule.sources)))
+    strata = tuple(
+        CompiledStratum(s, compile_condition(s.when), source_refs(pack, s.sources))
+        for s in (pack.risk.strata if pack.risk else ())
+    )
+    items = tuple(
+        CompiledItem(item, compile_condition(item.applies_when) if item.applies_when else None)
+        for item in pack.monitoring
+    )
+    questions = {q.id: q.text.get("en", q.id) for q in pack.questions.values()}
+    compiled = CompiledPack(pack, tuple(rules), strata, tuple(confounders), items, questions)
+    _COMPILED[id(pack)] = compiled
+    return compiled
+
+
+def _infusion_history(pack: Pack, facts: PatientFacts, at: date, extra: Any) -> tuple[date, ...]:
+    days = {
+        med.start
+        for med in facts.tagged("medication", pack.identity.id)
+        if isinstance(med, MedicationUse) and med.kind == "administration" and med.start is not None and med.start < at
+    }
+    for value in extra or ():
+        day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+        if day < at:
+            days.add(day)
+    return tuple(sorted(days))
+
+
+def _current_order(pack: Pack, facts: PatientFacts, context: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    if context.get("order") is not None:
+        order: Mapping[str, Any] = context["order"]
+        return order
+    orders = [
+        med
+        for med in facts.tagged("medication", pack.identity.id)
+        if isinstance(med, MedicationUse) and med.kind == "request" and med.status in _ORDER_STATUSES
+    ]
+    if not orders:
+        return None
+    latest = max(orders, key=lambda m: m.start or date.min)
+    text = " ; ".join(t for t in (latest.text, latest.instructions) if t)
+    return {"text": text, "dose": latest.dose_value, "unit": latest.dose_unit}
+
+
+def _events(context: Mapping[str, Any]) -> dict[str, tuple[date, ...]]:
+    raw = context.get("events") or {}
+    return {
+        key: tuple(sorted(d if isinstance(d, date) else date.fromisoformat(str(d)[:10]) for d in values))
+        for key, values in raw.items()
+    }
+
+
+def _mark_invalid_results(ctx: Ctx, confounders: tuple[LabConfounded, ...]) -> None:
+    """Results drawn too soon after a confounder (e.g. plasma exchange) are not used for strata."""
+    from rxguard.engine.predicates import _confounders
+
+    for conf in confounders:
+        result = ctx.latest(conf.test)
+        if result is not None and _confounders(ctx, conf, result.effective):
+            for test in (conf.test, "anti-jcv-index") if conf.test == "anti-jcv-antibody" else (conf.test,):
+                ctx.invalid.setdefault(test, set()).add(result.effective)
+
+
+def _stratum(compiled: CompiledPack, ctx: Ctx) -> StratumResult | None:
+    risk = compiled.pack.risk
+    if risk is None:
+        return None
+    for cs in compiled.strata:
+        evidence = cs.pred(ctx)
+        if evidence is not None:
+            s = cs.stratum
+            return StratumResult(s.id, s.title, s.action, tuple(evidence), s.needs_review, s.review_note, cs.sources)
+    default = next(cs for cs in compiled.strata if cs.stratum.id == risk.default)
+    s = default.stratum
+    return StratumResult(s.id, s.title, s.action, (), s.needs_review, s.review_note, default.sources)
+
+
+def _finding(cr: CompiledRule, ctx: Ctx, evidence: list[str]) -> Finding:
+    rule = cr.rule
+    severity = rule.severity_in(ctx.jurisdiction)  # type: ignore[arg-type]
+    needs_review = rule.needs_review
+    note = rule.review_note
+    for name in cr.params:
+        param = ctx.parameters[name]
+        if param.needs_review:
+            needs_review = True
+            note = note or param.review_note
+    counts_as = severity
+    if needs_review and SEVERITY_RANK[severity] > SEVERITY_RANK["caution"]:
+        counts_as = "caution"
+    return Finding(
+        rule.id, severity, counts_as, rule.title, rule.message, rule.action, tuple(evidence),
+        rule.basis, needs_review, note, rule.category, rule.protocol, cr.sources,
+    )  # fmt: skip
+
+
+def assess(
+    pack: Pack,
+    facts: PatientFacts,
+    *,
+    at: date,
+    jurisdiction: str | None = None,
+    answers: Mapping[str, bool | float] | None = None,
+    context: Mapping[str, Any] | None = None,
+    protocol_rules: Mapping[str, bool] | None = None,
+    default_ulns: Mapping[str, float] | None = None,
+) -> Assessment:
+    """Assess one patient against one pack on the date ``at``.
+
+    ``jurisdiction`` None means "not known": every jurisdiction's rules apply
+    and the stricter value wins. ``protocol_rules`` switches institution
+    protocol rules on or off by id. ``context`` carries what the program
+    holds: ``infusions`` (dates), ``events``, ``preparation``, ``order``.
+    """
+    context = context or {}
+    protocol_rules = protocol_rules or {}
+    compiled = compile_pack(pack)
+    ctx = Ctx(
+        facts=facts,
+        at=at,
+        jurisdiction=jurisdiction,
+        answers=answers or {},
+        question_text=compiled.question_text,
+        infusions=_infusion_history(pack, facts, at, context.get("infusions")),
+        order=_current_order(pack, facts, context),
+        preparation=context.get("preparation"),
+        parameters=pack.parameters,
+        default_ulns=default_ulns or {},
+        bands=pack.risk.index_bands if pack.risk else None,
+        events=_events(context),
+    )
+    if compiled.confounders:
+        _mark_invalid_results(ctx, compiled.confounders)
+    stratum = _stratum(compiled, ctx)
+    ctx.stratum = stratum.id if stratum else None
+
+    findings = []
+    worst = 0
+    for cr in compiled.rules:
+        rule = cr.rule
+        if jurisdiction is not None and jurisdiction not in rule.jurisdictions:
+            continue
+        if rule.protocol and not protocol_rules.get(rule.id, rule.enabled_by_default):
+            continue
+        evidence = cr.pred(ctx)
+        if evidence is None:
+            continue
+        finding = _finding(cr, ctx, evidence)
+        findings.append(finding)
+        worst = max(worst, SEVERITY_RANK[finding.effective_severity])
+    findings.sort(key=lambda f: (-SEVERITY_RANK[f.effective_severity], -SEVERITY_RANK[f.severity], f.rule_id))
+    due = compute_due(compiled.items, ctx)
+    return Assessment(
+        drug=pack.identity.id,
+        jurisdiction=jurisdiction,
+        at=at,
+        verdict=_RANK_TO_VERDICT[worst],
+        findings=tuple(findings),
+        due=due,
+        stratum=stratum,
+        notes=tuple(dict.fromkeys(ctx.notes)),
+        pack_name=pack.meta.name,
+        pack_version=pack.meta.version,
+        infusions_before=len(ctx.infusions),
+    )
+

@@ -1,0 +1,576 @@
+"""The condition language compiled to closures.
+
+Each pack condition becomes a function ``Ctx -> list[str] | None``: ``None``
+when it does not hold, else the evidence that makes it hold. Compiling once
+per pack keeps evaluation to set look-ups and comparisons, which is what lets
+one core assess tens of thousands of patients a second.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from rxguard.facts.model import LAB_BY_KEY, ClinicalItem, LabResult, MedicationUse, PatientFacts
+from rxguard.facts.vocabulary import normalize_text
+from rxguard.knowledge.schema import (
+    AgeCheck,
+    AnswerCheck,
+    Condition,
+    HasAllergy,
+    HasCondition,
+    HasMedication,
+    HasProcedure,
+    IndexBands,
+    InfusionCheck,
+    JcvIndexCheck,
+    LabConfounded,
+    LabPersistent,
+    LabTest,
+    OrderCheck,
+    Parameter,
+    PreparationCheck,
+    StratumCheck,
+    parse_duration,
+)
+
+Evidence = list[str] | None
+
+
+def shift(day: date, duration: str, sign: int = 1) -> date:
+    """``day`` moved by an ISO 8601 duration (calendar months, clamped to month end)."""
+    months, days = parse_duration(duration)
+    if months:
+        total = day.year * 12 + (day.month - 1) + sign * months
+        year, month = divmod(total, 12)
+        month += 1
+        day = date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    return day + timedelta(days=sign * days)
+
+
+def param_value(param: Parameter, jurisdiction: str | None, at: date) -> tuple[float, str] | None:
+    """The value in force at ``at`` for the jurisdiction; with none, the stricter one."""
+    candidates = [
+        v
+        for v in param.values
+        if (jurisdiction is None or v.jurisdiction == jurisdiction)
+        and (v.effective_from is None or v.effective_from <= at)
+        and (v.effective_until is None or at < v.effective_until)
+    ]
+    if not candidates:
+        return None
+    pick = min if param.stricter == "lower" else max
+    chosen = pick(candidates, key=lambda v: v.value)
+    return chosen.value, chosen.jurisdiction
+
+
+@dataclass(slots=True)
+class Ctx:
+    """Everything one evaluation reads. Built per assessment; never shared."""
+
+    facts: PatientFacts
+    at: date
+    jurisdiction: str | None
+    answers: Mapping[str, bool | float]
+    question_text: Mapping[str, str]
+    infusions: tuple[date, ...]
+    order: Mapping[str, Any] | None
+    preparation: Mapping[str, Any] | None
+    parameters: Mapping[str, Parameter]
+    default_ulns: Mapping[str, float]
+    bands: IndexBands | None
+    events: Mapping[str, tuple[date, ...]]
+    invalid: dict[str, set[date]] = field(default_factory=dict)
+    stratum: str | None = None
+    notes: list[str] = field(default_factory=list)
+    params_used: set[str] = field(default_factory=set)
+
+    def latest(self, test: str, max_age: str | None = None) -> LabResult | None:
+        oldest = shift(self.at, max_age, -1) if max_age else None
+        skip = self.invalid.get(test)
+        for result in self.facts.labs.get(test, ()):
+            if result.effective > self.at:
+                continue
+            if oldest is not None and result.effective < oldest:
+                return None
+            if skip and result.effective in skip:
+                continue
+            return result
+        return None
+
+    def param(self, name: str) -> float | None:
+        found = param_value(self.parameters[name], self.jurisdiction, self.at)
+        if found is None:
+            self.notes.append(f"parameter {name} has no value in force for {self.jurisdiction or 'any jurisdiction'} on {self.at}")
+            return None
+        self.params_used.add(name)
+        return found[0]
+
+
+Pred = Callable[[Ctx], Evidence]
+
+
+def _describe_item(item: ClinicalItem | MedicationUse) -> str:
+    text = item.text or "(no text)"
+    if isinstance(item, MedicationUse):
+        when = f" from {item.start}" if item.start else ""
+        when += f" to {item.end}" if item.end else ""
+        return f"{text} ({item.kind}, {item.status or 'no status'}{when})"
+    bits = []
+    if item.onset:
+        bits.append(f"onset {item.onset}")
+    if item.abated:
+        bits.append(f"resolved {item.abated}")
+    elif item.status:
+        bits.append(item.status)
+    return f"{text} ({', '.join(bits)})" if bits else text
+
+
+def _has_condition(p: HasCondition) -> Pred:
+    def pred(ctx: Ctx) -> Evidence:
+        found = []
+        since: date | None = None
+        if p.onset_since is not None:
+            if not ctx.infusions:
+                return None
+            since = ctx.infusions[0] if p.onset_since == "first_infusion" else ctx.infusions[-1]
+        if p.onset_within is not None:
+            window = shift(ctx.at, p.onset_within, -1)
+            since = max(since, window) if since else window
+        for item in ctx.facts.tagged("condition", p.valueset):
+            assert isinstance(item, ClinicalItem)
+            if p.status == "active" and not item.active:
+                continue
+            if item.onset is not None and item.onset > ctx.at:
+                continue
+            if since is not None and (item.onset is None or item.onset < since):
+                continue
+            found.append(f"Condition: {_describe_item(item)}")
+        return found or None
+
+    return pred
+
+
+def _has_allergy(p: HasAllergy) -> Pred:
+    def pred(ctx: Ctx) -> Evidence:
+        found = [
+            f"Allergy or intolerance: {_describe_item(item)}"
+            for item in ctx.facts.tagged("allergy", p.valueset)
+            if isinstance(item, ClinicalItem) and item.active
+        ]
+        return found or None
+
+    return pred
+
+
+def _has_medication(p: HasMedication) -> Pred:
+    def pred(ctx: Ctx) -> Evidence:
+        found = []
+        window = shift(ctx.at, p.within, -1) if p.within else None
+        for item in ctx.facts.tagged("medication", p.valueset):
+            assert isinstance(item, MedicationUse)
+            if item.start is not None and item.start > ctx.at and not item.is_active(ctx.at):
+                continue
+            active = item.is_active(ctx.at)
+            if p.status == "active" and not active:
+                continue
+            if p.status == "past":
+                last = item.last_day()
+                if active or (window is not None and (last is None or last < window)):
+                    continue
+            if p.min_duration is not None:
+                if item.start is None:
+                    continue
+                end = min(item.end or ctx.at, ctx.at)
+                if shift(item.start, p.min_duration) > end:
+                    continue
+            found.append(f"Medication: {_describe_item(item)}")
+        return found or None
+
+    return pred
+
+
+def _has_procedure(p: HasProcedure) -> Pred:
+    def pred(ctx: Ctx) -> Evidence:
+        window = shift(ctx.at, p.within, -1) if p.within else None
+        found = []
+        for item in ctx.facts.tagged("procedure", p.valueset):
+            assert isinstance(item, ClinicalItem)
+            day = item.onset
+            if day is None or day > ctx.at or (window is not None and day < window):
+                continue
+            found.append(f"Procedure: {item.text} on {day}")
+        return found or None
+
+    return pred
+
+
+def _uln_of(ctx: Ctx, result: LabResult) -> tuple[float | None, str]:
+    if result.uln is not None:
+        return result.uln, "reference range"
+    default = ctx.default_ulns.get(result.test)
+    if default is not None:
+        return default, "configured default; the result had no reference range"
+    return None, ""
+
+
+def _lab(p: LabTest) -> Pred:
+    name = LAB_BY_KEY[p.test].display
+
+    def pred(ctx: Ctx) -> Evidence:
+        result = ctx.latest(p.test, p.max_age)
+        if p.missing:
+            if result is None:
+                age = f" in the last {p.max_age}" if p.max_age else ""
+                return [f"No {name} result{age} before {ctx.at}"]
+            return None
+        if result is None:
+            return None
+        shown = result.describe()
+        if p.result is not None:
+            return [shown] if result.interpretation == p.result else None
+        if p.below_lln is not None:
+            if result.value is None or result.lln is None:
+                return None
+            below = result.value < result.lln
+            return [f"{shown}; lower limit {result.lln:g}"] if below == p.below_lln else None
+        if result.value is None:
+            return None
+        value = result.value
+        if p.uln_ratio_gte is not None:
+            uln, origin = _uln_of(ctx, result)
+            if uln is None or uln <= 0:
+                ctx.notes.append(
+                    f"{shown} has no reference range and no default ULN is configured; "
+                    f"rules on multiples of the ULN could not be evaluated"
+                )
+                return None
+            ratio = value / uln
+            if ratio + 1e-9 >= p.uln_ratio_gte:
+                return [f"{shown}; ULN {uln:g} {result.unit} ({origin}); {ratio:.1f}× ULN"]
+            return None
+        checks = (
+            (p.value_gte, lambda v, t: v >= t, "≥"),
+            (p.value_gt, lambda v, t: v > t, ">"),
+            (p.value_lt, lambda v, t: v < t, "<"),
+            (p.value_lte, lambda v, t: v <= t, "≤"),
+        )
+        for threshold, test, symbol in checks:
+            if threshold is not None:
+                return [f"{shown} ({symbol} {threshold:g})"] if test(value, threshold) else None
+        return [shown]
+
+    return pred
+
+
+def _lab_persistent(p: LabPersistent) -> Pred:
+    def pred(ctx: Ctx) -> Evidence:
+        results = [r for r in ctx.facts.labs.get(p.test, ()) if r.effective <= ctx.at]
+        if not results or results[0].interpretation != p.result:
+            return None
+        latest = results[0]
+        cutoff = shift(latest.effective, p.min_apart, -1)
+        earlier = next((r for r in results[1:] if r.interpretation == p.result and r.effective <= cutoff), None)
+        if earlier is None:
+            return None
+        return [earlier.describe(), latest.describe(), f"{(latest.effective - earlier.effective).days} days apart"]
+
+    return pred
+
+
+def _confounders(ctx: Ctx, p: LabConfounded, drawn: date) -> list[str]:
+    found = []
+    if p.after_procedure and p.procedure_within:
+        for item in ctx.facts.tagged("procedure", p.after_procedure):
+            assert isinstance(item, ClinicalItem)
+            done = item.abated or item.onset
+            if item.onset and item.onset <= drawn and done and drawn <= shift(done, p.procedure_within):
+                found.append(f"{item.text} on {done}, {(drawn - done).days} days before the test (within {p.procedure_within})")
+    if p.after_medication and p.medication_within:
+        for med in ctx.facts.tagged("medication", p.after_medication):
+            assert isinstance(med, MedicationUse)
+            last = med.last_day()
+            if med.start and med.start <= drawn and last and drawn <= shift(last, p.medication_within):
+                found.append(f"{med.text} last given {last}, {(drawn - last).days} days before the test (within {p.medication_within})")
+    return found
+
+
+def _lab_confounded(p: LabConfounded) -> Pred:
+    def pred(ctx: Ctx) -> Evidence:
+        result = ctx.latest(p.test)
+        if result is None:
+            return None
+        found = _confounders(ctx, p, result.effective)
+        return [result.describe(), *found] if found else None
+
+    return pred
+
+
+def _age(p: AgeCheck) -> Pred:
+    def pred(ctx: Ctx) -> Evidence:
+        age = ctx.facts.age_on(ctx.at)
+        if age is None:
+            return None
+        ok = (
+            (p.lt is None or age < p.lt)
+            and (p.gte is None or age >= p.gte)
+            and (p.gt is None or age > p.gt)
+        )
+        return [f"Age {age:g} years on {ctx.at} (born {ctx.facts.birth_date})"] if ok else None
+
+    return pred
+
+
+def _sex(value: str) -> Pred:
+    def pred(ctx: Ctx) -> Evidence:
+        return [f"Sex: {ctx.facts.sex}"] if ctx.facts.sex == value else None
+
+    return pred
+
+
+def _answer(p: AnswerCheck) -> Pred:
+    def pred(ctx: Ctx) -> Evidence:
+        if p.id not in ctx.answers:
+            return None
+        value = ctx.answers[p.id]
+        text = ctx.question_text.get(p.id, p.id)
+        if p.equals is not None:
+            if isinstance(value, bool) and value == p.equals:
+                return [f"Answer to “{text}”: {'yes' if value else 'no'}"]
+            return None
+        if p.gt is not None and not isinstance(value, bool) and value > p.gt:
+            return [f"Answer to “{text}”: {value:g} (> {p.gt:g})"]
+        return None
+
+    return pred
+
+
+def _status_flag(tag: str, lab: str) -> Callable[[bool], Pred]:
+    def build(expected: bool) -> Pred:
+        def pred(ctx: Ctx) -> Evidence:
+            found = [
+                f"Condition: {_describe_item(item)}"
+                for item in ctx.facts.tagged("condition", tag)
+                if isinstance(item, ClinicalItem) and item.active and (item.onset is None or item.onset <= ctx.at)
+            ]
+            result = ctx.latest(lab)
+            if result is not None and result.interpretation == "positive":
+                found.append(result.describe())
+            if expected:
+                return found or None
+            return None if found else [f"No active {tag} recorded"]
+
+        return pred
+
+    return build
+
+
+def _infusions(p: InfusionCheck) -> Pred:
+    def pred(ctx: Ctx) -> Evidence:
+        dates = ctx.infusions
+        count = len(dates)
+        evidence = [f"{count} previous infusion(s)" + (f", first {dates[0]}, last {dates[-1]}" if dates else "")]
+        if p.count_gte is not None and count < p.count_gte:
+            return None
+        if p.count_lte is not None and count > p.count_lte:
+            return None
+        if p.count_lt is not None and count >= p.count_lt:
+            return None
+        if p.since_first_gte is not None and (not dates or shift(dates[0], p.since_first_gte) > ctx.at):
+            return None
+        if p.since_first_gt is not None and (not dates or shift(dates[0], p.since_first_gt) >= ctx.at):
+            return None
+        if p.since_last_lt is not None and (not dates or shift(dates[-1], p.since_last_lt) <= ctx.at):
+            return None
+        if p.gap_gte is not None:
+            if not dates or shift(dates[-1], p.gap_gte) > ctx.at:
+                return None
+            evidence.append(f"{(ctx.at - dates[-1]).days} days since the last infusion")
+        if p.since_last_lt_param is not None:
+            days = ctx.param(p.since_last_lt_param)
+            if days is None or not dates or (ctx.at - dates[-1]).days >= days:
+                return None
+            evidence.append(f"{(ctx.at - dates[-1]).days} days since the last infusion (minimum {days:g})")
+        return evidence
+
+    return pred
+
+
+def _order(p: OrderCheck) -> Pred:
+    words = [normalize_text(w) for w in p.text_any or ()]
+
+    def pred(ctx: Ctx) -> Evidence:
+        order = ctx.order
+        if order is None:
+            return None
+        text = str(order.get("text") or "")
+        if words:
+            norm = f" {normalize_text(text)} "
+            hits = [w for w in words if f" {w} " in norm]
+            return [f"Order: “{text}” mentions {', '.join(hits)}"] if hits else None
+        if p.dose_not is not None:
+            dose, unit = order.get("dose"), str(order.get("unit") or "")
+            if not isinstance(dose, int | float) or isinstance(dose, bool):
+                return None
+            if p.dose_unit is not None and normalize_text(unit) != normalize_text(p.dose_unit):
+                return None
+            if abs(float(dose) - p.dose_not) > 1e-9:
+                return [f"Order dose {float(dose):g} {unit} (label: {p.dose_not:g} {p.dose_unit or unit})"]
+        return None
+
+    return pred
+
+
+def _datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value).replace(tzinfo=None)
+        except ValueError:
+            return None
+    return None
+
+
+def _preparation(p: PreparationCheck) -> Pred:
+    def pred(ctx: Ctx) -> Evidence:
+        prep = ctx.preparation
+        if prep is None:
+            return None
+        evidence = []
+        if p.storage is not None:
+            if prep.get("storage") != p.storage:
+                return None
+            evidence.append(f"Diluted solution stored at {p.storage.replace('_', ' ')}")
+        prepared, start, end = (_datetime(prep.get(k)) for k in ("prepared_at", "infusion_start_at", "infusion_end_at"))
+        if p.hours_since_preparation_gt_param is not None:
+            limit = ctx.param(p.hours_since_preparation_gt_param)
+            if limit is None or prepared is None or start is None:
+                return None
+            hours = (start - prepared).total_seconds() / 3600
+            if hours <= limit:
+                return None
+            evidence.append(f"Prepared {prepared:%Y-%m-%d %H:%M}, infusion starts {start:%Y-%m-%d %H:%M}: {hours:.1f} h (limit {limit:g} h)")
+        if p.duration_minutes_lt is not None:
+            if start is None or end is None:
+                return None
+            minutes = (end - start).total_seconds() / 60
+            if minutes >= p.duration_minutes_lt:
+                return None
+            evidence.append(f"Infusion ran {minutes:.0f} minutes (less than {p.duration_minutes_lt:g})")
+        return evidence or None
+
+    return pred
+
+
+def _stratum(p: StratumCheck) -> Pred:
+    def pred(ctx: Ctx) -> Evidence:
+        return [f"PML risk stratum: {ctx.stratum}"] if ctx.stratum in p.any_of else None
+
+    return pred
+
+
+def jcv_band(ctx: Ctx) -> tuple[str, LabResult | None]:
+    result = ctx.latest("anti-jcv-index")
+    bands = ctx.bands
+    if result is None or result.value is None or bands is None:
+        return "unknown", result
+    value = result.value
+    if abs(value - bands.low_max) < 1e-9 or abs(value - bands.high_above) < 1e-9:
+        return "at-boundary", result
+    if value < bands.low_max:
+        return "low", result
+    if value > bands.high_above:
+        return "high", result
+    return "intermediate", result
+
+
+def _jcv_index(p: JcvIndexCheck) -> Pred:
+    def pred(ctx: Ctx) -> Evidence:
+        band, result = jcv_band(ctx)
+        if band not in p.band:
+            return None
+        shown = result.describe() if result else "No anti-JCV index result"
+        assert ctx.bands is not None or band == "unknown"
+        cuts = f" (cut-offs {ctx.bands.low_max:g} / {ctx.bands.high_above:g}, not verified)" if ctx.bands and ctx.bands.needs_review else ""
+        return [f"{shown}: index band {band}{cuts}"]
+
+    return pred
+
+
+def _jurisdiction(value: str) -> Pred:
+    def pred(ctx: Ctx) -> Evidence:
+        if ctx.jurisdiction is None or ctx.jurisdiction == value:
+            return [f"Jurisdiction: {ctx.jurisdiction or 'none given (stricter rules apply)'}"]
+        return None
+
+    return pred
+
+
+def _all(children: list[Pred]) -> Pred:
+    def pred(ctx: Ctx) -> Evidence:
+        evidence: list[str] = []
+        for child in children:
+            found = child(ctx)
+            if found is None:
+                return None
+            evidence.extend(found)
+        return evidence
+
+    return pred
+
+
+def _any(children: list[Pred]) -> Pred:
+    def pred(ctx: Ctx) -> Evidence:
+        evidence: list[str] | None = None
+        for child in children:
+            found = child(ctx)
+            if found is not None:
+                evidence = (evidence or []) + found
+        return evidence
+
+    return pred
+
+
+def _not(child: Pred) -> Pred:
+    def pred(ctx: Ctx) -> Evidence:
+        return [] if child(ctx) is None else None
+
+    return pred
+
+
+_SIMPLE: dict[str, Callable[[Any], Pred]] = {
+    "has_condition": _has_condition,
+    "has_allergy": _has_allergy,
+    "has_medication": _has_medication,
+    "has_procedure": _has_procedure,
+    "lab": _lab,
+    "lab_persistent": _lab_persistent,
+    "lab_confounded": _lab_confounded,
+    "age": _age,
+    "sex": _sex,
+    "answer": _answer,
+    "pregnant": _status_flag("pregnancy", "pregnancy-status"),
+    "breastfeeding": _status_flag("breastfeeding", "breastfeeding-status"),
+    "infusions": _infusions,
+    "order": _order,
+    "preparation": _preparation,
+    "pml_stratum": _stratum,
+    "jcv_index": _jcv_index,
+    "jurisdiction": _jurisdiction,
+}
+
+
+def compile_condition(condition: Condition) -> Pred:
+    kind = condition.kind()
+    if kind == "all":
+        return _all([compile_condition(c) for c in condition.all or ()])
+    if kind == "any":
+        return _any([compile_condition(c) for c in condition.any or ()])
+    if kind == "not":
+        assert condition.not_ is not None
+        return _not(compile_condition(condition.not_))
+    return _SIMPLE[kind](getattr(condition, kind))
