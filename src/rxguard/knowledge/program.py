@@ -31,6 +31,7 @@ class Indication(Strict):
 
     id: str
     title: str
+    note: str = ""
     sources: list[Citation] = Field(min_length=1)
 
 
