@@ -1,0 +1,128 @@
+"""FHIR R4 input: what the reader understands, and the clear errors it gives."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import orjson
+import pytest
+
+from rxguard.errors import FactsError
+from rxguard.facts import FactsReader, Vocabulary
+from rxguard.facts.vocabulary import core_vocabulary
+from tests.conftest import SYNTHEA
+
+
+def reader() -> FactsReader:
+    vocab = core_vocabulary()
+    vocab.add("natalizumab", ["atc|L04AG03"], ["natalizumab", "tysabri"])
+    vocab.add("nsaids", [], ["ibuprofen"])
+    vocab.add("pml", ["sct|22255007"], [])
+    return FactsReader(vocab)
+
+
+def bundle(*resources: dict) -> dict:  # type: ignore[type-arg]
+    patient = {"resourceType": "Patient", "id": "p", "birthDate": "1990-05-01", "gender": "female"}
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in (patient, *resources)]}
+
+
+def test_patient_demographics() -> None:
+    facts = reader().read(bundle())
+    assert facts.birth_date == date(1990, 5, 1) and facts.sex == "female"
+    assert facts.age_on(date(2026, 4, 30)) == 35.0 and facts.age_on(date(2026, 5, 1)) == 36.0
+
+
+def test_medication_by_reference_and_contained() -> None:
+    med = {"resourceType": "Medication", "id": "m1", "code": {"coding": [{"system": "http://www.whocc.no/atc", "code": "L04AG03"}]}}
+    req = {"resourceType": "MedicationRequest", "status": "active", "intent": "order", "medicationReference": {"reference": "Medication/m1"}, "authoredOn": "2026-01-01"}
+    contained = {
+        "resourceType": "MedicationStatement",
+        "status": "active",
+        "contained": [{"resourceType": "Medication", "id": "c", "code": {"text": "Ibuprofen 800 MG"}}],
+        "medicationReference": {"reference": "#c"},
+    }
+    facts = reader().read(bundle(med, req, contained))
+    assert [m.tags for m in facts.medications] == [frozenset({"natalizumab"}), frozenset({"nsaids"})]
+
+
+def test_statuses_that_mean_it_did_not_happen_are_ignored() -> None:
+    cond = {"resourceType": "Condition", "code": {"coding": [{"system": "http://snomed.info/sct", "code": "22255007"}]}, "verificationStatus": {"coding": [{"code": "entered-in-error"}]}}
+    refuted = {**cond, "verificationStatus": {"coding": [{"code": "refuted"}]}}
+    med = {"resourceType": "MedicationStatement", "status": "entered-in-error", "medicationCodeableConcept": {"text": "ibuprofen"}}
+    facts = reader().read(bundle(cond, refuted, med))
+    assert facts.conditions == () and facts.medications == ()
+
+
+def test_observations_by_loinc_and_rxguard_codes() -> None:
+    alt = {
+        "resourceType": "Observation", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "1742-6"}]},
+        "effectiveDateTime": "2026-01-02T08:30:00+01:00",
+        "valueQuantity": {"value": 1.5, "unit": "µkat/L"},
+        "referenceRange": [{"high": {"value": 0.5}}],
+    }  # fmt: skip
+    jcv = {"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": "urn:rxguard:lab", "code": "anti-jcv-antibody"}]}, "effectiveDateTime": "2025-12-01", "valueCodeableConcept": {"text": "Positive"}}
+    index = {"resourceType": "Observation", "status": "final", "code": {"text": "anti-jcv-index"}, "issued": "2025-12-01T10:00:00Z", "valueQuantity": {"value": 0.7}}
+    facts = reader().read(bundle(alt, jcv, index))
+    got = facts.latest("alt")
+    assert got is not None and got.value == 90 and got.uln == 30 and got.unit == "U/L" and got.effective == date(2026, 1, 2)
+    assert facts.latest("anti-jcv-antibody").interpretation == "positive"  # type: ignore[union-attr]
+    assert facts.latest("anti-jcv-index").value == 0.7  # type: ignore[union-attr]
+
+
+def test_a_cds_hooks_prefetch_object_is_read_like_a_bundle() -> None:
+    prefetch = {
+        "patient": {"resourceType": "Patient", "id": "p", "birthDate": "1980"},
+        "medications": {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "MedicationRequest", "status": "active", "medicationCodeableConcept": {"text": "Tysabri 300 mg"}}}]},
+        "conditions": None,
+    }
+    facts = reader().read(prefetch)
+    assert facts.birth_date == date(1980, 1, 1) and facts.medications[0].tags == frozenset({"natalizumab"})
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([1, 2], "not a JSON object"),
+        ({"resourceType": "Observation"}, "not a FHIR R4 Bundle"),
+        ({"resourceType": "Bundle", "entry": []}, "no Patient"),
+        ({"resourceType": "Bundle", "entry": "x"}, "Bundle.entry should be an array"),
+        ({"foo": 1}, "not a FHIR R4 Bundle"),
+    ],
+)
+def test_input_that_is_not_a_bundle_gets_a_clear_error(data: object, message: str) -> None:
+    with pytest.raises(FactsError, match=message):
+        reader().read(data)
+
+
+@pytest.mark.parametrize(
+    ("resource", "field"),
+    [
+        ({"resourceType": "Condition", "code": "PML"}, "'code'"),
+        ({"resourceType": "Condition", "onsetDateTime": 20200101}, "'onsetDateTime'"),
+        ({"resourceType": "Observation", "code": {"coding": [{"system": "http://loinc.org", "code": "1742-6"}]}, "effectiveDateTime": "2026-01-01", "valueQuantity": {"value": "high"}}, "valueQuantity.value"),
+        ({"resourceType": "MedicationRequest", "status": 3}, "'status'"),
+        ({"resourceType": "Condition", "onsetDateTime": "2026-13-45"}, "'onsetDateTime'"),
+    ],
+)
+def test_a_malformed_field_is_named_with_its_resource(resource: dict, field: str) -> None:  # type: ignore[type-arg]
+    resource = {"id": "x1", **resource}
+    with pytest.raises(FactsError, match=field) as info:
+        reader().read(bundle(resource))
+    assert f"{resource['resourceType']}/x1" in str(info.value)
+
+
+def test_vocabulary_matches_whole_words_only() -> None:
+    vocab = Vocabulary()
+    vocab.add("nsaid", [], ["ibuprofen", "acetylsalicylic acid"])
+    assert vocab.tags_for((), "Ibuprofen 400 MG Oral Tablet") == frozenset({"nsaid"})
+    assert vocab.tags_for((), "ACETYLSALICYLIC-ACID 75 mg") == frozenset({"nsaid"})
+    assert vocab.tags_for((), "ibuprofenate") == frozenset()
+
+
+def test_every_synthea_bundle_is_read() -> None:
+    files = sorted(SYNTHEA.glob("*.json"))
+    assert len(files) >= 100
+    for path in files:
+        facts = reader().read(orjson.loads(path.read_bytes()))
+        assert facts.birth_date is not None, path.name
