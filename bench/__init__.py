@@ -1,0 +1,1 @@
+"""rxguard benchmarks (``make bench``). Not part of ``make test``."""

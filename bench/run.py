@@ -1,0 +1,81 @@
+"""``make bench``: every benchmark section in one invocation, one report.
+
+Writes ``bench/results/latest.md`` and ``latest.json`` with the machine,
+versions, commit and every figure; each ratio is computed from measurements
+taken in this same run. ``--quick`` shortens every section.
+
+Sections register in :data:`SECTIONS` as ``name -> "module:function"``;
+each function takes ``quick`` and returns a flat dict of figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+SECTIONS: dict[str, str] = {
+    "engine": "bench.engine:run",
+}
+RESULTS = Path(__file__).parent / "results"
+
+
+def _machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform(), "commit": commit}
+
+
+def _markdown(report: dict[str, Any]) -> str:
+    lines = ["# rxguard benchmark report", ""]
+    for key, value in report["machine"].items():
+        lines.append(f"- {key}: {value}")
+    lines.append(f"- mode: {'quick' if report['quick'] else 'full'}; took {report['seconds']} s")
+    for name, figures in report["sections"].items():
+        lines += ["", f"## {name}", "", "| figure | value |", "| --- | --- |"]
+        lines += [f"| {key} | {value} |" for key, value in figures.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a few minutes instead of up to 20")
+    parser.add_argument("--only", action="append", choices=sorted(SECTIONS), help="run only these sections")
+    args = parser.parse_args(argv)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # in-process figures are for one core
+    started = time.perf_counter()
+    sections: dict[str, Any] = {}
+    for name, target in SECTIONS.items():
+        if args.only and name not in args.only:
+            continue
+        module, func = target.split(":")
+        print(f"bench: {name} ...", flush=True)
+        sections[name] = getattr(importlib.import_module(module), func)(quick=args.quick)
+        for key, value in sections[name].items():
+            print(f"  {key}: {value}")
+    report = {"machine": _machine(), "quick": args.quick, "seconds": round(time.perf_counter() - started, 1), "sections": sections}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    (RESULTS / "latest.md").write_text(_markdown(report))
+    print(f"bench: report written to {RESULTS / 'latest.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
