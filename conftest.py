@@ -8,7 +8,11 @@ import pytest
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
-    if file_path.suffix == ".yaml" and file_path.parent.name == "vignettes" and (file_path.parent.parent / "pack.yaml").is_file():
+    if (
+        file_path.suffix == ".yaml"
+        and file_path.parent.name == "vignettes"
+        and (file_path.parent.parent / "pack.yaml").is_file()
+    ):
         return VignetteFile.from_parent(parent, path=file_path)
     return None
 

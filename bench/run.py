@@ -37,8 +37,16 @@ def _machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform(), "commit": commit}
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "commit": commit,
+    }
 
 
 def _markdown(report: dict[str, Any]) -> str:
@@ -69,7 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         sections[name] = getattr(importlib.import_module(module), func)(quick=args.quick)
         for key, value in sections[name].items():
             print(f"  {key}: {value}")
-    report = {"machine": _machine(), "quick": args.quick, "seconds": round(time.perf_counter() - started, 1), "sections": sections}
+    report = {
+        "machine": _machine(),
+        "quick": args.quick,
+        "seconds": round(time.perf_counter() - started, 1),
+        "sections": sections,
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     (RESULTS / "latest.md").write_text(_markdown(report))

@@ -30,7 +30,20 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def test_check_json_contract_and_resolution(capsys: pytest.CaptureFixture[str], bundle_file: Path) -> None:
-    code, out, err = cli(capsys, "check", "--drug", "Tysabri", "--bundle", str(bundle_file), "--at", AT, "--jurisdiction", "US", "--format", "json")
+    code, out, err = cli(
+        capsys,
+        "check",
+        "--drug",
+        "Tysabri",
+        "--bundle",
+        str(bundle_file),
+        "--at",
+        AT,
+        "--jurisdiction",
+        "US",
+        "--format",
+        "json",
+    )
     assert code == 0, err
     data = orjson.loads(out)
     assert data["drug"] == "natalizumab" and data["resolved_from"] == "Tysabri"
@@ -40,7 +53,9 @@ def test_check_json_contract_and_resolution(capsys: pytest.CaptureFixture[str], 
 
 
 def test_check_text_report(capsys: pytest.CaptureFixture[str], bundle_file: Path) -> None:
-    code, out, _ = cli(capsys, "check", "--drug", "米伐木肽", "--bundle", str(bundle_file), "--at", AT, "--jurisdiction", "EU")
+    code, out, _ = cli(
+        capsys, "check", "--drug", "米伐木肽", "--bundle", str(bundle_file), "--at", AT, "--jurisdiction", "EU"
+    )
     assert code == 0
     assert "mifamurtide" in out and "Verdict:" in out
 
@@ -48,7 +63,20 @@ def test_check_text_report(capsys: pytest.CaptureFixture[str], bundle_file: Path
 def test_a_checklist_yes_holds_the_dose(capsys: pytest.CaptureFixture[str], bundle_file: Path, tmp_path: Path) -> None:
     answers = tmp_path / "answers.json"
     answers.write_text('{"new-or-worsening-symptoms": true}')
-    code, out, _ = cli(capsys, "check", "--drug", "natalizumab", "--bundle", str(bundle_file), "--at", AT, "--answers", str(answers), "--format", "json")
+    code, out, _ = cli(
+        capsys,
+        "check",
+        "--drug",
+        "natalizumab",
+        "--bundle",
+        str(bundle_file),
+        "--at",
+        AT,
+        "--answers",
+        str(answers),
+        "--format",
+        "json",
+    )
     assert code == 0
     assert orjson.loads(out)["verdict"] in ("hold", "contraindicated")
 
@@ -64,8 +92,8 @@ def test_a_checklist_yes_holds_the_dose(capsys: pytest.CaptureFixture[str], bund
         ("BUNDLE", ["--at", "2026-02-30"], "not a date"),
         ("BUNDLE", ["--jurisdiction", "CN"], "not known"),
         ("BUNDLE", ["--answers", "ANSWERS:[true]"], "JSON object"),
-        ("BUNDLE", ["--answers", "ANSWERS:{\"nope\": true}"], "not a natalizumab question"),
-        ("BUNDLE", ["--answers", "ANSWERS:{\"active-infection\": \"yes\"}"], "true (yes) or false"),
+        ("BUNDLE", ["--answers", 'ANSWERS:{"nope": true}'], "not a natalizumab question"),
+        ("BUNDLE", ["--answers", 'ANSWERS:{"active-infection": "yes"}'], "true (yes) or false"),
         ("BUNDLE", ["--format", "xml"], "--format"),
     ],
 )

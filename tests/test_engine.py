@@ -18,7 +18,12 @@ def test_it_reports_ok_when_no_rule_fires(run_mini) -> None:  # type: ignore[no-
 
 
 def test_resolved_pml_still_counts_as_pml_ever(run_mini) -> None:  # type: ignore[no-untyped-def]
-    patient = {**MS, "conditions": [{"text": "Progressive multifocal leukoencephalopathy", "onset": "2019-01-01", "abated": "2019-09-01"}]}
+    patient = {
+        **MS,
+        "conditions": [
+            {"text": "Progressive multifocal leukoencephalopathy", "onset": "2019-01-01", "abated": "2019-09-01"}
+        ],
+    }
     result = run_mini(patient, jurisdiction="US")
     assert result.verdict == "contraindicated"
     finding = result.fired("testdrug.pml-history")
@@ -45,7 +50,10 @@ def test_atc_codes_match_by_prefix(run_mini) -> None:  # type: ignore[no-untyped
 
 
 def test_a_stopped_medication_is_not_concomitant(run_mini) -> None:  # type: ignore[no-untyped-def]
-    patient = {**MS, "medications": [{"text": "azathioprine", "start": "2024-01-01", "end": "2025-06-01", "status": "completed"}]}
+    patient = {
+        **MS,
+        "medications": [{"text": "azathioprine", "start": "2024-01-01", "end": "2025-06-01", "status": "completed"}],
+    }
     assert "testdrug.immunosuppressant" not in fired(run_mini(patient, jurisdiction="US"))
 
 
@@ -166,7 +174,11 @@ def test_strata_follow_the_risk_model(run_mini) -> None:  # type: ignore[no-unty
 
 
 def test_monitoring_calendar_due_and_overdue(run_mini) -> None:  # type: ignore[no-untyped-def]
-    patient = {**MS, "infusions": {"count": 8, "last": "2025-12-08"}, "labs": [{"test": "alt", "value": 20, "unit": "U/L", "high": 40, "on": "2025-08-01"}]}
+    patient = {
+        **MS,
+        "infusions": {"count": 8, "last": "2025-12-08"},
+        "labs": [{"test": "alt", "value": 20, "unit": "U/L", "high": 40, "on": "2025-08-01"}],
+    }
     result = run_mini(patient, jurisdiction="US", context={"events": {"prescriber-assessment": ["2025-08-20"]}})
     due = {d.item: d for d in result.due}
     assert due["liver"].status == "overdue" and due["liver"].due_on == date(2025, 11, 1)
@@ -187,6 +199,16 @@ def test_the_json_contract(run_mini) -> None:  # type: ignore[no-untyped-def]
     assert set(data) >= {"drug", "resolved_from", "jurisdiction", "at", "verdict", "findings", "due", "pack"}
     assert data["resolved_from"] == "Testbrand" and data["at"] == "2026-01-05"
     finding = data["findings"][0]
-    assert set(finding) >= {"rule", "severity", "title", "message", "action", "evidence", "basis", "needs_review", "sources"}
+    assert set(finding) >= {
+        "rule",
+        "severity",
+        "title",
+        "message",
+        "action",
+        "evidence",
+        "basis",
+        "needs_review",
+        "sources",
+    }
     assert set(finding["sources"][0]) >= {"id", "title", "section", "tier", "verified", "url"}
     assert data["pack"] == {"name": "testdrug", "version": "0.0.1"}

@@ -6,11 +6,11 @@ from datetime import date
 
 import orjson
 import pytest
+from tests.conftest import SYNTHEA
 
 from rxguard.errors import FactsError
 from rxguard.facts import FactsReader, Vocabulary
 from rxguard.facts.vocabulary import core_vocabulary
-from tests.conftest import SYNTHEA
 
 
 def reader() -> FactsReader:
@@ -33,8 +33,18 @@ def test_patient_demographics() -> None:
 
 
 def test_medication_by_reference_and_contained() -> None:
-    med = {"resourceType": "Medication", "id": "m1", "code": {"coding": [{"system": "http://www.whocc.no/atc", "code": "L04AG03"}]}}
-    req = {"resourceType": "MedicationRequest", "status": "active", "intent": "order", "medicationReference": {"reference": "Medication/m1"}, "authoredOn": "2026-01-01"}
+    med = {
+        "resourceType": "Medication",
+        "id": "m1",
+        "code": {"coding": [{"system": "http://www.whocc.no/atc", "code": "L04AG03"}]},
+    }
+    req = {
+        "resourceType": "MedicationRequest",
+        "status": "active",
+        "intent": "order",
+        "medicationReference": {"reference": "Medication/m1"},
+        "authoredOn": "2026-01-01",
+    }
     contained = {
         "resourceType": "MedicationStatement",
         "status": "active",
@@ -46,9 +56,17 @@ def test_medication_by_reference_and_contained() -> None:
 
 
 def test_statuses_that_mean_it_did_not_happen_are_ignored() -> None:
-    cond = {"resourceType": "Condition", "code": {"coding": [{"system": "http://snomed.info/sct", "code": "22255007"}]}, "verificationStatus": {"coding": [{"code": "entered-in-error"}]}}
+    cond = {
+        "resourceType": "Condition",
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "22255007"}]},
+        "verificationStatus": {"coding": [{"code": "entered-in-error"}]},
+    }
     refuted = {**cond, "verificationStatus": {"coding": [{"code": "refuted"}]}}
-    med = {"resourceType": "MedicationStatement", "status": "entered-in-error", "medicationCodeableConcept": {"text": "ibuprofen"}}
+    med = {
+        "resourceType": "MedicationStatement",
+        "status": "entered-in-error",
+        "medicationCodeableConcept": {"text": "ibuprofen"},
+    }
     facts = reader().read(bundle(cond, refuted, med))
     assert facts.conditions == () and facts.medications == ()
 
@@ -61,11 +79,29 @@ def test_observations_by_loinc_and_rxguard_codes() -> None:
         "valueQuantity": {"value": 1.5, "unit": "µkat/L"},
         "referenceRange": [{"high": {"value": 0.5}}],
     }  # fmt: skip
-    jcv = {"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": "urn:rxguard:lab", "code": "anti-jcv-antibody"}]}, "effectiveDateTime": "2025-12-01", "valueCodeableConcept": {"text": "Positive"}}
-    index = {"resourceType": "Observation", "status": "final", "code": {"text": "anti-jcv-index"}, "issued": "2025-12-01T10:00:00Z", "valueQuantity": {"value": 0.7}}
+    jcv = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "urn:rxguard:lab", "code": "anti-jcv-antibody"}]},
+        "effectiveDateTime": "2025-12-01",
+        "valueCodeableConcept": {"text": "Positive"},
+    }
+    index = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "anti-jcv-index"},
+        "issued": "2025-12-01T10:00:00Z",
+        "valueQuantity": {"value": 0.7},
+    }
     facts = reader().read(bundle(alt, jcv, index))
     got = facts.latest("alt")
-    assert got is not None and got.value == 90 and got.uln == 30 and got.unit == "U/L" and got.effective == date(2026, 1, 2)
+    assert (
+        got is not None
+        and got.value == 90
+        and got.uln == 30
+        and got.unit == "U/L"
+        and got.effective == date(2026, 1, 2)
+    )
     assert facts.latest("anti-jcv-antibody").interpretation == "positive"  # type: ignore[union-attr]
     assert facts.latest("anti-jcv-index").value == 0.7  # type: ignore[union-attr]
 
@@ -73,7 +109,18 @@ def test_observations_by_loinc_and_rxguard_codes() -> None:
 def test_a_cds_hooks_prefetch_object_is_read_like_a_bundle() -> None:
     prefetch = {
         "patient": {"resourceType": "Patient", "id": "p", "birthDate": "1980"},
-        "medications": {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "MedicationRequest", "status": "active", "medicationCodeableConcept": {"text": "Tysabri 300 mg"}}}]},
+        "medications": {
+            "resourceType": "Bundle",
+            "entry": [
+                {
+                    "resource": {
+                        "resourceType": "MedicationRequest",
+                        "status": "active",
+                        "medicationCodeableConcept": {"text": "Tysabri 300 mg"},
+                    }
+                }
+            ],
+        },
         "conditions": None,
     }
     facts = reader().read(prefetch)
@@ -100,7 +147,15 @@ def test_input_that_is_not_a_bundle_gets_a_clear_error(data: object, message: st
     [
         ({"resourceType": "Condition", "code": "PML"}, "'code'"),
         ({"resourceType": "Condition", "onsetDateTime": 20200101}, "'onsetDateTime'"),
-        ({"resourceType": "Observation", "code": {"coding": [{"system": "http://loinc.org", "code": "1742-6"}]}, "effectiveDateTime": "2026-01-01", "valueQuantity": {"value": "high"}}, "valueQuantity.value"),
+        (
+            {
+                "resourceType": "Observation",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "1742-6"}]},
+                "effectiveDateTime": "2026-01-01",
+                "valueQuantity": {"value": "high"},
+            },
+            "valueQuantity.value",
+        ),
         ({"resourceType": "MedicationRequest", "status": 3}, "'status'"),
         ({"resourceType": "Condition", "onsetDateTime": "2026-13-45"}, "'onsetDateTime'"),
     ],

@@ -6,10 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tests.conftest import FIXTURES
 
 from rxguard.errors import PackError
 from rxguard.knowledge.loader import load_pack
-from tests.conftest import FIXTURES
 
 
 @pytest.fixture
@@ -36,32 +36,44 @@ def test_duplicate_keys_are_refused_with_the_line(pack_dir: Path) -> None:
 
 
 def test_an_unknown_field_names_file_line_and_field(pack_dir: Path) -> None:
-    edit(pack_dir / "rules.yaml", "  severity: hold\n  message: Liver", "  severity: hold\n  sevrity: hold\n  message: Liver")
+    edit(
+        pack_dir / "rules.yaml",
+        "  severity: hold\n  message: Liver",
+        "  severity: hold\n  sevrity: hold\n  message: Liver",
+    )
     with pytest.raises(PackError) as info:
         load_pack(pack_dir)
     assert "rules.yaml:" in str(info.value) and "3.sevrity: unknown field" in str(info.value)
 
 
 def test_a_missing_required_field(pack_dir: Path) -> None:
-    edit(pack_dir / "rules.yaml", "  action: Do not give.\n", "", )
+    edit(
+        pack_dir / "rules.yaml",
+        "  action: Do not give.\n",
+        "",
+    )
     with pytest.raises(PackError, match=r"rules\.yaml:1: 0\.action: required field is missing"):
         load_pack(pack_dir)
 
 
 def test_a_condition_must_have_exactly_one_key(pack_dir: Path) -> None:
-    edit(pack_dir / "rules.yaml", "when: {has_condition: {valueset: pml, status: ever}}", "when: {has_condition: {valueset: pml}, age: {lt: 3}}")
+    edit(
+        pack_dir / "rules.yaml",
+        "when: {has_condition: {valueset: pml, status: ever}}",
+        "when: {has_condition: {valueset: pml}, age: {lt: 3}}",
+    )
     with pytest.raises(PackError, match="exactly one key"):
         load_pack(pack_dir)
 
 
 def test_citing_an_unregistered_source_is_refused(pack_dir: Path) -> None:
-    edit(pack_dir / "rules.yaml", "sources: [{source: T1, section: \"§4\"}]", "sources: [{source: T9, section: \"§4\"}]")
-    with pytest.raises(PackError, match="rule testdrug.pml-history: cites source 'T9'"):
+    edit(pack_dir / "rules.yaml", 'sources: [{source: T1, section: "§4"}]', 'sources: [{source: T9, section: "§4"}]')
+    with pytest.raises(PackError, match=r"rule testdrug\.pml-history: cites source 'T9'"):
         load_pack(pack_dir)
 
 
 def test_a_citation_needs_a_section(pack_dir: Path) -> None:
-    edit(pack_dir / "rules.yaml", "sources: [{source: T1, section: \"§4\"}]", "sources: [{source: T1}]")
+    edit(pack_dir / "rules.yaml", 'sources: [{source: T1, section: "§4"}]', "sources: [{source: T1}]")
     with pytest.raises(PackError, match="section: required field is missing"):
         load_pack(pack_dir)
 
@@ -80,7 +92,7 @@ def test_rule_ids_must_be_unique_and_well_formed(pack_dir: Path) -> None:
 
 def test_a_bad_rule_id(pack_dir: Path) -> None:
     edit(pack_dir / "rules.yaml", "id: testdrug.symptoms", "id: Symptoms")
-    with pytest.raises(PackError, match="<drug>.<kebab-slug>"):
+    with pytest.raises(PackError, match=r"<drug>\.<kebab-slug>"):
         load_pack(pack_dir)
 
 

@@ -7,13 +7,13 @@ from datetime import date, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import FIXTURES
 
 from rxguard.engine import assess
 from rxguard.engine.facts import reader_for
 from rxguard.facts.builder import build_bundle
 from rxguard.knowledge.loader import Pack, load_all, load_pack
 from rxguard.knowledge.schema import SEVERITY_RANK
-from tests.conftest import FIXTURES
 
 AT = date(2026, 1, 5)
 PACKS: dict[str, Pack] = {"testdrug": load_pack(FIXTURES / "minipack"), **load_all()}
@@ -22,30 +22,51 @@ READER = reader_for(PACKS)
 # Words drawn from every pack's value-set names, so generated patients hit real rules.
 NAMES = sorted({name for pack in PACKS.values() for vs in pack.valuesets.values() for name in vs.names})
 days = st.integers(min_value=0, max_value=3650).map(lambda n: AT - timedelta(days=n))
-labs = st.sampled_from(["alt", "ast", "bilirubin-total", "egfr", "platelets", "lymphocytes", "anti-jcv-index", "creatinine"])
+labs = st.sampled_from(
+    ["alt", "ast", "bilirubin-total", "egfr", "platelets", "lymphocytes", "anti-jcv-index", "creatinine"]
+)
 
 patients = st.fixed_dictionaries(
     {
         "age": st.integers(min_value=0, max_value=95),
         "sex": st.sampled_from(["female", "male", "unknown"]),
         "conditions": st.lists(
-            st.fixed_dictionaries({"text": st.sampled_from(NAMES), "onset": days.map(str)}, optional={"abated": days.map(str)}), max_size=4
+            st.fixed_dictionaries(
+                {"text": st.sampled_from(NAMES), "onset": days.map(str)}, optional={"abated": days.map(str)}
+            ),
+            max_size=4,
         ),
         "medications": st.lists(
             st.fixed_dictionaries(
-                {"text": st.sampled_from(NAMES), "start": days.map(str), "status": st.sampled_from(["active", "completed", "stopped"])},
+                {
+                    "text": st.sampled_from(NAMES),
+                    "start": days.map(str),
+                    "status": st.sampled_from(["active", "completed", "stopped"]),
+                },
                 optional={"kind": st.sampled_from(["statement", "request", "administration"])},
             ),
             max_size=4,
         ),
         "labs": st.lists(
             st.one_of(
-                st.fixed_dictionaries({"test": labs, "value": st.floats(0, 5000, allow_nan=False), "on": days.map(str)}, optional={"high": st.floats(0.1, 500)}),
-                st.fixed_dictionaries({"test": st.sampled_from(["anti-jcv-antibody", "anti-natalizumab-antibody"]), "result": st.sampled_from(["positive", "negative"]), "on": days.map(str)}),
+                st.fixed_dictionaries(
+                    {"test": labs, "value": st.floats(0, 5000, allow_nan=False), "on": days.map(str)},
+                    optional={"high": st.floats(0.1, 500)},
+                ),
+                st.fixed_dictionaries(
+                    {
+                        "test": st.sampled_from(["anti-jcv-antibody", "anti-natalizumab-antibody"]),
+                        "result": st.sampled_from(["positive", "negative"]),
+                        "on": days.map(str),
+                    }
+                ),
             ),
             max_size=5,
         ),
-        "infusions": st.one_of(st.just({"count": 0, "last": str(AT)}), st.builds(lambda n, d: {"count": n, "last": str(d)}, st.integers(0, 60), days)),
+        "infusions": st.one_of(
+            st.just({"count": 0, "last": str(AT)}),
+            st.builds(lambda n, d: {"count": n, "last": str(d)}, st.integers(0, 60), days),
+        ),
     },
     optional={"pregnant": st.just(True), "breastfeeding": st.just(True)},
 )

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from tests.conftest import SYNTHEA
 
 from rxguard.cli import run
-from tests.conftest import SYNTHEA
 
 ORDER = {
     "resourceType": "MedicationRequest",
@@ -17,7 +17,9 @@ ORDER = {
     "intent": "order",
     "medicationCodeableConcept": {"text": "natalizumab 300 MG in 100 mL sodium chloride 0.9% IV infusion"},
     "authoredOn": "2026-01-05",
-    "dosageInstruction": [{"text": "300 mg IV over 1 hour every 4 weeks", "doseAndRate": [{"doseQuantity": {"value": 300, "unit": "mg"}}]}],
+    "dosageInstruction": [
+        {"text": "300 mg IV over 1 hour every 4 weeks", "doseAndRate": [{"doseQuantity": {"value": 300, "unit": "mg"}}]}
+    ],
 }
 
 
@@ -31,7 +33,9 @@ def test_check_runs_cleanly_over_every_synthea_bundle(tmp_path: Path, capsys: py
         bundle["entry"].append({"resource": {**ORDER, "subject": {"reference": patient_ref}}})
         target = tmp_path / path.name
         target.write_bytes(orjson.dumps(bundle))
-        code = run(["check", "--drug", "natalizumab", "--bundle", str(target), "--at", "2026-01-05", "--format", "json"])
+        code = run(
+            ["check", "--drug", "natalizumab", "--bundle", str(target), "--at", "2026-01-05", "--format", "json"]
+        )
         out, err = capsys.readouterr()
         assert code == 0, f"{path.name}: {err}"
         data = orjson.loads(out)

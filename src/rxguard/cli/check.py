@@ -20,7 +20,9 @@ _STYLE = {"contraindicated": "bold red", "hold": "bold yellow", "caution": "yell
 def render_text(result: CheckResult, console: Console) -> None:
     a, r = result.assessment, result.resolution
     via = "" if r.matched.casefold() == r.display.casefold() else f" (from “{escape(r.matched)}”, {r.via})"
-    console.print(f"[bold]{escape(r.display)}[/bold]{via} — {a.jurisdiction or 'no jurisdiction: stricter rules apply'} — {a.at}")
+    console.print(
+        f"[bold]{escape(r.display)}[/bold]{via} — {a.jurisdiction or 'no jurisdiction: stricter rules apply'} — {a.at}"
+    )
     console.print(f"Verdict: [{_STYLE[a.verdict]}]{a.verdict.upper()}[/]")
     if a.stratum:
         review = " [yellow](cut-offs not verified: review)[/]" if a.stratum.needs_review else ""
@@ -29,7 +31,9 @@ def render_text(result: CheckResult, console: Console) -> None:
     for f in a.findings:
         flag = " [yellow]NEEDS REVIEW[/]" if f.needs_review else ""
         counts = f" (counts as {f.effective_severity})" if f.effective_severity != f.severity else ""
-        console.print(f"\n[{_STYLE.get(f.severity, '')}]{f.severity.upper()}[/]{counts}{flag} {escape(f.title)}  [dim]{f.rule_id} · basis {f.basis}[/]")
+        console.print(
+            f"\n[{_STYLE.get(f.severity, '')}]{f.severity.upper()}[/]{counts}{flag} {escape(f.title)}  [dim]{f.rule_id} · basis {f.basis}[/]"
+        )
         console.print(f"  {escape(f.message)}")
         console.print(f"  [bold]Action:[/] {escape(f.action)}")
         for line in f.evidence:
@@ -38,7 +42,9 @@ def render_text(result: CheckResult, console: Console) -> None:
             console.print(f"  [yellow]Review:[/] {escape(f.review_note)}")
         for s in f.sources:
             verified = "verified" if s.verified else "not verified"
-            console.print(f"  [dim]Source {s.id}: {escape(s.title)} — {escape(s.section)} ({s.jurisdiction}, tier {s.tier}, {verified})[/]")
+            console.print(
+                f"  [dim]Source {s.id}: {escape(s.title)} — {escape(s.section)} ({s.jurisdiction}, tier {s.tier}, {verified})[/]"
+            )
     if not a.findings:
         console.print("\nNo rule fired.")
     if a.due:
@@ -47,17 +53,23 @@ def render_text(result: CheckResult, console: Console) -> None:
             console.print(f"  {d.status:<9} {d.due_on}  {escape(d.title)}")
     for note in a.notes:
         console.print(f"[yellow]Note:[/] {escape(note)}")
-    console.print(f"\n[dim]Pack {a.pack_name} {a.pack_version}. For healthcare professionals; not a treatment recommendation.[/]")
+    console.print(
+        f"\n[dim]Pack {a.pack_name} {a.pack_version}. For healthcare professionals; not a treatment recommendation.[/]"
+    )
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def check(
-        drug: Annotated[str, typer.Option("--drug", help="INN, brand, biosimilar, Chinese name or a common misspelling.")],
+        drug: Annotated[
+            str, typer.Option("--drug", help="INN, brand, biosimilar, Chinese name or a common misspelling.")
+        ],
         bundle: Annotated[Path, typer.Option("--bundle", help="FHIR R4 Bundle (JSON) of the patient.")],
         at: Annotated[str | None, typer.Option(help="Assessment date, YYYY-MM-DD (default: today).")] = None,
         jurisdiction: Annotated[str | None, typer.Option(help="US or EU; omit to apply the stricter rule.")] = None,
-        answers: Annotated[Path | None, typer.Option(help="JSON object of pre-infusion checklist answers (true = yes).")] = None,
+        answers: Annotated[
+            Path | None, typer.Option(help="JSON object of pre-infusion checklist answers (true = yes).")
+        ] = None,
         format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     ) -> None:
         """Assess a patient record for a drug: verdict, findings with evidence and sources, what is due."""

@@ -26,7 +26,9 @@ def parse_jurisdiction(value: str | None) -> str | None:
         return None
     upper = value.strip().upper()
     if upper not in JURISDICTIONS:
-        raise InputError(f"--jurisdiction {value!r} is not known; use one of {', '.join(JURISDICTIONS)} or leave it out (stricter rules apply)")
+        raise InputError(
+            f"--jurisdiction {value!r} is not known; use one of {', '.join(JURISDICTIONS)} or leave it out (stricter rules apply)"
+        )
     return upper
 
 

@@ -37,14 +37,38 @@ def info_dict(pack: Pack) -> dict[str, object]:
         "inn": ident.inn,
         "display": ident.display,
         "atc": ident.atc,
-        "products": [{"id": p.id, "name": p.name, "proper_name": p.proper_name, "kind": p.kind, "jurisdictions": p.jurisdictions, "program": p.program} for p in ident.products],
+        "products": [
+            {
+                "id": p.id,
+                "name": p.name,
+                "proper_name": p.proper_name,
+                "kind": p.kind,
+                "jurisdictions": p.jurisdictions,
+                "program": p.program,
+            }
+            for p in ident.products
+        ],
         "former_names": ident.former_names,
         "chinese_names": [{"name": c.name, "verified": c.verified} for c in ident.chinese_names],
         "rules": len(pack.rules),
         "rules_needing_review": [r.id for r in pack.rules if r.needs_review],
         "protocol_rules": [r.id for r in pack.rules if r.protocol],
-        "sources": [{"id": s.id, "title": s.title, "jurisdiction": s.jurisdiction, "version": s.version, "tier": s.tier, "verified": s.verified, "url": s.url} for s in pack.sources.values()],
-        "conflicts": [{"id": c.id, "topic": c.topic, "kind": c.kind, "resolution": c.resolution, "rules": c.rules} for c in pack.conflicts],
+        "sources": [
+            {
+                "id": s.id,
+                "title": s.title,
+                "jurisdiction": s.jurisdiction,
+                "version": s.version,
+                "tier": s.tier,
+                "verified": s.verified,
+                "url": s.url,
+            }
+            for s in pack.sources.values()
+        ],
+        "conflicts": [
+            {"id": c.id, "topic": c.topic, "kind": c.kind, "resolution": c.resolution, "rules": c.rules}
+            for c in pack.conflicts
+        ],
         "vignettes": sum(len(v.vignettes) for v in pack.vignette_files),
     }
 
@@ -59,11 +83,20 @@ def register(app: typer.Typer) -> None:
         table = Table("pack", "version", "reviewed", "rules", "vignettes", "path")
         for name, path in discover_pack_paths().items():
             pack = load_all()[name]
-            table.add_row(name, pack.meta.version, str(pack.meta.last_reviewed_on), str(len(pack.rules)), str(sum(len(v.vignettes) for v in pack.vignette_files)), str(path))
+            table.add_row(
+                name,
+                pack.meta.version,
+                str(pack.meta.last_reviewed_on),
+                str(len(pack.rules)),
+                str(sum(len(v.vignettes) for v in pack.vignette_files)),
+                str(path),
+            )
         _console().print(table)
 
     @packs_app.command("validate")
-    def validate(paths: Annotated[list[Path] | None, typer.Argument(help="Pack folders (default: all installed).")] = None) -> None:
+    def validate(
+        paths: Annotated[list[Path] | None, typer.Argument(help="Pack folders (default: all installed).")] = None,
+    ) -> None:
         """Schema and cross-reference checks; every problem names file, line and field."""
         packs = _selected(paths)
         problems = []
@@ -76,7 +109,9 @@ def register(app: typer.Typer) -> None:
         if problems:
             raise PackError("\n".join(problems))
         for pack in packs.values():
-            typer.echo(f"{pack.name} {pack.meta.version}: valid ({len(pack.rules)} rules, {len(pack.sources)} sources, {len(pack.conflicts)} conflicts)")
+            typer.echo(
+                f"{pack.name} {pack.meta.version}: valid ({len(pack.rules)} rules, {len(pack.sources)} sources, {len(pack.conflicts)} conflicts)"
+            )
 
     @packs_app.command("test")
     def test(
@@ -115,12 +150,24 @@ def register(app: typer.Typer) -> None:
             typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
             return
         console = _console()
-        console.print(f"[bold]{escape(pack.identity.inn)}[/] ({escape(pack.identity.display.get('zh', ''))}) — pack {pack.meta.version}, reviewed {pack.meta.last_reviewed_on}")
-        console.print(f"ATC {pack.identity.atc}; products: " + ", ".join(f"{p.name}{' (' + p.proper_name + ')' if p.proper_name else ''} [{'/'.join(p.jurisdictions)}]" for p in pack.identity.products))
-        console.print(f"{len(pack.rules)} rules ({len(data['rules_needing_review'])} need review, {len(data['protocol_rules'])} protocol)")  # type: ignore[arg-type]
+        console.print(
+            f"[bold]{escape(pack.identity.inn)}[/] ({escape(pack.identity.display.get('zh', ''))}) — pack {pack.meta.version}, reviewed {pack.meta.last_reviewed_on}"
+        )
+        console.print(
+            f"ATC {pack.identity.atc}; products: "
+            + ", ".join(
+                f"{p.name}{' (' + p.proper_name + ')' if p.proper_name else ''} [{'/'.join(p.jurisdictions)}]"
+                for p in pack.identity.products
+            )
+        )
+        console.print(
+            f"{len(pack.rules)} rules ({len(data['rules_needing_review'])} need review, {len(data['protocol_rules'])} protocol)"
+        )  # type: ignore[arg-type]
         table = Table("source", "title", "jur.", "version", "tier", "verified")
         for s in pack.sources.values():
-            table.add_row(s.id, escape(s.title), s.jurisdiction, escape(s.version), s.tier, "yes" if s.verified else "no")
+            table.add_row(
+                s.id, escape(s.title), s.jurisdiction, escape(s.version), s.tier, "yes" if s.verified else "no"
+            )
         console.print(table)
         console.print("[bold]Where sources disagree[/]")
         for c in pack.conflicts:

@@ -75,7 +75,9 @@ def compile_pack(pack: Pack) -> CompiledPack:
                     params.add(getattr(pred, attr))
             if kind == "lab_confounded":
                 confounders.append(pred)
-        rules.append(CompiledRule(rule, compile_condition(rule.when), frozenset(params), source_refs(pack, rule.sources)))
+        rules.append(
+            CompiledRule(rule, compile_condition(rule.when), frozenset(params), source_refs(pack, rule.sources))
+        )
     strata = tuple(
         CompiledStratum(s, compile_condition(s.when), source_refs(pack, s.sources))
         for s in (pack.risk.strata if pack.risk else ())
@@ -240,4 +242,3 @@ def assess(
         pack_version=pack.meta.version,
         infusions_before=len(ctx.infusions),
     )
-

@@ -37,7 +37,7 @@ def validate_answers(pack: Pack, answers: Any) -> dict[str, bool | float]:
     if answers is None:
         return {}
     if not isinstance(answers, Mapping):
-        raise InputError("answers must be a JSON object such as {\"new-or-worsening-symptoms\": false}")
+        raise InputError('answers must be a JSON object such as {"new-or-worsening-symptoms": false}')
     out: dict[str, bool | float] = {}
     for key, value in answers.items():
         question = pack.questions.get(key)

@@ -104,7 +104,9 @@ class Ctx:
     def param(self, name: str) -> float | None:
         found = param_value(self.parameters[name], self.jurisdiction, self.at)
         if found is None:
-            self.notes.append(f"parameter {name} has no value in force for {self.jurisdiction or 'any jurisdiction'} on {self.at}")
+            self.notes.append(
+                f"parameter {name} has no value in force for {self.jurisdiction or 'any jurisdiction'} on {self.at}"
+            )
             return None
         self.params_used.add(name)
         return found[0]
@@ -217,6 +219,14 @@ def _uln_of(ctx: Ctx, result: LabResult) -> tuple[float | None, str]:
     return None, ""
 
 
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "≥": lambda v, t: v >= t,
+    ">": lambda v, t: v > t,
+    "<": lambda v, t: v < t,
+    "≤": lambda v, t: v <= t,
+}
+
+
 def _lab(p: LabTest) -> Pred:
     name = LAB_BY_KEY[p.test].display
 
@@ -252,15 +262,9 @@ def _lab(p: LabTest) -> Pred:
             if ratio + 1e-9 >= p.uln_ratio_gte:
                 return [f"{shown}; ULN {uln:g} {result.unit} ({origin}); {ratio:.1f}× ULN"]
             return None
-        checks = (
-            (p.value_gte, lambda v, t: v >= t, "≥"),
-            (p.value_gt, lambda v, t: v > t, ">"),
-            (p.value_lt, lambda v, t: v < t, "<"),
-            (p.value_lte, lambda v, t: v <= t, "≤"),
-        )
-        for threshold, test, symbol in checks:
+        for threshold, symbol in ((p.value_gte, "≥"), (p.value_gt, ">"), (p.value_lt, "<"), (p.value_lte, "≤")):
             if threshold is not None:
-                return [f"{shown} ({symbol} {threshold:g})"] if test(value, threshold) else None
+                return [f"{shown} ({symbol} {threshold:g})"] if _COMPARE[symbol](value, threshold) else None
         return [shown]
 
     return pred
@@ -288,13 +292,17 @@ def _confounders(ctx: Ctx, p: LabConfounded, drawn: date) -> list[str]:
             assert isinstance(item, ClinicalItem)
             done = item.abated or item.onset
             if item.onset and item.onset <= drawn and done and drawn <= shift(done, p.procedure_within):
-                found.append(f"{item.text} on {done}, {(drawn - done).days} days before the test (within {p.procedure_within})")
+                found.append(
+                    f"{item.text} on {done}, {(drawn - done).days} days before the test (within {p.procedure_within})"
+                )
     if p.after_medication and p.medication_within:
         for med in ctx.facts.tagged("medication", p.after_medication):
             assert isinstance(med, MedicationUse)
             last = med.last_day()
             if med.start and med.start <= drawn and last and drawn <= shift(last, p.medication_within):
-                found.append(f"{med.text} last given {last}, {(drawn - last).days} days before the test (within {p.medication_within})")
+                found.append(
+                    f"{med.text} last given {last}, {(drawn - last).days} days before the test (within {p.medication_within})"
+                )
     return found
 
 
@@ -314,11 +322,7 @@ def _age(p: AgeCheck) -> Pred:
         age = ctx.facts.age_on(ctx.at)
         if age is None:
             return None
-        ok = (
-            (p.lt is None or age < p.lt)
-            and (p.gte is None or age >= p.gte)
-            and (p.gt is None or age > p.gt)
-        )
+        ok = (p.lt is None or age < p.lt) and (p.gte is None or age >= p.gte) and (p.gt is None or age > p.gt)
         return [f"Age {age:g} years on {ctx.at} (born {ctx.facts.birth_date})"] if ok else None
 
     return pred
@@ -453,7 +457,9 @@ def _preparation(p: PreparationCheck) -> Pred:
             hours = (start - prepared).total_seconds() / 3600
             if hours <= limit:
                 return None
-            evidence.append(f"Prepared {prepared:%Y-%m-%d %H:%M}, infusion starts {start:%Y-%m-%d %H:%M}: {hours:.1f} h (limit {limit:g} h)")
+            evidence.append(
+                f"Prepared {prepared:%Y-%m-%d %H:%M}, infusion starts {start:%Y-%m-%d %H:%M}: {hours:.1f} h (limit {limit:g} h)"
+            )
         if p.duration_minutes_lt is not None:
             if start is None or end is None:
                 return None
@@ -495,7 +501,11 @@ def _jcv_index(p: JcvIndexCheck) -> Pred:
             return None
         shown = result.describe() if result else "No anti-JCV index result"
         assert ctx.bands is not None or band == "unknown"
-        cuts = f" (cut-offs {ctx.bands.low_max:g} / {ctx.bands.high_above:g}, not verified)" if ctx.bands and ctx.bands.needs_review else ""
+        cuts = (
+            f" (cut-offs {ctx.bands.low_max:g} / {ctx.bands.high_above:g}, not verified)"
+            if ctx.bands and ctx.bands.needs_review
+            else ""
+        )
         return [f"{shown}: index band {band}{cuts}"]
 
     return pred

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 from rxguard.engine.model import DueItem
 from rxguard.engine.predicates import Ctx, Pred, shift
@@ -24,7 +25,7 @@ def _evidence_dates(ctx: Ctx, item: MonitoringItem) -> list[date]:
     return sorted(days)
 
 
-def _status(due_on: date, ctx: Ctx, item: MonitoringItem) -> str:
+def _status(due_on: date, ctx: Ctx, item: MonitoringItem) -> Literal["overdue", "due", "upcoming"]:
     if due_on < ctx.at:
         return "overdue"
     if due_on <= shift(ctx.at, item.due_soon):
@@ -94,6 +95,8 @@ def compute_due(items: tuple[CompiledItem, ...], ctx: Ctx) -> tuple[DueItem, ...
         if due_on is None:
             continue
         status = _status(due_on, ctx, item)
-        due.append(DueItem(item.id, item.title, due_on, status, done[-1] if done else None, item.basis, item.needs_review))  # type: ignore[arg-type]
+        due.append(
+            DueItem(item.id, item.title, due_on, status, done[-1] if done else None, item.basis, item.needs_review)
+        )
     due.sort(key=lambda d: (d.due_on, d.item))
     return tuple(due)

@@ -80,16 +80,14 @@ def run_vignette(pack: Pack, vfile: VignetteFile, index: int) -> VignetteResult:
         protocol_rules=vignette.protocol_rules,
     )
     problems = check_expectations(vignette, result)
-    return VignetteResult(pack.name, vfile.path, vfile.lines[index], vignette.name, vignette.ref, tuple(problems), result)
+    return VignetteResult(
+        pack.name, vfile.path, vfile.lines[index], vignette.name, vignette.ref, tuple(problems), result
+    )
 
 
 def run_all(packs: dict[str, Pack] | None = None) -> list[VignetteResult]:
     packs = load_all() if packs is None else packs
-    return [
-        run_vignette(pack, vfile, index)
-        for pack in packs.values()
-        for vfile, index, _ in pack.vignettes()
-    ]
+    return [run_vignette(pack, vfile, index) for pack in packs.values() for vfile, index, _ in pack.vignettes()]
 
 
 def coverage(pack: Pack) -> dict[str, tuple[bool, bool]]:

@@ -75,14 +75,19 @@ class _Builder:
     def add(self, resource: dict[str, Any]) -> None:
         resource["id"] = f"{resource['resourceType'].lower()}-{len(self.entries)}"
         if resource["resourceType"] != "Patient":
-            resource.setdefault("subject" if resource["resourceType"] != "AllergyIntolerance" else "patient", {"reference": self.patient_ref})
+            resource.setdefault(
+                "subject" if resource["resourceType"] != "AllergyIntolerance" else "patient",
+                {"reference": self.patient_ref},
+            )
         self.entries.append({"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource})
 
     def condition(self, item: dict[str, Any]) -> None:
         status = item.get("status", "resolved" if item.get("abated") else "active")
         res: dict[str, Any] = {
             "resourceType": "Condition",
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": status}]},
+            "clinicalStatus": {
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": status}]
+            },
             "code": _concept(item, "conditions"),
         }
         if "onset" in item:
@@ -105,13 +110,22 @@ class _Builder:
         start = _d(item["start"], "medications.start").isoformat() if "start" in item else None
         end = _d(item["end"], "medications.end").isoformat() if "end" in item else None
         if kind == "statement":
-            res: dict[str, Any] = {"resourceType": "MedicationStatement", "status": status, "medicationCodeableConcept": concept}
+            res: dict[str, Any] = {
+                "resourceType": "MedicationStatement",
+                "status": status,
+                "medicationCodeableConcept": concept,
+            }
             if start or end:
                 res["effectivePeriod"] = {k: v for k, v in (("start", start), ("end", end)) if v}
             if "dose_text" in item:
                 res["dosage"] = [{"text": item["dose_text"]}]
         elif kind == "request":
-            res = {"resourceType": "MedicationRequest", "status": status, "intent": item.get("intent", "order"), "medicationCodeableConcept": concept}
+            res = {
+                "resourceType": "MedicationRequest",
+                "status": status,
+                "intent": item.get("intent", "order"),
+                "medicationCodeableConcept": concept,
+            }
             if start:
                 res["authoredOn"] = start
             dosage: dict[str, Any] = {}
@@ -122,7 +136,11 @@ class _Builder:
             if dosage:
                 res["dosageInstruction"] = [dosage]
         elif kind == "administration":
-            res = {"resourceType": "MedicationAdministration", "status": item.get("status", "completed"), "medicationCodeableConcept": concept}
+            res = {
+                "resourceType": "MedicationAdministration",
+                "status": item.get("status", "completed"),
+                "medicationCodeableConcept": concept,
+            }
             res["effectiveDateTime"] = start or self.at.isoformat()
         else:
             raise InputError(f"patient.medications.kind: {kind!r} is not statement, request or administration")

@@ -31,7 +31,9 @@ from rxguard.facts.vocabulary import Vocabulary, normalize_text, short_system
 
 _SKIP_STATUS = frozenset({"entered-in-error", "cancelled", "not-done", "refuted"})
 _POSITIVE = frozenset({"positive", "pos", "detected", "reactive", "present", "yes", "true", "pregnant"})
-_NEGATIVE = frozenset({"negative", "neg", "not detected", "nonreactive", "non reactive", "absent", "no", "false", "not pregnant"})
+_NEGATIVE = frozenset(
+    {"negative", "neg", "not detected", "nonreactive", "non reactive", "absent", "no", "false", "not pregnant"}
+)
 _INACTIVE_CLINICAL = frozenset({"inactive", "remission", "resolved"})
 _UCUM_KAT = {"ukat/l", "µkat/l", "μkat/l"}
 _LAB_BY_TEXT = {normalize_text(key): key for key in LAB_BY_KEY} | {
@@ -46,10 +48,14 @@ class _Where:
 
     def __init__(self, resource: Mapping[str, Any]) -> None:
         rid = resource.get("id")
-        self.label = f"{resource.get('resourceType')}/{rid}" if isinstance(rid, str) else str(resource.get("resourceType"))
+        self.label = (
+            f"{resource.get('resourceType')}/{rid}" if isinstance(rid, str) else str(resource.get("resourceType"))
+        )
 
     def fail(self, field: str, expected: str) -> FactsError:
-        return FactsError(f"{self.label}: field {field!r} should be {expected}; fix the resource or leave the field out")
+        return FactsError(
+            f"{self.label}: field {field!r} should be {expected}; fix the resource or leave the field out"
+        )
 
 
 def _str(res: Mapping[str, Any], key: str, where: _Where) -> str:
@@ -209,7 +215,9 @@ class FactsReader:
         state = _State(self.vocabulary, medications_by_ref)
         for res in rest:
             _READERS[res["resourceType"]](state, res)
-        labs = {key: tuple(sorted(values, key=lambda r: r.effective, reverse=True)) for key, values in state.labs.items()}
+        labs = {
+            key: tuple(sorted(values, key=lambda r: r.effective, reverse=True)) for key, values in state.labs.items()
+        }
         by_tag: dict[str, list[ClinicalItem | MedicationUse]] = {}
         groups: tuple[tuple[str, list[Any]], ...] = (
             ("condition", state.conditions),
@@ -274,7 +282,9 @@ def _read_allergy(state: _State, res: Mapping[str, Any]) -> None:
     clinical = _first_code(res, "clinicalStatus", where)
     onset, _ = _period_or_datetime(res, "onset", where)
     state.allergies.append(
-        ClinicalItem(text, codes, state.vocab.tags_for(codes, text), clinical not in _INACTIVE_CLINICAL, onset, None, clinical)
+        ClinicalItem(
+            text, codes, state.vocab.tags_for(codes, text), clinical not in _INACTIVE_CLINICAL, onset, None, clinical
+        )
     )
 
 
@@ -327,9 +337,11 @@ def _dosage(res: Mapping[str, Any], key: str, where: _Where) -> tuple[float | No
             _, text = _codeable(dosage, part, where)
             if text:
                 texts.append(text)
-        quantities = [dosage.get("dose")] if "dose" in dosage else [
-            d.get("doseQuantity") for d in _list(dosage, "doseAndRate", where) if isinstance(d, dict)
-        ]
+        quantities = (
+            [dosage.get("dose")]
+            if "dose" in dosage
+            else [d.get("doseQuantity") for d in _list(dosage, "doseAndRate", where) if isinstance(d, dict)]
+        )
         for qty in quantities:
             if isinstance(qty, dict) and value is None:
                 raw = qty.get("value")
@@ -440,7 +452,9 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
         for concept in _list(res, "interpretation", where):
             if isinstance(concept, dict):
                 code = _first_code({"c": concept}, "c", where)
-                interpretation = {"POS": "positive", "NEG": "negative", "DET": "positive", "ND": "negative"}.get(code, "")
+                interpretation = {"POS": "positive", "NEG": "negative", "DET": "positive", "ND": "negative"}.get(
+                    code, ""
+                )
                 if interpretation:
                     break
     uln = lln = None
@@ -455,9 +469,7 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
         uln = uln * 60 if uln is not None else None
         lln = lln * 60 if lln is not None else None
         unit = "U/L"
-    state.labs.setdefault(key, []).append(
-        LabResult(key, effective, value, unit, interpretation, uln, lln, value_text)
-    )
+    state.labs.setdefault(key, []).append(LabResult(key, effective, value, unit, interpretation, uln, lln, value_text))
 
 
 def _read_report(state: _State, res: Mapping[str, Any]) -> None:
@@ -469,7 +481,11 @@ def _read_report(state: _State, res: Mapping[str, Any]) -> None:
     key = "code" if res["resourceType"] == "DiagnosticReport" else "procedureCode"
     if key == "procedureCode":
         concepts = _list(res, "procedureCode", where)
-        codes, text = _codeable({"c": concepts[0]}, "c", where) if concepts and isinstance(concepts[0], dict) else ((), _str(res, "description", where))
+        codes, text = (
+            _codeable({"c": concepts[0]}, "c", where)
+            if concepts and isinstance(concepts[0], dict)
+            else ((), _str(res, "description", where))
+        )
     else:
         codes, text = _codeable(res, "code", where)
     lab = _lab_key(codes, text)

@@ -197,9 +197,7 @@ def load_pack(path: Path) -> Pack:
     known = {"pack.yaml", "schedule.yaml", *_FILES, *_EXTRA_FILES}
     for child in sorted(path.iterdir()):
         if child.is_file() and child.suffix in (".yaml", ".yml") and child.name not in known:
-            raise PackError(
-                f"{child}: unknown pack file; expected one of {', '.join(sorted(known))}"
-            )
+            raise PackError(f"{child}: unknown pack file; expected one of {', '.join(sorted(known))}")
 
     head_path = path / "pack.yaml"
     head = read_yaml(head_path)
