@@ -67,6 +67,8 @@ AMBIGUITY_MARGIN = 0.05
 MIN_FUZZY_WORD = 6
 #: Lowest score worth showing as a suggestion.
 SUGGESTION_FLOOR = 0.6
+#: Capitalised program names up to this length count in free text only in capitals.
+MAX_SHOUT_WORD = 6
 #: Names this short (normalised) are only ever matched exactly.
 MIN_FUZZY_NAME = 5
 
@@ -153,6 +155,12 @@ def _inn_display(identity: Identity) -> str:
     return identity.display.get("en") or identity.inn
 
 
+def _is_short_word(surface: str) -> bool:
+    """A short capitalised program name ("TOUCH") is also an English word: in free text it
+    counts only when written in capitals, so "in touch with" never names a program."""
+    return surface.isupper() and len(normalize(surface)) <= MAX_SHOUT_WORD
+
+
 def _product_names(identity: Identity, product: Product) -> Iterable[_Name]:
     drug = identity.id
     brand_via: Via = "biosimilar" if product.kind == "biosimilar" else "brand"
@@ -168,13 +176,22 @@ def _product_names(identity: Identity, product: Product) -> Iterable[_Name]:
         if first.isupper() and len(first) >= 4 and normalize(first) != normalize(product.name):
             # "TOUCH" alone names the TOUCH Prescribing Program.
             yield _Name(normalize(first), first, drug, product.name, "program", product.id,
-                        product.program, True, True)  # fmt: skip
+                        product.program, True, _is_short_word(first))  # fmt: skip
+
+
+def _program_score(alias_key: str, program_key: str) -> float:
+    """How well an alias names a program: a typo of it, or its first word ("TOUCH")."""
+    if len(alias_key) >= 4 and program_key.startswith(alias_key):
+        return 100.0
+    return fuzz.ratio(alias_key, program_key)
 
 
 def _program_product(identity: Identity, alias_text: str) -> Product | None:
     """The product whose program an alias (e.g. the typo "TYRUKOREMS") refers to."""
     key = normalize(alias_text)
-    scored = [(fuzz.ratio(key, normalize(p.program)), p) for p in identity.products if p.program]
+    scored = [
+        (_program_score(key, normalize(p.program)), p) for p in identity.products if p.program
+    ]
     if not scored:
         return None
     score, product = max(scored, key=lambda item: item[0])
@@ -196,7 +213,7 @@ def _alias_names(identity: Identity) -> Iterable[_Name]:
             product = _program_product(identity, alias.text)
             if product is not None:
                 yield _Name(key, alias.text, drug, product.name, "program", product.id,
-                            product.program, False, False)  # fmt: skip
+                            product.program, False, _is_short_word(alias.text))  # fmt: skip
                 continue
         via = _ALIAS_VIA.get(alias.kind, "alias")
         yield _Name(key, alias.text, drug, inn, via, None, None, False, False)

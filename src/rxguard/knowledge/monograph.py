@@ -1,0 +1,262 @@
+"""The monograph of a pack (``monograph.yaml``): cited drug information in English and Chinese.
+
+Why it lives in the pack: the information a clinician reads must be the
+information the engine enforces. Each statement cites the pack's own source
+register (``sources.yaml``) with a section and may name the rules it
+corresponds to; the loader's reference check refuses a citation or rule id
+the pack does not define. Both languages are written by people and stored
+side by side; nothing is translated at run time.
+
+What is deliberately *not* here: the "where sources disagree" text. It is
+rendered from ``conflicts.yaml`` (its claims and resolution) so it is never
+written twice; only its Chinese wording is stored here, keyed by conflict id
+(``conflicts_zh``). Source titles, tiers and verification come from
+``sources.yaml`` at render time.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from rxguard.knowledge.loader import register_pack_file
+from rxguard.knowledge.schema import SLUG, Citation, Jurisdiction, Strict
+
+if TYPE_CHECKING:
+    from rxguard.knowledge.loader import Pack
+
+Language = Literal["en", "zh"]
+LANGUAGES: tuple[Language, ...] = ("en", "zh")
+
+SectionId = Literal[
+    "names",
+    "access",
+    "indications",
+    "contraindications",
+    "warnings",
+    "special-populations",
+    "administration",
+    "monitoring",
+    "pml-risk",
+    "adverse-reactions",
+    "interactions",
+]
+#: The order a professional expects; a monograph lists its sections in this order.
+SECTION_ORDER: tuple[SectionId, ...] = (
+    "names",
+    "access",
+    "indications",
+    "contraindications",
+    "warnings",
+    "special-populations",
+    "administration",
+    "monitoring",
+    "pml-risk",
+    "adverse-reactions",
+    "interactions",
+)
+
+
+_CJK_CHAR = r"[\u2018-\u201f\u3000-\u303f\u3400-\u9fff\uff00-\uffef]"
+_FOLDED_CJK_SPACE = re.compile(rf"(?<={_CJK_CHAR})\s+(?={_CJK_CHAR})")
+
+
+def join_cjk_lines(text: str) -> str:
+    """Undo the space a folded YAML scalar puts between two Chinese characters.
+
+    Authors wrap long Chinese lines with ``>-``; YAML joins them with a space,
+    which Chinese does not use between characters.
+    """
+    return _FOLDED_CJK_SPACE.sub("", text)
+
+
+class Text(Strict):
+    """The same statement in English and Simplified Chinese, both written by people."""
+
+    en: str = Field(min_length=1)
+    zh: str = Field(min_length=1)
+
+    @field_validator("zh")
+    @classmethod
+    def _join_lines(cls, value: str) -> str:
+        return join_cjk_lines(value)
+
+    def in_(self, lang: Language) -> str:
+        return self.en if lang == "en" else self.zh
+
+
+Cell = str | Text
+
+
+class Table(Strict):
+    """A small table (e.g. adverse reactions by frequency); plain strings need no translation."""
+
+    columns: list[Text] = Field(min_length=1)
+    rows: list[list[Cell]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _rectangular(self) -> Table:
+        for number, row in enumerate(self.rows, start=1):
+            if len(row) != len(self.columns):
+                raise ValueError(
+                    f"table row {number} has {len(row)} cells; expected {len(self.columns)} (one per column)"
+                )
+        return self
+
+
+class Statement(Strict):
+    """One cited statement. ``unverified`` marks what the sources did not confirm."""
+
+    id: str
+    heading: Text | None = None
+    text: Text
+    table: Table | None = None
+    cite: list[Citation] = Field(min_length=1)
+    jurisdictions: list[Jurisdiction] = Field(default_factory=list)
+    rules: list[str] = Field(default_factory=list)
+    unverified: bool = False
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError(f"statement id {value!r} must be a kebab-case slug")
+        return value
+
+
+class Section(Strict):
+    id: SectionId
+    title: Text
+    statements: list[Statement] = Field(min_length=1)
+
+
+class ConflictText(Strict):
+    """Chinese wording of one conflicts.yaml entry: topic, each claim's "says", resolution."""
+
+    topic: str = Field(min_length=1)
+    says: list[str] = Field(min_length=1)
+    resolution: str = Field(min_length=1)
+
+    @field_validator("topic", "resolution")
+    @classmethod
+    def _join_lines(cls, value: str) -> str:
+        return join_cjk_lines(value)
+
+    @field_validator("says")
+    @classmethod
+    def _join_each(cls, value: list[str]) -> list[str]:
+        return [join_cjk_lines(v) for v in value]
+
+
+class CalendarText(Strict):
+    """Chinese wording of one schedule.yaml monitoring item."""
+
+    title: str = Field(min_length=1)
+    review_note: str = ""
+
+    @field_validator("title", "review_note")
+    @classmethod
+    def _join_lines(cls, value: str) -> str:
+        return join_cjk_lines(value)
+
+
+class StratumText(Strict):
+    """Chinese wording of one risk.yaml stratum."""
+
+    title: str = Field(min_length=1)
+    action: str = Field(min_length=1)
+    review_note: str = ""
+
+    @field_validator("title", "action", "review_note")
+    @classmethod
+    def _join_lines(cls, value: str) -> str:
+        return join_cjk_lines(value)
+
+
+class Monograph(Strict):
+    """The whole ``monograph.yaml`` of a pack."""
+
+    drug: str
+    last_reviewed_on: date
+    title: Text
+    summary: Text
+    disclaimer: Text
+    sections: list[Section] = Field(min_length=1)
+    conflicts_zh: dict[str, ConflictText] = Field(default_factory=dict)
+    calendar_zh: dict[str, CalendarText] = Field(default_factory=dict)
+    strata_zh: dict[str, StratumText] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _ordered_and_unique(self) -> Monograph:
+        ids = [s.id for s in self.sections]
+        if ids != sorted(ids, key=SECTION_ORDER.index) or len(ids) != len(set(ids)):
+            expected = ", ".join(SECTION_ORDER)
+            raise ValueError(f"sections must be unique and in this order: {expected}; got {ids}")
+        seen: set[str] = set()
+        for section in self.sections:
+            for statement in section.statements:
+                if statement.id in seen:
+                    raise ValueError(f"statement id {statement.id!r} is used twice")
+                seen.add(statement.id)
+        return self
+
+    def section(self, section_id: str) -> Section | None:
+        return next((s for s in self.sections if s.id == section_id), None)
+
+    def statements(self) -> list[Statement]:
+        return [st for section in self.sections for st in section.statements]
+
+    def reference_problems(self, pack: Pack, path: Path) -> list[str]:
+        """Ids this file mentions that the pack does not define (sources are checked generically)."""
+        problems: list[str] = []
+        if self.drug != pack.identity.id:
+            problems.append(f"{path}: drug {self.drug!r} differs from identity.id {pack.identity.id!r}")
+        for statement in self.statements():
+            for rule_id in statement.rules:
+                if rule_id not in pack.rules_by_id:
+                    problems.append(
+                        f"{path}: statement {statement.id} names rule {rule_id!r}, which rules.yaml does not define"
+                    )
+        problems.extend(self._translation_problems(pack, path))
+        return problems
+
+    def _translation_problems(self, pack: Pack, path: Path) -> list[str]:
+        """Chinese wording must belong to an existing conflict, calendar item or stratum."""
+        problems: list[str] = []
+        items = {m.id for m in pack.monitoring}
+        for item_id in self.calendar_zh:
+            if item_id not in items:
+                problems.append(
+                    f"{path}: calendar_zh names monitoring item {item_id!r}, which schedule.yaml does not define"
+                )
+        strata = {s.id for s in pack.risk.strata} if pack.risk else set()
+        for stratum_id in self.strata_zh:
+            if stratum_id not in strata:
+                problems.append(f"{path}: strata_zh names stratum {stratum_id!r}, which risk.yaml does not define")
+        conflicts = {c.id: c for c in pack.conflicts}
+        for conflict_id, text in self.conflicts_zh.items():
+            conflict = conflicts.get(conflict_id)
+            if conflict is None:
+                problems.append(
+                    f"{path}: conflicts_zh names conflict {conflict_id!r}, "
+                    "which conflicts.yaml does not define; remove or rename it"
+                )
+            elif len(text.says) != len(conflict.claims):
+                problems.append(
+                    f"{path}: conflicts_zh.{conflict_id} has {len(text.says)} 'says' entries; "
+                    f"conflicts.yaml has {len(conflict.claims)} claims; translate each claim once"
+                )
+        return problems
+
+
+def monograph_of(pack: Pack) -> Monograph | None:
+    """The pack's monograph, if it has one."""
+    found = pack.extras.get("monograph.yaml")
+    return found if isinstance(found, Monograph) else None
+
+
+register_pack_file("monograph.yaml", Monograph)
