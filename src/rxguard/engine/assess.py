@@ -13,12 +13,12 @@ from datetime import date
 from typing import Any
 
 from rxguard.engine.model import Assessment, Finding, SourceRef, StratumResult, Verdict
-from rxguard.engine.predicates import Ctx, Pred, compile_condition
+from rxguard.engine.predicates import Ctx, Pred, compile_condition, triggers
 from rxguard.engine.schedule import CompiledItem, compute_due
 from rxguard.facts.model import MedicationUse, PatientFacts
 from rxguard.knowledge.loader import Pack
 from rxguard.knowledge.references import iter_predicates
-from rxguard.knowledge.schema import SEVERITY_RANK, Citation, LabConfounded, Rule, Stratum
+from rxguard.knowledge.schema import JURISDICTIONS, SEVERITY_RANK, Citation, LabConfounded, Rule, Stratum
 
 _RANK_TO_VERDICT: dict[int, Verdict] = {0: "ok", 1: "caution", 2: "hold", 3: "contraindicated"}
 _ORDER_STATUSES = frozenset({"draft", "active", "on-hold"})
@@ -30,6 +30,7 @@ class CompiledRule:
     pred: Pred
     params: frozenset[str]
     sources: tuple[SourceRef, ...]
+    triggers: frozenset[str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +40,15 @@ class CompiledStratum:
     sources: tuple[SourceRef, ...]
 
 
+# (compiled rule, trigger keys or None, predicate, is a protocol rule)
+RuleRow = tuple[CompiledRule, tuple[str, ...] | None, Pred, bool]
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledPack:
     pack: Pack
     rules: tuple[CompiledRule, ...]
+    by_jurisdiction: dict[str | None, tuple[RuleRow, ...]]
     strata: tuple[CompiledStratum, ...]
     confounders: tuple[LabConfounded, ...]
     items: tuple[CompiledItem, ...]
@@ -76,7 +82,13 @@ def compile_pack(pack: Pack) -> CompiledPack:
             if kind == "lab_confounded":
                 confounders.append(pred)
         rules.append(
-            CompiledRule(rule, compile_condition(rule.when), frozenset(params), source_refs(pack, rule.sources))
+            CompiledRule(
+                rule,
+                compile_condition(rule.when),
+                frozenset(params),
+                source_refs(pack, rule.sources),
+                triggers(rule.when),
+            )
         )
     strata = tuple(
         CompiledStratum(s, compile_condition(s.when), source_refs(pack, s.sources))
@@ -87,7 +99,13 @@ def compile_pack(pack: Pack) -> CompiledPack:
         for item in pack.monitoring
     )
     questions = {q.id: q.text.get("en", q.id) for q in pack.questions.values()}
-    compiled = CompiledPack(pack, tuple(rules), strata, tuple(confounders), items, questions)
+    rows: list[RuleRow] = [
+        (cr, tuple(cr.triggers) if cr.triggers is not None else None, cr.pred, cr.rule.protocol) for cr in rules
+    ]
+    by_jurisdiction: dict[str | None, tuple[RuleRow, ...]] = {None: tuple(rows)}
+    for where in JURISDICTIONS:
+        by_jurisdiction[where] = tuple(row for row in rows if where in row[0].rule.jurisdictions)
+    compiled = CompiledPack(pack, tuple(rules), by_jurisdiction, strata, tuple(confounders), items, questions)
     _COMPILED[id(pack)] = compiled
     return compiled
 
@@ -215,13 +233,18 @@ def assess(
 
     findings = []
     worst = 0
-    for cr in compiled.rules:
-        rule = cr.rule
-        if jurisdiction is not None and jurisdiction not in rule.jurisdictions:
+    by_tag = facts.by_tag
+    rows = compiled.by_jurisdiction.get(jurisdiction, compiled.by_jurisdiction[None])
+    for cr, keys, pred, protocol in rows:
+        if protocol and not protocol_rules.get(cr.rule.id, cr.rule.enabled_by_default):
             continue
-        if rule.protocol and not protocol_rules.get(rule.id, rule.enabled_by_default):
-            continue
-        evidence = cr.pred(ctx)
+        if keys is not None:
+            for key in keys:
+                if key in by_tag:
+                    break
+            else:
+                continue
+        evidence = pred(ctx)
         if evidence is None:
             continue
         finding = _finding(cr, ctx, evidence)

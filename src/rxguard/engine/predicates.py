@@ -132,7 +132,12 @@ def _describe_item(item: ClinicalItem | MedicationUse) -> str:
 
 
 def _has_condition(p: HasCondition) -> Pred:
+    key = f"condition:{p.valueset}"
+
     def pred(ctx: Ctx) -> Evidence:
+        items = ctx.facts.by_tag.get(key)
+        if not items:
+            return None
         found = []
         since: date | None = None
         if p.onset_since is not None:
@@ -142,7 +147,7 @@ def _has_condition(p: HasCondition) -> Pred:
         if p.onset_within is not None:
             window = shift(ctx.at, p.onset_within, -1)
             since = max(since, window) if since else window
-        for item in ctx.facts.tagged("condition", p.valueset):
+        for item in items:
             assert isinstance(item, ClinicalItem)
             if p.status == "active" and not item.active:
                 continue
@@ -157,10 +162,12 @@ def _has_condition(p: HasCondition) -> Pred:
 
 
 def _has_allergy(p: HasAllergy) -> Pred:
+    key = f"allergy:{p.valueset}"
+
     def pred(ctx: Ctx) -> Evidence:
         found = [
             f"Allergy or intolerance: {_describe_item(item)}"
-            for item in ctx.facts.tagged("allergy", p.valueset)
+            for item in ctx.facts.by_tag.get(key, ())
             if isinstance(item, ClinicalItem) and item.active
         ]
         return found or None
@@ -169,10 +176,15 @@ def _has_allergy(p: HasAllergy) -> Pred:
 
 
 def _has_medication(p: HasMedication) -> Pred:
+    key = f"medication:{p.valueset}"
+
     def pred(ctx: Ctx) -> Evidence:
+        items = ctx.facts.by_tag.get(key)
+        if not items:
+            return None
         found = []
         window = shift(ctx.at, p.within, -1) if p.within else None
-        for item in ctx.facts.tagged("medication", p.valueset):
+        for item in items:
             assert isinstance(item, MedicationUse)
             if item.start is not None and item.start > ctx.at and not item.is_active(ctx.at):
                 continue
@@ -196,10 +208,12 @@ def _has_medication(p: HasMedication) -> Pred:
 
 
 def _has_procedure(p: HasProcedure) -> Pred:
+    key = f"procedure:{p.valueset}"
+
     def pred(ctx: Ctx) -> Evidence:
         window = shift(ctx.at, p.within, -1) if p.within else None
         found = []
-        for item in ctx.facts.tagged("procedure", p.valueset):
+        for item in ctx.facts.by_tag.get(key, ()):
             assert isinstance(item, ClinicalItem)
             day = item.onset
             if day is None or day > ctx.at or (window is not None and day < window):
@@ -572,6 +586,35 @@ _SIMPLE: dict[str, Callable[[Any], Pred]] = {
     "jcv_index": _jcv_index,
     "jurisdiction": _jurisdiction,
 }
+
+
+_ITEM_KINDS = {
+    "has_condition": "condition",
+    "has_allergy": "allergy",
+    "has_medication": "medication",
+    "has_procedure": "procedure",
+}
+
+
+def triggers(condition: Condition) -> frozenset[str] | None:
+    """Tag keys of which at least one must be in the facts for the condition to hold.
+
+    ``None`` when the condition can hold without any tagged item (labs, answers,
+    ``not``...). The engine skips a rule outright when none of its trigger keys
+    is present, which is most rules for most patients.
+    """
+    kind = condition.kind()
+    if kind in _ITEM_KINDS:
+        return frozenset({f"{_ITEM_KINDS[kind]}:{getattr(condition, kind).valueset}"})
+    if kind == "all":
+        found = [t for t in (triggers(c) for c in condition.all or ()) if t is not None]
+        return min(found, key=len) if found else None
+    if kind == "any":
+        children = [triggers(c) for c in condition.any or ()]
+        if not children or any(t is None for t in children):
+            return None
+        return frozenset().union(*[t for t in children if t is not None])
+    return None
 
 
 def compile_condition(condition: Condition) -> Pred:
