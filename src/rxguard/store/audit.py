@@ -46,9 +46,15 @@ def format_at(at: datetime) -> str:
 
 
 def entry_hash(
-    seq: int, at: datetime, actor: str, action: str, entity: str, entity_id: str,
-    payload: str, prev_hash: str,
-) -> str:  # fmt: skip
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    payload: str,
+    prev_hash: str,
+) -> str:
     body = canonical_json(
         {
             "seq": seq,
@@ -75,9 +81,15 @@ class _Pending:
 
 
 def record(
-    session: Session, *, at: datetime, actor: str, action: str, entity: str, entity_id: str,
+    session: Session,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str,
     payload: dict[str, Any] | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """Queue one audit entry; it is chained and written when the session commits."""
     queue: list[_Pending] = session.info.setdefault(_QUEUE, [])
     queue.append(_Pending(at, actor, action, entity, entity_id, canonical_json(payload or {})))
@@ -107,10 +119,17 @@ def _write_queued(session: Session) -> None:
         )
         session.add(
             AuditEntry(
-                seq=seq, at=item.at, actor=item.actor, action=item.action, entity=item.entity,
-                entity_id=item.entity_id, payload=item.payload, prev_hash=head.hash, hash=digest,
+                seq=seq,
+                at=item.at,
+                actor=item.actor,
+                action=item.action,
+                entity=item.entity,
+                entity_id=item.entity_id,
+                payload=item.payload,
+                prev_hash=head.hash,
+                hash=digest,
             )
-        )  # fmt: skip
+        )
         head.seq, head.hash = seq, digest
     session.flush()
 
@@ -144,9 +163,11 @@ def verify(session: Session) -> ChainReport:
             return ChainReport(False, count, expected_seq, f"entry {expected_seq} is {kind}")
         if row.prev_hash != prev_hash:
             return ChainReport(
-                False, count, row.seq,
+                False,
+                count,
+                row.seq,
                 "prev_hash does not match the previous entry (inserted or deleted before it)",
-            )  # fmt: skip
+            )
         digest = entry_hash(
             row.seq,
             row.at,
@@ -158,19 +179,13 @@ def verify(session: Session) -> ChainReport:
             row.prev_hash,
         )
         if digest != row.hash:
-            return ChainReport(
-                False, count, row.seq, "content does not match its hash (edited or inserted)"
-            )
+            return ChainReport(False, count, row.seq, "content does not match its hash (edited or inserted)")
         prev_hash, expected_seq = row.hash, expected_seq + 1
     head = session.get(AuditHead, 1)
     if head is not None and (head.seq != expected_seq - 1 or head.hash != prev_hash):
         if head.seq >= expected_seq:
-            return ChainReport(
-                False, count, expected_seq, f"entry {expected_seq} is missing (deleted)"
-            )
+            return ChainReport(False, count, expected_seq, f"entry {expected_seq} is missing (deleted)")
         if head.seq < expected_seq - 1:
-            return ChainReport(
-                False, count, head.seq + 1, "entry was appended behind the chain's back (inserted)"
-            )
+            return ChainReport(False, count, head.seq + 1, "entry was appended behind the chain's back (inserted)")
         return ChainReport(False, count, head.seq, "the chain head does not match the last entry")
     return ChainReport(True, count)

@@ -162,9 +162,7 @@ class Certification(Base):
         UniqueConstraint("program_id", "prescriber_id", name="uq_certification_program_prescriber"),
         UniqueConstraint("program_id", "site_id", name="uq_certification_program_site"),
         UniqueConstraint("id", "program_id", "site_id", name="uq_certification_id_program_site"),
-        UniqueConstraint(
-            "id", "program_id", "prescriber_id", name="uq_certification_id_program_prescriber"
-        ),
+        UniqueConstraint("id", "program_id", "prescriber_id", name="uq_certification_id_program_prescriber"),
     )
 
     id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
@@ -182,9 +180,7 @@ class CertificationEvent(Base):
     __tablename__ = "certification_event"
     __table_args__ = (
         CheckConstraint(_in("to_status", CERTIFICATION_STATES), name="to_status"),
-        UniqueConstraint(
-            "certification_id", "id", "to_status", name="uq_certification_event_cited"
-        ),
+        UniqueConstraint("certification_id", "id", "to_status", name="uq_certification_event_cited"),
     )
 
     id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
@@ -243,9 +239,7 @@ class Consent(Base):
     __table_args__ = (
         CheckConstraint(_in("language", ("en", "zh")), name="language"),
         CheckConstraint("prescriber_signed_at >= patient_signed_at", name="prescriber_signs_after"),
-        UniqueConstraint(
-            "enrollment_id", "document_id", "document_version", name="uq_consent_enrollment_version"
-        ),
+        UniqueConstraint("enrollment_id", "document_id", "document_version", name="uq_consent_enrollment_version"),
     )
 
     id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
@@ -327,9 +321,7 @@ class Authorization(Base):
             ],
             name="fk_authorization_prescriber_certification_event",
         ),
-        UniqueConstraint(
-            "id", "patient_id", "drug", "dose_number", "is_infusable", name="uq_authorization_dose"
-        ),
+        UniqueConstraint("id", "patient_id", "drug", "dose_number", "is_infusable", name="uq_authorization_dose"),
     )
 
     id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
@@ -500,9 +492,7 @@ class ScheduleItem(Base):
     """
 
     __tablename__ = "schedule_item"
-    __table_args__ = (
-        UniqueConstraint("enrollment_id", "item", name="uq_schedule_item_enrollment_item"),
-    )
+    __table_args__ = (UniqueConstraint("enrollment_id", "item", name="uq_schedule_item_enrollment_item"),)
 
     id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
     enrollment_id: Mapped[str] = mapped_column(ForeignKey("enrollment.id"))

@@ -84,17 +84,13 @@ def upgrade() -> None:
         sa.Column("site_id", sa.String(length=36), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("site_authorization_number", sa.String(length=64), nullable=True),
-        sa.Column(
-            "training_attested_at", rxguard.store.types.UtcDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("training_attested_at", rxguard.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("created_at", rxguard.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "(party_kind = 'prescriber' AND prescriber_id IS NOT NULL AND site_id IS NULL) OR (party_kind = 'site' AND site_id IS NOT NULL AND prescriber_id IS NULL)",
             name=op.f("ck_certification_one_party"),
         ),
-        sa.CheckConstraint(
-            "party_kind IN ('prescriber', 'site')", name=op.f("ck_certification_party_kind")
-        ),
+        sa.CheckConstraint("party_kind IN ('prescriber', 'site')", name=op.f("ck_certification_party_kind")),
         sa.CheckConstraint(
             "status <> 'certified' OR training_attested_at IS NOT NULL",
             name=op.f("ck_certification_certified_needs_training"),
@@ -108,17 +104,11 @@ def upgrade() -> None:
             ["prescriber.id"],
             name=op.f("fk_certification_prescriber_id_prescriber"),
         ),
-        sa.ForeignKeyConstraint(
-            ["site_id"], ["site.id"], name=op.f("fk_certification_site_id_site")
-        ),
+        sa.ForeignKeyConstraint(["site_id"], ["site.id"], name=op.f("fk_certification_site_id_site")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_certification")),
-        sa.UniqueConstraint(
-            "id", "program_id", "prescriber_id", name="uq_certification_id_program_prescriber"
-        ),
+        sa.UniqueConstraint("id", "program_id", "prescriber_id", name="uq_certification_id_program_prescriber"),
         sa.UniqueConstraint("id", "program_id", "site_id", name="uq_certification_id_program_site"),
-        sa.UniqueConstraint(
-            "program_id", "prescriber_id", name="uq_certification_program_prescriber"
-        ),
+        sa.UniqueConstraint("program_id", "prescriber_id", name="uq_certification_program_prescriber"),
         sa.UniqueConstraint("program_id", "site_id", name="uq_certification_program_site"),
     )
     op.create_table(
@@ -139,9 +129,7 @@ def upgrade() -> None:
             "status IN ('enrolled', 'authorized', 'lapsed', 'suspended', 'discontinued')",
             name=op.f("ck_enrollment_status"),
         ),
-        sa.ForeignKeyConstraint(
-            ["patient_id"], ["patient.id"], name=op.f("fk_enrollment_patient_id_patient")
-        ),
+        sa.ForeignKeyConstraint(["patient_id"], ["patient.id"], name=op.f("fk_enrollment_patient_id_patient")),
         sa.ForeignKeyConstraint(
             ["prescriber_id"],
             ["prescriber.id"],
@@ -191,15 +179,11 @@ def upgrade() -> None:
             ["enrollment.id"],
             name=op.f("fk_adverse_event_enrollment_id_enrollment"),
         ),
-        sa.ForeignKeyConstraint(
-            ["patient_id"], ["patient.id"], name=op.f("fk_adverse_event_patient_id_patient")
-        ),
+        sa.ForeignKeyConstraint(["patient_id"], ["patient.id"], name=op.f("fk_adverse_event_patient_id_patient")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_adverse_event")),
     )
     with op.batch_alter_table("adverse_event", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_adverse_event_enrollment_id"), ["enrollment_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_adverse_event_enrollment_id"), ["enrollment_id"], unique=False)
 
     op.create_table(
         "certification_event",
@@ -220,9 +204,7 @@ def upgrade() -> None:
             name=op.f("fk_certification_event_certification_id_certification"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_certification_event")),
-        sa.UniqueConstraint(
-            "certification_id", "id", "to_status", name="uq_certification_event_cited"
-        ),
+        sa.UniqueConstraint("certification_id", "id", "to_status", name="uq_certification_event_cited"),
     )
     with op.batch_alter_table("certification_event", schema=None) as batch_op:
         batch_op.create_index(
@@ -239,13 +221,9 @@ def upgrade() -> None:
         sa.Column("document_version", sa.String(length=32), nullable=False),
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("text_sha256", sa.String(length=64), nullable=False),
-        sa.Column(
-            "patient_signed_at", rxguard.store.types.UtcDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("patient_signed_at", rxguard.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("prescriber_id", sa.String(length=36), nullable=False),
-        sa.Column(
-            "prescriber_signed_at", rxguard.store.types.UtcDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("prescriber_signed_at", rxguard.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("recorded_at", rxguard.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=False),
         sa.CheckConstraint("language IN ('en', 'zh')", name=op.f("ck_consent_language")),
@@ -253,21 +231,13 @@ def upgrade() -> None:
             "prescriber_signed_at >= patient_signed_at",
             name=op.f("ck_consent_prescriber_signs_after"),
         ),
-        sa.ForeignKeyConstraint(
-            ["enrollment_id"], ["enrollment.id"], name=op.f("fk_consent_enrollment_id_enrollment")
-        ),
-        sa.ForeignKeyConstraint(
-            ["prescriber_id"], ["prescriber.id"], name=op.f("fk_consent_prescriber_id_prescriber")
-        ),
+        sa.ForeignKeyConstraint(["enrollment_id"], ["enrollment.id"], name=op.f("fk_consent_enrollment_id_enrollment")),
+        sa.ForeignKeyConstraint(["prescriber_id"], ["prescriber.id"], name=op.f("fk_consent_prescriber_id_prescriber")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_consent")),
-        sa.UniqueConstraint(
-            "enrollment_id", "document_id", "document_version", name="uq_consent_enrollment_version"
-        ),
+        sa.UniqueConstraint("enrollment_id", "document_id", "document_version", name="uq_consent_enrollment_version"),
     )
     with op.batch_alter_table("consent", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_consent_enrollment_id"), ["enrollment_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_consent_enrollment_id"), ["enrollment_id"], unique=False)
 
     op.create_table(
         "enrollment_event",
@@ -290,9 +260,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_enrollment_event")),
     )
     with op.batch_alter_table("enrollment_event", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_enrollment_event_enrollment_id"), ["enrollment_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_enrollment_event_enrollment_id"), ["enrollment_id"], unique=False)
 
     op.create_table(
         "form_record",
@@ -310,9 +278,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_form_record")),
     )
     with op.batch_alter_table("form_record", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_form_record_enrollment_id"), ["enrollment_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_form_record_enrollment_id"), ["enrollment_id"], unique=False)
 
     op.create_table(
         "monitoring_event",
@@ -356,9 +322,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_monitoring_event")),
     )
     with op.batch_alter_table("monitoring_event", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_monitoring_event_enrollment_id"), ["enrollment_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_monitoring_event_enrollment_id"), ["enrollment_id"], unique=False)
 
     op.create_table(
         "schedule_item",
@@ -421,9 +385,7 @@ def upgrade() -> None:
             ["enrollment.id", "enrollment.patient_id"],
             name="fk_authorization_enrollment",
         ),
-        sa.ForeignKeyConstraint(
-            ["patient_id"], ["patient.id"], name=op.f("fk_authorization_patient_id_patient")
-        ),
+        sa.ForeignKeyConstraint(["patient_id"], ["patient.id"], name=op.f("fk_authorization_patient_id_patient")),
         sa.ForeignKeyConstraint(
             [
                 "prescriber_certification_id",
@@ -461,18 +423,12 @@ def upgrade() -> None:
             ],
             name="fk_authorization_site_certification_event",
         ),
-        sa.ForeignKeyConstraint(
-            ["site_id"], ["site.id"], name=op.f("fk_authorization_site_id_site")
-        ),
+        sa.ForeignKeyConstraint(["site_id"], ["site.id"], name=op.f("fk_authorization_site_id_site")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_authorization")),
-        sa.UniqueConstraint(
-            "id", "patient_id", "drug", "dose_number", "is_infusable", name="uq_authorization_dose"
-        ),
+        sa.UniqueConstraint("id", "patient_id", "drug", "dose_number", "is_infusable", name="uq_authorization_dose"),
     )
     with op.batch_alter_table("authorization", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_authorization_enrollment_id"), ["enrollment_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_authorization_enrollment_id"), ["enrollment_id"], unique=False)
 
     op.create_table(
         "authorization_event",
@@ -509,9 +465,7 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("at", rxguard.store.types.UtcDateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "outcome IN ('proceed', 'defer', 'discontinue')", name=op.f("ck_clearance_outcome")
-        ),
+        sa.CheckConstraint("outcome IN ('proceed', 'defer', 'discontinue')", name=op.f("ck_clearance_outcome")),
         sa.ForeignKeyConstraint(
             ["authorization_id"],
             ["authorization.id"],
@@ -544,27 +498,19 @@ def upgrade() -> None:
         sa.Column("storage", sa.String(length=24), nullable=False),
         sa.Column("started_at", rxguard.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("stopped_at", rxguard.store.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column(
-            "observation_end_at", rxguard.store.types.UtcDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("observation_end_at", rxguard.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("reactions", sa.Text(), nullable=False),
         sa.Column("warnings", sa.JSON(), nullable=False),
         sa.Column("recorded_at", rxguard.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=False),
-        sa.CheckConstraint(
-            "storage IN ('refrigerated', 'room_temperature')", name=op.f("ck_infusion_storage")
-        ),
-        sa.CheckConstraint(
-            "authorization_infusable", name=op.f("ck_infusion_authorization_infusable")
-        ),
+        sa.CheckConstraint("storage IN ('refrigerated', 'room_temperature')", name=op.f("ck_infusion_storage")),
+        sa.CheckConstraint("authorization_infusable", name=op.f("ck_infusion_authorization_infusable")),
         sa.CheckConstraint("dose > 0", name=op.f("ck_infusion_dose_positive")),
         sa.CheckConstraint(
             "observation_end_at IS NULL OR observation_end_at >= stopped_at",
             name=op.f("ck_infusion_observation_after_stop"),
         ),
-        sa.CheckConstraint(
-            "started_at >= prepared_at", name=op.f("ck_infusion_starts_after_preparation")
-        ),
+        sa.CheckConstraint("started_at >= prepared_at", name=op.f("ck_infusion_starts_after_preparation")),
         sa.CheckConstraint("stopped_at > started_at", name=op.f("ck_infusion_stops_after_start")),
         sa.ForeignKeyConstraint(
             ["authorization_id", "patient_id", "drug", "dose_number", "authorization_infusable"],
@@ -577,9 +523,7 @@ def upgrade() -> None:
             ],
             name="fk_infusion_authorization",
         ),
-        sa.ForeignKeyConstraint(
-            ["patient_id"], ["patient.id"], name=op.f("fk_infusion_patient_id_patient")
-        ),
+        sa.ForeignKeyConstraint(["patient_id"], ["patient.id"], name=op.f("fk_infusion_patient_id_patient")),
         sa.ForeignKeyConstraint(["site_id"], ["site.id"], name=op.f("fk_infusion_site_id_site")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_infusion")),
         sa.UniqueConstraint("authorization_id", name=op.f("uq_infusion_authorization_id")),

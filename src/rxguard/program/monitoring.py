@@ -1,0 +1,273 @@
+"""Monitoring: dated records, the per-patient calendar and the population screen.
+
+The calendar comes from the pack's schedule (the engine computes what is due
+from the infusion history and the records) plus the program's own dates
+(reauthorization, discontinuation follow-up). The result is kept in
+``schedule_item`` so that "who is overdue, for what" is one indexed SQL query
+over the whole population, never a Python loop over patients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, delete, literal, select
+from sqlalchemy.orm import Session
+
+from rxguard.engine import assess, read_facts
+from rxguard.errors import InputError
+from rxguard.program.common import flush_or_conflict, require_aware
+from rxguard.program.registry import get_program
+from rxguard.store import audit
+from rxguard.store.models import (
+    MONITORING_KINDS,
+    Enrollment,
+    Infusion,
+    MonitoringEvent,
+    Patient,
+    ScheduleItem,
+)
+
+# Monitoring kinds -> the evidence keys pack schedules use (lab keys or program events).
+EVIDENCE_KEYS: dict[str, tuple[str, ...]] = {
+    "prescriber-assessment": ("prescriber-assessment",),
+    "reauthorization": ("reauthorization",),
+    "disease-activity-assessment": ("disease-activity-assessment", "edss"),
+    "anti-jcv": ("anti-jcv-antibody", "anti-jcv-index"),
+    "mri": ("brain-mri",),
+    "labs": ("cbc", "alt", "ast", "bilirubin-total", "creatinine", "egfr"),
+    "re-information": ("re-information",),
+    "patient-alert-card": ("patient-alert-card",),
+    "discontinuation-follow-up": ("discontinuation-follow-up",),
+}
+DUE_SOON_DAYS = 14
+
+
+def add_event(
+    session: Session,
+    enrollment: Enrollment,
+    *,
+    kind: str,
+    on: date,
+    at: datetime,
+    actor: str,
+    result: str = "",
+    note: str = "",
+    edss: float | None = None,
+    relapses: int | None = None,
+    t1_gd_lesions: int | None = None,
+    new_t2_lesions: int | None = None,
+) -> MonitoringEvent:
+    if kind not in MONITORING_KINDS:
+        raise InputError(f"monitoring kind {kind!r} must be one of {', '.join(MONITORING_KINDS)}")
+    if on > at.date():
+        raise InputError(f"a monitoring record cannot be dated after it is recorded ({on} > {at.date()})")
+    row = MonitoringEvent(
+        enrollment_id=enrollment.id,
+        kind=kind,
+        occurred_on=on,
+        edss=edss,
+        relapses=relapses,
+        t1_gd_lesions=t1_gd_lesions,
+        new_t2_lesions=new_t2_lesions,
+        result=result,
+        note=note,
+        recorded_at=at,
+        actor=actor,
+    )
+    session.add(row)
+    flush_or_conflict(session, f"monitoring record {kind}")
+    audit.record(
+        session,
+        at=at,
+        actor=actor,
+        action=f"monitoring.{kind}",
+        entity="monitoring_event",
+        entity_id=row.id,
+        payload={
+            "enrollment": enrollment.id,
+            "on": on,
+            "edss": edss,
+            "relapses": relapses,
+            "t1_gd_lesions": t1_gd_lesions,
+            "new_t2_lesions": new_t2_lesions,
+            "result": result,
+        },
+    )
+    refresh_schedule(session, enrollment, at=at)
+    return row
+
+
+def infusion_dates(session: Session, enrollment: Enrollment) -> list[date]:
+    stmt = (
+        select(Infusion.started_at)
+        .where(Infusion.patient_id == enrollment.patient_id, Infusion.drug == enrollment.drug)
+        .order_by(Infusion.started_at)
+    )
+    return [started.date() for started in session.execute(stmt).scalars()]
+
+
+def event_dates(session: Session, enrollment: Enrollment) -> dict[str, list[date]]:
+    """Monitoring records as the engine's ``context["events"]`` (all keys they satisfy)."""
+    events: dict[str, list[date]] = {}
+    stmt = select(MonitoringEvent.kind, MonitoringEvent.occurred_on).where(
+        MonitoringEvent.enrollment_id == enrollment.id
+    )
+    for kind, on in session.execute(stmt):
+        for key in EVIDENCE_KEYS.get(kind, (kind,)):
+            events.setdefault(key, []).append(on)
+    return events
+
+
+def patient_bundle(patient_row: Patient) -> dict[str, Any]:
+    """What rxguard holds about the patient as a FHIR R4 Patient (merged into requests)."""
+    resource: dict[str, Any] = {"resourceType": "Patient", "id": patient_row.id}
+    if patient_row.birth_on:
+        resource["birthDate"] = patient_row.birth_on.isoformat()
+    if patient_row.sex:
+        resource["gender"] = patient_row.sex
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": resource}]}
+
+
+def refresh_schedule(session: Session, enrollment: Enrollment, *, at: datetime) -> None:
+    """Recompute this enrollment's next due dates (one patient, on each change)."""
+    program = get_program(enrollment.program_id)
+    items: dict[str, tuple[str, date]] = {}
+    if enrollment.status != "discontinued":
+        day = at.date() + timedelta(days=1)  # count an infusion given today
+        patient_row = session.get(Patient, enrollment.patient_id)
+        assert patient_row is not None
+        facts = read_facts(patient_bundle(patient_row), {program.drug: program.pack})
+        context = {"infusions": infusion_dates(session, enrollment), "events": event_dates(session, enrollment)}
+        assessment = assess(program.pack, facts, at=day, jurisdiction=program.definition.jurisdiction, context=context)
+        for due in assessment.due:
+            items[due.item] = (due.title, due.due_on)
+        if enrollment.authorized_until_on and enrollment.status in ("authorized", "lapsed"):
+            items["reauthorization"] = ("Reauthorization of treatment", enrollment.authorized_until_on)
+    elif enrollment.follow_up_due_on and not _followed_up(session, enrollment):
+        items["discontinuation-follow-up"] = ("Follow-up after discontinuation", enrollment.follow_up_due_on)
+    session.execute(delete(ScheduleItem).where(ScheduleItem.enrollment_id == enrollment.id))
+    for item, (title, due_on) in sorted(items.items()):
+        session.add(ScheduleItem(enrollment_id=enrollment.id, item=item, title=title[:200], due_on=due_on))
+    session.flush()
+
+
+def _followed_up(session: Session, enrollment: Enrollment) -> bool:
+    stmt = select(MonitoringEvent.id).where(
+        MonitoringEvent.enrollment_id == enrollment.id, MonitoringEvent.kind == "discontinuation-follow-up"
+    )
+    return session.execute(stmt).first() is not None
+
+
+def _status_column(today: date, soon: date) -> Any:
+    return case(
+        (ScheduleItem.due_on < literal(today), "overdue"),
+        (ScheduleItem.due_on <= literal(soon), "due"),
+        else_="upcoming",
+    )
+
+
+@dataclass(frozen=True)
+class DueRow:
+    patient: str
+    program: str
+    item: str
+    title: str
+    due_on: date
+    status: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "patient": self.patient,
+            "program": self.program,
+            "item": self.item,
+            "title": self.title,
+            "due_on": self.due_on.isoformat(),
+            "status": self.status,
+        }
+
+
+def population_due(
+    session: Session, *, on: date, include_upcoming: bool = False, enrollment_id: str | None = None
+) -> list[DueRow]:
+    """Who is overdue or due, for what: one SQL query over every enrollment."""
+    soon = on + timedelta(days=DUE_SOON_DAYS)
+    status = _status_column(on, soon).label("status")
+    stmt = (
+        select(Patient.key, Enrollment.program_id, ScheduleItem.item, ScheduleItem.title, ScheduleItem.due_on, status)
+        .join(Enrollment, Enrollment.id == ScheduleItem.enrollment_id)
+        .join(Patient, Patient.id == Enrollment.patient_id)
+        .order_by(ScheduleItem.due_on, Patient.key, ScheduleItem.item)
+    )
+    if not include_upcoming:
+        stmt = stmt.where(ScheduleItem.due_on <= literal(soon))
+    if enrollment_id is not None:
+        stmt = stmt.where(ScheduleItem.enrollment_id == enrollment_id)
+    return [DueRow(*row) for row in session.execute(stmt)]
+
+
+def calendar(session: Session, enrollment: Enrollment, *, on: date) -> list[DueRow]:
+    """One patient's calendar: every scheduled item with its status on ``on``."""
+    return population_due(session, on=on, include_upcoming=True, enrollment_id=enrollment.id)
+
+
+def record_assessment(
+    session: Session,
+    enrollment: Enrollment,
+    *,
+    on: date,
+    at: datetime,
+    actor: str,
+    edss: float | None = None,
+    relapses: int | None = None,
+    t1_gd_lesions: int | None = None,
+    new_t2_lesions: int | None = None,
+    note: str = "",
+) -> MonitoringEvent:
+    """A prescriber assessment with the disease activity measured at it."""
+    require_aware(at)
+    add_event(session, enrollment, kind="prescriber-assessment", on=on, at=at, actor=actor, note=note)
+    return add_event(
+        session,
+        enrollment,
+        kind="disease-activity-assessment",
+        on=on,
+        at=at,
+        actor=actor,
+        edss=edss,
+        relapses=relapses,
+        t1_gd_lesions=t1_gd_lesions,
+        new_t2_lesions=new_t2_lesions,
+        note=note,
+    )
+
+
+def disease_activity_trend(session: Session, enrollment: Enrollment) -> dict[str, Any]:
+    """EDSS, relapses and MRI lesions over time, with the change from first to last."""
+    stmt = (
+        select(MonitoringEvent)
+        .where(MonitoringEvent.enrollment_id == enrollment.id, MonitoringEvent.kind == "disease-activity-assessment")
+        .order_by(MonitoringEvent.occurred_on)
+    )
+    points = [
+        {
+            "on": e.occurred_on.isoformat(),
+            "edss": e.edss,
+            "relapses": e.relapses,
+            "t1_gd_lesions": e.t1_gd_lesions,
+            "new_t2_lesions": e.new_t2_lesions,
+        }
+        for e in session.execute(stmt).scalars()
+    ]
+    edss = [p["edss"] for p in points if p["edss"] is not None]
+    change = round(edss[-1] - edss[0], 1) if len(edss) >= 2 else None
+    direction = None if change is None else ("worse" if change > 0 else "better" if change < 0 else "stable")
+    return {
+        "points": points,
+        "edss_change": change,
+        "edss_direction": direction,
+        "relapses_total": sum(p["relapses"] or 0 for p in points),
+        "active_mri_assessments": sum(1 for p in points if (p["t1_gd_lesions"] or 0) + (p["new_t2_lesions"] or 0) > 0),
+    }

@@ -1,0 +1,117 @@
+"""Prescribers, infusion sites (with their pharmacies) and patients.
+
+Participants exist once per instance; their standing in each program is a
+certification (prescribers, sites) or an enrollment (patients).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rxguard.errors import InputError
+from rxguard.program.common import flush_or_conflict, require_aware, site
+from rxguard.store import audit
+from rxguard.store.models import Patient, Pharmacy, Prescriber, Site
+
+
+def _check_key(key: str) -> str:
+    if not key or not key.replace("_", "").replace("-", "").isalnum() or len(key) > 64:
+        raise InputError(f"key {key!r} must be 1-64 letters, digits, '_' or '-' (e.g. dr_ada)")
+    return key
+
+
+def _exists(session: Session, model: type[Prescriber | Site | Patient | Pharmacy], key: str) -> bool:
+    return session.execute(select(model.id).where(model.key == key)).first() is not None
+
+
+def _refuse_duplicate(session: Session, model: type[Prescriber | Site | Patient | Pharmacy], key: str) -> None:
+    if _exists(session, model, key):
+        raise InputError(f"{model.__tablename__} {key!r} already exists; keys are unique")
+
+
+def register_prescriber(session: Session, *, key: str, name: str, at: datetime, actor: str) -> Prescriber:
+    require_aware(at)
+    _refuse_duplicate(session, Prescriber, _check_key(key))
+    row = Prescriber(key=key, name=name, created_at=at)
+    session.add(row)
+    flush_or_conflict(session, f"prescriber {key}")
+    audit.record(
+        session,
+        at=at,
+        actor=actor,
+        action="prescriber.registered",
+        entity="prescriber",
+        entity_id=row.id,
+        payload={"key": key, "name": name},
+    )
+    return row
+
+
+def register_site(session: Session, *, key: str, name: str, at: datetime, actor: str) -> Site:
+    require_aware(at)
+    _refuse_duplicate(session, Site, _check_key(key))
+    row = Site(key=key, name=name, created_at=at)
+    session.add(row)
+    flush_or_conflict(session, f"site {key}")
+    audit.record(
+        session,
+        at=at,
+        actor=actor,
+        action="site.registered",
+        entity="site",
+        entity_id=row.id,
+        payload={"key": key, "name": name},
+    )
+    return row
+
+
+def add_pharmacy(session: Session, *, site_key: str, key: str, name: str, at: datetime, actor: str) -> Pharmacy:
+    """A pharmacy belongs to one infusion site and dispenses only for it."""
+    require_aware(at)
+    owner = site(session, site_key)
+    _refuse_duplicate(session, Pharmacy, _check_key(key))
+    row = Pharmacy(site_id=owner.id, key=key, name=name, created_at=at)
+    session.add(row)
+    flush_or_conflict(session, f"pharmacy {key}")
+    audit.record(
+        session,
+        at=at,
+        actor=actor,
+        action="pharmacy.registered",
+        entity="pharmacy",
+        entity_id=row.id,
+        payload={"key": key, "site": site_key},
+    )
+    return row
+
+
+def register_patient(
+    session: Session,
+    *,
+    key: str,
+    name: str,
+    at: datetime,
+    actor: str,
+    birth_on: date | None = None,
+    sex: str | None = None,
+) -> Patient:
+    require_aware(at)
+    _refuse_duplicate(session, Patient, _check_key(key))
+    if sex is not None and sex not in ("female", "male", "other", "unknown"):
+        raise InputError(f"sex {sex!r} must be female, male, other or unknown")
+    row = Patient(key=key, name=name, birth_on=birth_on, sex=sex, created_at=at)
+    session.add(row)
+    flush_or_conflict(session, f"patient {key}")
+    audit.record(
+        session,
+        at=at,
+        actor=actor,
+        action="patient.registered",
+        entity="patient",
+        entity_id=row.id,
+        payload={"key": key},
+    )
+    return row

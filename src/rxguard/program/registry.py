@@ -1,0 +1,135 @@
+"""Program definitions, read from the packs' ``program.yaml`` files.
+
+A program belongs to one pack (its drug). Loading goes through the same
+entry-point registry as every pack; each pack is loaded on first use, so a
+broken pack only affects its own programs.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import date
+
+from rxguard.errors import NotFoundError, PackError
+from rxguard.knowledge.loader import Pack, discover_pack_paths, load_pack
+from rxguard.knowledge.program import ConsentDocument, ProgramDefinition, ProgramFile
+from rxguard.knowledge.schema import Citation
+from rxguard.store.settings import get_settings
+
+
+@dataclass(frozen=True)
+class Program:
+    """A program definition together with its pack and consent documents."""
+
+    definition: ProgramDefinition
+    pack: Pack
+    consent_documents: tuple[ConsentDocument, ...]
+
+    @property
+    def id(self) -> str:
+        return self.definition.id
+
+    @property
+    def drug(self) -> str:
+        return self.pack.identity.id
+
+    def consent_document(self, on: date) -> ConsentDocument:
+        """The version of the program's consent document in force on ``on``."""
+        versions = [
+            d for d in self.consent_documents if d.id == self.definition.consent_document and d.effective_on <= on
+        ]
+        if not versions:
+            raise NotFoundError(
+                f"program {self.id}: no version of consent document "
+                f"{self.definition.consent_document!r} is in force on {on.isoformat()}"
+            )
+        return max(versions, key=lambda d: (d.effective_on, d.version))
+
+    def find_consent_version(self, version: str) -> ConsentDocument:
+        for document in self.consent_documents:
+            if document.id == self.definition.consent_document and document.version == version:
+                return document
+        known = [d.version for d in self.consent_documents if d.id == self.definition.consent_document]
+        raise NotFoundError(
+            f"program {self.id}: consent document version {version!r} does not exist; "
+            f"known versions: {', '.join(known)}"
+        )
+
+    def early_tolerance_days(self) -> int:
+        override = get_settings().dose_interval_tolerance_days
+        if override is not None:
+            return override
+        return self.definition.dose_interval.early_tolerance_days
+
+    def citations(self) -> list[dict[str, str]]:
+        return cite(self.definition.sources)
+
+
+def cite(citations: list[Citation]) -> list[dict[str, str]]:
+    return [{"source": c.source, "section": c.section} for c in citations]
+
+
+@functools.lru_cache(maxsize=8)
+def _pack(name: str) -> Pack:
+    paths = discover_pack_paths()
+    if name not in paths:
+        raise PackError(f"no pack named {name!r}; installed packs: {', '.join(sorted(paths))}")
+    return load_pack(paths[name])
+
+
+def pack_for(drug: str) -> Pack:
+    return _pack(drug)
+
+
+def _programs_of(pack: Pack) -> list[Program]:
+    data = pack.extras.get("program.yaml")
+    if not isinstance(data, ProgramFile):
+        return []
+    _check_citations(pack, data)
+    documents = tuple(data.consent_documents)
+    return [Program(definition, pack, documents) for definition in data.programs]
+
+
+def _check_citations(pack: Pack, data: ProgramFile) -> None:
+    """Every source a program cites must be in its pack's source register."""
+    cited: list[str] = []
+    for program in data.programs:
+        cited += [c.source for c in program.sources]
+        cited += [c.source for i in program.indications for c in i.sources]
+        cited += [c.source for c in program.dose_interval.sources]
+        cited += [c.source for f in program.forms for c in f.sources]
+    for document in data.consent_documents:
+        cited += [c.source for c in document.sources]
+    unknown = sorted(set(cited) - set(pack.sources))
+    if unknown:
+        raise PackError(
+            f"{pack.path / 'program.yaml'}: cites source(s) {', '.join(unknown)} that are not in "
+            "sources.yaml; add them to the register or fix the id"
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def _index() -> dict[str, str]:
+    """program id -> pack name, for every installed pack that has a program.yaml."""
+    index: dict[str, str] = {}
+    for name, path in sorted(discover_pack_paths().items()):
+        if not (path / "program.yaml").is_file():
+            continue
+        for program in _programs_of(_pack(name)):
+            index[program.id] = name
+    return index
+
+
+def get_program(program_id: str) -> Program:
+    index = _index()
+    if program_id not in index:
+        raise NotFoundError(f"no program {program_id!r}; known programs: {', '.join(sorted(index)) or 'none'}")
+    for program in _programs_of(_pack(index[program_id])):
+        if program.id == program_id:
+            return program
+    raise AssertionError(program_id)
+
+
+def all_programs() -> list[Program]:
+    return [get_program(program_id) for program_id in sorted(_index())]
