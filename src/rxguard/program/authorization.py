@@ -249,7 +249,10 @@ def _checklist_check(visit: Visit) -> Check:
 
 
 def _previous_visit_check(session: Session, visit: Visit) -> Check:
-    """A held visit that was never cleared to proceed needs the prescriber again now."""
+    """A held visit that was never cleared to proceed needs the prescriber again now.
+
+    A hold only for timing (dose too early) is not a clinical clearance, so it does not carry.
+    """
     previous = session.execute(
         select(Authorization)
         .where(Authorization.enrollment_id == visit.enrollment.id, Authorization.visit_at < visit.at)
@@ -257,7 +260,8 @@ def _previous_visit_check(session: Session, visit: Visit) -> Check:
         .limit(1)
     ).scalar_one_or_none()
     sources = visit.program.citations()[:1]
-    if previous is not None and previous.decision == "hold" and previous.status in ("hold", "deferred"):
+    clinical = previous is not None and {c["id"] for c in failed_checks(previous)} != {"dose-interval"}
+    if previous is not None and clinical and previous.decision == "hold" and previous.status in ("hold", "deferred"):
         return Check(
             "previous-visit-clearance",
             HOLD,
