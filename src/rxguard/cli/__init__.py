@@ -10,7 +10,8 @@ import sys
 
 import typer
 
-from rxguard.cli import check, packs
+from rxguard.cli import check, druginfo, packs
+from rxguard.cli import program as program_cli
 from rxguard.errors import RxguardError, UnknownDrugError
 
 app = typer.Typer(
@@ -22,6 +23,8 @@ app = typer.Typer(
 )
 check.register(app)
 packs.register(app)
+druginfo.register(app)
+program_cli.register(app)
 
 
 def run(argv: list[str]) -> int:

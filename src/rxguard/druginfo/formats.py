@@ -16,6 +16,7 @@ from typing import Any, Literal
 import orjson
 
 from rxguard.druginfo import labels
+from rxguard.druginfo.ask import Answer, DrugAnswer
 from rxguard.druginfo.labels import Language
 from rxguard.druginfo.monograph import (
     CitationView,
@@ -242,3 +243,74 @@ def as_data(doc: MonographDoc) -> dict[str, Any]:
 
 def to_json(doc: MonographDoc) -> str:
     return orjson.dumps(as_data(doc), option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+# --------------------------------------------------------------------------- answers (rxguard ask)
+
+
+def _text_statement(st: StatementView, lang: Language) -> list[str]:
+    head = f"{st.heading}: " if st.heading and lang == "en" else (f"{st.heading}：" if st.heading else "")
+    flags = []
+    if st.unverified:
+        flags.append(f"⚠ {labels.label('unverified-statement', lang)}")
+    if st.jurisdictions:
+        flags.append(_applies(st, lang))
+    tail = f" ({' · '.join(flags)})" if flags else ""
+    lines = [f"• {head}{st.text}{tail}"]
+    lines += [f"    - {point}" for point in st.points]
+    if st.table:
+        lines += ["    " + " | ".join(st.table.columns)]
+        lines += ["    " + " | ".join(row) for row in st.table.rows]
+    sep = ": " if lang == "en" else "："
+    lines.append(f"    {labels.label('sources', lang)}{sep}" + "; ".join(citation_label(c, lang) for c in st.citations))
+    return lines
+
+
+def _text_drug(drug: DrugAnswer, lang: Language) -> list[str]:
+    lines: list[str] = []
+    if drug.note:
+        lines += [drug.note, ""]
+    for section in drug.sections:
+        lines += [f"{drug.display} — {section.title}", ""]
+        for st in section.statements:
+            lines += _text_statement(st, lang)
+        lines.append("")
+    if drug.related_conflicts:
+        lines += [labels.label("conflicts", lang), ""]
+        for st in drug.related_conflicts:
+            lines += _text_statement(st, lang)
+        lines.append("")
+    if drug.sources:
+        lines += [labels.label("sources", lang)]
+        for s in drug.sources:
+            checked = labels.label("verified" if s.verified else "not-verified", lang)
+            tier = f"tier {s.tier}" if lang == "en" else f"{s.tier} 级"
+            url = f" {s.url}" if s.url else ""
+            lines.append(f"  {s.id} — {s.title} ({labels.jurisdiction(s.jurisdiction, lang)}; {tier}; {checked}){url}")
+        lines.append("")
+    sep = ": " if lang == "en" else "："
+    lines.append(f"{labels.label('disclaimer', lang)}{sep}{drug.disclaimer}")
+    return lines
+
+
+def answer_to_text(answer: Answer) -> str:
+    lang = answer.lang
+    if answer.status != "answered":
+        return answer.message + "\n"
+    lines: list[str] = []
+    for drug in answer.drugs:
+        lines += _text_drug(drug, lang)
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def answer_to_json(answer: Answer) -> str:
+    return orjson.dumps(dataclasses.asdict(answer), option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def render_answer(answer: Answer, fmt: str = "text") -> str:
+    if fmt == "text":
+        return answer_to_text(answer)
+    if fmt == "json":
+        return answer_to_json(answer)
+    raise InputError(f"format {fmt!r} is not available for answers; use text or json")

@@ -18,7 +18,7 @@ _LABELS: dict[str, tuple[str, str]] = {
         "知识包中记录的每一处资料分歧，以及 rxguard 采用的处理。",
     ),
     "says": ("says", "认为"),
-    "applies": ("rxguard applies", "rxguard 的处理"),
+    "applies": ("Resolution", "rxguard 的处理"),
     "rules": ("rules", "规则"),
     "sources": ("Sources", "参考资料"),
     "source": ("Source", "资料"),

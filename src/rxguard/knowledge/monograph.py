@@ -211,7 +211,8 @@ class Monograph(Strict):
         return [st for section in self.sections for st in section.statements]
 
     def reference_problems(self, pack: Pack, path: Path) -> list[str]:
-        """Ids this file mentions that the pack does not define (sources are checked generically)."""
+        """Rule ids this file names that the pack does not define (sources are checked
+        generically by the loader). Translations are checked by :meth:`translation_problems`."""
         problems: list[str] = []
         if self.drug != pack.identity.id:
             problems.append(f"{path}: drug {self.drug!r} differs from identity.id {pack.identity.id!r}")
@@ -221,12 +222,24 @@ class Monograph(Strict):
                     problems.append(
                         f"{path}: statement {statement.id} names rule {rule_id!r}, which rules.yaml does not define"
                     )
-        problems.extend(self._translation_problems(pack, path))
         return problems
 
-    def _translation_problems(self, pack: Pack, path: Path) -> list[str]:
-        """Chinese wording must belong to an existing conflict, calendar item or stratum."""
+    def translation_problems(self, pack: Pack, path: Path) -> list[str]:
+        """Chinese wording that is missing, or stale against conflicts, calendar or strata.
+
+        Not a load error on purpose: a pack author who edits conflicts.yaml must not break
+        the pack; the renderer falls back to English (marked) and the test suite reports it.
+        """
         problems: list[str] = []
+        for conflict in pack.conflicts:
+            if conflict.id not in self.conflicts_zh:
+                problems.append(f"{path}: conflicts_zh has no Chinese wording for {conflict.id!r}")
+        for item in pack.monitoring:
+            if item.id not in self.calendar_zh:
+                problems.append(f"{path}: calendar_zh has no Chinese wording for {item.id!r}")
+        for stratum in pack.risk.strata if pack.risk else []:
+            if stratum.id not in self.strata_zh:
+                problems.append(f"{path}: strata_zh has no Chinese wording for {stratum.id!r}")
         items = {m.id for m in pack.monitoring}
         for item_id in self.calendar_zh:
             if item_id not in items:
@@ -239,16 +252,16 @@ class Monograph(Strict):
                 problems.append(f"{path}: strata_zh names stratum {stratum_id!r}, which risk.yaml does not define")
         conflicts = {c.id: c for c in pack.conflicts}
         for conflict_id, text in self.conflicts_zh.items():
-            conflict = conflicts.get(conflict_id)
-            if conflict is None:
+            known = conflicts.get(conflict_id)
+            if known is None:
                 problems.append(
                     f"{path}: conflicts_zh names conflict {conflict_id!r}, "
                     "which conflicts.yaml does not define; remove or rename it"
                 )
-            elif len(text.says) != len(conflict.claims):
+            elif len(text.says) != len(known.claims):
                 problems.append(
                     f"{path}: conflicts_zh.{conflict_id} has {len(text.says)} 'says' entries; "
-                    f"conflicts.yaml has {len(conflict.claims)} claims; translate each claim once"
+                    f"conflicts.yaml has {len(known.claims)} claims; translate each claim once"
                 )
         return problems
 

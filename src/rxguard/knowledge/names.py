@@ -189,9 +189,7 @@ def _program_score(alias_key: str, program_key: str) -> float:
 def _program_product(identity: Identity, alias_text: str) -> Product | None:
     """The product whose program an alias (e.g. the typo "TYRUKOREMS") refers to."""
     key = normalize(alias_text)
-    scored = [
-        (_program_score(key, normalize(p.program)), p) for p in identity.products if p.program
-    ]
+    scored = [(_program_score(key, normalize(p.program)), p) for p in identity.products if p.program]
     if not scored:
         return None
     score, product = max(scored, key=lambda item: item[0])
@@ -316,10 +314,8 @@ def _best_per_drug(scored: Iterable[tuple[float, _Name]]) -> list[tuple[float, _
 
 def _unknown(text: str, index: _Index, reason: str) -> UnknownDrugError:
     suggestions = [s.display for s in _suggest(index, text, 5)]
-    hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
     return UnknownDrugError(
-        f"{reason}{hint} Give the INN, a brand or a listed name "
-        "(`rxguard names resolve NAME` shows how a name resolves).",
+        f"{reason} Give the INN, a brand or a listed name (`rxguard names resolve NAME` shows how a name resolves).",
         suggestions=suggestions,
     )
 
@@ -329,9 +325,7 @@ def resolve_drug(text: str, packs: Mapping[str, Pack] | None = None) -> Resoluti
     index = _index(packs)
     given = text.strip()
     if not normalize(given):
-        raise UnknownDrugError(
-            "No drug name given. Give the INN or a brand name, e.g. natalizumab."
-        )
+        raise UnknownDrugError("No drug name given. Give the INN or a brand name, e.g. natalizumab.")
     exact = _exact(index, given)
     if exact:
         if len({n.drug for n in exact}) > 1:
@@ -357,7 +351,7 @@ def _single_drug_inside(index: _Index, text: str) -> Resolution | None:
 def _fuzzy(index: _Index, text: str) -> Resolution:
     ranked = _best_per_drug(_scores(index, text))
     if not ranked or ranked[0][0] < RESOLVE_THRESHOLD:
-        raise _unknown(text, index, f"rxguard knows no drug called {text!r}.")
+        raise _unknown(text, index, f"rxguard has no pack for {text!r}.")
     score, name = ranked[0]
     if len(ranked) > 1 and score - ranked[1][0] < AMBIGUITY_MARGIN:
         raise _unknown(text, index, f"{text!r} is too close to more than one drug to choose.")
@@ -430,9 +424,7 @@ def _word_mentions(index: _Index, text: str, *, fuzzy: bool) -> Iterable[_Mentio
         i += 1
 
 
-def _longest_exact_run(
-    index: _Index, words: list[re.Match[str]], start: int
-) -> tuple[int, _Mention] | None:
+def _longest_exact_run(index: _Index, words: list[re.Match[str]], start: int) -> tuple[int, _Mention] | None:
     for length in range(min(_MAX_WORDS_IN_NAME, len(words) - start), 0, -1):
         run = words[start : start + length]
         surface = " ".join(w.group() for w in run)

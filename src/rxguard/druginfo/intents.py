@@ -1,0 +1,266 @@
+"""Intent of a drug question, from keyword and phrase lists in English and Chinese.
+
+Deterministic on purpose: no network and no language model, so the same
+question always gets the same answer and every classification can be
+explained by the phrases that matched. Each intent maps to one monograph
+section. English patterns are regular expressions matched at a word start
+(``contraindicat`` matches "contraindications"; "indication" does not match
+inside "contraindication"); Chinese phrases are matched as substrings.
+
+A question that matches an out-of-scope phrase (price, mechanism, efficacy)
+at least as strongly as any intent has no intent: rxguard says what it covers
+instead of answering a different question.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Intent = Literal[
+    "access",
+    "indications",
+    "contraindications",
+    "warnings",
+    "adverse-reactions",
+    "monitoring",
+    "administration",
+    "special-populations",
+    "interactions",
+    "pml-risk",
+]
+#: Order used to break ties: the more specific intent first.
+INTENTS: tuple[Intent, ...] = (
+    "pml-risk",
+    "contraindications",
+    "interactions",
+    "special-populations",
+    "adverse-reactions",
+    "administration",
+    "monitoring",
+    "access",
+    "indications",
+    "warnings",
+)
+#: The monograph section that answers each intent.
+SECTION_OF: dict[Intent, str] = {intent: intent for intent in INTENTS}
+
+#: weight -> phrases. Weights: 4 names the topic outright ("contraindication"), 3 is a
+#: strong cue, 2 a typical cue, 1 a weak hint that only tips a balance.
+_Weighted = dict[int, tuple[str, ...]]
+
+# fmt: off
+_EN: dict[str, _Weighted] = {
+    "access": {
+        3: (r"buy", r"purchas", r"obtain", r"how (?:do|can|would) (?:i|we|you|patients?) get",
+            r"where (?:can|do|to) .{0,20}get", r"how to get", r"get access", r"who can prescribe", r"acquire"),
+        2: (r"access to", r"availab", r"restricted", r"distribution", r"rems\b", r"touch\b", r"program",
+            r"enrol", r"certif", r"infusion (?:cent|site)", r"reauthori", r"alert card", r"consent form",
+            r"approved in", r"approval", r"order it", r"source it"),
+        1: (r"registered", r"prescriber", r"supplied", r"pharmac"),
+    },
+    "indications": {
+        3: (r"indicat", r"used for", r"used to treat", r"approved for", r"licen[cs]ed for"),
+        2: (r"what (?:is|does) .{0,30}(?:for|treat)\b", r"what conditions?", r"what diseases?",
+            r"who is it for", r"purpose"),
+        1: (r"treat(?:s|ment of)?\b", r"osteosarcoma", r"multiple sclerosis", r"crohn"),
+    },
+    "contraindications": {
+        4: (r"contra-?indicat",),
+        3: (r"who (?:should|must|can)(?:n[o']t| not) ", r"not suitable", r"unsuitable",
+            r"should(?:n't| not) (?:be )?(?:use|take|give|receiv)",
+            r"must(?:n't| not) (?:be )?(?:use|take|give|receiv)",
+            r"(?:can't|cannot|can not) (?:use|take|receiv)", r"not be given"),
+        2: (r"not (?:be )?allowed", r"forbidden", r"prohibit", r"who (?:is|are) (?:not )?eligible"),
+        1: (r"absolute", r"which patients", r"exclud"),
+    },
+    "warnings": {
+        3: (r"precaution", r"warning", r"caution", r"black box"),
+        2: (r"careful", r"safety", r"safe\b", r"boxed",
+            r"what should (?:i|we|clinicians|doctors|nurses) (?:know|watch)", r"watch (?:out )?for", r"danger",
+            r"be aware", r"things to note"),
+        1: (r"risks?\b", r"infection", r"liver", r"hypersensitiv", r"allerg", r"anaphyla", r"asthma",
+            r"sepsis", r"herpes", r"retinal", r"antibod", r"thyroid"),
+    },
+    "adverse-reactions": {
+        4: (r"side[- ]?effects?", r"adverse"),
+        3: (r"undesirable", r"common effects", r"unwanted effects"),
+        2: (r"toxicit", r"tolerab", r"very common"),
+        1: (r"reactions?\b", r"what happens after", r"how often do patients (?:get|have)", r"frequen"),
+    },
+    "monitoring": {
+        3: (r"monitor", r"follow[- ]?up", r"surveillance"),
+        2: (r"check(?:s|ed|ing)?\b", r"tests?\b", r"testing", r"labs?\b", r"laborator", r"mri\b", r"scan",
+            r"blood counts?", r"cbc\b", r"how often .{0,30}(?:check|test|scan|mri|see)", r"screen", r"calendar"),
+        1: (r"assess", r"visit"),
+    },
+    "administration": {
+        3: (r"doses?\b", r"dosing", r"dosage", r"how (?:is|should) it (?:be )?given", r"how to give",
+            r"how (?:do|should) (?:i|we|you) give", r"prepar", r"dilut", r"reconstitut", r"storage",
+            r"stor(?:e|ed|ing)\b", r"refrigerat", r"fridge", r"room temperature", r"posology"),
+        2: (r"administ", r"freez", r"stabilit", r"shelf", r"how long (?:can|is|does)", r"push\b", r"bolus",
+            r"saline", r"sodium chloride", r"regimen", r"how many infusions", r"premedicat"),
+        1: (r"how much", r"infus(?:e|ion rate)", r"shak", r"mg\b", r"schedule", r"observ(?:e|ation)"),
+    },
+    "special-populations": {
+        4: (r"pregnan", r"breast[- ]?fe", r"breastfe", r"lactat", r"nursing mother",
+            r"special (?:populations?|groups?)", r"breast milk"),
+        3: (r"(?:during|in) nursing", r"children", r"child\b", r"kids?\b", r"pa?ediatric", r"adolescent",
+            r"elderly", r"older (?:adult|patient|people)", r"geriatric", r"over 65", r"contracepti",
+            r"newborn", r"baby", r"infant"),
+        2: (r"teen", r"renal", r"kidney", r"hepatic impairment", r"liver impairment", r"fertil", r"years? old"),
+        1: (r"age(?:d)?\b", r"women"),
+    },
+    "interactions": {
+        4: (r"interact",),
+        3: (r"together with", r"combin", r"concomitant", r"co-?administ",
+            r"other (?:drugs|medicines|medications)",
+            r"\bwith (?:ibuprofen|aspirin|ciclosporin|cyclosporin|azathioprine|doxorubicin|interferon|steroids?|nsaids?)"),
+        2: (r"at the same time", r"along with", r"(?:taken|given|used) with", r"ibuprofen", r"nsaids?",
+            r"aspirin", r"ciclosporin", r"cyclosporin", r"azathioprine", r"doxorubicin", r"interferon",
+            r"glatiramer", r"methotrexate", r"tnf", r"mix(?:ed)? with"),
+        1: (r"add(?:ing)? .{0,25}to",),
+    },
+    "pml-risk": {
+        4: (r"pml\b", r"leukoencephalopath", r"jc virus", r"john cunningham", r"anti-?jcv", r"risk strat"),
+        3: (r"jcv?\b", r"brain infection", r"stratif"),
+        2: (r"index\b",),
+    },
+}
+
+_ZH: dict[str, _Weighted] = {
+    "access": {
+        3: ("购买", "怎么买", "哪里买", "在哪买", "哪里可以买", "如何获得", "怎么获得", "购药", "怎么才能用", "如何使用到", "能买到"),
+        2: ("获取", "获得", "途径", "渠道", "处方资格", "认证", "登记", "上市", "获批", "供应", "输注中心", "重新授权", "警示卡", "知情同意", "哪里有"),
+        1: ("注册", "项目", "批准"),
+    },
+    "indications": {
+        3: ("适应症", "适应证", "用于治疗", "治疗什么", "用途", "主治", "什么病", "治什么"),
+        1: ("用于",),
+    },
+    "contraindications": {
+        4: ("禁忌", "禁用"),
+        3: ("不适合", "不能使用", "不能用", "不宜", "哪些人不能", "不可使用", "不得使用", "不应使用", "哪些患者不"),
+    },
+    "warnings": {
+        3: ("注意事项", "注意什么", "警告", "慎用", "黑框", "需要注意", "用药须知"),
+        2: ("谨慎", "安全性", "安全吗"),
+        1: ("风险", "过敏", "感染", "肝损伤", "哮喘", "抗体", "疱疹", "甲状腺"),
+    },
+    "adverse-reactions": {
+        4: ("不良反应", "副作用", "副反应"),
+        3: ("毒副", "不良事件", "常见反应"),
+        2: ("耐受",),
+    },
+    "monitoring": {
+        3: ("监测", "随访", "复查", "多久查"),
+        2: ("检查", "检测", "化验", "核磁", "磁共振", "血常规"),
+        1: ("定期", "评估"),
+    },
+    "administration": {
+        3: ("剂量", "用法", "用量", "配制", "稀释", "复溶", "储存", "贮存", "保存", "冷藏", "室温", "输注速度", "怎么用", "如何使用", "多少毫克",
+            "输注多久"),
+        2: ("给药", "配置", "冷冻", "稳定性", "推注", "疗程"),
+    },
+    "special-populations": {
+        4: ("孕", "妊娠", "哺乳", "母乳", "乳汁", "特殊人群"),
+        3: ("儿童", "小孩", "青少年", "老年", "老人", "避孕", "新生儿", "婴儿"),
+        2: ("肾功能", "肝功能不全", "生育"),
+        1: ("岁",),
+    },
+    "interactions": {
+        4: ("相互作用",),
+        3: ("合用", "联用", "同时使用", "一起用", "一起使用", "配伍", "合并用药"),
+        2: ("布洛芬", "环孢素", "阿司匹林", "硫唑嘌呤", "多柔比星", "干扰素", "其他药"),
+        1: ("激素",),
+    },
+    "pml-risk": {
+        4: ("PML", "白质脑病", "JC病毒", "JC 病毒", "风险分层"),
+        3: ("脑白质", "JCV"),
+        2: ("分层", "指数"),
+    },
+}
+
+_OUT_OF_SCOPE_EN: _Weighted = {
+    5: (r"how much does (?:it|.{0,20}) cost", r"share price", r"weather", r"recipe"),
+    4: (r"price", r"cost", r"insuranc", r"reimburs", r"mechanism", r"how does .{0,30}work", r"mode of action",
+        r"efficacy", r"how effective", r"better than", r"compare", r"stock", r"patent",
+        r"who (?:makes|manufactures)"),
+    3: (r"coverage", r"effectiveness", r"versus\b", r"vs\.?\b", r"discovered", r"history of (?:the )?drug",
+        r"generic version"),
+}
+_OUT_OF_SCOPE_ZH: _Weighted = {
+    5: ("多少钱", "股票", "股价", "天气"),
+    4: ("价格", "费用", "医保", "报销", "作用机制", "疗效", "效果怎么样", "效果如何", "哪个好", "专利", "哪家公司"),
+    3: ("机制", "原理", "比较"),
+}
+# fmt: on
+
+
+_Patterns = tuple[tuple[re.Pattern[str], float], ...]
+_Phrases = tuple[tuple[str, float], ...]
+
+
+def _patterns(weighted: _Weighted) -> _Patterns:
+    """English patterns, anchored at a word start, case-insensitive."""
+    return tuple((re.compile(rf"\b{p}", re.IGNORECASE), float(w)) for w, ps in weighted.items() for p in ps)
+
+
+def _phrases(weighted: _Weighted) -> _Phrases:
+    return tuple((p, float(w)) for w, ps in weighted.items() for p in ps)
+
+
+_EN_RE = {intent: _patterns(weighted) for intent, weighted in _EN.items()}
+_ZH_PHRASES = {intent: _phrases(weighted) for intent, weighted in _ZH.items()}
+_OOS_EN_RE = _patterns(_OUT_OF_SCOPE_EN)
+_OOS_ZH = _phrases(_OUT_OF_SCOPE_ZH)
+
+
+@dataclass(frozen=True)
+class IntentScore:
+    intent: Intent
+    score: float
+    matched: tuple[str, ...]
+
+
+def _score(
+    text: str, patterns: tuple[tuple[re.Pattern[str], float], ...], phrases: _Phrases
+) -> tuple[float, list[str]]:
+    score, matched = 0.0, []
+    for pattern, weight in patterns:
+        hit = pattern.search(text)
+        if hit:
+            score += weight
+            matched.append(hit.group(0))
+    upper = text.upper()
+    for phrase, weight in phrases:
+        if phrase.upper() in upper:
+            score += weight
+            matched.append(phrase)
+    return score, matched
+
+
+def score_intents(question: str) -> list[IntentScore]:
+    """Every intent with a positive score, best first (ties by :data:`INTENTS` order)."""
+    scores = []
+    for intent in INTENTS:
+        score, matched = _score(question, _EN_RE[intent], _ZH_PHRASES[intent])
+        if score > 0:
+            scores.append(IntentScore(intent, score, tuple(matched)))
+    return sorted(scores, key=lambda s: (-s.score, INTENTS.index(s.intent)))
+
+
+def out_of_scope_score(question: str) -> float:
+    score, _ = _score(question, _OOS_EN_RE, _OOS_ZH)
+    return score
+
+
+def classify_intent(question: str) -> Intent | None:
+    """The question's intent, or None when it matches none or is about something rxguard does not cover."""
+    ranked = score_intents(question)
+    if not ranked:
+        return None
+    if out_of_scope_score(question) >= ranked[0].score:
+        return None
+    return ranked[0].intent
