@@ -131,3 +131,16 @@ def test_invalid_yaml_names_the_line(pack_dir: Path) -> None:
 def test_a_folder_without_pack_yaml(tmp_path: Path) -> None:
     with pytest.raises(PackError, match="not a knowledge pack"):
         load_pack(tmp_path)
+
+
+def test_yaml_1_2_booleans_so_on_and_no_stay_strings(pack_dir: Path) -> None:
+    from rxguard.knowledge.loader import read_yaml
+
+    path = pack_dir / "probe.yaml"
+    path.write_text("labs: [{test: alt, on: 2026-01-02}]\nanswer: no\nflag: true\n")
+    data = read_yaml(path)
+    assert data == {
+        "labs": [{"test": "alt", "on": __import__("datetime").date(2026, 1, 2)}],
+        "answer": "no",
+        "flag": True,
+    }

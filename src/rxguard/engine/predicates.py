@@ -88,9 +88,10 @@ class Ctx:
     notes: list[str] = field(default_factory=list)
     params_used: set[str] = field(default_factory=set)
 
-    def latest(self, test: str, max_age: str | None = None) -> LabResult | None:
+    def latest(self, test: str, max_age: str | None = None, *, include_invalid: bool = False) -> LabResult | None:
+        """Latest result on or before ``at`` (results marked invalid are skipped unless asked for)."""
         oldest = shift(self.at, max_age, -1) if max_age else None
-        skip = self.invalid.get(test)
+        skip = None if include_invalid else self.invalid.get(test)
         for result in self.facts.labs.get(test, ()):
             if result.effective > self.at:
                 continue
@@ -322,7 +323,7 @@ def _confounders(ctx: Ctx, p: LabConfounded, drawn: date) -> list[str]:
 
 def _lab_confounded(p: LabConfounded) -> Pred:
     def pred(ctx: Ctx) -> Evidence:
-        result = ctx.latest(p.test)
+        result = ctx.latest(p.test, include_invalid=True)
         if result is None:
             return None
         found = _confounders(ctx, p, result.effective)

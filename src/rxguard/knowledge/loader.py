@@ -13,12 +13,14 @@ so there is one loading path for all of them.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, cast
 
+import yaml as pyyaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -41,6 +43,7 @@ from rxguard.knowledge.schema import (
 )
 
 ENTRY_POINT_GROUP = "rxguard.packs"
+_FastLoader: Any = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -110,21 +113,62 @@ def _yaml() -> YAML:
     return yaml
 
 
-def read_yaml(path: Path) -> Any:
-    """Parse one YAML file, turning parser errors into a PackError with the line."""
+class _StrictLoader(_FastLoader):
+    """libyaml-speed loading that still refuses duplicate keys (with their line)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: pyyaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise pyyaml.constructor.ConstructorError(
+                None,
+                None,
+                f"found duplicate key {key!r}; every key may appear only once in a mapping",
+                key_node.start_mark,
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(pyyaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# YAML 1.2 booleans: only true/false. PyYAML's YAML 1.1 default would read the
+# key ``on:`` (a lab date) or the answer ``no`` as booleans.
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in _FastLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PackError(f"{path}: cannot read the file ({exc.strerror}); check it exists") from exc
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse one YAML file fast (libyaml); parser errors become a PackError with the line."""
+    text = _read_text(path)
     try:
-        return _yaml().load(text)
-    except MarkedYAMLError as exc:
+        return pyyaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except pyyaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
-        problem = exc.problem or exc.context or "invalid YAML"
-        if "duplicate key" in str(exc):
-            problem = f"{problem}; every key may appear only once in a mapping"
-        raise PackError(f"{path}:{line}: {problem}") from exc
+        raise PackError(f"{path}:{line}: {exc.problem or exc.context or 'invalid YAML'}") from exc
+
+
+def _read_with_lines(path: Path) -> Any:
+    """The same file through ruamel's round-trip loader, which keeps line numbers (error path only)."""
+    try:
+        return _yaml().load(_read_text(path))
+    except MarkedYAMLError:
+        return None
 
 
 def _line_of(data: Any, loc: tuple[int | str, ...]) -> int:
@@ -165,19 +209,27 @@ def _format_errors(path: Path, data: Any, exc: ValidationError, prefix: tuple[An
     return "\n".join(lines)
 
 
-def _validate(path: Path, data: Any, model: Any, many: bool) -> Any:
-    if many:
-        if not isinstance(data, list):
-            raise PackError(f"{path}:1: expected a list of {model.__name__} entries")
-        adapter: TypeAdapter[Any] = TypeAdapter(list[model])
-        try:
-            return adapter.validate_python(data)
-        except ValidationError as exc:
-            raise PackError(_format_errors(path, data, exc, ())) from exc
+def _validate(path: Path, data: Any, model: Any, many: bool, prefix: tuple[str, ...] = ()) -> Any:
+    """Validate ``data`` (found at ``prefix`` in the file); errors carry file, line and field."""
     try:
+        if many:
+            if not isinstance(data, list):
+                raise PackError(f"{path}:1: expected a list of {model.__name__} entries")
+            return _list_adapter(model).validate_python(data)
         return model.model_validate(data)
     except ValidationError as exc:
-        raise PackError(_format_errors(path, data, exc, ())) from exc
+        raise PackError(_format_errors(path, _read_with_lines(path), exc, prefix)) from exc
+
+
+@functools.cache
+def _list_adapter(model: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(list[model])
+
+
+def _top_level_item_lines(path: Path) -> tuple[int, ...]:
+    """Line of each top-level ``- `` item of a block-style YAML list (vignette files)."""
+    lines = _read_text(path).splitlines()
+    return tuple(number for number, line in enumerate(lines, start=1) if line.startswith("- "))
 
 
 def _unique(path: Path, items: Iterable[Any], what: str) -> dict[str, Any]:
@@ -203,8 +255,8 @@ def load_pack(path: Path) -> Pack:
     head = read_yaml(head_path)
     if not isinstance(head, dict) or set(head) != {"meta", "identity"}:
         raise PackError(f"{head_path}:1: expected exactly two top-level keys: meta and identity")
-    meta = _validate(head_path, head["meta"], PackMeta, False)
-    identity = _validate(head_path, head["identity"], Identity, False)
+    meta = _validate(head_path, head["meta"], PackMeta, False, ("meta",))
+    identity = _validate(head_path, head["identity"], Identity, False, ("identity",))
 
     loaded: dict[str, Any] = {}
     for filename, (attr, model, many, required) in _FILES.items():
@@ -220,8 +272,8 @@ def load_pack(path: Path) -> Pack:
     sched = read_yaml(sched_path)
     if not isinstance(sched, dict) or set(sched) != {"dosing", "monitoring"}:
         raise PackError(f"{sched_path}:1: expected exactly two top-level keys: dosing and monitoring")
-    dosing = _validate(sched_path, sched["dosing"], DosingSchedule, False)
-    monitoring = _validate(sched_path, sched["monitoring"], MonitoringItem, True)
+    dosing = _validate(sched_path, sched["dosing"], DosingSchedule, False, ("dosing",))
+    monitoring = _validate(sched_path, sched["monitoring"], MonitoringItem, True, ("monitoring",))
 
     extras = {}
     for filename, extra_model in _EXTRA_FILES.items():
@@ -235,7 +287,8 @@ def load_pack(path: Path) -> Pack:
         for vpath in sorted(vdir.glob("*.yaml")):
             raw = read_yaml(vpath)
             items = _validate(vpath, raw, Vignette, True)
-            lines = tuple(_line_of(raw, (i,)) for i in range(len(items)))
+            found = _top_level_item_lines(vpath)
+            lines = tuple(found[i] if i < len(found) else 1 for i in range(len(items)))
             vignette_files.append(VignetteFile(vpath, tuple(items), lines))
 
     pack = Pack(
