@@ -113,7 +113,7 @@ def _yaml() -> YAML:
     return yaml
 
 
-class _StrictLoader(_FastLoader):
+class _StrictLoader(_FastLoader):  # type: ignore[misc]
     """libyaml-speed loading that still refuses duplicate keys (with their line)."""
 
 
@@ -130,7 +130,8 @@ def _construct_mapping(loader: _StrictLoader, node: pyyaml.MappingNode, deep: bo
                 key_node.start_mark,
             )
         seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
+    mapping: dict[Any, Any] = loader.construct_mapping(node, deep=deep)
+    return mapping
 
 
 _StrictLoader.add_constructor(pyyaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
@@ -156,7 +157,7 @@ def read_yaml(path: Path) -> Any:
     """Parse one YAML file fast (libyaml); parser errors become a PackError with the line."""
     text = _read_text(path)
     try:
-        return pyyaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        return pyyaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
     except pyyaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
