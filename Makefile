@@ -14,8 +14,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+DEMO_DB := var/demo.db
+
 run: $(STAMP)
 	$(BIN)/rxguard packs validate
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	RXGUARD_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/rxguard demo load
+	RXGUARD_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/rxguard audit verify
 	$(BIN)/rxguard check --drug Tysabri --bundle examples/natalizumab-ms-patient.json --at 2026-01-05 --jurisdiction US
 
 test: $(STAMP)
