@@ -527,10 +527,15 @@ def _jcv_index(p: JcvIndexCheck) -> Pred:
 
 
 def _jurisdiction(value: str) -> Pred:
+    """True only when the assessment's jurisdiction is stated and is ``value``.
+
+    Safety rules scoped by ``jurisdictions`` all apply when none is given (the
+    stricter reading); this predicate is for rules *about* a jurisdiction, such
+    as a product's regulatory status there, which say nothing when it is unknown.
+    """
+
     def pred(ctx: Ctx) -> Evidence:
-        if ctx.jurisdiction is None or ctx.jurisdiction == value:
-            return [f"Jurisdiction: {ctx.jurisdiction or 'none given (stricter rules apply)'}"]
-        return None
+        return [f"Jurisdiction: {ctx.jurisdiction}"] if ctx.jurisdiction == value else None
 
     return pred
 
