@@ -22,9 +22,7 @@ NATALIZUMAB_IDENTITY: dict[str, Any] = {
     "atc": "L04AG03",
     "atc_history": [{"code": "L04AA23", "until": "2024"}],
     "former_names": ["Antegren", "AN100226M"],
-    "chinese_names": [
-        {"name": "那他珠单抗", "verified": False, "source": "S34", "note": "commercial page"}
-    ],
+    "chinese_names": [{"name": "那他珠单抗", "verified": False, "source": "S34", "note": "commercial page"}],
     "aliases": [
         {"text": "TYRUKOREMS", "kind": "program", "refers_to": "program", "note": "typo"},
     ],
@@ -56,9 +54,7 @@ MIFAMURTIDE_IDENTITY: dict[str, Any] = {
     "display": {"en": "mifamurtide", "zh": "米伐木肽"},
     "atc": "L03AX15",
     "former_names": [],
-    "chinese_names": [
-        {"name": "米伐木肽", "verified": False, "source": "S34", "note": "commercial page"}
-    ],
+    "chinese_names": [{"name": "米伐木肽", "verified": False, "source": "S34", "note": "commercial page"}],
     "aliases": [
         {"text": "L-MTP-PE", "kind": "other"},
         {"text": "mivamutide", "kind": "misspelling"},

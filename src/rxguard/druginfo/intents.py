@@ -46,8 +46,9 @@ INTENTS: tuple[Intent, ...] = (
 #: The monograph section that answers each intent.
 SECTION_OF: dict[Intent, str] = {intent: intent for intent in INTENTS}
 
-#: weight -> phrases. Weights: 4 names the topic outright ("contraindication"), 3 is a
-#: strong cue, 2 a typical cue, 1 a weak hint that only tips a balance.
+#: weight -> phrases. Weights: 4 names the topic outright ("side effects"; "contraindication"
+#: gets 5 because it also wins over the topic it is asked about), 3 is a strong cue, 2 a
+#: typical cue, 1 a weak hint that only tips a balance.
 _Weighted = dict[int, tuple[str, ...]]
 
 # fmt: off
@@ -58,7 +59,7 @@ _EN: dict[str, _Weighted] = {
         2: (r"access to", r"availab", r"restricted", r"distribution", r"rems\b", r"touch\b", r"program",
             r"enrol", r"certif", r"infusion (?:cent|site)", r"reauthori", r"alert card", r"consent form",
             r"approved in", r"approval", r"order it", r"source it"),
-        1: (r"registered", r"prescriber", r"supplied", r"pharmac"),
+        1: (r"registered", r"prescriber", r"supplied", r"pharmac", r"prescrib(?:e|ed|ing)\b"),
     },
     "indications": {
         3: (r"indicat", r"used for", r"used to treat", r"approved for", r"licen[cs]ed for"),
@@ -67,7 +68,7 @@ _EN: dict[str, _Weighted] = {
         1: (r"treat(?:s|ment of)?\b", r"osteosarcoma", r"multiple sclerosis", r"crohn"),
     },
     "contraindications": {
-        4: (r"contra-?indicat",),
+        5: (r"contra-?indicat",),
         3: (r"who (?:should|must|can)(?:n[o']t| not) ", r"not suitable", r"unsuitable",
             r"should(?:n't| not) (?:be )?(?:use|take|give|receiv)",
             r"must(?:n't| not) (?:be )?(?:use|take|give|receiv)",
@@ -79,9 +80,10 @@ _EN: dict[str, _Weighted] = {
         3: (r"precaution", r"warning", r"caution", r"black box"),
         2: (r"careful", r"safety", r"safe\b", r"boxed",
             r"what should (?:i|we|clinicians|doctors|nurses) (?:know|watch)", r"watch (?:out )?for", r"danger",
-            r"be aware", r"things to note"),
+            r"be aware", r"things to note", r"avoid"),
         1: (r"risks?\b", r"infection", r"liver", r"hypersensitiv", r"allerg", r"anaphyla", r"asthma",
-            r"sepsis", r"herpes", r"retinal", r"antibod", r"thyroid"),
+            r"sepsis", r"herpes", r"retinal", r"antibod", r"thyroid", r"fever", r"chills", r"steroid",
+            r"corticosteroid", r"what (?:to|should (?:i|we)) do"),
     },
     "adverse-reactions": {
         4: (r"side[- ]?effects?", r"adverse"),
@@ -140,7 +142,7 @@ _ZH: dict[str, _Weighted] = {
         1: ("用于",),
     },
     "contraindications": {
-        4: ("禁忌", "禁用"),
+        5: ("禁忌", "禁用"),
         3: ("不适合", "不能使用", "不能用", "不宜", "哪些人不能", "不可使用", "不得使用", "不应使用", "哪些患者不"),
     },
     "warnings": {
@@ -198,6 +200,7 @@ _OUT_OF_SCOPE_ZH: _Weighted = {
 # fmt: on
 
 
+_HAN = re.compile(r"[\u3400-\u9fff]")
 _Patterns = tuple[tuple[re.Pattern[str], float], ...]
 _Phrases = tuple[tuple[str, float], ...]
 
@@ -234,8 +237,11 @@ def _score(
             score += weight
             matched.append(hit.group(0))
     upper = text.upper()
+    chinese = bool(_HAN.search(text))
     for phrase, weight in phrases:
-        if phrase.upper() in upper:
+        # Latin phrases of the Chinese list ("PML") count only in Chinese text; in English
+        # text the English patterns already score them.
+        if (chinese or _HAN.search(phrase)) and phrase.upper() in upper:
             score += weight
             matched.append(phrase)
     return score, matched
