@@ -223,3 +223,26 @@ def test_unknown_fields_in_a_monograph_name_the_file_and_line(tmp_path: Path) ->
     text = _MONOGRAPH.format(source="S1", rules="[]", conflict="x").replace("id: one", "id: one\n        colour: red")
     with pytest.raises(PackError, match=r"monograph\.yaml:\d+: .*colour"):
         load_pack(_pack_with_monograph(tmp_path, text))
+
+
+def test_chinese_written_from_older_english_is_reported_and_not_shown(tmp_path: Path) -> None:
+    from tests.druginfo.conftest import NATALIZUMAB_IDENTITY, write_pack
+
+    conflict = {
+        "id": "x",
+        "topic": "Topic",
+        "kind": "us-vs-eu",
+        "claims": [{"source": "S1", "section": "§1", "says": "New English."}],
+        "resolution": "Apply the label.",
+    }
+    folder = write_pack(tmp_path, NATALIZUMAB_IDENTITY, {"conflicts.yaml": [conflict]})
+    text = _MONOGRAPH.format(source="S1", rules="[]", conflict="x").replace(
+        "resolution: 处理}", "resolution: 处理, en_digest: 000000000000}"
+    )
+    (folder / "monograph.yaml").write_text(text, encoding="utf-8")
+    pack = load_pack(folder)
+    assert any("older English" in p for p in _mono(pack).translation_problems(pack, folder / "monograph.yaml"))
+    doc = build_monograph(pack, "zh")
+    assert doc.missing_translations == ("conflict:x",)
+    section = doc.section(CONFLICTS_SECTION)
+    assert section is not None and "New English." in section.statements[0].points[0]

@@ -29,6 +29,7 @@ from rxguard.knowledge.monograph import (
     Statement,
     Table,
     Text,
+    is_stale,
     monograph_of,
 )
 from rxguard.knowledge.schema import Citation, Conflict, MonitoringItem, Stratum
@@ -161,7 +162,7 @@ class _Builder:
 
     def calendar(self, item: MonitoringItem) -> StatementView:
         zh = self.mono.calendar_zh.get(item.id)
-        if self.lang == "zh" and zh is not None:
+        if self.lang == "zh" and zh is not None and not is_stale(zh, item):
             title, note = zh.title, zh.review_note
         else:
             title = self.english_only(item.title, f"calendar:{item.id}")
@@ -189,7 +190,7 @@ class _Builder:
 
     def stratum(self, stratum: Stratum) -> StatementView:
         zh = self.mono.strata_zh.get(stratum.id)
-        if self.lang == "zh" and zh is not None:
+        if self.lang == "zh" and zh is not None and not is_stale(zh, stratum):
             title, action, note = zh.title, zh.action, zh.review_note
         else:
             title = self.english_only(stratum.title, f"stratum:{stratum.id}")
@@ -206,7 +207,9 @@ class _Builder:
 
     def conflict(self, conflict: Conflict) -> StatementView:
         zh = self.mono.conflicts_zh.get(conflict.id)
-        use_zh = self.lang == "zh" and zh is not None and len(zh.says) == len(conflict.claims)
+        use_zh = (
+            self.lang == "zh" and zh is not None and len(zh.says) == len(conflict.claims) and not is_stale(zh, conflict)
+        )
         if use_zh and zh is not None:
             topic, says, resolution = zh.topic, list(zh.says), zh.resolution
         else:

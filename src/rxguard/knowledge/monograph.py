@@ -16,12 +16,14 @@ written twice; only its Chinese wording is stored here, keyed by conflict id
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from rxguard.knowledge.loader import register_pack_file
 from rxguard.knowledge.schema import SLUG, Citation, Jurisdiction, Strict
@@ -140,6 +142,7 @@ class ConflictText(Strict):
     topic: str = Field(min_length=1)
     says: list[str] = Field(min_length=1)
     resolution: str = Field(min_length=1)
+    en_digest: str = ""
 
     @field_validator("topic", "resolution")
     @classmethod
@@ -157,6 +160,7 @@ class CalendarText(Strict):
 
     title: str = Field(min_length=1)
     review_note: str = ""
+    en_digest: str = ""
 
     @field_validator("title", "review_note")
     @classmethod
@@ -170,6 +174,7 @@ class StratumText(Strict):
     title: str = Field(min_length=1)
     action: str = Field(min_length=1)
     review_note: str = ""
+    en_digest: str = ""
 
     @field_validator("title", "action", "review_note")
     @classmethod
@@ -231,15 +236,22 @@ class Monograph(Strict):
         the pack; the renderer falls back to English (marked) and the test suite reports it.
         """
         problems: list[str] = []
-        for conflict in pack.conflicts:
-            if conflict.id not in self.conflicts_zh:
-                problems.append(f"{path}: conflicts_zh has no Chinese wording for {conflict.id!r}")
-        for item in pack.monitoring:
-            if item.id not in self.calendar_zh:
-                problems.append(f"{path}: calendar_zh has no Chinese wording for {item.id!r}")
-        for stratum in pack.risk.strata if pack.risk else []:
-            if stratum.id not in self.strata_zh:
-                problems.append(f"{path}: strata_zh has no Chinese wording for {stratum.id!r}")
+        groups: list[tuple[str, dict[str, ConflictText] | dict[str, CalendarText] | dict[str, StratumText], list[Any]]]
+        groups = [
+            ("conflicts_zh", self.conflicts_zh, list(pack.conflicts)),
+            ("calendar_zh", self.calendar_zh, list(pack.monitoring)),
+            ("strata_zh", self.strata_zh, list(pack.risk.strata) if pack.risk else []),
+        ]
+        for key, wording, entries in groups:
+            for item in entries:
+                text = wording.get(item.id)
+                if text is None:
+                    problems.append(f"{path}: {key} has no Chinese wording for {item.id!r}")
+                elif is_stale(text, item):
+                    problems.append(
+                        f"{path}: {key}.{item.id} was translated from older English; re-translate it "
+                        f"and set en_digest: {english_digest(item)}"
+                    )
         items = {m.id for m in pack.monitoring}
         for item_id in self.calendar_zh:
             if item_id not in items:
@@ -264,6 +276,25 @@ class Monograph(Strict):
                     f"conflicts.yaml has {len(known.claims)} claims; translate each claim once"
                 )
         return problems
+
+
+def english_digest(item: BaseModel) -> str:
+    """A short fingerprint of the English a Chinese wording was written from.
+
+    Stored as ``en_digest`` next to the Chinese text; when the English in
+    conflicts.yaml, schedule.yaml or risk.yaml changes, the digest no longer
+    matches and :meth:`Monograph.translation_problems` says which entry to re-translate.
+    """
+    fields = ("topic", "claims", "resolution", "title", "action", "review_note")
+    data = {name: getattr(item, name) for name in fields if hasattr(item, name)}
+    if "claims" in data:
+        data["claims"] = [claim.says for claim in data["claims"]]
+    return hashlib.sha256(json.dumps(data, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def is_stale(text: ConflictText | CalendarText | StratumText, item: BaseModel) -> bool:
+    """True when the Chinese wording was written from English that has changed since."""
+    return bool(text.en_digest) and text.en_digest != english_digest(item)
 
 
 def monograph_of(pack: Pack) -> Monograph | None:
