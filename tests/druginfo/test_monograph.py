@@ -237,7 +237,7 @@ def test_chinese_written_from_older_english_is_reported_and_not_shown(tmp_path: 
     }
     folder = write_pack(tmp_path, NATALIZUMAB_IDENTITY, {"conflicts.yaml": [conflict]})
     text = _MONOGRAPH.format(source="S1", rules="[]", conflict="x").replace(
-        "resolution: 处理}", "resolution: 处理, en_digest: 000000000000}"
+        "resolution: 处理}", 'resolution: 处理, en_digest: "deadbeef0000"}'
     )
     (folder / "monograph.yaml").write_text(text, encoding="utf-8")
     pack = load_pack(folder)

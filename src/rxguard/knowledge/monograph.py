@@ -250,7 +250,7 @@ class Monograph(Strict):
                 elif is_stale(text, item):
                     problems.append(
                         f"{path}: {key}.{item.id} was translated from older English; re-translate it "
-                        f"and set en_digest: {english_digest(item)}"
+                        f'and set en_digest: "{english_digest(item)}"'
                     )
         items = {m.id for m in pack.monitoring}
         for item_id in self.calendar_zh:
@@ -281,7 +281,7 @@ class Monograph(Strict):
 def english_digest(item: BaseModel) -> str:
     """A short fingerprint of the English a Chinese wording was written from.
 
-    Stored as ``en_digest`` next to the Chinese text; when the English in
+    Stored, quoted, as ``en_digest`` next to the Chinese text; when the English in
     conflicts.yaml, schedule.yaml or risk.yaml changes, the digest no longer
     matches and :meth:`Monograph.translation_problems` says which entry to re-translate.
     """
