@@ -9,6 +9,7 @@ says what is wrong and what to do next, so interfaces can show it as one line
     ├── UnknownDrugError     a drug name resolved to nothing (carries suggestions)
     ├── FactsError           patient input is not a usable FHIR R4 Bundle
     ├── InputError           any other bad argument (date, jurisdiction, answers)
+    ├── AccessDeniedError    the signed-in user's role or scope does not allow this
     └── ProgramError         a restricted-distribution step cannot be done as asked
         ├── NotFoundError        a named prescriber, site, patient or record does not exist
         ├── TransitionError      the state change is not allowed from the current state
@@ -43,6 +44,10 @@ class FactsError(RxguardError):
 
 class InputError(RxguardError):
     """An argument is malformed (date, jurisdiction, checklist answers...)."""
+
+
+class AccessDeniedError(RxguardError):
+    """The user's role or scope does not allow this; the message names the role needed."""
 
 
 class ProgramError(RxguardError):

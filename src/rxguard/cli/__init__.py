@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from rxguard.cli import check, druginfo, packs
+from rxguard.cli import access, check, druginfo, packs, serve
 from rxguard.cli import program as program_cli
 from rxguard.errors import RxguardError, UnknownDrugError
 
@@ -25,6 +25,8 @@ check.register(app)
 packs.register(app)
 druginfo.register(app)
 program_cli.register(app)
+serve.register(app)
+access.register(app)
 
 
 def run(argv: list[str]) -> int:

@@ -1,0 +1,133 @@
+"""``create_app(settings)``: the one FastAPI application behind ``rxguard serve``.
+
+It wires the layers, nothing more: settings, the database engine, metrics,
+the request middleware, problem+json handlers, the REST routes under
+``/api/v1``, operations routes (``/healthz``, ``/readyz``, ``/metrics``) and
+the CDS Hooks routes (``/cds-services``). Operation ids are the route
+functions' names, set explicitly, so the committed OpenAPI document and any
+generated client stay stable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+import rxguard
+from rxguard.api.log import configure_logging
+from rxguard.api.metrics import make_metrics
+from rxguard.api.middleware import RequestContextMiddleware
+from rxguard.api.problems import Problem, install_problem_handlers
+from rxguard.api.routes import assess, health, packs
+from rxguard.api.settings import ServerSettings
+from rxguard.cds_hooks.issuers import load_issuers
+from rxguard.cds_hooks.program_gaps import ProgramGapLookup
+from rxguard.cds_hooks.replay import ReplayCache
+from rxguard.cds_hooks.router import router as cds_router
+from rxguard.cds_hooks.security import JwksCache, JwtVerifier
+from rxguard.store.db import make_engine, session_factory
+
+DESCRIPTION = """\
+rxguard keeps high-risk medicines (natalizumab, mifamurtide) safe from prescription to infusion.
+
+* **REST API** under `/api/v1`: send `Authorization: Bearer rxg_…` (an API token from
+  `rxguard token create --user NAME`). Access is by role and scope; anything not granted is refused.
+* **CDS Hooks 2.0** under `/cds-services`: every call carries a JWT signed by an EHR in the issuer allowlist.
+* **Errors** are `application/problem+json` (RFC 9457): `type`, `title`, `status`, `detail`, `request_id`.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.operation_id or route.name
+
+
+#: Every router, in the order its routes appear in the OpenAPI document.
+ROUTERS: tuple[APIRouter, ...] = (health.router, assess.router, packs.router, cds_router)
+
+
+def _lifespan_for(settings: ServerSettings) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Packs are loaded (and compiled) before the first request, not during it.
+        from rxguard.knowledge.loader import load_all
+
+        await run_in_threadpool(load_all)
+        yield
+        await app.state.http.aclose()
+        app.state.engine.dispose()
+
+    return lifespan
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: ServerSettings | None = None, *, clock: Callable[[], datetime] = system_clock) -> FastAPI:
+    """The application; ``clock`` is what "now" means (tests pass a fixed one)."""
+    settings = settings or ServerSettings()
+    configure_logging(settings.log_level)
+    app = FastAPI(
+        title="rxguard",
+        version=rxguard.__version__,
+        description=DESCRIPTION,
+        generate_unique_id_function=_operation_id,
+        lifespan=_lifespan_for(settings),
+    )
+    engine = make_engine(settings)
+    sessions = session_factory(engine)
+    metrics = make_metrics()
+    timeout = httpx.Timeout(settings.fhir_timeout_seconds)
+    http = httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_connections=50))
+    replay = ReplayCache(sessions)
+
+    async def remember(iss: str, jti: str, expires_at: datetime) -> bool:
+        return await run_in_threadpool(replay.remember, iss, jti, expires_at=expires_at, now=system_clock())
+
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.engine = engine
+    app.state.sessions = sessions
+    app.state.metrics = metrics
+    app.state.http = http
+    app.state.cds_verifier = JwtVerifier(
+        load_issuers(settings.cds_issuers_file),
+        JwksCache(http, ttl=settings.cds_jwks_ttl_seconds, min_refetch=settings.cds_jwks_min_refetch_seconds),
+        remember,
+        max_lifetime=settings.cds_max_token_lifetime_seconds,
+        leeway=settings.cds_leeway_seconds,
+    )
+    app.state.program_gaps = ProgramGapLookup(sessions)
+
+    install_problem_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.request_timeout_seconds,
+    )
+    _register_problem_schema(app)
+    return app
+
+
+def _register_problem_schema(app: FastAPI) -> None:
+    """Make ``#/components/schemas/Problem`` part of the OpenAPI document."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = original()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema()
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,146 @@
+"""Response and request shapes of the REST API, for the OpenAPI document and its tests.
+
+Routes build their JSON with the same ``to_dict`` functions the CLI uses, so
+``POST /api/v1/assess`` and ``rxguard check --format json`` cannot drift; the
+models here describe that JSON (and a contract test checks that real
+responses fit them). ``extra="allow"`` where the engine may add a field
+without breaking clients.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class SourceOut(Open):
+    id: str
+    title: str
+    section: str
+    tier: str
+    verified: bool
+    url: str
+    jurisdiction: str
+
+
+class FindingOut(Open):
+    rule: str = Field(description="Rule id, '<drug>.<slug>'")
+    severity: str
+    counts_as: str = Field(description="Severity it counts as (needs_review caps it at caution)")
+    title: str
+    message: str
+    action: str
+    evidence: list[str]
+    basis: str
+    needs_review: bool
+    review_note: str
+    category: str
+    protocol: bool
+    sources: list[SourceOut]
+
+
+class DueOut(Open):
+    item: str
+    title: str
+    due_on: str
+    status: Literal["overdue", "due", "upcoming"]
+    last_done: str | None
+    basis: str
+    needs_review: bool
+
+
+class StratumOut(Open):
+    id: str
+    title: str
+    action: str
+    evidence: list[str]
+    needs_review: bool
+    review_note: str
+    sources: list[SourceOut]
+
+
+class ResolutionOut(Open):
+    display: str
+    via: str
+    product: str | None
+    program: str | None
+    confidence: float
+
+
+class PackRef(Open):
+    name: str
+    version: str
+
+
+class AssessmentOut(Open):
+    """The JSON of ``rxguard check --format json``."""
+
+    drug: str
+    resolved_from: str
+    jurisdiction: str | None
+    at: str
+    verdict: Literal["contraindicated", "hold", "caution", "ok"]
+    findings: list[FindingOut]
+    due: list[DueOut]
+    pml_stratum: StratumOut | None
+    infusions_before: int
+    notes: list[str]
+    pack: PackRef
+    resolution: ResolutionOut
+
+
+class AssessRequest(BaseModel):
+    """Body of ``POST /api/v1/assess`` when checklist answers come with the Bundle."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bundle: dict[str, Any] = Field(description="FHIR R4 Bundle of the patient (or a CDS Hooks prefetch object)")
+    answers: dict[str, bool | float] | None = Field(
+        default=None, description="Pre-infusion checklist answers: question id -> true (yes) / false (no) or a number"
+    )
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: ``items`` plus what is needed to ask for the next page."""
+
+    items: list[T]
+    total: int = Field(description="Number of items across all pages")
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="Offset of the next page, or null on the last page")
+
+
+class PackSummary(Open):
+    name: str
+    version: str
+    last_reviewed_on: str
+    inn: str
+    rules: int
+
+
+class NameOut(Open):
+    drug: str
+    display: str
+    matched: str
+    via: str
+    product: str | None
+    program: str | None
+    confidence: float
+    verified: bool
+
+
+class SuggestionOut(Open):
+    drug: str
+    display: str
+    score: float
+
+
+class Status(BaseModel):
+    status: Literal["ok"]

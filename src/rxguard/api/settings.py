@@ -1,0 +1,86 @@
+"""Settings of the HTTP server (REST API and CDS Hooks), validated at start-up.
+
+They extend the store's :class:`rxguard.store.settings.Settings`, so one
+object carries everything a server process needs (database URL included) and
+is read once from ``RXGUARD_*`` environment variables.
+
+Why it refuses to start: outside ``development`` a server must not run with
+switches meant for a laptop. In ``production`` it refuses unauthenticated CDS
+Hooks, a missing issuer allowlist and a missing public URL (the JWT ``aud``
+must be compared with the URL the EHR was given, not whatever Host header a
+proxy forwards).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from rxguard.store.settings import Settings as StoreSettings
+
+MiB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A setting is missing or unsafe for the environment; names the variable and the fix."""
+
+
+class ServerSettings(StoreSettings):
+    """Everything ``rxguard serve`` needs; safe defaults only where they are safe."""
+
+    environment: Literal["development", "production"] = "development"
+    #: Base URL the EHR and users reach rxguard at (no trailing slash), e.g.
+    #: ``https://rxguard.example.org``. Used for JWT ``aud`` and card links.
+    public_url: str = ""
+    #: Largest request body accepted; a Synthea bundle is 0.2–3.9 MB.
+    max_body_bytes: int = Field(default=8 * MiB, ge=1024)
+    #: Longest a request may run before it is answered 504.
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: Connect/read timeout of each call to an EHR's FHIR server or a JWKS URL.
+    fhir_timeout_seconds: float = Field(default=5.0, gt=0)
+    #: Total budget for fetching a CDS Hooks request's missing prefetch.
+    fhir_total_timeout_seconds: float = Field(default=8.0, gt=0)
+    #: JSON array of trusted CDS Hooks clients: ``[{"iss": ..., "jwks_url": ...}]``
+    #: or ``[{"iss": ..., "jwks": {"keys": [...]}}]``; optional ``tenants``.
+    cds_issuers_file: Path | None = None
+    #: Accept CDS Hooks calls without a JWT (local development only).
+    cds_allow_unauthenticated: bool = False
+    #: Longest JWT lifetime accepted (``exp - iat``); also how long a ``jti`` is remembered.
+    cds_max_token_lifetime_seconds: int = Field(default=3600, ge=60, le=3600)
+    #: Clock skew tolerated on ``exp``, ``iat`` and ``nbf``.
+    cds_leeway_seconds: int = Field(default=60, ge=0, le=300)
+    #: How long a fetched JWKS is trusted before it is fetched again.
+    cds_jwks_ttl_seconds: int = Field(default=300, ge=10)
+    #: Shortest time between two fetches of an issuer's JWKS when a token names an unknown ``kid``.
+    cds_jwks_min_refetch_seconds: float = Field(default=30.0, ge=0)
+    #: Page the card links open: rxguard's pre-infusion page (SMART launch URL).
+    smart_launch_url: str = ""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> ServerSettings:
+        if self.environment != "production":
+            return self
+        problems = []
+        if self.cds_allow_unauthenticated:
+            problems.append("RXGUARD_CDS_ALLOW_UNAUTHENTICATED is on; it is for local development only — unset it")
+        if self.cds_issuers_file is None:
+            problems.append("RXGUARD_CDS_ISSUERS_FILE is not set; point it at the JSON allowlist of EHR issuers")
+        if not self.public_url.startswith("https://"):
+            problems.append("RXGUARD_PUBLIC_URL must be the https:// URL EHRs call (it is checked against JWT aud)")
+        if self.database_url.startswith("sqlite") and "var/rxguard.db" in self.database_url:
+            problems.append("RXGUARD_DATABASE_URL is the development default; set the production database URL")
+        if problems:
+            raise SettingsError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+    def base_url(self, fallback: str) -> str:
+        """The public base URL, or the URL the request arrived at when none is configured."""
+        return (self.public_url or fallback).rstrip("/")
+
+
+def load_settings(**overrides: object) -> ServerSettings:
+    """Read ``RXGUARD_*`` from the environment; keyword overrides win (tests, CLI flags)."""
+    return ServerSettings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,73 @@
+"""``rxguard user create|list`` and ``rxguard token create|revoke``: who may use the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from sqlalchemy.orm import Session, sessionmaker
+
+from rxguard.access import create_token, create_user, list_users, revoke_token
+from rxguard.store import make_engine, session_factory, transaction
+
+ACTOR = "cli"
+
+
+def _sessions() -> sessionmaker[Session]:
+    return session_factory(make_engine())
+
+
+def register(app: typer.Typer) -> None:
+    user_app = typer.Typer(help="Users of the API and their roles.", no_args_is_help=True)
+    token_app = typer.Typer(help="API tokens (shown once, stored hashed).", no_args_is_help=True)
+    app.add_typer(user_app, name="user")
+    app.add_typer(token_app, name="token")
+
+    @user_app.command("create")
+    def user_create(
+        name: Annotated[str, typer.Argument(help="Sign-in name, e.g. ada.")],
+        role: Annotated[str, typer.Option(help="prescriber, nurse, pharmacist, admin or auditor.")],
+        prescriber: Annotated[str | None, typer.Option(help="Prescriber key (role prescriber).")] = None,
+        site: Annotated[str | None, typer.Option(help="Infusion site key (roles nurse, pharmacist).")] = None,
+        display_name: Annotated[str, typer.Option(help="Name shown to people.")] = "",
+    ) -> None:
+        """Add a user with one role; prescribers are tied to a prescriber, site staff to a site."""
+        with transaction(_sessions()) as session:
+            user = create_user(
+                session, name=name, role=role, prescriber_key=prescriber, site_key=site,
+                display_name=display_name, at=datetime.now(UTC), actor=ACTOR,
+            )  # fmt: skip
+            typer.echo(f"user {user.name} ({user.role}) created")
+
+    @user_app.command("list")
+    def user_list() -> None:
+        """Every user with role and state."""
+        with transaction(_sessions()) as session:
+            for user in list_users(session):
+                state = "disabled" if user.disabled_at else "active"
+                typer.echo(f"{user.name}\t{user.role}\t{state}\t{user.display_name}")
+
+    @token_app.command("create")
+    def token_create(
+        user: Annotated[str, typer.Option("--user", help="The user the token acts as.")],
+        days: Annotated[int | None, typer.Option(help="Expire after this many days (default: never).")] = None,
+        label: Annotated[str, typer.Option(help="What the token is for.")] = "",
+    ) -> None:
+        """Print a new API token for a user (shown once; only its hash is stored)."""
+        with transaction(_sessions()) as session:
+            token, row = create_token(
+                session, user_name=user, label=label, valid_days=days, at=datetime.now(UTC), actor=ACTOR
+            )
+            token_id = row.id
+        typer.echo(token)
+        typer.echo(f"token id {token_id}: send it as 'Authorization: Bearer <token>'", err=True)
+
+    @token_app.command("revoke")
+    def token_revoke(
+        token_id: Annotated[str, typer.Argument(help="The token id printed when it was created.")],
+    ) -> None:
+        """Revoke a token at once."""
+        with transaction(_sessions()) as session:
+            revoke_token(session, token_id=token_id, at=datetime.now(UTC), actor=ACTOR)
+        typer.echo(f"token {token_id} revoked")

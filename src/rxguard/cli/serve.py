@@ -1,0 +1,47 @@
+"""``rxguard serve``: the REST API and CDS Hooks over HTTP (uvicorn)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from rxguard.errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+        workers: Annotated[
+            int, typer.Option(help="Worker processes (each reads the same RXGUARD_* settings).", min=1)
+        ] = 1,
+    ) -> None:
+        """Serve the REST API (/api/v1), CDS Hooks (/cds-services), /healthz, /readyz and /metrics."""
+        import uvicorn
+
+        from rxguard.api.app import create_app
+        from rxguard.api.settings import ServerSettings
+
+        try:
+            settings = ServerSettings()
+        except ValidationError as exc:
+            problems = "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors())
+            raise InputError(f"settings refused: {problems}") from None
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        typer.echo(f"rxguard serving on http://{shown}:{port} (API docs at http://{shown}:{port}/docs)", err=True)
+        common = {
+            "host": host,
+            "port": port,
+            "log_config": None,  # rxguard's JSON logging, configured by create_app
+            "access_log": False,  # the request middleware logs each request (route template, no query)
+            "timeout_keep_alive": 5,
+            "timeout_graceful_shutdown": 10,
+            "server_header": False,
+        }
+        if workers > 1:
+            uvicorn.run("rxguard.api.app:create_app", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+        else:
+            uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
