@@ -105,6 +105,13 @@ def _md_sources(sources: Iterable[SourceView], lang: Language) -> list[str]:
     return lines
 
 
+def _meta(doc: MonographDoc) -> str:
+    generated, reviewed = labels.label("generated", doc.lang), labels.label("reviewed", doc.lang)
+    if doc.lang == "en":
+        return f"{generated} {doc.drug} {doc.pack_version}; {reviewed} {doc.last_reviewed_on}."
+    return f"{generated}（{doc.drug} {doc.pack_version}）；{reviewed}：{doc.last_reviewed_on}。"
+
+
 def to_markdown(doc: MonographDoc) -> str:
     lang = doc.lang
     sep = ": " if lang == "en" else "："
@@ -115,8 +122,7 @@ def to_markdown(doc: MonographDoc) -> str:
         "",
         doc.summary,
         "",
-        f"_{labels.label('generated', lang)} {doc.drug} {doc.pack_version}; "
-        f"{labels.label('reviewed', lang)} {doc.last_reviewed_on}._",
+        f"_{_meta(doc)}_",
     ]
     for section in doc.sections:
         lines += ["", f"## {section.title}", ""]
@@ -217,10 +223,7 @@ def to_html(doc: MonographDoc) -> str:
     lang = doc.lang
     html_lang = "en" if lang == "en" else "zh-Hans"
     sep = ": " if lang == "en" else "："
-    meta = (
-        f"{labels.label('generated', lang)} {doc.drug} {doc.pack_version}; "
-        f"{labels.label('reviewed', lang)} {doc.last_reviewed_on}."
-    )
+    meta = _meta(doc)
     body = "".join(_html_section(s, lang) for s in doc.sections)
     return (
         f'<!DOCTYPE html>\n<html lang="{html_lang}"><head><meta charset="utf-8">'
