@@ -211,3 +211,19 @@ def test_demo_load_then_export_and_audit_verify(cli, tmp_path) -> None:  # type:
     assert code == 0 and (tmp_path / "program.ndjson").stat().st_size > 0
     code, out, _ = cli("demo", "load", "--at", AT)
     assert code == 2
+
+
+def test_audit_verify_names_the_tampered_entry_and_exits_2(cli, db: TestDatabase) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    setup_touch(cli)
+    with db.engine.begin() as connection:
+        if db.name == "postgresql":
+            connection.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_append_only"))
+            connection.execute(text("UPDATE audit_entry SET actor = 'mallory' WHERE seq = 4"))
+            connection.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_append_only"))
+        else:
+            connection.execute(text("DROP TRIGGER IF EXISTS audit_entry_no_update"))
+            connection.execute(text("UPDATE audit_entry SET actor = 'mallory' WHERE seq = 4"))
+    code, _, err = cli("audit", "verify")
+    assert code == 2 and "seq 4" in err

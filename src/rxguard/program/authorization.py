@@ -33,13 +33,14 @@ from rxguard.program import monitoring
 from rxguard.program.common import (
     certification_for,
     certified_event,
+    find_enrollment,
     flush_or_conflict,
     lock_enrollment,
     patient,
     require_aware,
     site,
 )
-from rxguard.program.enrollment import find_enrollment, has_current_consent, notice_lapse
+from rxguard.program.enrollment import has_current_consent, notice_lapse
 from rxguard.program.registry import Program, cite, get_program
 from rxguard.store import audit
 from rxguard.store.models import (

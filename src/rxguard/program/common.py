@@ -192,7 +192,7 @@ def move_authorization(
         reason=reason,
     )
     session.add(event)
-    payload = {"from": authorization.status, "to": to, "reason": reason}
+    payload: dict[str, Any] = {"from": authorization.status, "to": to, "reason": reason}
     authorization.status = to
     if infusable is not None:
         authorization.is_infusable = infusable

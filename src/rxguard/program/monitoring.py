@@ -251,7 +251,8 @@ def disease_activity_trend(session: Session, enrollment: Enrollment) -> dict[str
         .where(MonitoringEvent.enrollment_id == enrollment.id, MonitoringEvent.kind == "disease-activity-assessment")
         .order_by(MonitoringEvent.occurred_on)
     )
-    points = [
+    rows = list(session.execute(stmt).scalars())
+    points: list[dict[str, Any]] = [
         {
             "on": e.occurred_on.isoformat(),
             "edss": e.edss,
@@ -259,15 +260,16 @@ def disease_activity_trend(session: Session, enrollment: Enrollment) -> dict[str
             "t1_gd_lesions": e.t1_gd_lesions,
             "new_t2_lesions": e.new_t2_lesions,
         }
-        for e in session.execute(stmt).scalars()
+        for e in rows
     ]
-    edss = [p["edss"] for p in points if p["edss"] is not None]
+    edss = [e.edss for e in rows if e.edss is not None]
     change = round(edss[-1] - edss[0], 1) if len(edss) >= 2 else None
     direction = None if change is None else ("worse" if change > 0 else "better" if change < 0 else "stable")
+    active = sum(1 for e in rows if (e.t1_gd_lesions or 0) + (e.new_t2_lesions or 0) > 0)
     return {
         "points": points,
         "edss_change": change,
         "edss_direction": direction,
-        "relapses_total": sum(p["relapses"] or 0 for p in points),
-        "active_mri_assessments": sum(1 for p in points if (p["t1_gd_lesions"] or 0) + (p["new_t2_lesions"] or 0) > 0),
+        "relapses_total": sum(e.relapses or 0 for e in rows),
+        "active_mri_assessments": active,
     }
