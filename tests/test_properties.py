@@ -96,3 +96,22 @@ def test_engine_is_total_deterministic_and_verdict_is_most_severe(patient, pack_
         assert finding.sources and all(s.section for s in finding.sources)
         if jurisdiction is not None:
             assert jurisdiction in pack.rules_by_id[finding.rule_id].jurisdictions
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(patient=patients, pack_name=st.sampled_from(sorted(PACKS)), answers_on=st.booleans())
+def test_rules_skipped_for_absent_data_could_not_have_fired(patient, pack_name, answers_on) -> None:  # type: ignore[no-untyped-def]
+    """The trigger-key shortcut never hides a finding: every skipped rule's condition is false."""
+    from rxguard.engine.assess import _present_keys, build_context, compile_pack
+
+    pack = PACKS[pack_name]
+    if patient["infusions"]["count"] == 0:
+        patient = {k: v for k, v in patient.items() if k != "infusions"}
+    facts = READER.read(build_bundle(patient, at=AT, drug=pack.identity.inn))
+    answers = {q.id: True for q in pack.questions.values() if q.answer_type == "boolean"} if answers_on else {}
+    compiled = compile_pack(pack)
+    ctx, _ = build_context(compiled, facts, AT, None, answers, {}, None)
+    present = _present_keys(ctx)
+    for cr in compiled.rules:
+        if cr.triggers is not None and not (cr.triggers & present):
+            assert cr.pred(ctx) is None, cr.rule.id

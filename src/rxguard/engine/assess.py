@@ -172,6 +172,19 @@ def _stratum(compiled: CompiledPack, ctx: Ctx) -> StratumResult | None:
     return StratumResult(s.id, s.title, s.action, (), s.needs_review, s.review_note, default.sources)
 
 
+def _present_keys(ctx: Ctx) -> frozenset[str]:
+    """The data keys this assessment has: tags and labs from the facts, plus answers, order, preparation, infusions."""
+    keys = ctx.facts.present_keys()
+    extra = [f"answer:{qid}" for qid in ctx.answers]
+    if ctx.order is not None:
+        extra.append("order")
+    if ctx.preparation is not None:
+        extra.append("preparation")
+    if ctx.infusions:
+        extra.append("infusions")
+    return keys.union(extra) if extra else keys
+
+
 def _finding(cr: CompiledRule, ctx: Ctx, evidence: list[str]) -> Finding:
     rule = cr.rule
     severity = rule.severity_in(ctx.jurisdiction)  # type: ignore[arg-type]
@@ -189,6 +202,38 @@ def _finding(cr: CompiledRule, ctx: Ctx, evidence: list[str]) -> Finding:
         rule.id, severity, counts_as, rule.title, rule.message, rule.action, tuple(evidence),
         rule.basis, needs_review, note, rule.category, rule.protocol, cr.sources,
     )  # fmt: skip
+
+
+def build_context(
+    compiled: CompiledPack,
+    facts: PatientFacts,
+    at: date,
+    jurisdiction: str | None,
+    answers: Mapping[str, bool | float] | None,
+    context: Mapping[str, Any],
+    default_ulns: Mapping[str, float] | None,
+) -> tuple[Ctx, StratumResult | None]:
+    """Everything rules read for one assessment, with the PML stratum already decided."""
+    pack = compiled.pack
+    ctx = Ctx(
+        facts=facts,
+        at=at,
+        jurisdiction=jurisdiction,
+        answers=answers or {},
+        question_text=compiled.question_text,
+        infusions=_infusion_history(pack, facts, at, context.get("infusions")),
+        order=_current_order(pack, facts, context),
+        preparation=context.get("preparation"),
+        parameters=pack.parameters,
+        default_ulns=default_ulns or {},
+        bands=pack.risk.index_bands if pack.risk else None,
+        events=_events(context),
+    )
+    if compiled.confounders:
+        _mark_invalid_results(ctx, compiled.confounders)
+    stratum = _stratum(compiled, ctx)
+    ctx.stratum = stratum.id if stratum else None
+    return ctx, stratum
 
 
 def assess(
@@ -212,35 +257,17 @@ def assess(
     context = context or {}
     protocol_rules = protocol_rules or {}
     compiled = compile_pack(pack)
-    ctx = Ctx(
-        facts=facts,
-        at=at,
-        jurisdiction=jurisdiction,
-        answers=answers or {},
-        question_text=compiled.question_text,
-        infusions=_infusion_history(pack, facts, at, context.get("infusions")),
-        order=_current_order(pack, facts, context),
-        preparation=context.get("preparation"),
-        parameters=pack.parameters,
-        default_ulns=default_ulns or {},
-        bands=pack.risk.index_bands if pack.risk else None,
-        events=_events(context),
-    )
-    if compiled.confounders:
-        _mark_invalid_results(ctx, compiled.confounders)
-    stratum = _stratum(compiled, ctx)
-    ctx.stratum = stratum.id if stratum else None
-
+    ctx, stratum = build_context(compiled, facts, at, jurisdiction, answers, context, default_ulns)
     findings = []
     worst = 0
-    by_tag = facts.by_tag
+    present = _present_keys(ctx)
     rows = compiled.by_jurisdiction.get(jurisdiction, compiled.by_jurisdiction[None])
     for cr, keys, pred, protocol in rows:
         if protocol and not protocol_rules.get(cr.rule.id, cr.rule.enabled_by_default):
             continue
         if keys is not None:
             for key in keys:
-                if key in by_tag:
+                if key in present:
                     break
             else:
                 continue

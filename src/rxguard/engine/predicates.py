@@ -9,6 +9,7 @@ one core assess tens of thousands of patients a second.
 from __future__ import annotations
 
 import calendar
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -40,6 +41,7 @@ from rxguard.knowledge.schema import (
 Evidence = list[str] | None
 
 
+@functools.lru_cache(maxsize=8192)
 def shift(day: date, duration: str, sign: int = 1) -> date:
     """``day`` moved by an ISO 8601 duration (calendar months, clamped to month end)."""
     months, days = parse_duration(duration)
@@ -602,16 +604,40 @@ _ITEM_KINDS = {
 }
 
 
-def triggers(condition: Condition) -> frozenset[str] | None:
-    """Tag keys of which at least one must be in the facts for the condition to hold.
+def _leaf_triggers(kind: str, pred: Any) -> frozenset[str] | None:
+    """Data keys a leaf predicate cannot hold without (see :func:`triggers`)."""
+    if kind in _ITEM_KINDS:
+        return frozenset({f"{_ITEM_KINDS[kind]}:{pred.valueset}"})
+    if kind in ("lab_persistent", "lab_confounded") or (kind == "lab" and not pred.missing):
+        return frozenset({f"lab:{pred.test}"})
+    if kind == "answer":
+        return frozenset({f"answer:{pred.id}"})
+    if kind in ("order", "preparation"):
+        return frozenset({kind})
+    if kind == "infusions":
+        needs_one = (pred.count_gte or 0) > 0 or any(
+            getattr(pred, a) is not None
+            for a in ("since_first_gte", "since_first_gt", "since_last_lt", "gap_gte", "since_last_lt_param")
+        )
+        return frozenset({"infusions"}) if needs_one else None
+    if kind in ("pregnant", "breastfeeding") and pred is True:
+        tag, lab = (
+            ("pregnancy", "pregnancy-status") if kind == "pregnant" else ("breastfeeding", "breastfeeding-status")
+        )
+        return frozenset({f"condition:{tag}", f"lab:{lab}"})
+    if kind == "jcv_index" and "unknown" not in pred.band:
+        return frozenset({"lab:anti-jcv-index"})
+    return None
 
-    ``None`` when the condition can hold without any tagged item (labs, answers,
-    ``not``...). The engine skips a rule outright when none of its trigger keys
-    is present, which is most rules for most patients.
+
+def triggers(condition: Condition) -> frozenset[str] | None:
+    """Data keys of which at least one must be present for the condition to hold.
+
+    ``None`` when the condition can hold without any particular data (``not``,
+    age, ``lab: missing``...). The engine skips a rule outright when none of its
+    trigger keys is present, which is most rules for most patients.
     """
     kind = condition.kind()
-    if kind in _ITEM_KINDS:
-        return frozenset({f"{_ITEM_KINDS[kind]}:{getattr(condition, kind).valueset}"})
     if kind == "all":
         found = [t for t in (triggers(c) for c in condition.all or ()) if t is not None]
         return min(found, key=len) if found else None
@@ -620,7 +646,9 @@ def triggers(condition: Condition) -> frozenset[str] | None:
         if not children or any(t is None for t in children):
             return None
         return frozenset().union(*[t for t in children if t is not None])
-    return None
+    if kind == "not":
+        return None
+    return _leaf_triggers(kind, getattr(condition, kind))
 
 
 def compile_condition(condition: Condition) -> Pred:

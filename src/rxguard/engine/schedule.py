@@ -1,4 +1,8 @@
-"""What is due when: the monitoring calendar of a pack applied to one patient."""
+"""What is due when: the monitoring calendar of a pack applied to one patient.
+
+Only the latest piece of evidence matters for each item (the last liver
+panel, the last prescriber assessment), so that is all this module looks up.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +21,19 @@ class CompiledItem:
     applies: Pred | None
 
 
-def _evidence_dates(ctx: Ctx, item: MonitoringItem) -> list[date]:
-    days: list[date] = []
+def _last_done(ctx: Ctx, item: MonitoringItem) -> date | None:
+    """Latest lab result or program event, on or before ``at``, that satisfies the item."""
+    last: date | None = None
     for key in item.evidence:
-        days.extend(r.effective for r in ctx.facts.labs.get(key, ()) if r.effective <= ctx.at)
-        days.extend(d for d in ctx.events.get(key, ()) if d <= ctx.at)
-    return sorted(days)
+        for result in ctx.facts.labs.get(key, ()):  # newest first
+            if result.effective <= ctx.at:
+                if last is None or result.effective > last:
+                    last = result.effective
+                break
+        for day in ctx.events.get(key, ()):
+            if day <= ctx.at and (last is None or day > last):
+                last = day
+    return last
 
 
 def _status(due_on: date, ctx: Ctx, item: MonitoringItem) -> Literal["overdue", "due", "upcoming"]:
@@ -33,20 +44,8 @@ def _status(due_on: date, ctx: Ctx, item: MonitoringItem) -> Literal["overdue", 
     return "upcoming"
 
 
-def _schedule_points(anchor: date, item: MonitoringItem, until: date) -> list[date]:
-    points = [shift(anchor, offset) for offset in item.at_offsets]
-    if item.every:
-        current = points[-1] if points else anchor
-        if not points:
-            points.append(current)
-        while current <= until:
-            current = shift(current, item.every)
-            points.append(current)
-    return points
-
-
-def _next_due(ctx: Ctx, item: MonitoringItem, done: list[date]) -> date | None:
-    """First schedule point not yet satisfied by evidence (due_soon early counts)."""
+def _next_due(ctx: Ctx, item: MonitoringItem, last: date | None) -> date | None:
+    """First schedule point not yet met by evidence (evidence up to ``due_soon`` early counts)."""
     if ctx.infusions:
         anchor = ctx.infusions[0]
     elif item.anchor == "start":
@@ -54,24 +53,28 @@ def _next_due(ctx: Ctx, item: MonitoringItem, done: list[date]) -> date | None:
     else:
         return None
     if not item.at_offsets and item.every:
-        last = done[-1] if done else None
         return shift(last, item.every) if last else anchor
-    until = shift(ctx.at, item.every or "P1Y")
-    for point in _schedule_points(anchor, item, until):
-        window_start = shift(point, item.due_soon, -1)
-        if not any(day >= window_start for day in done):
+    points = [shift(anchor, offset) for offset in item.at_offsets]
+    for point in points:
+        if last is None or last < shift(point, item.due_soon, -1):
             return point
-    return None
+    if not item.every:
+        return None
+    point = points[-1] if points else anchor
+    until = shift(ctx.at, item.every)
+    while point <= until:
+        point = shift(point, item.every)
+        if last is None or last < shift(point, item.due_soon, -1):
+            return point
+    return point
 
 
-def _before_start(ctx: Ctx, item: MonitoringItem, done: list[date]) -> DueItem | None:
+def _before_start(ctx: Ctx, item: MonitoringItem, last: date | None) -> DueItem | None:
     if ctx.infusions or item.before_start_within is None:
         return None
-    window = shift(ctx.at, item.before_start_within, -1)
-    recent = [d for d in done if d >= window]
-    if recent:
+    if last is not None and last >= shift(ctx.at, item.before_start_within, -1):
         return None
-    return DueItem(item.id, item.title, ctx.at, "due", done[-1] if done else None, item.basis, item.needs_review)
+    return DueItem(item.id, item.title, ctx.at, "due", last, item.basis, item.needs_review)
 
 
 def compute_due(items: tuple[CompiledItem, ...], ctx: Ctx) -> tuple[DueItem, ...]:
@@ -82,21 +85,17 @@ def compute_due(items: tuple[CompiledItem, ...], ctx: Ctx) -> tuple[DueItem, ...
             continue
         if compiled.applies is not None and compiled.applies(ctx) is None:
             continue
-        done = _evidence_dates(ctx, item)
+        last = _last_done(ctx, item)
         if item.before_start_within is not None:
-            found = _before_start(ctx, item, done)
+            found = _before_start(ctx, item, last)
             if found:
                 due.append(found)
-            if not item.every and not item.at_offsets:
-                continue
         if not item.every and not item.at_offsets:
             continue
-        due_on = _next_due(ctx, item, done)
+        due_on = _next_due(ctx, item, last)
         if due_on is None:
             continue
         status = _status(due_on, ctx, item)
-        due.append(
-            DueItem(item.id, item.title, due_on, status, done[-1] if done else None, item.basis, item.needs_review)
-        )
+        due.append(DueItem(item.id, item.title, due_on, status, last, item.basis, item.needs_review))
     due.sort(key=lambda d: (d.due_on, d.item))
     return tuple(due)

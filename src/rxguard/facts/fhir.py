@@ -240,6 +240,7 @@ class FactsReader:
             medications=tuple(state.medications),
             labs=labs,
             by_tag={tag: tuple(items) for tag, items in by_tag.items()},
+            keys=frozenset(by_tag).union(f"lab:{test}" for test in labs),
         )
 
 

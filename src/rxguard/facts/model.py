@@ -132,6 +132,14 @@ class PatientFacts:
     medications: tuple[MedicationUse, ...] = ()
     labs: Mapping[str, tuple[LabResult, ...]] = field(default_factory=dict)
     by_tag: Mapping[str, tuple[ClinicalItem | MedicationUse, ...]] = field(default_factory=dict)
+    # "<kind>:<value set>" for every tag present and "lab:<test>" for every lab with a result:
+    # the engine skips rules whose data is absent with one set look-up.
+    keys: frozenset[str] = frozenset()
+
+    def present_keys(self) -> frozenset[str]:
+        if self.keys or not (self.by_tag or self.labs):
+            return self.keys
+        return frozenset(self.by_tag).union(f"lab:{test}" for test in self.labs)
 
     def latest(self, test: str) -> LabResult | None:
         results = self.labs.get(test)

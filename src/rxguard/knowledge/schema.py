@@ -11,6 +11,7 @@ Durations are ISO 8601 (``P14D``, ``P6W``, ``P3M``, ``P1Y``); dates are
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -30,6 +31,7 @@ RULE_ID = re.compile(r"^[a-z0-9]+\.[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
+@functools.lru_cache(maxsize=256)
 def parse_duration(text: str) -> tuple[int, int]:
     """Return (months, days) for an ISO 8601 duration such as ``P3M`` or ``P2W``.
 
