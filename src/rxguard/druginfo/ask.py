@@ -122,9 +122,11 @@ def _name_note(res: Resolution, pack: Pack, lang: Language) -> str:
     if res.via == "chinese" and not res.verified and lang == "en":
         return f"{res.matched} is the Chinese name in use for {inn}; it is not verified against an official list."
     if res.via == "program" and res.program:
+        if res.matched == res.program:
+            return ""
         if lang == "en":
-            return f"“{res.matched}” names the {res.program} program for {res.display} ({inn})."
-        return f"“{res.matched}”指的是 {res.display}（{inn}）的 {res.program} 项目。"
+            return f"“{res.matched}” is read as the {res.program} program for {res.display} ({inn})."
+        return f"“{res.matched}”识别为 {res.display}（{inn}）的 {res.program} 项目。"
     return ""
 
 
