@@ -160,9 +160,9 @@ def register(app: typer.Typer) -> None:
                 for p in pack.identity.products
             )
         )
-        console.print(
-            f"{len(pack.rules)} rules ({len(data['rules_needing_review'])} need review, {len(data['protocol_rules'])} protocol)"
-        )  # type: ignore[arg-type]
+        review = sum(1 for r in pack.rules if r.needs_review)
+        protocol = sum(1 for r in pack.rules if r.protocol)
+        console.print(f"{len(pack.rules)} rules ({review} need review, {protocol} protocol)")
         table = Table("source", "title", "jur.", "version", "tier", "verified")
         for s in pack.sources.values():
             table.add_row(
