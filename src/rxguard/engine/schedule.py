@@ -12,6 +12,7 @@ from typing import Literal
 
 from rxguard.engine.model import DueItem
 from rxguard.engine.predicates import Ctx, Pred, shift
+from rxguard.facts.model import EVENT_KEYS
 from rxguard.knowledge.schema import MonitoringItem
 
 
@@ -86,6 +87,11 @@ def compute_due(items: tuple[CompiledItem, ...], ctx: Ctx) -> tuple[DueItem, ...
         if compiled.applies is not None and compiled.applies(ctx) is None:
             continue
         last = _last_done(ctx, item)
+        if last is None and set(item.evidence) <= EVENT_KEYS and not ctx.events:
+            ctx.notes.append(
+                f"“{item.title}” is satisfied by program records ({', '.join(item.evidence)}); none were supplied "
+                "with this request, so its due date is counted from the first infusion."
+            )
         if item.before_start_within is not None:
             found = _before_start(ctx, item, last)
             if found:
