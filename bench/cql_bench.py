@@ -1,0 +1,354 @@
+"""rxguard against cql-execution on the same rules and the same patients.
+
+The rule subset (``bench/cql/RxguardSubset.cql``) is compiled to ELM at bench
+time with the JavaScript CQL-to-ELM translator and run with cql-execution +
+cql-exec-fhir, all installed from npm into ``bench/.cache/node`` (never
+committed). Two steps, in this order:
+
+1. **Differential gate.** Every patient (seeded Synthea scenarios at full and
+   prefetch size, plus hand-made edge cases) × every outcome: rxguard and
+   cql-execution must agree, or the run stops and prints each disagreement.
+   Speed figures for engines that disagree would mean nothing.
+2. **Timing**, each ratio from this run, both engines pinned to the same core
+   and both starting from parsed JSON: rxguard in-process (read facts + assess
+   the ordered drug's whole pack); cql-execution engine-optimal (ELM parsed
+   once, executor and PatientSource reused), naive (a new PatientSource per
+   patient, as CQL services commonly embed it) and batch (all patients in one
+   exec call).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.cql_scenarios import edge_cases, scenario_bundles
+from bench.scenarios import AT, to_prefetch_size
+from rxguard.engine import Assessment, assess, read_facts
+from rxguard.facts.model import MedicationUse, PatientFacts
+from rxguard.facts.vocabulary import normalize_text
+from rxguard.knowledge import get_pack
+from rxguard.knowledge.loader import Pack
+
+HERE = Path(__file__).resolve().parent
+CQL_DIR = HERE / "cql"
+LIBRARY = CQL_DIR / "RxguardSubset.cql"
+CACHE = HERE / ".cache"
+NODE_DIR = CACHE / "node"
+WORK = CACHE / "cql"
+# npm packages the bench installs for itself; versions as the issue asks.
+PACKAGES = {"@cqframework/cql": "5.3.0", "cql-execution": "3", "cql-exec-fhir": "2"}
+JURISDICTION = "EU"  # the EU calendar has the yearly MRI item for every natalizumab patient
+DEFAULT_ULNS = {"alt": 40.0, "ast": 40.0}
+ORDER_STATUSES = frozenset({"draft", "active", "on-hold"})
+TARGET_RATIO = 10.0
+
+# CQL outcome -> what it is compared with in rxguard's Assessment.
+RULE_OUTCOMES = {
+    "Outcome: Liver Enzymes 3x ULN": "natalizumab.liver-enzymes-3x-uln",
+    "Outcome: Immunosuppressive Co-medication": "natalizumab.current-immunosuppressive-therapy",
+    "Outcome: Other MS DMT": "natalizumab.combination-with-other-dmt",
+    "Outcome: Calcineurin Inhibitor": "mifamurtide.calcineurin-inhibitor",
+}
+DUE_OUTCOMES = {
+    "Outcome: Liver Tests Due": "liver-tests",
+    "Outcome: Anti-drug Antibodies Due": "anti-drug-antibodies",
+    "Outcome: MRI Due": "mri",
+}
+OUTCOMES = [
+    "Outcome: Ordered Drug",
+    *RULE_OUTCOMES,
+    *DUE_OUTCOMES,
+    "Outcome: PML Stratum",
+]
+# CQL name lists that must equal the packs' value sets (normalised as rxguard matches them).
+CQL_LISTS = {
+    "Natalizumab Names": [("natalizumab", "natalizumab")],
+    "Mifamurtide Names": [("mifamurtide", "mifamurtide")],
+    "Immunosuppressant Names": [("natalizumab", "immunosuppressants")],
+    "Immunocompromising Therapy Names": [("natalizumab", "immunocompromising-therapy")],
+    "Antineoplastic Names": [("natalizumab", "antineoplastics")],
+    "TNF Inhibitor Names": [("natalizumab", "tnf-alpha-inhibitors")],
+    "MS DMT Names": [("natalizumab", "ms-dmts")],
+    "Calcineurin Inhibitor Names": [("mifamurtide", "calcineurin-inhibitors")],
+}
+
+
+# ----------------------------------------------------------------------------- npm toolchain
+
+
+def _node() -> str:
+    node = shutil.which("node")
+    if node is None:
+        raise SystemExit("cql bench: Node.js (>= 18) is needed to run cql-execution; install it and retry")
+    return node
+
+
+def _installed(name: str) -> str | None:
+    manifest = NODE_DIR / "node_modules" / name / "package.json"
+    if not manifest.exists():
+        return None
+    return str(json.loads(manifest.read_text())["version"])
+
+
+def _satisfied(name: str, wanted: str) -> bool:
+    found = _installed(name)
+    return found is not None and (found == wanted or found.split(".")[0] == wanted)
+
+
+def ensure_packages() -> dict[str, str]:
+    """Install the CQL toolchain into the git-ignored cache once; later runs reuse it."""
+    if not all(_satisfied(name, wanted) for name, wanted in PACKAGES.items()):
+        NODE_DIR.mkdir(parents=True, exist_ok=True)
+        manifest = {"name": "rxguard-bench-cql", "private": True, "type": "module", "dependencies": PACKAGES}
+        (NODE_DIR / "package.json").write_text(json.dumps(manifest, indent=2))
+        npm = shutil.which("npm")
+        if npm is None:
+            raise SystemExit("cql bench: npm is needed to install the CQL toolchain")
+        print("  installing CQL toolchain from npm ...", flush=True)
+        subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=600)
+    return {name: _installed(name) or "?" for name in PACKAGES}
+
+
+def compile_library() -> tuple[Path, dict[str, Any]]:
+    """CQL -> ELM JSON at bench time; translator errors stop the run."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    elm = WORK / "RxguardSubset.elm.json"
+    done = subprocess.run(
+        [_node(), str(CQL_DIR / "compile.mjs"), str(NODE_DIR / "node_modules"), str(LIBRARY), str(elm)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"cql bench: the CQL library does not compile:\n{done.stderr}")
+    info = json.loads(done.stdout)
+    info["elm_sha256"] = hashlib.sha256(elm.read_bytes()).hexdigest()[:16]
+    return elm, info
+
+
+def check_lists(packs: Mapping[str, Pack]) -> list[str]:
+    """The CQL's inline name lists must be the packs' value sets, or the gate compares different rules."""
+    text = LIBRARY.read_text()
+    problems = []
+    for define, sources in CQL_LISTS.items():
+        match = re.search(rf'define "{define}":\s*\{{(.*?)\}}', text, re.S)
+        in_cql = set(re.findall(r"'([^']*)'", match.group(1))) if match else set()
+        in_packs = {normalize_text(n) for pack, vs in sources for n in packs[pack].valuesets[vs].names}
+        if in_cql != in_packs:
+            problems.append(f"{define}: CQL lacks {sorted(in_packs - in_cql)}, has extra {sorted(in_cql - in_packs)}")
+    return problems
+
+
+# ----------------------------------------------------------------------------- rxguard side
+
+
+def ordered_drug(facts: PatientFacts) -> str | None:
+    """The pack to assess: the drug of an open order (natalizumab first), as an order-sign hook would."""
+    for drug in ("natalizumab", "mifamurtide"):
+        for med in facts.tagged("medication", drug):
+            if isinstance(med, MedicationUse) and med.kind == "request" and med.status in ORDER_STATUSES:
+                return drug
+    return None
+
+
+def screen(bundle: dict[str, Any], packs: Mapping[str, Pack]) -> tuple[str | None, Assessment | None]:
+    """What is timed for rxguard: read the facts, pick the pack, assess all of its rules."""
+    facts = read_facts(bundle)
+    drug = ordered_drug(facts)
+    if drug is None:
+        return None, None
+    return drug, assess(packs[drug], facts, at=AT, jurisdiction=JURISDICTION, default_ulns=DEFAULT_ULNS)
+
+
+def outcomes(drug: str | None, assessment: Assessment | None) -> dict[str, Any]:
+    """rxguard's answer to each CQL outcome (None where the CQL expression is null)."""
+    found: dict[str, Any] = dict.fromkeys(OUTCOMES)
+    found["Outcome: Ordered Drug"] = drug
+    if assessment is None:
+        return found
+    for name, rule in RULE_OUTCOMES.items():
+        if rule.split(".")[0] == drug:
+            found[name] = assessment.fired(rule) is not None
+    if drug == "natalizumab":
+        due = {d.item: f"{d.status} {d.due_on.isoformat()}" for d in assessment.due}
+        for name, item in DUE_OUTCOMES.items():
+            found[name] = due.get(item)
+        found["Outcome: PML Stratum"] = assessment.stratum.id if assessment.stratum else None
+    return found
+
+
+def patient_id(bundle: dict[str, Any]) -> str:
+    return str(next(e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"))
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "mean_ms": statistics.fmean(ordered) * 1000,
+        "p50_ms": ordered[len(ordered) // 2] * 1000,
+        "p95_ms": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000,
+    }
+
+
+def time_rxguard(
+    bundles: list[dict[str, Any]], seconds: float, fn: Callable[[dict[str, Any]], Any]
+) -> dict[str, float]:
+    """Per-patient seconds over whole passes until ``seconds`` have passed (after a warm-up pass)."""
+    for bundle in bundles:
+        fn(bundle)
+    samples: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while True:
+        for bundle in bundles:
+            t0 = time.perf_counter()
+            fn(bundle)
+            samples.append(time.perf_counter() - t0)
+        if time.perf_counter() >= deadline:
+            return _summary(samples)
+
+
+# ----------------------------------------------------------------------------- the gate
+
+
+def disagreements(
+    sets: Mapping[str, list[dict[str, Any]]],
+    cql: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    packs: Mapping[str, Pack],
+) -> tuple[int, list[dict[str, Any]]]:
+    """(comparisons made, every patient × outcome where the two engines differ)."""
+    compared = 0
+    found = []
+    for name, bundles in sets.items():
+        for bundle in bundles:
+            pid = patient_id(bundle)
+            ours = outcomes(*screen(bundle, packs))
+            theirs = cql[name].get(pid, {})
+            for outcome in OUTCOMES:
+                compared += 1
+                if ours[outcome] != theirs.get(outcome):
+                    found.append(
+                        {
+                            "set": name,
+                            "patient": pid,
+                            "outcome": outcome,
+                            "rxguard": ours[outcome],
+                            "cql": theirs.get(outcome),
+                        }
+                    )
+    return compared, found
+
+
+def _fail(found: list[dict[str, Any]]) -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    (WORK / "disagreements.json").write_bytes(orjson.dumps(found, option=orjson.OPT_INDENT_2))
+    for row in found[:200]:
+        print(
+            f"  DISAGREE [{row['set']}] {row['patient']} {row['outcome']}: rxguard={row['rxguard']!r} cql={row['cql']!r}"
+        )
+    raise SystemExit(
+        f"cql bench: differential gate failed: {len(found)} disagreement(s); full list in {WORK / 'disagreements.json'}"
+    )
+
+
+# ----------------------------------------------------------------------------- run
+
+
+def run_node(elm: Path, sets: dict[str, list[dict[str, Any]]], seconds: float) -> dict[str, Any]:
+    data = {
+        "today": AT.isoformat(),
+        "alt_uln": DEFAULT_ULNS["alt"],
+        "ast_uln": DEFAULT_ULNS["ast"],
+        "outcomes": OUTCOMES,
+        "seconds": seconds,
+        "sets": sets,
+        "timed": ["full", "prefetch"],
+    }
+    data_path, out_path = WORK / "data.json", WORK / "cql-results.json"
+    data_path.write_bytes(orjson.dumps(data))
+    subprocess.run(
+        [_node(), str(CQL_DIR / "run.mjs"), str(NODE_DIR / "node_modules"), str(elm), str(data_path), str(out_path)],
+        check=True,
+        timeout=1800,
+    )
+    result: dict[str, Any] = orjson.loads(out_path.read_bytes())
+    return result
+
+
+def _kb(bundles: list[dict[str, Any]]) -> float:
+    return round(statistics.median(len(orjson.dumps(b)) for b in bundles) / 1024, 1)
+
+
+def _size_figures(
+    size: str, bundles: list[dict[str, Any]], rx: dict[str, float], cql: dict[str, Any]
+) -> dict[str, Any]:
+    optimal, naive, batch = cql["optimal"], cql["naive"], cql["batch"]
+    ratio = optimal["mean_ms"] / rx["mean_ms"]
+    return {
+        f"{size}_bundle_median_kb": _kb(bundles),
+        f"{size}_rxguard_ms_per_patient": round(rx["mean_ms"], 3),
+        f"{size}_rxguard_p50_ms": round(rx["p50_ms"], 3),
+        f"{size}_rxguard_read_facts_ms": round(rx["read_ms"], 3),
+        f"{size}_cql_optimal_ms_per_patient": round(optimal["mean_ms"], 3),
+        f"{size}_cql_optimal_p50_ms": round(optimal["p50_ms"], 3),
+        f"{size}_cql_naive_ms_per_patient": round(naive["mean_ms"], 2),
+        f"{size}_cql_batch_ms_per_patient": round(batch["mean_ms"], 3),
+        f"{size}_speedup_vs_cql_optimal": round(ratio, 1),
+        f"{size}_speedup_vs_cql_naive": round(naive["mean_ms"] / rx["mean_ms"], 1),
+        f"{size}_speedup_vs_cql_batch": round(batch["mean_ms"] / rx["mean_ms"], 1),
+        f"{size}_met_target_10x_optimal": ratio >= TARGET_RATIO,
+    }
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # Node inherits this: same core for both engines
+    packs = {name: get_pack(name) for name in ("natalizumab", "mifamurtide")}
+    problems = check_lists(packs)
+    if problems:
+        raise SystemExit("cql bench: the CQL name lists differ from the packs:\n  " + "\n  ".join(problems))
+    ensure_packages()
+    elm, compiled = compile_library()
+    full = scenario_bundles()
+    sets = {"edge": edge_cases(), "full": full, "prefetch": [to_prefetch_size(b) for b in full]}
+    seconds = 2.0 if quick else 8.0
+    node = run_node(elm, sets, seconds)
+
+    compared, found = disagreements(sets, node["outcomes"], packs)
+    if found:
+        _fail(found)
+    figures: dict[str, Any] = {
+        "gate_patients": sum(len(b) for b in sets.values()),
+        "gate_outcomes_per_patient": len(OUTCOMES),
+        "gate_comparisons": compared,
+        "gate_disagreements": 0,
+    }
+    for size in ("full", "prefetch"):
+        bundles = sets[size]
+        rx = time_rxguard(bundles, seconds, lambda b: screen(b, packs))
+        rx["read_ms"] = time_rxguard(bundles, seconds / 4, read_facts)["mean_ms"]
+        figures |= _size_figures(size, bundles, rx, node["timings"][size])
+    figures["cql_patient_source_constructor_ms"] = round(node["timings"]["patient_source_constructor"]["p50_ms"], 1)
+    figures["cql_compile_ms"] = compiled["compile_ms"]
+    figures["cql_elm_sha256"] = compiled["elm_sha256"]
+    figures["node"] = node["versions"]["node"]
+    for name in PACKAGES:
+        figures[f"npm_{name}"] = node["versions"][name]
+    return figures
+
+
+if __name__ == "__main__":
+    for key, value in run(quick=True).items():
+        print(f"{key}: {value}")
