@@ -8,7 +8,7 @@ plain words:
 * **nurse**, **pharmacist** (site staff) — read and act on the patients of
   their own infusion site only;
 * **admin** (program administrator) — registers participants and certifies
-  prescribers and sites; reads everything;
+  prescribers and sites; reads everything; may override as medical director;
 * **auditor** — reads everything, including the audit log; changes nothing.
 
 Which patients belong to a site or a prescriber is a question for the
@@ -35,14 +35,15 @@ Action = Literal[
     "prescribe",  # enrollment, consent, clearances, overrides, reauthorization, discontinuation
     "infuse",  # pre-infusion authorization, infusion records (site staff)
     "report",  # adverse events, monitoring events (any clinician in scope)
-    "audit",  # read the audit log and verify its chain
+    "audit",  # read the audit log, verify its chain, export the program
+    "override",  # emergency bypass of failed checks by a role the program names
 ]
 
 _GRANTS: dict[str, frozenset[str]] = {
-    "prescriber": frozenset({"read", "assess", "prescribe", "report"}),
+    "prescriber": frozenset({"read", "assess", "prescribe", "report", "override"}),
     "nurse": frozenset({"read", "assess", "infuse", "report"}),
-    "pharmacist": frozenset({"read", "assess", "infuse", "report"}),
-    "admin": frozenset({"read", "assess", "administer", "audit"}),
+    "pharmacist": frozenset({"read", "assess", "infuse", "report", "override"}),
+    "admin": frozenset({"read", "assess", "administer", "audit", "override"}),
     "auditor": frozenset({"read", "assess", "audit"}),
 }
 
@@ -65,9 +66,20 @@ class Principal:
     def may(self, action: Action) -> bool:
         return action in _GRANTS.get(self.role, frozenset())
 
-    def require(self, action: Action) -> None:
-        if not self.may(action):
-            needed = sorted(role for role, grants in _GRANTS.items() if action in grants)
-            raise AccessDeniedError(
-                f"user {self.name!r} ({self.role}) may not {action}; this needs one of the roles: " + ", ".join(needed)
-            )
+    def require(self, *actions: Action) -> None:
+        """Pass when the role grants any of ``actions``; otherwise name the roles that would."""
+        if any(self.may(action) for action in actions):
+            return
+        needed = sorted(role for role, grants in _GRANTS.items() if grants & set(actions))
+        raise AccessDeniedError(
+            f"user {self.name!r} ({self.role}) may not {' or '.join(actions)}; "
+            f"this needs one of the roles: {', '.join(needed)}"
+        )
+
+
+#: The program role (``override_roles`` in program.yaml) each user role may claim when overriding.
+OVERRIDE_ROLE: dict[str, str] = {
+    "prescriber": "prescriber",
+    "pharmacist": "pharmacist-in-charge",
+    "admin": "medical-director",
+}

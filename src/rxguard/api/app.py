@@ -25,7 +25,7 @@ from rxguard.api.log import configure_logging
 from rxguard.api.metrics import make_metrics
 from rxguard.api.middleware import RequestContextMiddleware
 from rxguard.api.problems import Problem, install_problem_handlers
-from rxguard.api.routes import assess, health, packs
+from rxguard.api.routes import assess, druginfo, health, packs, program
 from rxguard.api.settings import ServerSettings
 from rxguard.cds_hooks.issuers import load_issuers
 from rxguard.cds_hooks.program_gaps import ProgramGapLookup
@@ -49,7 +49,9 @@ def _operation_id(route: APIRoute) -> str:
 
 
 #: Every router, in the order its routes appear in the OpenAPI document.
-ROUTERS: tuple[APIRouter, ...] = (health.router, assess.router, packs.router, cds_router)
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router, assess.router, packs.router, druginfo.router, program.router, cds_router,
+)  # fmt: skip
 
 
 def _lifespan_for(settings: ServerSettings) -> Any:

@@ -11,6 +11,7 @@ is not part of the restricted-distribution program; they share its
 * ``api_token`` — only the SHA-256 of the token is stored. Tokens are 256
   random bits, so a fast hash is enough (no password stretching needed) and
   a look-up by hash is one index probe.
+* ``patient_site`` — which infusion sites care for a patient (site staff scope).
 * ``cds_jti`` — the ``(iss, jti)`` of every accepted CDS Hooks JWT until it
   expires. The primary key makes a replay fail on insert, across every
   rxguard process sharing the database.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rxguard.store.models import Base, Id, _in, new_id
@@ -65,3 +66,20 @@ class CdsJti(Base):
     iss: Mapped[str] = mapped_column(String(255), primary_key=True)
     jti: Mapped[str] = mapped_column(String(255), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PatientSite(Base):
+    """An infusion site that cares for a patient: its nurses and pharmacists may see and act on them.
+
+    A site also sees the patients it has already requested a dose authorization
+    for; this row is how a new patient is handed to a site before the first dose.
+    """
+
+    __tablename__ = "patient_site"
+    __table_args__ = (UniqueConstraint("patient_id", "site_id", name="uq_patient_site_patient_site"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"), index=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("site.id"), index=True)
+    assigned_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
