@@ -1,21 +1,29 @@
-// Run the compiled CQL subset on cql-execution + cql-exec-fhir: first the
-// outcomes of every patient (for the differential gate), then timings.
+// cql-execution + cql-exec-fhir worker for the benchmark: the Python driver
+// sends one JSON command per line on stdin and reads one JSON answer per line
+// on stdout, so that it can interleave blocks of rxguard and cql-execution
+// timing (a busy neighbour then slows both alike) in one process each.
 //
-// usage: node run.mjs <node_modules dir> <elm.json> <data.json> <out.json>
-// data.json: {today, alt_uln, ast_uln, outcomes: [names], seconds,
-//             sets: {name: [bundles]}, timed: [set names]}
-//
-// Modes timed per set (all per patient, bundles already parsed JSON objects):
+// usage: node run.mjs <node_modules dir> <elm.json> <data.json>
+// data.json: {today, alt_uln, ast_uln, outcomes: [names], sets: {name: [bundles]}}
+// commands:
+//   {"cmd": "versions"}
+//   {"cmd": "outcomes", "set": name}            -> {patient id: {outcome: value}}
+//   {"cmd": "time", "set": name, "mode": m, "seconds": s, "limit": n}
+//   {"cmd": "constructor", "count": n}
+// Modes (bundles are parsed JSON objects before timing starts):
 // - optimal: ELM parsed once, one Executor, one PatientSource reused
-//   (reset + loadBundles + exec per patient), as the engine is best embedded;
+//   (reset + loadBundles + exec per patient): the engine at its best;
 // - naive: a new PatientSource per patient, as CQL services commonly embed it
-//   (the constructor re-parses the FHIR model info);
-// - batch: every patient of the set in one PatientSource and one exec call.
+//   (its constructor re-parses the FHIR model info);
+// - batch: all patients of the set in one PatientSource and one exec call.
+// Timings carry CPU time of this process (user + system, all its threads, so
+// garbage collection counts) and wall-clock samples per patient.
 import fs from "node:fs";
 import path from "node:path";
+import readline from "node:readline";
 import { createRequire } from "node:module";
 
-const [modules, elmPath, dataPath, outPath] = process.argv.slice(2);
+const [modules, elmPath, dataPath] = process.argv.slice(2);
 const require = createRequire(path.join(path.resolve(modules), "noop.js"));
 const cql = require("cql-execution");
 const cqlfhir = require("cql-exec-fhir");
@@ -32,8 +40,7 @@ const executionDateTime = cql.DateTime.parse(`${data.today}T00:00:00.000Z`);
 const shared = cqlfhir.PatientSource.FHIRv401();
 
 function patientId(bundle) {
-  const entry = bundle.entry.find((e) => e.resource && e.resource.resourceType === "Patient");
-  return entry.resource.id;
+  return bundle.entry.find((e) => e.resource && e.resource.resourceType === "Patient").resource.id;
 }
 
 function plain(value) {
@@ -58,86 +65,83 @@ async function outcomes(bundles) {
   return found;
 }
 
-function summary(samplesNs, patients) {
-  const ms = samplesNs.map((ns) => Number(ns) / 1e6).sort((a, b) => a - b);
-  const pick = (q) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))];
-  const total = ms.reduce((a, b) => a + b, 0);
-  return {
-    samples: ms.length,
-    patients,
-    mean_ms: total / ms.length,
-    p50_ms: pick(0.5),
-    p95_ms: pick(0.95),
-    p99_ms: pick(0.99),
-  };
+function cpuMs() {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
 }
 
-// Whole passes over the set until `seconds` have passed (at least one pass after warming up on `warm` patients).
-async function timePerPatient(bundles, seconds, run, warm = bundles.length) {
-  for (const bundle of bundles.slice(0, warm)) await run(bundle);
-  const samples = [];
+// Whole passes over the patients until `seconds` have passed (at least one pass).
+async function timePasses(bundles, seconds, run) {
+  const wall = [];
+  let patients = 0;
+  const cpu0 = cpuMs();
   const deadline = performance.now() + seconds * 1000;
   do {
     for (const bundle of bundles) {
-      const t0 = process.hrtime.bigint();
+      const t0 = performance.now();
       await run(bundle);
-      samples.push(process.hrtime.bigint() - t0);
+      wall.push(performance.now() - t0);
     }
+    patients += bundles.length;
   } while (performance.now() < deadline);
-  return summary(samples, bundles.length);
+  return { patients, cpu_ms: cpuMs() - cpu0, wall_ms: wall };
 }
 
 async function timeBatch(bundles, seconds) {
-  const run = async () => {
-    shared.reset();
-    shared.loadBundles(bundles);
-    return executor.exec(shared, executionDateTime);
-  };
-  await run();
-  const samples = [];
+  const wall = [];
+  let patients = 0;
+  const cpu0 = cpuMs();
   const deadline = performance.now() + seconds * 1000;
   do {
-    const t0 = process.hrtime.bigint();
-    await run();
-    samples.push((process.hrtime.bigint() - t0) / BigInt(bundles.length));
+    const t0 = performance.now();
+    shared.reset();
+    shared.loadBundles(bundles);
+    await executor.exec(shared, executionDateTime);
+    wall.push((performance.now() - t0) / bundles.length);
+    patients += bundles.length;
   } while (performance.now() < deadline);
-  return summary(samples, bundles.length);
+  return { patients, cpu_ms: cpuMs() - cpu0, wall_ms: wall };
 }
 
-function timeConstructor(count) {
-  const samples = [];
+async function time({ set, mode, seconds, limit }) {
+  const bundles = data.sets[set].slice(0, limit || undefined);
+  if (mode === "optimal") return timePasses(bundles, seconds, (b) => execOne(shared, b));
+  if (mode === "naive") return timePasses(bundles, seconds, (b) => execOne(cqlfhir.PatientSource.FHIRv401(), b));
+  if (mode === "batch") return timeBatch(bundles, seconds);
+  throw new Error(`unknown mode ${mode}`);
+}
+
+function constructor({ count }) {
+  const wall = [];
+  const cpu0 = cpuMs();
   for (let i = 0; i < count; i++) {
-    const t0 = process.hrtime.bigint();
+    const t0 = performance.now();
     cqlfhir.PatientSource.FHIRv401();
-    samples.push(process.hrtime.bigint() - t0);
+    wall.push(performance.now() - t0);
   }
-  return summary(samples, 0);
+  return { patients: count, cpu_ms: cpuMs() - cpu0, wall_ms: wall };
 }
 
 function version(pkg) {
   return JSON.parse(fs.readFileSync(path.join(path.resolve(modules), pkg, "package.json"), "utf8")).version;
 }
 
-const report = {
-  versions: {
+const handlers = {
+  versions: () => ({
     node: process.version,
     "cql-execution": version("cql-execution"),
     "cql-exec-fhir": version("cql-exec-fhir"),
     "@cqframework/cql": version("@cqframework/cql"),
-  },
-  outcomes: {},
-  timings: {},
+  }),
+  outcomes: (cmd) => outcomes(data.sets[cmd.set]),
+  time,
+  constructor,
 };
-for (const [name, bundles] of Object.entries(data.sets)) {
-  report.outcomes[name] = await outcomes(bundles);
+
+process.stdout.write(JSON.stringify({ ready: true }) + "\n");
+for await (const line of readline.createInterface({ input: process.stdin })) {
+  if (!line.trim()) continue;
+  const cmd = JSON.parse(line);
+  const answer = await handlers[cmd.cmd](cmd);
+  process.stdout.write(JSON.stringify(answer) + "\n");
 }
-for (const name of data.timed) {
-  const bundles = data.sets[name];
-  report.timings[name] = {
-    optimal: await timePerPatient(bundles, data.seconds, (b) => execOne(shared, b)),
-    naive: await timePerPatient(bundles, data.seconds, (b) => execOne(cqlfhir.PatientSource.FHIRv401(), b), 5),
-    batch: await timeBatch(bundles, data.seconds),
-  };
-}
-report.timings.patient_source_constructor = timeConstructor(data.constructor_samples || 20);
-fs.writeFileSync(outPath, JSON.stringify(report));
