@@ -24,6 +24,7 @@ import orjson
 
 SECTIONS: dict[str, str] = {
     "engine": "bench.engine:run",
+    "cql": "bench.cql_bench:run",
 }
 RESULTS = Path(__file__).parent / "results"
 
