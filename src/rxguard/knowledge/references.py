@@ -136,7 +136,12 @@ def find_reference_problems(pack: Pack) -> list[str]:
 
     for vfile, index, vignette in pack.vignettes():
         where = f"{vfile.path}:{vfile.lines[index]}: vignette {vignette.name!r}"
-        for rule_id in [*vignette.expect.fires, *vignette.expect.does_not_fire, *vignette.expect.needs_review, *vignette.protocol_rules]:
+        for rule_id in [
+            *vignette.expect.fires,
+            *vignette.expect.does_not_fire,
+            *vignette.expect.needs_review,
+            *vignette.protocol_rules,
+        ]:
             if rule_id not in seen:
                 problems.append(f"{where}: names rule {rule_id!r}, which rules.yaml does not define")
         for qid in vignette.answers:
