@@ -15,13 +15,24 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 DEMO_DB := var/demo.db
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_ENV := RXGUARD_DATABASE_URL=sqlite:///$(DEMO_DB)
 
 run: $(STAMP)
 	$(BIN)/rxguard packs validate
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
-	RXGUARD_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/rxguard demo load
-	RXGUARD_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/rxguard audit verify
+	$(DEMO_ENV) $(BIN)/rxguard db upgrade
+	$(DEMO_ENV) $(BIN)/rxguard demo load
+	$(DEMO_ENV) $(BIN)/rxguard audit verify
 	$(BIN)/rxguard check --drug Tysabri --bundle examples/natalizumab-ms-patient.json --at 2026-01-05 --jurisdiction US
+	@echo ""
+	@echo "Demo sign-in (send 'Authorization: Bearer <token>' to http://$(HOST):$(PORT)/api/v1/...):"
+	@$(DEMO_ENV) $(BIN)/rxguard user demo
+	@echo ""
+	@echo "rxguard: http://$(HOST):$(PORT)  (API docs /docs, CDS Hooks /cds-services without a JWT in this local demo)"
+	@echo "  e.g. curl -H 'Authorization: Bearer <ada token>' http://$(HOST):$(PORT)/api/v1/patients"
+	$(DEMO_ENV) RXGUARD_CDS_ALLOW_UNAUTHENTICATED=true $(BIN)/rxguard serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -48,6 +48,17 @@ def register(app: typer.Typer) -> None:
                 state = "disabled" if user.disabled_at else "active"
                 typer.echo(f"{user.name}\t{user.role}\t{state}\t{user.display_name}")
 
+    @user_app.command("demo")
+    def user_demo() -> None:
+        """Create one demo user per role over the demo program and print a 30-day token for each."""
+        from rxguard.access.demo import create_demo_users
+
+        with transaction(_sessions()) as session:
+            users = create_demo_users(session, at=datetime.now(UTC), actor=ACTOR)
+        for user in users:
+            typer.echo(f"  {user['name']:7} {user['role']:11} sees {user['sees']}")
+            typer.echo(f"          token {user['token']}")
+
     @token_app.command("create")
     def token_create(
         user: Annotated[str, typer.Option("--user", help="The user the token acts as.")],
