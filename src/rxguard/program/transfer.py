@@ -23,6 +23,7 @@ from sqlalchemy import Date, func, select
 from sqlalchemy.orm import Session
 
 from rxguard.errors import InputError
+from rxguard.store.auth_models import PatientSite
 from rxguard.store.models import (
     AdverseEvent,
     AuditEntry,
@@ -51,9 +52,10 @@ from rxguard.store.types import UtcDateTime
 ROW_EXTENSION = "urn:rxguard:row"
 TABLE_EXTENSION = "urn:rxguard:table"
 
-# In dependency order: an import inserts them in this order.
+# In dependency order: an import inserts them in this order. ``patient_site`` (which sites care
+# for a patient) is program data: without it a moved program hides patients from their site's staff.
 MODELS: tuple[type[Base], ...] = (
-    Prescriber, Site, Pharmacy, Patient, Certification, CertificationEvent, Enrollment, EnrollmentEvent,
+    Prescriber, Site, Pharmacy, Patient, PatientSite, Certification, CertificationEvent, Enrollment, EnrollmentEvent,
     Consent, FormRecord, Authorization, AuthorizationEvent, Clearance, Override, Infusion, MonitoringEvent,
     ScheduleItem, AdverseEvent, AuditEntry, AuditHead,
 )  # fmt: skip
