@@ -25,6 +25,7 @@ import orjson
 SECTIONS: dict[str, str] = {
     "engine": "bench.engine:run",
     "cql": "bench.cql_bench:run",
+    "cds_hooks": "bench.cds_hooks:run",
 }
 RESULTS = Path(__file__).parent / "results"
 

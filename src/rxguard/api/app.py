@@ -10,7 +10,7 @@ generated client stay stable.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from sqlalchemy import Engine, create_engine, event
 from starlette.concurrency import run_in_threadpool
 
 import rxguard
@@ -29,7 +30,7 @@ from rxguard.api.routes import assess, druginfo, health, packs, program
 from rxguard.api.settings import ServerSettings
 from rxguard.cds_hooks.issuers import load_issuers
 from rxguard.cds_hooks.program_gaps import ProgramGapLookup
-from rxguard.cds_hooks.replay import ReplayCache
+from rxguard.cds_hooks.replay import MemoryReplayCache, ReplayCache
 from rxguard.cds_hooks.router import router as cds_router
 from rxguard.cds_hooks.security import JwksCache, JwtVerifier
 from rxguard.store.db import make_engine, session_factory
@@ -64,6 +65,7 @@ def _lifespan_for(settings: ServerSettings) -> Any:
         yield
         await app.state.http.aclose()
         app.state.engine.dispose()
+        app.state.read_engine.dispose()
 
     return lifespan
 
@@ -88,10 +90,7 @@ def create_app(settings: ServerSettings | None = None, *, clock: Callable[[], da
     metrics = make_metrics()
     timeout = httpx.Timeout(settings.fhir_timeout_seconds)
     http = httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_connections=50))
-    replay = ReplayCache(sessions)
-
-    async def remember(iss: str, jti: str, expires_at: datetime) -> bool:
-        return await run_in_threadpool(replay.remember, iss, jti, expires_at=expires_at, now=system_clock())
+    remember = _replay_cache(settings, sessions)
 
     app.state.settings = settings
     app.state.clock = clock
@@ -106,7 +105,8 @@ def create_app(settings: ServerSettings | None = None, *, clock: Callable[[], da
         max_lifetime=settings.cds_max_token_lifetime_seconds,
         leeway=settings.cds_leeway_seconds,
     )
-    app.state.program_gaps = ProgramGapLookup(sessions)
+    app.state.read_engine = _read_engine(settings, engine)
+    app.state.program_gaps = ProgramGapLookup(session_factory(app.state.read_engine))
 
     install_problem_handlers(app)
     for router in ROUTERS:
@@ -119,6 +119,46 @@ def create_app(settings: ServerSettings | None = None, *, clock: Callable[[], da
     )
     _register_problem_schema(app)
     return app
+
+
+def _read_engine(settings: ServerSettings, engine: Engine) -> Engine:
+    """An engine for read-only look-ups on the CDS Hooks path.
+
+    The store opens every SQLite transaction with ``BEGIN IMMEDIATE`` (the
+    write lock), which is right for writes; a read that takes it too queues
+    behind every ``jti`` insert on SQLite's sleeping busy handler. WAL lets
+    readers run beside the writer, so reads get a plain, query-only engine.
+    Other databases need nothing special.
+    """
+    if engine.dialect.name != "sqlite" or settings.sqlite_path() is None:
+        return engine
+    reader = create_engine(settings.database_url, connect_args={"check_same_thread": False})
+
+    @event.listens_for(reader, "connect")
+    def _query_only(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only = ON")
+        cursor.execute("PRAGMA busy_timeout = 5000")
+        cursor.close()
+
+    return reader
+
+
+def _replay_cache(settings: ServerSettings, sessions: Any) -> Callable[[str, str, datetime], Awaitable[bool]]:
+    """The ``jti`` check: an in-process set, or a database write (off the event loop)."""
+    if settings.cds_replay_cache == "memory":
+        memory = MemoryReplayCache()
+
+        async def remember_here(iss: str, jti: str, expires_at: datetime) -> bool:
+            return memory.remember(iss, jti, expires_at=expires_at, now=system_clock())
+
+        return remember_here
+    shared = ReplayCache(sessions)
+
+    async def remember_shared(iss: str, jti: str, expires_at: datetime) -> bool:
+        return await run_in_threadpool(shared.remember, iss, jti, expires_at=expires_at, now=system_clock())
+
+    return remember_shared
 
 
 def _register_problem_schema(app: FastAPI) -> None:

@@ -55,6 +55,9 @@ class ServerSettings(StoreSettings):
     cds_jwks_ttl_seconds: int = Field(default=300, ge=10)
     #: Shortest time between two fetches of an issuer's JWKS when a token names an unknown ``kid``.
     cds_jwks_min_refetch_seconds: float = Field(default=30.0, ge=0)
+    #: Where accepted JWT ids are kept: ``database`` (every process sharing the database sees
+    #: them) or ``memory`` (this process only: one worker, one instance; no write per call).
+    cds_replay_cache: Literal["database", "memory"] = "database"
     #: Page the card links open: rxguard's pre-infusion page (SMART launch URL).
     smart_launch_url: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

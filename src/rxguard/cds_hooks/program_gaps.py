@@ -56,12 +56,20 @@ _STATUS_GAP = {
 class ProgramGapLookup:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        self._programs: dict[tuple[str, str | None], list[Program]] = {}
+
+    def _programs_for(self, drug: str, jurisdiction: str | None) -> list[Program]:
+        """Program definitions do not change while the process runs: look them up once."""
+        key = (drug, jurisdiction)
+        if key not in self._programs:
+            self._programs[key] = [
+                p for p in all_programs()
+                if p.drug == drug and (jurisdiction is None or p.definition.jurisdiction in (None, jurisdiction))
+            ]  # fmt: skip
+        return self._programs[key]
 
     def __call__(self, call: Call, drug: str) -> list[ProgramGap]:
-        programs = [
-            p for p in all_programs()
-            if p.drug == drug and (call.jurisdiction is None or p.definition.jurisdiction in (None, call.jurisdiction))
-        ]  # fmt: skip
+        programs = self._programs_for(drug, call.jurisdiction)
         if not programs:
             return []
         with transaction(self._sessions) as session:

@@ -30,6 +30,11 @@ def register(app: typer.Typer) -> None:
         except ValidationError as exc:
             problems = "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors())
             raise InputError(f"settings refused: {problems}") from None
+        if workers > 1 and settings.cds_replay_cache == "memory":
+            raise InputError(
+                "RXGUARD_CDS_REPLAY_CACHE=memory cannot protect several workers from replayed JWTs; "
+                "use database (the default) or one worker"
+            )
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         typer.echo(f"rxguard serving on http://{shown}:{port} (API docs at http://{shown}:{port}/docs)", err=True)
         common = {
