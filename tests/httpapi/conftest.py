@@ -44,7 +44,10 @@ def issuers_file(tmp_path: Path, ehr: SigningEhr) -> Path:
 
 @pytest.fixture
 def settings(database: TestDatabase, issuers_file: Path) -> ServerSettings:
-    return ServerSettings(database_url=database.url, cds_issuers_file=issuers_file, public_url=BASE)
+    return ServerSettings(
+        database_url=database.url, cds_issuers_file=issuers_file, public_url=BASE,
+        smart_launch_url="https://rxguard.test/smart/launch",
+    )  # fmt: skip
 
 
 @pytest.fixture

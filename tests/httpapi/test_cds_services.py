@@ -253,3 +253,18 @@ def test_feedback_that_breaks_the_spec_is_400(client: TestClient, ehr: SigningEh
     response = post(client, ehr, "/cds-services/rxguard-order-sign/feedback", bad)
     assert response.status_code == 400
     assert "acceptedSuggestions" in response.json()["detail"]
+
+
+def test_without_a_smart_launch_url_cards_link_straight_to_the_pre_infusion_page(settings, ehr: SigningEhr) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient as Client
+
+    from rxguard.api.app import create_app
+
+    plain = settings.model_copy(update={"smart_launch_url": ""})
+    pid, prefetch = prefetch_of(M1, "mifamurtide")
+    body = cds_request("order-sign", pid, prefetch, draft_orders=draft_medication_request(pid, text="MEPACT"))
+    with Client(create_app(plain)) as client:
+        card = cards_of(post(client, ehr, "/cds-services/rxguard-order-sign", body))[0]
+    assert card["links"] == [
+        {"label": "Open rxguard's pre-infusion page", "url": f"{BASE}/patients/{pid}/dose", "type": "absolute"}
+    ]

@@ -34,6 +34,7 @@ from rxguard.cds_hooks.replay import MemoryReplayCache, ReplayCache
 from rxguard.cds_hooks.router import router as cds_router
 from rxguard.cds_hooks.security import JwksCache, JwtVerifier
 from rxguard.store.db import make_engine, session_factory
+from rxguard.web import install as install_web
 
 DESCRIPTION = """\
 rxguard keeps high-risk medicines (natalizumab, mifamurtide) safe from prescription to infusion.
@@ -111,6 +112,7 @@ def create_app(settings: ServerSettings | None = None, *, clock: Callable[[], da
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_web(app)  # the web application's pages at / (see rxguard.web)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=metrics,

@@ -58,7 +58,8 @@ class ServerSettings(StoreSettings):
     #: Where accepted JWT ids are kept: ``database`` (every process sharing the database sees
     #: them) or ``memory`` (this process only: one worker, one instance; no write per call).
     cds_replay_cache: Literal["database", "memory"] = "database"
-    #: Page the card links open: rxguard's pre-infusion page (SMART launch URL).
+    #: SMART launch URL the card links open (with appContext); unset: a plain link to rxguard's
+    #: pre-infusion page for the patient (``/patients/{patientId}/dose``).
     smart_launch_url: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -22,7 +22,7 @@ are gathered in one card per drug instead of one card each.
 
 Every card names its evidence and its source (label, section, URL), offers
 coded override reasons from the HL7 non-adherence code system, and links to
-rxguard's pre-infusion page. Card ids are UUIDv8 values that carry a hash of
+rxguard's pre-infusion page (a SMART launch when one is configured). Card ids are UUIDv8 values that carry a hash of
 the card's topic (rule id, schedule item…), so feedback can be attributed
 to a rule without storing every card sent (:func:`topic_of`).
 """
@@ -75,7 +75,8 @@ class CardContext:
     hook: str
     hook_instance: str
     patient_id: str
-    launch_url: str
+    launch_url: str  # a SMART launch URL, or rxguard's pre-infusion page when none is configured
+    smart: bool
     draft_order_ids: Mapping[str, Sequence[str]]  # drug -> MedicationRequest ids in draftOrders
 
 
@@ -193,15 +194,14 @@ def _footer(a: Assessment) -> list[str]:
 
 
 def _link(ctx: CardContext, drug: str) -> dict[str, Any]:
+    """A SMART launch (with appContext) when one is configured, else a deep link to the pre-infusion page."""
+    label = "Open rxguard's pre-infusion page"
+    if not ctx.smart:
+        return {"label": label, "url": ctx.launch_url, "type": "absolute"}
     app_context = orjson.dumps(
         {"drug": drug, "patientId": ctx.patient_id, "hook": ctx.hook, "hookInstance": ctx.hook_instance}
     ).decode()
-    return {
-        "label": "Open rxguard's pre-infusion page",
-        "url": ctx.launch_url,
-        "type": "smart",
-        "appContext": app_context,
-    }
+    return {"label": label, "url": ctx.launch_url, "type": "smart", "appContext": app_context}
 
 
 def _remove_orders(ctx: CardContext, drug: str, display: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ as the ``operationOutcome`` member.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, Depends, Path, Request
@@ -193,7 +194,9 @@ async def cds_call_service(request: Request, caller: CallerDep, service_id: Serv
         data=data,
         at=state.clock().date(),
         jurisdiction=caller.issuer.jurisdiction if caller else None,
-        launch_url=settings.smart_launch_url or _base_url(request, settings) + "/launch",
+        launch_url=settings.smart_launch_url
+        or f"{_base_url(request, settings)}/patients/{quote(body.context['patientId'], safe='')}/dose",
+        smart_launch=bool(settings.smart_launch_url),
     )
     cards = await run_in_threadpool(evaluate, call, state.program_gaps)
     for card in cards:

@@ -145,6 +145,7 @@ class Call:
     at: date
     jurisdiction: str | None
     launch_url: str
+    smart_launch: bool = False
 
 
 def evaluate(call: Call, program_gaps: GapLookup) -> list[dict[str, Any]]:
@@ -156,7 +157,7 @@ def evaluate(call: Call, program_gaps: GapLookup) -> list[dict[str, Any]]:
     else:
         orders = {}
         drugs = drugs_on_record(call.data)
-    ctx = CardContext(call.service.hook, call.hook_instance, patient_id, call.launch_url, orders)
+    ctx = CardContext(call.service.hook, call.hook_instance, patient_id, call.launch_url, call.smart_launch, orders)
     packs = load_all()
     cards: list[dict[str, Any]] = []
     for drug in drugs:
