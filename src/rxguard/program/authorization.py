@@ -397,7 +397,9 @@ def authorize_dose(
     program = get_program(enrollment.program_id)
     clean = validate_answers(program, answers)
     facts = read_facts(merged_bundle(bundle, monitoring.patient_bundle(pat)), {program.drug: program.pack})
-    visit = Visit(program, enrollment, where, at, clean, facts, infusion_history(session, enrollment, facts, at.date()))
+    # Infusions earlier on the visit's own day count too: a second dose the same day is "too early".
+    history = infusion_history(session, enrollment, facts, at.date() + timedelta(days=1))
+    visit = Visit(program, enrollment, where, at, clean, facts, history)
     checks = _participant_checks(session, visit) + _patient_checks(session, visit, actor)
     assessment = _assessment(visit)
     checks += [
