@@ -1,0 +1,129 @@
+"""Program administration: certify or suspend prescribers and sites, verify the audit log, export.
+
+Auditors see the page and may verify and export; only administrators change
+certifications.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form
+from starlette.responses import Response
+
+from rxguard.errors import AccessDeniedError, RxguardError
+from rxguard.program import certification, clearance, transfer
+from rxguard.program.participants_overview import certification_board
+from rxguard.program.registry import all_programs
+from rxguard.store import audit
+from rxguard.web.context import CsrfDep, PageContext, PageDep, unit_of_work
+from rxguard.web.routing import WebRoute, redirect
+from rxguard.web.templating import render
+
+router = APIRouter(route_class=WebRoute)
+Field = Annotated[str, Form(max_length=200)]
+CHANGES = ("certify", "suspend", "reinstate", "revoke")
+
+
+def _admin_page(
+    ctx: PageContext, *, error: str | None = None, verification: object = None, status_code: int = 200
+) -> Response:
+    assert ctx.user is not None
+    ctx.user.require("administer", "audit")
+    with unit_of_work(ctx.request) as session:
+        board = certification_board(session)
+        overrides = clearance.unreconciled_overrides(session)
+    return render(
+        ctx,
+        "admin.html",
+        status_code=status_code,
+        board=board,
+        programs=all_programs(),
+        overrides=overrides,
+        error=error,
+        verification=verification,
+    )
+
+
+@router.get("/admin")
+def admin_page(ctx: PageDep) -> Response:
+    return _admin_page(ctx)
+
+
+@router.post("/admin/certifications")
+def change_certification(
+    ctx: PageDep,
+    _: CsrfDep,
+    program: Field,
+    kind: Field,
+    key: Field,
+    change: Field,
+    reason: Field = "",
+    site_authorization_number: Field = "",
+) -> Response:
+    """Enroll-and-certify, suspend, reinstate or revoke one participant in one program, with a reason."""
+    assert ctx.user is not None
+    ctx.user.require("administer")
+    if change not in CHANGES or kind not in ("prescriber", "site"):
+        return _admin_page(ctx, error=ctx.t("admin.unknown-change"), status_code=400)
+    if not reason.strip():
+        return _admin_page(ctx, error=ctx.t("admin.reason-required"), status_code=400)
+    common: dict[str, Any] = {"program_id": program, "kind": kind, "key": key, "at": ctx.now, "actor": ctx.user.name}
+    try:
+        with unit_of_work(ctx.request) as session:
+            if change == "certify":
+                if certification_board(session).status(program, kind, key) is None:
+                    certification.enroll_participant(session, reason=reason, **common)
+                certification.certify(
+                    session,
+                    training_attested_at=ctx.now,
+                    reason=reason,
+                    site_authorization_number=site_authorization_number.strip() or None,
+                    **common,
+                )
+            else:
+                getattr(certification, change)(session, reason=reason, **common)
+    except AccessDeniedError:
+        raise
+    except RxguardError as exc:
+        return _admin_page(ctx, error=str(exc), status_code=400)
+    return redirect(ctx.request, f"/admin?notice=certification-{change}#certifications")
+
+
+@router.post("/admin/audit-verification")
+def verify_audit(ctx: PageDep, _: CsrfDep) -> Response:
+    """Walk the hash chain now and show the result (which entry broke it, if any)."""
+    assert ctx.user is not None
+    ctx.user.require("audit")
+    with unit_of_work(ctx.request) as session:
+        report = audit.verify(session)
+    return _admin_page(ctx, verification=report)
+
+
+@router.post("/admin/overrides/{override_id}/reconciliation")
+def reconcile(ctx: PageDep, _: CsrfDep, override_id: str, note: Field = "") -> Response:
+    assert ctx.user is not None
+    ctx.user.require("administer")
+    try:
+        with unit_of_work(ctx.request) as session:
+            clearance.reconcile_override(session, override_id=override_id, actor=ctx.user.name, note=note, at=ctx.now)
+    except AccessDeniedError:
+        raise
+    except RxguardError as exc:
+        return _admin_page(ctx, error=str(exc), status_code=400)
+    return redirect(ctx.request, "/admin?notice=override-reconciled#overrides")
+
+
+@router.get("/admin/export")
+def export(ctx: PageDep) -> Response:
+    """The whole program as FHIR NDJSON (history and audit chain included), as a download."""
+    assert ctx.user is not None
+    ctx.user.require("audit")
+    with unit_of_work(ctx.request) as session:
+        body = "".join(line + "\n" for line in transfer.export_ndjson(session))
+    name = f"rxguard-program-{ctx.now.strftime('%Y%m%dT%H%M%SZ')}.ndjson"
+    return Response(
+        body,
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )

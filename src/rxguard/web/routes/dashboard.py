@@ -1,0 +1,32 @@
+"""The dashboard: what needs doing today for the signed-in role, and four charts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from rxguard.access.scope import visible_patient_ids
+from rxguard.program.overview import dashboard
+from rxguard.web.context import PageDep, unit_of_work
+from rxguard.web.routing import WebRoute
+from rxguard.web.templating import render
+from rxguard.web.views import charts
+
+router = APIRouter(route_class=WebRoute)
+
+#: Which panels each role sees first (a nurse starts with today's patients, a prescriber with holds).
+PANELS = {
+    "nurse": ("today", "holds", "overdue", "adverse-events"),
+    "pharmacist": ("today", "holds", "overrides", "overdue", "adverse-events"),
+    "prescriber": ("holds", "reauthorizations", "overdue", "adverse-events", "today"),
+    "admin": ("overrides", "holds", "overdue", "reauthorizations", "adverse-events", "today"),
+    "auditor": ("overrides", "overdue", "adverse-events", "holds", "reauthorizations", "today"),
+}
+
+
+@router.get("/")
+def show_dashboard(ctx: PageDep) -> Response:
+    assert ctx.user is not None
+    with unit_of_work(ctx.request) as session:
+        board = dashboard(session, on=ctx.now.astimezone(ctx.zone).date(), within=visible_patient_ids(ctx.user))
+    return render(ctx, "dashboard.html", board=board, panels=PANELS[ctx.user.role], charts=charts(board, ctx.t))

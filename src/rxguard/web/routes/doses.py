@@ -1,0 +1,309 @@
+"""Before a dose: the authorization check and checklist, the decision with every reason, the infusion record.
+
+The nurse's page says, before every dose, "authorized" or "stop, and here is
+why": every check with its outcome, its reason and its citation (source
+title, section, evidence tier, verified or not). Only an infusable
+authorization shows the infusion form; the bag is checked against the pack
+as it is typed (htmx) and again when the record is submitted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from rxguard.access.scope import own_prescriber_key, own_site_key, scoped_authorization, scoped_patient
+from rxguard.errors import AccessDeniedError, InfusionRejectedError, NotFoundError, RxguardError
+from rxguard.program import authorization, clearance
+from rxguard.program.infusion import INFUSABLE, record_infusion
+from rxguard.program.infusion_preview import preview_infusion
+from rxguard.program.overview import authorization_history, patient_file
+from rxguard.program.registry import get_program
+from rxguard.store.models import Authorization, Infusion, Patient, Site
+from rxguard.web.context import CsrfDep, PageContext, PageDep, unit_of_work
+from rxguard.web.forms import FormError, infusion_request, text_fields
+from rxguard.web.routing import WebRoute, redirect
+from rxguard.web.templating import render
+from rxguard.web.views import cite_program, cite_rule
+
+router = APIRouter(route_class=WebRoute)
+Key = Annotated[str, Path(min_length=1, max_length=64)]
+AuthId = Annotated[str, Path(min_length=1, max_length=64)]
+INFUSION_FIELDS = (
+    "idempotency_key",
+    "product",
+    "lot",
+    "dose",
+    "dose_unit",
+    "diluent",
+    "volume_ml",
+    "prepared_at",
+    "storage",
+    "started_at",
+    "stopped_at",
+    "observation_end_at",
+    "reactions",
+)
+
+
+# --------------------------------------------------------------------------- checklist
+
+
+def _checklist(program_id: str) -> list[Any]:
+    return [q for q in get_program(program_id).pack.questions.values() if q.kind == "checklist"]
+
+
+def _dose_page(
+    ctx: PageContext,
+    key: str,
+    program: str | None,
+    *,
+    error: str | None = None,
+    answers: Mapping[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    assert ctx.user is not None
+    with unit_of_work(ctx.request) as session:
+        found = scoped_patient(session, ctx.user, key)
+        file = patient_file(session, found, on=ctx.now.astimezone(ctx.zone).date())
+    candidates = [e for e in file.enrollments if program in (None, e.program)]
+    if not candidates:
+        raise NotFoundError(f"patient {key} is not enrolled in {program}")
+    active = [e for e in candidates if e.status != "discontinued"] or candidates
+    chosen = active[-1]
+    questions = _checklist(chosen.program)
+    sources = {q.id: cite_program(chosen.program, [c.model_dump() for c in q.sources]) for q in questions}
+    return render(
+        ctx,
+        "dose.html",
+        status_code=status_code,
+        file=file,
+        enrollment=chosen,
+        questions=questions,
+        sources=sources,
+        answers=answers or {},
+        error=error,
+        others=[e for e in active if e != chosen],
+    )
+
+
+@router.get("/patients/{key}/dose")
+def dose_page(ctx: PageDep, key: Key, program: Annotated[str | None, Query(max_length=64)] = None) -> Response:
+    """The pre-infusion page: program status first, then the checklist (site staff)."""
+    assert ctx.user is not None
+    ctx.user.require("infuse")
+    return _dose_page(ctx, key, program)
+
+
+@router.post("/patients/{key}/dose")
+async def authorize_dose(request: Request, ctx: PageDep, _: CsrfDep, key: Key) -> Response:
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    return await run_in_threadpool(_authorize, ctx, key, values)
+
+
+def _authorize(ctx: PageContext, key: str, values: dict[str, str]) -> Response:
+    """Every check runs and the decision is stored, whatever it is; then the decision page opens."""
+    assert ctx.user is not None
+    ctx.user.require("infuse")
+    program = values.get("program") or None
+    answers: dict[str, bool] = {}
+    for question in _checklist(program) if program else []:
+        given = values.get(f"q.{question.id}")
+        if given not in ("yes", "no"):
+            return _dose_page(ctx, key, program, error=ctx.t("dose.answer-all"), answers=values, status_code=400)
+        answers[question.id] = given == "yes"
+    try:
+        with unit_of_work(ctx.request) as session:
+            scoped_patient(session, ctx.user, key)
+            site_key = own_site_key(session, ctx.user, None)
+            row = authorization.authorize_dose(
+                session,
+                site_key=site_key,
+                patient_key=key,
+                at=ctx.now,
+                answers=answers,
+                actor=ctx.user.name,
+                program_id=program,
+            )
+            row_id = row.id
+    except (NotFoundError, AccessDeniedError):
+        raise
+    except RxguardError as exc:
+        return _dose_page(ctx, key, program, error=str(exc), answers=values, status_code=400)
+    return redirect(ctx.request, f"/authorizations/{row_id}")
+
+
+# --------------------------------------------------------------------------- the decision
+
+
+def _decision(session: Any, ctx: PageContext, authorization_id: str) -> dict[str, Any]:
+    assert ctx.user is not None
+    row: Authorization = scoped_authorization(session, ctx.user, authorization_id)
+    patient = session.get(Patient, row.patient_id)
+    site = session.get(Site, row.site_id)
+    infusion = session.query(Infusion).filter(Infusion.authorization_id == row.id).one_or_none()
+    program = get_program(row.program_id)
+    checks = authorization.checks_of(row)
+    order = {"do-not-infuse": 0, "hold": 1, "warn": 2, "pass": 3}
+    checks = sorted(checks, key=lambda c: order.get(c["outcome"], 9))
+    cited = [(c, cite_program(row.program_id, c.get("sources", []))) for c in checks]
+    findings = [f for f in row.assessment.get("findings", []) if f.get("counts_as") != "info"]
+    may_infuse = (
+        ctx.user.may("infuse")
+        and ctx.user.site_id == row.site_id
+        and infusion is None
+        and row.status in INFUSABLE
+        and row.is_infusable
+    )
+    may_clear = ctx.user.may("prescribe") and ctx.user.prescriber_id == row.prescriber_id and row.status == "hold"
+    return {
+        "row": row,
+        "patient": patient,
+        "site": site,
+        "infusion": infusion,
+        "program": program,
+        "checks": cited,
+        "findings": findings,
+        "history": authorization_history(session, row.id),
+        "may_infuse": may_infuse,
+        "may_clear": may_clear,
+        "failed": [c for c, _ in cited if c["outcome"] in ("hold", "do-not-infuse")],
+        "stratum": row.assessment.get("pml_stratum"),
+    }
+
+
+def _decision_page(ctx: PageContext, authorization_id: str, *, status_code: int = 200, **extra: Any) -> Response:
+    with unit_of_work(ctx.request) as session:
+        data = _decision(session, ctx, authorization_id)
+    form = extra.pop("form", None) or _blank_infusion(data["program"])
+    return render(
+        ctx,
+        "decision.html",
+        status_code=status_code,
+        form=form,
+        form_error=extra.pop("form_error", None),
+        refusals=extra.pop("refusals", []),
+        clear_error=extra.pop("clear_error", None),
+        **data,
+    )
+
+
+def _blank_infusion(program: Any) -> dict[str, str]:
+    products = program.definition.products
+    return {
+        "idempotency_key": uuid.uuid4().hex,
+        "product": products[0] if len(products) == 1 else "",
+        "dose_unit": "mg",
+        "diluent": "0.9% sodium chloride",
+        "storage": "refrigerated",
+    }
+
+
+@router.get("/authorizations/{authorization_id}")
+def show_decision(ctx: PageDep, authorization_id: AuthId) -> Response:
+    return _decision_page(ctx, authorization_id)
+
+
+# --------------------------------------------------------------------------- the infusion record
+
+
+@router.post("/authorizations/{authorization_id}/infusion")
+async def record(request: Request, ctx: PageDep, _: CsrfDep, authorization_id: AuthId) -> Response:
+    values = text_fields(await request.form(), INFUSION_FIELDS)
+    return await run_in_threadpool(_record, ctx, authorization_id, values)
+
+
+def _refusal_views(program_id: str, lines: list[str]) -> list[tuple[str, str, list[Any]]]:
+    return [cite_rule(program_id, line) for line in lines]
+
+
+def _record(ctx: PageContext, authorization_id: str, values: dict[str, str]) -> Response:
+    """Store the infusion, or show the form again with the refusal, its rule and its source."""
+    assert ctx.user is not None
+    ctx.user.require("infuse")
+    try:
+        request = infusion_request(authorization_id, values, ctx.zone, ctx.t)
+    except FormError as exc:
+        return _decision_page(ctx, authorization_id, status_code=400, form=values, form_error=(exc.field, str(exc)))
+    try:
+        with unit_of_work(ctx.request) as session:
+            row = scoped_authorization(session, ctx.user, authorization_id)
+            if row.site_id != ctx.user.site_id:
+                raise AccessDeniedError(ctx.t("dose.other-site"))
+            program_id = row.program_id
+            patient = session.get(Patient, row.patient_id)
+            key = patient.key if patient else ""
+            record_infusion(session, request, at=ctx.now, actor=ctx.user.name)
+    except InfusionRejectedError as exc:
+        refusals = _refusal_views(program_id, exc.reasons)
+        return _decision_page(ctx, authorization_id, status_code=422, form=values, refusals=refusals)
+    except (NotFoundError, AccessDeniedError):
+        raise
+    except RxguardError as exc:
+        return _decision_page(ctx, authorization_id, status_code=400, form=values, form_error=("", str(exc)))
+    return redirect(ctx.request, f"/patients/{key}?notice=infused")
+
+
+@router.post("/authorizations/{authorization_id}/infusion/check")
+async def check_bag(request: Request, ctx: PageDep, _: CsrfDep, authorization_id: AuthId) -> Response:
+    """htmx: what the pack says about the bag as typed so far (nothing is stored)."""
+    values = text_fields(await request.form(), INFUSION_FIELDS)
+    return await run_in_threadpool(_check_bag, ctx, authorization_id, values)
+
+
+def _check_bag(ctx: PageContext, authorization_id: str, values: dict[str, str]) -> Response:
+    assert ctx.user is not None
+    try:
+        request = infusion_request(authorization_id, values, ctx.zone, ctx.t)
+    except FormError:
+        return render(ctx, "_bag_check.html", preview=None, refusals=[], incomplete=True)
+    with unit_of_work(ctx.request) as session:
+        row = scoped_authorization(session, ctx.user, authorization_id)
+        program_id = row.program_id
+        preview = preview_infusion(session, request)
+    refusals = _refusal_views(program_id, list(preview.refusals))
+    return render(ctx, "_bag_check.html", preview=preview, refusals=refusals, incomplete=False)
+
+
+# --------------------------------------------------------------------------- prescriber clearance
+
+
+@router.post("/authorizations/{authorization_id}/clearance")
+def clear(
+    ctx: PageDep,
+    _: CsrfDep,
+    authorization_id: AuthId,
+    outcome: Annotated[str, Form(max_length=16)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    back: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """The patient's prescriber answers a HOLD: proceed, defer or discontinue, always with a reason."""
+    assert ctx.user is not None
+    ctx.user.require("prescribe")
+    if outcome not in clearance.OUTCOMES or not reason.strip():
+        message = ctx.t("clear.need-outcome-and-reason")
+        return _decision_page(ctx, authorization_id, status_code=400, clear_error=message)
+    try:
+        with unit_of_work(ctx.request) as session:
+            scoped_authorization(session, ctx.user, authorization_id)
+            prescriber = own_prescriber_key(session, ctx.user, None)
+            clearance.clear_hold(
+                session,
+                authorization_id=authorization_id,
+                prescriber_key=prescriber,
+                outcome=outcome,
+                reason=reason,
+                at=ctx.now,
+            )
+    except (NotFoundError, AccessDeniedError):
+        raise
+    except RxguardError as exc:
+        return _decision_page(ctx, authorization_id, status_code=400, clear_error=str(exc))
+    target = "/queue?notice=cleared" if back == "queue" else f"/authorizations/{authorization_id}?notice=cleared"
+    return redirect(ctx.request, target)
