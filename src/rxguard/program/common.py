@@ -45,7 +45,9 @@ def by_key(session: Session, model: type[Row], key: str) -> Row:
 def by_id(session: Session, model: type[Row], row_id: str, *, lock: bool = False) -> Row:
     stmt = select(model).where(model.id == row_id)  # type: ignore[attr-defined]
     if lock:
-        stmt = stmt.with_for_update()
+        # populate_existing: a row read earlier in this session must be refreshed from the locked
+        # read, or a change another transaction committed while we waited for the lock is lost.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     row = session.execute(stmt).scalar_one_or_none()
     if row is None:
         kind = model.__tablename__.replace("_", " ")
@@ -100,7 +102,7 @@ def certification_for(
     else:
         stmt = stmt.where(Certification.site_id == site_id)
     if lock or share:
-        stmt = stmt.with_for_update(read=share and not lock)
+        stmt = stmt.with_for_update(read=share and not lock).execution_options(populate_existing=True)
     return session.execute(stmt).scalar_one_or_none()
 
 
