@@ -125,20 +125,28 @@ def _observation_problem(program: Program, dose_number: int, request: InfusionRe
     return None
 
 
-def record_infusion(session: Session, request: InfusionRequest, *, at: datetime, actor: str) -> Infusion:
-    """Store one infusion under its authorization, or return the same one on a retry."""
-    require_aware(at)
+def _earlier_attempt(session: Session, request: InfusionRequest) -> Infusion | None:
+    """The infusion an earlier request with this idempotency key stored, if any."""
     existing = session.execute(
         select(Infusion).where(Infusion.idempotency_key == request.idempotency_key)
     ).scalar_one_or_none()
+    if existing is not None and existing.request_sha256 != request.digest():
+        raise ConflictError(f"idempotency key {request.idempotency_key!r} was already used for a different infusion")
+    return existing
+
+
+def record_infusion(session: Session, request: InfusionRequest, *, at: datetime, actor: str) -> Infusion:
+    """Store one infusion under its authorization, or return the same one on a retry."""
+    require_aware(at)
+    existing = _earlier_attempt(session, request)
     if existing is not None:
-        if existing.request_sha256 != request.digest():
-            raise ConflictError(
-                f"idempotency key {request.idempotency_key!r} was already used for a different infusion"
-            )
         return existing
     row = by_id(session, Authorization, request.authorization_id)
     enrollment = lock_enrollment(session, row.enrollment_id)
+    # Again under the patient's lock: a retry that raced its own first request returns that record.
+    existing = _earlier_attempt(session, request)
+    if existing is not None:
+        return existing
     authorization = by_id(session, Authorization, request.authorization_id, lock=True)
     program = get_program(authorization.program_id)
     _validate(request, program)
