@@ -76,7 +76,7 @@ def make_trap_app(settings: ServerSettings, timeout: float) -> FastAPI:
 
     @app.get("/slow")
     async def slow() -> None:
-        await asyncio.sleep(2)
+        await asyncio.sleep(5)
 
     return app
 
