@@ -428,7 +428,7 @@ def _enrollments(session: Session, patient: Patient, on: date) -> list[tuple[Enr
         .where(Enrollment.patient_id == patient.id)
         .order_by(Enrollment.enrolled_at)
     )
-    return [(e, p) for e, p in session.execute(stmt).tuples()]
+    return [(e, p) for e, p in session.execute(stmt)]
 
 
 def _tone(decision_or_status: str) -> str:
@@ -501,7 +501,7 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
         .join(Authorization, Authorization.id == Clearance.authorization_id)
         .where(Authorization.patient_id == patient.id)
     )
-    for cl, program in session.execute(clearances).tuples():
+    for cl, program in session.execute(clearances):
         out.append(
             TimelineEntry(
                 cl.at,
@@ -518,7 +518,7 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
         .join(Authorization, Authorization.id == Override.authorization_id)
         .where(Authorization.patient_id == patient.id)
     )
-    for o, program in session.execute(overrides).tuples():
+    for o, program in session.execute(overrides):
         out.append(TimelineEntry(o.at, "override", o.role, o.reason, program, o.authorization_id, "warn"))
     return sorted(out, key=lambda e: e.at, reverse=True)
 

@@ -35,11 +35,28 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
+class _StrictLoader(yaml.BaseLoader):
+    """Every value stays a string (``no`` is the word, not False) and a repeated key is an error."""
+
+
+def _mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_scalar(key_node)  # type: ignore[arg-type]
+        if key in out:
+            raise ValueError(f"{node.start_mark.name}: key {key!r} appears twice (line {key_node.start_mark.line + 1})")
+        out[str(key)] = loader.construct_object(value_node, deep=True)
+    return out
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
 @functools.cache
 def strings(lang: Language) -> dict[str, str]:
     """Every string of one language, keyed ``section.name``."""
     with (_FOLDER / f"{lang}.yaml").open(encoding="utf-8") as handle:
-        return _flatten(yaml.safe_load(handle) or {})
+        return _flatten(yaml.load(handle, Loader=_StrictLoader) or {})
 
 
 def translator(lang: Language) -> Callable[..., str]:
