@@ -233,7 +233,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     env.update({"RXGUARD_CDS_ISSUERS_FILE": str(issuers), "RXGUARD_PUBLIC_URL": f"http://127.0.0.1:{port}"})
     figures: dict[str, Any] = {
         "request_bytes": size,
-        "jwt": "ES384, fresh jti per call",
+        "jwt": "ES384, fresh jti per call, replay cache in SQLite",
         "requests_per_level": per_level,
     }
     floor = None
