@@ -162,6 +162,15 @@ def test_missing_required_prefetch_without_a_fhir_server_is_412(client: TestClie
     assert problem["operationOutcome"]["resourceType"] == "OperationOutcome"
 
 
+def test_a_prefetch_the_ehr_reports_as_failed_counts_as_missing(client: TestClient, ehr: SigningEhr) -> None:
+    pid, prefetch = prefetch_of(M1, "mifamurtide")
+    prefetch["labs"] = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout"}]}
+    body = cds_request("order-sign", pid, prefetch, draft_orders=draft_medication_request(pid, text="MEPACT"))
+    response = post(client, ehr, "/cds-services/rxguard-order-sign", body)
+    assert response.status_code == 412
+    assert response.json()["missing"] == ["labs"]
+
+
 def test_missing_prefetch_is_fetched_from_the_fhir_server_with_the_given_token(
     client: TestClient, ehr: SigningEhr
 ) -> None:

@@ -13,7 +13,8 @@ prefetch it) and the request carries ``fhirServer`` (with
 timeouts, following at most :data:`MAX_PAGES` ``next`` links. When a
 *required* key can be had neither way, the service answers 412, as the
 spec says. A key sent as ``null`` means "the EHR has no such data" and is
-taken as empty, not fetched.
+taken as empty, not fetched; an OperationOutcome in a key's place (how an
+EHR reports a prefetch it could not do) counts as missing.
 """
 
 from __future__ import annotations
@@ -70,9 +71,14 @@ def render(template: str, context: Mapping[str, Any]) -> str:
     return out
 
 
+def _failed(value: Any) -> bool:
+    """The EHR reports a prefetch it could not do as an OperationOutcome in its place."""
+    return isinstance(value, dict) and value.get("resourceType") == "OperationOutcome"
+
+
 def missing_keys(prefetch: Mapping[str, Any] | None) -> list[str]:
     given = prefetch or {}
-    return [key for key in PREFETCH if key not in given]
+    return [key for key in PREFETCH if key not in given or _failed(given[key])]
 
 
 async def complete_prefetch(
@@ -85,8 +91,8 @@ async def complete_prefetch(
     max_bytes: int,
 ) -> dict[str, Any]:
     """The prefetch with every template key filled, fetching what is missing; 412-worthy errors raise."""
-    data = dict(prefetch or {})
     missing = missing_keys(prefetch)
+    data = {key: value for key, value in (prefetch or {}).items() if key not in missing}
     if not missing:
         return data
     if access is None:
