@@ -30,6 +30,9 @@ run: $(STAMP)
 	@echo "Demo sign-in (send 'Authorization: Bearer <token>' to http://$(HOST):$(PORT)/api/v1/...):"
 	@$(DEMO_ENV) $(BIN)/rxguard user demo
 	@echo ""
+	@echo "Web application: http://$(HOST):$(PORT)/ — sign in with a name above:"
+	@$(DEMO_ENV) $(BIN)/rxguard web demo-users
+	@echo ""
 	@echo "rxguard: http://$(HOST):$(PORT)  (API docs /docs, CDS Hooks /cds-services without a JWT in this local demo)"
 	@echo "  e.g. curl -H 'Authorization: Bearer <ada token>' http://$(HOST):$(PORT)/api/v1/patients"
 	$(DEMO_ENV) RXGUARD_CDS_ALLOW_UNAUTHENTICATED=true $(BIN)/rxguard serve --host $(HOST) --port $(PORT)

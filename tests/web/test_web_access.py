@@ -31,19 +31,19 @@ def test_a_visitor_is_sent_to_sign_in_and_back_afterwards(client: TestClient) ->
     assert response.status_code == 303
     assert response.headers["location"] == "/sign-in?next=/patients/pat_amy"
     token = csrf_of(client.get("/sign-in?next=/patients/pat_amy").text)
-    signed = client.post("/sign-in", data={"csrf_token": token, "name": "dr_ada", "password": PASSWORD,
+    signed = client.post("/sign-in", data={"csrf_token": token, "name": "ada", "password": PASSWORD,
                                            "next": "/patients/pat_amy"}, follow_redirects=False)  # fmt: skip
     assert signed.headers["location"] == "/patients/pat_amy"
 
 
 def test_the_session_cookie_is_httponly_and_samesite_and_never_holds_the_user(client: TestClient) -> None:
     token = csrf_of(client.get("/sign-in").text)
-    response = client.post("/sign-in", data={"csrf_token": token, "name": "nurse_kim", "password": PASSWORD},
+    response = client.post("/sign-in", data={"csrf_token": token, "name": "nina", "password": PASSWORD},
                            follow_redirects=False)  # fmt: skip
     cookie = response.headers["set-cookie"]
     assert cookie.startswith("rxguard_session=")
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie
-    assert "nurse_kim" not in cookie
+    assert "nina" not in cookie
 
 
 def test_outside_development_the_cookie_is_secure_and_host_prefixed(make_client: Any, tmp_path: Path) -> None:
@@ -54,14 +54,14 @@ def test_outside_development_the_cookie_is_secure_and_host_prefixed(make_client:
     page = client.get("/sign-in", headers={"host": "rxguard.example.org"})
     assert "__Host-rxguard_pre=" in page.headers["set-cookie"] and "Secure" in page.headers["set-cookie"]
     client.cookies.set("__Host-rxguard_pre", page.headers["set-cookie"].split(";")[0].split("=", 1)[1])
-    response = client.post("/sign-in", data={"csrf_token": csrf_of(page.text), "name": "dr_ada", "password": PASSWORD},
+    response = client.post("/sign-in", data={"csrf_token": csrf_of(page.text), "name": "ada", "password": PASSWORD},
                            headers={"host": "rxguard.example.org"}, follow_redirects=False)  # fmt: skip
     cookie = response.headers["set-cookie"]
     assert cookie.startswith("__Host-rxguard_session=") and "Secure" in cookie and "HttpOnly" in cookie
 
 
 def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(client: TestClient) -> None:
-    for name in ("dr_ada", "nobody_here"):
+    for name in ("ada", "nobody_here"):
         token = csrf_of(client.get("/sign-in").text)
         response = client.post("/sign-in", data={"csrf_token": token, "name": name, "password": "wrong password!"})
         assert response.status_code == 401
@@ -71,16 +71,16 @@ def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(client:
 def test_repeated_wrong_passwords_put_a_short_brake_on_that_user(client: TestClient) -> None:
     for _ in range(5):
         token = csrf_of(client.get("/sign-in").text)
-        client.post("/sign-in", data={"csrf_token": token, "name": "dr_ben", "password": "guess guess guess"})
+        client.post("/sign-in", data={"csrf_token": token, "name": "ben", "password": "guess guess guess"})
     token = csrf_of(client.get("/sign-in").text)
-    response = client.post("/sign-in", data={"csrf_token": token, "name": "dr_ben", "password": PASSWORD})
+    response = client.post("/sign-in", data={"csrf_token": token, "name": "ben", "password": PASSWORD})
     assert response.status_code == 401
     assert "Too many attempts" in response.text
-    sign_in(client, "dr_ada")  # other users are not affected
+    sign_in(client, "ada")  # other users are not affected
 
 
 def test_sign_out_ends_the_session_on_the_server(client: TestClient) -> None:
-    token = sign_in(client, "dr_ada")
+    token = sign_in(client, "ada")
     stolen = client.cookies.get("rxguard_session")
     assert client.post("/sign-out", data={"csrf_token": token}, follow_redirects=False).status_code == 303
     client.cookies.set("rxguard_session", stolen or "")
@@ -88,7 +88,7 @@ def test_sign_out_ends_the_session_on_the_server(client: TestClient) -> None:
 
 
 def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(client: TestClient) -> None:
-    sign_in(client, "dr_ada")
+    sign_in(client, "ada")
     response = client.post("/patients/pat_dee/decisions/authorize", data={"program": "touch"})
     assert response.status_code == 403
     assert "nothing was saved" in response.text
@@ -98,7 +98,7 @@ def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(client: Te
 
 
 def test_a_form_posted_from_another_site_is_refused(client: TestClient) -> None:
-    token = sign_in(client, "dr_ada")
+    token = sign_in(client, "ada")
     response = client.post("/patients/pat_dee/decisions/authorize", data={"program": "touch", "csrf_token": token},
                            headers={"origin": "https://evil.example"})  # fmt: skip
     assert response.status_code == 403
@@ -106,7 +106,7 @@ def test_a_form_posted_from_another_site_is_refused(client: TestClient) -> None:
 
 
 def test_htmx_requests_carry_the_token_in_a_header(client: TestClient) -> None:
-    token = sign_in(client, "dr_ada")
+    token = sign_in(client, "ada")
     response = client.post("/patients/pat_dee/decisions/authorize", data={"program": "touch"},
                            headers={"x-csrf-token": token, "hx-request": "true"})  # fmt: skip
     assert response.status_code == 204 and response.headers["hx-redirect"].startswith("/patients/pat_dee")
@@ -114,7 +114,7 @@ def test_htmx_requests_carry_the_token_in_a_header(client: TestClient) -> None:
 
 
 def test_a_foreign_sites_patient_is_not_found_like_a_patient_who_does_not_exist(client: TestClient) -> None:
-    sign_in(client, "nurse_lee")  # site_south; pat_gus is treated at site_north only
+    sign_in(client, "paul")  # site_south; pat_gus is treated at site_north only
     foreign = client.get("/patients/pat_gus")
     missing = client.get("/patients/pat_nobody")
     assert foreign.status_code == missing.status_code == 404
@@ -128,12 +128,12 @@ def test_a_foreign_sites_patient_is_not_found_like_a_patient_who_does_not_exist(
 
 
 def test_each_role_reaches_only_its_own_pages(client: TestClient) -> None:
-    sign_in(client, "nurse_kim")
+    sign_in(client, "nina")
     assert client.get("/admin").status_code == 403
     assert client.get("/enroll").status_code == 403
     assert client.get("/patients/pat_gus/dose").status_code == 200
     client.cookies.clear()
-    token = sign_in(client, "auditor_sam")
+    token = sign_in(client, "audrey")
     assert client.get("/admin").status_code == 200
     refused = client.post("/admin/certifications", data={"csrf_token": token, "program": "touch", "kind": "site",
                                                           "key": "site_north", "change": "suspend", "reason": "x"})  # fmt: skip
@@ -142,6 +142,6 @@ def test_each_role_reaches_only_its_own_pages(client: TestClient) -> None:
 
 
 def test_a_prescriber_sees_only_their_own_patients(client: TestClient) -> None:
-    sign_in(client, "dr_ben")
+    sign_in(client, "ben")
     assert client.get("/patients/pat_amy").status_code == 404
     assert "pat_amy" not in client.get("/").text

@@ -33,7 +33,7 @@ def sign_out(page: Any) -> None:
 def test_sign_in_and_sign_out(page: Any) -> None:
     page.goto("/patients")
     assert "/sign-in" in page.url
-    page.get_by_label("User name").fill("dr_ada")
+    page.get_by_label("User name").fill("ada")
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Sign in").click()
     assert "do not match" in page.locator("#sign-in-error").inner_text()
@@ -48,7 +48,7 @@ def test_sign_in_and_sign_out(page: Any) -> None:
 
 
 def test_a_foreign_sites_patient_is_not_reachable(page: Any) -> None:
-    sign_in(page, "nurse_lee")
+    sign_in(page, "paul")
     assert page.goto("/patients/pat_gus").status == 404
     assert page.get_by_role("heading", name="Not found").is_visible()
     page.goto("/patients")
@@ -62,7 +62,7 @@ def test_enroll_with_consent_then_authorize_hold_clear_and_infuse(browser: Any, 
     nurse = browser.new_context(base_url=live_url, viewport={"width": 1180, "height": 900})
     doc, kim = prescriber.new_page(), nurse.new_page()
 
-    sign_in(doc, "dr_ada")
+    sign_in(doc, "ada")
     doc.goto("/enroll")
     doc.get_by_label("Patient key").fill("pat_zoe")
     doc.get_by_label("Full name (as on the consent)").fill("Zoe Marchetti")
@@ -84,7 +84,7 @@ def test_enroll_with_consent_then_authorize_hold_clear_and_infuse(browser: Any, 
     doc.get_by_role("button", name="Authorize treatment").click()
     assert "Treatment authorized" in doc.locator(".notice").inner_text()
 
-    sign_in(kim, "nurse_kim")
+    sign_in(kim, "nina")
     kim.goto("/patients/pat_zoe")
     kim.get_by_role("link", name="Before a dose").first.click()
     questions = kim.locator("fieldset.question")
@@ -132,7 +132,7 @@ def test_enroll_with_consent_then_authorize_hold_clear_and_infuse(browser: Any, 
 
 
 def test_the_pre_infusion_decision_stops_a_lapsed_patient_with_its_reasons(page: Any, artifacts: Path) -> None:
-    sign_in(page, "nurse_kim")
+    sign_in(page, "nina")
     page.goto("/patients/pat_bob/dose")
     assert page.locator(".alert-stop").is_visible()
     for question in page.locator("fieldset.question").all():
@@ -147,7 +147,7 @@ def test_the_pre_infusion_decision_stops_a_lapsed_patient_with_its_reasons(page:
 
 
 def test_reporting_suspected_pml_suspends_the_patient(page: Any) -> None:
-    sign_in(page, "nurse_kim")
+    sign_in(page, "nina")
     page.goto("/patients/pat_hana/adverse-events/new")
     page.get_by_label("Event", exact=True).select_option("pml-suspected")
     page.get_by_label("This event is serious").check()
@@ -160,7 +160,7 @@ def test_reporting_suspected_pml_suspends_the_patient(page: Any) -> None:
 
 
 def test_the_dashboard_charts_render_with_data(page: Any, artifacts: Path) -> None:
-    sign_in(page, "admin_mo")
+    sign_in(page, "admin")
     for chart in ("infusions", "decisions", "strata", "overdue"):
         svg = page.locator(f"#chart-{chart} svg")
         assert svg.is_visible()
@@ -176,7 +176,7 @@ def test_the_dashboard_charts_render_with_data(page: Any, artifacts: Path) -> No
 
 
 def test_the_language_switch_to_chinese(page: Any, artifacts: Path) -> None:
-    sign_in(page, "nurse_kim")
+    sign_in(page, "nina")
     page.get_by_role("button", name="简体中文").click()
     assert page.get_by_role("heading", name="工作台", exact=True).is_visible()
     assert page.locator("html").get_attribute("lang") == "zh-Hans"

@@ -46,7 +46,7 @@ def _bag(token: str, **changes: str) -> dict[str, str]:
 
 
 def test_the_dashboard_shows_every_panel_and_four_charts_with_data(client: TestClient) -> None:
-    sign_in(client, "admin_mo")
+    sign_in(client, "admin")
     html = client.get("/").text
     for panel in ("panel-overrides", "panel-holds", "panel-overdue", "panel-reauthorizations", "panel-adverse-events",
                   "panel-today"):  # fmt: skip
@@ -61,7 +61,7 @@ def test_the_dashboard_shows_every_panel_and_four_charts_with_data(client: TestC
 
 
 def test_a_hold_shows_every_reason_with_its_source_title_section_tier_and_verification(client: TestClient) -> None:
-    sign_in(client, "dr_ada")
+    sign_in(client, "ada")
     html = client.get("/queue").text
     hold = re.search(r'href="/authorizations/([0-9a-f-]{36})">Gus Wang', html)
     assert hold
@@ -77,7 +77,7 @@ def test_an_expired_diluted_bag_is_refused_with_the_rule_and_its_source_and_noth
     client: TestClient,
 ) -> None:
     authorization = _overridden_amy(client)
-    token = sign_in(client, "nurse_lee")
+    token = sign_in(client, "paul")
     before = _infusions(client)
     response = client.post(f"/authorizations/{authorization}/infusion",
                            data=_bag(token, prepared_at="2026-02-27T09:00"))  # fmt: skip
@@ -93,7 +93,7 @@ def test_an_expired_diluted_bag_is_refused_with_the_rule_and_its_source_and_noth
 
 def test_the_bag_is_checked_as_it_is_typed_without_storing_anything(client: TestClient) -> None:
     authorization = _overridden_amy(client)
-    token = sign_in(client, "nurse_lee")
+    token = sign_in(client, "paul")
     refused = client.post(f"/authorizations/{authorization}/infusion/check",
                           data=_bag(token, prepared_at="2026-02-27T09:00"), headers={"hx-request": "true"})  # fmt: skip
     assert "This bag will be refused" in refused.text and "<html" not in refused.text
@@ -105,7 +105,7 @@ def test_the_bag_is_checked_as_it_is_typed_without_storing_anything(client: Test
 
 def test_a_malformed_number_is_shown_beside_its_field_not_as_an_error_page(client: TestClient) -> None:
     authorization = _overridden_amy(client)
-    token = sign_in(client, "nurse_lee")
+    token = sign_in(client, "paul")
     response = client.post(f"/authorizations/{authorization}/infusion", data=_bag(token, dose="three hundred"))
     assert response.status_code == 400
     assert 'id="dose-error"' in response.text and "Enter a number" in response.text
@@ -115,7 +115,7 @@ def test_a_malformed_number_is_shown_beside_its_field_not_as_an_error_page(clien
 
 
 def test_enrollment_takes_a_typed_name_signature_and_prints_the_signed_version(client: TestClient) -> None:
-    token = sign_in(client, "dr_ada")
+    token = sign_in(client, "ada")
     enrolled = client.post("/enroll", data={"csrf_token": token, "key": "pat_zed", "name": "Zed Ekwueme",
                                             "birth_on": "1991-05-04", "sex": "male",
                                             "program_indication": "touch|multiple-sclerosis", "site": "site_north"},
@@ -138,7 +138,7 @@ def test_enrollment_takes_a_typed_name_signature_and_prints_the_signed_version(c
 
 
 def test_the_language_switch_changes_every_page_and_is_remembered(client: TestClient) -> None:
-    sign_in(client, "nurse_kim")
+    sign_in(client, "nina")
     token = csrf_of(client.get("/").text)
     client.post("/language", data={"csrf_token": token, "lang": "zh", "next": "/patients"})
     html = client.get("/").text

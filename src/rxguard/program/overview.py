@@ -91,7 +91,7 @@ class HoldRow:
     site: str
     prescriber: str
     visit_at: datetime
-    reasons: tuple[str, ...]
+    reasons: tuple[tuple[str, str], ...]  # (check id, reason) of each failed check
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,7 @@ class OverrideRow:
     id: str
     authorization_id: str
     patient: str
+    patient_name: str
     actor: str
     role: str
     reason: str
@@ -222,7 +223,7 @@ def holds(session: Session, *, within: Select[Any] | None) -> list[HoldRow]:
             site,
             doc,
             a.visit_at,
-            tuple(f"{c['id']}: {c['reason']}" for c in failed_checks(a)),
+            tuple((str(c["id"]), str(c["reason"])) for c in failed_checks(a)),
         )
         for a, key, name, site, doc in session.execute(_scoped(stmt, Authorization.patient_id, within))
     ]
@@ -279,7 +280,7 @@ def open_adverse_events(session: Session, *, within: Select[Any] | None) -> list
 
 def pending_overrides(session: Session, *, within: Select[Any] | None) -> list[OverrideRow]:
     stmt = (
-        select(Override, Patient.key)
+        select(Override, Patient.key, Patient.name)
         .join(Authorization, Authorization.id == Override.authorization_id)
         .join(Patient, Patient.id == Authorization.patient_id)
         .where(Override.reconciled_at.is_(None))
@@ -287,9 +288,17 @@ def pending_overrides(session: Session, *, within: Select[Any] | None) -> list[O
     )
     return [
         OverrideRow(
-            o.id, o.authorization_id, key, o.actor, o.role, o.reason, tuple(o.bypassed.get("requirements", [])), o.at
+            o.id,
+            o.authorization_id,
+            key,
+            name,
+            o.actor,
+            o.role,
+            o.reason,
+            tuple(o.bypassed.get("requirements", [])),
+            o.at,
         )
-        for o, key in session.execute(_scoped(stmt, Authorization.patient_id, within))
+        for o, key, name in session.execute(_scoped(stmt, Authorization.patient_id, within))
     ]
 
 

@@ -64,7 +64,7 @@ def column_chart(bars: Sequence[Bar], *, title: str, description: str, width: in
     return Markup("".join(parts))
 
 
-def row_chart(bars: Sequence[Bar], *, title: str, description: str, width: int = 560, label_width: int = 210) -> Markup:
+def row_chart(bars: Sequence[Bar], *, title: str, description: str, width: int = 560, label_width: int = 230) -> Markup:
     """Horizontal bars (categories with long names), the count at the end of each bar."""
     row_h, gap, top = 26, 10, 6
     height = top * 2 + max(len(bars), 1) * (row_h + gap)
@@ -82,7 +82,7 @@ def row_chart(bars: Sequence[Bar], *, title: str, description: str, width: int =
         w = 0 if peak == 0 else max(2.0, plot_w * bar.value / peak)
         parts.append(
             f'<text x="{label_width - 10}" y="{y + row_h / 2 + 5:.1f}" text-anchor="end" {_FONT} class="label">'
-            f"{escape(_clip(bar.label, 30))}</text>"
+            f"{escape(_clip(bar.label, 26))}</text>"
         )
         parts.append(
             f'<rect x="{label_width}" y="{y}" width="{w:.1f}" height="{row_h}" rx="3" class="bar {bar.tone}"/>'
