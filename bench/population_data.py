@@ -81,8 +81,12 @@ _SALT = {name: i + 1 for i, name in enumerate(TABLES)}
 
 
 def uid(table: str, n: int) -> str:
-    """A unique, UUID-shaped id whose leading digits are scattered (as uuid4 keys are in an index)."""
-    scrambled = (n * 0x9E3779B97F4A7C15 + _SALT[table]) & 0xFFFFFFFFFFFFFFFF
+    """A unique, UUID-shaped id whose leading digits are scattered (as uuid4 keys are in an index).
+
+    The scramble depends on ``n`` only, so patient ``n``'s ids in every table sort alike; the history
+    expansion inserts in that order and every index it touches grows at the end, not at random.
+    """
+    scrambled = (n * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
     h = f"{scrambled:016x}{_SALT[table]:04x}{n:012x}"
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:]}"
 
@@ -169,9 +173,9 @@ def _events(rng: random.Random, program_id: str, start: date) -> list[tuple[str,
     for kind, every in _EVENT_PLAN[program_id]:
         day = start - timedelta(days=rng.randint(0, 30))
         while day < AT:
-            if rng.random() < 0.8:
+            if rng.random() < 0.9:
                 out.append((kind, day))
-            day += timedelta(days=every + rng.randint(-10, 25))
+            day += timedelta(days=every + rng.randint(-21, 14))
     return out
 
 
@@ -294,10 +298,10 @@ def _patient_rows(i: int, rng: random.Random, pool: tuple[History, ...], parts: 
         (str(i), str(t), pid, eid, h.program_id, prog.drug, uid("prescriber", prescriber), uid("site", site),
          site_cert, site_event, pres_cert, pres_event)
     )  # fmt: skip
-    for item, (title, due_on) in sorted(program_items(h.items, status, until, follow_up, h.events).items()):
-        rows["schedule_item"].append(
-            (uid("schedule_item", count.next("schedule_item")), eid, item, title[:200], due_on.isoformat())
-        )
+    for j, (item, (title, due_on)) in enumerate(
+        sorted(program_items(h.items, status, until, follow_up, h.events).items())
+    ):
+        rows["schedule_item"].append((f"{pid[:24]}{i * 16 + j:012x}", eid, item, title[:200], due_on.isoformat()))
 
 
 def chunks(start: int, stop: int, seed: int, parts: Participants, count: Counters) -> Iterator[dict[str, list[Row]]]:
@@ -308,6 +312,8 @@ def chunks(start: int, stop: int, seed: int, parts: Participants, count: Counter
         rows: dict[str, list[Row]] = {t: [] for t in (*TABLES, "bench_patient")}
         for i in range(first, min(first + CHUNK, stop)):
             _patient_rows(i, rng, pool, parts, rows, count)
+        for table_rows in rows.values():
+            table_rows.sort(key=lambda row: row[0] or "")  # ids in index order: fewer page splits while loading
         yield rows
 
 
@@ -329,11 +335,11 @@ def scratch_ddl() -> list[str]:
     return ddl
 
 
-def _sql_id(dialect: str, salt: int) -> str:
-    """A unique UUID-shaped id per (patient n, row k of the history), rising with n so bulk index inserts append."""
+def _sql_id(dialect: str) -> str:
+    """Row k of patient n's history: the patient id's scrambled prefix, then n and k (unique per table)."""
     if dialect == "postgresql":
-        return f"'00000000-0000-4000-8{salt:03x}-' || lpad(to_hex(p.n * 256 + h.k), 12, '0')"
-    return f"printf('00000000-0000-4000-8{salt:03x}-%012x', p.n * 256 + h.k)"
+        return "substr(p.patient_id, 1, 24) || lpad(to_hex(p.n * 256 + h.k), 12, '0')"
+    return "substr(p.patient_id, 1, 24) || printf('%012x', p.n * 256 + h.k)"
 
 
 def _sql_ts(dialect: str, hhmm: str) -> str:
@@ -345,17 +351,13 @@ def _sql_ts(dialect: str, hhmm: str) -> str:
 def expansion(dialect: str, lo: int, hi: int) -> list[str]:
     """INSERT ... SELECT statements writing patients ``lo`` .. ``hi`` - 1's authorizations, infusions and records."""
     true = "true" if dialect == "postgresql" else "1"
-    aid, iid, mid = _sql_id(dialect, 1), _sql_id(dialect, 2), _sql_id(dialect, 3)
+    aid = iid = mid = _sql_id(dialect)
     ts = functools.partial(_sql_ts, dialect)
     where = (
         f"FROM bench_patient p JOIN {{table}} h ON h.template = p.template WHERE p.n >= {lo} AND p.n < {hi} "
-        "ORDER BY p.n, h.k"
+        "ORDER BY p.patient_id, h.k"
     )
-    key = (
-        "'bench-' || lpad(p.n::text, 8, '0') || '-' || h.k"
-        if dialect == "postgresql"
-        else "printf('bench-%08d-%d', p.n, h.k)"
-    )
+    key = f"'bench-' || {aid}"
     return [
         f"""INSERT INTO "authorization" ({", ".join(COLUMNS["authorization"])})
         SELECT {aid}, p.program_id, p.drug, p.enrollment_id, p.patient_id, p.site_id, p.prescriber_id,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bench.population_data import Patient, program, schedule
 from bench.scenarios import AT
@@ -50,17 +50,39 @@ def _peak_mb() -> float:
 
 
 def sql(url: str, repeat: int) -> dict[str, Any]:
-    factory = session_factory(make_engine(url=url))
+    engine = make_engine(url=url)
+    factory = session_factory(engine)
     seconds = []
     rows: list[Line] = []
+    captured: list[tuple[str, Any]] = []
     for _ in range(repeat):
         with factory() as session:
             t0 = time.perf_counter()
             found = population_due(session, on=AT)
             seconds.append(time.perf_counter() - t0)
         rows = [(r.patient, r.program, r.item, r.title, r.due_on, r.status) for r in found]
+        del found
+    peak = _peak_mb()
     overdue = sum(1 for r in rows if r[5] == "overdue")
-    return {"seconds": seconds, "rows": len(rows), "overdue": overdue, "digest": digest(rows), "peak_mb": _peak_mb()}
+    result = {"seconds": seconds, "rows": len(rows), "overdue": overdue, "digest": digest(rows), "peak_mb": peak}
+    event.listen(engine, "before_cursor_execute", lambda *a: captured.append((a[2], a[3])))
+    with factory() as session:
+        population_due(session, on=AT)
+    return result | breakdown(engine, *captured[-1])
+
+
+def breakdown(engine: Any, statement: str, params: Any) -> dict[str, Any]:
+    """Where the time goes: the database executing the same statement, and the driver fetching its rows."""
+    out: dict[str, Any] = {}
+    with engine.connect() as connection:
+        t0 = time.perf_counter()
+        connection.exec_driver_sql(statement, params).fetchall()
+        out["driver_fetch_s"] = time.perf_counter() - t0
+        if engine.dialect.name == "postgresql":
+            plan = connection.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", params).scalar()
+            out["db_execution_s"] = plan[0]["Execution Time"] / 1000
+            out["plan_top"] = plan[0]["Plan"]["Node Type"]
+    return out
 
 
 def naive(url: str, limit: float) -> dict[str, Any]:

@@ -25,6 +25,8 @@ import orjson
 SECTIONS: dict[str, str] = {
     "engine": "bench.engine:run",
     "cql": "bench.cql_bench:run",
+    "population": "bench.population:run",
+    "writes": "bench.writes:run",
     "cds_hooks": "bench.cds_hooks:run",
 }
 RESULTS = Path(__file__).parent / "results"
