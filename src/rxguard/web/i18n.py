@@ -35,14 +35,14 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
-class _StrictLoader(yaml.BaseLoader):
+class _StrictLoader(yaml.BaseLoader):  # type: ignore[misc]
     """Every value stays a string (``no`` is the word, not False) and a repeated key is an error."""
 
 
 def _mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key_node, value_node in node.value:
-        key = loader.construct_scalar(key_node)  # type: ignore[arg-type]
+        key = loader.construct_scalar(key_node)
         if key in out:
             raise ValueError(f"{node.start_mark.name}: key {key!r} appears twice (line {key_node.start_mark.line + 1})")
         out[str(key)] = loader.construct_object(value_node, deep=True)

@@ -40,7 +40,7 @@ def install(app: FastAPI, settings: WebSettings | None = None) -> None:
     for router in ROUTERS:
         for route in router.routes:
             if isinstance(route, APIRoute):
-                paths.setdefault(route.path, set()).update(route.methods)
+                paths.setdefault(route.path, set()).update(route.methods or ())
     for path, methods in paths.items():
         app.router.routes.append(Route(path, endpoint=pages, methods=sorted(methods), include_in_schema=False))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
