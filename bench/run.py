@@ -27,6 +27,7 @@ SECTIONS: dict[str, str] = {
     "cql": "bench.cql_bench:run",
     "population": "bench.population:run",
     "writes": "bench.writes:run",
+    "cold_start": "bench.cold_start:run",
     "cds_hooks": "bench.cds_hooks:run",
 }
 RESULTS = Path(__file__).parent / "results"

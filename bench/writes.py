@@ -152,7 +152,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     if problem:
         return {"skipped": f"PostgreSQL unreachable ({problem})"}
     # Patients per worker: more than a worker can use at the target rate in the measured time.
-    return measure(seconds=8.0 if quick else 20.0, per_worker=400 if quick else 900)
+    return measure(seconds=8.0 if quick else 20.0, per_worker=100 if quick else 300)
 
 
 def measure(seconds: float, per_worker: int) -> dict[str, Any]:
