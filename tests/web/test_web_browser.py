@@ -107,7 +107,7 @@ def test_enroll_with_consent_then_authorize_hold_clear_and_infuse(browser: Any, 
     assert "Your clearance was recorded" in doc.locator(".notice").inner_text()
 
     kim.goto(decision_url)
-    assert "cleared" in kim.locator("#verdict").inner_text()
+    assert "YOU MAY INFUSE" in kim.locator("#verdict").inner_text()
     kim.get_by_label("Lot number").fill("TY2026-031")
     kim.get_by_label("Dose", exact=True).fill("300")
     kim.get_by_label("Volume (mL)").fill("100")

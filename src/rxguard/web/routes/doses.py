@@ -152,7 +152,8 @@ def _decision(session: Any, ctx: PageContext, authorization_id: str) -> dict[str
     checks = authorization.checks_of(row)
     order = {"do-not-infuse": 0, "hold": 1, "warn": 2, "pass": 3}
     checks = sorted(checks, key=lambda c: order.get(c["outcome"], 9))
-    cited = [(c, cite_program(row.program_id, c.get("sources", []))) for c in checks]
+    cited = [(c, cite_program(row.program_id, _check_sources(program, row, c))) for c in checks]
+    history = authorization_history(session, row.id)
     findings = [f for f in row.assessment.get("findings", []) if f.get("counts_as") != "info"]
     may_infuse = (
         ctx.user.may("infuse")
@@ -170,12 +171,23 @@ def _decision(session: Any, ctx: PageContext, authorization_id: str) -> dict[str
         "program": program,
         "checks": cited,
         "findings": findings,
-        "history": authorization_history(session, row.id),
+        "history": history,
+        "last_reason": history[-1].reason if len(history) > 1 else "",
         "may_infuse": may_infuse,
         "may_clear": may_clear,
         "failed": [c for c, _ in cited if c["outcome"] in ("hold", "do-not-infuse")],
         "stratum": row.assessment.get("pml_stratum"),
     }
+
+
+def _check_sources(program: Any, row: Authorization, check: dict[str, Any]) -> list[dict[str, Any]]:
+    """A checklist hold cites the questions answered yes; every other check cites what it carries."""
+    if check["id"] != "checklist":
+        return list(check.get("sources", []))
+    yes = [q for q, answer in row.answers.items() if answer is True and q in program.pack.questions]
+    if not yes:
+        return list(check.get("sources", []))
+    return [c.model_dump() for q in yes for c in program.pack.questions[q].sources]
 
 
 def _decision_page(ctx: PageContext, authorization_id: str, *, status_code: int = 200, **extra: Any) -> Response:
