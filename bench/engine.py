@@ -18,15 +18,20 @@ from rxguard.engine import assess, compile_pack, read_facts
 from rxguard.knowledge import get_pack
 
 
+# CPU time of this process, not wall time: other processes on a shared 2-core
+# machine then slow the figures far less (they still share caches).
+_clock = time.process_time
+
+
 def _rate(fn: Any, items: list[Any], seconds: float) -> float:
-    """Calls per second of ``fn`` over ``items``, repeated for about ``seconds``."""
+    """Calls per CPU-second of ``fn`` over ``items``, repeated for about ``seconds``."""
     done = 0
-    start = time.perf_counter()
+    start = _clock()
     while True:
         for item in items:
             fn(item)
         done += len(items)
-        elapsed = time.perf_counter() - start
+        elapsed = _clock() - start
         if elapsed >= seconds:
             return done / elapsed
 
@@ -59,12 +64,12 @@ def run(quick: bool = False) -> dict[str, Any]:
 
     for _ in range(rounds):
         for raw in big:
-            t0 = time.perf_counter()
+            t0 = _clock()
             orjson.loads(raw)
-            t1 = time.perf_counter()
+            t1 = _clock()
             f = read_facts(raw)
             assess(pack, f, at=AT, jurisdiction="US")
-            t2 = time.perf_counter()
+            t2 = _clock()
             json_only.append(t1 - t0)
             parse_assess.append(t2 - t1)
     median_ms = statistics.median(parse_assess) * 1000
@@ -80,6 +85,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "target_assessments_per_s": 20_000,
         "met_assessments": rate >= 20_000,
         "one_mb_bundles": len(big),
+        "clock": "process CPU time",
         "parse_assess_median_ms": round(median_ms, 2),
         "orjson_loads_median_ms": round(json_ms, 2),
         "parse_assess_vs_orjson": round(median_ms / json_ms, 2),

@@ -15,6 +15,7 @@ from rxguard.engine.vignettes import coverage, run_vignette
 from rxguard.errors import PackError
 from rxguard.knowledge.loader import Pack, discover_pack_paths, load_all, load_pack
 from rxguard.knowledge.names import resolve_drug
+from rxguard.knowledge.summary import info_dict
 
 
 def _console() -> Console:
@@ -26,51 +27,6 @@ def _selected(paths: list[Path] | None) -> dict[str, Pack]:
         loaded = [load_pack(p) for p in paths]
         return {p.name: p for p in loaded}
     return load_all()
-
-
-def info_dict(pack: Pack) -> dict[str, object]:
-    ident = pack.identity
-    return {
-        "name": pack.name,
-        "version": pack.meta.version,
-        "last_reviewed_on": pack.meta.last_reviewed_on.isoformat(),
-        "inn": ident.inn,
-        "display": ident.display,
-        "atc": ident.atc,
-        "products": [
-            {
-                "id": p.id,
-                "name": p.name,
-                "proper_name": p.proper_name,
-                "kind": p.kind,
-                "jurisdictions": p.jurisdictions,
-                "program": p.program,
-            }
-            for p in ident.products
-        ],
-        "former_names": ident.former_names,
-        "chinese_names": [{"name": c.name, "verified": c.verified} for c in ident.chinese_names],
-        "rules": len(pack.rules),
-        "rules_needing_review": [r.id for r in pack.rules if r.needs_review],
-        "protocol_rules": [r.id for r in pack.rules if r.protocol],
-        "sources": [
-            {
-                "id": s.id,
-                "title": s.title,
-                "jurisdiction": s.jurisdiction,
-                "version": s.version,
-                "tier": s.tier,
-                "verified": s.verified,
-                "url": s.url,
-            }
-            for s in pack.sources.values()
-        ],
-        "conflicts": [
-            {"id": c.id, "topic": c.topic, "kind": c.kind, "resolution": c.resolution, "rules": c.rules}
-            for c in pack.conflicts
-        ],
-        "vignettes": sum(len(v.vignettes) for v in pack.vignette_files),
-    }
 
 
 def register(app: typer.Typer) -> None:

@@ -11,9 +11,9 @@ from rxguard.api.problems import problem_responses
 from rxguard.api.routes import API_PREFIX
 from rxguard.api.routes.pagination import PageDep
 from rxguard.api.schemas import NameOut, Open, PackSummary, Page, SuggestionOut
-from rxguard.cli.packs import info_dict
 from rxguard.knowledge.loader import load_all
 from rxguard.knowledge.names import resolve_drug, suggest
+from rxguard.knowledge.summary import info_dict
 
 router = APIRouter(prefix=API_PREFIX, tags=["knowledge"])
 DrugPath = Path(min_length=1, max_length=200, description="Any name of the drug (INN, brand, Chinese name…)")
