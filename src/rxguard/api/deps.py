@@ -38,7 +38,10 @@ def get_session(factory: Annotated[sessionmaker[Session], Depends(get_session_fa
 
 
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+#: scope="function": the transaction commits before the response is sent. (A ``yield`` dependency's
+#: default scope ends after the response, so a client could be told 201 for a write that a crash or
+#: a failed commit then lost.)
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 _bearer = HTTPBearer(auto_error=False, description="An rxguard API token: `rxguard token create --user NAME`")
 
