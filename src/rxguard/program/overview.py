@@ -425,6 +425,7 @@ class PatientFile:
     calendar: list[DueItemRow]
     stratum: dict[str, Any] | None
     stratum_from: datetime | None
+    previous_answers: dict[str, Any]  # checklist answers of the latest visit (shown again: symptoms get hidden)
     open_holds: list[str]
     infusable: list[str]
     latest_authorization: str | None
@@ -532,17 +533,17 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
     return sorted(out, key=lambda e: e.at, reverse=True)
 
 
-def _latest_stratum(session: Session, patient: Patient) -> tuple[dict[str, Any] | None, datetime | None]:
+def _latest_visit(session: Session, patient: Patient) -> tuple[dict[str, Any] | None, datetime | None, dict[str, Any]]:
     row = session.execute(
-        select(Authorization.assessment, Authorization.visit_at)
+        select(Authorization.assessment, Authorization.visit_at, Authorization.answers)
         .where(Authorization.patient_id == patient.id)
         .order_by(Authorization.visit_at.desc())
         .limit(1)
     ).first()
     if row is None:
-        return None, None
-    assessment, at = row
-    return assessment.get("pml_stratum"), at
+        return None, None, {}
+    assessment, at, answers = row
+    return assessment.get("pml_stratum"), at, dict(answers or {})
 
 
 def patient_file(session: Session, patient: Patient, *, on: date) -> PatientFile:
@@ -588,7 +589,7 @@ def patient_file(session: Session, patient: Patient, *, on: date) -> PatientFile
         )
     ]
     calendar += _upcoming(session, patient, on)
-    stratum, stratum_at = _latest_stratum(session, patient)
+    stratum, stratum_at, answers = _latest_visit(session, patient)
     pending = session.execute(
         select(Authorization.id, Authorization.status, Authorization.is_infusable)
         .outerjoin(Infusion, Infusion.authorization_id == Authorization.id)
@@ -616,6 +617,7 @@ def patient_file(session: Session, patient: Patient, *, on: date) -> PatientFile
         calendar=calendar,
         stratum=stratum,
         stratum_from=stratum_at,
+        previous_answers=answers,
         open_holds=[i for i, status, _ in pending if status == "hold"],
         infusable=[i for i, _, infusable in pending if infusable],
         latest_authorization=latest,
