@@ -21,6 +21,8 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -188,6 +190,25 @@ def _http_error(request: Request, exc: Exception) -> Response:
     )  # fmt: skip
 
 
+#: The database could not be reached or stopped answering: the connection was refused or dropped,
+#: or no pooled connection came free in time. Transient by nature, so 503 with Retry-After.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
+RETRY_AFTER_SECONDS = 5
+
+
+def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """503, not 500: the request was fine and nothing was written; retrying later will work.
+
+    Only the error's class is logged: its text can hold the SQL and its parameters (patient data).
+    """
+    log.error("database_unavailable", error=type(exc).__name__, cause=type(getattr(exc, "orig", None)).__name__)
+    return problem_response(
+        request, 503, "database-unavailable",
+        "the database is not answering; nothing was changed by this request — retry in a few seconds",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )  # fmt: skip
+
+
 #: Detail of the 500 answered for an unexpected error (the middleware sends it).
 INTERNAL_DETAIL = (
     "rxguard failed on this request and rolled back any change it had started; report the request_id to the operator"
@@ -199,6 +220,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiProblem, _api_problem)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for error in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(error, _database_unavailable)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
