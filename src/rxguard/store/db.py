@@ -9,6 +9,7 @@ row locks (``SELECT … FOR UPDATE``) where an invariant depends on them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -46,7 +47,20 @@ def make_engine(settings: Settings | None = None, url: str | None = None) -> Eng
         engine = create_engine(url, echo=settings.sql_echo)
         _tune_sqlite(engine, is_file=path is not None)
         return engine
-    return create_engine(url, echo=settings.sql_echo, pool_pre_ping=True)
+    return create_engine(url, echo=settings.sql_echo, pool_pre_ping=True, connect_args=_connect_args(url))
+
+
+#: Seconds to wait for a PostgreSQL connection. libpq waits forever by default, so a database host
+#: that stops answering would hold every request (and its worker thread) until the request timeout;
+#: with a limit the request is answered 503 and the thread is free. ``?connect_timeout=N`` in the
+#: URL or ``PGCONNECT_TIMEOUT`` overrides it.
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+def _connect_args(url: str) -> dict[str, Any]:
+    if "connect_timeout=" in url or os.environ.get("PGCONNECT_TIMEOUT") or not url.startswith("postgresql"):
+        return {}
+    return {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
