@@ -13,6 +13,7 @@ Names match whole words, case-insensitively: ``azathioprine`` matches
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ def short_system(system: str) -> str:
     return SYSTEMS.get(system, system)
 
 
+@functools.lru_cache(maxsize=16384)
 def normalize_text(text: str) -> str:
     """Lower case, punctuation to single spaces: the form names are matched in."""
     return " ".join(_WORD.split(text.casefold())).strip()
