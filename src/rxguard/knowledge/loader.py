@@ -151,17 +151,40 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PackError(f"{path}: cannot read the file ({exc.strerror}); check it exists") from exc
+    except UnicodeDecodeError as exc:
+        raise PackError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from exc
+
+
+#: Deepest nesting of flow collections (``[``/``{``) a pack file may have. libyaml's composer
+#: recurses in C and crashes the process (segmentation fault) somewhere past 20 000 levels;
+#: real pack files stay below 20.
+MAX_FLOW_DEPTH = 200
+_NOT_FLOW = re.compile(r"[^\[\]{}]+")
+
+
+def _flow_depth(text: str) -> int:
+    depth = deepest = 0
+    for bracket in _NOT_FLOW.sub("", text):
+        depth = depth + 1 if bracket in "[{" else max(depth - 1, 0)
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def read_yaml(path: Path) -> Any:
     """Parse one YAML file fast (libyaml); parser errors become a PackError with the line."""
     text = _read_text(path)
+    if _flow_depth(text) > MAX_FLOW_DEPTH:
+        raise PackError(f"{path}: brackets nested more than {MAX_FLOW_DEPTH} deep; a pack file never needs that")
     try:
         return pyyaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
     except pyyaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         raise PackError(f"{path}:{line}: {exc.problem or exc.context or 'invalid YAML'}") from exc
+    except pyyaml.YAMLError as exc:  # e.g. a control character the reader refuses
+        raise PackError(f"{path}: {str(exc).splitlines()[0]}") from exc
+    except RecursionError as exc:
+        raise PackError(f"{path}: nested too deeply to read; flatten the structure") from exc
 
 
 def _read_with_lines(path: Path) -> Any:
