@@ -10,6 +10,12 @@ calendar plus reauthorization and follow-up dates);
 :func:`check_sample` re-runs the program's own ``refresh_schedule`` on a
 random sample after loading and fails the run if any row differs.
 
+Histories are short on purpose: natalizumab started 1 week to about 6.5 months
+before the screen (an infusion every 4 weeks), MEPACT courses up to 14 weeks
+in. The screen does not read them, and longer ones would spend the time
+budget on loading (1,000,000 patients already means about 9 million history
+rows per engine).
+
 Rows are generated in chunks from the seed (chunk ``k`` always holds the same
 patients), so a database of 1,000,000 is the 100,000 one plus 900,000 more,
 and loaded with COPY on PostgreSQL and batched inserts on SQLite.
@@ -146,13 +152,13 @@ class Patient:
 def _infusion_days(rng: random.Random, program_id: str) -> list[date]:
     last_day = AT - timedelta(days=1)
     if program_id == "mepact-course":
-        start = AT - timedelta(days=rng.randint(3, 250))
+        start = AT - timedelta(days=rng.randint(3, 100))
         days, day = [], start
         while day <= last_day and len(days) < 48:
             days.append(day)
             day += timedelta(days=rng.choice((3, 4)) if len(days) < 24 else 7)
         return days
-    start = AT - timedelta(days=rng.randint(7, 420))
+    start = AT - timedelta(days=rng.randint(7, 200))
     days, day = [], start
     while day <= last_day:
         days.append(day)
