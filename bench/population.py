@@ -261,8 +261,18 @@ def run(quick: bool = False) -> dict[str, Any]:
         figures |= populate("sqlite", url, sizes_for("sqlite", quick), quick)
     key = "postgresql_1000000_overdue_list_s"
     if key in figures:
+        total = figures[key]
         figures["target_1m_postgres_s"] = TARGET_SECONDS_1M_POSTGRES
-        figures["met_target_1m_postgres"] = figures[key] <= TARGET_SECONDS_1M_POSTGRES
+        figures["met_target_1m_postgres"] = total <= TARGET_SECONDS_1M_POSTGRES
+        if total > TARGET_SECONDS_1M_POSTGRES:
+            figures["target_1m_postgres_missed_by_s"] = round(total - TARGET_SECONDS_1M_POSTGRES, 2)
+        db = figures.get("postgresql_1000000_db_execution_s", 0.0)
+        fetch = figures.get("postgresql_1000000_driver_fetch_only_s", 0.0)
+        figures["postgresql_1000000_time_split"] = (
+            f"database executes {db:.1f} s (join + sort of {figures['postgresql_1000000_rows_due_or_overdue']} rows); "
+            f"driver transfer and decoding {max(fetch - db, 0):.1f} s; "
+            f"ORM rows and DueRow objects {max(total - fetch, 0):.1f} s"
+        )
     return figures
 
 
