@@ -158,6 +158,8 @@ def iter_resources(data: Any) -> Iterator[Mapping[str, Any]]:
                 continue
             if not isinstance(resource, dict):
                 raise FactsError("Bundle.entry.resource should be an object")
+            if not isinstance(resource.get("resourceType"), str | None):
+                raise FactsError("Bundle.entry.resource.resourceType should be a string, e.g. 'Condition'")
             if resource.get("resourceType") == "Bundle":
                 yield from iter_resources(resource)
             else:
@@ -367,6 +369,8 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
         start = parse_date(res.get("authoredOn"), "authoredOn", where)
         end = None
         for dosage in _list(res, "dosageInstruction", where):
+            if not isinstance(dosage, dict):
+                raise where.fail("dosageInstruction", "an array of Dosage objects")
             bounds = _dict(_dict(_dict(dosage, "timing", where), "repeat", where), "boundsPeriod", where)
             start = parse_date(bounds.get("start"), "boundsPeriod.start", where) or start
             end = parse_date(bounds.get("end"), "boundsPeriod.end", where) or end
