@@ -351,9 +351,13 @@ def merged_bundle(bundle: dict[str, Any] | None, held: dict[str, Any]) -> dict[s
         return held
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise InputError("the clinical facts must be a FHIR R4 Bundle (resourceType 'Bundle')")
-    entries = list(bundle.get("entry") or [])
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise InputError("Bundle.entry should be an array of entries")
+    entries = list(entries)
     has_patient = any(
-        (e.get("resource") or {}).get("resourceType") == "Patient" for e in entries if isinstance(e, dict)
+        isinstance(e, dict) and isinstance(e.get("resource"), dict) and e["resource"].get("resourceType") == "Patient"
+        for e in entries
     )
     if not has_patient:
         entries += held["entry"]
