@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
@@ -68,3 +69,30 @@ def disable_audit_guards(connection: object, engine_name: str) -> None:
     else:
         execute(text("DROP TRIGGER IF EXISTS audit_entry_no_update"))
         execute(text("DROP TRIGGER IF EXISTS audit_entry_no_delete"))
+
+
+#: Tables a rejected request may legitimately write: seen CDS Hooks JWT ids (replay protection
+#: records a verified token before the body is read), and sign-in bookkeeping.
+VOLATILE = frozenset({"cds_jti", "web_session", "user_password"})
+_REFLECTED: dict[str, Any] = {}
+
+
+def fingerprint(database: TestDatabase) -> str:
+    """A digest of every row of every table but :data:`VOLATILE`: equal means nothing changed."""
+    import hashlib
+
+    from sqlalchemy import MetaData, select
+
+    metadata = _REFLECTED.get(database.url)
+    if metadata is None:
+        metadata = _REFLECTED[database.url] = MetaData()
+        metadata.reflect(database.engine)
+    digest = hashlib.sha256()
+    with database.engine.connect() as connection:
+        for table in sorted(metadata.tables.values(), key=lambda t: t.name):
+            if table.name in VOLATILE:
+                continue
+            columns = list(table.primary_key.columns) or list(table.columns)
+            for row in connection.execute(select(table).order_by(*columns)):
+                digest.update(repr((table.name, tuple(row))).encode())
+    return digest.hexdigest()
