@@ -17,7 +17,6 @@ from bench.scenarios import AT, scenario_bundles, to_prefetch_size
 from rxguard.engine import assess, compile_pack, read_facts
 from rxguard.knowledge import get_pack
 
-
 # CPU time of this process, not wall time: other processes on a shared 2-core
 # machine then slow the figures far less (they still share caches).
 _clock = time.process_time
