@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench bench-quick clean venv
+.PHONY: run test lint format bench bench-quick clean venv reliability audit
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,21 @@ run: $(STAMP)
 	@echo "  e.g. curl -H 'Authorization: Bearer <ada token>' http://$(HOST):$(PORT)/api/v1/patients"
 	$(DEMO_ENV) RXGUARD_CDS_ALLOW_UNAUTHENTICATED=true $(BIN)/rxguard serve --host $(HOST) --port $(PORT)
 
+# CI: the dependency audit (it says loudly when the advisory data is out of reach), then the suite,
+# including the reliability tests that fit in a few minutes (the soak is `make reliability` only).
 test: $(STAMP)
+	$(BIN)/python tests/reliability/dependency_audit.py
 	$(BIN)/pytest
+
+# Everything in docs/reliability.md: the full-size reliability runs, the five-minute soak and the
+# API access matrix; figures in var/reliability/figures.json. RXGUARD_REQUIRE_AUDIT=1 fails the run
+# when the dependency audit could not be done.
+reliability: $(STAMP)
+	$(BIN)/python tests/reliability/dependency_audit.py
+	RXGUARD_RELIABILITY_FULL=1 $(BIN)/pytest -m "" tests/reliability tests/httpapi/test_api_access_matrix.py
+
+audit: $(STAMP)
+	$(BIN)/python tests/reliability/dependency_audit.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench conftest.py

@@ -125,7 +125,7 @@ class Load:
                 if due - start >= seconds or self._stop.is_set():
                     break
                 time.sleep(max(0.0, due - time.monotonic()))
-                pool.submit(self._one, self.kinds[n % len(self.kinds)])
+                pool.submit(self._one, self.kinds[n % len(self.kinds)], due)
         for client in self._clients:
             client.close()
         return self.results
@@ -139,8 +139,12 @@ class Load:
                 self._clients.append(client)
         return client
 
-    def _one(self, kind: str) -> None:
+    def _one(self, kind: str, due: float) -> None:
         started = time.monotonic()
+        if started - due > self.timeout:  # the server fell so far behind that no thread was free in time
+            with self._lock:
+                self.results.append(Result(kind, due, started - due, None, False, "not sent: the load fell behind"))
+            return
         try:
             response = getattr(self.traffic, kind)(self._client())
             result = Result(kind, started, time.monotonic() - started, response.status_code,

@@ -109,21 +109,34 @@ class Server:
                 self.kill()
 
     def rss_kib(self) -> int:
-        """Resident memory of the server process (from /proc, in KiB)."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        raise RuntimeError("no VmRSS for the server process")
+        """Resident memory of the server and its worker processes (from /proc, in KiB)."""
+        return sum(_rss_kib(pid) for pid in _process_tree(self.process.pid))
 
 
-def start_server(env: dict[str, str], log: Path, *, timeout: float = 90) -> Server:
+def _process_tree(pid: int) -> list[int]:
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            pids += _process_tree(int(child))
+    return pids
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except FileNotFoundError:
+        return 0
+    return next((int(line.split()[1]) for line in lines if line.startswith("VmRSS:")), 0)
+
+
+def start_server(env: dict[str, str], log: Path, *, timeout: float = 90, workers: int = 1) -> Server:
     """Start ``rxguard serve`` with these RXGUARD_* settings and wait until /healthz answers."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("RXGUARD_")}
     clean.update(env, PYTHONUNBUFFERED="1")
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [str(RXGUARD), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [str(RXGUARD), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
             env=clean, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     server = Server(f"http://127.0.0.1:{port}", process, log)
