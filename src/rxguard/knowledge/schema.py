@@ -256,6 +256,9 @@ class Condition(Strict):
             keys = ", ".join(sorted(KINDS))
             got = list(data) if isinstance(data, dict) else type(data).__name__
             raise ValueError(f"a condition is a mapping with exactly one key, one of: {keys}; got {got}")
+        ((key, value),) = data.items()
+        if value is None:  # `has_condition:` with nothing after it would validate as a condition of no kind
+            raise ValueError(f"condition {key!r} has no value; give what it tests")
         return data
 
     def kind(self) -> str:
