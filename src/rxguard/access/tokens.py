@@ -13,11 +13,11 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from rxguard.access.policy import Principal
-from rxguard.access.users import get_user, principal_of
+from rxguard.access.users import get_user
 from rxguard.errors import InputError, NotFoundError
 from rxguard.store import audit
 from rxguard.store.auth_models import ApiToken, AppUser
@@ -56,23 +56,30 @@ def create_token(
     return token, row
 
 
-def authenticate(session: Session, token: str, *, at: datetime) -> Principal | None:
-    """The principal a token belongs to, or None when it is unknown, revoked, expired or disabled."""
+def authenticate(connection: Connection, token: str, *, at: datetime) -> Principal | None:
+    """The principal a token belongs to, or None when it is unknown, revoked, expired or disabled.
+
+    One indexed read of plain columns on a connection (no ORM session): it runs
+    on every API request.
+    """
     if not token.startswith(PREFIX) or len(token) > 100:
         return None
-    found = session.execute(
-        select(ApiToken, AppUser)
+    found = connection.execute(
+        select(
+            ApiToken.revoked_at, ApiToken.expires_at, AppUser.disabled_at,
+            AppUser.id, AppUser.name, AppUser.role, AppUser.prescriber_id, AppUser.site_id,
+        )
         .join(AppUser, AppUser.id == ApiToken.user_id)
         .where(ApiToken.token_hash == token_digest(token))
-    ).first()
+    ).first()  # fmt: skip
     if found is None:
         return None
-    row, user = found
-    if row.revoked_at is not None or user.disabled_at is not None:
+    revoked_at, expires_at, disabled_at, user_id, name, role, prescriber_id, site_id = found
+    if revoked_at is not None or disabled_at is not None:
         return None
-    if row.expires_at is not None and row.expires_at <= at:
+    if expires_at is not None and expires_at <= at:
         return None
-    return principal_of(user)
+    return Principal(user_id=user_id, name=name, role=role, prescriber_id=prescriber_id, site_id=site_id)  # type: ignore[arg-type]
 
 
 def revoke_token(session: Session, *, token_id: str, at: datetime, actor: str) -> ApiToken:

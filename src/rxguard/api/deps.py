@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from rxguard.access import Principal, authenticate
@@ -64,15 +65,20 @@ ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 
 
 def get_principal(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    factory: Annotated[sessionmaker[Session], Depends(get_session_factory)],
     clock: ClockDep,
 ) -> Principal:
-    """The user behind the bearer token, or 401 (unknown, revoked, expired or absent)."""
+    """The user behind the bearer token, or 401 (unknown, revoked, expired or absent).
+
+    Read on the read-only engine: on SQLite the main engine opens every
+    transaction with the write lock, which a token look-up does not need.
+    """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorized()
-    with transaction(factory) as session:
-        principal = authenticate(session, credentials.credentials, at=clock())
+    engine: Engine = request.app.state.read_engine
+    with engine.connect() as connection:
+        principal = authenticate(connection, credentials.credentials, at=clock())
     if principal is None:
         raise unauthorized()
     return principal

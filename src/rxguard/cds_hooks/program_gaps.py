@@ -2,8 +2,8 @@
 
 The EHR's ids are matched to the program's keys: ``context.patientId`` is the
 patient key and a ``Practitioner/{id}`` user is the prescriber key (register
-participants under the EHR's ids to use this). Reads only, through the
-program's own functions; a record the program does not hold is a gap only
+participants under the EHR's ids to use this). Reads only: one query (plus
+a consent look-up for an enrolled, not yet authorized patient); a record the program does not hold is a gap only
 where the program requires it:
 
 * ``not-enrolled`` — ordering a drug under a REMS (in force in the caller's
@@ -21,18 +21,17 @@ where the program requires it:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, and_, bindparam, select
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from rxguard.cds_hooks.cards import ProgramGap
 from rxguard.cds_hooks.services import ORDER_HOOKS, Call
-from rxguard.errors import NotFoundError
-from rxguard.program.common import certification_for, find_enrollment, patient, prescriber
-from rxguard.program.enrollment import effective_status, has_current_consent
+from rxguard.program.enrollment import consent_in_force, effective_status
 from rxguard.program.registry import Program, all_programs
-from rxguard.store.db import transaction
-from rxguard.store.models import Enrollment
+from rxguard.store.models import Certification, Enrollment, Patient, Prescriber
 
 _STATUS_GAP = {
     "lapsed": (
@@ -55,7 +54,7 @@ _STATUS_GAP = {
 
 class ProgramGapLookup:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+        self._engine: Engine = sessions.kw["bind"]
         self._programs: dict[tuple[str, str | None], list[Program]] = {}
 
     def _programs_for(self, drug: str, jurisdiction: str | None) -> list[Program]:
@@ -72,8 +71,8 @@ class ProgramGapLookup:
         programs = self._programs_for(drug, call.jurisdiction)
         if not programs:
             return []
-        with transaction(self._sessions) as session:
-            return _gaps(session, call, programs)
+        with self._engine.connect() as connection:
+            return _gaps(connection, call, programs)
 
 
 def _prescriber_key(call: Call) -> str | None:
@@ -83,29 +82,51 @@ def _prescriber_key(call: Call) -> str | None:
     return None
 
 
-def _enrollments(session: Session, patient_key: str, programs: list[Program]) -> list[tuple[Program, Enrollment]]:
-    try:
-        row = patient(session, patient_key)
-    except NotFoundError:
-        return []
-    found = []
-    for program in programs:
-        try:
-            found.append((program, find_enrollment(session, row, program.id)))
-        except NotFoundError:
-            continue
-    return found
+_ordering = aliased(Prescriber)
+_enrolling_cert = aliased(Certification)
+_ordering_cert = aliased(Certification)
+#: Every CDS call asks the same thing: the patient's enrollments in these programs, with the
+#: certification status of the enrolling prescriber and of the ordering one (by key) in each.
+#: One query, built once; unknown patient -> no rows, unknown or uncertified prescriber -> NULL.
+_ENROLLMENTS = (
+    select(
+        Enrollment.id, Enrollment.program_id, Enrollment.status, Enrollment.authorized_until_on,
+        _enrolling_cert.status, _ordering_cert.status,
+    )
+    .join(Patient, Patient.id == Enrollment.patient_id)
+    .outerjoin(_enrolling_cert, and_(_enrolling_cert.program_id == Enrollment.program_id,
+                                     _enrolling_cert.prescriber_id == Enrollment.prescriber_id))
+    .outerjoin(_ordering, _ordering.key == bindparam("ordering_key"))
+    .outerjoin(_ordering_cert, and_(_ordering_cert.program_id == Enrollment.program_id,
+                                    _ordering_cert.prescriber_id == _ordering.id))
+    .where(Patient.key == bindparam("patient_key"), Enrollment.program_id.in_(bindparam("programs", expanding=True)))
+    .order_by(Enrollment.enrolled_at)
+)  # fmt: skip
 
 
-def _is_certified(session: Session, program: Program, prescriber_id: str) -> bool:
-    cert = certification_for(session, program.id, prescriber_id=prescriber_id)
-    return cert is not None and cert.status == "certified"
+@dataclass(frozen=True)
+class _Enrolled:
+    id: str
+    program: Program
+    status: str
+    authorized_until_on: date | None
+    enrolling_certified: bool
+    ordering_certified: bool
 
 
-def _gaps(session: Session, call: Call, programs: list[Program]) -> list[ProgramGap]:
+def _enrollments(connection: Connection, patient_key: str, programs: list[Program], key: str | None) -> list[_Enrolled]:
+    by_id = {p.id: p for p in programs}
+    rows = connection.execute(_ENROLLMENTS, {"patient_key": patient_key, "programs": list(by_id), "ordering_key": key})
+    return [
+        _Enrolled(row[0], by_id[row[1]], row[2], row[3], row[4] == "certified", row[5] == "certified") for row in rows
+    ]
+
+
+def _gaps(connection: Connection, call: Call, programs: list[Program]) -> list[ProgramGap]:
     patient_key = str(call.context.get("patientId") or "")
     ordering = call.service.hook in ORDER_HOOKS
-    enrolled = _enrollments(session, patient_key, programs)
+    key = _prescriber_key(call) if ordering else None
+    enrolled = _enrollments(connection, patient_key, programs, key)
     if not enrolled:
         rems = [p for p in programs if p.definition.kind == "rems"]
         if not ordering or not rems:
@@ -114,36 +135,27 @@ def _gaps(session: Session, call: Call, programs: list[Program]) -> list[Program
         return [ProgramGap("not-enrolled", names, "patient is not enrolled in the program",
                            f"Enroll the patient in {names} before the first dose.")]  # fmt: skip
     gaps = []
-    for program, enrollment in enrolled:
-        gaps += _enrollment_gaps(session, program, enrollment, call.at)
-        if not _is_certified(session, program, enrollment.prescriber_id):
-            gaps.append(ProgramGap("prescriber-not-certified", program.definition.title,
-                                   "the enrolling prescriber is not certified",
+    for enrollment in enrolled:
+        title = enrollment.program.definition.title
+        gaps += _enrollment_gaps(connection, enrollment, call.at)
+        if not enrollment.enrolling_certified:
+            gaps.append(ProgramGap("prescriber-not-certified", title, "the enrolling prescriber is not certified",
                                    "Only a certified prescriber may authorize doses; certify or transfer care."))  # fmt: skip
-        key = _prescriber_key(call) if ordering else None
-        if key is not None and not _ordering_prescriber_certified(session, program, key):
-            gaps.append(ProgramGap("prescriber-not-certified", program.definition.title,
+        if key is not None and not enrollment.ordering_certified:
+            gaps.append(ProgramGap("prescriber-not-certified", title,
                                    "the ordering prescriber is not certified in the program",
                                    "Have a certified prescriber order, or complete certification first."))  # fmt: skip
     return gaps
 
 
-def _ordering_prescriber_certified(session: Session, program: Program, key: str) -> bool:
-    try:
-        doc = prescriber(session, key)
-    except NotFoundError:
-        return False
-    return _is_certified(session, program, doc.id)
-
-
-def _enrollment_gaps(session: Session, program: Program, enrollment: Enrollment, on: date) -> list[ProgramGap]:
-    title = program.definition.title
+def _enrollment_gaps(connection: Connection, enrollment: _Enrolled, on: date) -> list[ProgramGap]:
+    title = enrollment.program.definition.title
     status = effective_status(enrollment, on)
     if status in _STATUS_GAP:
         code, message, action = _STATUS_GAP[status]
         return [ProgramGap(code, title, message, action)]
     if status == "enrolled":
-        consented, why = has_current_consent(session, program, enrollment, on)
+        consented, why = consent_in_force(connection, enrollment.program, enrollment.id, on)
         if not consented:
             return [
                 ProgramGap("consent-missing", title, why, "Have the patient and prescriber sign the consent in force.")

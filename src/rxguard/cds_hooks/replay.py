@@ -17,33 +17,38 @@ from __future__ import annotations
 
 import itertools
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete
+from sqlalchemy import Engine, Table, delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from rxguard.store.auth_models import CdsJti
-from rxguard.store.db import transaction
 
 PURGE_EVERY = 500
+_TABLE = cast(Table, CdsJti.__table__)
 
 
 class ReplayCache:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+        self._engine: Engine = sessions.kw["bind"]
         self._calls = itertools.count(1)
-        # One writer at a time in this process: concurrent calls then queue on a lock that hands
-        # over at once, instead of on SQLite's busy handler, which sleeps in 1-25 ms steps.
-        self._lock = threading.Lock()
+        # SQLite: one writer at a time in this process, so concurrent calls queue on a lock that
+        # hands over at once instead of on SQLite's busy handler, which sleeps in 1-25 ms steps.
+        # PostgreSQL takes concurrent inserts as they come.
+        self._lock: AbstractContextManager[Any] = (
+            threading.Lock() if self._engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     def remember(self, iss: str, jti: str, *, expires_at: datetime, now: datetime) -> bool:
-        """Record a JWT id; False when it was already seen (a replay)."""
+        """Record a JWT id; False when it was already seen (a replay). One insert, no ORM."""
         try:
-            with self._lock, transaction(self._sessions) as session:
+            with self._lock, self._engine.begin() as connection:
                 if next(self._calls) % PURGE_EVERY == 0:
-                    session.execute(delete(CdsJti).where(CdsJti.expires_at < now))
-                session.add(CdsJti(iss=iss, jti=jti, expires_at=expires_at))
+                    connection.execute(delete(_TABLE).where(_TABLE.c.expires_at < now))
+                connection.execute(insert(_TABLE), {"iss": iss, "jti": jti, "expires_at": expires_at})
         except IntegrityError:
             return False
         return True

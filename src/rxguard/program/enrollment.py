@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
+from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from rxguard.engine.predicates import shift
@@ -172,10 +173,15 @@ def record_consent(
 
 
 def has_current_consent(session: Session, program: Program, enrollment: Enrollment, on: date) -> tuple[bool, str]:
+    return consent_in_force(session, program, enrollment.id, on)
+
+
+def consent_in_force(reader: Session | Connection, program: Program, enrollment_id: str, on: date) -> tuple[bool, str]:
+    """Whether the enrollment has the consent version in force on ``on`` signed, and why (session or connection)."""
     document = program.consent_document(on)
-    found = session.execute(
+    found = reader.execute(
         select(Consent.id).where(
-            Consent.enrollment_id == enrollment.id,
+            Consent.enrollment_id == enrollment_id,
             Consent.document_id == document.id,
             Consent.document_version == document.version,
         )
@@ -265,7 +271,17 @@ def _check_prescriber(session: Session, program: Program, enrollment: Enrollment
     _program_prescriber_is_certified(session, program, doc.id, prescriber_key)
 
 
-def effective_status(enrollment: Enrollment, on: date) -> str:
+class EnrollmentState(Protocol):
+    """What :func:`effective_status` reads: an :class:`Enrollment` or a row of its columns."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def authorized_until_on(self) -> date | None: ...
+
+
+def effective_status(enrollment: EnrollmentState, on: date) -> str:
     """'lapsed' once the reauthorization date has passed; otherwise the stored status."""
     if enrollment.status == "authorized" and enrollment.authorized_until_on and on > enrollment.authorized_until_on:
         return "lapsed"
