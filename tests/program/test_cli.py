@@ -114,7 +114,19 @@ def test_a_whole_visit_from_the_command_line(cli) -> None:  # type: ignore[no-un
     code, out, _ = cli("audit", "verify")
     assert code == 0 and "intact" in out
     code, out, _ = cli("due", "--at", "2026-05-01")
-    assert any(row["item"] == "prescriber-assessment" for row in orjson.loads(out))
+    due = {row["item"]: row["status"] for row in orjson.loads(out)}
+    assert "prescriber-assessment" in due and due["anti-drug-antibodies"] == "overdue"
+    code, out, err = cli(
+        "monitor", "--patient", "pat_amy", "--kind", "anti-natalizumab-antibody", "--result", "negative",
+        "--on", "2026-04-30", "--at", "2026-05-01T10:00+00:00",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "anti-natalizumab-antibody recorded for pat_amy on 2026-04-30" in out
+    code, out, _ = cli("due", "--patient", "pat_amy", "--at", "2026-05-01T12:00+00:00")
+    (antibodies,) = [row for row in orjson.loads(out)["calendar"] if row["item"] == "anti-drug-antibodies"]
+    assert antibodies["due_on"] == "2026-07-23" and antibodies["status"] == "upcoming"
+    code, out, _ = cli("due", "--at", "2026-05-01")
+    assert not any(row["item"] == "anti-drug-antibodies" for row in orjson.loads(out))
 
 
 def test_a_held_visit_is_cleared_from_the_command_line(cli) -> None:  # type: ignore[no-untyped-def]

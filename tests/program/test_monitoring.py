@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from personas import NO, World
+from sqlalchemy import select
 from test_infusion import infuse
 
+from rxguard.errors import InputError
 from rxguard.program import authorization, enrollment, monitoring
+from rxguard.store.models import MONITORING_KINDS, AuditEntry
 
 
 def _start_treatment(world: World) -> None:
@@ -84,3 +88,55 @@ def test_a_discontinued_patient_keeps_only_the_follow_up(world: World) -> None:
         )
         rows = monitoring.calendar(s, amy, on=world.at.date())
     assert [r.item for r in rows] == ["discontinuation-follow-up"]
+
+
+def _antibody_item(rows: list[monitoring.DueRow]) -> monitoring.DueRow:
+    (row,) = [r for r in rows if r.item == "anti-drug-antibodies"]
+    return row
+
+
+def test_the_anti_drug_antibody_item_is_due_from_the_first_infusion_until_a_test_is_recorded(world: World) -> None:
+    _start_treatment(world)
+    later = (world.at + timedelta(days=120)).date()
+    with world.tx() as s:
+        amy = enrollment.enrollment_of(s, "pat_amy", "touch")
+        first = monitoring.infusion_dates(s, amy)[0]
+        today = _antibody_item(monitoring.calendar(s, amy, on=first))
+        overdue = {(r.patient, r.item) for r in monitoring.population_due(s, on=later) if r.status == "overdue"}
+    assert today.due_on == first and today.status == "due"
+    assert today.title.startswith("Anti-natalizumab antibodies every 12 weeks (seed page")
+    assert ("pat_amy", "anti-drug-antibodies") in overdue
+
+
+def test_a_recorded_anti_natalizumab_antibody_test_satisfies_the_item_for_12_weeks(world: World) -> None:
+    _start_treatment(world)
+    tested = world.at + timedelta(days=100)
+    with world.tx() as s:
+        amy = enrollment.enrollment_of(s, "pat_amy", "touch", lock=True)
+        assert _antibody_item(monitoring.calendar(s, amy, on=tested.date())).status == "overdue"
+        row = monitoring.add_event(
+            s, amy, kind="anti-natalizumab-antibody", on=tested.date(), at=tested, actor="dr_ada", result="negative"
+        )
+        after = _antibody_item(monitoring.calendar(s, amy, on=tested.date()))
+        due_then = {(r.patient, r.item) for r in monitoring.population_due(s, on=tested.date())}
+    assert row.result == "negative"
+    assert after.due_on == tested.date() + timedelta(weeks=12) and after.status == "upcoming"
+    assert ("pat_amy", "anti-drug-antibodies") not in due_then
+    on_due_date = tested.date() + timedelta(weeks=12)
+    with world.tx() as s:
+        entry = s.execute(select(AuditEntry).where(AuditEntry.entity_id == row.id)).scalar_one()
+        amy = enrollment.enrollment_of(s, "pat_amy", "touch")
+        assert _antibody_item(monitoring.calendar(s, amy, on=on_due_date)).status == "due"
+    assert entry.action == "monitoring.anti-natalizumab-antibody"
+
+
+def test_an_unknown_monitoring_kind_is_refused_with_the_known_ones(world: World) -> None:
+    _start_treatment(world)
+    with pytest.raises(InputError, match="anti-natalizumab-antibody"), world.tx() as s:
+        amy = enrollment.enrollment_of(s, "pat_amy", "touch", lock=True)
+        monitoring.add_event(s, amy, kind="anti-drug-antibody", on=world.at.date(), at=world.at, actor="dr_ada")
+
+
+def test_every_monitoring_kind_maps_to_evidence_keys() -> None:
+    assert set(monitoring.EVIDENCE_KEYS) == set(MONITORING_KINDS)
+    assert monitoring.EVIDENCE_KEYS["anti-natalizumab-antibody"] == ("anti-natalizumab-antibody",)

@@ -60,6 +60,14 @@ def test_export_then_import_reproduces_the_whole_program(db: TestDatabase, tmp_p
         "AuditEvent",
         "Basic",
     } <= kinds
+    monitoring_kinds = {
+        orjson.loads(ext["valueString"])["kind"]
+        for resource in map(orjson.loads, lines)
+        if resource.get("code") == {"coding": [{"system": transfer.TABLE_EXTENSION, "code": "monitoring_event"}]}
+        for ext in resource["extension"]
+        if ext["url"] == transfer.ROW_EXTENSION
+    }
+    assert "anti-natalizumab-antibody" in monitoring_kinds
     with empty_twin(db, tmp_path) as twin:
         with transaction(twin.factory) as s:
             counts = transfer.import_ndjson(s, lines)

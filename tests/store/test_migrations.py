@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from datetime import UTC, datetime
 
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import delete, insert, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 import rxguard.store
-from rxguard.store.migrate import MIGRATIONS, alembic_config, current_revision
-from rxguard.store.models import Base
+from rxguard.program.demo import load_demo
+from rxguard.store import transaction
+from rxguard.store.migrate import MIGRATIONS, alembic_config, current_revision, upgrade
+from rxguard.store.models import Base, Enrollment, MonitoringEvent, Patient, new_id
 from rxguard.store.testing import TestDatabase
+
+AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 # Every module of the store that declares tables shares Base; load them all so the
 # comparison sees every table the migrations create.
@@ -46,3 +54,52 @@ def test_constraints_follow_the_naming_convention(db: TestDatabase) -> None:
     assert "fk_infusion_authorization" in names
     uniques = {u["name"] for u in inspector.get_unique_constraints("infusion")}
     assert {"uq_infusion_authorization_id", "uq_infusion_patient_id", "uq_infusion_idempotency_key"} <= uniques
+
+
+def _kinds(db: TestDatabase) -> dict[str, int]:
+    with db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT kind, count(*) FROM monitoring_event GROUP BY kind"))
+        return {kind: count for kind, count in rows}
+
+
+def _insert_antibody_record(db: TestDatabase, enrollment_id: str) -> None:
+    with db.engine.begin() as connection:
+        connection.execute(
+            insert(MonitoringEvent).values(
+                id=new_id(), enrollment_id=enrollment_id, kind="anti-natalizumab-antibody", occurred_on=AT.date(),
+                result="negative", note="", recorded_at=AT, actor="test",
+            )
+        )  # fmt: skip
+
+
+def test_0005_antibody_kind_downgrades_and_upgrades_with_the_records_kept(db: TestDatabase) -> None:
+    with transaction(db.factory) as s:
+        load_demo(s, at=AT)  # records every kind of monitoring, anti-natalizumab antibody tests included
+        amy = s.execute(select(Enrollment.id).join(Patient).where(Patient.key == "pat_amy")).scalar_one()
+    before = _kinds(db)
+    assert before["anti-natalizumab-antibody"] >= 1
+    config = alembic_config(db.engine)
+    try:
+        with pytest.raises(RuntimeError, match="cannot downgrade below 0005"):
+            command.downgrade(config, "0004")
+        assert current_revision(db.engine) == "0005" and _kinds(db) == before
+        with db.engine.begin() as connection:  # removed deliberately, as the refusal asks
+            connection.execute(delete(MonitoringEvent).where(MonitoringEvent.kind == "anti-natalizumab-antibody"))
+        command.downgrade(config, "0004")
+        assert current_revision(db.engine) == "0004"
+        assert _kinds(db) == {k: n for k, n in before.items() if k != "anti-natalizumab-antibody"}
+        with pytest.raises(IntegrityError):  # the 0004 CHECK constraint refuses the kind again
+            _insert_antibody_record(db, amy)
+    finally:
+        upgrade(db.engine)
+    assert current_revision(db.engine) == "0005"
+    _insert_antibody_record(db, amy)
+    assert _kinds(db)["anti-natalizumab-antibody"] == 1
+    inspector = inspect(db.engine)
+    checks = {c["name"] for c in inspector.get_check_constraints("monitoring_event")}
+    assert {
+        "ck_monitoring_event_kind",
+        "ck_monitoring_event_edss_range",
+        "ck_monitoring_event_t2_non_negative",
+    } <= checks
+    assert "ix_monitoring_event_enrollment_id" in {i["name"] for i in inspector.get_indexes("monitoring_event")}

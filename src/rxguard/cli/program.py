@@ -623,7 +623,9 @@ def _monitoring_commands(app: typer.Typer, ae_app: typer.Typer) -> None:
     @app.command("monitor")
     def monitor(
         patient: PatientOpt,
-        kind: Annotated[str, typer.Option(help="prescriber-assessment, mri, anti-jcv, labs...")],
+        kind: Annotated[
+            str, typer.Option(help="prescriber-assessment, mri, anti-jcv, anti-natalizumab-antibody, labs...")
+        ],
         on: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: --at)")] = None,
         edss: Annotated[float | None, typer.Option()] = None,
         relapses: Annotated[int | None, typer.Option()] = None,

@@ -112,6 +112,13 @@ def _assess(s: Session, key: str, program: str, on: datetime, edss: float, relap
                                  t1_gd_lesions=t1, new_t2_lesions=t2)  # fmt: skip
 
 
+def _antibody_test(s: Session, key: str, program: str, on: datetime, result: str) -> None:
+    """An anti-natalizumab antibody result (the pack's 12-weekly seed-basis item ``anti-drug-antibodies``)."""
+    enrolled = enrollment.enrollment_of(s, key, program)
+    monitoring.add_event(s, enrolled, kind="anti-natalizumab-antibody", on=on.date(), at=on, actor="dr_ada",
+                         result=result)  # fmt: skip
+
+
 def load_demo(s: Session, *, at: datetime) -> dict[str, str]:
     """Load the personas into an empty database; returns patient key -> state shown."""
     if not is_empty(s):
@@ -125,6 +132,9 @@ def load_demo(s: Session, *, at: datetime) -> dict[str, str]:
     start = at - 420 * day
     _start(s, "pat_amy", "Amy Chen", "touch", start, birth=date(1990, 3, 2), sex="female")
     _course(s, "pat_amy", "touch", start + day, four_weeks, at - 3 * day)
+    # Anti-natalizumab antibodies tested every 12 weeks, all negative; the next test is due now.
+    for weeks in (12, 24, 36, 48):
+        _antibody_test(s, "pat_amy", "touch", start + day + weeks * 7 * day, "negative")
     for months, edss, relapses, t1, t2 in ((3, 3.0, 1, 1, 2), (6, 2.5, 0, 0, 1), (12, 2.5, 0, 0, 0)):
         _assess(s, "pat_amy", "touch", start + day + months * 30 * day, edss, relapses, t1, t2)
 
@@ -182,7 +192,7 @@ def load_demo(s: Session, *, at: datetime) -> dict[str, str]:
                            reason="prescriber unreachable overnight; prednisone stopped 3 weeks ago",
                            bypassed=[c["id"] for c in authorization.failed_checks(row)], at=at - day)  # fmt: skip
     return {
-        "pat_amy": "authorized; prescriber assessment overdue; unreconciled override",
+        "pat_amy": "authorized; prescriber assessment overdue; antibody test due; unreconciled override",
         "pat_bob": "lapsed (reauthorization missed)",
         "pat_cal": "enrolled, consent not signed",
         "pat_dee": "consented, awaiting authorization",

@@ -36,6 +36,7 @@ EVIDENCE_KEYS: dict[str, tuple[str, ...]] = {
     "reauthorization": ("reauthorization",),
     "disease-activity-assessment": ("disease-activity-assessment", "edss"),
     "anti-jcv": ("anti-jcv-antibody", "anti-jcv-index"),
+    "anti-natalizumab-antibody": ("anti-natalizumab-antibody",),
     "mri": ("brain-mri",),
     "labs": ("cbc", "alt", "ast", "bilirubin-total", "creatinine", "egfr"),
     "re-information": ("re-information",),

@@ -76,6 +76,7 @@ ADVERSE_EVENT_OUTCOMES = (
 MONITORING_KINDS = (
     "prescriber-assessment", "reauthorization", "disease-activity-assessment", "anti-jcv",
     "mri", "labs", "re-information", "patient-alert-card", "discontinuation-follow-up",
+    "anti-natalizumab-antibody",
 )  # fmt: skip
 
 

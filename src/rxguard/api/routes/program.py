@@ -496,7 +496,9 @@ def record_infusion_route(
 
 
 class MonitoringIn(Body):
-    kind: str = Field(max_length=48, description="prescriber-assessment, mri, anti-jcv, labs, …")
+    kind: str = Field(
+        max_length=48, description="prescriber-assessment, mri, anti-jcv, anti-natalizumab-antibody, labs, …"
+    )
     on: date | None = None
     program: str | None = Field(default=None, max_length=64)
     result: str = Field(default="", max_length=2000)
