@@ -44,7 +44,7 @@ def _sample(server: Any, until: threading.Event, samples: list[tuple[float, int]
 def test_five_minutes_at_200_requests_per_second(scratch: ScratchDatabases, tmp_path: Path, figures: Any) -> None:
     deployment = deploy(scratch.create("postgresql"), tmp_path, patients=400)
     server = start_server(deployment.env(), tmp_path / "server.log", workers=2)
-    load = Load(Traffic(deployment, lambda: server.base), MIX, RATE, threads=256)
+    load = Load(Traffic(deployment, lambda: server.base), MIX, RATE, concurrency=256)
     samples: list[tuple[float, int]] = []
     done = threading.Event()
     try:
