@@ -61,6 +61,7 @@ RULE_OUTCOMES = {
     "Outcome: Liver Enzymes 3x ULN": "natalizumab.liver-enzymes-3x-uln",
     "Outcome: Immunosuppressive Co-medication": "natalizumab.current-immunosuppressive-therapy",
     "Outcome: Other MS DMT": "natalizumab.combination-with-other-dmt",
+    "Outcome: Prior Immunosuppressant": "natalizumab.prior-immunosuppressant-pml-risk-factor",
     "Outcome: Calcineurin Inhibitor": "mifamurtide.calcineurin-inhibitor",
 }
 DUE_OUTCOMES = {
@@ -90,11 +91,23 @@ CQL_LISTS = {
 # ----------------------------------------------------------------------------- npm toolchain
 
 
-def _node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        raise SystemExit("cql bench: Node.js (>= 18) is needed to run cql-execution; install it and retry")
-    return node
+NODE_MAJOR = 18
+INSTALL_HINT = "install Node.js 18 or later with npm (e.g. `apt-get install nodejs npm`, or from nodejs.org) and retry"
+
+
+def node() -> str:
+    """The ``node`` executable, at least version 18, or a clear stop saying what to install."""
+    found = shutil.which("node")
+    if found is None:
+        raise SystemExit(f"bench: Node.js is needed to run cql-execution and was not found on PATH; {INSTALL_HINT}")
+    try:
+        version = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=30, check=True).stdout
+        major = int(version.strip().lstrip("v").split(".")[0])
+    except (OSError, ValueError, subprocess.SubprocessError):
+        raise SystemExit(f"bench: {found} --version failed; {INSTALL_HINT}") from None
+    if major < NODE_MAJOR:
+        raise SystemExit(f"bench: Node.js {version.strip()} is too old for cql-execution 3; {INSTALL_HINT}")
+    return found
 
 
 def _installed(name: str) -> str | None:
@@ -117,9 +130,17 @@ def ensure_packages() -> dict[str, str]:
         (NODE_DIR / "package.json").write_text(json.dumps(manifest, indent=2))
         npm = shutil.which("npm")
         if npm is None:
-            raise SystemExit("cql bench: npm is needed to install the CQL toolchain")
+            raise SystemExit(
+                f"bench: npm is needed to install the CQL toolchain and was not found on PATH; {INSTALL_HINT}"
+            )
         print("  installing CQL toolchain from npm ...", flush=True)
-        subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=600)
+        try:
+            subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=600)
+        except (OSError, subprocess.SubprocessError) as exc:
+            wanted = ", ".join(f"{name}@{version}" for name, version in PACKAGES.items())
+            raise SystemExit(
+                f"bench: `npm install` of {wanted} into {NODE_DIR} failed ({exc}); it needs the npm registry"
+            ) from None
     return {name: _installed(name) or "?" for name in PACKAGES}
 
 
@@ -128,7 +149,7 @@ def compile_library() -> tuple[Path, dict[str, Any]]:
     WORK.mkdir(parents=True, exist_ok=True)
     elm = WORK / "RxguardSubset.elm.json"
     done = subprocess.run(
-        [_node(), str(CQL_DIR / "compile.mjs"), str(NODE_DIR / "node_modules"), str(LIBRARY), str(elm)],
+        [node(), str(CQL_DIR / "compile.mjs"), str(NODE_DIR / "node_modules"), str(LIBRARY), str(elm)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -273,7 +294,7 @@ class CqlWorker:
 
     def __init__(self, elm: Path, data: Path) -> None:
         modules = str(NODE_DIR / "node_modules")
-        cmd = [_node(), str(CQL_DIR / "run.mjs"), modules, str(elm), str(data)]
+        cmd = [node(), str(CQL_DIR / "run.mjs"), modules, str(elm), str(data)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self._answer()
 

@@ -5,7 +5,9 @@ versions, commit and every figure; each ratio is computed from measurements
 taken in this same run. ``--quick`` shortens every section.
 
 Sections register in :data:`SECTIONS` as ``name -> "module:function"``;
-each function takes ``quick`` and returns a flat dict of figures.
+each function takes ``quick`` and returns a flat dict of figures. A section
+module may also define ``markdown(figures) -> list[str]``: its lines (summary
+tables) come first in that section of the report, before every figure.
 """
 
 from __future__ import annotations
@@ -54,13 +56,18 @@ def _machine() -> dict[str, Any]:
     }
 
 
+def _summary(name: str, figures: dict[str, Any]) -> list[str]:
+    render = getattr(importlib.import_module(SECTIONS[name].split(":")[0]), "markdown", None)
+    return [*render(figures), ""] if render is not None else []
+
+
 def _markdown(report: dict[str, Any]) -> str:
     lines = ["# rxguard benchmark report", ""]
     for key, value in report["machine"].items():
         lines.append(f"- {key}: {value}")
     lines.append(f"- mode: {'quick' if report['quick'] else 'full'}; took {report['seconds']} s")
     for name, figures in report["sections"].items():
-        lines += ["", f"## {name}", "", "| figure | value |", "| --- | --- |"]
+        lines += ["", f"## {name}", "", *_summary(name, figures), "| figure | value |", "| --- | --- |"]
         lines += [f"| {key} | {value} |" for key, value in figures.items()]
     return "\n".join(lines) + "\n"
 
