@@ -18,12 +18,14 @@ concurrent authorization of the same patient waits for this one.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, and_, bindparam, func, literal_column, or_, select, true
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from rxguard.engine import Assessment, assess, read_facts
 from rxguard.engine.predicates import shift
@@ -31,8 +33,7 @@ from rxguard.errors import InputError
 from rxguard.facts.model import MedicationUse, PatientFacts
 from rxguard.program import monitoring
 from rxguard.program.common import (
-    certification_for,
-    certified_event,
+    append_row,
     find_enrollment,
     flush_or_conflict,
     lock_enrollment,
@@ -40,18 +41,22 @@ from rxguard.program.common import (
     require_aware,
     site,
 )
-from rxguard.program.enrollment import has_current_consent, notice_lapse
+from rxguard.program.enrollment import notice_lapse
 from rxguard.program.registry import Program, cite, get_program
 from rxguard.store import audit
 from rxguard.store.models import (
     Authorization,
     AuthorizationEvent,
     Certification,
+    CertificationEvent,
+    Consent,
     Enrollment,
     FormRecord,
     Infusion,
+    Patient,
     Prescriber,
     Site,
+    new_id,
 )
 
 PASS, WARN, HOLD, STOP = "pass", "warn", "hold", "do-not-infuse"
@@ -67,7 +72,43 @@ class Check:
     sources: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "id": self.id,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "sources": [dict(s) for s in self.sources],
+        }
+
+
+@dataclass(frozen=True)
+class Cert:
+    """A site's or prescriber's certification as the decision reads it (under a share lock)."""
+
+    id: str
+    status: str
+    site_authorization_number: str | None
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The patient's latest visit before this one."""
+
+    id: str
+    visit_at: datetime
+    decision: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Held:
+    """What rxguard holds about the patient for this visit, read under the patient's lock."""
+
+    infusions: list[datetime]
+    consent_signed: bool
+    previous: Previous | None
+    site_certified_event: str | None
+    prescriber_certified_event: str | None
+    forms: dict[str, datetime]
 
 
 @dataclass
@@ -76,19 +117,226 @@ class Visit:
 
     program: Program
     enrollment: Enrollment
-    site: Site
+    site_id: str
+    site_key: str
+    prescriber_key: str
     at: datetime
     answers: dict[str, bool | float]
     facts: PatientFacts
     history: list[date]
-    site_cert: Certification | None = None
-    prescriber_cert: Certification | None = None
+    held: Held
+    site_cert: Cert | None = None
+    prescriber_cert: Cert | None = None
+
+
+# --------------------------------------------------------------------------- reading what the visit needs
+#
+# Three statements, in lock order: the patient's enrollment (locked, with the patient and the
+# prescriber's key), then the site with both certifications (share-locked), then everything
+# else the checks read (one row per infusion of the drug, each carrying the single values).
+
+_SITE: Table = Site.__table__  # type: ignore[assignment]
+_CERTIFICATION: Table = Certification.__table__  # type: ignore[assignment]
+_CERTIFICATION_EVENT: Table = CertificationEvent.__table__  # type: ignore[assignment]
+_CONSENT: Table = Consent.__table__  # type: ignore[assignment]
+_FORM: Table = FormRecord.__table__  # type: ignore[assignment]
+_INFUSION: Table = Infusion.__table__  # type: ignore[assignment]
+_AUTHORIZATION: Table = Authorization.__table__  # type: ignore[assignment]
+_AUTHORIZATION_EVENT: Table = AuthorizationEvent.__table__  # type: ignore[assignment]
+
+
+def _enrollment_statement(by_program: bool) -> Any:
+    stmt = (
+        select(Enrollment, Patient, Prescriber.key)
+        .join(Patient, Patient.id == Enrollment.patient_id)
+        .join(Prescriber, Prescriber.id == Enrollment.prescriber_id)
+        .where(Patient.key == bindparam("patient_key"))
+        .order_by(Enrollment.enrolled_at)
+        # populate_existing: an enrollment the session read before must be refreshed from the locked read.
+        .with_for_update(of=Enrollment)
+        .execution_options(populate_existing=True)
+    )
+    return stmt.where(Enrollment.program_id == bindparam("program_id")) if by_program else stmt
+
+
+_ENROLLMENT_ANY = _enrollment_statement(False)
+_ENROLLMENT_IN_PROGRAM = _enrollment_statement(True)
+
+_SITE_AND_CERTIFICATIONS = (
+    select(
+        _SITE.c.id.label("site_id"),
+        _SITE.c.key.label("site_key"),
+        _CERTIFICATION.c.id,
+        _CERTIFICATION.c.site_id.label("certification_site_id"),
+        _CERTIFICATION.c.status,
+        _CERTIFICATION.c.site_authorization_number,
+    )
+    .select_from(
+        _SITE.join(
+            _CERTIFICATION,
+            and_(
+                _CERTIFICATION.c.program_id == bindparam("program_id"),
+                or_(
+                    _CERTIFICATION.c.site_id == _SITE.c.id,
+                    _CERTIFICATION.c.prescriber_id == bindparam("prescriber_id"),
+                ),
+            ),
+        )
+    )
+    .where(_SITE.c.key == bindparam("site_key"))
+    .with_for_update(read=True, of=_CERTIFICATION)
+)
+
+
+def _locked_enrollment(
+    session: Session, patient_key: str, site_key: str, program_id: str | None
+) -> tuple[Enrollment, Patient, str]:
+    """The patient's enrollment, locked, with the patient and the key of their prescriber."""
+    stmt = _ENROLLMENT_IN_PROGRAM if program_id else _ENROLLMENT_ANY
+    rows = session.execute(stmt, {"patient_key": patient_key, "program_id": program_id}).all()
+    if len(rows) == 1:
+        enrollment, pat, prescriber_key = rows[0]
+        return enrollment, pat, prescriber_key
+    # No such patient, not enrolled, or enrolled twice: the plain look-ups raise the same errors, in the
+    # same order (patient, then site, then enrollment), as they always have.
+    pat = patient(session, patient_key)
+    site(session, site_key)
+    enrollment = lock_enrollment(session, find_enrollment(session, pat, program_id).id)
+    doc = session.get(Prescriber, enrollment.prescriber_id)
+    assert doc is not None
+    return enrollment, pat, doc.key
+
+
+def _site_and_certifications(
+    session: Session, program_id: str, site_key: str, prescriber_id: str
+) -> tuple[str, str, Cert | None, Cert | None]:
+    """(site id, site key, the site's certification, the prescriber's), certifications share-locked."""
+    params = {"program_id": program_id, "prescriber_id": prescriber_id, "site_key": site_key}
+    rows = session.connection().execute(_SITE_AND_CERTIFICATIONS, params).all()
+    if not rows:  # neither is enrolled in the program, or there is no such site (NotFoundError)
+        where = site(session, site_key)
+        return where.id, where.key, None, None
+    site_cert = prescriber_cert = None
+    for row in rows:
+        cert = Cert(row.id, row.status, row.site_authorization_number)
+        if row.certification_site_id == row.site_id:
+            site_cert = cert
+        else:
+            prescriber_cert = cert
+    return rows[0].site_id, rows[0].site_key, site_cert, prescriber_cert
+
+
+def _certified_event(certification: str) -> Any:
+    """The latest event that certified this certification (cited by AUTHORIZED decisions)."""
+    return (
+        select(_CERTIFICATION_EVENT.c.id)
+        .where(
+            _CERTIFICATION_EVENT.c.certification_id == bindparam(certification),
+            _CERTIFICATION_EVENT.c.to_status == "certified",
+        )
+        .order_by(_CERTIFICATION_EVENT.c.at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+@lru_cache(maxsize=64)
+def _held_statement(form_ids: tuple[str, ...]) -> Any:
+    """One statement for what the checks read once the locks are held.
+
+    A one-row table is left-joined to the previous visit (at most one row) and to the
+    infusions of the drug (any number), so there is always at least one row; the consent,
+    the two certified events and each program form's latest completion are scalar
+    subqueries on every row.
+    """
+    one = select(literal_column("1").label("one")).subquery("one")
+    previous = (
+        select(_AUTHORIZATION.c.id, _AUTHORIZATION.c.visit_at, _AUTHORIZATION.c.decision, _AUTHORIZATION.c.status)
+        .where(
+            _AUTHORIZATION.c.enrollment_id == bindparam("enrollment_id"), _AUTHORIZATION.c.visit_at < bindparam("at")
+        )
+        .order_by(_AUTHORIZATION.c.visit_at.desc())
+        .limit(1)
+        .subquery("previous")
+    )
+    consent = (
+        select(_CONSENT.c.id)
+        .where(
+            _CONSENT.c.enrollment_id == bindparam("enrollment_id"),
+            _CONSENT.c.document_id == bindparam("document_id"),
+            _CONSENT.c.document_version == bindparam("document_version"),
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    forms = [
+        select(func.max(_FORM.c.completed_at))
+        .where(_FORM.c.enrollment_id == bindparam("enrollment_id"), _FORM.c.form_id == form_id)
+        .scalar_subquery()
+        .label(f"form_{i}")
+        for i, form_id in enumerate(form_ids)
+    ]
+    infusions = and_(_INFUSION.c.patient_id == bindparam("patient_id"), _INFUSION.c.drug == bindparam("drug"))
+    return (
+        select(
+            previous.c.id.label("previous_id"),
+            previous.c.visit_at.label("previous_visit_at"),
+            previous.c.decision.label("previous_decision"),
+            previous.c.status.label("previous_status"),
+            consent.label("consent_id"),
+            _certified_event("site_certification_id").label("site_certified_event"),
+            _certified_event("prescriber_certification_id").label("prescriber_certified_event"),
+            *forms,
+            _INFUSION.c.started_at,
+        )
+        .select_from(one.outerjoin(previous, true()).outerjoin(_INFUSION, infusions))
+        .order_by(_INFUSION.c.started_at)
+    )
+
+
+def _held(
+    session: Session,
+    program: Program,
+    enrollment: Enrollment,
+    at: datetime,
+    site_cert: Cert | None,
+    prescriber_cert: Cert | None,
+) -> Held:
+    form_ids = tuple(form.id for form in program.definition.forms)
+    document = program.consent_document(at.date())
+    params = {
+        "enrollment_id": enrollment.id,
+        "at": at,
+        "document_id": document.id,
+        "document_version": document.version,
+        "site_certification_id": site_cert.id if site_cert else None,
+        "prescriber_certification_id": prescriber_cert.id if prescriber_cert else None,
+        "patient_id": enrollment.patient_id,
+        "drug": enrollment.drug,
+    }
+    rows = session.connection().execute(_held_statement(form_ids), params).all()
+    first = rows[0]
+    previous = (
+        Previous(first.previous_id, first.previous_visit_at, first.previous_decision, first.previous_status)
+        if first.previous_id is not None
+        else None
+    )
+    values = first._mapping
+    forms = {form_id: values[f"form_{i}"] for i, form_id in enumerate(form_ids) if values[f"form_{i}"] is not None}
+    return Held(
+        infusions=[row.started_at for row in rows if row.started_at is not None],
+        consent_signed=first.consent_id is not None,
+        previous=previous,
+        site_certified_event=first.site_certified_event,
+        prescriber_certified_event=first.prescriber_certified_event,
+        forms=forms,
+    )
 
 
 # --------------------------------------------------------------------------- participants
 
 
-def _certification_check(check_id: str, who: str, cert: Certification | None, program: Program, kind: str) -> Check:
+def _certification_check(check_id: str, who: str, cert: Cert | None, program: Program, kind: str) -> Check:
     requirement = getattr(program.definition.certification, kind)
     sources = cite(requirement.sources)
     if cert is None:
@@ -101,16 +349,12 @@ def _certification_check(check_id: str, who: str, cert: Certification | None, pr
     return Check(check_id, PASS, f"{who} is certified in {program.id}{number}", sources)
 
 
-def _participant_checks(session: Session, visit: Visit) -> list[Check]:
-    program, enrollment = visit.program, visit.enrollment
-    visit.site_cert = certification_for(session, program.id, site_id=visit.site.id, share=True)
-    visit.prescriber_cert = certification_for(session, program.id, prescriber_id=enrollment.prescriber_id, share=True)
-    doc = session.get(Prescriber, enrollment.prescriber_id)
-    assert doc is not None
+def _participant_checks(visit: Visit) -> list[Check]:
+    program = visit.program
     return [
-        _certification_check("site-certified", f"site {visit.site.key}", visit.site_cert, program, "site"),
+        _certification_check("site-certified", f"site {visit.site_key}", visit.site_cert, program, "site"),
         _certification_check(
-            "prescriber-certified", f"prescriber {doc.key}", visit.prescriber_cert, program, "prescriber"
+            "prescriber-certified", f"prescriber {visit.prescriber_key}", visit.prescriber_cert, program, "prescriber"
         ),
     ]
 
@@ -124,7 +368,7 @@ def _patient_checks(session: Session, visit: Visit, actor: str) -> list[Check]:
     status = notice_lapse(session, enrollment, at=visit.at, actor=actor)
     checks = [
         Check("patient-enrolled", PASS, f"enrolled in {program.id} for {enrollment.indication}", sources),
-        _consent_check(session, visit),
+        _consent_check(visit),
     ]
     authorized = status in ("authorized", "lapsed")
     checks.append(
@@ -171,28 +415,25 @@ def _patient_checks(session: Session, visit: Visit, actor: str) -> list[Check]:
             sources,
         )
     )
-    checks.extend(_form_checks(session, visit))
+    checks.extend(_form_checks(visit))
     return checks
 
 
-def _consent_check(session: Session, visit: Visit) -> Check:
+def _consent_check(visit: Visit) -> Check:
     document = visit.program.consent_document(visit.at.date())
-    ok, why = has_current_consent(session, visit.program, visit.enrollment, visit.at.date())
-    return Check("consent-signed", PASS if ok else STOP, why, cite(document.sources))
+    # The same answer as enrollment.has_current_consent, from the row read with the other held records.
+    if visit.held.consent_signed:
+        why = f"consent {document.id} version {document.version} signed by patient and prescriber"
+    else:
+        why = f"no signed consent for {document.id} version {document.version} (the version in force)"
+    return Check("consent-signed", PASS if visit.held.consent_signed else STOP, why, cite(document.sources))
 
 
-def _form_checks(session: Session, visit: Visit) -> list[Check]:
+def _form_checks(visit: Visit) -> list[Check]:
     forms = visit.program.definition.forms
     if not forms:
         return []
-    done = {
-        form_id: completed
-        for form_id, completed in session.execute(
-            select(FormRecord.form_id, func.max(FormRecord.completed_at))
-            .where(FormRecord.enrollment_id == visit.enrollment.id)
-            .group_by(FormRecord.form_id)
-        )
-    }
+    done = visit.held.forms
     missing: list[str] = []
     sources: list[dict[str, str]] = []
     for form in forms:
@@ -254,22 +495,18 @@ def _previous_visit_check(session: Session, visit: Visit) -> Check:
 
     A hold only for timing (dose too early) is not a clinical clearance, so it does not carry.
     """
-    previous = session.execute(
-        select(Authorization)
-        .where(Authorization.enrollment_id == visit.enrollment.id, Authorization.visit_at < visit.at)
-        .order_by(Authorization.visit_at.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    sources = visit.program.citations()[:1]
-    clinical = previous is not None and {c["id"] for c in failed_checks(previous)} != {"dose-interval"}
-    if previous is not None and clinical and previous.decision == "hold" and previous.status in ("hold", "deferred"):
-        return Check(
-            "previous-visit-clearance",
-            HOLD,
-            f"the previous visit on {previous.visit_at.date()} was held ({previous.status}) and not infused; "
-            "the prescriber must confirm before this infusion",
-            sources,
-        )
+    previous = visit.held.previous
+    if previous is not None and previous.decision == "hold" and previous.status in ("hold", "deferred"):
+        stored = session.execute(select(Authorization.checks).where(Authorization.id == previous.id)).scalar_one()
+        failed = {c["id"] for c in stored.get("checks", []) if c["outcome"] in (HOLD, STOP)}
+        if failed != {"dose-interval"}:
+            return Check(
+                "previous-visit-clearance",
+                HOLD,
+                f"the previous visit on {previous.visit_at.date()} was held ({previous.status}) and not infused; "
+                "the prescriber must confirm before this infusion",
+                visit.program.citations()[:1],
+            )
     return Check("previous-visit-clearance", PASS, "no unresolved hold from the previous visit", [])
 
 
@@ -366,8 +603,13 @@ def merged_bundle(bundle: dict[str, Any] | None, held: dict[str, Any]) -> dict[s
 
 def infusion_history(session: Session, enrollment: Enrollment, facts: PatientFacts, before: date) -> list[date]:
     """Infusion dates rxguard holds, merged with FHIR MedicationAdministrations of the drug."""
-    days = {d for d in monitoring.infusion_dates(session, enrollment) if d < before}
-    for med in facts.tagged("medication", enrollment.drug):
+    return merge_history(monitoring.infusion_dates(session, enrollment), enrollment.drug, facts, before)
+
+
+def merge_history(held: Iterable[date], drug: str, facts: PatientFacts, before: date) -> list[date]:
+    """The infusion dates rxguard holds before ``before``, with the FHIR MedicationAdministrations of the drug."""
+    days = {d for d in held if d < before}
+    for med in facts.tagged("medication", drug):
         if isinstance(med, MedicationUse) and med.kind == "administration" and med.start and med.start < before:
             days.add(med.start)
     return sorted(days)
@@ -395,16 +637,23 @@ def authorize_dose(
 ) -> Authorization:
     """Run every check for one visit and store the decision, whatever it is."""
     require_aware(at)
-    pat = patient(session, patient_key)
-    where = site(session, site_key)
-    enrollment = lock_enrollment(session, find_enrollment(session, pat, program_id).id)
+    enrollment, pat, prescriber_key = _locked_enrollment(session, patient_key, site_key, program_id)
     program = get_program(enrollment.program_id)
+    site_id, site_key, site_cert, prescriber_cert = _site_and_certifications(
+        session, program.id, site_key, enrollment.prescriber_id
+    )
     clean = validate_answers(program, answers)
     facts = read_facts(merged_bundle(bundle, monitoring.patient_bundle(pat)), {program.drug: program.pack})
+    held = _held(session, program, enrollment, at, site_cert, prescriber_cert)
     # Infusions earlier on the visit's own day count too: a second dose the same day is "too early".
-    history = infusion_history(session, enrollment, facts, at.date() + timedelta(days=1))
-    visit = Visit(program, enrollment, where, at, clean, facts, history)
-    checks = _participant_checks(session, visit) + _patient_checks(session, visit, actor)
+    history = merge_history(
+        (started.date() for started in held.infusions), enrollment.drug, facts, at.date() + timedelta(days=1)
+    )
+    visit = Visit(
+        program, enrollment, site_id, site_key, prescriber_key, at, clean, facts, history, held, site_cert,
+        prescriber_cert,
+    )  # fmt: skip
+    checks = _participant_checks(visit) + _patient_checks(session, visit, actor)
     assessment = _assessment(visit)
     checks += [
         _checklist_check(visit),
@@ -416,54 +665,67 @@ def authorize_dose(
     if course:
         checks.append(course)
     decision = DECISION[max(_RANK[c.outcome] for c in checks)]
-    row = _store(session, visit, checks, assessment, decision, actor)
-    return row
+    return _store(session, visit, checks, assessment, decision, actor)
 
 
-def _cert_citation(session: Session, cert: Certification | None) -> tuple[str | None, str | None, str | None]:
+def _cert_citation(cert: Cert | None, certified_event: str | None) -> tuple[str | None, str | None, str | None]:
     if cert is None:
         return None, None, None
     if cert.status != "certified":
         return cert.id, None, cert.status
-    event = certified_event(session, cert.id)
-    return cert.id, event.id if event else None, cert.status
+    return cert.id, certified_event, cert.status
 
 
 def _store(
     session: Session, visit: Visit, checks: list[Check], assessment: Assessment, decision: str, actor: str
 ) -> Authorization:
-    site_cert = _cert_citation(session, visit.site_cert)
-    doc_cert = _cert_citation(session, visit.prescriber_cert)
-    row = Authorization(
-        program_id=visit.program.id,
-        drug=visit.program.drug,
-        enrollment_id=visit.enrollment.id,
-        patient_id=visit.enrollment.patient_id,
-        site_id=visit.site.id,
-        prescriber_id=visit.enrollment.prescriber_id,
-        site_certification_id=site_cert[0],
-        site_certification_event_id=site_cert[1],
-        site_certification_status=site_cert[2],
-        prescriber_certification_id=doc_cert[0],
-        prescriber_certification_event_id=doc_cert[1],
-        prescriber_certification_status=doc_cert[2],
-        visit_at=visit.at,
-        dose_number=next_dose_number(session, visit.enrollment),
-        decision=decision,
-        status=decision,
-        is_infusable=decision == "authorized",
-        answers=dict(visit.answers),
-        checks={"checks": [c.to_dict() for c in checks]},
-        assessment=assessment.to_dict(),
-        created_at=visit.at,
-        actor=actor,
-    )
+    site_cert = _cert_citation(visit.site_cert, visit.held.site_certified_event)
+    doc_cert = _cert_citation(visit.prescriber_cert, visit.held.prescriber_certified_event)
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "program_id": visit.program.id,
+        "drug": visit.program.drug,
+        "enrollment_id": visit.enrollment.id,
+        "patient_id": visit.enrollment.patient_id,
+        "site_id": visit.site_id,
+        "prescriber_id": visit.enrollment.prescriber_id,
+        "site_certification_id": site_cert[0],
+        "site_certification_event_id": site_cert[1],
+        "site_certification_status": site_cert[2],
+        "prescriber_certification_id": doc_cert[0],
+        "prescriber_certification_event_id": doc_cert[1],
+        "prescriber_certification_status": doc_cert[2],
+        "visit_at": visit.at,
+        # The dose number is the dose window: every infusion of the drug so far, counted under the lock.
+        "dose_number": len(visit.held.infusions) + 1,
+        "decision": decision,
+        "status": decision,
+        "is_infusable": decision == "authorized",
+        "answers": dict(visit.answers),
+        "checks": {"checks": [c.to_dict() for c in checks]},
+        "assessment": assessment.to_dict(),
+        "created_at": visit.at,
+        "actor": actor,
+    }
+    # Written once and never changed in this session: a plain INSERT, then the row joins the
+    # session as if it had been read back (callers and the API read it after the commit).
+    append_row(session, _AUTHORIZATION, values, what="authorization")
+    row = Authorization(**values)
+    make_transient_to_detached(row)
     session.add(row)
-    flush_or_conflict(session, "authorization")
-    session.add(
-        AuthorizationEvent(
-            authorization_id=row.id, from_status=None, to_status=decision, actor=actor, at=visit.at, reason="decision"
-        )
+    append_row(
+        session,
+        _AUTHORIZATION_EVENT,
+        {
+            "id": new_id(),
+            "authorization_id": row.id,
+            "from_status": None,
+            "to_status": decision,
+            "actor": actor,
+            "at": visit.at,
+            "reason": "decision",
+        },
+        what="authorization",
     )
     failed = [c.id for c in checks if c.outcome in (HOLD, STOP)]
     audit.record(
@@ -475,14 +737,14 @@ def _store(
         entity_id=row.id,
         payload={
             "patient": visit.enrollment.patient_id,
-            "site": visit.site.key,
+            "site": visit.site_key,
             "program": visit.program.id,
             "dose_number": row.dose_number,
             "failed": failed,
             "answers": dict(visit.answers),
         },
     )
-    flush_or_conflict(session, "authorization")
+    flush_or_conflict(session, "authorization")  # e.g. the lapse noticed on the enrollment
     return row
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Insert, Table, bindparam, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from rxguard.errors import ConflictError, InputError, NotFoundError
 from rxguard.store import audit
@@ -22,9 +23,16 @@ from rxguard.store.models import (
     Patient,
     Prescriber,
     Site,
+    new_id,
 )
 
 Row = TypeVar("Row", bound=Base)
+
+_AUTHORIZATION: Table = Authorization.__table__  # type: ignore[assignment]
+_AUTHORIZATION_EVENT: Table = AuthorizationEvent.__table__  # type: ignore[assignment]
+_ENROLLMENT_EVENT: Table = EnrollmentEvent.__table__  # type: ignore[assignment]
+_UPDATE_AUTHORIZATION = update(_AUTHORIZATION).where(_AUTHORIZATION.c.id == bindparam("authorization_id"))
+_INSERTS: dict[str, Insert] = {}
 
 
 def require_aware(at: datetime, name: str = "at") -> datetime:
@@ -150,16 +158,22 @@ def move_enrollment(
     actor: str,
     reason: str,
     extra: dict[str, Any] | None = None,
-) -> EnrollmentEvent:
-    event = EnrollmentEvent(
-        enrollment_id=enrollment.id,
-        from_status=enrollment.status,
-        to_status=to,
-        actor=actor,
-        at=at,
-        reason=reason,
+) -> None:
+    append_row(
+        session,
+        _ENROLLMENT_EVENT,
+        {
+            "id": new_id(),
+            "enrollment_id": enrollment.id,
+            "from_status": enrollment.status,
+            "to_status": to,
+            "actor": actor,
+            "at": at,
+            "reason": reason,
+        },
+        what="enrollment change",
+        after=enrollment,
     )
-    session.add(event)
     payload = {"program": enrollment.program_id, "from": enrollment.status, "to": to, "reason": reason}
     payload.update(extra or {})
     enrollment.status = to
@@ -172,7 +186,6 @@ def move_enrollment(
         entity_id=enrollment.id,
         payload=payload,
     )
-    return event
 
 
 def move_authorization(
@@ -184,21 +197,41 @@ def move_authorization(
     actor: str,
     reason: str,
     infusable: bool | None = None,
-) -> AuthorizationEvent:
-    event = AuthorizationEvent(
-        authorization_id=authorization.id,
-        from_status=authorization.status,
-        to_status=to,
-        actor=actor,
-        at=at,
-        reason=reason,
+) -> None:
+    """Change an authorization's status (and whether it is infusable), with its event and audit entry.
+
+    The owning row is updated with one plain UPDATE and the ORM object is kept in step
+    without being marked dirty: the ORM would add nothing but its bookkeeping.
+    """
+    if inspect(authorization).pending:
+        session.flush()
+    append_row(
+        session,
+        _AUTHORIZATION_EVENT,
+        {
+            "id": new_id(),
+            "authorization_id": authorization.id,
+            "from_status": authorization.status,
+            "to_status": to,
+            "actor": actor,
+            "at": at,
+            "reason": reason,
+        },
+        what="authorization change",
     )
-    session.add(event)
     payload: dict[str, Any] = {"from": authorization.status, "to": to, "reason": reason}
-    authorization.status = to
+    values: dict[str, Any] = {"status": to}
     if infusable is not None:
-        authorization.is_infusable = infusable
+        values["is_infusable"] = infusable
         payload["infusable"] = infusable
+    try:
+        session.connection().execute(_UPDATE_AUTHORIZATION, {"authorization_id": authorization.id, **values})
+    except IntegrityError as exc:
+        raise ConflictError(
+            f"authorization change refused by the database ({_constraint_name(exc)}); nothing was written"
+        ) from exc
+    for name, value in values.items():
+        set_committed_value(authorization, name, value)
     audit.record(
         session,
         at=at,
@@ -208,7 +241,24 @@ def move_authorization(
         entity_id=authorization.id,
         payload=payload,
     )
-    return event
+
+
+def append_row(session: Session, table: Table, values: dict[str, Any], *, what: str, after: Base | None = None) -> None:
+    """Insert one append-only row (an ``*_event``, a decision) with a plain INSERT.
+
+    The ORM adds nothing for rows that are written once and never changed in the
+    session; a refused row fails here, with a message, like :func:`flush_or_conflict`.
+    ``after``: a row this one refers to, flushed first if it is not in the database yet.
+    """
+    if after is not None and inspect(after).pending:
+        session.flush()
+    statement = _INSERTS.get(table.name)
+    if statement is None:
+        statement = _INSERTS[table.name] = insert(table)
+    try:
+        session.connection().execute(statement, values)
+    except IntegrityError as exc:
+        raise ConflictError(f"{what} refused by the database ({_constraint_name(exc)}); nothing was written") from exc
 
 
 def flush_or_conflict(session: Session, what: str) -> None:

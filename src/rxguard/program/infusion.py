@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, and_, bindparam, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from rxguard.engine import assess, read_facts
 from rxguard.errors import ConflictError, InfusionRejectedError, InputError
 from rxguard.program import monitoring
-from rxguard.program.authorization import infusion_history
-from rxguard.program.common import by_id, flush_or_conflict, lock_enrollment, move_authorization, require_aware
+from rxguard.program.authorization import infusion_history, merge_history
+from rxguard.program.common import append_row, by_id, flush_or_conflict, move_authorization, require_aware
 from rxguard.program.registry import Program, get_program
 from rxguard.store import audit
-from rxguard.store.models import STORAGE, Authorization, Enrollment, Infusion, Patient
+from rxguard.store.models import STORAGE, Authorization, Enrollment, Infusion, Patient, new_id
 
 INFUSABLE = ("authorized", "cleared", "overridden")
 
@@ -76,14 +76,30 @@ def _validate(request: InfusionRequest, program: Program) -> None:
 
 
 def _pack_findings(
-    session: Session, program: Program, enrollment: Enrollment, request: InfusionRequest
+    session: Session,
+    program: Program,
+    enrollment: Enrollment,
+    request: InfusionRequest,
+    *,
+    patient_row: Patient | None = None,
+    held: list[date] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """(reasons to reject, warnings) from the pack's preparation and administration rules."""
-    patient_row = session.get(Patient, enrollment.patient_id)
-    assert patient_row is not None
+    """(reasons to reject, warnings) from the pack's preparation and administration rules.
+
+    ``patient_row`` and ``held`` (the infusion dates rxguard holds) are read here unless the caller has them.
+    """
+    if patient_row is None:
+        patient_row = session.get(Patient, enrollment.patient_id)
+        assert patient_row is not None
     facts = read_facts(monitoring.patient_bundle(patient_row), {program.drug: program.pack})
+    before = request.started_at.date()
+    history = (
+        infusion_history(session, enrollment, facts, before)
+        if held is None
+        else merge_history(held, enrollment.drug, facts, before)
+    )
     context: dict[str, Any] = {
-        "infusions": infusion_history(session, enrollment, facts, request.started_at.date()),
+        "infusions": history,
         "preparation": {
             "prepared_at": request.prepared_at.isoformat(),
             "storage": request.storage,
@@ -135,70 +151,113 @@ def _earlier_attempt(session: Session, request: InfusionRequest) -> Infusion | N
     return existing
 
 
+_INFUSION: Table = Infusion.__table__  # type: ignore[assignment]
+_AUTHORIZATION: Table = Authorization.__table__  # type: ignore[assignment]
+
+#: The patient's enrollment, locked, found through the authorization, with the patient.
+_LOCK_ENROLLMENT = (
+    select(Enrollment, Patient)
+    .join(Patient, Patient.id == Enrollment.patient_id)
+    .where(
+        Enrollment.id
+        == select(_AUTHORIZATION.c.enrollment_id)
+        .where(_AUTHORIZATION.c.id == bindparam("authorization_id"))
+        .scalar_subquery()
+    )
+    .with_for_update(of=Enrollment)
+    .execution_options(populate_existing=True)
+)
+
+#: Under the patient's lock: the authorization (locked), whether this idempotency key was used, and
+#: one row per infusion of the patient's drug (its date and dose number; none: one row of NULLs).
+_LOCK_AUTHORIZATION = (
+    select(
+        Authorization,
+        select(_INFUSION.c.id)
+        .where(_INFUSION.c.idempotency_key == bindparam("idempotency_key"))
+        .scalar_subquery()
+        .label("earlier_id"),
+        _INFUSION.c.started_at,
+        _INFUSION.c.dose_number,
+    )
+    .outerjoin(
+        _INFUSION, and_(_INFUSION.c.patient_id == Authorization.patient_id, _INFUSION.c.drug == Authorization.drug)
+    )
+    .where(Authorization.id == bindparam("authorization_id"))
+    .order_by(_INFUSION.c.started_at)
+    .with_for_update(of=Authorization)
+    .execution_options(populate_existing=True)
+)
+
+
 def record_infusion(session: Session, request: InfusionRequest, *, at: datetime, actor: str) -> Infusion:
     """Store one infusion under its authorization, or return the same one on a retry."""
     require_aware(at)
-    existing = _earlier_attempt(session, request)
-    if existing is not None:
+    found = session.execute(_LOCK_ENROLLMENT, {"authorization_id": request.authorization_id}).first()
+    if found is None:
+        existing = _earlier_attempt(session, request)  # the answers the caller got before: a retry first
+        if existing is not None:
+            return existing
+        by_id(session, Authorization, request.authorization_id)  # NotFoundError
+        raise AssertionError("an authorization without its enrollment")  # pragma: no cover (a foreign key)
+    enrollment, patient_row = found
+    params = {"authorization_id": request.authorization_id, "idempotency_key": request.idempotency_key}
+    rows = session.execute(_LOCK_AUTHORIZATION, params).all()
+    authorization: Authorization = rows[0][0]
+    # Under the patient's lock: a retry that raced its own first request returns that record.
+    if rows[0].earlier_id is not None:
+        existing = _earlier_attempt(session, request)
+        assert existing is not None
         return existing
-    row = by_id(session, Authorization, request.authorization_id)
-    enrollment = lock_enrollment(session, row.enrollment_id)
-    # Again under the patient's lock: a retry that raced its own first request returns that record.
-    existing = _earlier_attempt(session, request)
-    if existing is not None:
-        return existing
-    authorization = by_id(session, Authorization, request.authorization_id, lock=True)
     program = get_program(authorization.program_id)
     _validate(request, program)
     if authorization.status not in INFUSABLE or not authorization.is_infusable:
         raise ConflictError(
             f"authorization {authorization.id} is {authorization.status}; it does not allow an infusion"
         )
-    taken = session.execute(
-        select(Infusion.id).where(
-            Infusion.patient_id == authorization.patient_id,
-            Infusion.drug == authorization.drug,
-            Infusion.dose_number == authorization.dose_number,
-        )
-    ).first()
-    if taken:
+    if any(row.dose_number == authorization.dose_number for row in rows):
         raise ConflictError(
             f"dose {authorization.dose_number} of this patient was already infused; "
             "one infusion per dose window — authorize the next dose when it is due"
         )
-    reject, warnings = _pack_findings(session, program, enrollment, request)
+    held = [row.started_at.date() for row in rows if row.started_at is not None]
+    reject, warnings = _pack_findings(session, program, enrollment, request, patient_row=patient_row, held=held)
     problem = _observation_problem(program, authorization.dose_number, request)
     if problem:
         reject.append(f"{program.id}.post-infusion-observation: {problem}")
     if reject:
         raise InfusionRejectedError("infusion record rejected: " + " | ".join(reject), reject)
-    infusion = Infusion(
-        authorization_id=authorization.id,
-        idempotency_key=request.idempotency_key,
-        request_sha256=request.digest(),
-        patient_id=authorization.patient_id,
-        drug=authorization.drug,
-        dose_number=authorization.dose_number,
-        authorization_infusable=True,
-        site_id=authorization.site_id,
-        product=request.product,
-        lot=request.lot,
-        dose=request.dose,
-        dose_unit=request.dose_unit,
-        diluent=request.diluent,
-        volume_ml=request.volume_ml,
-        prepared_at=request.prepared_at,
-        storage=request.storage,
-        started_at=request.started_at,
-        stopped_at=request.stopped_at,
-        observation_end_at=request.observation_end_at,
-        reactions=request.reactions,
-        warnings={"warnings": warnings},
-        recorded_at=at,
-        actor=actor,
-    )
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "authorization_id": authorization.id,
+        "idempotency_key": request.idempotency_key,
+        "request_sha256": request.digest(),
+        "patient_id": authorization.patient_id,
+        "drug": authorization.drug,
+        "dose_number": authorization.dose_number,
+        "authorization_infusable": True,
+        "site_id": authorization.site_id,
+        "product": request.product,
+        "lot": request.lot,
+        "dose": request.dose,
+        "dose_unit": request.dose_unit,
+        "diluent": request.diluent,
+        "volume_ml": request.volume_ml,
+        "prepared_at": request.prepared_at,
+        "storage": request.storage,
+        "started_at": request.started_at,
+        "stopped_at": request.stopped_at,
+        "observation_end_at": request.observation_end_at,
+        "reactions": request.reactions,
+        "warnings": {"warnings": warnings},
+        "recorded_at": at,
+        "actor": actor,
+    }
+    # Written once: a plain INSERT, then the row joins the session as if read back.
+    append_row(session, _INFUSION, values, what="infusion")
+    infusion = Infusion(**values)
+    make_transient_to_detached(infusion)
     session.add(infusion)
-    flush_or_conflict(session, "infusion")
     move_authorization(session, authorization, "infused", at=at, actor=actor, reason=f"infusion {infusion.id}")
     audit.record(
         session,
@@ -216,6 +275,7 @@ def record_infusion(session: Session, request: InfusionRequest, *, at: datetime,
             "request_sha256": infusion.request_sha256,
         },
     )
+    # patient_row is still referenced, so the schedule's look-up of the patient is served by the session.
     monitoring.refresh_schedule(session, enrollment, at=max(at, request.started_at))
     flush_or_conflict(session, "infusion")
     return infusion

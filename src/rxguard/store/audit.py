@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import event, select
+from sqlalchemy import Table, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from rxguard.store.models import AuditEntry, AuditHead
@@ -95,43 +95,47 @@ def record(
     queue.append(_Pending(at, actor, action, entity, entity_id, canonical_json(payload or {})))
 
 
+_ENTRY: Table = AuditEntry.__table__  # type: ignore[assignment]
+_HEAD_TABLE: Table = AuditHead.__table__  # type: ignore[assignment]
+_LOCK_HEAD = select(_HEAD_TABLE.c.seq, _HEAD_TABLE.c.hash).where(_HEAD_TABLE.c.id == 1).with_for_update()
+_INSERT_ENTRIES = insert(_ENTRY)
+_INSERT_HEAD = insert(_HEAD_TABLE)
+_UPDATE_HEAD = update(_HEAD_TABLE).where(_HEAD_TABLE.c.id == 1)
+
+
 @event.listens_for(Session, "before_commit")
 def _write_queued(session: Session) -> None:
     queue: list[_Pending] = session.info.pop(_QUEUE, [])
     if not queue:
         return
     session.flush()  # every business row first; the head lock comes last
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar()
-    if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
+    connection = session.connection()
+    head = connection.execute(_LOCK_HEAD).first()
+    seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
+    rows: list[dict[str, Any]] = []
     for item in queue:
-        seq = head.seq + 1
-        digest = entry_hash(
-            seq,
-            item.at,
-            item.actor,
-            item.action,
-            item.entity,
-            item.entity_id,
-            item.payload,
-            head.hash,
+        seq += 1
+        digest = entry_hash(seq, item.at, item.actor, item.action, item.entity, item.entity_id, item.payload, prev_hash)
+        rows.append(
+            {
+                "seq": seq,
+                "at": item.at,
+                "actor": item.actor,
+                "action": item.action,
+                "entity": item.entity,
+                "entity_id": item.entity_id,
+                "payload": item.payload,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
         )
-        session.add(
-            AuditEntry(
-                seq=seq,
-                at=item.at,
-                actor=item.actor,
-                action=item.action,
-                entity=item.entity,
-                entity_id=item.entity_id,
-                payload=item.payload,
-                prev_hash=head.hash,
-                hash=digest,
-            )
-        )
-        head.seq, head.hash = seq, digest
-    session.flush()
+        prev_hash = digest
+    # Plain inserts: the entries are append-only and nothing in the session refers to them.
+    connection.execute(_INSERT_ENTRIES, rows)
+    if head is None:
+        connection.execute(_INSERT_HEAD, {"id": 1, "seq": seq, "hash": prev_hash})
+    else:
+        connection.execute(_UPDATE_HEAD, {"seq": seq, "hash": prev_hash})
 
 
 @event.listens_for(Session, "after_rollback")
@@ -181,7 +185,8 @@ def verify(session: Session) -> ChainReport:
         if digest != row.hash:
             return ChainReport(False, count, row.seq, "content does not match its hash (edited or inserted)")
         prev_hash, expected_seq = row.hash, expected_seq + 1
-    head = session.get(AuditHead, 1)
+    # Read afresh: appends go through plain SQL, so an AuditHead held by the session may be stale.
+    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
     if head is not None and (head.seq != expected_seq - 1 or head.hash != prev_hash):
         if head.seq >= expected_seq:
             return ChainReport(False, count, expected_seq, f"entry {expected_seq} is missing (deleted)")
