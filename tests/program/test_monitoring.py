@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from personas import NO, World
-from sqlalchemy import select
+from personas import NO, World, enroll_and_authorize
+from sqlalchemy import delete, select
 from test_infusion import infuse
 
 from rxguard.errors import InputError
-from rxguard.program import authorization, enrollment, monitoring
-from rxguard.store.models import MONITORING_KINDS, AuditEntry
+from rxguard.program import authorization, enrollment, monitoring, participants
+from rxguard.store.models import MONITORING_KINDS, AuditEntry, ScheduleItem
 
 
 def _start_treatment(world: World) -> None:
@@ -140,3 +140,53 @@ def test_an_unknown_monitoring_kind_is_refused_with_the_known_ones(world: World)
 def test_every_monitoring_kind_maps_to_evidence_keys() -> None:
     assert set(monitoring.EVIDENCE_KEYS) == set(MONITORING_KINDS)
     assert monitoring.EVIDENCE_KEYS["anti-natalizumab-antibody"] == ("anti-natalizumab-antibody",)
+
+
+def test_the_list_is_plain_rows_ordered_by_date_patient_and_item_with_the_status_boundaries(world: World) -> None:
+    on = world.at.date()
+    with world.tx() as s:
+        participants.register_patient(s, key="pat_abe", name="Abe", at=world.at, actor="admin")
+        enroll_and_authorize(s, "pat_abe", "touch", world.at)
+        ids = {key: enrollment.enrollment_of(s, key, "touch").id for key in ("pat_amy", "pat_abe")}
+        s.execute(delete(ScheduleItem))
+        for key, item, days in (
+            ("pat_amy", "yearly", 15), ("pat_amy", "labs", 14), ("pat_abe", "mri", 0), ("pat_amy", "mri", 0),
+            ("pat_amy", "cbc", 0), ("pat_abe", "labs", -1), ("pat_amy", "reauthorization", -30),
+        ):  # fmt: skip
+            s.add(ScheduleItem(enrollment_id=ids[key], item=item, title=f"{item} title", due_on=on + timedelta(days)))
+        s.flush()
+        due = monitoring.population_due(s, on=on)
+        everything = monitoring.population_due(s, on=on, include_upcoming=True)
+        amy = monitoring.calendar(s, enrollment.enrollment_of(s, "pat_amy", "touch"), on=on)
+
+    def row(key: str, item: str, days: int, status: str) -> monitoring.DueRow:
+        return monitoring.DueRow(key, "touch", item, f"{item} title", on + timedelta(days), status)
+
+    assert due == [
+        row("pat_amy", "reauthorization", -30, "overdue"),
+        row("pat_abe", "labs", -1, "overdue"),
+        row("pat_abe", "mri", 0, "due"),
+        row("pat_amy", "cbc", 0, "due"),
+        row("pat_amy", "mri", 0, "due"),
+        row("pat_amy", "labs", 14, "due"),
+    ]
+    assert everything == [*due, row("pat_amy", "yearly", 15, "upcoming")]
+    assert [r.item for r in amy] == ["reauthorization", "cbc", "mri", "labs", "yearly"]
+    assert due[0].to_dict() == {
+        "patient": "pat_amy",
+        "program": "touch",
+        "item": "reauthorization",
+        "title": "reauthorization title",
+        "due_on": (on - timedelta(30)).isoformat(),
+        "status": "overdue",
+    }
+    assert isinstance(due[0], tuple)
+
+
+def test_the_list_sees_schedule_changes_not_yet_flushed(world: World) -> None:
+    _start_treatment(world)
+    with world.tx() as s:
+        amy = enrollment.enrollment_of(s, "pat_amy", "touch")
+        s.add(ScheduleItem(enrollment_id=amy.id, item="pending", title="Pending", due_on=world.at.date()))
+        rows = monitoring.population_due(s, on=world.at.date())
+    assert ("pat_amy", "pending", "due") in {(r.patient, r.item, r.status) for r in rows}
