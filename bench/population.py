@@ -271,7 +271,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         figures["postgresql_1000000_time_split"] = (
             f"database executes {db:.1f} s (join + sort of {figures['postgresql_1000000_rows_due_or_overdue']} rows); "
             f"driver transfer and decoding {max(fetch - db, 0):.1f} s; "
-            f"ORM rows and DueRow objects {max(total - fetch, 0):.1f} s"
+            f"rows into DueRow tuples in Python {max(total - fetch, 0):.1f} s"
         )
     return figures
 

@@ -2,9 +2,9 @@
 
 Each patient is enrolled in one program (TOUCH, the EU natalizumab program or
 the MEPACT course) with an infusion history (one authorization per infusion,
-as the schema requires), monitoring records (labs, MRI, anti-JCV, prescriber
-assessments, reauthorizations) and the ``schedule_item`` rows the program
-keeps current. Those rows are computed the way
+as the schema requires), monitoring records (labs, MRI, anti-JCV and
+anti-natalizumab antibodies, prescriber assessments, reauthorizations) and the
+``schedule_item`` rows the program keeps current. Those rows are computed the way
 ``rxguard.program.monitoring.refresh_schedule`` computes them (the engine's
 calendar plus reauthorization and follow-up dates);
 :func:`check_sample` re-runs the program's own ``refresh_schedule`` on a
@@ -166,12 +166,17 @@ def _infusion_days(rng: random.Random, program_id: str) -> list[date]:
     return days
 
 
-# Monitoring kinds recorded per program and their usual spacing in days.
+# Monitoring kinds recorded per program and their usual spacing in days. Anti-natalizumab
+# antibodies follow the pack's 12-weekly screen (a seed-basis item) like the other tests: about
+# on time, one due test in ten missed. They come last so that every other record, drawn from
+# the same seeded stream, is the same as before they were added.
 _EVENT_PLAN = {
-    "touch": (("labs", 91), ("prescriber-assessment", 182), ("reauthorization", 182), ("anti-jcv", 182), ("mri", 365)),
-    "natalizumab-eu": (("labs", 91), ("anti-jcv", 182), ("mri", 365), ("patient-alert-card", 10_000)),
+    "touch": (("labs", 91), ("prescriber-assessment", 182), ("reauthorization", 182), ("anti-jcv", 182), ("mri", 365),
+              ("anti-natalizumab-antibody", 84)),
+    "natalizumab-eu": (("labs", 91), ("anti-jcv", 182), ("mri", 365), ("patient-alert-card", 10_000),
+                       ("anti-natalizumab-antibody", 84)),
     "mepact-course": (("labs", 28),),
-}
+}  # fmt: skip
 
 
 def _events(rng: random.Random, program_id: str, start: date) -> list[tuple[str, date]]:
