@@ -33,13 +33,14 @@ from rxguard.errors import InputError
 from rxguard.facts.model import MedicationUse, PatientFacts
 from rxguard.program import monitoring
 from rxguard.program.common import (
-    append_row,
+    Write,
     find_enrollment,
     flush_or_conflict,
     lock_enrollment,
     patient,
     require_aware,
     site,
+    write_together,
 )
 from rxguard.program.enrollment import notice_lapse
 from rxguard.program.registry import Program, cite, get_program
@@ -707,26 +708,21 @@ def _store(
         "created_at": visit.at,
         "actor": actor,
     }
-    # Written once and never changed in this session: a plain INSERT, then the row joins the
+    # Written once and never changed in this session: plain INSERTs, then the row joins the
     # session as if it had been read back (callers and the API read it after the commit).
-    append_row(session, _AUTHORIZATION, values, what="authorization")
+    event = {
+        "id": new_id(),
+        "authorization_id": values["id"],
+        "from_status": None,
+        "to_status": decision,
+        "actor": actor,
+        "at": visit.at,
+        "reason": "decision",
+    }
+    write_together(session, [Write(_AUTHORIZATION, values), Write(_AUTHORIZATION_EVENT, event)], what="authorization")
     row = Authorization(**values)
     make_transient_to_detached(row)
     session.add(row)
-    append_row(
-        session,
-        _AUTHORIZATION_EVENT,
-        {
-            "id": new_id(),
-            "authorization_id": row.id,
-            "from_status": None,
-            "to_status": decision,
-            "actor": actor,
-            "at": visit.at,
-            "reason": "decision",
-        },
-        what="authorization",
-    )
     failed = [c.id for c in checks if c.outcome in (HOLD, STOP)]
     audit.record(
         session,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache, lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, Table, bindparam, insert, inspect, select, update
+from sqlalchemy import Insert, Table, Update, bindparam, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -31,8 +34,6 @@ Row = TypeVar("Row", bound=Base)
 _AUTHORIZATION: Table = Authorization.__table__  # type: ignore[assignment]
 _AUTHORIZATION_EVENT: Table = AuthorizationEvent.__table__  # type: ignore[assignment]
 _ENROLLMENT_EVENT: Table = EnrollmentEvent.__table__  # type: ignore[assignment]
-_UPDATE_AUTHORIZATION = update(_AUTHORIZATION).where(_AUTHORIZATION.c.id == bindparam("authorization_id"))
-_INSERTS: dict[str, Insert] = {}
 
 
 def require_aware(at: datetime, name: str = "at") -> datetime:
@@ -197,39 +198,33 @@ def move_authorization(
     actor: str,
     reason: str,
     infusable: bool | None = None,
+    along_with: Sequence[Write] = (),
+    what: str = "authorization change",
 ) -> None:
     """Change an authorization's status (and whether it is infusable), with its event and audit entry.
 
     The owning row is updated with one plain UPDATE and the ORM object is kept in step
     without being marked dirty: the ORM would add nothing but its bookkeeping.
+    ``along_with``: rows written before the event, in the same statement where the engine allows.
     """
     if inspect(authorization).pending:
         session.flush()
-    append_row(
-        session,
-        _AUTHORIZATION_EVENT,
-        {
-            "id": new_id(),
-            "authorization_id": authorization.id,
-            "from_status": authorization.status,
-            "to_status": to,
-            "actor": actor,
-            "at": at,
-            "reason": reason,
-        },
-        what="authorization change",
-    )
+    event = {
+        "id": new_id(),
+        "authorization_id": authorization.id,
+        "from_status": authorization.status,
+        "to_status": to,
+        "actor": actor,
+        "at": at,
+        "reason": reason,
+    }
     payload: dict[str, Any] = {"from": authorization.status, "to": to, "reason": reason}
     values: dict[str, Any] = {"status": to}
     if infusable is not None:
         values["is_infusable"] = infusable
         payload["infusable"] = infusable
-    try:
-        session.connection().execute(_UPDATE_AUTHORIZATION, {"authorization_id": authorization.id, **values})
-    except IntegrityError as exc:
-        raise ConflictError(
-            f"authorization change refused by the database ({_constraint_name(exc)}); nothing was written"
-        ) from exc
+    writes = [*along_with, Write(_AUTHORIZATION_EVENT, event), Write(_AUTHORIZATION, values, row_id=authorization.id)]
+    write_together(session, writes, what=what)
     for name, value in values.items():
         set_committed_value(authorization, name, value)
     audit.record(
@@ -243,22 +238,74 @@ def move_authorization(
     )
 
 
-def append_row(session: Session, table: Table, values: dict[str, Any], *, what: str, after: Base | None = None) -> None:
-    """Insert one append-only row (an ``*_event``, a decision) with a plain INSERT.
+@dataclass(frozen=True)
+class Write:
+    """One plain write: an INSERT of ``values``, or with ``row_id`` an UPDATE of that row's ``values``."""
 
-    The ORM adds nothing for rows that are written once and never changed in the
-    session; a refused row fails here, with a message, like :func:`flush_or_conflict`.
+    table: Table
+    values: dict[str, Any]
+    row_id: str | None = None
+
+
+def write_together(session: Session, writes: Sequence[Write], *, what: str) -> None:
+    """Write append-only rows (decisions, infusions, ``*_event`` rows) and status updates without the ORM.
+
+    The ORM adds nothing for rows written once and never changed in the session. On
+    PostgreSQL the writes go in one statement (a data-modifying WITH; foreign keys are
+    checked at its end), elsewhere one statement each, in order. A refused write fails
+    here, with a message, like :func:`flush_or_conflict`.
+    """
+    connection = session.connection()
+    try:
+        if len(writes) > 1 and connection.dialect.name == "postgresql":
+            shape = tuple((w.table.name, tuple(w.values), w.row_id is not None) for w in writes)
+            params = {f"w{i}_{name}": value for i, w in enumerate(writes) for name, value in w.values.items()}
+            params.update({f"w{i}__row_id": w.row_id for i, w in enumerate(writes) if w.row_id is not None})
+            connection.execute(_together(shape), params)
+            return
+        for w in writes:
+            if w.row_id is None:
+                connection.execute(_insert(w.table), w.values)
+            else:
+                connection.execute(_update(w.table), {**w.values, "_row_id": w.row_id})
+    except IntegrityError as exc:
+        raise ConflictError(f"{what} refused by the database ({_constraint_name(exc)}); nothing was written") from exc
+
+
+def append_row(session: Session, table: Table, values: dict[str, Any], *, what: str, after: Base | None = None) -> None:
+    """Insert one append-only row with a plain INSERT (see :func:`write_together`).
+
     ``after``: a row this one refers to, flushed first if it is not in the database yet.
     """
     if after is not None and inspect(after).pending:
         session.flush()
-    statement = _INSERTS.get(table.name)
-    if statement is None:
-        statement = _INSERTS[table.name] = insert(table)
-    try:
-        session.connection().execute(statement, values)
-    except IntegrityError as exc:
-        raise ConflictError(f"{what} refused by the database ({_constraint_name(exc)}); nothing was written") from exc
+    write_together(session, [Write(table, values)], what=what)
+
+
+@cache
+def _insert(table: Table) -> Insert:
+    return insert(table)
+
+
+@cache
+def _update(table: Table) -> Update:
+    return update(table).where(table.c.id == bindparam("_row_id"))
+
+
+@lru_cache(maxsize=64)
+def _together(shape: tuple[tuple[str, tuple[str, ...], bool], ...]) -> Any:
+    """PostgreSQL: ``WITH w0 AS (…), w1 AS (…) <last write>``, built once per shape of writes."""
+    statements: list[Any] = []
+    for i, (name, columns, is_update) in enumerate(shape):
+        table = Base.metadata.tables[name]
+        values = {column: bindparam(f"w{i}_{column}", type_=table.c[column].type) for column in columns}
+        if is_update:
+            row_id = bindparam(f"w{i}__row_id", type_=table.c.id.type)
+            statements.append(update(table).where(table.c.id == row_id).values(values))
+        else:
+            statements.append(insert(table).values(values))
+    *first, last = statements
+    return last.add_cte(*(statement.cte(f"w{i}") for i, statement in enumerate(first)))
 
 
 def flush_or_conflict(session: Session, what: str) -> None:

@@ -23,7 +23,7 @@ from rxguard.engine import assess, read_facts
 from rxguard.errors import ConflictError, InfusionRejectedError, InputError
 from rxguard.program import monitoring
 from rxguard.program.authorization import infusion_history, merge_history
-from rxguard.program.common import append_row, by_id, flush_or_conflict, move_authorization, require_aware
+from rxguard.program.common import Write, by_id, flush_or_conflict, move_authorization, require_aware
 from rxguard.program.registry import Program, get_program
 from rxguard.store import audit
 from rxguard.store.models import STORAGE, Authorization, Enrollment, Infusion, Patient, new_id
@@ -253,12 +253,21 @@ def record_infusion(session: Session, request: InfusionRequest, *, at: datetime,
         "recorded_at": at,
         "actor": actor,
     }
-    # Written once: a plain INSERT, then the row joins the session as if read back.
-    append_row(session, _INFUSION, values, what="infusion")
     infusion = Infusion(**values)
+    # Written once: a plain INSERT (with the authorization's move to "infused", in one statement
+    # where the engine allows), then the row joins the session as if read back.
+    move_authorization(
+        session,
+        authorization,
+        "infused",
+        at=at,
+        actor=actor,
+        reason=f"infusion {infusion.id}",
+        along_with=[Write(_INFUSION, values)],
+        what="infusion",
+    )
     make_transient_to_detached(infusion)
     session.add(infusion)
-    move_authorization(session, authorization, "infused", at=at, actor=actor, reason=f"infusion {infusion.id}")
     audit.record(
         session,
         at=at,

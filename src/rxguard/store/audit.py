@@ -16,10 +16,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, event, insert, select, update
+from sqlalchemy import Integer, String, Table, TextClause, bindparam, event, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from rxguard.store.models import AuditEntry, AuditHead
@@ -130,12 +131,35 @@ def _write_queued(session: Session) -> None:
             }
         )
         prev_hash = digest
-    # Plain inserts: the entries are append-only and nothing in the session refers to them.
+    # Plain SQL: the entries are append-only and nothing in the session refers to them.
+    if head is not None and connection.dialect.name == "postgresql":
+        # One round trip for the entries and the new head (a data-modifying WITH).
+        params = {f"{name}_{i}": value for i, row in enumerate(rows) for name, value in row.items()}
+        connection.execute(_append_statement(len(rows)), {**params, "head_seq": seq, "head_hash": prev_hash})
+        return
     connection.execute(_INSERT_ENTRIES, rows)
     if head is None:
         connection.execute(_INSERT_HEAD, {"id": 1, "seq": seq, "hash": prev_hash})
     else:
         connection.execute(_UPDATE_HEAD, {"seq": seq, "hash": prev_hash})
+
+
+@lru_cache(maxsize=32)
+def _append_statement(count: int) -> TextClause:
+    """PostgreSQL: ``WITH entries AS (INSERT … VALUES (…) × count) UPDATE audit_head …``.
+
+    Written as text (with typed parameters) because SQLAlchemy does not cache a multi-row
+    INSERT inside a WITH: it would compile the statement again on every commit.
+    """
+    columns = list(_ENTRY.columns)
+    names = ", ".join(column.name for column in columns)
+    rows = ", ".join("(" + ", ".join(f":{column.name}_{i}" for column in columns) + ")" for i in range(count))
+    sql = (
+        f"WITH entries AS (INSERT INTO {_ENTRY.name} ({names}) VALUES {rows}) "
+        f"UPDATE {_HEAD_TABLE.name} SET seq = :head_seq, hash = :head_hash WHERE id = 1"
+    )
+    types = [bindparam(f"{column.name}_{i}", type_=column.type) for i in range(count) for column in columns]
+    return text(sql).bindparams(*types, bindparam("head_seq", type_=Integer()), bindparam("head_hash", type_=String()))
 
 
 @event.listens_for(Session, "after_rollback")
