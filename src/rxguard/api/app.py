@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio.to_thread
 import httpx
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
@@ -63,6 +64,7 @@ def _lifespan_for(settings: ServerSettings) -> Any:
         from rxguard.knowledge.loader import load_all
 
         await run_in_threadpool(load_all)
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         yield
         await app.state.http.aclose()
         app.state.engine.dispose()

@@ -62,6 +62,10 @@ class ServerSettings(StoreSettings):
     #: pre-infusion page for the patient (``/patients/{patientId}/dose``).
     smart_launch_url: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: Threads per process for blocking work (database calls, assessments of large bundles).
+    #: A request waiting for a database that does not answer holds one until the connect
+    #: timeout, so there must be enough for the request rate times that timeout.
+    worker_threads: int = Field(default=40, ge=1, le=500)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> ServerSettings:

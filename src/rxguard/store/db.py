@@ -49,7 +49,10 @@ def make_engine(settings: Settings | None = None, url: str | None = None) -> Eng
         engine = create_engine(url, echo=settings.sql_echo)
         _tune_sqlite(engine, is_file=path is not None)
         return engine
-    engine = create_engine(url, echo=settings.sql_echo, connect_args=_connect_args(url))
+    engine = create_engine(
+        url, echo=settings.sql_echo, connect_args=_connect_args(url),
+        pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+    )  # fmt: skip
     if engine.dialect.name == "postgresql":
         event.listen(engine, "checkout", _refuse_dead_connection)
     return engine

@@ -4,6 +4,8 @@
 clinic (or a developer) gets a working program with zero set-up, and a
 PostgreSQL URL in production. ``RXGUARD_DOSE_INTERVAL_TOLERANCE_DAYS``
 overrides the programs' early-dose tolerance (see ``docs/program.md``).
+``RXGUARD_DB_POOL_SIZE`` / ``RXGUARD_DB_MAX_OVERFLOW`` size each process's
+PostgreSQL connection pool.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ class Settings(BaseSettings):
     database_url: str = Field(default=DEFAULT_DATABASE_URL)
     dose_interval_tolerance_days: int | None = Field(default=None, ge=0)
     sql_echo: bool = False
+    #: PostgreSQL connections each process keeps open, and how many more it may open under a
+    #: burst (closed again when returned). Size the pool to the server's threads
+    #: (``RXGUARD_WORKER_THREADS``) so a request never waits for a connection; the database must
+    #: allow processes x (size + overflow) connections.
+    db_pool_size: int = Field(default=20, ge=1, le=500)
+    db_max_overflow: int = Field(default=20, ge=0, le=500)
 
     def sqlite_path(self) -> Path | None:
         """The file a ``sqlite:///`` URL points to (None for memory or other engines)."""
