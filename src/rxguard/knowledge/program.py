@@ -126,9 +126,7 @@ class ConsentDocument(Strict):
         for name, field in (("title", self.title), ("text", self.text)):
             missing = {"en", "zh"} - set(field)
             if missing:
-                raise ValueError(
-                    f"consent document {self.id} {self.version}: {name} lacks {sorted(missing)}"
-                )
+                raise ValueError(f"consent document {self.id} {self.version}: {name} lacks {sorted(missing)}")
         return self
 
 
