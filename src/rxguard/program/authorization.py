@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, func, literal_column, or_, select, true
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, load_only, make_transient_to_detached
 
 from rxguard.engine import Assessment, assess, read_facts
 from rxguard.engine.predicates import shift
@@ -153,6 +153,7 @@ def _enrollment_statement(by_program: bool) -> Any:
         .join(Prescriber, Prescriber.id == Enrollment.prescriber_id)
         .where(Patient.key == bindparam("patient_key"))
         .order_by(Enrollment.enrolled_at)
+        .options(load_only(Patient.id, Patient.birth_on, Patient.sex))  # what the clinical facts need
         # populate_existing: an enrollment the session read before must be refreshed from the locked read.
         .with_for_update(of=Enrollment)
         .execution_options(populate_existing=True)

@@ -23,7 +23,7 @@ from rxguard.program.authorization import failed_checks
 from rxguard.program.common import (
     by_id,
     flush_or_conflict,
-    lock_enrollment,
+    lock_enrollment_of,
     move_authorization,
     prescriber,
     require_aware,
@@ -31,15 +31,15 @@ from rxguard.program.common import (
 from rxguard.program.enrollment import _program_prescriber_is_certified, discontinue_enrollment
 from rxguard.program.registry import get_program
 from rxguard.store import audit
-from rxguard.store.models import Authorization, Clearance, Override
+from rxguard.store.models import Authorization, Clearance, Enrollment, Override
 
 OUTCOMES = {"proceed": "cleared", "defer": "deferred", "discontinue": "discontinued"}
 
 
-def _locked_authorization(session: Session, authorization_id: str) -> Authorization:
-    row = by_id(session, Authorization, authorization_id)
-    lock_enrollment(session, row.enrollment_id)
-    return by_id(session, Authorization, authorization_id, lock=True)
+def _locked_authorization(session: Session, authorization_id: str) -> tuple[Authorization, Enrollment]:
+    """The authorization and the patient's enrollment, both locked (the enrollment first, as everywhere)."""
+    enrollment = lock_enrollment_of(session, authorization_id)
+    return by_id(session, Authorization, authorization_id, lock=True), enrollment
 
 
 def clear_hold(
@@ -57,7 +57,7 @@ def clear_hold(
         raise InputError(f"outcome {outcome!r} must be one of {', '.join(OUTCOMES)}")
     if not reason.strip():
         raise InputError("a clearance needs a reason")
-    row = _locked_authorization(session, authorization_id)
+    row, enrollment = _locked_authorization(session, authorization_id)
     if row.status != "hold":
         raise TransitionError(f"authorization {authorization_id} is {row.status}; only a HOLD can be cleared")
     doc = prescriber(session, prescriber_key)
@@ -77,8 +77,7 @@ def clear_hold(
         reason=f"{outcome}: {reason}",
         infusable=outcome == "proceed",
     )
-    if outcome == "discontinue":
-        enrollment = lock_enrollment(session, row.enrollment_id)
+    if outcome == "discontinue":  # the enrollment is locked since the start
         discontinue_enrollment(session, program, enrollment, at=at, actor=prescriber_key, reason=reason)
     flush_or_conflict(session, "clearance")
     return clearance
@@ -96,7 +95,7 @@ def override(
 ) -> Override:
     """Emergency bypass of named failed requirements by a named role."""
     require_aware(at)
-    row = _locked_authorization(session, authorization_id)
+    row, _ = _locked_authorization(session, authorization_id)
     program = get_program(row.program_id)
     if role not in program.definition.override_roles:
         raise InputError(

@@ -81,6 +81,22 @@ def lock_enrollment(session: Session, enrollment_id: str) -> Enrollment:
     return by_id(session, Enrollment, enrollment_id, lock=True)
 
 
+def lock_enrollment_of(session: Session, authorization_id: str) -> Enrollment:
+    """Lock the enrollment an authorization belongs to, found in the same statement."""
+    of_authorization = select(Authorization.enrollment_id).where(Authorization.id == authorization_id)
+    stmt = (
+        select(Enrollment)
+        .where(Enrollment.id == of_authorization.scalar_subquery())
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    enrollment = session.execute(stmt).scalar_one_or_none()
+    if enrollment is None:
+        by_id(session, Authorization, authorization_id)  # NotFoundError
+        raise AssertionError(f"authorization {authorization_id} has no enrollment")  # pragma: no cover (a foreign key)
+    return enrollment
+
+
 def find_enrollment(session: Session, patient_row: Patient, program_id: str | None) -> Enrollment:
     """The patient's enrollment in ``program_id``, or their only one when none is named."""
     stmt = select(Enrollment).where(Enrollment.patient_id == patient_row.id)

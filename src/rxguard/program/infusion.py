@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Table, and_, bindparam, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, load_only, make_transient_to_detached
 
 from rxguard.engine import assess, read_facts
 from rxguard.errors import ConflictError, InfusionRejectedError, InputError
@@ -164,6 +164,7 @@ _LOCK_ENROLLMENT = (
         .where(_AUTHORIZATION.c.id == bindparam("authorization_id"))
         .scalar_subquery()
     )
+    .options(load_only(Patient.id, Patient.birth_on, Patient.sex))  # what the pack's facts need
     .with_for_update(of=Enrollment)
     .execution_options(populate_existing=True)
 )
@@ -178,13 +179,26 @@ _LOCK_AUTHORIZATION = (
         .scalar_subquery()
         .label("earlier_id"),
         _INFUSION.c.started_at,
-        _INFUSION.c.dose_number,
+        _INFUSION.c.dose_number.label("infused_dose_number"),
     )
     .outerjoin(
         _INFUSION, and_(_INFUSION.c.patient_id == Authorization.patient_id, _INFUSION.c.drug == Authorization.drug)
     )
     .where(Authorization.id == bindparam("authorization_id"))
     .order_by(_INFUSION.c.started_at)
+    # Not the stored checks, assessment and answers (JSON, never changed): the rest of the row is what counts here.
+    .options(
+        load_only(
+            Authorization.id,
+            Authorization.program_id,
+            Authorization.drug,
+            Authorization.patient_id,
+            Authorization.site_id,
+            Authorization.dose_number,
+            Authorization.status,
+            Authorization.is_infusable,
+        )
+    )
     .with_for_update(of=Authorization)
     .execution_options(populate_existing=True)
 )
@@ -215,7 +229,7 @@ def record_infusion(session: Session, request: InfusionRequest, *, at: datetime,
         raise ConflictError(
             f"authorization {authorization.id} is {authorization.status}; it does not allow an infusion"
         )
-    if any(row.dose_number == authorization.dose_number for row in rows):
+    if any(row.infused_dose_number == authorization.dose_number for row in rows):
         raise ConflictError(
             f"dose {authorization.dose_number} of this patient was already infused; "
             "one infusion per dose window — authorize the next dose when it is due"
