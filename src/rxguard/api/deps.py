@@ -8,10 +8,12 @@ every ``/api/v1`` route takes it, so a route without it is visibly public
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
@@ -20,7 +22,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from rxguard.access import Principal, authenticate
 from rxguard.api.problems import ApiProblem
 from rxguard.api.settings import ServerSettings
-from rxguard.store.db import transaction
 
 
 def get_settings(request: Request) -> ServerSettings:
@@ -33,9 +34,47 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
     return factory
 
 
-def get_session(factory: Annotated[sessionmaker[Session], Depends(get_session_factory)]) -> Iterator[Session]:
-    with transaction(factory) as session:
+def _finish(session: Session, commit: bool) -> None:
+    """Commit (or roll back) and close: the end of the request's unit of work."""
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+async def get_session(
+    factory: Annotated[sessionmaker[Session], Depends(get_session_factory)],
+) -> AsyncIterator[Session]:
+    """One unit of work per request: commit when the route returns, roll back on any error.
+
+    The session is made on the event loop (that does no I/O: its connection is
+    taken by the route's first query, in the route's thread); only the commit
+    goes to a thread, and none when the route never touched the database. The
+    end runs shielded from cancellation (a request that times out still
+    commits or rolls back as a whole) and with its own thread limit, so it never
+    waits for a thread held by a request that waits for this connection.
+    """
+    session = factory()
+    try:
         yield session
+    except BaseException:
+        await _end(session, commit=False)
+        raise
+    await _end(session, commit=True)
+
+
+async def _end(session: Session, *, commit: bool) -> None:
+    if not session.in_transaction():
+        session.close()
+        return
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(_finish, session, commit, limiter=anyio.CapacityLimiter(1))
 
 
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]

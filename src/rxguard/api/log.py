@@ -21,6 +21,7 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 
 REDACTED = "[redacted]"
@@ -57,6 +58,11 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     return event
 
 
+def _dumps(event: Any, **_options: Any) -> str:
+    """One JSON line per event (orjson: a line is written for every request); odd values as text."""
+    return orjson.dumps(event, default=str).decode()
+
+
 def configure_logging(level: str = "INFO", stream: Any = None) -> None:
     """Route structlog and stdlib logging to one JSON renderer on ``stream`` (stdout)."""
     shared: list[Any] = [
@@ -77,7 +83,7 @@ def configure_logging(level: str = "INFO", stream: Any = None) -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=_dumps),
         ],
     )
     handler = logging.StreamHandler(stream or sys.stdout)
