@@ -277,3 +277,34 @@ def test_without_a_smart_launch_url_cards_link_straight_to_the_pre_infusion_page
     assert card["links"] == [
         {"label": "Open rxguard's pre-infusion page", "url": f"{BASE}/patients/{pid}/dose", "type": "absolute"}
     ]
+
+
+def test_a_replayed_service_call_is_refused_and_its_jti_is_kept_once(client: TestClient, ehr: SigningEhr) -> None:
+    """The service call records its JWT id in the same thread call as the evaluation: a replay is 401."""
+    pid, prefetch = prefetch_of(M1, "mifamurtide")
+    url = "http://testserver/cds-services/rxguard-order-sign"
+    body = cds_request("order-sign", pid, prefetch, draft_orders=draft_medication_request(pid, text="MEPACT"))
+    token = ehr.token(url)
+    first = client.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert first.status_code == 200 and cards_of(first)
+    again = client.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert again.status_code == 401
+    assert again.headers["content-type"] == "application/problem+json"
+    assert "cards" not in again.json()
+
+
+def test_a_replayed_call_that_would_fetch_from_the_fhir_server_is_refused_before_any_fetch(
+    client: TestClient, ehr: SigningEhr
+) -> None:
+    pid, prefetch = prefetch_of(M1, "mifamurtide")
+    url = "http://testserver/cds-services/rxguard-order-sign"
+    fhir = fhir_server_app(fhir_resources_for(prefetch, pid), token="ehr-access-token")
+    token = ehr.token(url)
+    with serve_in_thread(fhir) as server:
+        body = cds_request("order-sign", pid, None, draft_orders=draft_medication_request(pid, text="MEPACT"),
+                           fhirServer=f"{server}/fhir", fhirAuthorization={"access_token": "ehr-access-token"})  # fmt: skip
+        assert client.post(url, json=body, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        fetched = len(fhir.state.calls)
+        again = client.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert again.status_code == 401
+    assert len(fhir.state.calls) == fetched, "a replayed call made rxguard fetch from the EHR again"

@@ -93,7 +93,7 @@ def create_app(settings: ServerSettings | None = None, *, clock: Callable[[], da
     metrics = make_metrics()
     timeout = httpx.Timeout(settings.fhir_timeout_seconds)
     http = httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_connections=50))
-    remember = _replay_cache(settings, sessions)
+    remember, app.state.remember_jti = _replay_cache(settings, sessions)
 
     app.state.settings = settings
     app.state.clock = clock
@@ -148,21 +148,29 @@ def _read_engine(settings: ServerSettings, engine: Engine) -> Engine:
     return reader
 
 
-def _replay_cache(settings: ServerSettings, sessions: Any) -> Callable[[str, str, datetime], Awaitable[bool]]:
-    """The ``jti`` check: an in-process set, or a database write (off the event loop)."""
-    if settings.cds_replay_cache == "memory":
-        memory = MemoryReplayCache()
+def _replay_cache(
+    settings: ServerSettings, sessions: Any
+) -> tuple[Callable[[str, str, datetime], Awaitable[bool]], Callable[[str, str, datetime], bool]]:
+    """The ``jti`` check: an in-process set, or a database write; as a coroutine (a database write
+    goes off the event loop) and as a plain function for code already on a worker thread."""
+    cache: MemoryReplayCache | ReplayCache = (
+        MemoryReplayCache() if settings.cds_replay_cache == "memory" else ReplayCache(sessions)
+    )
+
+    def remember(iss: str, jti: str, expires_at: datetime) -> bool:
+        return cache.remember(iss, jti, expires_at=expires_at, now=system_clock())
+
+    if isinstance(cache, MemoryReplayCache):
 
         async def remember_here(iss: str, jti: str, expires_at: datetime) -> bool:
-            return memory.remember(iss, jti, expires_at=expires_at, now=system_clock())
+            return remember(iss, jti, expires_at)
 
-        return remember_here
-    shared = ReplayCache(sessions)
+        return remember_here, remember
 
     async def remember_shared(iss: str, jti: str, expires_at: datetime) -> bool:
-        return await run_in_threadpool(shared.remember, iss, jti, expires_at=expires_at, now=system_clock())
+        return await run_in_threadpool(remember, iss, jti, expires_at)
 
-    return remember_shared
+    return remember_shared, remember
 
 
 def _register_problem_schema(app: FastAPI) -> None:

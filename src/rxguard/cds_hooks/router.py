@@ -9,6 +9,8 @@ as the ``operationOutcome`` member.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -79,8 +81,7 @@ def _base_url(request: Request, settings: ServerSettings) -> str:
     return settings.base_url(str(request.base_url))
 
 
-async def cds_caller(request: Request) -> CdsCaller | None:
-    """The verified EHR behind this call (None only in explicit unauthenticated development mode)."""
+async def _verified_caller(request: Request, *, remember: bool) -> CdsCaller | None:
     state = request.app.state
     settings: ServerSettings = state.settings
     authorization = request.headers.get("authorization")
@@ -92,19 +93,40 @@ async def cds_caller(request: Request) -> CdsCaller | None:
         service_url = url.removesuffix("/feedback")
         audiences += [service_url, service_url + "/"]
     try:
-        caller: CdsCaller = await state.cds_verifier.verify(authorization, audiences)
+        caller: CdsCaller = await state.cds_verifier.verify(authorization, audiences, remember=remember)
     except CdsAuthError as exc:
-        state.metrics.cds_auth_failures.inc()
-        log.warning("cds_auth_refused", reason=exc.reason, iss=exc.iss, jti=exc.jti)
-        raise ApiProblem(
-            401, "unauthorized", "a valid JWT signed by a trusted EHR is required",
-            headers={"WWW-Authenticate": "Bearer"},
-        ) from None  # fmt: skip
+        raise _refused(request, exc) from None
     structlog.contextvars.bind_contextvars(iss=caller.issuer.iss, jti=caller.jti, tenant=caller.tenant)
     return caller
 
 
+def _refused(request: Request, exc: CdsAuthError) -> ApiProblem:
+    request.app.state.metrics.cds_auth_failures.inc()
+    log.warning("cds_auth_refused", reason=exc.reason, iss=exc.iss, jti=exc.jti)
+    return ApiProblem(
+        401, "unauthorized", "a valid JWT signed by a trusted EHR is required",
+        headers={"WWW-Authenticate": "Bearer"},
+    )  # fmt: skip
+
+
+def _replayed(request: Request, caller: CdsCaller | None) -> ApiProblem:
+    iss, jti = (caller.issuer.iss, caller.jti) if caller else (None, None)
+    return _refused(request, CdsAuthError("jti replayed", iss=iss, jti=jti))
+
+
+async def cds_caller(request: Request) -> CdsCaller | None:
+    """The verified EHR behind this call (None only in explicit unauthenticated development mode)."""
+    return await _verified_caller(request, remember=True)
+
+
+async def cds_service_caller(request: Request) -> CdsCaller | None:
+    """As :func:`cds_caller`, but the ``jti`` is recorded by the service call itself, in the same
+    thread call as the evaluation (one hand-off and one connection fewer per call)."""
+    return await _verified_caller(request, remember=False)
+
+
 CallerDep = Annotated[CdsCaller | None, Depends(cds_caller)]
+ServiceCallerDep = Annotated[CdsCaller | None, Depends(cds_service_caller)]
 _AUTH_ERRORS = problem_responses(401)
 
 
@@ -167,12 +189,24 @@ def _fhir_access(body: CdsRequest, caller: CdsCaller | None, settings: ServerSet
         }
     },
 )
-async def cds_call_service(request: Request, caller: CallerDep, service_id: ServiceId) -> OrjsonResponse:
+async def cds_call_service(request: Request, caller: ServiceCallerDep, service_id: ServiceId) -> OrjsonResponse:
     """Call a CDS service: cards for the hook's patient and draft orders."""
     service = _service(service_id)
     state = request.app.state
     settings: ServerSettings = state.settings
     body = await _parse(request, service)
+
+    def first_use() -> bool:
+        """Record the JWT id; False for a replay (no caller in unauthenticated development mode)."""
+        if caller is None or caller.jti_expires_at is None:
+            return True
+        remember: Callable[[str, str, datetime], bool] = state.remember_jti
+        return remember(caller.issuer.iss, caller.jti, caller.jti_expires_at)
+
+    # A call that may make rxguard fetch from the EHR's FHIR server is checked for replay first.
+    replay_checked = body.fhirServer is not None
+    if replay_checked and not await run_in_threadpool(first_use):
+        raise _replayed(request, caller)
     try:
         data = await complete_prefetch(
             body.prefetch, body.context, _fhir_access(body, caller, settings), state.http,
@@ -198,7 +232,15 @@ async def cds_call_service(request: Request, caller: CallerDep, service_id: Serv
         or f"{_base_url(request, settings)}/patients/{quote(body.context['patientId'], safe='')}/dose",
         smart_launch=bool(settings.smart_launch_url),
     )
-    cards = await run_in_threadpool(evaluate, call, state.program_gaps)
+
+    def answer() -> list[dict[str, Any]] | None:
+        if not replay_checked and not first_use():
+            return None
+        return evaluate(call, state.program_gaps)
+
+    cards = await run_in_threadpool(answer)
+    if cards is None:
+        raise _replayed(request, caller)
     for card in cards:
         state.metrics.cds_cards.labels(service.id, card["indicator"]).inc()
     return OrjsonResponse({"cards": cards})

@@ -57,6 +57,8 @@ class CdsCaller:
     jti: str
     tenant: str | None
     subject: str | None
+    #: Until when the ``jti`` must be remembered; set when the caller remembers it itself.
+    jti_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,9 @@ class JwtVerifier:
         self._max_lifetime = max_lifetime
         self._leeway = leeway
 
-    async def verify(self, authorization: str | None, audiences: Iterable[str]) -> CdsCaller:
+    async def verify(self, authorization: str | None, audiences: Iterable[str], *, remember: bool = True) -> CdsCaller:
+        """The verified caller; with ``remember=False`` the ``jti`` is NOT yet recorded: the caller
+        must record it (``jti_expires_at``) and refuse the call if it was seen, before answering."""
         token = _bearer_token(authorization)
         try:
             header = jwt.get_unverified_header(token)
@@ -188,10 +192,10 @@ class JwtVerifier:
         if issuer.tenants is not None and tenant not in issuer.tenants:
             raise CdsAuthError("tenant not allowed", iss=issuer.iss, jti=jti)
         expires_at = datetime.fromtimestamp(int(claims["exp"]) + self._leeway, UTC)
-        if not await self._remember(issuer.iss, jti, expires_at):
+        if remember and not await self._remember(issuer.iss, jti, expires_at):
             raise CdsAuthError("jti replayed", iss=issuer.iss, jti=jti)
         return CdsCaller(issuer=issuer, jti=jti, tenant=tenant if isinstance(tenant, str) else None,
-                         subject=claims.get("sub"))  # fmt: skip
+                         subject=claims.get("sub"), jti_expires_at=None if remember else expires_at)  # fmt: skip
 
     def _decode(self, token: str, key: Any, alg: str, issuer: Issuer, audiences: list[str]) -> dict[str, Any]:
         try:
