@@ -14,6 +14,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -152,6 +154,18 @@ def start_server(env: dict[str, str], log: Path, *, timeout: float = 90, workers
         time.sleep(0.1)
     server.kill()
     raise RuntimeError(f"rxguard serve did not answer within {timeout} s; see {log}")
+
+
+@contextmanager
+def serving(deployment: Deployment, log: Path, *closing: Any) -> Iterator[Server]:
+    """A server for ``deployment`` while the block runs; then it is stopped and ``closing`` closed."""
+    server = start_server(deployment.env(), log)
+    try:
+        yield server
+    finally:
+        server.stop()
+        for thing in closing:
+            thing.close()
 
 
 def is_problem(response: httpx.Response) -> bool:

@@ -36,7 +36,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from rel_db import ScratchDatabases, fingerprint
-from rel_server import Deployment, Server, deploy, is_problem, start_server
+from rel_server import Deployment, Server, deploy, is_problem, serving
 from sqlalchemy import MetaData, String, Text, select
 
 from rxguard.access.passwords import set_password
@@ -72,12 +72,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, postgres_base: str) -> Iterat
             set_password(s, user_name=user, password=PASSWORD, at=datetime.now(UTC), actor="admin")
     for token in deployment.tokens.values():
         SECRETS.add(token)
-    server = start_server(deployment.env(), folder / "server.log")
-    try:
+    with serving(deployment, folder / "server.log", databases) as server:
         yield deployment, server
-    finally:
-        server.stop()
-        databases.close()
 
 
 def _browser(server: Server) -> httpx.Client:

@@ -35,7 +35,7 @@ from hypothesis import HealthCheck, given, settings
 from rel_db import ScratchDatabases, fingerprint, full_run
 from rel_hostile import hostile_json
 from rel_load import EXAMPLE
-from rel_server import Deployment, Server, deploy, is_problem, start_server
+from rel_server import Deployment, Server, deploy, is_problem, serving
 from rel_world import NO
 from schemathesis.engine import Status
 from schemathesis.engine.events import FatalError, NonFatalError, ScenarioFinished
@@ -58,12 +58,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deploymen
     folder = Path(tmp_path_factory.mktemp("hostile-http"))
     databases = ScratchDatabases(folder, postgres_url)
     deployment = deploy(databases.create("sqlite"), folder, patients=12)
-    server = start_server(deployment.env(), folder / "server.log")
-    try:
+    with serving(deployment, folder / "server.log", databases) as server:
         yield deployment, server
-    finally:
-        server.stop()
-        databases.close()
 
 
 def _judge(target: str, response: httpx.Response, seconds: float) -> None:
