@@ -21,7 +21,7 @@ def _call(world: World, patient: str, *, user: str | None = "Practitioner/dr_ada
 
 
 def _codes(world: World, call: Call) -> list[str]:
-    return sorted(gap.code for gap in ProgramGapLookup(world.db.factory)(call, "natalizumab"))
+    return sorted(gap.code for gap in ProgramGapLookup(world.db.engine)(call, "natalizumab"))
 
 
 def test_authorized_patient_with_a_certified_prescriber_has_no_gap(world: World) -> None:
@@ -31,7 +31,7 @@ def test_authorized_patient_with_a_certified_prescriber_has_no_gap(world: World)
 
 @pytest.mark.parametrize("user", ["Practitioner/dr_ben", "Practitioner/dr_nobody"])
 def test_ordering_prescriber_not_certified(world: World, user: str) -> None:
-    gaps = ProgramGapLookup(world.db.factory)(_call(world, "pat_amy", user=user), "natalizumab")
+    gaps = ProgramGapLookup(world.db.engine)(_call(world, "pat_amy", user=user), "natalizumab")
     assert [(g.code, g.message) for g in gaps] == [
         ("prescriber-not-certified", "the ordering prescriber is not certified in the program")
     ]
@@ -62,7 +62,7 @@ def test_enrolling_prescriber_suspended(world: World) -> None:
     with world.tx() as s:
         certification.suspend(s, program_id="touch", kind="prescriber", key="dr_ada", at=world.at, actor="admin",
                               reason="training expired")  # fmt: skip
-    gaps = ProgramGapLookup(world.db.factory)(_call(world, "pat_amy"), "natalizumab")
+    gaps = ProgramGapLookup(world.db.engine)(_call(world, "pat_amy"), "natalizumab")
     assert sorted(g.message for g in gaps) == [
         "the enrolling prescriber is not certified",
         "the ordering prescriber is not certified in the program",

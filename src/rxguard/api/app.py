@@ -93,7 +93,7 @@ def create_app(settings: ServerSettings | None = None, *, clock: Callable[[], da
     metrics = make_metrics()
     timeout = httpx.Timeout(settings.fhir_timeout_seconds)
     http = httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_connections=50))
-    remember, app.state.remember_jti = _replay_cache(settings, sessions)
+    remember, app.state.remember_jti = _replay_cache(settings, engine)
 
     app.state.settings = settings
     app.state.clock = clock
@@ -109,7 +109,7 @@ def create_app(settings: ServerSettings | None = None, *, clock: Callable[[], da
         leeway=settings.cds_leeway_seconds,
     )
     app.state.read_engine = _read_engine(settings, engine)
-    app.state.program_gaps = ProgramGapLookup(session_factory(app.state.read_engine))
+    app.state.program_gaps = ProgramGapLookup(app.state.read_engine)
 
     install_problem_handlers(app)
     for router in ROUTERS:
@@ -149,12 +149,12 @@ def _read_engine(settings: ServerSettings, engine: Engine) -> Engine:
 
 
 def _replay_cache(
-    settings: ServerSettings, sessions: Any
+    settings: ServerSettings, engine: Engine
 ) -> tuple[Callable[[str, str, datetime], Awaitable[bool]], Callable[[str, str, datetime], bool]]:
     """The ``jti`` check: an in-process set, or a database write; as a coroutine (a database write
     goes off the event loop) and as a plain function for code already on a worker thread."""
     cache: MemoryReplayCache | ReplayCache = (
-        MemoryReplayCache() if settings.cds_replay_cache == "memory" else ReplayCache(sessions)
+        MemoryReplayCache() if settings.cds_replay_cache == "memory" else ReplayCache(engine)
     )
 
     def remember(iss: str, jti: str, expires_at: datetime) -> bool:

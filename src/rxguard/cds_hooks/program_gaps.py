@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Connection, Engine, and_, bindparam, select
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.orm import aliased
 
 from rxguard.cds_hooks.cards import ProgramGap
 from rxguard.cds_hooks.services import ORDER_HOOKS, Call
@@ -53,8 +53,8 @@ _STATUS_GAP = {
 
 
 class ProgramGapLookup:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._engine: Engine = sessions.kw["bind"]
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
         self._programs: dict[tuple[str, str | None], list[Program]] = {}
 
     def _programs_for(self, drug: str, jurisdiction: str | None) -> list[Program]:

@@ -23,7 +23,6 @@ from typing import Any, cast
 
 from sqlalchemy import Engine, Table, delete, insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from rxguard.store.auth_models import CdsJti
 
@@ -32,8 +31,8 @@ _TABLE = cast(Table, CdsJti.__table__)
 
 
 class ReplayCache:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._engine: Engine = sessions.kw["bind"]
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
         self._calls = itertools.count(1)
         # SQLite: one writer at a time in this process, so concurrent calls queue on a lock that
         # hands over at once instead of on SQLite's busy handler, which sleeps in 1-25 ms steps.
