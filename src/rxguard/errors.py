@@ -9,6 +9,8 @@ says what is wrong and what to do next, so interfaces can show it as one line
     ├── UnknownDrugError     a drug name resolved to nothing (carries suggestions)
     ├── FactsError           patient input is not a usable FHIR R4 Bundle
     ├── InputError           any other bad argument (date, jurisdiction, answers)
+    │   ├── ImplausibleError     a value that cannot be meant (NaN, 3000 g, NUL, year 1); names the field
+    │   └── UnconfirmedError     unusual values (a dose other than the label's) not yet confirmed
     ├── AccessDeniedError    the signed-in user's role or scope does not allow this
     └── ProgramError         a restricted-distribution step cannot be done as asked
         ├── NotFoundError        a named prescriber, site, patient or record does not exist
@@ -44,6 +46,27 @@ class FactsError(RxguardError):
 
 class InputError(RxguardError):
     """An argument is malformed (date, jurisdiction, checklist answers...)."""
+
+
+class ImplausibleError(InputError):
+    """A value that cannot be what the user meant; ``field`` names it. Nothing was stored."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class UnconfirmedError(InputError):
+    """Unusual values that must be confirmed before they are stored; ``warnings`` lists them."""
+
+    def __init__(self, warnings: list[str]) -> None:
+        super().__init__(
+            "unusual values must be confirmed before they are stored: "
+            + " | ".join(warnings)
+            + " — check them, then send the record again with confirm_unusual set"
+        )
+        self.warnings = warnings
+        self.field = "confirm_unusual"
 
 
 class AccessDeniedError(RxguardError):

@@ -31,6 +31,7 @@ from rxguard.errors import (
     AuditChainError,
     ConflictError,
     FactsError,
+    ImplausibleError,
     InfusionRejectedError,
     InputError,
     NotFoundError,
@@ -38,6 +39,7 @@ from rxguard.errors import (
     ProgramError,
     RxguardError,
     TransitionError,
+    UnconfirmedError,
     UnknownDrugError,
 )
 
@@ -115,6 +117,8 @@ def problem_response(
 #: rxguard's error classes → (status, problem slug). Most specific first.
 ERROR_STATUS: tuple[tuple[type[RxguardError], int, str], ...] = (
     (AccessDeniedError, 403, "forbidden"),
+    (ImplausibleError, 422, "implausible-input"),
+    (UnconfirmedError, 422, "confirmation-needed"),
     (UnknownDrugError, 404, "unknown-drug"),
     (NotFoundError, 404, "not-found"),
     (TransitionError, 409, "transition-not-allowed"),
@@ -143,6 +147,10 @@ def _rxguard_error(request: Request, exc: Exception) -> Response:
         extra["suggestions"] = exc.suggestions
     if isinstance(exc, InfusionRejectedError):
         extra["reasons"] = exc.reasons
+    if isinstance(exc, ImplausibleError | UnconfirmedError):
+        extra["field"] = exc.field
+    if isinstance(exc, UnconfirmedError):
+        extra["warnings"] = exc.warnings
     detail = str(exc)
     if status >= 500:
         log.error("server_error", error=type(exc).__name__, detail=detail)

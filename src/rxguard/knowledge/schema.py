@@ -62,6 +62,29 @@ class ChineseName(Strict):
     note: str = ""
 
 
+class Citation(Strict):
+    source: str
+    section: str = Field(min_length=1)
+
+
+class ProductDose(Strict):
+    """What one recorded dose of a product may be, from its label (read by ``program/validation.py``).
+
+    ``unit`` is the UCUM unit the label doses in (``mg``, ``mg/m2``); a recorded dose is converted
+    to it. ``most`` is the largest amount one dose can be (e.g. the contents of the single-dose
+    vial a dose is made from): above it a record is implausible and refused. A dose other than
+    ``labelled``, or a diluent volume other than ``volume_ml``, is unusual: a warning to confirm.
+    Leave ``most`` or ``volume_ml`` out when no source states them.
+    """
+
+    unit: str = Field(min_length=1)
+    labelled: float = Field(gt=0)
+    most: float | None = Field(default=None, gt=0)
+    volume_ml: float | None = Field(default=None, gt=0)
+    note: str = ""
+    sources: list[Citation] = Field(min_length=1)
+
+
 class Product(Strict):
     """A marketed product of the substance (brand or biosimilar)."""
 
@@ -73,6 +96,7 @@ class Product(Strict):
     jurisdictions: list[Jurisdiction]
     identifiers: dict[str, str] = {}
     program: str = ""
+    dose: ProductDose | None = None
     sources: list[str]
 
 
@@ -111,11 +135,6 @@ class Source(Strict):
     verified: bool
     read: str = ""
     note: str = ""
-
-
-class Citation(Strict):
-    source: str
-    section: str = Field(min_length=1)
 
 
 # --------------------------------------------------------------------------- conditions

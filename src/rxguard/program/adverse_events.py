@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rxguard.errors import InputError
+from rxguard.program import validation
 from rxguard.program.common import by_id, flush_or_conflict, require_aware
 from rxguard.program.enrollment import enrollment_of, suspend_patient
 from rxguard.store import audit
@@ -81,7 +82,10 @@ def report_adverse_event(
         raise InputError("the onset cannot be after the report")
     if not description.strip():
         raise InputError("describe the event")
+    description = validation.clean_text(description, "description", max_length=4000, multiline=True)
     enrollment = enrollment_of(session, patient_key, program_id, lock=True)
+    patient_row = session.get(Patient, enrollment.patient_id)
+    validation.clinical_date(onset_on, "onset_on", now=at, born=patient_row.birth_on if patient_row else None)
     event = AdverseEvent(
         enrollment_id=enrollment.id,
         patient_id=enrollment.patient_id,

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from rxguard.errors import InputError, NotFoundError, TransitionError
+from rxguard.program import validation
 from rxguard.program.common import (
     certification_for,
     flush_or_conflict,
@@ -122,6 +123,9 @@ def certify(
         raise InputError(f"program {program_id} issues a site authorization number; give it to certify {key}")
     cert.training_attested_at = training_attested_at
     if site_authorization_number:
+        site_authorization_number = validation.clean_text(
+            site_authorization_number, "site_authorization_number", max_length=64
+        )
         cert.site_authorization_number = site_authorization_number
     _transition(session, cert, "certified", at=at, actor=actor, reason=reason)
     return cert

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rxguard.errors import InputError, TransitionError
+from rxguard.program import validation
 from rxguard.program.authorization import failed_checks
 from rxguard.program.common import (
     by_id,
@@ -155,6 +156,7 @@ def reconcile_override(session: Session, *, override_id: str, actor: str, note: 
         raise TransitionError(f"override {override_id} was already reconciled on {record.reconciled_at}")
     if not note.strip():
         raise InputError("reconciling an override needs a note saying what was done")
+    note = validation.clean_text(note, "note", max_length=4000, multiline=True)
     record.reconciled_at, record.reconciled_by, record.reconciliation_note = at, actor, note
     audit.record(
         session,

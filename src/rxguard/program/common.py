@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from rxguard.errors import ConflictError, InputError, NotFoundError
+from rxguard.program import validation
 from rxguard.store import audit
 from rxguard.store.models import (
     Authorization,
@@ -148,6 +149,7 @@ def certified_event(session: Session, certification_id: str) -> CertificationEve
 def move_certification(
     session: Session, cert: Certification, to: str, *, at: datetime, actor: str, reason: str
 ) -> CertificationEvent:
+    reason = validation.clean_text(reason, "reason", max_length=4000, multiline=True)
     event = CertificationEvent(
         certification_id=cert.id, from_status=cert.status, to_status=to, actor=actor, at=at, reason=reason
     )
@@ -176,6 +178,7 @@ def move_enrollment(
     reason: str,
     extra: dict[str, Any] | None = None,
 ) -> None:
+    reason = validation.clean_text(reason, "reason", max_length=4000, multiline=True)
     append_row(
         session,
         _ENROLLMENT_EVENT,
@@ -223,6 +226,7 @@ def move_authorization(
     without being marked dirty: the ORM would add nothing but its bookkeeping.
     ``along_with``: rows written before the event, in the same statement where the engine allows.
     """
+    reason = validation.clean_text(reason, "reason", max_length=4000, multiline=True)
     if inspect(authorization).pending:
         session.flush()
     event = {

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from rxguard.engine.predicates import shift
 from rxguard.errors import InputError, TransitionError
-from rxguard.program import monitoring
+from rxguard.program import monitoring, validation
 from rxguard.program.common import (
     certification_for,
     find_enrollment,
@@ -32,7 +32,7 @@ from rxguard.program.common import (
 )
 from rxguard.program.registry import Program, get_program
 from rxguard.store import audit
-from rxguard.store.models import Authorization, Consent, Enrollment, EnrollmentEvent, FormRecord, Infusion
+from rxguard.store.models import Authorization, Consent, Enrollment, EnrollmentEvent, FormRecord, Infusion, Patient
 
 
 def _program_prescriber_is_certified(session: Session, program: Program, prescriber_id: str, key: str) -> None:
@@ -135,6 +135,9 @@ def record_consent(
     program = get_program(program_id)
     document = program.find_consent_version(version)
     enrollment = enrollment_of(session, patient_key, program_id, lock=True)
+    patient_row = session.get(Patient, enrollment.patient_id)
+    born = patient_row.birth_on if patient_row is not None else None
+    validation.clinical_datetime(patient_signed_at, "patient_signed_at", now=at, born=born)
     doc = prescriber(session, prescriber_key)
     if doc.id != enrollment.prescriber_id:
         raise InputError(f"{prescriber_key} is not the enrolling prescriber of {patient_key} in {program_id}")
@@ -202,6 +205,7 @@ def record_form(
         raise InputError(
             f"program {program_id} has no form {form_id!r}; its forms: {', '.join(sorted(forms)) or 'none'}"
         )
+    note = validation.clean_text(note, "note", max_length=2000, multiline=True)
     enrollment = enrollment_of(session, patient_key, program_id, lock=True)
     row = FormRecord(enrollment_id=enrollment.id, form_id=form_id, completed_at=at, actor=actor, note=note)
     session.add(row)

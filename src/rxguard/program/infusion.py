@@ -11,7 +11,7 @@ return the first record instead of failing or writing twice.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -20,8 +20,8 @@ from sqlalchemy import Table, and_, bindparam, select
 from sqlalchemy.orm import Session, load_only, make_transient_to_detached
 
 from rxguard.engine import assess, read_facts
-from rxguard.errors import ConflictError, InfusionRejectedError, InputError
-from rxguard.program import monitoring
+from rxguard.errors import ConflictError, InfusionRejectedError, InputError, UnconfirmedError
+from rxguard.program import monitoring, validation
 from rxguard.program.authorization import infusion_history, merge_history
 from rxguard.program.common import Write, by_id, flush_or_conflict, move_authorization, require_aware
 from rxguard.program.registry import Program, get_program
@@ -47,17 +47,29 @@ class InfusionRequest:
     stopped_at: datetime
     observation_end_at: datetime | None = None
     reactions: str = ""
+    #: The user checked the unusual values (a dose or volume other than the labelled one) and means them.
+    confirm_unusual: bool = False
 
     def digest(self) -> str:
         data = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()}
+        if not self.confirm_unusual:
+            del data["confirm_unusual"]  # the digest of a record made before the flag existed is unchanged
         return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def _validate(request: InfusionRequest, program: Program) -> None:
+def _validate(
+    request: InfusionRequest, program: Program, *, now: datetime, born: date | None
+) -> tuple[InfusionRequest, tuple[str, ...]]:
+    """The request as it will be stored (text normalised, dose in the label's unit), and its unusual values.
+
+    Implausible values are refused here (:mod:`rxguard.program.validation`), before the pack's rules run.
+    """
     for name in ("prepared_at", "started_at", "stopped_at"):
         require_aware(getattr(request, name), name)
+        validation.clinical_datetime(getattr(request, name), name, now=now, born=born)
     if request.observation_end_at is not None:
         require_aware(request.observation_end_at, "observation_end_at")
+        validation.clinical_datetime(request.observation_end_at, "observation_end_at", now=now, born=born)
     if request.storage not in STORAGE:
         raise InputError(f"storage {request.storage!r} must be one of {', '.join(STORAGE)}")
     products = program.definition.products
@@ -67,12 +79,24 @@ def _validate(request: InfusionRequest, program: Program) -> None:
         )
     if not request.idempotency_key.strip():
         raise InputError("an idempotency key is required so that a retry cannot record the infusion twice")
-    if request.dose <= 0 or request.volume_ml <= 0:
-        raise InputError("dose and volume must be positive")
+    validation.clean_text(request.idempotency_key, "idempotency_key", max_length=128)
     if not (request.prepared_at <= request.started_at < request.stopped_at):
         raise InputError("times must run prepared ≤ started < stopped")
     if request.observation_end_at is not None and request.observation_end_at < request.stopped_at:
         raise InputError("the observation cannot end before the infusion stops")
+    (product,) = [p for p in program.pack.identity.products if p.id == request.product] or [None]
+    if product is None:  # pragma: no cover - the pack's integrity test ties program products to pack products
+        raise InputError(f"product {request.product!r} is not described in the {program.drug} pack")
+    dose = validation.check_dose(product, request.dose, request.dose_unit, request.volume_ml)
+    cleaned = replace(
+        request,
+        dose=dose.dose,
+        dose_unit=dose.unit,
+        lot=validation.clean_text(request.lot, "lot", max_length=64, required=True),
+        diluent=validation.clean_text(request.diluent, "diluent", max_length=128, required=True),
+        reactions=validation.clean_text(request.reactions, "reactions", max_length=4000, multiline=True),
+    )
+    return cleaned, dose.warnings
 
 
 def _pack_findings(
@@ -224,7 +248,8 @@ def record_infusion(session: Session, request: InfusionRequest, *, at: datetime,
         assert existing is not None
         return existing
     program = get_program(authorization.program_id)
-    _validate(request, program)
+    original = request
+    request, unusual = _validate(request, program, now=at, born=patient_row.birth_on)
     if authorization.status not in INFUSABLE or not authorization.is_infusable:
         raise ConflictError(
             f"authorization {authorization.id} is {authorization.status}; it does not allow an infusion"
@@ -241,11 +266,14 @@ def record_infusion(session: Session, request: InfusionRequest, *, at: datetime,
         reject.append(f"{program.id}.post-infusion-observation: {problem}")
     if reject:
         raise InfusionRejectedError("infusion record rejected: " + " | ".join(reject), reject)
+    if unusual and not request.confirm_unusual:
+        raise UnconfirmedError(list(unusual))
+    warnings = [*unusual, *warnings]
     values: dict[str, Any] = {
         "id": new_id(),
         "authorization_id": authorization.id,
         "idempotency_key": request.idempotency_key,
-        "request_sha256": request.digest(),
+        "request_sha256": original.digest(),
         "patient_id": authorization.patient_id,
         "drug": authorization.drug,
         "dose_number": authorization.dose_number,

@@ -11,6 +11,7 @@ itself is still checked again when it is submitted.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ from rxguard.errors import InputError
 from rxguard.program.common import by_id
 from rxguard.program.infusion import InfusionRequest, _observation_problem, _pack_findings, _validate
 from rxguard.program.registry import get_program
-from rxguard.store.models import Authorization, Enrollment
+from rxguard.store.models import Authorization, Enrollment, Patient
 
 
 @dataclass(frozen=True)
@@ -34,17 +35,19 @@ class InfusionPreview:
         return not self.refusals and self.input_problem is None
 
 
-def preview_infusion(session: Session, request: InfusionRequest) -> InfusionPreview:
+def preview_infusion(session: Session, request: InfusionRequest, *, at: datetime | None = None) -> InfusionPreview:
     """The refusals and warnings ``record_infusion`` would give this request (read-only)."""
     authorization = by_id(session, Authorization, request.authorization_id)
     program = get_program(authorization.program_id)
+    enrollment = by_id(session, Enrollment, authorization.enrollment_id)
+    patient_row = session.get(Patient, enrollment.patient_id)
+    born = patient_row.birth_on if patient_row is not None else None
     try:
-        _validate(request, program)
+        request, unusual = _validate(request, program, now=at or datetime.now(UTC), born=born)
     except InputError as exc:
         return InfusionPreview((), (), str(exc))
-    enrollment = by_id(session, Enrollment, authorization.enrollment_id)
-    reject, warnings = _pack_findings(session, program, enrollment, request)
+    reject, warnings = _pack_findings(session, program, enrollment, request, patient_row=patient_row)
     problem = _observation_problem(program, authorization.dose_number, request)
     if problem:
         reject.append(f"{program.id}.post-infusion-observation: {problem}")
-    return InfusionPreview(tuple(reject), tuple(warnings))
+    return InfusionPreview(tuple(reject), (*unusual, *warnings))

@@ -9,7 +9,7 @@ over the whole population, never a Python loop over patients.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select, delete, literal, select
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from rxguard.engine import assess, read_facts
 from rxguard.errors import InputError
+from rxguard.program import validation
 from rxguard.program.common import flush_or_conflict, require_aware
 from rxguard.program.registry import get_program
 from rxguard.store import audit
@@ -64,6 +65,15 @@ def add_event(
         raise InputError(f"monitoring kind {kind!r} must be one of {', '.join(MONITORING_KINDS)}")
     if on > at.date():
         raise InputError(f"a monitoring record cannot be dated after it is recorded ({on} > {at.date()})")
+    patient_row = session.get(Patient, enrollment.patient_id)
+    born = patient_row.birth_on if patient_row is not None else None
+    validation.clinical_date(on, "on", now=at, born=born)
+    edss = validation.optional_number(edss, "edss", ge=0, le=10)
+    relapses = validation.count(relapses, "relapses")
+    t1_gd_lesions = validation.count(t1_gd_lesions, "t1_gd_lesions")
+    new_t2_lesions = validation.count(new_t2_lesions, "new_t2_lesions")
+    result = validation.clean_text(result, "result", max_length=2000, multiline=True)
+    note = validation.clean_text(note, "note", max_length=2000, multiline=True)
     row = MonitoringEvent(
         enrollment_id=enrollment.id,
         kind=kind,
@@ -212,6 +222,7 @@ def population_due(
     Repeated values are shared, and the status is worked out here from the date rather than
     sent by the database as one more text per row.
     """
+    validation.query_day(on, "on", today=datetime.now(UTC).date())
     soon = on + timedelta(days=DUE_SOON_DAYS)
     if session.autoflush:
         session.flush()  # what session.execute would do first: the list must see this session's own changes

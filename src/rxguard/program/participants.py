@@ -12,15 +12,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rxguard.errors import InputError
+from rxguard.program import validation
 from rxguard.program.common import flush_or_conflict, require_aware, site
 from rxguard.store import audit
 from rxguard.store.models import Patient, Pharmacy, Prescriber, Site
 
 
 def _check_key(key: str) -> str:
+    key = validation.clean_text(key, "key", max_length=64)
     if not key or not key.replace("_", "").replace("-", "").isalnum() or len(key) > 64:
         raise InputError(f"key {key!r} must be 1-64 letters, digits, '_' or '-' (e.g. dr_ada)")
     return key
+
+
+def _check_name(name: str) -> str:
+    return validation.clean_text(name, "name", max_length=200, required=True)
 
 
 def _exists(session: Session, model: type[Prescriber | Site | Patient | Pharmacy], key: str) -> bool:
@@ -34,7 +40,8 @@ def _refuse_duplicate(session: Session, model: type[Prescriber | Site | Patient 
 
 def register_prescriber(session: Session, *, key: str, name: str, at: datetime, actor: str) -> Prescriber:
     require_aware(at)
-    _refuse_duplicate(session, Prescriber, _check_key(key))
+    key, name = _check_key(key), _check_name(name)
+    _refuse_duplicate(session, Prescriber, key)
     row = Prescriber(key=key, name=name, created_at=at)
     session.add(row)
     flush_or_conflict(session, f"prescriber {key}")
@@ -52,7 +59,8 @@ def register_prescriber(session: Session, *, key: str, name: str, at: datetime, 
 
 def register_site(session: Session, *, key: str, name: str, at: datetime, actor: str) -> Site:
     require_aware(at)
-    _refuse_duplicate(session, Site, _check_key(key))
+    key, name = _check_key(key), _check_name(name)
+    _refuse_duplicate(session, Site, key)
     row = Site(key=key, name=name, created_at=at)
     session.add(row)
     flush_or_conflict(session, f"site {key}")
@@ -71,8 +79,9 @@ def register_site(session: Session, *, key: str, name: str, at: datetime, actor:
 def add_pharmacy(session: Session, *, site_key: str, key: str, name: str, at: datetime, actor: str) -> Pharmacy:
     """A pharmacy belongs to one infusion site and dispenses only for it."""
     require_aware(at)
+    key, name = _check_key(key), _check_name(name)
     owner = site(session, site_key)
-    _refuse_duplicate(session, Pharmacy, _check_key(key))
+    _refuse_duplicate(session, Pharmacy, key)
     row = Pharmacy(site_id=owner.id, key=key, name=name, created_at=at)
     session.add(row)
     flush_or_conflict(session, f"pharmacy {key}")
@@ -99,7 +108,9 @@ def register_patient(
     sex: str | None = None,
 ) -> Patient:
     require_aware(at)
-    _refuse_duplicate(session, Patient, _check_key(key))
+    key, name = _check_key(key), _check_name(name)
+    birth_on = validation.birth_date(birth_on, "birth_on", today=at.date())
+    _refuse_duplicate(session, Patient, key)
     if sex is not None and sex not in ("female", "male", "other", "unknown"):
         raise InputError(f"sex {sex!r} must be female, male, other or unknown")
     row = Patient(key=key, name=name, birth_on=birth_on, sex=sex, created_at=at)

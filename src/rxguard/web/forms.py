@@ -8,10 +8,13 @@ field and everything the user typed kept.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from rxguard.errors import ImplausibleError
+from rxguard.program import validation
 from rxguard.program.infusion import InfusionRequest
 
 
@@ -31,14 +34,20 @@ def required(values: Mapping[str, str], name: str, t: Callable[..., str]) -> str
 
 
 def number(values: Mapping[str, str], name: str, t: Callable[..., str]) -> float:
+    """A finite number greater than zero ("nan", "inf" and "1e400" are not numbers a person records)."""
     text = required(values, name, t).replace(",", ".")
     try:
         value = float(text)
     except ValueError:
         raise FormError(name, t("form.number")) from None
+    if not math.isfinite(value):
+        raise FormError(name, t("form.number"))
     if value <= 0:
         raise FormError(name, t("form.positive"))
-    return value
+    try:
+        return validation.finite_number(value, name, gt=0)
+    except ImplausibleError as exc:
+        raise FormError(name, str(exc)) from None
 
 
 def local_datetime(values: Mapping[str, str], name: str, zone: ZoneInfo, t: Callable[..., str]) -> datetime:
@@ -91,6 +100,7 @@ def infusion_request(
         stopped_at=local_datetime(values, "stopped_at", zone, t),
         observation_end_at=optional_local_datetime(values, "observation_end_at", zone, t),
         reactions=(values.get("reactions") or "")[:2000],
+        confirm_unusual=values.get("confirm_unusual") == "yes",
     )
 
 

@@ -41,8 +41,10 @@ from rxguard.store.models import Authorization
 router = APIRouter(prefix=API_PREFIX, tags=["program"])
 READ = problem_responses(401, 403, 404, 422)
 WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422)
-Key = Annotated[str, Path(min_length=1, max_length=64, description="A participant key, e.g. pat_amy")]
-RecordId = Annotated[str, Path(min_length=1, max_length=64, description="A record id (UUID)")]
+Key = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=r"^[\w-]+$", description="A participant key, e.g. pat_amy")
+]
+RecordId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[\w-]+$", description="A record id (UUID)")]
 
 
 class Body(BaseModel):
@@ -475,6 +477,9 @@ class InfusionIn(Body):
     stopped_at: AwareDatetime
     observation_end_at: AwareDatetime | None = None
     reactions: str = Field(default="", max_length=2000)
+    confirm_unusual: bool = Field(
+        default=False, description="Set after checking the warnings of a 422 confirmation-needed answer"
+    )
 
 
 @router.post("/authorizations/{authorization_id}/infusions", operation_id="record_infusion", status_code=201,

@@ -18,7 +18,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from rxguard.access.scope import own_prescriber_key, own_site_key, scoped_authorization, scoped_patient
-from rxguard.errors import AccessDeniedError, InfusionRejectedError, NotFoundError, RxguardError
+from rxguard.errors import (
+    AccessDeniedError,
+    ImplausibleError,
+    InfusionRejectedError,
+    NotFoundError,
+    RxguardError,
+    UnconfirmedError,
+)
 from rxguard.program import authorization, clearance
 from rxguard.program.infusion import INFUSABLE, record_infusion
 from rxguard.program.infusion_preview import preview_infusion
@@ -48,6 +55,7 @@ INFUSION_FIELDS = (
     "stopped_at",
     "observation_end_at",
     "reactions",
+    "confirm_unusual",
 )
 
 
@@ -202,6 +210,7 @@ def _decision_page(ctx: PageContext, authorization_id: str, *, status_code: int 
         form_error=extra.pop("form_error", None),
         refusals=extra.pop("refusals", []),
         clear_error=extra.pop("clear_error", None),
+        unusual=extra.pop("unusual", []),
         **data,
     )
 
@@ -255,6 +264,12 @@ def _record(ctx: PageContext, authorization_id: str, values: dict[str, str]) -> 
     except InfusionRejectedError as exc:
         refusals = _refusal_views(program_id, exc.reasons)
         return _decision_page(ctx, authorization_id, status_code=422, form=values, refusals=refusals)
+    except UnconfirmedError as exc:
+        return _decision_page(
+            ctx, authorization_id, status_code=422, form=values, unusual=exc.warnings, form_error=("", str(exc))
+        )
+    except ImplausibleError as exc:
+        return _decision_page(ctx, authorization_id, status_code=422, form=values, form_error=(exc.field, str(exc)))
     except (NotFoundError, AccessDeniedError):
         raise
     except RxguardError as exc:
@@ -278,7 +293,7 @@ def _check_bag(ctx: PageContext, authorization_id: str, values: dict[str, str]) 
     with unit_of_work(ctx.request) as session:
         row = scoped_authorization(session, ctx.user, authorization_id)
         program_id = row.program_id
-        preview = preview_infusion(session, request)
+        preview = preview_infusion(session, request, at=ctx.now)
     refusals = _refusal_views(program_id, list(preview.refusals))
     return render(ctx, "_bag_check.html", preview=preview, refusals=refusals, incomplete=False)
 
