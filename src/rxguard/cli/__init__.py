@@ -104,7 +104,31 @@ def run(argv: list[str]) -> int:
     except RxguardError as exc:
         print(f"rxguard: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("rxguard: interrupted; the command's changes were rolled back", file=sys.stderr)
+        return 130
+    except Exception as exc:  # never a traceback, whatever the input: one line saying what failed
+        print(f"rxguard: error: {describe_unexpected(exc)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def describe_unexpected(exc: Exception) -> str:
+    """One line for an error no command expected: its kind, never the SQL or the values it carried."""
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror or type(exc).__name__}{where}; check the path and its permissions"
+    if type(exc).__module__.startswith("sqlalchemy"):
+        cause = type(getattr(exc, "orig", None) or exc).__name__
+        return (
+            f"the database refused the command ({cause}); nothing was changed. Check RXGUARD_DATABASE_URL, "
+            "and run 'rxguard db upgrade' if the database is new or older than this rxguard"
+        )
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return (
+        f"unexpected {type(exc).__name__}{': ' + first[:200] if first else ''}; nothing was changed. "
+        "This is a bug in rxguard: please report the command that caused it"
+    )
 
 
 def main() -> None:

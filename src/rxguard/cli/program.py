@@ -26,7 +26,9 @@ import typer
 from sqlalchemy.orm import Session
 
 from rxguard.errors import AuditChainError, InputError
-from rxguard.store import make_engine, session_factory, transaction, upgrade
+from rxguard.program import validation
+from rxguard.store import get_settings, make_engine, session_factory, transaction, upgrade
+from rxguard.store.db import open_existing
 
 T = TypeVar("T")
 At = Annotated[str | None, typer.Option("--at", help="When (ISO 8601; naive means UTC). Default: now.")]
@@ -56,13 +58,33 @@ def parse_date(value: str, name: str) -> date:
         raise InputError(f"{name} {value!r} is not a date; use YYYY-MM-DD") from None
 
 
+def _refuse_outside_development(option: str) -> None:
+    if get_settings().environment != "development":
+        raise InputError(
+            f"{option} is refused outside development: the audit log records who ran a command and when, "
+            "not a name or a time typed on the command line (set RXGUARD_ACTOR for the operator's name)"
+        )
+
+
 def actor_of(value: str | None) -> str:
-    return value or os.environ.get("RXGUARD_ACTOR") or os.environ.get("USER") or "cli"
+    """Who does it: ``--actor`` (development only), else ``$RXGUARD_ACTOR`` or ``$USER``."""
+    if value:
+        _refuse_outside_development("--actor")
+        return validation.clean_text(value, "--actor", max_length=64, required=True)
+    return os.environ.get("RXGUARD_ACTOR") or os.environ.get("USER") or "cli"
+
+
+def at_of(value: str | None) -> datetime:
+    """When a command that writes does it: now, or ``--at`` (development only, within sane years)."""
+    if value is None:
+        return datetime.now(UTC)
+    _refuse_outside_development("--at")
+    return validation.recording_time(parse_datetime(value), "--at")
 
 
 @contextmanager
 def _session() -> Iterator[Session]:
-    engine = make_engine()
+    engine = open_existing()
     try:
         with transaction(session_factory(engine)) as session:
             yield session
@@ -166,7 +188,7 @@ def _db_commands(db_app: typer.Typer, demo_app: typer.Typer, audit_app: typer.Ty
         """Load named personas and patients in every state into an empty database."""
         from rxguard.program.demo import load_demo
 
-        when = parse_datetime(at)
+        when = at_of(at)
         engine = make_engine()
         upgrade(engine)
         engine.dispose()
@@ -192,9 +214,7 @@ def _participant_commands(reg_app: typer.Typer, cert_app: typer.Typer, app: type
     def register_prescriber(key: str, name: Annotated[str, typer.Option()], at: At = None, actor: Actor = None) -> None:
         """Register a prescriber (e.g. dr_ada)."""
         run_in_transaction(
-            lambda s: participants.register_prescriber(
-                s, key=key, name=name, at=parse_datetime(at), actor=actor_of(actor)
-            )
+            lambda s: participants.register_prescriber(s, key=key, name=name, at=at_of(at), actor=actor_of(actor))
         )
         typer.echo(f"prescriber {key} registered")
 
@@ -202,7 +222,7 @@ def _participant_commands(reg_app: typer.Typer, cert_app: typer.Typer, app: type
     def register_site(key: str, name: Annotated[str, typer.Option()], at: At = None, actor: Actor = None) -> None:
         """Register an infusion site (e.g. site_north)."""
         run_in_transaction(
-            lambda s: participants.register_site(s, key=key, name=name, at=parse_datetime(at), actor=actor_of(actor))
+            lambda s: participants.register_site(s, key=key, name=name, at=at_of(at), actor=actor_of(actor))
         )
         typer.echo(f"site {key} registered")
 
@@ -217,7 +237,7 @@ def _participant_commands(reg_app: typer.Typer, cert_app: typer.Typer, app: type
         """Register a pharmacy of an infusion site."""
         run_in_transaction(
             lambda s: participants.add_pharmacy(
-                s, site_key=site, key=key, name=name, at=parse_datetime(at), actor=actor_of(actor)
+                s, site_key=site, key=key, name=name, at=at_of(at), actor=actor_of(actor)
             )
         )
         typer.echo(f"pharmacy {key} of {site} registered")
@@ -235,7 +255,7 @@ def _participant_commands(reg_app: typer.Typer, cert_app: typer.Typer, app: type
         born = parse_date(birth_on, "--birth-on") if birth_on else None
         run_in_transaction(
             lambda s: participants.register_patient(
-                s, key=key, name=name, birth_on=born, sex=sex, at=parse_datetime(at), actor=actor_of(actor)
+                s, key=key, name=name, birth_on=born, sex=sex, at=at_of(at), actor=actor_of(actor)
             )
         )
         typer.echo(f"patient {key} registered")
@@ -252,7 +272,7 @@ def _participant_commands(reg_app: typer.Typer, cert_app: typer.Typer, app: type
     ) -> None:
         """Enroll (if needed) and certify a prescriber or site in a program after the training attestation."""
         kind, key = _party(prescriber, site)
-        when = parse_datetime(at)
+        when = at_of(at)
         trained = parse_datetime(trained_at, "--trained-at") if trained_at else when
 
         def work(s: Session) -> str:
@@ -293,7 +313,7 @@ def _participant_commands(reg_app: typer.Typer, cert_app: typer.Typer, app: type
                     program_id=program,
                     kind=kind,
                     key=key,
-                    at=parse_datetime(at),
+                    at=at_of(at),
                     actor=actor_of(actor),
                     reason=reason,
                 )
@@ -327,7 +347,7 @@ def _patient_commands(app: typer.Typer) -> None:
                 patient_key=patient,
                 prescriber_key=prescriber,
                 indication=indication,
-                at=parse_datetime(at),
+                at=at_of(at),
                 actor=actor_of(actor) if actor else prescriber,
             )
         )
@@ -346,7 +366,7 @@ def _patient_commands(app: typer.Typer) -> None:
         actor: Actor = None,
     ) -> None:
         """Record the patient's and the prescriber's signatures on a consent document version."""
-        when = parse_datetime(at)
+        when = at_of(at)
         signed = parse_datetime(patient_signed_at, "--patient-signed-at") if patient_signed_at else when
         counter = parse_datetime(prescriber_signed_at, "--prescriber-signed-at") if prescriber_signed_at else signed
         run_in_transaction(
@@ -380,7 +400,7 @@ def _patient_commands(app: typer.Typer) -> None:
                 program_id=program,
                 patient_key=patient,
                 form_id=form_id,
-                at=parse_datetime(at),
+                at=at_of(at),
                 actor=actor_of(actor),
             )
         )
@@ -397,7 +417,7 @@ def _patient_commands(app: typer.Typer) -> None:
                 program_id=program,
                 patient_key=patient,
                 prescriber_key=prescriber,
-                at=parse_datetime(at),
+                at=at_of(at),
                 actor=actor_of(actor) if actor else prescriber,
             )
         )
@@ -414,7 +434,7 @@ def _patient_commands(app: typer.Typer) -> None:
                 program_id=program,
                 patient_key=patient,
                 prescriber_key=prescriber,
-                at=parse_datetime(at),
+                at=at_of(at),
                 actor=actor_of(actor) if actor else prescriber,
             )
         )
@@ -436,7 +456,7 @@ def _patient_commands(app: typer.Typer) -> None:
                 program_id=program,
                 patient_key=patient,
                 prescriber_key=prescriber,
-                at=parse_datetime(at),
+                at=at_of(at),
                 actor=actor_of(actor) if actor else prescriber,
                 reason=reason,
             )
@@ -454,7 +474,7 @@ def _patient_commands(app: typer.Typer) -> None:
         """Discontinue treatment with a reason; schedules the follow-up."""
         row = run_in_transaction(
             lambda s: enrollment.discontinue(
-                s, program_id=program, patient_key=patient, at=parse_datetime(at), actor=actor_of(actor), reason=reason
+                s, program_id=program, patient_key=patient, at=at_of(at), actor=actor_of(actor), reason=reason
             )
         )
         typer.echo(f"{patient} discontinued in {program}; follow-up due {row.follow_up_due_on}")
@@ -484,7 +504,7 @@ def _dose_commands(app: typer.Typer) -> None:
                 s,
                 site_key=site,
                 patient_key=patient,
-                at=parse_datetime(at),
+                at=at_of(at),
                 answers=answers,
                 actor=actor_of(actor),
                 bundle=facts,
@@ -515,7 +535,7 @@ def _dose_commands(app: typer.Typer) -> None:
                 prescriber_key=prescriber,
                 outcome=outcome,
                 reason=reason,
-                at=parse_datetime(at),
+                at=at_of(at),
             )
         )
         typer.echo(f"authorization {authorization_id}: {outcome}")
@@ -538,7 +558,7 @@ def _dose_commands(app: typer.Typer) -> None:
                 role=role,
                 reason=reason,
                 bypassed=bypass,
-                at=parse_datetime(at),
+                at=at_of(at),
             )
         )
         typer.echo(f"override {row.id} recorded; reconcile it with: rxguard overrides --reconcile {row.id}")
@@ -554,7 +574,7 @@ def _dose_commands(app: typer.Typer) -> None:
         if reconcile:
             run_in_transaction(
                 lambda s: clearance.reconcile_override(
-                    s, override_id=reconcile, actor=actor_of(actor), note=note or "", at=parse_datetime(at)
+                    s, override_id=reconcile, actor=actor_of(actor), note=note or "", at=at_of(at)
                 )
             )
             typer.echo(f"override {reconcile} reconciled")
@@ -613,7 +633,7 @@ def _dose_commands(app: typer.Typer) -> None:
             else None,
             reactions=reactions,
         )
-        row = run_in_transaction(lambda s: record_infusion(s, request, at=parse_datetime(at), actor=actor_of(actor)))
+        row = run_in_transaction(lambda s: record_infusion(s, request, at=at_of(at), actor=actor_of(actor)))
         echo_json({"infusion": row.id, "dose_number": row.dose_number, "warnings": row.warnings["warnings"]})
 
 
@@ -637,7 +657,7 @@ def _monitoring_commands(app: typer.Typer, ae_app: typer.Typer) -> None:
         actor: Actor = None,
     ) -> None:
         """Record a monitoring item; a prescriber assessment also records disease activity."""
-        when = parse_datetime(at)
+        when = at_of(at)
         day = parse_date(on, "--on") if on else when.date()
 
         def work(s: Session) -> None:
@@ -705,7 +725,7 @@ def _monitoring_commands(app: typer.Typer, ae_app: typer.Typer) -> None:
                 onset_on=parse_date(onset, "--onset"),
                 outcome=outcome,
                 description=description,
-                at=parse_datetime(at),
+                at=at_of(at),
                 actor=actor_of(actor),
             )
         )

@@ -171,7 +171,7 @@ def clinical_datetime(value: datetime, field: str, *, now: datetime, born: date 
     if value.tzinfo is None:
         raise ImplausibleError(field, "has no time zone; give an offset, e.g. 2026-01-05T09:00+00:00")
     earliest = born or _years_before(now.date(), MAX_AGE_YEARS)
-    if value.astimezone(UTC).date() < earliest:
+    if value.date() < earliest:
         what = "the patient's birth" if born else f"{MAX_AGE_YEARS} years ago"
         raise ImplausibleError(field, f"{value.isoformat()} is before {what} ({earliest.isoformat()}); check the year")
     if value > now + FUTURE_SKEW:
@@ -195,7 +195,12 @@ def recording_time(value: datetime, field: str = "at") -> datetime:
     if value.tzinfo is None:
         raise ImplausibleError(field, "has no time zone; give an offset, e.g. 2026-01-05T09:00+00:00")
     today = datetime.now(UTC).date()
-    query_day(value.astimezone(UTC).date(), field, today=today)
+    earliest, latest = _years_before(today, QUERY_YEARS), _years_before(today, -QUERY_YEARS)
+    if not earliest <= value.date() <= latest:
+        raise ImplausibleError(
+            field,
+            f"{value.isoformat()} is out of range; give a time from {earliest.isoformat()} to {latest.isoformat()}",
+        )
     return value
 
 

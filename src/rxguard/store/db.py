@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from rxguard.errors import InputError
 from rxguard.store.settings import Settings, get_settings
 
 
@@ -55,6 +56,43 @@ def make_engine(settings: Settings | None = None, url: str | None = None) -> Eng
     )  # fmt: skip
     if engine.dialect.name == "postgresql":
         event.listen(engine, "checkout", _refuse_dead_connection)
+    return engine
+
+
+def open_existing(settings: Settings | None = None) -> Engine:
+    """An engine for a database that must already exist and be migrated (commands that read or change it).
+
+    Never creates a SQLite file: a command run without ``RXGUARD_DATABASE_URL`` in a folder with no
+    database says so in one line instead of creating an empty file and failing on "no such table".
+    """
+    settings = settings or get_settings()
+    path = settings.sqlite_path()
+    if path is not None and not path.is_file():
+        if "RXGUARD_DATABASE_URL" not in os.environ:
+            raise InputError(
+                f"no program database: RXGUARD_DATABASE_URL is not set and the default {path} does not exist; "
+                "set RXGUARD_DATABASE_URL to the program's database, or create one with 'rxguard db upgrade'"
+            )
+        raise InputError(
+            f"the database file {path} named by RXGUARD_DATABASE_URL does not exist; check the URL, "
+            "or create the database with 'rxguard db upgrade'"
+        )
+    engine = make_engine(settings)
+    try:
+        with engine.connect() as connection:
+            migrated = inspect(connection).has_table("alembic_version")
+    except OperationalError as exc:
+        engine.dispose()
+        raise InputError(
+            f"cannot open the database at {engine.url.render_as_string(hide_password=True)} "
+            f"({type(exc.orig).__name__}); check RXGUARD_DATABASE_URL and that the database is running"
+        ) from None
+    if not migrated:
+        engine.dispose()
+        raise InputError(
+            f"the database at {engine.url.render_as_string(hide_password=True)} has no rxguard tables; "
+            "run 'rxguard db upgrade' first"
+        )
     return engine
 
 

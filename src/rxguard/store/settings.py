@@ -11,6 +11,7 @@ PostgreSQL connection pool.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RXGUARD_", extra="ignore")
 
     database_url: str = Field(default=DEFAULT_DATABASE_URL)
+    #: ``production`` refuses what only a development machine may do (e.g. the CLI's ``--actor`` and
+    #: ``--at`` on commands that write: the audit log must say who did it and when, not who was named).
+    environment: Literal["development", "production"] = "development"
     dose_interval_tolerance_days: int | None = Field(default=None, ge=0)
     sql_echo: bool = False
     #: PostgreSQL connections each process keeps open, and how many more it may open under a
