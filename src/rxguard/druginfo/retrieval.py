@@ -129,7 +129,9 @@ def _passages(doc: MonographDoc, pack: Pack, lang: Language) -> list[Passage]:
             if rule.id in explained:
                 continue
             rule_section = RULE_SECTION.get(rule.category, "warnings")
-            out.append(Passage(_rule_statement(rule, pack), rule_section, titles.get(rule_section, rule_section), "rule"))
+            out.append(
+                Passage(_rule_statement(rule, pack), rule_section, titles.get(rule_section, rule_section), "rule")
+            )
     return out
 
 
