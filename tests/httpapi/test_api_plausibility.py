@@ -10,7 +10,7 @@ from cds_scenarios import NOW
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from conftest import make_token
+from rxguard.access import create_token, create_user
 from rxguard.program.demo import load_demo
 from rxguard.store import transaction
 from rxguard.store.models import AuditEntry, Authorization, Infusion, Patient
@@ -25,7 +25,10 @@ def demo(database: TestDatabase) -> TestDatabase:
 
 
 def bearer(database: TestDatabase, name: str, role: str, **links: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {make_token(database, name, role, **links)}"}
+    with transaction(database.factory) as s:
+        create_user(s, name=name, role=role, at=NOW, actor="test", **links)
+        token, _ = create_token(s, user_name=name, at=NOW, actor="test")
+    return {"Authorization": f"Bearer {token}"}
 
 
 def audit_entries(database: TestDatabase) -> int:
