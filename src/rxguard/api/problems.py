@@ -42,6 +42,7 @@ from rxguard.errors import (
     UnconfirmedError,
     UnknownDrugError,
 )
+from rxguard.store.idempotency import IdempotencyConflictError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:rxguard:problem:"
@@ -122,6 +123,7 @@ ERROR_STATUS: tuple[tuple[type[RxguardError], int, str], ...] = (
     (UnknownDrugError, 404, "unknown-drug"),
     (NotFoundError, 404, "not-found"),
     (TransitionError, 409, "transition-not-allowed"),
+    (IdempotencyConflictError, 409, "idempotency-key-reused"),
     (ConflictError, 409, "conflict"),
     (InfusionRejectedError, 422, "infusion-rejected"),
     (AuditChainError, 500, "audit-chain-broken"),

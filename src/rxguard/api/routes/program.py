@@ -18,6 +18,7 @@ from starlette.responses import Response
 from rxguard.access import records, scope
 from rxguard.access.policy import OVERRIDE_ROLE
 from rxguard.api.deps import ClockDep, SessionDep, UserDep
+from rxguard.api.idempotency import IdempotencyDep, idempotent
 from rxguard.api.problems import problem_responses
 from rxguard.api.routes import API_PREFIX
 from rxguard.api.routes.pagination import PageDep
@@ -109,7 +110,10 @@ def list_prescribers(user: UserDep, session: SessionDep, page: PageDep) -> dict[
 
 
 @router.post("/prescribers", operation_id="register_prescriber", status_code=201, response_model=Open, responses=WRITE)
-def register_prescriber(user: UserDep, session: SessionDep, clock: ClockDep, body: ParticipantIn) -> dict[str, Any]:
+@idempotent(201)
+def register_prescriber(
+    user: UserDep, session: SessionDep, clock: ClockDep, idempotency: IdempotencyDep, body: ParticipantIn
+) -> dict[str, Any]:
     """Register a prescriber (program administrator)."""
     user.require("administer")
     row = participants.register_prescriber(session, key=body.key, name=body.name, at=clock(), actor=user.name)
@@ -125,7 +129,10 @@ def list_sites(user: UserDep, session: SessionDep, page: PageDep) -> dict[str, A
 
 
 @router.post("/sites", operation_id="register_site", status_code=201, response_model=Open, responses=WRITE)
-def register_site(user: UserDep, session: SessionDep, clock: ClockDep, body: ParticipantIn) -> dict[str, Any]:
+@idempotent(201)
+def register_site(
+    user: UserDep, session: SessionDep, clock: ClockDep, idempotency: IdempotencyDep, body: ParticipantIn
+) -> dict[str, Any]:
     """Register an infusion site (program administrator)."""
     user.require("administer")
     return _participant(participants.register_site(session, key=body.key, name=body.name, at=clock(), actor=user.name))
@@ -135,8 +142,9 @@ def register_site(user: UserDep, session: SessionDep, clock: ClockDep, body: Par
     "/sites/{site_key}/pharmacies", operation_id="register_pharmacy", status_code=201, response_model=Open,
     responses=WRITE,
 )  # fmt: skip
+@idempotent(201)
 def register_pharmacy(
-    user: UserDep, session: SessionDep, clock: ClockDep, site_key: Key, body: ParticipantIn
+    user: UserDep, session: SessionDep, clock: ClockDep, idempotency: IdempotencyDep, site_key: Key, body: ParticipantIn
 ) -> dict[str, Any]:
     """Register a pharmacy of an infusion site (program administrator)."""
     user.require("administer")
@@ -159,7 +167,10 @@ def _certification_out(cert: Any, program: str, kind: str, key: str) -> dict[str
 
 
 @router.post("/certifications", operation_id="certify_participant", response_model=Open, responses=WRITE)
-def certify_participant(user: UserDep, session: SessionDep, clock: ClockDep, body: CertifyIn) -> dict[str, Any]:
+@idempotent(200)
+def certify_participant(
+    user: UserDep, session: SessionDep, clock: ClockDep, idempotency: IdempotencyDep, body: CertifyIn
+) -> dict[str, Any]:
     """Enroll (if needed) and certify a prescriber or site after its training attestation (administrator)."""
     user.require("administer")
     now = clock()
@@ -183,8 +194,9 @@ class ReasonIn(Body):
     "/certifications/{program_id}/{kind}/{key}/{change}", operation_id="change_certification", response_model=Open,
     responses=WRITE,
 )  # fmt: skip
+@idempotent(200)
 def change_certification(
-    user: UserDep, session: SessionDep, clock: ClockDep, program_id: Key,
+    user: UserDep, session: SessionDep, clock: ClockDep, idempotency: IdempotencyDep, program_id: Key,
     kind: Literal["prescriber", "site"], key: Key, change: Literal["suspend", "reinstate", "revoke"], body: ReasonIn,
 ) -> dict[str, Any]:  # fmt: skip
     """Suspend, reinstate or revoke a certification, with a reason (administrator)."""
@@ -211,7 +223,10 @@ def list_patients(user: UserDep, session: SessionDep, page: PageDep) -> dict[str
 
 
 @router.post("/patients", operation_id="register_patient", status_code=201, response_model=Open, responses=WRITE)
-def register_patient(user: UserDep, session: SessionDep, clock: ClockDep, body: PatientIn) -> dict[str, Any]:
+@idempotent(201)
+def register_patient(
+    user: UserDep, session: SessionDep, clock: ClockDep, idempotency: IdempotencyDep, body: PatientIn
+) -> dict[str, Any]:
     """Register a patient (prescriber or administrator); enroll them next."""
     user.require("prescribe", "administer")
     row = participants.register_patient(session, key=body.key, name=body.name, birth_on=body.birth_on, sex=body.sex,
@@ -233,7 +248,10 @@ class SiteIn(Body):
 @router.post(
     "/patients/{patient_key}/sites", operation_id="assign_site", status_code=201, response_model=Open, responses=WRITE
 )
-def assign_site(user: UserDep, session: SessionDep, clock: ClockDep, patient_key: Key, body: SiteIn) -> dict[str, Any]:
+@idempotent(201)
+def assign_site(
+    user: UserDep, session: SessionDep, clock: ClockDep, idempotency: IdempotencyDep, patient_key: Key, body: SiteIn
+) -> dict[str, Any]:
     """Hand a patient to an infusion site (the patient's prescriber, or the administrator)."""
     user.require("prescribe", "administer")
     scope.scoped_patient(session, user, patient_key)
@@ -248,7 +266,10 @@ class EnrollIn(Body):
 
 
 @router.post("/enrollments", operation_id="enroll_patient", status_code=201, response_model=Open, responses=WRITE)
-def enroll_patient(user: UserDep, session: SessionDep, clock: ClockDep, body: EnrollIn) -> dict[str, Any]:
+@idempotent(201)
+def enroll_patient(
+    user: UserDep, session: SessionDep, clock: ClockDep, idempotency: IdempotencyDep, body: EnrollIn
+) -> dict[str, Any]:
     """A certified prescriber enrolls a registered patient (as themself)."""
     user.require("prescribe")
     prescriber = scope.own_prescriber_key(session, user, None)
@@ -285,8 +306,9 @@ def _status_out(row: Any, patient_key: str) -> dict[str, Any]:
 
 @router.post("/patients/{patient_key}/consents", operation_id="record_consent", status_code=201, response_model=Open,
              responses=WRITE)  # fmt: skip
+@idempotent(201)
 def record_consent(
-    user: UserDep, session: SessionDep, clock: ClockDep, patient_key: Key, body: ConsentIn
+    user: UserDep, session: SessionDep, clock: ClockDep, idempotency: IdempotencyDep, patient_key: Key, body: ConsentIn
 ) -> dict[str, Any]:
     """Record the patient's and the prescriber's signatures on a consent document version."""
     prescriber = _prescriber_acting_on(user, session, patient_key)
@@ -307,7 +329,10 @@ class FormIn(ProgramIn):
 
 @router.post("/patients/{patient_key}/forms", operation_id="record_form", status_code=201, response_model=Open,
              responses=WRITE)  # fmt: skip
-def record_form(user: UserDep, session: SessionDep, clock: ClockDep, patient_key: Key, body: FormIn) -> dict[str, Any]:
+@idempotent(201)
+def record_form(
+    user: UserDep, session: SessionDep, clock: ClockDep, idempotency: IdempotencyDep, patient_key: Key, body: FormIn
+) -> dict[str, Any]:
     """Record a completed program form (e.g. patient-alert-card, treatment-continuation)."""
     _prescriber_acting_on(user, session, patient_key)
     row = enrollment.record_form(session, program_id=body.program, patient_key=patient_key, form_id=body.form,
@@ -317,8 +342,9 @@ def record_form(user: UserDep, session: SessionDep, clock: ClockDep, patient_key
 
 @router.post("/patients/{patient_key}/treatment-authorizations", operation_id="authorize_treatment", response_model=Open,
              responses=WRITE)  # fmt: skip
+@idempotent(200)
 def authorize_treatment(
-    user: UserDep, session: SessionDep, clock: ClockDep, patient_key: Key, body: ProgramIn
+    user: UserDep, session: SessionDep, clock: ClockDep, idempotency: IdempotencyDep, patient_key: Key, body: ProgramIn
 ) -> dict[str, Any]:
     """The patient's prescriber authorizes treatment once the consent in force is signed."""
     prescriber = _prescriber_acting_on(user, session, patient_key)
@@ -329,8 +355,9 @@ def authorize_treatment(
 
 @router.post("/patients/{patient_key}/reauthorizations", operation_id="reauthorize_patient", response_model=Open,
              responses=WRITE)  # fmt: skip
+@idempotent(200)
 def reauthorize_patient(
-    user: UserDep, session: SessionDep, clock: ClockDep, patient_key: Key, body: ProgramIn
+    user: UserDep, session: SessionDep, clock: ClockDep, idempotency: IdempotencyDep, patient_key: Key, body: ProgramIn
 ) -> dict[str, Any]:
     """The periodic reauthorization by the patient's prescriber."""
     prescriber = _prescriber_acting_on(user, session, patient_key)
@@ -344,8 +371,14 @@ class ProgramReasonIn(ProgramIn):
 
 
 @router.post("/patients/{patient_key}/resumptions", operation_id="resume_patient", response_model=Open, responses=WRITE)
+@idempotent(200)
 def resume_patient(
-    user: UserDep, session: SessionDep, clock: ClockDep, patient_key: Key, body: ProgramReasonIn
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+    idempotency: IdempotencyDep,
+    patient_key: Key,
+    body: ProgramReasonIn,
 ) -> dict[str, Any]:
     """Lift a suspension (e.g. PML excluded), with a reason."""
     prescriber = _prescriber_acting_on(user, session, patient_key)
@@ -356,8 +389,14 @@ def resume_patient(
 
 @router.post("/patients/{patient_key}/discontinuations", operation_id="discontinue_patient", response_model=Open,
              responses=WRITE)  # fmt: skip
+@idempotent(200)
 def discontinue_patient(
-    user: UserDep, session: SessionDep, clock: ClockDep, patient_key: Key, body: ProgramReasonIn
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+    idempotency: IdempotencyDep,
+    patient_key: Key,
+    body: ProgramReasonIn,
 ) -> dict[str, Any]:
     """Discontinue treatment with a reason; the program's follow-up is scheduled."""
     _prescriber_acting_on(user, session, patient_key)
@@ -378,7 +417,10 @@ class DoseIn(Body):
 
 
 @router.post("/authorizations", operation_id="authorize_dose", status_code=201, response_model=Open, responses=WRITE)
-def authorize_dose(user: UserDep, session: SessionDep, clock: ClockDep, body: DoseIn) -> dict[str, Any]:
+@idempotent(201)
+def authorize_dose(
+    user: UserDep, session: SessionDep, clock: ClockDep, idempotency: IdempotencyDep, body: DoseIn
+) -> dict[str, Any]:
     """Per-dose authorization at your site: AUTHORIZED, HOLD or DO-NOT-INFUSE, stored either way."""
     user.require("infuse")
     site_key = scope.own_site_key(session, user, body.site)
@@ -403,8 +445,14 @@ class ClearanceIn(Body):
 
 @router.post("/authorizations/{authorization_id}/clearances", operation_id="clear_hold", status_code=201,
              response_model=Open, responses=WRITE)  # fmt: skip
+@idempotent(201)
 def clear_hold(
-    user: UserDep, session: SessionDep, clock: ClockDep, authorization_id: RecordId, body: ClearanceIn
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+    idempotency: IdempotencyDep,
+    authorization_id: RecordId,
+    body: ClearanceIn,
 ) -> dict[str, Any]:
     """The patient's prescriber answers a HOLD: proceed, defer or discontinue, with a reason."""
     user.require("prescribe")
@@ -422,8 +470,14 @@ class OverrideIn(Body):
 
 @router.post("/authorizations/{authorization_id}/overrides", operation_id="override_authorization", status_code=201,
              response_model=Open, responses=WRITE)  # fmt: skip
+@idempotent(201)
 def override_authorization(
-    user: UserDep, session: SessionDep, clock: ClockDep, authorization_id: RecordId, body: OverrideIn
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+    idempotency: IdempotencyDep,
+    authorization_id: RecordId,
+    body: OverrideIn,
 ) -> dict[str, Any]:
     """Emergency bypass of named failed checks, in the program role your user role holds; listed until reconciled."""
     user.require("override")
@@ -454,8 +508,14 @@ class NoteIn(Body):
 
 @router.post("/overrides/{override_id}/reconciliation", operation_id="reconcile_override", response_model=Open,
              responses=WRITE)  # fmt: skip
+@idempotent(200)
 def reconcile_override(
-    user: UserDep, session: SessionDep, clock: ClockDep, override_id: RecordId, body: NoteIn
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+    idempotency: IdempotencyDep,
+    override_id: RecordId,
+    body: NoteIn,
 ) -> dict[str, Any]:
     """Reconcile an override after review (administrator)."""
     user.require("administer")
@@ -484,8 +544,14 @@ class InfusionIn(Body):
 
 @router.post("/authorizations/{authorization_id}/infusions", operation_id="record_infusion", status_code=201,
              response_model=Open, responses=WRITE)  # fmt: skip
+@idempotent(201)
 def record_infusion_route(
-    user: UserDep, session: SessionDep, clock: ClockDep, authorization_id: RecordId, body: InfusionIn
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+    idempotency: IdempotencyDep,
+    authorization_id: RecordId,
+    body: InfusionIn,
 ) -> dict[str, Any]:
     """Record an infusion under its authorization, checked against the pack (retries are safe)."""
     user.require("infuse")
@@ -530,8 +596,14 @@ def get_monitoring(
 
 @router.post("/patients/{patient_key}/monitoring", operation_id="record_monitoring", status_code=201,
              response_model=Open, responses=WRITE)  # fmt: skip
+@idempotent(201)
 def record_monitoring(
-    user: UserDep, session: SessionDep, clock: ClockDep, patient_key: Key, body: MonitoringIn
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+    idempotency: IdempotencyDep,
+    patient_key: Key,
+    body: MonitoringIn,
 ) -> dict[str, Any]:
     """Record a monitoring item; a prescriber assessment also records disease activity."""
     user.require("report")
@@ -579,7 +651,10 @@ class AdverseEventIn(Body):
 @router.post(
     "/adverse-events", operation_id="report_adverse_event", status_code=201, response_model=Open, responses=WRITE
 )
-def report_adverse_event(user: UserDep, session: SessionDep, clock: ClockDep, body: AdverseEventIn) -> dict[str, Any]:
+@idempotent(201)
+def report_adverse_event(
+    user: UserDep, session: SessionDep, clock: ClockDep, idempotency: IdempotencyDep, body: AdverseEventIn
+) -> dict[str, Any]:
     """Report an adverse event for a patient in your scope; suspected PML suspends treatment at once."""
     user.require("report")
     scope.scoped_patient(session, user, body.patient)
