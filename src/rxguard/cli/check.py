@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from rxguard.cli.options import parse_at, parse_jurisdiction, read_json_file
 from rxguard.engine.check import CheckResult, check_patient
+from rxguard.engine.model import Assessment
 from rxguard.errors import InputError
 
 _STYLE = {"contraindicated": "bold red", "hold": "bold yellow", "caution": "yellow", "ok": "green", "info": "cyan"}
@@ -30,6 +31,7 @@ def render_text(result: CheckResult, console: Console) -> None:
     console.print(f"Previous infusions: {a.infusions_before}")
     for f in a.findings:
         flag = " [yellow]NEEDS REVIEW[/]" if f.needs_review else ""
+        flag += " [bold yellow]COULD NOT VERIFY[/]" if f.could_not_verify else ""
         counts = f" (counts as {f.effective_severity})" if f.effective_severity != f.severity else ""
         console.print(
             f"\n[{_STYLE.get(f.severity, '')}]{f.severity.upper()}[/]{counts}{flag} {escape(f.title)}  [dim]{f.rule_id} · basis {f.basis}[/]"
@@ -53,9 +55,28 @@ def render_text(result: CheckResult, console: Console) -> None:
             console.print(f"  {d.status:<9} {d.due_on}  {escape(d.title)}")
     for note in a.notes:
         console.print(f"[yellow]Note:[/] {escape(note)}")
+    render_coverage(a, console)
     console.print(
         f"\n[dim]Pack {a.pack_name} {a.pack_version}. For healthcare professionals; not a treatment recommendation.[/]"
     )
+
+
+def render_coverage(a: Assessment, console: Console) -> None:
+    """What was checked and what could not be: a verdict is only as good as what it could read."""
+    cov = a.coverage
+    gaps = len(cov.could_not_verify)
+    state = "[green]complete[/]" if cov.complete else f"[bold yellow]{gaps} rule(s) could not be verified[/]"
+    console.print(f"\n[bold]Coverage:[/] {len(cov.checked)} rule(s) checked; {state}")
+    for f in cov.could_not_verify:
+        console.print(f"  [yellow]could not verify[/] {f.rule_id} (counts as {f.effective_severity})")
+        for reason in f.evidence:
+            console.print(f"    • {escape(reason)}")
+    for line in cov.not_read:
+        console.print(f"  [yellow]not read:[/] {escape(line)}")
+    for line in cov.notes:
+        console.print(f"  [dim]{escape(line)}[/]")
+    if cov.switched_off:
+        console.print(f"  [dim]switched off by protocol: {', '.join(cov.switched_off)}[/]")
 
 
 def register(app: typer.Typer) -> None:
@@ -71,6 +92,10 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option(help="JSON object of pre-infusion checklist answers (true = yes).")
         ] = None,
         format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+        patient: Annotated[
+            str | None,
+            typer.Option("--patient", help="Which Patient to assess when the bundle holds several (id or fullUrl)."),
+        ] = None,
     ) -> None:
         """Assess a patient record for a drug: verdict, findings with evidence and sources, what is due."""
         if format not in ("text", "json"):
@@ -79,7 +104,7 @@ def register(app: typer.Typer) -> None:
         where = parse_jurisdiction(jurisdiction)
         data = read_json_file(bundle, "bundle")
         answer_data = read_json_file(answers, "answers") if answers else None
-        result = check_patient(drug, data, at=day, jurisdiction=where, answers=answer_data)
+        result = check_patient(drug, data, at=day, jurisdiction=where, answers=answer_data, patient=patient)
         if format == "json":
             typer.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
         else:
