@@ -274,19 +274,28 @@ class _EventState:
 
 
 def _event_state(ctx: Ctx, valueset: str, item: MedicationUse) -> _EventState:
+    if item.is_active(ctx.at):  # the record's own days (an infusion period, a supply) cover the day
+        return _EventState(True, None, f"; supplied until {item.supply_end}" if item.supply_end else "")
     row = _exposure_row(ctx, valueset, item)
     end = None
     note = ""
     review = ""
     if row is not None and row.duration is not None and item.start is not None:
-        end = shift(item.start, row.duration)
+        end = shift(item.end or item.start, row.duration)
         note = f"; counts as current exposure for {row.duration} ({row.title})"
         review = row.review_note if row.needs_review else ""
     if item.supply_end is not None:
         note += f"; supplied until {item.supply_end}"
     if item.is_active(ctx.at, end):
         return _EventState(True, None, note, review)
-    if item.was_given() and item.start is not None and item.start <= ctx.at and end is None and item.supply_end is None:
+    if (
+        item.was_given()
+        and item.start is not None
+        and item.start <= ctx.at
+        and end is None
+        and item.supply_end is None
+        and (item.end or item.start) < ctx.at
+    ):
         why = (
             f"{item.text or 'medicine'} {item.kind} on {item.start} ({item.source or 'record'}): no source in the "
             f"pack states how long it counts as current exposure, so whether the patient is still exposed is not known"
@@ -374,6 +383,16 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 }
 
 
+def _is_readable(result: LabResult) -> bool:
+    """A result that says something: a number for a numeric test, positive/negative for a qualitative one."""
+    kind = LAB_BY_KEY[result.test].kind if result.test in LAB_BY_KEY else "presence"
+    if kind == "numeric":
+        return result.value is not None
+    if kind == "qualitative":
+        return bool(result.interpretation)
+    return True
+
+
 def _unreadable_lab(ctx: Ctx, test: str) -> Unknown | None:
     found = ctx.facts.unreadable_for("lab", test)
     return Unknown(tuple(u.reason for u in found), gate=True) if found else None
@@ -385,12 +404,12 @@ def _lab(p: LabTest) -> Pred:
     def pred(ctx: Ctx) -> Evidence:
         result = ctx.latest(p.test, p.max_age)
         if p.missing:
-            if result is None:
+            if result is None or not _is_readable(result):
                 age = f" in the last {p.max_age}" if p.max_age else ""
-                unread = [
-                    f"a {name} result could not be read: {u.reason}" for u in ctx.facts.unreadable_for("lab", p.test)
-                ]
-                return [f"No {name} result{age} before {ctx.at}", *unread]
+                unread = [u.reason for u in ctx.facts.unreadable_for("lab", p.test)]
+                if result is not None:
+                    unread.append(result.problem or f"{result.describe()}: not read")
+                return [f"No readable {name} result{age} before {ctx.at}", *unread]
             return None
         if result is None:
             return _unreadable_lab(ctx, p.test)
@@ -440,7 +459,9 @@ def _lab_persistent(p: LabPersistent) -> Pred:
         cutoff = shift(latest.effective, p.min_apart, -1)
         earlier = next((r for r in results[1:] if r.interpretation == p.result and r.effective <= cutoff), None)
         if earlier is None:
-            return None
+            unread = [r.problem or f"{r.describe()}: not read" for r in results[1:] if not r.interpretation]
+            unread += [u.reason for u in ctx.facts.unreadable_for("lab", p.test)]
+            return Unknown(tuple(unread), gate=True) if unread else None
         return [earlier.describe(), latest.describe(), f"{(latest.effective - earlier.effective).days} days apart"]
 
     return pred
@@ -471,7 +492,7 @@ def _lab_confounded(p: LabConfounded) -> Pred:
     def pred(ctx: Ctx) -> Evidence:
         result = ctx.latest(p.test, include_invalid=True)
         if result is None:
-            return None
+            return _unreadable_lab(ctx, p.test)
         found = _confounders(ctx, p, result.effective)
         return [result.describe(), *found] if found else None
 
@@ -590,7 +611,7 @@ def _order(p: OrderCheck) -> Pred:
             value = float(dose)
             if p.dose_unit is not None:
                 try:
-                    value = units.convert(value, units.parse(unit, unit), p.dose_unit)
+                    value = units.convert(value, units.parse(None, unit), p.dose_unit)
                 except units.UnitError as exc:
                     return Unknown((f"Order dose {float(dose):g} {unit or '(no unit)'}: {exc}",), gate=True)
             if abs(value - p.dose_not) > 1e-9:
@@ -670,6 +691,10 @@ def jcv_band(ctx: Ctx) -> tuple[str, LabResult | None]:
 def _jcv_index(p: JcvIndexCheck) -> Pred:
     def pred(ctx: Ctx) -> Evidence:
         band, result = jcv_band(ctx)
+        if band == "unknown" and "unknown" not in p.band:
+            if result is not None and result.value is None:
+                return Unknown((result.problem or f"{result.describe()}: no index value",), gate=True)
+            return _unreadable_lab(ctx, "anti-jcv-index")
         if band not in p.band:
             return None
         shown = result.describe() if result else "No anti-JCV index result"

@@ -421,8 +421,8 @@ def _medication_concept(state: _State, res: Mapping[str, Any], where: _Where) ->
 def _dosage(res: Mapping[str, Any], key: str, where: _Where) -> tuple[float | None, str, str]:
     """(dose value, dose unit, all instruction text) from Dosage or MedicationAdministration.dosage.
 
-    The unit is the dose quantity's UCUM code when it has one, else its unit text
-    (:mod:`rxguard.facts.units` reads both; the code wins).
+    The unit is read by :mod:`rxguard.facts.units` (the UCUM code wins over the text) and
+    kept as UCUM; a unit it cannot read is kept as sent, and the dose rules say so.
     """
     if res.get("resourceType") == "MedicationAdministration":
         dosages = [res[key]] if key in res else []
@@ -452,8 +452,18 @@ def _dosage(res: Mapping[str, Any], key: str, where: _Where) -> tuple[float | No
                 if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int | float)):
                     raise where.fail(f"{key}.dose.value", "a number")
                 value = float(raw) if raw is not None else None
-                unit = _unit_of(qty)
+                unit = _dose_unit(qty)
     return value, unit, " ; ".join(texts)
+
+
+def _dose_unit(qty: Mapping[str, Any]) -> str:
+    """A dose quantity's unit as UCUM when it can be read (the code wins), else as sent."""
+    code = qty.get("code") if isinstance(qty.get("code"), str) else None
+    text = qty.get("unit") if isinstance(qty.get("unit"), str) else None
+    try:
+        return units.parse(code, text).ucum
+    except units.UnitError:
+        return (text or code or "").strip()
 
 
 def _unit_of(qty: Mapping[str, Any]) -> str:

@@ -149,11 +149,11 @@ class MedicationUse:
         return self.kind in ("administration", "dispense")
 
     def is_active(self, at: date, exposure_end: date | None = None) -> bool:
-        """Current on ``at``. For an event: on its own day, or up to ``exposure_end`` / the supply end."""
+        """Current on ``at``. For an event: on its days (an infusion period), then up to ``exposure_end`` or the supply end."""
         if self.is_event:
             if self.status not in _GIVEN_STATUSES or self.start is None or self.start > at:
                 return False
-            end = max((d for d in (self.supply_end, exposure_end) if d is not None), default=self.start)
+            end = max(d for d in (self.start, self.end, self.supply_end, exposure_end) if d is not None)
             return at <= end
         if self.status not in _CURRENT_STATUSES:
             return False
