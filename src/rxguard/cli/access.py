@@ -9,6 +9,7 @@ import typer
 from sqlalchemy.orm import Session, sessionmaker
 
 from rxguard.access import create_token, create_user, list_users, revoke_token
+from rxguard.cli.options import require_development
 from rxguard.store import make_engine, session_factory, transaction
 
 ACTOR = "cli"
@@ -48,9 +49,22 @@ def register(app: typer.Typer) -> None:
                 state = "disabled" if user.disabled_at else "active"
                 typer.echo(f"{user.name}\t{user.role}\t{state}\t{user.display_name}")
 
+    @user_app.command("totp")
+    def user_totp(
+        name: Annotated[str, typer.Argument(help="The user (administrators and pharmacists need one).")],
+    ) -> None:
+        """Enrol a new TOTP second factor (replacing any old one); prints the secret and otpauth URI once."""
+        from rxguard.access.passwords import enroll_totp
+
+        with transaction(_sessions()) as session:
+            secret, uri = enroll_totp(session, user_name=name, at=datetime.now(UTC), actor=ACTOR)
+        typer.echo(uri)
+        typer.echo(f"secret {secret}: add it to the user's authenticator app (scan the URI as a QR code)", err=True)
+
     @user_app.command("demo")
     def user_demo() -> None:
         """Create one demo user per role over the demo program and print a 30-day token for each."""
+        require_development("rxguard user demo")
         from rxguard.access.demo import create_demo_users
 
         with transaction(_sessions()) as session:
