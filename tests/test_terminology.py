@@ -169,6 +169,11 @@ MATCHES = [
     ("asthma-copd", ("icd10|J45.9",), ""),
     ("severe-renal-impairment", ("icd10|N18.5",), ""),
     ("pregnancy", ("icd10|Z33",), ""),
+    ("immunosuppressants", (), "Azathiaprine 50 mg"),
+    ("calcineurin-inhibitors", (), "Tacrolimis 1 mg capsule"),
+    ("tnf-alpha-inhibitors", (), "Infliximib 5 mg/kg"),
+    ("natalizumab", (), "Natalizumap 300 mg IV"),
+    ("immunocompromising-therapy", (), "Mitoxantron 12 mg/m2"),
     ("pregnancy", ("icd10|Z3A.31",), ""),
     ("pregnancy-third-trimester", ("icd10|Z3A.31",), ""),
 ]
@@ -204,6 +209,11 @@ NOT_MATCHES = [
     ("nsaids", (), "Acetaminophen 325 MG Oral Tablet"),
     ("asthma-copd", (), "Subcutaneous emphysema"),
     ("asthma-copd", (), "Cardiac arrest"),
+    ("immunosuppressants", (), "Cycloserine 250 MG Oral Capsule"),
+    ("calcineurin-inhibitors", (), "Cycloserine 250 MG Oral Capsule"),
+    ("pml-suggestive-signs", (), "Contusion of knee"),
+    ("malignancy", (), "Leukemoid reaction"),
+    ("mifamurtide", (), "mivamutide"),
     ("pregnancy-third-trimester", ("icd10|Z3A.27",), ""),
     ("pregnancy-third-trimester", (), "Pregnancy, second trimester"),
 ]
