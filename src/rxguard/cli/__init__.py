@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from rxguard.cli import access, check, druginfo, packs, serve, web
+from rxguard.cli import access, check, druginfo, identity, packs, serve, web
 from rxguard.cli import program as program_cli
 from rxguard.errors import RxguardError, UnknownDrugError
 
@@ -27,6 +27,7 @@ druginfo.register(app)
 program_cli.register(app)
 serve.register(app)
 access.register(app)
+identity.register(app)
 web.register(app)
 
 

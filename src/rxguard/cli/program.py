@@ -316,22 +316,33 @@ def _patient_commands(app: typer.Typer) -> None:
         patient: PatientOpt,
         prescriber: PrescriberOpt,
         indication: Annotated[str, typer.Option(help="e.g. multiple-sclerosis, crohns-disease, osteosarcoma")],
+        ehr_issuer: Annotated[
+            str | None, typer.Option(help="The enrolling EHR's JWT iss, to link its ids (--ehr-id) for the patient.")
+        ] = None,
+        ehr_tenant: Annotated[str, typer.Option(help="The EHR's tenant claim, if any.")] = "",
+        ehr_id: Annotated[
+            list[str] | None, typer.Option(help="The EHR's identifier for the patient: system|value or a FHIR id.")
+        ] = None,
         at: At = None,
         actor: Actor = None,
     ) -> None:
-        """A certified prescriber enrolls a patient for an indication."""
-        run_in_transaction(
-            lambda s: enrollment.enroll_patient(
-                s,
-                program_id=program,
-                patient_key=patient,
-                prescriber_key=prescriber,
-                indication=indication,
-                at=parse_datetime(at),
-                actor=actor_of(actor) if actor else prescriber,
-            )
-        )
-        typer.echo(f"{patient} enrolled in {program}")
+        """A certified prescriber enrolls a patient for an indication (and links the EHR's ids for them)."""
+        from rxguard.program import identities
+
+        if bool(ehr_issuer) != bool(ehr_id):
+            raise InputError("give --ehr-issuer together with one or more --ehr-id (or neither)")
+        links = [
+            (identities.Namespace(str(ehr_issuer), ehr_tenant), identities.parse_identifier(i)) for i in ehr_id or []
+        ]
+        when, who = parse_datetime(at), actor_of(actor) if actor else prescriber
+
+        def work(s: Session) -> None:
+            enrollment.enroll_patient(s, program_id=program, patient_key=patient, prescriber_key=prescriber,
+                                      indication=indication, at=when, actor=who)  # fmt: skip
+            identities.enroll_links(s, patient_key=patient, links=links, at=when, actor=who)
+
+        run_in_transaction(work)
+        typer.echo(f"{patient} enrolled in {program}" + (f", {len(links)} EHR id(s) linked" if links else ""))
 
     @app.command("consent")
     def consent(

@@ -29,6 +29,7 @@ from rxguard.program import (
     certification,
     clearance,
     enrollment,
+    identities,
     monitoring,
     participants,
     transfer,
@@ -239,10 +240,20 @@ def assign_site(user: UserDep, session: SessionDep, clock: ClockDep, patient_key
     return {"patient": patient_key, "site": body.site}
 
 
+class EnrollIdentifier(Body):
+    """The enrolling EHR's identifier for the patient (linked at enrollment)."""
+
+    issuer: str = Field(min_length=1, max_length=255, description="The EHR's JWT iss")
+    tenant: str = Field(default="", max_length=64)
+    system: str = Field(default="urn:rxguard:fhir-id", min_length=1, max_length=255)
+    value: str = Field(min_length=1, max_length=128)
+
+
 class EnrollIn(Body):
     program: str = Field(max_length=64)
     patient: str = Field(max_length=64)
     indication: str = Field(max_length=64)
+    identifiers: list[EnrollIdentifier] = Field(default_factory=list, max_length=20)
 
 
 @router.post("/enrollments", operation_id="enroll_patient", status_code=201, response_model=Open, responses=WRITE)
@@ -253,7 +264,13 @@ def enroll_patient(user: UserDep, session: SessionDep, clock: ClockDep, body: En
     scope.enrollable_patient(session, user, body.patient)
     row = enrollment.enroll_patient(session, program_id=body.program, patient_key=body.patient, prescriber_key=prescriber,
                                     indication=body.indication, at=clock(), actor=user.name)  # fmt: skip
-    return {"id": row.id, "program": row.program_id, "patient": body.patient, "status": row.status}
+    links = identities.enroll_links(
+        session, patient_key=body.patient, at=clock(), actor=user.name,
+        links=[(identities.Namespace(i.issuer, i.tenant), identities.Identifier(i.system, i.value))
+               for i in body.identifiers],
+    )  # fmt: skip
+    return {"id": row.id, "program": row.program_id, "patient": body.patient, "status": row.status,
+            "identifiers": [identities.identity_out(session, link) for link in links]}  # fmt: skip
 
 
 class ProgramIn(Body):
