@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from api_users import user_token
 from cds_scenarios import NOW
 from fastapi.testclient import TestClient
 
-from conftest import make_token
 from rxguard.program import certification, participants
 from rxguard.store import transaction
 from rxguard.store.testing import TestDatabase
@@ -18,8 +18,8 @@ def _people(database: TestDatabase) -> dict[str, dict[str, str]]:
         certification.enroll_participant(s, program_id="touch", kind="prescriber", key="dr_ada", at=NOW, actor="a")
         certification.certify(s, program_id="touch", kind="prescriber", key="dr_ada", at=NOW, actor="a",
                               training_attested_at=NOW)  # fmt: skip
-    admin = make_token(database, "root", "admin")
-    doctor = make_token(database, "ada", "prescriber", prescriber_key="dr_ada")
+    admin = user_token(database, "root", "admin")
+    doctor = user_token(database, "ada", "prescriber", prescriber_key="dr_ada")
     return {"admin": {"Authorization": f"Bearer {admin}"}, "doctor": {"Authorization": f"Bearer {doctor}"}}
 
 

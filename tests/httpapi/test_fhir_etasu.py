@@ -13,10 +13,10 @@ from typing import Any
 
 import orjson
 import pytest
+from api_users import user_token
 from cds_scenarios import BASE, NOW
 from fastapi.testclient import TestClient
 
-from conftest import make_token
 from rxguard.api.app import create_app
 from rxguard.api.settings import ServerSettings
 from rxguard.cds_hooks.testing import SigningEhr
@@ -39,7 +39,7 @@ def fhir(demo_database: TestDatabase, tmp_path: Path) -> Any:
                      identifier=Identifier("http://hospital-a.example/mrn", "MRN-7"), at=NOW, actor="admin")  # fmt: skip
         link_patient(s, patient_key="pat_amy", namespace=Namespace(EHR_B.iss),
                      identifier=Identifier(FHIR_ID_SYSTEM, "p-1"), at=NOW, actor="admin")  # fmt: skip
-    token = make_token(demo_database, "phil", "admin")
+    token = user_token(demo_database, "phil", "admin")
     settings = ServerSettings(database_url=demo_database.url, cds_issuers_file=issuers, public_url=BASE)
     with TestClient(create_app(settings, clock=lambda: NOW), raise_server_exceptions=False) as client:
         yield client, {"Authorization": f"Bearer {token}"}
