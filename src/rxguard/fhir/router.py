@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from rxguard.api.problems import problem_responses
 from rxguard.api.settings import ServerSettings
 from rxguard.errors import InputError, RxguardError
 from rxguard.fhir.callers import FhirCallerDep
@@ -22,11 +23,18 @@ from rxguard.store.db import transaction
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 FHIR_JSON = "application/fhir+json"
-_AUTH = {401: {"description": "Not authenticated"}}
+
+
+class FhirJsonResponse(Response):
+    media_type = FHIR_JSON
+
+
+_OUTCOME = {"description": "An OperationOutcome saying what is wrong", "content": {FHIR_JSON: {}}}
+_OPERATION = {**problem_responses(401, 413), 400: _OUTCOME, 422: _OUTCOME}
 
 
 def fhir_response(resource: dict[str, Any], status: int = 200) -> Response:
-    return Response(orjson.dumps(resource), status_code=status, media_type=FHIR_JSON)
+    return FhirJsonResponse(orjson.dumps(resource), status_code=status)
 
 
 def outcome(status: int, code: str, text: str) -> Response:
@@ -39,13 +47,15 @@ def _base(request: Request) -> str:
     return settings.base_url(str(request.base_url))
 
 
-@router.get("/metadata", operation_id="fhir_capabilities")
+@router.get("/metadata", operation_id="fhir_capabilities", response_class=FhirJsonResponse)
 async def fhir_capabilities(request: Request) -> Response:
     """The CapabilityStatement (public, as FHIR servers make it)."""
     return fhir_response(capability_statement(_base(request), date=request.app.state.clock().date().isoformat()))
 
 
-@router.get("/OperationDefinition/rems-etasu", operation_id="fhir_rems_etasu_definition")
+@router.get(
+    "/OperationDefinition/rems-etasu", operation_id="fhir_rems_etasu_definition", response_class=FhirJsonResponse
+)
 async def fhir_rems_etasu_definition(request: Request) -> Response:
     """The OperationDefinition of ``$rems-etasu``."""
     return fhir_response(operation_definition(_base(request)))
@@ -58,7 +68,12 @@ async def _json_body(request: Request) -> Any:
         raise InputError(f"the body is not JSON ({exc}); send a FHIR R4 Parameters resource") from None
 
 
-@router.post("/GuidanceResponse/$rems-etasu", operation_id="fhir_rems_etasu", responses=_AUTH)
+@router.post(
+    "/GuidanceResponse/$rems-etasu", operation_id="fhir_rems_etasu", response_class=FhirJsonResponse,
+    responses=_OPERATION,
+    openapi_extra={"requestBody": {"required": True, "content": {FHIR_JSON: {"schema": {"type": "object"}},
+                                                                  "application/json": {"schema": {"type": "object"}}}}},
+)  # fmt: skip
 async def fhir_rems_etasu(request: Request, caller: FhirCallerDep) -> Response:
     """Are the ETASU met for this patient and medication (HL7 Medication REMS IG)?"""
     try:
