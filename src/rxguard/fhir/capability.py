@@ -6,6 +6,7 @@ from typing import Any
 
 import rxguard
 
+DTR_PACKAGE = "http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/questionnaire-package"
 MEDICATION_REMS_IG = "http://hl7.org/fhir/us/medication-rems/ImplementationGuide/hl7.fhir.us.medication-rems"
 
 
@@ -38,6 +39,12 @@ def capability_statement(base: str, *, date: str) -> dict[str, Any]:
                         "type": "GuidanceResponse",
                         "operation": [{"name": "rems-etasu", "definition": f"{fhir}/OperationDefinition/rems-etasu"}],
                     },
+                    {
+                        "type": "Questionnaire",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "operation": [{"name": "questionnaire-package", "definition": DTR_PACKAGE}],
+                    },
+                    {"type": "QuestionnaireResponse", "interaction": [{"code": "create"}]},
                     {"type": "OperationDefinition", "interaction": [{"code": "read"}]},
                 ],
             }
