@@ -156,6 +156,7 @@ class LabTest(Strict):
     value_lt: float | None = None
     value_lte: float | None = None
     below_lln: bool | None = None
+    above_uln: bool | None = None
     result: Literal["positive", "negative"] | None = None
     max_age: Duration | None = None
     missing: bool | None = None
