@@ -20,11 +20,11 @@ import pytest
 from api_users import user_token
 from cds_scenarios import BASE, NOW
 from fastapi.testclient import TestClient
+from tests.fhir_r4_validator import fhir_version, validate_r4
 
 from rxguard.api.app import create_app
 from rxguard.api.settings import ServerSettings
 from rxguard.store.testing import TestDatabase
-from tests.fhir_r4_validator import fhir_version, validate_r4
 
 ETASU = "/fhir/GuidanceResponse/$rems-etasu"
 #: R4 required bindings of the coded elements rxguard fills (hl7.org/fhir/R4 valueset pages).
@@ -86,7 +86,9 @@ def emitted(demo_database: TestDatabase) -> list[dict[str, Any]]:
             out.append(client.post(ETASU, content=orjson.dumps(body), headers=admin).json())
         bundle = client.get("/fhir/Questionnaire").json()
         out.append(bundle)
-        checklist = next(e["resource"] for e in bundle["entry"] if e["resource"]["id"] == "touch-pre-infusion-checklist")
+        checklist = next(
+            e["resource"] for e in bundle["entry"] if e["resource"]["id"] == "touch-pre-infusion-checklist"
+        )
         answers = [{"linkId": i["linkId"], "answer": [{"valueBoolean": False}]} for i in checklist["item"]]
         response = {"resourceType": "QuestionnaireResponse", "questionnaire": checklist["url"], "status": "completed",
                     "subject": {"identifier": {"system": "urn:rxguard:patient-key", "value": "pat_amy"}},
@@ -94,7 +96,10 @@ def emitted(demo_database: TestDatabase) -> list[dict[str, Any]]:
         stored = client.post("/fhir/QuestionnaireResponse", content=orjson.dumps(response), headers=nurse)
         assert stored.status_code == 201, stored.text
         out.append(stored.json())
-        package = {"resourceType": "Parameters", "parameter": [{"name": "questionnaire", "valueCanonical": checklist["url"]}]}
+        package = {
+            "resourceType": "Parameters",
+            "parameter": [{"name": "questionnaire", "valueCanonical": checklist["url"]}],
+        }
         out.append(client.post("/fhir/Questionnaire/$questionnaire-package", content=orjson.dumps(package),
                                headers=admin).json())  # fmt: skip
         events = client.get("/api/v1/adverse-events", params={"format": "fhir"}, headers=admin).json()["items"]
