@@ -23,6 +23,7 @@ from sqlalchemy import Engine, create_engine, event
 from starlette.concurrency import run_in_threadpool
 
 import rxguard
+from rxguard.api.headers import SecurityHeadersMiddleware
 from rxguard.api.log import configure_logging
 from rxguard.api.metrics import make_metrics
 from rxguard.api.middleware import RequestContextMiddleware
@@ -123,6 +124,8 @@ def create_app(settings: ServerSettings | None = None, *, clock: Callable[[], da
         max_body_bytes=settings.max_body_bytes,
         timeout_seconds=settings.request_timeout_seconds,
     )
+    # Outermost: the answers the request middleware makes itself (413, 504, 500) carry them too.
+    app.add_middleware(SecurityHeadersMiddleware, https_only=settings.environment != "development")
     _register_problem_schema(app)
     return app
 
@@ -138,7 +141,7 @@ def _read_engine(settings: ServerSettings, engine: Engine) -> Engine:
     """
     if engine.dialect.name != "sqlite" or settings.sqlite_path() is None:
         return engine
-    reader = create_engine(settings.database_url, connect_args={"check_same_thread": False})
+    reader = create_engine(settings.database_url, connect_args={"check_same_thread": False}, hide_parameters=True)
 
     @event.listens_for(reader, "connect")
     def _query_only(dbapi_connection: Any, _record: Any) -> None:

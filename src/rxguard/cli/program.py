@@ -25,6 +25,7 @@ import orjson
 import typer
 from sqlalchemy.orm import Session
 
+from rxguard.cli.options import require_development
 from rxguard.errors import AuditChainError, InputError
 from rxguard.store import make_engine, session_factory, transaction, upgrade
 
@@ -164,6 +165,7 @@ def _db_commands(db_app: typer.Typer, demo_app: typer.Typer, audit_app: typer.Ty
     @demo_app.command("load")
     def demo_load(at: At = None) -> None:
         """Load named personas and patients in every state into an empty database."""
+        require_development("rxguard demo load")
         from rxguard.program.demo import load_demo
 
         when = parse_datetime(at)

@@ -62,7 +62,7 @@ async def fhir_caller(request: Request) -> FhirCaller:
             raise _unauthorized()
         return FhirCaller(principal=principal)
     settings: ServerSettings = state.settings
-    url = settings.base_url(str(request.base_url)) + request.url.path
+    url = settings.public_base() + request.url.path
     try:
         caller = await state.cds_verifier.verify(header, [url, url + "/"], remember=True)
     except CdsAuthError as exc:

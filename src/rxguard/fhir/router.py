@@ -46,7 +46,7 @@ def outcome(status: int, code: str, text: str) -> Response:
 
 def _base(request: Request) -> str:
     settings: ServerSettings = request.app.state.settings
-    return settings.base_url(str(request.base_url))
+    return settings.public_base()
 
 
 @router.get("/metadata", operation_id="fhir_capabilities", response_class=FhirJsonResponse, responses={200: _RESOURCE})

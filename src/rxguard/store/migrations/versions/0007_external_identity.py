@@ -7,8 +7,8 @@ FHIR questionnaires, and the reporter's MedDRA coding of an adverse event.
   program record it produced;
 * ``adverse_event`` gains three nullable columns for MedDRA version, LLT and PT.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02 01:00:00.000000
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 
 import rxguard.store.types
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
