@@ -84,7 +84,7 @@ def _validate(
         raise InputError("times must run prepared ≤ started < stopped")
     if request.observation_end_at is not None and request.observation_end_at < request.stopped_at:
         raise InputError("the observation cannot end before the infusion stops")
-    (product,) = [p for p in program.pack.identity.products if p.id == request.product] or [None]
+    product = next((p for p in program.pack.identity.products if p.id == request.product), None)
     if product is None:  # pragma: no cover - the pack's integrity test ties program products to pack products
         raise InputError(f"product {request.product!r} is not described in the {program.drug} pack")
     dose = validation.check_dose(product, request.dose, request.dose_unit, request.volume_ml)

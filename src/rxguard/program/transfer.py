@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import JSON, Boolean, Column, Date, Float, Integer, String, UniqueConstraint, func, select
+from sqlalchemy import JSON, Boolean, Column, Date, Float, Integer, String, Table, UniqueConstraint, func, select
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
@@ -224,8 +224,7 @@ def _value(line: _Line, column: Column[Any]) -> Any:
 
 
 def _restore(line: _Line) -> dict[str, Any]:
-    model = BY_TABLE[line.table]
-    table = model.__table__
+    table = _table(line.table)
     unknown = sorted(set(line.row) - set(table.columns.keys()))
     if unknown:
         raise InputError(
@@ -237,7 +236,7 @@ def _restore(line: _Line) -> dict[str, Any]:
 def _check_references(grouped: dict[str, list[tuple[_Line, dict[str, Any]]]]) -> None:
     """Before anything is written: keys unique, and every reference points at a row of the file."""
     for table_name, rows in grouped.items():
-        table = BY_TABLE[table_name].__table__
+        table = _table(table_name)
         keys = [tuple(c.name for c in table.primary_key.columns)]
         keys += [tuple(c.name for c in u.columns) for u in table.constraints if isinstance(u, UniqueConstraint)]
         keys += [(c.name,) for c in table.columns if c.unique]
@@ -267,6 +266,11 @@ def _check_references(grouped: dict[str, list[tuple[_Line, dict[str, Any]]]]) ->
                         f"line {line.number}: {table_name}.{', '.join(local)} = {', '.join(map(str, key))} names "
                         f"no {target} in this file; the export is incomplete"
                     )
+
+
+def _table(name: str) -> Table:
+    table: Table = BY_TABLE[name].__table__  # type: ignore[assignment]
+    return table
 
 
 def _attr(table: Any, name: str) -> str:
