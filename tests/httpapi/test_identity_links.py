@@ -97,3 +97,19 @@ def test_a_program_key_sent_as_an_ehr_id_is_unknown_to_the_program(linked_client
             gaps = _gaps(client, ehr, key, prefetch, **claims)
             assert not STATUS_GAPS & set(gaps), (ehr.iss, key, gaps)
             assert "not-enrolled" in gaps, (ehr.iss, key, gaps)
+
+
+def _links(client: TestClient, ehr: SigningEhr, patient_id: str, prefetch: dict[str, Any], **claims: Any) -> set[str]:
+    body = cds_request("order-sign", patient_id, prefetch,
+                       draft_orders=draft_medication_request(patient_id, text="TYSABRI 300 mg"))  # fmt: skip
+    token = ehr.token(BASE + PATH, **claims)
+    response = client.post(PATH, content=orjson.dumps(body), headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    return {link["url"] for card in response.json()["cards"] for link in card.get("links", ())}
+
+
+def test_card_links_open_the_linked_patient_never_one_whose_key_equals_the_ehr_id(linked_client: Any) -> None:
+    client, pid, prefetch = linked_client
+    assert _links(client, EHR_A, pid, prefetch, tenant="north") == {f"{BASE}/patients/pat_amy/dose"}
+    assert _links(client, EHR_B, pid, prefetch) == {f"{BASE}/patients/pat_bob/dose"}
+    assert _links(client, EHR_C, "pat_eli", prefetch) == {f"{BASE}/patients"}
