@@ -98,6 +98,7 @@ def test_order_sign_with_a_contraindication_is_critical_with_evidence_source_and
     card = critical[0]
     assert "contraindicated" in card["summary"]
     assert "Ciclosporin" in card["detail"] and "**Sources:**" in card["detail"]
+    assert "rule(s) checked" in card["detail"], "every card says what was checked"
     assert card["source"]["url"].startswith("https://")
     assert card["source"]["topic"]["code"] == "rule:mifamurtide.calcineurin-inhibitor"
     assert topic_of(card["uuid"]) == "rule:mifamurtide.calcineurin-inhibitor"
