@@ -80,8 +80,8 @@ def test_0005_antibody_kind_downgrades_and_upgrades_with_the_records_kept(db: Te
     assert before["anti-natalizumab-antibody"] >= 1
     config = alembic_config(db.engine)
     head = ScriptDirectory.from_config(config).get_current_head()
-    command.downgrade(config, "0005")  # later revisions first; they do not touch monitoring_event
     try:
+        command.downgrade(config, "0005")  # later revisions step down cleanly first
         with pytest.raises(RuntimeError, match="cannot downgrade below 0005"):
             command.downgrade(config, "0004")
         assert current_revision(db.engine) == "0005" and _kinds(db) == before

@@ -28,13 +28,14 @@ from rxguard.api.log import configure_logging
 from rxguard.api.metrics import make_metrics
 from rxguard.api.middleware import RequestContextMiddleware
 from rxguard.api.problems import Problem, install_problem_handlers
-from rxguard.api.routes import assess, druginfo, health, packs, program
+from rxguard.api.routes import assess, druginfo, health, identities, packs, program
 from rxguard.api.settings import ServerSettings
 from rxguard.cds_hooks.issuers import load_issuers
 from rxguard.cds_hooks.program_gaps import ProgramGapLookup
 from rxguard.cds_hooks.replay import MemoryReplayCache, ReplayCache
 from rxguard.cds_hooks.router import router as cds_router
 from rxguard.cds_hooks.security import JwksCache, JwtVerifier
+from rxguard.fhir.router import router as fhir_router
 from rxguard.store.db import make_engine, session_factory
 from rxguard.web import install as install_web
 
@@ -54,7 +55,8 @@ def _operation_id(route: APIRoute) -> str:
 
 #: Every router, in the order its routes appear in the OpenAPI document.
 ROUTERS: tuple[APIRouter, ...] = (
-    health.router, assess.router, packs.router, druginfo.router, program.router, cds_router,
+    health.router, assess.router, packs.router, druginfo.router, program.router, identities.router, cds_router,
+    fhir_router,
 )  # fmt: skip
 
 

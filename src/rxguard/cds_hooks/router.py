@@ -218,6 +218,8 @@ async def cds_call_service(request: Request, caller: CallerDep, service_id: Serv
         data=data,
         at=state.clock().date(),
         jurisdiction=caller.issuer.jurisdiction if caller else None,
+        issuer=caller.issuer.iss if caller else None,
+        tenant=caller.tenant if caller else None,
         launch_url=settings.smart_launch_url
         or f"{_base_url(settings)}/patients/{quote(body.context['patientId'], safe='')}/dose",
         smart_launch=bool(settings.smart_launch_url),

@@ -146,6 +146,10 @@ class Call:
     jurisdiction: str | None
     launch_url: str
     smart_launch: bool = False
+    #: The verified EHR (JWT ``iss``) and its ``tenant`` claim: the namespace its ids are resolved in.
+    #: None only in explicit unauthenticated development mode, where ids are program keys.
+    issuer: str | None = None
+    tenant: str | None = None
 
 
 def evaluate(call: Call, program_gaps: GapLookup) -> list[dict[str, Any]]:

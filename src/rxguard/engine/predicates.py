@@ -119,7 +119,8 @@ Pred = Callable[[Ctx], Evidence]
 
 
 def _describe_item(item: ClinicalItem | MedicationUse) -> str:
-    text = item.text or "(no text)"
+    # A record coded without text or display is named by its codes, so the reader sees what matched.
+    text = item.text or (f"(no text; coded {', '.join(item.codes)})" if item.codes else "(no text)")
     if isinstance(item, MedicationUse):
         when = f" from {item.start}" if item.start else ""
         when += f" to {item.end}" if item.end else ""
