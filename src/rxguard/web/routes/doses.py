@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from rxguard.access.scope import own_prescriber_key, own_site_key, scoped_authorization, scoped_patient
+from rxguard.engine.model import stratum_of
 from rxguard.errors import AccessDeniedError, InfusionRejectedError, NotFoundError, RxguardError
 from rxguard.program import authorization, clearance
 from rxguard.program.infusion import INFUSABLE, record_infusion
@@ -176,7 +177,7 @@ def _decision(session: Any, ctx: PageContext, authorization_id: str) -> dict[str
         "may_infuse": may_infuse,
         "may_clear": may_clear,
         "failed": [c for c, _ in cited if c["outcome"] in ("hold", "do-not-infuse")],
-        "stratum": row.assessment.get("pml_stratum"),
+        "stratum": stratum_of(row.assessment),
         "coverage": row.assessment.get("coverage"),
     }
 
