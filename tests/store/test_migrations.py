@@ -80,6 +80,7 @@ def test_0005_antibody_kind_downgrades_and_upgrades_with_the_records_kept(db: Te
     assert before["anti-natalizumab-antibody"] >= 1
     config = alembic_config(db.engine)
     try:
+        command.downgrade(config, "0005")  # the later revisions first (PostgreSQL rolls a failed step back whole)
         with pytest.raises(RuntimeError, match="cannot downgrade below 0005"):
             command.downgrade(config, "0004")
         assert current_revision(db.engine) == "0005" and _kinds(db) == before
@@ -92,7 +93,7 @@ def test_0005_antibody_kind_downgrades_and_upgrades_with_the_records_kept(db: Te
             _insert_antibody_record(db, amy)
     finally:
         upgrade(db.engine)
-    assert current_revision(db.engine) == "0005"
+    assert current_revision(db.engine) == ScriptDirectory.from_config(config).get_current_head()
     _insert_antibody_record(db, amy)
     assert _kinds(db)["anti-natalizumab-antibody"] == 1
     inspector = inspect(db.engine)

@@ -11,6 +11,15 @@ not the patient is infused (the TOUCH checklist is submitted either way).
   than the pack's minimum interval are HOLD: the prescriber must clear it.
 * An engine verdict of ``contraindicated`` is DO-NOT-INFUSE.
 
+One authorization per dose and visit (enforced by ``uq_authorization_open_dose``):
+a checklist submitted again while the visit's hold is pending continues that hold
+(and says so); again while the dose is authorized, it either confirms that
+authorization or, when it finds something new, withdraws it and decides anew; a
+deferred visit is over (``visit-not-deferred``); a dose already given that day is
+a hard stop (``dose-not-already-given``). Each authorization is valid until
+``valid_until`` (the program's ``authorization_window``: the visit's day by
+default); the infusion must start inside that window.
+
 Everything runs under a row lock on the patient's enrollment, and the
 certifications are read with a share lock, so a concurrent suspension or a
 concurrent authorization of the same patient waits for this one.
@@ -20,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -29,7 +38,7 @@ from sqlalchemy.orm import Session, load_only, make_transient_to_detached
 
 from rxguard.engine import Assessment, assess, read_facts
 from rxguard.engine.predicates import shift
-from rxguard.errors import InputError
+from rxguard.errors import ConflictError, InputError
 from rxguard.facts.model import MedicationUse, PatientFacts
 from rxguard.program import monitoring
 from rxguard.program.common import (
@@ -37,6 +46,7 @@ from rxguard.program.common import (
     find_enrollment,
     flush_or_conflict,
     lock_enrollment,
+    move_authorization,
     patient,
     require_aware,
     site,
@@ -46,6 +56,7 @@ from rxguard.program.enrollment import notice_lapse
 from rxguard.program.registry import Program, cite, get_program
 from rxguard.store import audit
 from rxguard.store.models import (
+    OPEN_AUTHORIZATION_STATES,
     Authorization,
     AuthorizationEvent,
     Certification,
@@ -335,6 +346,49 @@ def _held(
     )
 
 
+# --------------------------------------------------------------------------- the visit's day and window
+
+
+def visit_day(at: datetime) -> date:
+    """The visit's calendar day, where the visit takes place (the offset of ``at`` as given)."""
+    return at.date()
+
+
+def valid_until(program: Program, at: datetime) -> datetime:
+    """The end of the window an authorization made at ``at`` is valid in (program.yaml ``authorization_window``)."""
+    window = program.definition.authorization_window
+    if window.hours is not None:
+        return at + timedelta(hours=window.hours)
+    return datetime.combine(at.date() + timedelta(days=1), time(0), tzinfo=at.tzinfo)
+
+
+@dataclass(frozen=True)
+class SameVisit:
+    """An authorization of this dose made earlier on the visit's day (open, or deferred)."""
+
+    id: str
+    status: str
+    site_id: str
+    visit_at: datetime
+
+
+_SAME_VISIT = (
+    select(_AUTHORIZATION.c.id, _AUTHORIZATION.c.status, _AUTHORIZATION.c.site_id, _AUTHORIZATION.c.visit_at)
+    .where(
+        _AUTHORIZATION.c.enrollment_id == bindparam("enrollment_id"),
+        _AUTHORIZATION.c.dose_number == bindparam("dose_number"),
+        _AUTHORIZATION.c.visit_on == bindparam("visit_on"),
+        _AUTHORIZATION.c.status.in_((*OPEN_AUTHORIZATION_STATES, "deferred")),
+    )
+    .order_by(_AUTHORIZATION.c.visit_at)
+)
+
+
+def _same_visit(session: Session, enrollment: Enrollment, dose_number: int, day: date) -> list[SameVisit]:
+    params = {"enrollment_id": enrollment.id, "dose_number": dose_number, "visit_on": day}
+    return [SameVisit(*row) for row in session.connection().execute(_SAME_VISIT, params).all()]
+
+
 # --------------------------------------------------------------------------- participants
 
 
@@ -567,6 +621,35 @@ def _interval_check(visit: Visit) -> Check:
     return Check("dose-interval", PASS, detail, sources)
 
 
+def _given_today_check(visit: Visit) -> Check:
+    """A dose of the drug already infused on the visit's day: a hard stop (one dose per visit day)."""
+    day = visit_day(visit.at)
+    today = [t for t in visit.held.infusions if t.astimezone(visit.at.tzinfo).date() == day]
+    sources = cite(visit.program.pack.dosing.sources)
+    if today:
+        return Check(
+            "dose-not-already-given",
+            STOP,
+            f"a dose was already infused today at {today[-1].astimezone(visit.at.tzinfo):%H:%M}; one dose per visit day",
+            sources,
+        )
+    return Check("dose-not-already-given", PASS, "no dose infused today", sources)
+
+
+def _deferred_check(visit: Visit, same: list[SameVisit]) -> Check:
+    deferred = [v for v in same if v.status == "deferred"]
+    if deferred:
+        return Check(
+            "visit-not-deferred",
+            STOP,
+            f"the prescriber deferred this dose at today's visit "
+            f"({deferred[-1].visit_at.astimezone(visit.at.tzinfo):%H:%M}); the visit is over — authorize it again at the "
+            "next visit",
+            visit.program.citations()[:1],
+        )
+    return Check("visit-not-deferred", PASS, "this dose was not deferred today", [])
+
+
 def _course_check(visit: Visit) -> Check | None:
     course = visit.program.definition.course
     if course is None:
@@ -655,9 +738,22 @@ def authorize_dose(
         program, enrollment, site_id, site_key, prescriber_key, at, clean, facts, history, held, site_cert,
         prescriber_cert,
     )  # fmt: skip
+    dose_number = len(held.infusions) + 1
+    same = _same_visit(session, enrollment, dose_number, visit_day(at))
+    open_now = [v for v in same if v.status in OPEN_AUTHORIZATION_STATES]
+    if open_now and open_now[0].site_id != site_id:
+        raise ConflictError(
+            f"dose {dose_number} of patient {patient_key} already has an open authorization today at another site "
+            f"(since {open_now[0].visit_at:%H:%M} UTC, {open_now[0].status}); one authorization per dose and visit: "
+            "that site records the infusion, or the prescriber defers that visit"
+        )
+    if open_now and open_now[0].status == "hold":
+        return _continue_hold(session, open_now[0], clean, at=at, actor=actor, program=program)
     checks = _participant_checks(visit) + _patient_checks(session, visit, actor)
     assessment = _assessment(visit)
     checks += [
+        _given_today_check(visit),
+        _deferred_check(visit, same),
         _checklist_check(visit),
         _previous_visit_check(session, visit),
         _clinical_check(assessment),
@@ -667,7 +763,37 @@ def authorize_dose(
     if course:
         checks.append(course)
     decision = DECISION[max(_RANK[c.outcome] for c in checks)]
+    if open_now:  # authorized, cleared or overridden at this visit, not yet infused
+        earlier = session.get(Authorization, open_now[0].id)
+        assert earlier is not None
+        if decision == "authorized":
+            earlier.notice = (  # type: ignore[attr-defined]
+                f"this dose is already authorized at this visit (since {earlier.visit_at:%H:%M} UTC); "
+                "the checklist again found nothing new — record the infusion under that authorization"
+            )
+            return earlier
+        failed = ", ".join(c.id for c in checks if c.outcome in (HOLD, STOP))
+        move_authorization(session, earlier, "do-not-infuse", at=at, actor=actor, infusable=False,
+                           reason=f"withdrawn: the checks were run again at this visit and failed ({failed})")  # fmt: skip
     return _store(session, visit, checks, assessment, decision, actor)
+
+
+def _continue_hold(
+    session: Session, pending: SameVisit, answers: dict[str, bool | float], *, at: datetime, actor: str,
+    program: Program,
+) -> Authorization:  # fmt: skip
+    """A checklist on a visit whose hold is pending: the same hold continues (recorded, never a second one)."""
+    row = session.get(Authorization, pending.id)
+    assert row is not None
+    yes = [q for q in _checklist_questions(program) if answers.get(q) is True]
+    found = f"answered yes: {', '.join(yes)}" if yes else "all answers no"
+    reason = (
+        f"checklist submitted again ({found}); the hold of {pending.visit_at:%H:%M} UTC is pending for the "
+        "prescriber and continues — a new checklist never replaces it"
+    )
+    move_authorization(session, row, "hold", at=at, actor=actor, reason=reason)
+    row.notice = reason  # type: ignore[attr-defined]
+    return row
 
 
 def _cert_citation(cert: Cert | None, certified_event: str | None) -> tuple[str | None, str | None, str | None]:
@@ -698,6 +824,8 @@ def _store(
         "prescriber_certification_event_id": doc_cert[1],
         "prescriber_certification_status": doc_cert[2],
         "visit_at": visit.at,
+        "visit_on": visit_day(visit.at),
+        "valid_until": valid_until(visit.program, visit.at),
         # The dose number is the dose window: every infusion of the drug so far, counted under the lock.
         "dose_number": len(visit.held.infusions) + 1,
         "decision": decision,
@@ -743,6 +871,11 @@ def _store(
     )
     flush_or_conflict(session, "authorization")  # e.g. the lapse noticed on the enrollment
     return row
+
+
+def notice_of(row: Authorization) -> str | None:
+    """What the gate said about this visit beyond the decision (a continued hold, an existing authorization)."""
+    return getattr(row, "notice", None)
 
 
 def checks_of(row: Authorization) -> list[dict[str, Any]]:
