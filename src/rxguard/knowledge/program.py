@@ -90,6 +90,11 @@ class Course(Strict):
 
 
 CheckClass = Literal["hard-stop", "overridable"]
+FailedOutcome = Literal["hold", "do-not-infuse"]
+
+
+def _hold_only() -> list[FailedOutcome]:
+    return ["hold"]
 
 
 class CheckRule(Strict):
@@ -107,7 +112,7 @@ class CheckRule(Strict):
     kind: CheckClass = Field(alias="class")
     lift: str = Field(min_length=1)
     roles: list[str] = Field(default_factory=list)
-    outcomes: list[Literal["hold", "do-not-infuse"]] = Field(default_factory=lambda: ["hold"])
+    outcomes: list[FailedOutcome] = Field(default_factory=_hold_only)
     note: str = ""
 
     @model_validator(mode="after")
@@ -210,11 +215,27 @@ class ConsentDocument(Strict):
         return self
 
 
+class ProgramRecords(Strict):
+    """How the program's own records reach the clinical check at the gate, as facts the rules read.
+
+    ``adverse_events``: adverse event kind -> the condition value set it stands for
+    (a suspected PML report is a sign suggesting PML). ``monitoring``: monitoring
+    kind -> the lab test a result of ``positive`` or ``negative`` is read as; other
+    results are not read (free text). Every infusion the program recorded is a
+    MedicationAdministration of the drug.
+    """
+
+    adverse_events: dict[str, str] = Field(default_factory=dict)
+    monitoring: dict[str, str] = Field(default_factory=dict)
+    note: str = ""
+
+
 class ProgramFile(Strict):
     """The whole ``program.yaml`` of a pack."""
 
     programs: list[ProgramDefinition] = Field(min_length=1)
     consent_documents: list[ConsentDocument] = Field(min_length=1)
+    program_records: ProgramRecords = Field(default_factory=ProgramRecords)
 
     @model_validator(mode="after")
     def _consistent(self) -> ProgramFile:

@@ -53,10 +53,12 @@ from rxguard.program.common import (
     write_together,
 )
 from rxguard.program.enrollment import notice_lapse
+from rxguard.program.gate_facts import ProgramRecord, with_program_records
 from rxguard.program.registry import Program, cite, get_program
 from rxguard.store import audit
 from rxguard.store.models import (
     OPEN_AUTHORIZATION_STATES,
+    AdverseEvent,
     Authorization,
     AuthorizationEvent,
     Certification,
@@ -65,6 +67,7 @@ from rxguard.store.models import (
     Enrollment,
     FormRecord,
     Infusion,
+    MonitoringEvent,
     Patient,
     Prescriber,
     Site,
@@ -155,6 +158,8 @@ _FORM: Table = FormRecord.__table__  # type: ignore[assignment]
 _INFUSION: Table = Infusion.__table__  # type: ignore[assignment]
 _AUTHORIZATION: Table = Authorization.__table__  # type: ignore[assignment]
 _AUTHORIZATION_EVENT: Table = AuthorizationEvent.__table__  # type: ignore[assignment]
+_ADVERSE_EVENT: Table = AdverseEvent.__table__  # type: ignore[assignment]
+_MONITORING: Table = MonitoringEvent.__table__  # type: ignore[assignment]
 
 
 def _enrollment_statement(by_program: bool) -> Any:
@@ -344,6 +349,35 @@ def _held(
         prescriber_certified_event=first.prescriber_certified_event,
         forms=forms,
     )
+
+
+@lru_cache(maxsize=16)
+def _records_statement(adverse_kinds: tuple[str, ...], monitoring_kinds: tuple[str, ...]) -> Any:
+    """The patient's adverse events and the enrollment's monitoring results the gate reads as facts."""
+    events = select(
+        literal_column("'adverse-event'").label("source"), _ADVERSE_EVENT.c.kind, _ADVERSE_EVENT.c.onset_on.label("on"),
+        _ADVERSE_EVENT.c.outcome.label("result"), _ADVERSE_EVENT.c.reported_at.label("recorded_at"),
+    ).where(
+        _ADVERSE_EVENT.c.patient_id == bindparam("patient_id"), _ADVERSE_EVENT.c.kind.in_(adverse_kinds),
+        _ADVERSE_EVENT.c.reported_at <= bindparam("at"),
+    )  # fmt: skip
+    results = select(
+        literal_column("'monitoring'").label("source"), _MONITORING.c.kind, _MONITORING.c.occurred_on.label("on"),
+        _MONITORING.c.result, _MONITORING.c.recorded_at,
+    ).where(
+        _MONITORING.c.enrollment_id == bindparam("enrollment_id"), _MONITORING.c.kind.in_(monitoring_kinds),
+        _MONITORING.c.recorded_at <= bindparam("at"),
+    )  # fmt: skip
+    return events.union_all(results)
+
+
+def _program_records(session: Session, program: Program, enrollment: Enrollment, at: datetime) -> list[ProgramRecord]:
+    mapping = program.records
+    if not mapping.adverse_events and not mapping.monitoring:
+        return []
+    stmt = _records_statement(tuple(sorted(mapping.adverse_events)), tuple(sorted(mapping.monitoring)))
+    params = {"patient_id": enrollment.patient_id, "enrollment_id": enrollment.id, "at": at}
+    return [ProgramRecord(*row) for row in session.connection().execute(stmt, params).all()]
 
 
 # --------------------------------------------------------------------------- the visit's day and window
@@ -730,6 +764,11 @@ def authorize_dose(
     clean = validate_answers(program, answers)
     facts = read_facts(merged_bundle(bundle, monitoring.patient_bundle(pat)), {program.drug: program.pack})
     held = _held(session, program, enrollment, at, site_cert, prescriber_cert)
+    # What the program itself recorded reaches the clinical check as facts, with where it comes from.
+    facts = with_program_records(
+        facts, program.records, _program_records(session, program, enrollment, at), drug=program.drug,
+        infusions=held.infusions,
+    )  # fmt: skip
     # Infusions earlier on the visit's own day count too: a second dose the same day is "too early".
     history = merge_history(
         (started.date() for started in held.infusions), enrollment.drug, facts, at.date() + timedelta(days=1)

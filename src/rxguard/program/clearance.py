@@ -111,7 +111,7 @@ def _belongs_to_visit(signer: Signer, row: Authorization) -> bool:
     )
 
 
-def _hard_stops(program: Program, row: Authorization) -> list[dict[str, str]]:
+def hard_stops(program: Program, row: Authorization) -> list[dict[str, str]]:
     """The failed checks of this authorization that no override can lift, each with what would lift it."""
     stops = []
     for check in failed_checks(row):
@@ -123,7 +123,7 @@ def _hard_stops(program: Program, row: Authorization) -> list[dict[str, str]]:
 
 
 def _refuse_hard_stops(program: Program, row: Authorization) -> None:
-    stops = _hard_stops(program, row)
+    stops = hard_stops(program, row)
     if stops:
         lines = "; ".join(f"{s['check']} is a hard stop ({s['reason']}) — to lift it: {s['lift']}" for s in stops)
         raise HardStopError(

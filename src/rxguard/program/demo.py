@@ -185,20 +185,21 @@ def load_demo(s: Session, *, at: datetime) -> dict[str, str]:
            indication="osteosarcoma")  # fmt: skip
     given = _course(s, "pat_ivy", "mepact-course", start + day, timedelta(days=3, hours=12), at - day)
 
-    # An emergency override at site_south for pat_amy's next dose (asked by the medical director,
-    # confirmed by her prescriber, reached by phone: two people), not yet reconciled.
-    row = authorization.authorize_dose(s, site_key="site_south", patient_key="pat_amy", at=at - day,
+    # An emergency override at site_south for pat_amy's next dose this morning (asked by the medical
+    # director, confirmed by her prescriber, reached by phone: two people), not yet reconciled.
+    visit = max(at - timedelta(hours=3), at.replace(hour=0, minute=0, second=0, microsecond=0))  # the same day
+    row = authorization.authorize_dose(s, site_key="site_south", patient_key="pat_amy", at=visit,
                                        answers={**NATALIZUMAB_NO, "steroid-use": True}, actor="nurse_lee")  # fmt: skip
     if row.decision == "hold":
         asked = clearance.request_override(
             s, authorization_id=row.id, requester=clearance.Signer("dr_mo", "medical-director"),
             reason="prescriber unreachable overnight; prednisone stopped 3 weeks ago",
-            bypassed=[c["id"] for c in authorization.failed_checks(row)], at=at - day,
+            bypassed=[c["id"] for c in authorization.failed_checks(row)], at=visit,
         )  # fmt: skip
         ada = people_prescriber(s, "dr_ada").id
         clearance.confirm_override(s, override_id=asked.id, confirmer=clearance.Signer("dr_ada", "prescriber",
                                    prescriber_id=ada), reason="reached by phone; steroid course ended 3 weeks ago",
-                                   at=at - day)  # fmt: skip
+                                   at=visit)  # fmt: skip
     return {
         "pat_amy": "authorized; prescriber assessment overdue; antibody test due; unreconciled override",
         "pat_bob": "lapsed (reauthorization missed)",

@@ -13,10 +13,9 @@ from datetime import date
 
 from rxguard.errors import NotFoundError, PackError
 from rxguard.knowledge.loader import Pack, discover_pack_paths, load_pack
-from rxguard.knowledge.program import CheckRule, ConsentDocument, ProgramDefinition, ProgramFile
+from rxguard.knowledge.program import CheckRule, ConsentDocument, ProgramDefinition, ProgramFile, ProgramRecords
 from rxguard.knowledge.schema import Citation
 from rxguard.store.settings import get_settings
-
 
 #: The per-dose checks rxguard runs (``product-enrolled`` when the infusion is recorded); each
 #: program classifies every one that applies to it in ``program.yaml`` (``checks``).
@@ -86,6 +85,12 @@ class Program:
     def citations(self) -> list[dict[str, str]]:
         return cite(self.definition.sources)
 
+    @property
+    def records(self) -> ProgramRecords:
+        """Which of the program's own records the gate's clinical check reads, as which facts."""
+        data = self.pack.extras.get("program.yaml")
+        return data.program_records if isinstance(data, ProgramFile) else ProgramRecords()
+
     def check_rule(self, check_id: str) -> CheckRule:
         """How a failed check may be answered; a check the program does not classify is a hard stop."""
         rule = self.definition.check_rule(check_id)
@@ -118,6 +123,7 @@ def _programs_of(pack: Pack) -> list[Program]:
         return []
     _check_citations(pack, data)
     _check_classes(pack, data)
+    _check_records(pack, data)
     documents = tuple(data.consent_documents)
     return [Program(definition, pack, documents) for definition in data.programs]
 
@@ -137,6 +143,17 @@ def _check_citations(pack: Pack, data: ProgramFile) -> None:
         raise PackError(
             f"{pack.path / 'program.yaml'}: cites source(s) {', '.join(unknown)} that are not in "
             "sources.yaml; add them to the register or fix the id"
+        )
+
+
+def _check_records(pack: Pack, data: ProgramFile) -> None:
+    """An adverse event is read as one of the pack's condition value sets."""
+    conditions = {v.id for v in pack.valuesets.values() if v.kind == "condition"}
+    unknown = sorted(set(data.program_records.adverse_events.values()) - conditions)
+    if unknown:
+        raise PackError(
+            f"{pack.path / 'program.yaml'}: program_records names value set(s) {', '.join(unknown)} that are not "
+            "condition value sets of the pack (valuesets.yaml)"
         )
 
 

@@ -98,7 +98,9 @@ def upgrade() -> None:
             "AND confirmed_at IS NULL) OR (confirmed_by IS NOT NULL AND confirmed_role IS NOT NULL "
             "AND confirmation_reason IS NOT NULL AND confirmed_at IS NOT NULL)",
         )
-        batch_op.create_check_constraint(op.f("ck_override_two_people"), "confirmed_by IS NULL OR confirmed_by <> actor")
+        batch_op.create_check_constraint(
+            op.f("ck_override_two_people"), "confirmed_by IS NULL OR confirmed_by <> actor"
+        )
 
 
 def downgrade() -> None:
