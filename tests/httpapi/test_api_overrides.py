@@ -119,7 +119,7 @@ CELLS = list(itertools.product(USERS, ("hard", "overridable"), ("north", "south"
 
 @pytest.mark.parametrize(("who", "kind", "site"), CELLS, ids=[f"{w}-{k}-{s}" for w, k, s in CELLS])
 def test_who_may_ask_for_an_override(api: tuple[Any, Path], who: str, kind: str, site: str) -> None:
-    call, path = api
+    call, _ = api
     body = _visit(call, kind, site)
     response = call(who, "POST", f"/api/v1/authorizations/{body['id']}/overrides",
                     {"reason": "urgent", "bypassed": _failed(body)})  # fmt: skip
