@@ -78,7 +78,9 @@ def _visit(call: Any, kind: str, site: str) -> dict[str, Any]:
     nurse = "nina" if site == "north" else "paul"
     if site == "south":  # the patient is handed to site_south first (the administrator)
         assert call("admin", "POST", f"/api/v1/patients/{patient}/sites", {"site": "site_south"}).status_code < 300
-    response = call(nurse, "POST", "/api/v1/authorizations", {"patient": patient, "program": program, "answers": answers})
+    response = call(
+        nurse, "POST", "/api/v1/authorizations", {"patient": patient, "program": program, "answers": answers}
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["decision"] == ("do-not-infuse" if kind == "hard" else "hold"), body

@@ -86,7 +86,9 @@ def test_a_second_checklist_on_a_pending_hold_continues_it(client: TestClient) -
     again = client.post("/patients/pat_ivy/dose", data={"csrf_token": csrf_of(client.get("/patients/pat_ivy/dose").text),
                         "program": "mepact-course"}, follow_redirects=False)  # fmt: skip
     assert again.status_code == 303
-    assert f"/authorizations/{held}" in again.headers["location"] and "notice=hold-continued" in again.headers["location"]
+    assert (
+        f"/authorizations/{held}" in again.headers["location"] and "notice=hold-continued" in again.headers["location"]
+    )
     assert _count(client, Authorization) == before
     page = client.get(again.headers["location"]).text
     assert "the hold continues" in page

@@ -271,7 +271,10 @@ def _held_statement(form_ids: tuple[str, ...]) -> Any:
     previous = (
         select(_AUTHORIZATION.c.id, _AUTHORIZATION.c.visit_at, _AUTHORIZATION.c.decision, _AUTHORIZATION.c.status)
         .where(
-            _AUTHORIZATION.c.enrollment_id == bindparam("enrollment_id"), _AUTHORIZATION.c.visit_at < bindparam("at")
+            _AUTHORIZATION.c.enrollment_id == bindparam("enrollment_id"),
+            _AUTHORIZATION.c.visit_at < bindparam("at"),
+            # A DO-NOT-INFUSE visit neither gave a dose nor cleared anything: the visit before it still counts.
+            _AUTHORIZATION.c.status != "do-not-infuse",
         )
         .order_by(_AUTHORIZATION.c.visit_at.desc())
         .limit(1)
