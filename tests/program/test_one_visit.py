@@ -48,7 +48,10 @@ def test_the_database_holds_one_open_authorization_per_dose_and_visit_day(world:
         values = {c.key: getattr(s.get(Authorization, held.id), c.key) for c in Authorization.__table__.columns}
     for status in ("hold", "authorized", "cleared", "overridden"):
         copy = {**values, "id": f"{status}-copy", "status": status, "decision": "hold", "is_infusable": False}
-        with pytest.raises(IntegrityError, match="uq_authorization_open_dose|UNIQUE constraint failed"), world.tx() as s:
+        with (
+            pytest.raises(IntegrityError, match=r"uq_authorization_open_dose|UNIQUE constraint failed"),
+            world.tx() as s,
+        ):
             s.execute(insert(Authorization).values(**copy))
     # A closed one (deferred, do-not-infuse) beside it is fine, and so is an open one on another day.
     with world.tx() as s:
@@ -122,7 +125,7 @@ def test_an_infusion_cannot_start_before_its_authorization_or_in_the_future(worl
 
 def test_a_clearance_to_proceed_after_the_visit_is_refused(world: World) -> None:
     held = _authorize(world, YES)
-    with pytest.raises(TransitionError, match="visit .* ended"):
+    with pytest.raises(TransitionError, match=r"visit .* ended"):
         _clear(world, held, "proceed", at=world.at + timedelta(days=1))
     _clear(world, held, "defer", at=world.at + timedelta(days=1))  # deferring a past visit is still recorded
 

@@ -13,21 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import datetime
 
 from rxguard.facts.model import ClinicalItem, LabResult, MedicationUse, PatientFacts
 from rxguard.knowledge.program import ProgramRecords
-
-
-@dataclasses.dataclass(frozen=True)
-class ProgramRecord:
-    """One row the gate reads: an adverse event or a monitoring result."""
-
-    source: str  # "adverse-event" or "monitoring"
-    kind: str
-    on: date
-    result: str
-    recorded_at: datetime
+from rxguard.store.visits import ProgramRecord
 
 
 def _interpretation(result: str) -> str | None:
