@@ -47,6 +47,9 @@ LABS: tuple[LabDef, ...] = (
     LabDef("brain-mri", "Brain MRI", (), "", "presence"),
     LabDef("cbc", "Complete blood count", ("58410-2",), "", "presence"),
     LabDef("edss", "EDSS score", (), "{score}", "numeric"),
+    # Gestational age: LOINC codes of the VSAC value set "Estimated Gestational Age at Delivery"
+    # (2.16.840.1.113762.1.4.1045.26); the natalizumab pack cites it (term-vsac-gestational-age).
+    LabDef("gestational-age", "Gestational age", ("49051-6", "11884-4", "18185-9", "11885-1"), "wk", "numeric"),
 )
 LAB_BY_KEY: dict[str, LabDef] = {lab.key: lab for lab in LABS}
 LAB_BY_LOINC: dict[str, str] = {code: lab.key for lab in LABS for code in lab.loinc}
