@@ -248,3 +248,28 @@ def test_core_vocabulary_codes_resolve() -> None:
     """The facts layer's own pregnancy codes are what WHO ICD-10 and ICD-10-CM call them."""
     assert who_icd10.get_description("Z33") == "Pregnant state, incidental"
     assert icd10cm.get_description("Z3A") == "Weeks of gestation"
+
+
+def test_a_code_only_record_is_named_by_its_code_in_the_evidence() -> None:
+    from datetime import date
+
+    from rxguard.engine.assess import assess
+    from rxguard.engine.facts import read_facts
+    from rxguard.facts.builder import build_bundle
+
+    patient = {
+        "age": 40,
+        "sex": "female",
+        "conditions": [{"code": "icd10|K50.90"}],
+        "medications": [{"code": "rxnorm|198377", "start": "2025-01-01"}],
+    }
+    at = date(2026, 1, 5)
+    result = assess(
+        PACKS["natalizumab"],
+        read_facts(build_bundle(patient, at=at, drug="natalizumab"), PACKS),
+        at=at,
+        jurisdiction="US",
+    )
+    finding = next(f for f in result.findings if f.rule_id == "natalizumab.crohns-concomitant-immunosuppressant")
+    assert any("coded rxnorm|198377" in e for e in finding.evidence), finding.evidence
+    assert any("coded icd10|K50.90" in e for e in finding.evidence), finding.evidence

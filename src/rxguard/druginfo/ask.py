@@ -492,7 +492,12 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
     if not support and not urgent and not relevant:
         return None
     query_set = set(terms(text, ask_index.segmenter, expand=False)) | set(query)
-    if broad and support:
+    if flags:
+        # a raised red flag decides the direct answer: its urgent action, not the best lexical match
+        urgent_sentences = sentences(urgent[0].text)
+        direct = urgent_sentences[0] if urgent_sentences else urgent[0].text
+        direct_from = tuple(flags[0].flag.statements)
+    elif broad and support:
         section_order = {st.id: n for n, st in enumerate(section.statements)} if section is not None else {}
         canonical = sorted((st for _, _, st in support[len(lead) :]), key=lambda st: section_order.get(st.id, 0))
         direct, direct_from = _overview(canonical or [support[0][2]], lang)

@@ -187,6 +187,7 @@ def _decision(session: Any, ctx: PageContext, authorization_id: str) -> dict[str
         "may_ask_override": open_for_override and not hard_stops and pending is None,
         "failed": [c for c, _ in cited if c["outcome"] in ("hold", "do-not-infuse")],
         "stratum": row.assessment.get("pml_stratum"),
+        "coverage": row.assessment.get("coverage"),
     }
 
 

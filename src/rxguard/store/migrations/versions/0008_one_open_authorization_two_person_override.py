@@ -15,8 +15,8 @@
 Only columns and an index are added to ``authorization`` (SQLite adds them in
 place); the ``override`` table is rebuilt on SQLite for its CHECK constraints.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-02 01:00:00.000000
 """
 
@@ -29,8 +29,8 @@ from alembic import op
 
 from rxguard.store.types import UtcDateTime
 
-revision = "0006"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -68,7 +68,7 @@ def _refuse_duplicates() -> None:
     if duplicates:
         listed = "; ".join(f"enrollment {e} dose {d} on {v}: {n} open" for e, d, v, n in duplicates)
         raise RuntimeError(
-            "cannot upgrade to 0006: a dose has more than one open authorization on one visit day "
+            "cannot upgrade to 0008: a dose has more than one open authorization on one visit day "
             f"({listed}); have the prescriber defer the extra ones (rxguard clear ... --outcome defer), then upgrade"
         )
 
