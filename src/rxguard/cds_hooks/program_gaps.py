@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, and_, bindparam, select
 from sqlalchemy.orm import aliased
@@ -117,7 +116,7 @@ def _linked(kind: str, column: str, value_param: str) -> ColumnElement[bool]:
     return target.in_(linked)
 
 
-def _enrollments_query(*, by_identity: bool) -> Select[Any]:
+def _enrollments_query(*, by_identity: bool) -> Select[str, str, str, date | None, str, str]:
     """Every CDS call asks the same thing: the patient's enrollments in these programs, with the
     certification status of the enrolling prescriber and of the ordering one in each. One query,
     built once per kind; unknown patient -> no rows, unknown or uncertified prescriber -> NULL."""

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from rxguard.engine.model import DEPRECATED_STRATUM_KEY, stratum_of
 from rxguard.engine.predicates import shift
-from rxguard.program.authorization import _phase_min_interval, failed_checks
+from rxguard.program.authorization import failed_checks
+from rxguard.program.decision import phase_min_interval
 from rxguard.program.enrollment import effective_status
 from rxguard.program.monitoring import DUE_SOON_DAYS
 from rxguard.program.registry import get_program
@@ -196,7 +197,7 @@ def doses_due(session: Session, *, on: date, within: Select[Any] | None, horizon
         if effective_status(enrollment, on) != "authorized":
             continue
         program = get_program(enrollment.program_id)
-        minimum = _phase_min_interval(program, int(count) + 1)
+        minimum = phase_min_interval(program, int(count) + 1)
         if minimum is None:
             continue
         last_on = last_at.date()
