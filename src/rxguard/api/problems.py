@@ -31,6 +31,7 @@ from rxguard.errors import (
     AuditChainError,
     ConflictError,
     FactsError,
+    HardStopError,
     ImplausibleError,
     InfusionRejectedError,
     InputError,
@@ -122,6 +123,7 @@ ERROR_STATUS: tuple[tuple[type[RxguardError], int, str], ...] = (
     (UnconfirmedError, 422, "confirmation-needed"),
     (UnknownDrugError, 404, "unknown-drug"),
     (NotFoundError, 404, "not-found"),
+    (HardStopError, 409, "hard-stop"),
     (TransitionError, 409, "transition-not-allowed"),
     (IdempotencyConflictError, 409, "idempotency-key-reused"),
     (ConflictError, 409, "conflict"),
@@ -153,6 +155,8 @@ def _rxguard_error(request: Request, exc: Exception) -> Response:
         extra["field"] = exc.field
     if isinstance(exc, UnconfirmedError):
         extra["warnings"] = exc.warnings
+    if isinstance(exc, HardStopError):
+        extra["hard_stops"] = exc.stops
     detail = str(exc)
     if status >= 500:
         log.error("server_error", error=type(exc).__name__, detail=detail)
