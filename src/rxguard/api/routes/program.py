@@ -8,6 +8,7 @@ service inside the request's transaction, and shapes the result. Who did it
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -221,7 +222,10 @@ def register_patient(user: UserDep, session: SessionDep, clock: ClockDep, body: 
 def get_patient(user: UserDep, session: SessionDep, clock: ClockDep, patient_key: Key) -> dict[str, Any]:
     """A patient's standing: enrollments with today's status, and the sites that care for them."""
     user.require("read")
-    return records.patient_file(session, scope.scoped_patient(session, user, patient_key), on=clock().date())
+    patient = scope.scoped_patient(session, user, patient_key)
+    now = clock()
+    records.record_read(session, user, patient, at=now, what="file")
+    return records.patient_file(session, patient, on=now.date())
 
 
 class SiteIn(Body):
@@ -515,10 +519,12 @@ def get_monitoring(
 ) -> dict[str, Any]:  # fmt: skip
     """One patient's monitoring calendar (every item with its status today) and disease-activity trend."""
     user.require("read")
-    scope.scoped_patient(session, user, patient_key)
+    patient = scope.scoped_patient(session, user, patient_key)
+    now = clock()
+    records.record_read(session, user, patient, at=now, what="monitoring")
     enrolled = enrollment.enrollment_of(session, patient_key, program)
     return {
-        "calendar": [row.to_dict() for row in monitoring.calendar(session, enrolled, on=clock().date())],
+        "calendar": [row.to_dict() for row in monitoring.calendar(session, enrolled, on=now.date())],
         "disease_activity": monitoring.disease_activity_trend(session, enrolled),
     }
 
@@ -606,10 +612,13 @@ def list_adverse_events(
     responses={200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}},
                      "description": "FHIR NDJSON"}, **problem_responses(401, 403)},
 )  # fmt: skip
-def export_program(user: UserDep, session: SessionDep) -> Response:
-    """The whole program as FHIR NDJSON, history and audit chain included (administrator, auditor)."""
+def export_program(user: UserDep, session: SessionDep, clock: ClockDep) -> Response:
+    """The whole program as FHIR NDJSON, history and audit chain included (administrator, auditor); audited."""
     user.require("audit")
-    body = "".join(line + "\n" for line in transfer.export_ndjson(session))
+    lines = list(transfer.export_ndjson(session))
+    body = "".join(line + "\n" for line in lines)
+    transfer.record_export(session, resources=len(lines), digest=hashlib.sha256(body.encode()).hexdigest(),
+                           at=clock(), actor=user.name)  # fmt: skip
     return Response(body, media_type="application/x-ndjson")
 
 
