@@ -173,7 +173,7 @@ def write_checkpoint(
 
 
 def read_checkpoints(paths: list[Path], verifier: Verifier) -> list[tuple[str, Checkpoint]]:
-    found = []
+    found: list[tuple[str, Checkpoint]] = []
     try:
         for given in paths:
             found.extend((str(p), read_checkpoint(p, verifier)) for p in checkpoint_files(given))

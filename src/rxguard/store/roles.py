@@ -41,7 +41,9 @@ def grant_app_role(connection: Connection, role: str) -> None:
     names = [
         row[0]
         for row in connection.execute(
-            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'")
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"
+            )
         )
     ]
     connection.execute(text(f'GRANT USAGE ON SCHEMA "{_schema(connection)}" TO {role}'))

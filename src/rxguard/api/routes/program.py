@@ -8,6 +8,7 @@ service inside the request's transaction, and shapes the result. Who did it
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -626,8 +627,12 @@ def export_program(user: UserDep, session: SessionDep, clock: ClockDep) -> Respo
     "/audit/verification", operation_id="verify_audit", response_model=Open, responses=problem_responses(401, 403)
 )
 def verify_audit(user: UserDep, session: SessionDep) -> dict[str, Any]:
-    """Walk the audit log's hash chain; name the first entry that was edited, inserted or deleted."""
+    """Walk the audit log's hash chain, recompute its Merkle root and check every business record has its entry.
+
+    Checking against signed checkpoints kept outside the database is ``rxguard audit verify --checkpoint``.
+    """
     user.require("audit")
-    report = audit.verify(session)
-    return {"ok": report.ok, "entries": report.entries, "first_bad_seq": report.first_bad_seq,
+    report = audit.verify_log(session)
+    return {"ok": report.ok, "entries": report.entries, "first_bad_seq": report.chain.first_bad_seq,
+            "root": base64.b64encode(report.root).decode(), "problems": report.problems,
             "message": report.message()}  # fmt: skip
