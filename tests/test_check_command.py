@@ -137,3 +137,44 @@ def test_packs_validate_test_list_and_info(capsys: pytest.CaptureFixture[str]) -
     code, out, _ = cli(capsys, "info", "Tyruko", "--format", "json")
     data = orjson.loads(out)
     assert code == 0 and data["name"] == "natalizumab" and data["rules"] > 10 and data["conflicts"]
+
+
+def test_check_bundles_writes_one_line_per_file_and_goes_on_after_a_bad_one(
+    capsys: pytest.CaptureFixture[str], bundle_file: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for name in ("a.json", "c.json"):
+        (folder / name).write_bytes(bundle_file.read_bytes())
+    (folder / "b.json").write_text('{"resourceType": "Patient"}')
+    (folder / "notes.txt").write_text("not a bundle, not read")
+    code, out, _ = cli(capsys, "check", "--drug", "Tysabri", "--bundles", str(folder), "--at", AT)
+    lines = [orjson.loads(line) for line in out.splitlines()]
+    assert code == 2  # a file failed; every other file was still assessed
+    assert [line["file"] for line in lines] == ["a.json", "b.json", "c.json"]
+    assert "not a FHIR R4 Bundle" in lines[1]["error"] and "verdict" not in lines[1]
+    code, single, _ = cli(
+        capsys, "check", "--drug", "Tysabri", "--bundle", str(bundle_file), "--at", AT, "--format", "json"
+    )
+    assert code == 0
+    assert (
+        {k: v for k, v in lines[0].items() if k != "file"}
+        == orjson.loads(single)
+        == {k: v for k, v in lines[2].items() if k != "file"}
+    )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "either --bundle FILE"),
+        (["--bundle", "x.json", "--bundles", "."], "either --bundle FILE"),
+        (["--bundles", "no-such-folder"], "is not a folder"),
+        (["--bundles", ".", "--format", "json"], "does not go with --bundles"),
+    ],
+)
+def test_check_bundle_arguments_are_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, _, err = cli(capsys, "check", "--drug", "Tysabri", "--at", AT, *args)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1

@@ -2,38 +2,98 @@
 
 Every command turns :class:`rxguard.errors.RxguardError` into one line on
 stderr and exit code 2; usage errors also exit 2. Never a traceback.
+
+Command modules are imported lazily: ``rxguard check`` loads the engine and
+nothing of the program stack (SQLAlchemy, Alembic, FastAPI), because
+:data:`COMMANDS` says which module registers which top-level command. Help,
+an unknown command or no command at all registers every module.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
 
-from rxguard.cli import access, check, druginfo, packs, serve, web
-from rxguard.cli import program as program_cli
 from rxguard.errors import RxguardError, UnknownDrugError
 
-app = typer.Typer(
-    name="rxguard",
-    help="Keeps high-risk medicines safe: cited knowledge packs, patient assessment, the restricted-distribution program.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-check.register(app)
-packs.register(app)
-druginfo.register(app)
-program_cli.register(app)
-serve.register(app)
-access.register(app)
-web.register(app)
+# Top-level command -> the rxguard.cli module whose ``register(app)`` defines it.
+# A test checks this table against what the modules register, so a new command
+# that is missing here is caught (it would still work, only more slowly).
+COMMANDS: dict[str, str] = {
+    "check": "check",
+    "packs": "packs",
+    "info": "packs",
+    "ask": "druginfo",
+    "monograph": "druginfo",
+    "names": "druginfo",
+    "serve": "serve",
+    "token": "access",
+    "user": "access",
+    "web": "web",
+    **{
+        name: "program"
+        for name in (
+            "ae",
+            "audit",
+            "authorize",
+            "authorize-treatment",
+            "certification",
+            "certify",
+            "clear",
+            "consent",
+            "db",
+            "demo",
+            "discontinue",
+            "due",
+            "enroll",
+            "export",
+            "form",
+            "import",
+            "infuse",
+            "monitor",
+            "override",
+            "overrides",
+            "reauthorize",
+            "register",
+            "resume",
+        )
+    },
+}
+MODULES: tuple[str, ...] = ("check", "packs", "druginfo", "program", "serve", "access", "web")
+
+
+def build_app(modules: tuple[str, ...] = MODULES) -> typer.Typer:
+    """The typer application with the commands of ``modules`` registered."""
+    app = typer.Typer(
+        name="rxguard",
+        help="Keeps high-risk medicines safe: cited knowledge packs, patient assessment, the restricted-distribution program.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    @app.callback()
+    def _root() -> None:
+        """Keeps high-risk medicines safe: cited knowledge packs, patient assessment, the restricted-distribution program."""
+
+    for name in modules:
+        importlib.import_module(f"rxguard.cli.{name}").register(app)
+    return app
+
+
+def modules_for(argv: list[str]) -> tuple[str, ...]:
+    """The command modules ``argv`` needs: one for a known command, all otherwise."""
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    module = COMMANDS.get(command) if command else None
+    return (module,) if module else MODULES
 
 
 def run(argv: list[str]) -> int:
     """Run the CLI on ``argv``; return the exit code (usage errors: 2)."""
     try:
-        app(args=argv, prog_name="rxguard")
+        build_app(modules_for(argv))(args=argv, prog_name="rxguard")
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 2)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -12,7 +13,8 @@ from rich.markup import escape
 
 from rxguard.cli.options import parse_at, parse_jurisdiction, read_json_file
 from rxguard.engine.check import CheckResult, check_patient
-from rxguard.errors import InputError
+from rxguard.errors import InputError, RxguardError
+from rxguard.knowledge.names import resolve_drug
 
 _STYLE = {"contraindicated": "bold red", "hold": "bold yellow", "caution": "yellow", "ok": "green", "info": "cyan"}
 
@@ -58,13 +60,44 @@ def render_text(result: CheckResult, console: Console) -> None:
     )
 
 
+def check_folder(folder: Path, drug: str, *, at: date, jurisdiction: str | None, answers: Any) -> bool:
+    """One NDJSON line per ``*.json`` file in ``folder`` (sorted by name): its assessment, or its error.
+
+    A file that cannot be assessed gets a line ``{"file": ..., "error": ...}`` and the run goes on;
+    returns False when any file failed, so the command can exit 2 after writing every line.
+    """
+    if not folder.is_dir():
+        raise InputError(f"--bundles {str(folder)!r} is not a folder; give a folder of FHIR Bundle files (*.json)")
+    files = sorted(folder.glob("*.json"))
+    if not files:
+        raise InputError(f"--bundles {str(folder)!r} holds no *.json file")
+    resolve_drug(drug)  # an unknown drug is one error for the run, not one per file
+    ok = True
+    for path in files:
+        line: dict[str, Any] = {"file": path.name}
+        try:
+            result = check_patient(
+                drug, read_json_file(path, "bundle"), at=at, jurisdiction=jurisdiction, answers=answers
+            )
+            line.update(result.to_dict())
+        except RxguardError as exc:
+            line["error"] = str(exc)
+            ok = False
+        typer.echo(orjson.dumps(line).decode())
+    return ok
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def check(
         drug: Annotated[
             str, typer.Option("--drug", help="INN, brand, biosimilar, Chinese name or a common misspelling.")
         ],
-        bundle: Annotated[Path, typer.Option("--bundle", help="FHIR R4 Bundle (JSON) of the patient.")],
+        bundle: Annotated[Path | None, typer.Option("--bundle", help="FHIR R4 Bundle (JSON) of the patient.")] = None,
+        bundles: Annotated[
+            Path | None,
+            typer.Option("--bundles", help="A folder of Bundles (*.json): one assessment per file, as NDJSON."),
+        ] = None,
         at: Annotated[str | None, typer.Option(help="Assessment date, YYYY-MM-DD (default: today).")] = None,
         jurisdiction: Annotated[str | None, typer.Option(help="US or EU; omit to apply the stricter rule.")] = None,
         answers: Annotated[
@@ -73,12 +106,23 @@ def register(app: typer.Typer) -> None:
         format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     ) -> None:
         """Assess a patient record for a drug: verdict, findings with evidence and sources, what is due."""
-        if format not in ("text", "json"):
-            raise InputError(f"--format {format!r} is not known; use text or json")
+        if (bundle is None) == (bundles is None):
+            raise InputError("give either --bundle FILE (one record) or --bundles FOLDER (every *.json in it)")
+        if bundles is not None:
+            format = "ndjson" if format == "text" else format
+            if format != "ndjson":
+                raise InputError(f"--format {format!r} does not go with --bundles; --bundles writes ndjson")
+        elif format not in ("text", "json"):
+            raise InputError(f"--format {format!r} is not known; use text or json (ndjson with --bundles)")
         day = parse_at(at)
         where = parse_jurisdiction(jurisdiction)
-        data = read_json_file(bundle, "bundle")
         answer_data = read_json_file(answers, "answers") if answers else None
+        if bundles is not None:
+            if not check_folder(bundles, drug, at=day, jurisdiction=where, answers=answer_data):
+                raise typer.Exit(2)
+            return
+        assert bundle is not None
+        data = read_json_file(bundle, "bundle")
         result = check_patient(drug, data, at=day, jurisdiction=where, answers=answer_data)
         if format == "json":
             typer.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())

@@ -7,6 +7,8 @@ which the CLI turns into one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -59,6 +61,23 @@ def _write(text: str, output: Path | None) -> None:
     typer.echo(f"wrote {output}")
 
 
+def _question_lines(path: Path) -> list[str]:
+    """Non-empty lines of a question file (lines starting with # are comments)."""
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"--file {str(path)!r} does not exist; give a text file with one question per line") from None
+    except UnicodeDecodeError:
+        raise InputError(f"--file {str(path)!r} is not UTF-8 text; save it as UTF-8") from None
+    except OSError as exc:
+        raise InputError(f"cannot read --file {str(path)!r} ({exc.strerror})") from None
+    lines = [line.strip() for line in text.splitlines()]
+    questions = [line for line in lines if line and not line.startswith("#")]
+    if not questions:
+        raise InputError(f"--file {str(path)!r} holds no question; write one question per line")
+    return questions
+
+
 def register(app: typer.Typer) -> None:
     """Add ``monograph``, ``ask`` and ``names`` to the rxguard command line."""
 
@@ -78,15 +97,33 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def ask(
-        question: Annotated[str, typer.Argument(help="A question in English or Chinese.")],
+        question: Annotated[str | None, typer.Argument(help="A question in English or Chinese.")] = None,
         lang: Annotated[str | None, typer.Option("--lang", help="en or zh (default: the question's).")] = None,
-        format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+        format: Annotated[
+            str, typer.Option("--format", help="text or json (with --file: one JSON per line).")
+        ] = "text",
         jurisdiction: Annotated[str | None, typer.Option("--jurisdiction", help="US or EU (default: both).")] = None,
+        file: Annotated[
+            Path | None,
+            typer.Option("--file", help="Answer every question in this file, one per line ('-': standard input)."),
+        ] = None,
     ) -> None:
         """Answer a drug question from the packs, with sources. No network, no language model."""
         fmt = _choice("--format", format, ("text", "json"))
-        answer = answer_question(question, lang=_language(lang), jurisdiction=_jurisdiction(jurisdiction))
-        typer.echo(render_answer(answer, fmt), nl=False)
+        language, where = _language(lang), _jurisdiction(jurisdiction)
+        if (question is None) == (file is None):
+            raise InputError("give one question, or --file with one question per line (e.g. rxguard ask --file q.txt)")
+        if file is None:
+            answer = answer_question(question or "", lang=language, jurisdiction=where)
+            typer.echo(render_answer(answer, fmt), nl=False)
+            return
+        for number, line in enumerate(_question_lines(file), start=1):
+            answer = answer_question(line, lang=language, jurisdiction=where)
+            if fmt == "json":
+                typer.echo(orjson.dumps(dataclasses.asdict(answer)).decode())
+            else:
+                typer.echo(f"{'' if number == 1 else chr(10)}## {line}\n")
+                typer.echo(render_answer(answer, "text"), nl=False)
 
     names_app = typer.Typer(help="Drug names: how any name resolves to a pack.", no_args_is_help=True)
     app.add_typer(names_app, name="names")

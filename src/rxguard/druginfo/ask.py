@@ -1,34 +1,41 @@
-"""``rxguard ask``: answer a drug question from the packs' monographs, deterministically.
+"""``rxguard ask``: answer a drug question from the packs, deterministically, with sources.
 
-The question is read twice: once for the drug (any name the resolver knows,
-English or Chinese, misspellings included) and once for the intent
-(:mod:`rxguard.druginfo.intents`). The answer is the monograph section for
-that intent, with its citations, plus the recorded disagreements between
-sources that concern the same rules — so a reader of "which patients must
-not use mifamurtide?" also sees which of a web page's "contraindications"
-the label treats as warnings.
+The question is read for the drug (any name the resolver knows, English or
+Chinese, Traditional characters, truncated and misspelt names included), for
+red flags (symptoms that always get the pack's urgent action), for the
+numbers a rule computes with (age, infusion number, body surface area) and
+for what it asks: every cited statement of the pack is ranked against it
+(:mod:`rxguard.druginfo.retrieval`, BM25 with the question's intent as a
+prior). The answer is a direct sentence or two drawn from the best
+statements, then the supporting statements with their sources, then where
+sources disagree about them.
 
-There is no network and no language model. When rxguard has no pack for
-the drug, or the question is about something no monograph section covers,
-the answer says so and lists what rxguard can answer.
+There is no network and no language model. When rxguard has no pack for the
+drug, or the question is about something the monographs do not cover (price,
+mechanism, efficacy), the answer says so and lists what rxguard covers.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rxguard.druginfo.intents import INTENTS, SECTION_OF, Intent, classify_intent, score_intents
+from rxguard.druginfo.intents import INTENTS, SECTION_OF, Intent, out_of_scope_score, score_intents
 from rxguard.druginfo.labels import Language
 from rxguard.druginfo.monograph import (
     CONFLICTS_SECTION,
+    CitationView,
     MonographDoc,
     SectionView,
     SourceView,
     StatementView,
-    build_monograph,
 )
+from rxguard.druginfo.redflags import RaisedFlag, raised_flags
+from rxguard.druginfo.retrieval import MAX_SUPPORT, SUPPORT_SHARE, PackIndex, Ranked, cite, sentences
+from rxguard.druginfo.specifics import Finding, compute_findings, read_specifics
+from rxguard.druginfo.tokens import ChineseSegmenter, english_terms, has_han, lexicon, terms, to_simplified
 from rxguard.errors import InputError
 from rxguard.knowledge.loader import Pack, load_all
 from rxguard.knowledge.names import Resolution, find_drugs_in_text, is_cjk, suggest
@@ -50,8 +57,25 @@ _INTENT_NAMES: dict[str, tuple[str, str]] = {
 
 
 @dataclass(frozen=True)
+class UrgentView:
+    """A red flag raised by the question, and the pack's urgent action for it."""
+
+    id: str
+    title: str
+    text: str
+    citations: tuple[CitationView, ...]
+    matched: tuple[str, ...]
+    rules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DrugAnswer:
-    """The part of an answer about one drug named in the question."""
+    """The part of an answer about one drug named in the question.
+
+    ``direct`` answers the question in one or two sentences (computed findings first, then
+    the best sentences of the best statements); ``sections`` hold the supporting statements,
+    best first, grouped by monograph section; ``urgent`` the red flags the question raised.
+    """
 
     drug: str
     display: str
@@ -63,6 +87,12 @@ class DrugAnswer:
     related_conflicts: tuple[StatementView, ...]
     sources: tuple[SourceView, ...]
     disclaimer: str
+    direct: str = ""
+    direct_from: tuple[str, ...] = ()
+    topic: str | None = None
+    urgent: tuple[UrgentView, ...] = ()
+    findings: tuple[StatementView, ...] = ()
+    scores: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,6 +105,7 @@ class Answer:
     drugs: tuple[DrugAnswer, ...] = ()
     covers: tuple[str, ...] = ()
     suggestions: tuple[str, ...] = field(default=())
+    topic: str | None = None
 
 
 def question_language(question: str) -> Language:
@@ -130,33 +161,316 @@ def _name_note(res: Resolution, pack: Pack, lang: Language) -> str:
     return ""
 
 
-def _related_conflicts(doc: MonographDoc, sections: tuple[SectionView, ...]) -> tuple[StatementView, ...]:
+# --------------------------------------------------------------------------- plain language
+
+#: Wording that belongs to the engine, not to a reader: rule ids, pack file names, value sets.
+_INTERNAL = re.compile(
+    r"\b[a-z]+\.[a-z0-9]+(?:-[a-z0-9]+)+\b|\b[\w-]+\.(?:yaml|py|json)\b|\bvalue[- ]sets?\b|\bvalueset\b|"
+    r"\bvignette|\bschema gap\b|\bclinical[- ]facts\b|\bfact base\b|规则 ID|值集|"
+    r"\brules? [a-z0-9]+(?:-[a-z0-9]+)+|规则 [a-z0-9]+(?:-[a-z0-9]+)+",
+    re.IGNORECASE,
+)
+
+
+def plain(text: str) -> str:
+    """Text without the sentences that speak of engine internals (kept in the JSON fields)."""
+    if not _INTERNAL.search(text):
+        return text
+    kept = [s for s in sentences(text) if not _INTERNAL.search(s)]
+    joiner = "" if has_han(text) else " "
+    return joiner.join(kept)
+
+
+def _plain_statement(st: StatementView) -> StatementView:
+    points = tuple(p for p in (plain(p) for p in st.points) if p)
+    text = plain(st.text)
+    if text == st.text and points == st.points:
+        return st
+    return StatementView(st.id, text, st.citations, st.heading, points, st.table, st.jurisdictions, st.rules,
+                         st.unverified, st.generated_from)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- the index of every pack
+
+
+class Library:
+    """The packs with their statement indexes, built on first use and kept (one per packs mapping)."""
+
+    def __init__(self, packs: Mapping[str, Pack]) -> None:
+        self.packs = packs
+        self._indexes: dict[tuple[str, Language], PackIndex] = {}
+        self._segmenter: ChineseSegmenter | None = None
+
+    def segmenter(self) -> ChineseSegmenter:
+        if self._segmenter is None:
+            corpus = "\n".join(
+                "\n".join([st.heading or "", st.text, *st.points])
+                for drug in self.packs
+                for st in self.index(drug, "zh", segmenter=False).doc.statements()
+            )
+            names = [c.name for p in self.packs.values() for c in p.identity.chinese_names]
+            extra = [
+                *names,
+                *lexicon()["zh"]["synonyms"],
+                *(w for ws in lexicon()["zh"]["synonyms"].values() for w in ws),
+            ]
+            self._segmenter = ChineseSegmenter(corpus, extra)
+        return self._segmenter
+
+    def index(self, drug: str, lang: Language, *, segmenter: bool = True) -> PackIndex:
+        key = (drug, lang)
+        found = self._indexes.get(key)
+        if found is None:
+            found = PackIndex(self.packs[drug], lang, None)
+            self._indexes[key] = found
+        if segmenter and lang == "zh" and found.segmenter is None:
+            found.segmenter = self.segmenter()
+        return found
+
+
+_LIBRARIES: dict[int, tuple[Mapping[str, Pack], Library]] = {}
+
+
+def library(packs: Mapping[str, Pack]) -> Library:
+    cached = _LIBRARIES.get(id(packs))
+    if cached is not None and cached[0] is packs:
+        return cached[1]
+    lib = Library(packs)
+    if len(_LIBRARIES) > 8:
+        _LIBRARIES.clear()
+    _LIBRARIES[id(packs)] = (packs, lib)
+    return lib
+
+
+# --------------------------------------------------------------------------- reading the question
+
+
+def _without_names(question: str, drugs: list[Resolution]) -> str:
+    """The question with the drug names taken out, so they do not match every statement."""
+    text = to_simplified(question) if has_han(question) else question
+    for res in drugs:
+        for surface in {res.matched, to_simplified(res.matched)}:
+            if surface:
+                text = re.sub(re.escape(surface), " ", text, flags=re.IGNORECASE)
+    return text
+
+
+def _content_terms(text: str, matched_cues: tuple[str, ...]) -> list[str]:
+    """Terms of the question beyond its topic cue words: few means a broad question ("side effects of X?")."""
+    rest = text
+    for cue in sorted(matched_cues, key=len, reverse=True):
+        rest = re.sub(re.escape(cue), " ", rest, flags=re.IGNORECASE)
+    out = english_terms(rest, expand=False)
+    if has_han(rest):
+        stop = sorted(lexicon()["zh"]["stop"], key=len, reverse=True)
+        for word in stop:
+            rest = rest.replace(word, " ")
+        out += [run for run in re.findall(r"[\u3400-\u9fff]{2,}", rest)]
+    return out
+
+
+# --------------------------------------------------------------------------- building the answer
+
+
+def _urgent(flag: RaisedFlag, pack: Pack, doc: MonographDoc, lang: Language) -> UrgentView:
+    return UrgentView(
+        id=flag.flag.id,
+        title=flag.flag.title.in_(lang),
+        text=flag.flag.urgent.in_(lang),
+        citations=cite(pack, flag.flag.cite),
+        matched=flag.matched,
+        rules=tuple(flag.flag.rules),
+    )
+
+
+def _finding_view(finding: Finding, number: int, pack: Pack, doc: MonographDoc) -> StatementView:
+    return StatementView(
+        id=f"computed-{number}",
+        text=finding.text,
+        citations=cite(pack, finding.citations),
+        rules=finding.rules,
+        generated_from="computed",
+    )
+
+
+def _jurisdiction_ok(st: StatementView, jurisdiction: str | None) -> bool:
+    return jurisdiction is None or not st.jurisdictions or jurisdiction in st.jurisdictions
+
+
+def _best_sentences(
+    ranked: list[Ranked], query: set[str], index: PackIndex, lang: Language, limit: int = 2
+) -> tuple[str, tuple[str, ...]]:
+    """One or two sentences from the best statements: those sharing most terms with the question."""
+    picked: list[tuple[str, str]] = []
+    covered: set[str] = set()
+    for position, item in enumerate(ranked[:3]):
+        st = _plain_statement(index.by_id.get(item.passage.statement.id, item.passage).statement)
+        candidates = sentences(st.text) or [st.text]
+        scored = []
+        for sentence in candidates:
+            found = set(terms(sentence, index.segmenter, expand=False)) & query
+            scored.append((len(found - covered), len(found), -len(sentence), sentence, found))
+        if not scored:
+            continue
+        gain, total, _, sentence, found = max(scored)
+        if position > 0 and (gain == 0 or item.score < 0.8 * ranked[0].score):
+            continue
+        if position == 0 and total == 0:
+            sentence = candidates[0]
+        head = st.heading
+        text = f"{head}: {sentence}" if head and lang == "en" else (f"{head}：{sentence}" if head else sentence)
+        picked.append((text, st.id))
+        covered |= found
+        if len(picked) >= limit:
+            break
+    return (" " if lang == "en" else "").join(t for t, _ in picked), tuple(i for _, i in picked)
+
+
+def _opening(st: StatementView, lang: Language, count: int = 2) -> str:
+    """The first sentences of a statement, after its heading."""
+    text = (" " if lang == "en" else "").join(sentences(st.text)[:count]) or st.text
+    if not st.heading:
+        return text
+    return f"{st.heading}: {text}" if lang == "en" else f"{st.heading}：{text}"
+
+
+#: Longest overview drawn from the first statements of a section, for a broad question.
+MAX_OVERVIEW = 360
+
+
+def _overview(statements: list[StatementView], lang: Language) -> tuple[str, tuple[str, ...]]:
+    """A broad question ("contraindications of X?"): the first sentence of the section's first
+    statements, as many as fit in :data:`MAX_OVERVIEW` characters (at least one)."""
+    parts: list[str] = []
+    ids: list[str] = []
+    for st in statements[:4]:
+        piece = _opening(st, lang, count=1)
+        if parts and sum(len(p) for p in parts) + len(piece) > MAX_OVERVIEW:
+            break
+        parts.append(piece)
+        ids.append(st.id)
+    return (" " if lang == "en" else "").join(parts), tuple(ids)
+
+
+def _group(statements: list[tuple[str, str, StatementView]]) -> tuple[SectionView, ...]:
+    """Statements (section id, title, statement) grouped by section, in order of first appearance."""
+    order: list[str] = []
+    titles: dict[str, str] = {}
+    grouped: dict[str, list[StatementView]] = {}
+    for section, title, st in statements:
+        if section not in grouped:
+            order.append(section)
+            titles[section] = title
+            grouped[section] = []
+        if all(s.id != st.id for s in grouped[section]):
+            grouped[section].append(st)
+    return tuple(SectionView(s, titles[s], tuple(grouped[s])) for s in order)
+
+
+def _related_conflicts(doc: MonographDoc, shown: list[StatementView]) -> tuple[StatementView, ...]:
     """Conflicts that concern the rules of the statements being answered."""
-    rules = {rule for section in sections for st in section.statements for rule in st.rules}
+    rules = {rule for st in shown for rule in st.rules}
     conflicts = doc.section(CONFLICTS_SECTION)
     if conflicts is None or not rules:
         return ()
     return tuple(st for st in conflicts.statements if rules & set(st.rules))
 
 
-def _filter(section: SectionView, jurisdiction: str | None) -> SectionView:
-    if jurisdiction is None:
-        return section
-    kept = tuple(st for st in section.statements if not st.jurisdictions or jurisdiction in st.jurisdictions)
-    return SectionView(section.id, section.title, kept, section.intro)
+def _sources_of(pack: Pack, statements: list[StatementView], urgent: tuple[UrgentView, ...]) -> tuple[SourceView, ...]:
+    ids = {c.source for st in statements for c in st.citations} | {c.source for u in urgent for c in u.citations}
+    return tuple(
+        SourceView(s.id, s.title, s.jurisdiction, s.version, s.tier, s.verified, s.url)
+        for s in pack.sources.values()
+        if s.id in ids
+    )
 
 
-def _sources_of(doc: MonographDoc, statements: list[StatementView]) -> tuple[SourceView, ...]:
-    ids = {c.source for st in statements for c in st.citations}
-    return tuple(s for s in doc.sources if s.id in ids)
+@dataclass(frozen=True)
+class _Reading:
+    """What was read from the question, shared by every drug named in it."""
+
+    question: str
+    lang: Language
+    ask_lang: Language
+    prior: dict[str, float]
+    intent: Intent | None
+    cues: tuple[str, ...]
+    jurisdiction: str | None
 
 
-def _drug_answer(res: Resolution, pack: Pack, intent: Intent, lang: Language, jurisdiction: str | None) -> DrugAnswer:
-    doc = build_monograph(pack, lang)
-    section = doc.section(SECTION_OF[intent])
-    sections = (_filter(section, jurisdiction),) if section is not None else ()
-    related = _related_conflicts(doc, sections)
-    statements = [st for s in sections for st in s.statements] + list(related)
+def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[Resolution]) -> DrugAnswer | None:
+    pack = lib.packs[res.drug]
+    lang = reading.lang
+    shown_index = lib.index(res.drug, lang)
+    ask_index = lib.index(res.drug, reading.ask_lang)
+    doc = shown_index.doc
+    flags = raised_flags(reading.question, pack)
+    urgent = tuple(_urgent(f, pack, doc, lang) for f in flags)
+    text = _without_names(reading.question, drugs)
+    query = terms(text, ask_index.segmenter)
+    ranked = ask_index.rank(query, reading.prior)
+    findings = compute_findings(pack, doc, read_specifics(reading.question), lang)
+
+    def view(item: Ranked) -> tuple[str, str, StatementView]:
+        found = shown_index.by_id.get(item.passage.statement.id, item.passage)
+        return found.section, found.section_title, _plain_statement(found.statement)
+
+    ranked = [r for r in ranked if _jurisdiction_ok(r.passage.statement, reading.jurisdiction)]
+    disagreements = [r for r in ranked if r.passage.kind == "conflict"]
+    ranked = [r for r in ranked if r.passage.kind != "conflict"]
+    support: list[tuple[str, str, StatementView]] = []
+    topic = ranked[0].passage.section if ranked else None
+    broad = reading.intent is not None and len(_content_terms(text, reading.cues)) <= 1
+    if broad and reading.intent is not None:
+        topic = SECTION_OF[reading.intent]
+        section = doc.section(topic)
+        if section is not None:
+            support += [(topic, section.title, _plain_statement(st)) for st in section.statements
+                        if _jurisdiction_ok(st, reading.jurisdiction)]  # fmt: skip
+        first = [
+            r for r in ranked if r.passage.section == topic and support and r.passage.statement.id == support[0][2].id
+        ]
+        ranked = (
+            first
+            + [r for r in ranked if r.passage.section == topic and r not in first]
+            + [r for r in ranked if r.passage.section != topic]
+        )
+    elif ranked:
+        best = ranked[0].score
+        support += [view(r) for r in ranked[:MAX_SUPPORT] if r.score >= SUPPORT_SHARE * best]
+    # red-flag and computed statements come first among the supporting ones
+    by_id = {st.id: (sec.id, sec.title, st) for sec in doc.sections for st in sec.statements}
+    lead: list[tuple[str, str, StatementView]] = []
+    if flags:
+        first_flag = next((by_id[i][0] for f in flags for i in f.flag.statements if i in by_id), None)
+        topic = first_flag or topic
+    for flag in flags:
+        lead += [(by_id[i][0], by_id[i][1], _plain_statement(by_id[i][2])) for i in flag.flag.statements if i in by_id]
+    top_rules = {rule for _, _, st in support[:MAX_SUPPORT] for rule in st.rules}
+    relevant = [f for f in findings if f.fires or set(f.rules) & top_rules or not f.rules]
+    for finding in relevant:
+        lead += [(by_id[i][0], by_id[i][1], _plain_statement(by_id[i][2])) for i in finding.statements if i in by_id]
+    support = lead + support
+    if not support and not urgent and not relevant:
+        return None
+    query_set = set(terms(text, ask_index.segmenter, expand=False)) | set(query)
+    if broad and support:
+        direct, direct_from = _overview([st for _, _, st in support[len(lead) :]] or [support[0][2]], lang)
+    elif ranked:
+        direct, direct_from = _best_sentences(ranked, query_set, shown_index, lang)
+    else:
+        direct, direct_from = "", ()
+    computed = " ".join(f.text for f in relevant) if lang == "en" else "".join(f.text for f in relevant)
+    if computed:
+        direct = f"{computed} {direct}".strip() if lang == "en" else computed + direct
+    finding_views = tuple(_finding_view(f, n, pack, doc) for n, f in enumerate(relevant, start=1))
+    sections = _group(support)
+    shown = [st for sec in sections for st in sec.statements]
+    related_ids = {c.id for c in _related_conflicts(doc, shown)}
+    if disagreements and disagreements[0].score >= SUPPORT_SHARE * (ranked[0].score if ranked else 0.0):
+        related_ids.add(disagreements[0].passage.statement.id)
+    conflicts = doc.section(CONFLICTS_SECTION)
+    related = tuple(_plain_statement(c) for c in (conflicts.statements if conflicts else ()) if c.id in related_ids)
     return DrugAnswer(
         drug=res.drug,
         display=pack.identity.display.get(lang) or pack.identity.inn,
@@ -166,23 +480,34 @@ def _drug_answer(res: Resolution, pack: Pack, intent: Intent, lang: Language, ju
         note=_note(res, pack, lang),
         sections=sections,
         related_conflicts=related,
-        sources=_sources_of(doc, statements),
+        sources=_sources_of(pack, [*shown, *related, *finding_views], urgent),
         disclaimer=doc.disclaimer,
+        direct=direct,
+        direct_from=direct_from,
+        topic=topic,
+        urgent=urgent,
+        findings=finding_views,
+        scores=tuple((r.passage.statement.id, round(r.score, 3)) for r in ranked[:8]),
     )
 
 
 def _no_drug(question: str, lang: Language, packs: Mapping[str, Pack], intent: Intent | None) -> Answer:
-    words = [w for w in question.replace("?", " ").split() if len(w) >= 5]
+    """No pack for the drug asked about. Similar spellings are named as different medicines, never
+    as if they were the drug asked about."""
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z-]{4,}", question)]
     hints = sorted({s.display for w in words for s in suggest(w, packs, 2) if s.score >= 0.7})
     listed = _pack_list(packs, lang)
     if lang == "en":
         message = f"rxguard has no pack for the drug in this question. It has packs for {listed}."
         if hints:
-            message += f" Did you mean: {', '.join(hints)}?"
+            message += (
+                f" {', '.join(hints)} is spelt similarly but is a different medicine; ask about it by name"
+                " only if that is the drug you mean."
+            )
     else:
         message = f"rxguard 没有这个问题中所涉药品的知识包。现有知识包：{listed}。"
         if hints:
-            message += f"您是否指：{'、'.join(hints)}？"
+            message += f"{'、'.join(hints)}的拼写与之相近，但属于不同的药品；只有当您指的就是该药时，才请用其名称提问。"
     return Answer(question, lang, "no-drug", intent, message, covers=_covers(lang), suggestions=tuple(hints))
 
 
@@ -202,6 +527,10 @@ def _no_intent(question: str, lang: Language, drugs: list[Resolution], packs: Ma
     return Answer(question, lang, "no-intent", None, message, covers=covers)
 
 
+#: Least BM25 score of the best statement for a question with no topic cue to be answered.
+MIN_UNCUED_SCORE = 2.0
+
+
 def answer_question(
     question: str,
     *,
@@ -209,32 +538,70 @@ def answer_question(
     jurisdiction: str | None = None,
     packs: Mapping[str, Pack] | None = None,
 ) -> Answer:
-    """Answer one question from the packs; never guesses a drug or an intent."""
+    """Answer one question from the packs; never guesses a drug, never answers outside the packs."""
     if not question.strip():
         raise InputError('the question is empty; ask e.g. rxguard ask "What are the contraindications of natalizumab?"')
     if lang is not None and lang not in ("en", "zh"):
         raise InputError(f"--lang {lang!r} is not available; use en or zh")
     packs = load_all() if packs is None else packs
-    language: Language = lang or question_language(question)
-    intent = classify_intent(question)
+    lib = library(packs)
+    ask_lang: Language = question_language(question)
+    language: Language = lang or ask_lang
+    simplified = to_simplified(question)
+    scored = score_intents(simplified)
+    intent: Intent | None = scored[0].intent if scored else None
+    out_of_scope = out_of_scope_score(simplified)
+    if scored and out_of_scope >= scored[0].score:
+        intent = None
     drugs = [r for r in find_drugs_in_text(question, packs) if r.drug in packs]
     if not drugs:
         return _no_drug(question, language, packs, intent)
-    if intent is None:
+    reading = _Reading(
+        question=question,
+        lang=language,
+        ask_lang=ask_lang,
+        prior={SECTION_OF[s.intent]: s.score for s in scored} if intent is not None else {},
+        intent=intent,
+        cues=tuple(c for s in scored for c in s.matched),
+        jurisdiction=jurisdiction,
+    )
+    flagged = any(raised_flags(question, packs[r.drug]) for r in drugs)
+    if not flagged and (out_of_scope > 0 and intent is None):
         return _no_intent(question, language, drugs, packs)
-    answers = tuple(_drug_answer(r, packs[r.drug], intent, language, jurisdiction) for r in drugs)
-    topic = _INTENT_NAMES[intent][0 if language == "en" else 1]
-    if all(not a.sections for a in answers):
-        names = ", ".join(a.display for a in answers)
+    if (
+        not flagged
+        and intent is not None
+        and all(lib.index(r.drug, language).doc.section(SECTION_OF[intent]) is None for r in drugs)
+    ):
+        names = ", ".join(packs[r.drug].identity.display.get(language) or r.drug for r in drugs)
+        topic_name = _INTENT_NAMES[intent][0 if language == "en" else 1]
         message = (
-            f"The {names} monograph has no section on {topic}."
+            f"The {names} monograph has no section on {topic_name}."
             if language == "en"
-            else f"{names}的药品信息中没有关于{topic}的部分。"
+            else f"{names}的药品信息中没有关于{topic_name}的部分。"
         )
-        return Answer(question, language, "no-section", intent, message, answers, _covers(language))
-    return Answer(question, language, "answered", intent, topic, answers, _covers(language))
+        return Answer(question, language, "no-section", intent, message, (), _covers(language))
+    answers = tuple(a for a in (_drug_answer(lib, r, reading, drugs) for r in drugs) if a is not None)
+    if not flagged and intent is None:
+        # no topic cue: answer only when the statements match the question well
+        answers = tuple(a for a in answers if a.scores and _lexical_best(lib, a, reading) >= MIN_UNCUED_SCORE)
+    if not answers:
+        return _no_intent(question, language, drugs, packs)
+    topic = next((a.topic for a in answers if a.topic), None)
+    name = _INTENT_NAMES.get(topic or "", ("", ""))[0 if language == "en" else 1] if topic else ""
+    return Answer(question, language, "answered", intent, name, answers, _covers(language), topic=topic)
+
+
+def _lexical_best(lib: Library, answer: DrugAnswer, reading: _Reading) -> float:
+    index = lib.index(answer.drug, reading.ask_lang)
+    text = _without_names(reading.question, [])
+    ranked = index.rank(terms(text, index.segmenter), {})
+    return ranked[0].lexical if ranked else 0.0
 
 
 def explain_intent(question: str) -> list[tuple[str, float, tuple[str, ...]]]:
     """The intent scores and matched phrases, for debugging a classification."""
     return [(s.intent, s.score, s.matched) for s in score_intents(question)]
+
+
+__all__ = ["INTENTS", "Answer", "DrugAnswer", "UrgentView", "answer_question", "plain"]

@@ -269,12 +269,49 @@ def _text_statement(st: StatementView, lang: Language) -> list[str]:
     return lines
 
 
+_ANSWER_LABELS = {
+    "urgent": ("URGENT", "紧急"),
+    "answer": ("Answer", "回答"),
+    "computed": ("From the question's numbers", "按问题中的数字"),
+    "support": ("Supporting statements", "依据"),
+}
+
+
+def _answer_label(key: str, lang: Language) -> str:
+    en, zh = _ANSWER_LABELS[key]
+    return en if lang == "en" else zh
+
+
+def _cites_line(citations: Iterable[CitationView], lang: Language) -> str:
+    sep = ": " if lang == "en" else "："
+    return f"    {labels.label('sources', lang)}{sep}" + "; ".join(citation_label(c, lang) for c in citations)
+
+
 def _text_drug(drug: DrugAnswer, lang: Language) -> list[str]:
+    sep = ": " if lang == "en" else "："
     lines: list[str] = []
+    for urgent in drug.urgent:
+        lines += [
+            f"⚠ {_answer_label('urgent', lang)} — {urgent.title}",
+            urgent.text,
+            _cites_line(urgent.citations, lang),
+            "",
+        ]
     if drug.note:
         lines += [drug.note, ""]
+    topic = next((s.title for s in drug.sections if s.id == drug.topic), None)
+    lines += [f"{drug.display} — {topic}" if topic else drug.display, ""]
+    if drug.direct:
+        lines += [f"{_answer_label('answer', lang)}{sep}{drug.direct}", ""]
+    for finding in drug.findings:
+        lines += [f"• {finding.text}", _cites_line(finding.citations, lang)]
+    if drug.findings:
+        lines.append("")
+    if drug.sections:
+        lines += [_answer_label("support", lang), ""]
     for section in drug.sections:
-        lines += [f"{drug.display} — {section.title}", ""]
+        if len(drug.sections) > 1 or section.id != drug.topic:
+            lines += [f"{drug.display} — {section.title}", ""]
         for st in section.statements:
             lines += _text_statement(st, lang)
         lines.append("")
@@ -291,7 +328,6 @@ def _text_drug(drug: DrugAnswer, lang: Language) -> list[str]:
             url = f" {s.url}" if s.url else ""
             lines.append(f"  {s.id} — {s.title} ({labels.jurisdiction(s.jurisdiction, lang)}; {tier}; {checked}){url}")
         lines.append("")
-    sep = ": " if lang == "en" else "："
     lines.append(f"{labels.label('disclaimer', lang)}{sep}{drug.disclaimer}")
     return lines
 

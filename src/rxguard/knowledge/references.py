@@ -102,6 +102,14 @@ def find_reference_problems(pack: Pack) -> list[str]:
         cite(f"{base / 'parameters.yaml'}: parameter {param.id}", param)
     for vs in pack.valuesets.values():
         cite(f"{base / 'valuesets.yaml'}: value set {vs.id}", vs)
+        cited = [(e.code, e.source) for e in [*vs.code_entries(), *vs.exclude_codes]]
+        cited += [(b.name, b.source) for b in vs.brands]
+        for label, source in cited:
+            if source not in pack.sources:
+                problems.append(
+                    f"{base / 'valuesets.yaml'}: value set {vs.id}: {label!r} cites source {source!r}, "
+                    "which sources.yaml does not register"
+                )
     cite(f"{base / 'schedule.yaml'}: dosing", pack.dosing)
     for item in pack.monitoring:
         where = f"{base / 'schedule.yaml'}: monitoring {item.id}"

@@ -156,6 +156,7 @@ class LabTest(Strict):
     value_lt: float | None = None
     value_lte: float | None = None
     below_lln: bool | None = None
+    above_uln: bool | None = None
     result: Literal["positive", "negative"] | None = None
     max_age: Duration | None = None
     missing: bool | None = None
@@ -371,12 +372,68 @@ class Conflict(Strict):
 # --------------------------------------------------------------------------- value sets
 
 
+class CodeEntry(Strict):
+    """One code of a value set, with the display its source gives and that source.
+
+    ``code`` is ``system|value`` with a short system name (``rxnorm``, ``atc``,
+    ``sct``, ``icd10``...). ATC and ICD-10 codes match hierarchically (a code
+    covers its descendants); an ICD-10 block such as ``icd10|C00-C97`` covers
+    every category in the range. ``verified`` is true only when the source read
+    lists this code with this display (a regulator or a curated terminology
+    list); a code seen only in secondary material is kept with ``verified:
+    false`` and its note says why it is still used.
+    """
+
+    code: str
+    display: str = Field(min_length=1)
+    source: str
+    verified: bool = False
+    note: str = ""
+
+    @field_validator("code")
+    @classmethod
+    def _system_prefixed(cls, code: str) -> str:
+        return _check_code(code)
+
+
+class Brand(Strict):
+    """A brand (proprietary) name and the ingredient it contains, as its source names them."""
+
+    name: str = Field(min_length=1)
+    ingredient: str = Field(min_length=1)
+    source: str
+    verified: bool = False
+    note: str = ""
+
+
+def _check_code(code: str) -> str:
+    if "|" not in code:
+        raise ValueError(f"code {code!r} must be 'system|code', e.g. 'http://snomed.info/sct|24700007'")
+    system, _, value = code.partition("|")
+    if system == "icd10" and "-" in value and not ICD10_BLOCK.match(value):
+        raise ValueError(f"ICD-10 block {value!r} must look like C00-C97 (first and last category)")
+    return code
+
+
+ICD10_BLOCK = re.compile(r"^([A-Z])(\d{2})-([A-Z])(\d{2})$")
+
+
 class ValueSet(Strict):
+    """A named set of codes and names; items that match carry its id as a tag.
+
+    Matching order (see :mod:`rxguard.facts.vocabulary`): codes first, then the
+    excluded codes, then names and brand names as the last resort. A name with
+    ``*`` at the start or end of a word is a stem: ``*carcinoma`` matches
+    "adenocarcinoma", ``azathioprin*`` matches "Azathioprin".
+    """
+
     id: str
     title: str
     kind: Literal["medication", "condition", "allergy", "procedure"]
-    codes: list[str] = []
+    codes: list[str | CodeEntry] = []
+    exclude_codes: list[CodeEntry] = []
     names: list[str] = []
+    brands: list[Brand] = []
     excludes: list[str] = []
     sources: list[Citation] = []
     verified: bool = False
@@ -384,11 +441,23 @@ class ValueSet(Strict):
 
     @field_validator("codes")
     @classmethod
-    def _system_prefixed(cls, codes: list[str]) -> list[str]:
+    def _system_prefixed(cls, codes: list[str | CodeEntry]) -> list[str | CodeEntry]:
         for code in codes:
-            if "|" not in code:
-                raise ValueError(f"code {code!r} must be 'system|code', e.g. 'http://snomed.info/sct|24700007'")
+            if isinstance(code, str):
+                _check_code(code)
         return codes
+
+    def code_values(self) -> list[str]:
+        """Every code as ``system|value``."""
+        return [c if isinstance(c, str) else c.code for c in self.codes]
+
+    def code_entries(self) -> list[CodeEntry]:
+        """The codes that carry a display and a source (all of them in a released pack)."""
+        return [c for c in self.codes if isinstance(c, CodeEntry)]
+
+    def match_names(self) -> list[str]:
+        """Names and brand names: the text this set matches by."""
+        return [*self.names, *(b.name for b in self.brands)]
 
 
 # --------------------------------------------------------------------------- schedule

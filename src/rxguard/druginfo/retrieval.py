@@ -1,0 +1,177 @@
+"""Find the statements that answer a question: BM25 over every cited statement of a pack.
+
+What is indexed, per pack and language: every monograph statement, the
+generated ones too (monitoring calendar from ``schedule.yaml``, PML strata
+from ``risk.yaml``, "where sources disagree" from ``conflicts.yaml``), and in
+English every rule's message and action (rules carry no Chinese wording; a
+rule that a monograph statement already explains is not indexed twice).
+Each passage keeps its citations.
+
+Ranking is BM25 (``bm25s``) over the terms of :mod:`rxguard.druginfo.tokens`,
+plus the intent of the question (:mod:`rxguard.druginfo.intents`) as a
+prior: a passage of the section the question's wording points at gets a
+bonus, so a strong cue helps without deciding alone, and one weak word
+("dose" in a question about MRI schedules) cannot override what the rest of
+the question matches.
+
+Indexes are built on first use and kept for the process (``rxguard ask
+--file`` answers many questions for the cost of one build).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from rxguard.druginfo.labels import Language
+from rxguard.druginfo.monograph import CONFLICTS_SECTION, CitationView, MonographDoc, StatementView, build_monograph
+from rxguard.druginfo.tokens import ChineseSegmenter, terms
+
+if TYPE_CHECKING:
+    from rxguard.knowledge.loader import Pack
+    from rxguard.knowledge.schema import Citation, Rule
+
+#: The monograph section a rule's category belongs to.
+RULE_SECTION: dict[str, str] = {
+    "contraindication": "contraindications",
+    "interaction": "interactions",
+    "warning": "warnings",
+    "special-population": "special-populations",
+    "administration": "administration",
+    "preparation": "administration",
+    "schedule": "administration",
+    "monitoring": "monitoring",
+    "lab": "monitoring",
+    "pml": "pml-risk",
+    "program": "access",
+}
+#: Weight of the intent prior against the best BM25 score (1.0).
+PRIOR_WEIGHT = 0.45
+#: A passage scoring below this share of the best one is not shown as support.
+SUPPORT_SHARE = 0.55
+#: Most supporting statements shown.
+MAX_SUPPORT = 4
+#: Sections that never answer a question on their own (names are for the resolver).
+_QUIET_SECTIONS = frozenset({"names"})
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One indexed statement and the section it belongs to."""
+
+    statement: StatementView
+    section: str
+    section_title: str
+    kind: str  # "statement", "calendar", "stratum", "conflict", "rule"
+
+
+@dataclass(frozen=True)
+class Ranked:
+    passage: Passage
+    score: float  # 0..1+prior, relative to the best match of this question
+    lexical: float  # raw BM25
+
+
+class PackIndex:
+    """The BM25 index of one pack in one language."""
+
+    def __init__(self, pack: Pack, lang: Language, segmenter: ChineseSegmenter | None) -> None:
+        self.pack, self.lang, self.segmenter = pack, lang, segmenter
+        self.doc: MonographDoc = build_monograph(pack, lang)
+        self.passages: list[Passage] = _passages(self.doc, pack, lang)
+        self.by_id: dict[str, Passage] = {p.statement.id: p for p in self.passages}
+        self._bm25: Any = None
+
+    def _retriever(self) -> Any:
+        if self._bm25 is None:
+            import bm25s
+
+            retriever = bm25s.BM25()
+            corpus = [_document_terms(p, self.segmenter) for p in self.passages]
+            retriever.index(corpus, show_progress=False)
+            self._bm25 = retriever
+        return self._bm25
+
+    def rank(self, query: Sequence[str], prior: Mapping[str, float]) -> list[Ranked]:
+        """Passages best first: BM25 scaled to the best match, plus the section prior."""
+        if not query:
+            return []
+        scores = self._retriever().get_scores(list(query))
+        best = float(max(scores)) if len(scores) else 0.0
+        top_prior = max(prior.values(), default=0.0)
+        ranked: list[Ranked] = []
+        for passage, raw in zip(self.passages, scores, strict=True):
+            lexical = float(raw)
+            if lexical <= 0.0 or passage.section in _QUIET_SECTIONS:
+                continue
+            bonus = PRIOR_WEIGHT * prior.get(passage.section, 0.0) / top_prior if top_prior else 0.0
+            ranked.append(Ranked(passage, lexical / best + bonus, lexical))
+        return sorted(ranked, key=lambda r: -r.score)
+
+
+def _passages(doc: MonographDoc, pack: Pack, lang: Language) -> list[Passage]:
+    out: list[Passage] = []
+    explained: set[str] = set()
+    for section in doc.sections:
+        for st in section.statements:
+            kind = {"schedule.yaml": "calendar", "risk.yaml": "stratum", "conflicts.yaml": "conflict"}.get(
+                st.generated_from, "statement"
+            )
+            out.append(Passage(st, section.id, section.title, kind))
+            if section.id != CONFLICTS_SECTION:
+                explained.update(st.rules)
+    if lang == "en":
+        titles = {s.id: s.title for s in doc.sections}
+        for rule in pack.rules:
+            if rule.id in explained:
+                continue
+            rule_section = RULE_SECTION.get(rule.category, "warnings")
+            out.append(
+                Passage(_rule_statement(rule, pack), rule_section, titles.get(rule_section, rule_section), "rule")
+            )
+    return out
+
+
+def cite(pack: Pack, citations: Iterable[Citation]) -> tuple[CitationView, ...]:
+    """Citation views of pack citations (title, tier and verification from sources.yaml)."""
+    out = []
+    for c in citations:
+        s = pack.sources.get(c.source)
+        out.append(
+            CitationView(c.source, c.section, s.title if s else c.source, s.jurisdiction if s else "",
+                         s.tier if s else "", s.verified if s else False, s.url if s else "")
+        )  # fmt: skip
+    return tuple(out)
+
+
+def _rule_statement(rule: Rule, pack: Pack) -> StatementView:
+    """A rule as a statement: its title, message and action, with its citations."""
+    return StatementView(
+        id=f"rule-{rule.id}",
+        heading=rule.title,
+        text=f"{rule.message.strip()} {rule.action.strip()}",
+        citations=cite(pack, rule.sources),
+        jurisdictions=tuple(rule.jurisdictions),
+        rules=(rule.id,),
+        unverified=rule.needs_review,
+        generated_from="rules.yaml",
+    )
+
+
+def _document_terms(passage: Passage, segmenter: ChineseSegmenter | None) -> list[str]:
+    st = passage.statement
+    table = " ".join(" ".join(row) for row in st.table.rows) + " " + " ".join(st.table.columns) if st.table else ""
+    text = " ".join([st.heading or "", st.heading or "", st.text, " ".join(st.points), table, passage.section_title])
+    return terms(text, segmenter, expand=False) or ["∅"]
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a statement (English or Chinese punctuation)."""
+    return [s.strip() for s in _SENTENCE.split(text) if s.strip()]
+
+
+def with_text(st: StatementView, text: str) -> StatementView:
+    return replace(st, text=text)

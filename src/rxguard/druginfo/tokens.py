@@ -1,0 +1,225 @@
+"""Search terms of a question or a statement, in English and Chinese.
+
+English: words, case-folded, stop words dropped, Snowball-stemmed, and the
+everyday words people use for a topic mapped onto the words the monographs
+use (``lexicon.yaml``: "shot" -> infusion, "breastfeed" -> breast-feeding).
+Chinese: Traditional characters folded to Simplified (OpenCC), words from
+jieba, and character bigrams, so a word jieba splits differently still
+matches.
+
+Everything heavy loads on first use and is kept: the OpenCC converter, the
+Snowball stemmer, the lexicon and the jieba tokenizer. jieba's own
+dictionary is large (a second or more to load); rxguard gives jieba a small
+dictionary instead, made once from the words of jieba's dictionary that
+occur in the packs' Chinese text plus the lexicon's words, and cached in the
+user's cache folder (``RXGUARD_CACHE_DIR`` or ``~/.cache/rxguard``), so a
+question costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import unicodedata
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_HAN_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_EN_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+_LEXICON = Path(__file__).with_name("lexicon.yaml")
+#: Longest word taken from jieba's dictionary into the small one.
+_MAX_WORD = 8
+
+
+def has_han(text: str) -> bool:
+    return bool(_HAN.search(text))
+
+
+# --------------------------------------------------------------------------- lexicon
+
+
+@functools.cache
+def lexicon() -> dict[str, Any]:
+    """``lexicon.yaml``: stop words and everyday-word mappings for both languages."""
+    import yaml
+
+    data: dict[str, Any] = yaml.safe_load(_LEXICON.read_text("utf-8"))
+    return data
+
+
+@functools.cache
+def _en_stop() -> frozenset[str]:
+    return frozenset(lexicon()["en"]["stop"])
+
+
+@functools.cache
+def _en_synonyms() -> dict[str, tuple[str, ...]]:
+    """stem of an everyday word -> stems of the words the monographs use for it."""
+    out: dict[str, tuple[str, ...]] = {}
+    for key, values in lexicon()["en"]["synonyms"].items():
+        stems = tuple(stem(w) for value in values for w in _EN_WORD.findall(value.lower()))
+        out[stem(key.lower())] = stems
+    return out
+
+
+@functools.cache
+def _zh_synonyms() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """everyday Chinese phrase -> words the monographs use (longest phrase first)."""
+    pairs = [(k, tuple(v)) for k, v in lexicon()["zh"]["synonyms"].items()]
+    return tuple(sorted(pairs, key=lambda p: -len(p[0])))
+
+
+# --------------------------------------------------------------------------- English
+
+
+@functools.cache
+def _stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@functools.lru_cache(maxsize=8192)
+def stem(word: str) -> str:
+    result: str = _stemmer().stemWord(word)
+    return result
+
+
+def english_terms(text: str, *, expand: bool = True) -> list[str]:
+    """Stemmed content words of English text, with the lexicon's synonyms when ``expand``."""
+    folded = unicodedata.normalize("NFKC", text).casefold().replace("²", "2")
+    stop = _en_stop()
+    synonyms = _en_synonyms() if expand else {}
+    out: list[str] = []
+    for word in _EN_WORD.findall(folded):
+        parts = [word, *word.split("-")] if "-" in word else [word]
+        for part in parts:
+            if part in stop or not part:
+                continue
+            s = stem(part)
+            out.append(s)
+            out.extend(synonyms.get(s, ()))
+    return out
+
+
+# --------------------------------------------------------------------------- Chinese
+
+
+@functools.cache
+def _converter() -> Any:
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional Chinese characters folded to Simplified; other text unchanged."""
+    if not has_han(text):
+        return text
+    converted: str = _converter().convert(text)
+    return converted
+
+
+def cache_dir() -> Path:
+    configured = os.environ.get("RXGUARD_CACHE_DIR")
+    base = (
+        Path(configured) if configured else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rxguard"
+    )
+    return base
+
+
+def _import_jieba() -> Any:
+    with warnings.catch_warnings():
+        # jieba imports pkg_resources, which newer setuptools marks deprecated.
+        warnings.simplefilter("ignore")
+        import jieba
+
+        jieba.setLogLevel(60)
+        return jieba
+
+
+def _small_dictionary(corpus: str, extra: Iterable[str]) -> str:
+    """Lines of jieba's dictionary whose word occurs in ``corpus``, plus ``extra`` words."""
+    jieba = _import_jieba()
+    pieces = {run[i : i + n] for run in _HAN_RUN.findall(corpus) for n in range(2, _MAX_WORD + 1)
+              for i in range(len(run) - n + 1)}  # fmt: skip
+    lines: list[str] = []
+    seen: set[str] = set()
+    with open(jieba.get_dict_file().name, encoding="utf-8") as handle:
+        for line in handle:
+            word = line.split(" ", 1)[0]
+            if word in pieces and word not in seen:
+                seen.add(word)
+                lines.append(line.rstrip("\n"))
+    lines += [f"{word} 1000" for word in extra if word not in seen and has_han(word) and not re.search(r"\s", word)]
+    return "\n".join(lines) + "\n"
+
+
+class ChineseSegmenter:
+    """jieba over a small dictionary made from a corpus (cached on disk by the corpus' digest)."""
+
+    def __init__(self, corpus: str, extra: Iterable[str] = ()) -> None:
+        self._corpus, self._extra = corpus, tuple(sorted(set(extra)))
+        self._tokenizer: Any = None
+
+    def _dictionary_path(self) -> Path:
+        digest = hashlib.sha256((self._corpus + "\0" + "\n".join(self._extra)).encode()).hexdigest()[:16]
+        path = cache_dir() / f"jieba-{digest}.txt"
+        if not path.exists():
+            text = _small_dictionary(self._corpus, self._extra)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_text(text, "utf-8")
+                tmp.replace(path)
+            except OSError:  # a read-only home: keep the dictionary in a temporary folder
+                import tempfile
+
+                path = Path(tempfile.gettempdir()) / path.name
+                path.write_text(text, "utf-8")
+        return path
+
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            jieba = _import_jieba()
+            path = self._dictionary_path()
+            tokenizer = jieba.Tokenizer(dictionary=str(path))
+            tokenizer.tmp_dir = str(path.parent)
+            tokenizer.cache_file = f"{path.stem}.cache"
+            tokenizer.initialize()
+            self._tokenizer = tokenizer
+        return self._tokenizer
+
+    def words(self, text: str) -> list[str]:
+        return [w for w in self.tokenizer().lcut_for_search(text) if has_han(w)]
+
+
+def chinese_terms(text: str, segmenter: ChineseSegmenter | None, *, expand: bool = True) -> list[str]:
+    """Words (jieba, when a segmenter is given) and character bigrams of the Chinese in ``text``."""
+    simplified = to_simplified(unicodedata.normalize("NFKC", text))
+    extra: list[str] = []
+    if expand:
+        for phrase, words in _zh_synonyms():
+            if phrase in simplified:
+                extra.extend(words)
+    out: list[str] = []
+    for run in _HAN_RUN.findall(" ".join([simplified, *extra])):
+        if segmenter is not None:
+            out.extend(f"w:{w}" for w in segmenter.words(run) if len(w) >= 2)
+        out.extend(run[i : i + 2] for i in range(len(run) - 1))
+        if len(run) == 1:
+            out.append(run)
+    return out
+
+
+def terms(text: str, segmenter: ChineseSegmenter | None, *, expand: bool = True) -> list[str]:
+    """Every search term of mixed English/Chinese text."""
+    out = english_terms(text, expand=expand)
+    if has_han(text):
+        out += chinese_terms(text, segmenter, expand=expand)
+    return out
