@@ -296,3 +296,25 @@ def test_postgresql_the_owner_role_is_refused_as_the_application_role(pg: TestDa
             grant_app_role(connection, me)
         with pytest.raises(InputError, match="does not exist"):
             grant_app_role(connection, "no_such_role_here")
+
+
+def test_postgresql_migration_0006_grants_the_role_named_by_the_setting(
+    pg: TestDatabase, app_role: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rxguard.store.testing import create_postgres_schema, drop_postgres_schema
+
+    monkeypatch.setenv("RXGUARD_DB_APP_ROLE", app_role)
+    schema, _ = create_postgres_schema()
+    try:
+        with pg.engine.connect() as connection:
+
+            def may(table: str, privilege: str) -> bool:
+                return bool(connection.execute(text("SELECT has_table_privilege(:r, :t, :p)"),
+                                               {"r": app_role, "t": f'"{schema}".{table}', "p": privilege}).scalar_one())  # fmt: skip
+
+            assert may("audit_entry", "INSERT") and may("audit_entry", "SELECT")
+            assert not any(may("audit_entry", p) for p in ("UPDATE", "DELETE", "TRUNCATE"))
+            assert may("audit_head", "UPDATE") and not may("audit_head", "TRUNCATE")
+            assert may("infusion", "INSERT") and not may("infusion", "TRUNCATE")
+    finally:
+        drop_postgres_schema(schema)

@@ -9,6 +9,7 @@ root) is changed.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -143,3 +144,15 @@ def test_malformed_requests_are_refused_with_a_reason() -> None:
         tree.verify_inclusion(3, 3, leaves[0], [], tree.root_of(leaves[:3]))
     with pytest.raises(tree.ProofError, match="same size"):
         tree.verify_consistency(4, 4, tree.root_of(leaves[:4]), tree.root_of(leaves[1:5]), [])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    at=st.datetimes(
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))])
+    )
+)
+def test_entry_times_are_formatted_as_the_chain_always_formatted_them(at: datetime) -> None:
+    from rxguard.tlog.entry import format_at
+
+    assert format_at(at) == at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -9,12 +9,13 @@ leaf is ``SHA-256(0x00 || body)``. One body serves both.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import orjson
 
 GENESIS = "0" * 64
+_ZERO = timedelta(0)
 
 
 def _default(value: Any) -> Any:
@@ -31,7 +32,11 @@ def canonical_json(data: Any) -> str:
 
 
 def format_at(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC (``isoformat`` is twice as fast as ``strftime``)."""
+    utc = at if at.utcoffset() == _ZERO else at.astimezone(UTC)
+    if utc.year < 1000:  # strftime does not pad the year; keep its bytes for every stored entry
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.isoformat(timespec="microseconds")[:26] + "Z"
 
 
 class Entry(NamedTuple):
