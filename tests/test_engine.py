@@ -92,8 +92,10 @@ def test_enzymes_in_microkatal_are_converted(run_mini) -> None:  # type: ignore[
 def test_without_a_reference_range_the_default_uln_is_used_and_said(run_mini) -> None:  # type: ignore[no-untyped-def]
     patient = {**MS, "labs": [{"test": "alt", "value": 150, "unit": "U/L", "on": "2026-01-02"}]}
     unconfigured = run_mini(patient, jurisdiction="US")
-    assert unconfigured.fired("testdrug.alt-3x") is None
-    assert any("no reference range" in n for n in unconfigured.notes)
+    gap = unconfigured.fired("testdrug.alt-3x")
+    assert gap is not None and gap.could_not_verify and "no reference range" in gap.evidence[0]
+    assert gap.effective_severity == "hold", "a lab gate that could not be checked holds the dose"
+    assert unconfigured.coverage.could_not_verify == (gap,)
     configured = run_mini(patient, jurisdiction="US", default_ulns={"alt": 40.0})
     finding = configured.fired("testdrug.alt-3x")
     assert finding is not None and "configured default" in finding.evidence[0]
@@ -114,13 +116,13 @@ def test_latest_lab_wins_and_entered_in_error_is_ignored(run_mini) -> None:  # t
     assert run_mini({**MS, "labs": labs}, jurisdiction="US").verdict == "ok"
 
 
-def test_a_needs_review_finding_never_raises_the_verdict_above_caution(run_mini) -> None:  # type: ignore[no-untyped-def]
+def test_a_needs_review_finding_never_contraindicates_and_never_counts_below_hold(run_mini) -> None:  # type: ignore[no-untyped-def]
     patient = {**MS, "labs": [{"test": "anti-jcv-index", "value": 1.5, "on": "2025-12-01"}]}
     result = run_mini(patient, jurisdiction="US")
     finding = result.fired("testdrug.unverified-cutoff")
     assert finding is not None
-    assert finding.severity == "contraindicated" and finding.effective_severity == "caution" and finding.needs_review
-    assert result.verdict == "caution"
+    assert finding.severity == "contraindicated" and finding.effective_severity == "hold" and finding.needs_review
+    assert result.verdict == "hold"
 
 
 def test_diluted_bag_limit_follows_jurisdiction_and_label_date(run_mini) -> None:  # type: ignore[no-untyped-def]

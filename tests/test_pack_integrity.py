@@ -66,3 +66,28 @@ def test_input_only_aliases_are_never_display_names() -> None:
         shown |= {p.name.casefold() for p in pack.identity.products}
         for alias in pack.identity.aliases:
             assert alias.text.casefold() not in shown, alias.text
+
+
+@pytest.mark.parametrize("pack", PACKS.values(), ids=list(PACKS))
+def test_every_value_set_tested_for_current_use_says_how_long_an_administration_counts(pack: Pack) -> None:
+    """exposure.yaml has a default entry (a cited duration, or none with needs_review) for each such value set."""
+    from rxguard.knowledge.references import iter_predicates
+
+    conditions = [rule.when for rule in pack.rules]
+    conditions += [s.when for s in pack.risk.strata] if pack.risk else []
+    current = {
+        pred.valueset
+        for condition in conditions
+        for kind, pred in iter_predicates(condition)
+        if kind == "has_medication" and pred.status == "active" and pred.valueset != pack.identity.id
+    }
+    defaults = {e.valueset for e in pack.exposures if e.member_tag(pack.identity.id) is None}
+    missing = sorted(current - defaults)
+    assert not missing, (
+        f"{pack.name}/exposure.yaml: add a default entry for {missing} (needs_review if no source states one)"
+    )
+    for exposure in pack.exposures:
+        if exposure.after_administration is not None:
+            assert exposure.sources, exposure.id
+        else:
+            assert exposure.needs_review and exposure.review_note, exposure.id

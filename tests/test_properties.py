@@ -1,5 +1,7 @@
 """Property tests: the engine never raises on well-formed facts, is deterministic,
-and its verdict is the most severe finding (review-flagged findings count as caution)."""
+and its verdict is the most severe finding (a review-flagged finding never contraindicates by itself
+and counts as hold when its severity is hold or above; a rule that could not be verified counts as at
+least caution and at most hold)."""
 
 from __future__ import annotations
 
@@ -91,8 +93,12 @@ def test_engine_is_total_deterministic_and_verdict_is_most_severe(patient, pack_
     worst = max((SEVERITY_RANK[f.effective_severity] for f in first.findings), default=0)
     assert SEVERITY_RANK[first.verdict] == worst
     for finding in first.findings:
-        if finding.needs_review:
-            assert SEVERITY_RANK[finding.effective_severity] <= SEVERITY_RANK["caution"]
+        rank, counts = SEVERITY_RANK[finding.severity], SEVERITY_RANK[finding.effective_severity]
+        if finding.could_not_verify:
+            assert counts <= min(rank, SEVERITY_RANK["hold"])
+            assert counts >= SEVERITY_RANK["caution"] or finding.severity == "info"
+        elif finding.needs_review:
+            assert counts == (SEVERITY_RANK["hold"] if rank >= SEVERITY_RANK["hold"] else rank)
         assert finding.sources and all(s.section for s in finding.sources)
         if jurisdiction is not None:
             assert jurisdiction in pack.rules_by_id[finding.rule_id].jurisdictions

@@ -37,8 +37,16 @@ def test_check_runs_cleanly_over_every_synthea_bundle(tmp_path: Path, capsys: py
             ["check", "--drug", "natalizumab", "--bundle", str(target), "--at", "2026-01-05", "--format", "json"]
         )
         out, err = capsys.readouterr()
+        patient = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+        if "deceasedDateTime" in patient or patient.get("deceasedBoolean"):
+            assert code == 2 and "is recorded as deceased" in err and "Traceback" not in err, f"{path.name}: {err}"
+            verdicts["refused: deceased"] = verdicts.get("refused: deceased", 0) + 1
+            continue
         assert code == 0, f"{path.name}: {err}"
         data = orjson.loads(out)
+        assert data["coverage"]["version"] == 1
+        gaps = {gap["rule"] for gap in data["coverage"]["could_not_verify"]}
+        assert gaps <= {f["rule"] for f in data["findings"] if f["could_not_verify"]}, "every gap is a finding"
         assert data["drug"] == "natalizumab"
         verdicts[data["verdict"]] = verdicts.get(data["verdict"], 0) + 1
         for finding in data["findings"]:

@@ -169,6 +169,13 @@ MATCHES = [
     ("asthma-copd", ("icd10|J45.9",), ""),
     ("severe-renal-impairment", ("icd10|N18.5",), ""),
     ("pregnancy", ("icd10|Z33",), ""),
+    ("immunosuppressants", (), "Azathiaprine 50 mg"),
+    ("calcineurin-inhibitors", (), "Tacrolimis 1 mg capsule"),
+    ("tnf-alpha-inhibitors", (), "Infliximib 5 mg/kg"),
+    ("natalizumab", (), "Natalizumap 300 mg IV"),
+    ("immunocompromising-therapy", (), "Mitoxantron 12 mg/m2"),
+    ("pregnancy", ("icd10|Z3A.31",), ""),
+    ("pregnancy-third-trimester", ("icd10|Z3A.31",), ""),
 ]
 NOT_MATCHES = [
     ("malignancy", (), "Basal cell carcinoma of skin"),
@@ -202,6 +209,13 @@ NOT_MATCHES = [
     ("nsaids", (), "Acetaminophen 325 MG Oral Tablet"),
     ("asthma-copd", (), "Subcutaneous emphysema"),
     ("asthma-copd", (), "Cardiac arrest"),
+    ("immunosuppressants", (), "Cycloserine 250 MG Oral Capsule"),
+    ("calcineurin-inhibitors", (), "Cycloserine 250 MG Oral Capsule"),
+    ("pml-suggestive-signs", (), "Contusion of knee"),
+    ("malignancy", (), "Leukemoid reaction"),
+    ("mifamurtide", (), "mivamutide"),
+    ("pregnancy-third-trimester", ("icd10|Z3A.27",), ""),
+    ("pregnancy-third-trimester", (), "Pregnancy, second trimester"),
 ]
 
 
@@ -228,3 +242,34 @@ def test_synthea_census_is_the_reviewed_one() -> None:
             k: (rows_e.get(k), rows_a.get(k)) for k in set(rows_e) | set(rows_a) if rows_e.get(k) != rows_a.get(k)
         }
         assert not changed, f"{rtype}: census changed (expected, actual): {changed}"
+
+
+def test_core_vocabulary_codes_resolve() -> None:
+    """The facts layer's own pregnancy codes are what WHO ICD-10 and ICD-10-CM call them."""
+    assert who_icd10.get_description("Z33") == "Pregnant state, incidental"
+    assert icd10cm.get_description("Z3A") == "Weeks of gestation"
+
+
+def test_a_code_only_record_is_named_by_its_code_in_the_evidence() -> None:
+    from datetime import date
+
+    from rxguard.engine.assess import assess
+    from rxguard.engine.facts import read_facts
+    from rxguard.facts.builder import build_bundle
+
+    patient = {
+        "age": 40,
+        "sex": "female",
+        "conditions": [{"code": "icd10|K50.90"}],
+        "medications": [{"code": "rxnorm|198377", "start": "2025-01-01"}],
+    }
+    at = date(2026, 1, 5)
+    result = assess(
+        PACKS["natalizumab"],
+        read_facts(build_bundle(patient, at=at, drug="natalizumab"), PACKS),
+        at=at,
+        jurisdiction="US",
+    )
+    finding = next(f for f in result.findings if f.rule_id == "natalizumab.crohns-concomitant-immunosuppressant")
+    assert any("coded rxnorm|198377" in e for e in finding.evidence), finding.evidence
+    assert any("coded icd10|K50.90" in e for e in finding.evidence), finding.evidence

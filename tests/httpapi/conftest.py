@@ -77,3 +77,23 @@ def auditor_token(database: TestDatabase) -> str:
 def auth(auditor_token: str) -> dict[str, str]:
     """Headers of a signed-in user who may read and assess (the auditor)."""
     return {"Authorization": f"Bearer {auditor_token}"}
+
+
+@pytest.fixture(scope="session")
+def demo_template_path(sqlite_template_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+    """A migrated SQLite file with the demo program loaded at NOW (loaded once per session)."""
+    from rxguard.program.demo import load_demo
+
+    db = sqlite_database(sqlite_template_path, tmp_path_factory.mktemp("rxguard-demo"))
+    with transaction(db.factory) as session:
+        load_demo(session, at=NOW)
+    db.engine.dispose()
+    return Path(db.url.removeprefix("sqlite:///"))
+
+
+@pytest.fixture
+def demo_database(demo_template_path: Path, tmp_path: Path) -> Iterator[TestDatabase]:
+    """A fresh copy of the demo database for one test."""
+    db = sqlite_database(demo_template_path, tmp_path)
+    yield db
+    db.engine.dispose()

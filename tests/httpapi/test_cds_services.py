@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from cds_scenarios import BASE, M1, N3, prefetch_of
+from cds_scenarios import BASE, M1, N3, NOW, prefetch_of
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from rxguard.api.app import create_app
+from rxguard.api.settings import ServerSettings
 from rxguard.cds_hooks.cards import NON_ADHERENCE, topic_of
 from rxguard.cds_hooks.prefetch import PREFETCH
 from rxguard.cds_hooks.testing import (
@@ -28,6 +33,16 @@ from rxguard.store.testing import TestDatabase
 def post(client: TestClient, ehr: SigningEhr, path: str, body: Any):  # type: ignore[no-untyped-def]
     token = ehr.token(BASE + path)
     return client.post(path, content=orjson.dumps(body), headers={"Authorization": f"Bearer {token}"})
+
+
+@contextmanager
+def client_fetching_from(settings: ServerSettings, ehr: SigningEhr, tmp_path: Path, url: str) -> Iterator[TestClient]:
+    """An app whose issuers file lets ``ehr`` name the FHIR server at ``url`` (deny by default)."""
+    path = tmp_path / "issuers-with-fhir.json"
+    path.write_bytes(orjson.dumps([ehr.issuer_entry(jurisdiction="EU", fhir_servers=[f"{url}/fhir"])]))
+    app = create_app(settings.model_copy(update={"cds_issuers_file": path}), clock=lambda: NOW)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
 
 
 def cards_of(response) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
@@ -172,12 +187,12 @@ def test_a_prefetch_the_ehr_reports_as_failed_counts_as_missing(client: TestClie
 
 
 def test_missing_prefetch_is_fetched_from_the_fhir_server_with_the_given_token(
-    client: TestClient, ehr: SigningEhr
+    settings: ServerSettings, ehr: SigningEhr, tmp_path: Path
 ) -> None:
     pid, prefetch = prefetch_of(M1, "mifamurtide")
     orders = draft_medication_request(pid, text="MEPACT")
     fhir = fhir_server_app(fhir_resources_for(prefetch, pid), token="ehr-access-token")
-    with serve_in_thread(fhir) as url:
+    with serve_in_thread(fhir) as url, client_fetching_from(settings, ehr, tmp_path, url) as client:
         body = cds_request(
             "order-sign", pid, None, draft_orders=orders, fhirServer=f"{url}/fhir",
             fhirAuthorization={"access_token": "ehr-access-token", "token_type": "Bearer", "expires_in": 300,
@@ -190,10 +205,10 @@ def test_missing_prefetch_is_fetched_from_the_fhir_server_with_the_given_token(
     assert [c["summary"] for c in fetched] == [c["summary"] for c in given]
 
 
-def test_a_fhir_server_that_refuses_gives_412(client: TestClient, ehr: SigningEhr) -> None:
+def test_a_fhir_server_that_refuses_gives_412(settings: ServerSettings, ehr: SigningEhr, tmp_path: Path) -> None:
     pid, prefetch = prefetch_of(M1, "mifamurtide")
     fhir = fhir_server_app(fhir_resources_for(prefetch, pid), token="the-right-token")
-    with serve_in_thread(fhir) as url:
+    with serve_in_thread(fhir) as url, client_fetching_from(settings, ehr, tmp_path, url) as client:
         body = cds_request("order-sign", pid, None, draft_orders=draft_medication_request(pid, text="MEPACT"),
                            fhirServer=f"{url}/fhir", fhirAuthorization={"access_token": "a-wrong-token"})  # fmt: skip
         response = post(client, ehr, "/cds-services/rxguard-order-sign", body)
@@ -280,7 +295,7 @@ def test_without_a_smart_launch_url_cards_link_straight_to_the_pre_infusion_page
 
 
 def test_a_replayed_service_call_is_refused_and_its_jti_is_kept_once(client: TestClient, ehr: SigningEhr) -> None:
-    """The service call records its JWT id in the same thread call as the evaluation: a replay is 401."""
+    """The service call records its JWT id before it reads the body: a replay is 401."""
     pid, prefetch = prefetch_of(M1, "mifamurtide")
     url = "http://testserver/cds-services/rxguard-order-sign"
     body = cds_request("order-sign", pid, prefetch, draft_orders=draft_medication_request(pid, text="MEPACT"))
@@ -294,13 +309,13 @@ def test_a_replayed_service_call_is_refused_and_its_jti_is_kept_once(client: Tes
 
 
 def test_a_replayed_call_that_would_fetch_from_the_fhir_server_is_refused_before_any_fetch(
-    client: TestClient, ehr: SigningEhr
+    settings: ServerSettings, ehr: SigningEhr, tmp_path: Path
 ) -> None:
     pid, prefetch = prefetch_of(M1, "mifamurtide")
     url = "http://testserver/cds-services/rxguard-order-sign"
     fhir = fhir_server_app(fhir_resources_for(prefetch, pid), token="ehr-access-token")
     token = ehr.token(url)
-    with serve_in_thread(fhir) as server:
+    with serve_in_thread(fhir) as server, client_fetching_from(settings, ehr, tmp_path, server) as client:
         body = cds_request("order-sign", pid, None, draft_orders=draft_medication_request(pid, text="MEPACT"),
                            fhirServer=f"{server}/fhir", fhirAuthorization={"access_token": "ehr-access-token"})  # fmt: skip
         assert client.post(url, json=body, headers={"Authorization": f"Bearer {token}"}).status_code == 200

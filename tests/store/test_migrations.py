@@ -80,7 +80,9 @@ def test_0005_antibody_kind_downgrades_and_upgrades_with_the_records_kept(db: Te
     assert before["anti-natalizumab-antibody"] >= 1
     head = current_revision(db.engine)  # 0005 or a later migration
     config = alembic_config(db.engine)
+    head = ScriptDirectory.from_config(config).get_current_head()
     try:
+        command.downgrade(config, "0005")  # later revisions step down cleanly first
         with pytest.raises(RuntimeError, match="cannot downgrade below 0005"):
             command.downgrade(config, "0004")
         assert current_revision(db.engine) in ("0005", head) and _kinds(db) == before
@@ -104,3 +106,19 @@ def test_0005_antibody_kind_downgrades_and_upgrades_with_the_records_kept(db: Te
         "ck_monitoring_event_t2_non_negative",
     } <= checks
     assert "ix_monitoring_event_enrollment_id" in {i["name"] for i in inspector.get_indexes("monitoring_event")}
+
+
+def test_0006_sign_in_throttle_downgrades_and_upgrades(db: TestDatabase) -> None:
+    config = alembic_config(db.engine)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    try:
+        command.downgrade(config, "0005")
+        inspector = inspect(db.engine)
+        assert "sign_in_throttle" not in inspector.get_table_names()
+        assert "totp_secret" not in {c["name"] for c in inspector.get_columns("user_password")}
+    finally:
+        upgrade(db.engine)
+    assert current_revision(db.engine) == head
+    inspector = inspect(db.engine)
+    assert "sign_in_throttle" in inspector.get_table_names()
+    assert {"totp_secret", "totp_last_step"} <= {c["name"] for c in inspector.get_columns("user_password")}

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from web_demo import NOW, build_demo_template
+from web_demo import NOW, build_demo_template, watch_csp
 
 from rxguard.api.app import create_app
 from rxguard.api.settings import ServerSettings
@@ -134,8 +134,10 @@ def page(browser: Any, live_url: str) -> Iterator[Any]:
     """A fresh browser context (no cookies) at tablet size, with the server's URL as base."""
     context = browser.new_context(base_url=live_url, viewport={"width": 1180, "height": 900}, locale="en-GB")
     context.set_default_timeout(15_000)
+    violations = watch_csp(context)
     yield context.new_page()
     context.close()
+    assert violations == [], f"the Content-Security-Policy blocked something the page needs: {violations}"
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from web_demo import PASSWORD
+from web_demo import PASSWORD, watch_csp
 
 pytestmark = pytest.mark.browser
 
@@ -60,6 +60,7 @@ def test_enroll_with_consent_then_authorize_hold_clear_and_infuse(browser: Any, 
     """The whole loop: enrollment and consent, a "yes" on the checklist, the prescriber's clearance, the infusion."""
     prescriber = browser.new_context(base_url=live_url, viewport={"width": 1180, "height": 900})
     nurse = browser.new_context(base_url=live_url, viewport={"width": 1180, "height": 900})
+    violations = [watch_csp(prescriber), watch_csp(nurse)]
     doc, kim = prescriber.new_page(), nurse.new_page()
 
     sign_in(doc, "ada")
@@ -129,6 +130,7 @@ def test_enroll_with_consent_then_authorize_hold_clear_and_infuse(browser: Any, 
     assert kim.locator(".timeline .tl-kind", has_text="Infusion").count() == 1
     prescriber.close()
     nurse.close()
+    assert violations == [[], []], f"the Content-Security-Policy blocked something: {violations}"
 
 
 def test_the_pre_infusion_decision_stops_a_lapsed_patient_with_its_reasons(page: Any, artifacts: Path) -> None:

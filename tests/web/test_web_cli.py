@@ -9,7 +9,7 @@ from web_demo import NOW
 
 from rxguard.access.passwords import check_sign_in
 from rxguard.cli import run
-from rxguard.store import make_engine, session_factory, transaction
+from rxguard.store import make_engine, session_factory
 
 
 def test_demo_users_get_the_demo_password_and_a_password_can_be_changed(
@@ -23,8 +23,9 @@ def test_demo_users_get_the_demo_password_and_a_password_can_be_changed(
     assert run(["web", "password", "nina", "--password", "short"]) == 2
     assert "12 to 256 characters" in capsys.readouterr().err
     assert run(["web", "password", "nina", "--password", "a much longer phrase"]) == 0
+    assert run(["web", "password", "nina", "--password", "aaaaaaaaaaaa"]) == 2
+    assert "too easy to guess" in capsys.readouterr().err
     factory = session_factory(make_engine(url=f"sqlite:///{path}"))
-    with transaction(factory) as session:
-        assert check_sign_in(session, user_name="ada", password="demo password 1", at=NOW).principal is not None
-        assert check_sign_in(session, user_name="nina", password="demo password 1", at=NOW).principal is None
-        assert check_sign_in(session, user_name="nina", password="a much longer phrase", at=NOW).principal is not None
+    assert check_sign_in(factory, user_name="ada", password="demo password 1", at=NOW).principal is not None
+    assert check_sign_in(factory, user_name="nina", password="demo password 1", at=NOW).principal is None
+    assert check_sign_in(factory, user_name="nina", password="a much longer phrase", at=NOW).principal is not None

@@ -6,6 +6,7 @@ import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -45,3 +46,20 @@ def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> str:
                            follow_redirects=False)  # fmt: skip
     assert response.status_code == 303, response.text[:500]
     return csrf_of(client.get("/").text)
+
+
+def watch_csp(context: Any) -> list[str]:
+    """Every Content-Security-Policy violation in the context's pages (the policy must cost nothing)."""
+    violations: list[str] = []
+    context.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e => "
+        "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));"
+    )
+
+    def on_console(message: Any) -> None:
+        text = message.text
+        if "CSP violation" in text or "Content Security Policy" in text:
+            violations.append(text)
+
+    context.on("console", on_console)
+    return violations

@@ -23,5 +23,5 @@ def create_demo_users(session: Session, *, password: str, at: datetime, actor: s
     for name, (role, display, links, _) in DEMO_USERS.items():
         if session.execute(select(AppUser.id).where(AppUser.name == name)).first() is None:
             create_user(session, name=name, role=role, display_name=display, at=at, actor=actor, **links)
-        set_password(session, user_name=name, password=password, at=at, actor=actor)
+        set_password(session, user_name=name, password=password, at=at, actor=actor, published_demo=True)
     return {name: f"{role}, {display}: {sees}" for name, (role, display, _, sees) in DEMO_USERS.items()}

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from rxguard.access.policy import Principal
 from rxguard.access.scope import visible_patient_ids
+from rxguard.errors import NotFoundError
 from rxguard.program.enrollment import effective_status
 from rxguard.store import audit
 from rxguard.store.auth_models import PatientSite
@@ -68,6 +69,19 @@ def list_adverse_events(
     if ids is not None:
         stmt = stmt.where(AdverseEvent.patient_id.in_(ids))
     return _page(session, stmt, limit, offset)
+
+
+def scoped_adverse_event(session: Session, principal: Principal, event_id: str) -> AdverseEvent:
+    """An adverse event of a patient in scope, or NotFoundError (out of scope reads as not found)."""
+    row = session.get(AdverseEvent, event_id)
+    ids = visible_patient_ids(principal)
+    visible = row is not None and (
+        ids is None or session.execute(select(Patient.id).where(Patient.id == row.patient_id, Patient.id.in_(ids)))
+        .first() is not None
+    )  # fmt: skip
+    if row is None or not visible:
+        raise NotFoundError(f"no adverse event {event_id!r} in your scope; check the id")
+    return row
 
 
 def patient_file(session: Session, patient: Patient, *, on: Any) -> dict[str, Any]:

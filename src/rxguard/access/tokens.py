@@ -23,6 +23,9 @@ from rxguard.store import audit
 from rxguard.store.auth_models import ApiToken, AppUser
 
 PREFIX = "rxg_"
+#: A token without an explicit lifetime expires after this many days (never: not offered).
+DEFAULT_DAYS = 90
+MAX_DAYS = 366
 
 
 def token_digest(token: str) -> str:
@@ -31,21 +34,22 @@ def token_digest(token: str) -> str:
 
 def create_token(
     session: Session, *, user_name: str, at: datetime, actor: str,
-    label: str = "", valid_days: int | None = None,
+    label: str = "", valid_days: int = DEFAULT_DAYS,
 ) -> tuple[str, ApiToken]:  # fmt: skip
-    """Make a token for a user; returns the token (show it once) and its stored row."""
+    """Make a token for a user, valid ``valid_days`` (90 by default); returns the token (show it
+    once) and its stored row."""
     user = get_user(session, user_name)
     if user.disabled_at is not None:
         raise InputError(f"user {user_name!r} is disabled; enable it before creating a token")
-    if valid_days is not None and valid_days < 1:
-        raise InputError("--days must be at least 1")
+    if not 1 <= valid_days <= MAX_DAYS:
+        raise InputError(f"--days must be 1 to {MAX_DAYS}; make a new token when it runs out")
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         user_id=user.id,
         token_hash=token_digest(token),
         label=label or f"token for {user_name}",
         created_at=at,
-        expires_at=at + timedelta(days=valid_days) if valid_days else None,
+        expires_at=at + timedelta(days=valid_days),
     )
     session.add(row)
     session.flush()
@@ -80,6 +84,23 @@ def authenticate(connection: Connection, token: str, *, at: datetime) -> Princip
     if expires_at is not None and expires_at <= at:
         return None
     return Principal(user_id=user_id, name=name, role=role, prescriber_id=prescriber_id, site_id=site_id)  # type: ignore[arg-type]
+
+
+def list_tokens(session: Session, *, user_name: str | None = None) -> list[tuple[ApiToken, str]]:
+    """Every token (or one user's) with its user's name, newest first; never the token itself."""
+    query = select(ApiToken, AppUser.name).join(AppUser, AppUser.id == ApiToken.user_id)
+    if user_name is not None:
+        query = query.where(AppUser.id == get_user(session, user_name).id)
+    rows = session.execute(query.order_by(ApiToken.created_at.desc(), ApiToken.id)).all()
+    return [(row, name) for row, name in rows]
+
+
+def token_state(row: ApiToken, at: datetime) -> str:
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and row.expires_at <= at:
+        return "expired"
+    return "active"
 
 
 def revoke_token(session: Session, *, token_id: str, at: datetime, actor: str) -> ApiToken:

@@ -24,17 +24,19 @@ from sqlalchemy import Engine, create_engine, event
 from starlette.concurrency import run_in_threadpool
 
 import rxguard
+from rxguard.api.headers import SecurityHeadersMiddleware
 from rxguard.api.log import configure_logging
 from rxguard.api.metrics import make_metrics
 from rxguard.api.middleware import RequestContextMiddleware
 from rxguard.api.problems import Problem, install_problem_handlers
-from rxguard.api.routes import assess, druginfo, health, packs, program
+from rxguard.api.routes import assess, druginfo, health, identities, packs, program
 from rxguard.api.settings import ServerSettings
 from rxguard.cds_hooks.issuers import load_issuers
 from rxguard.cds_hooks.program_gaps import ProgramGapLookup
 from rxguard.cds_hooks.replay import MemoryReplayCache, ReplayCache
 from rxguard.cds_hooks.router import router as cds_router
 from rxguard.cds_hooks.security import JwksCache, JwtVerifier
+from rxguard.fhir.router import router as fhir_router
 from rxguard.store.db import make_engine, session_factory
 from rxguard.web import install as install_web
 
@@ -54,7 +56,8 @@ def _operation_id(route: APIRoute) -> str:
 
 #: Every router, in the order its routes appear in the OpenAPI document.
 ROUTERS: tuple[APIRouter, ...] = (
-    health.router, assess.router, packs.router, druginfo.router, program.router, cds_router,
+    health.router, assess.router, packs.router, druginfo.router, program.router, identities.router, cds_router,
+    fhir_router,
 )  # fmt: skip
 
 
@@ -132,6 +135,8 @@ def create_app(settings: ServerSettings | None = None, *, clock: Callable[[], da
         max_body_bytes=settings.max_body_bytes,
         timeout_seconds=settings.request_timeout_seconds,
     )
+    # Outermost: the answers the request middleware makes itself (413, 504, 500) carry them too.
+    app.add_middleware(SecurityHeadersMiddleware, https_only=settings.environment != "development")
     _register_problem_schema(app)
     return app
 
@@ -147,7 +152,7 @@ def _read_engine(settings: ServerSettings, engine: Engine) -> Engine:
     """
     if engine.dialect.name != "sqlite" or settings.sqlite_path() is None:
         return engine
-    reader = create_engine(settings.database_url, connect_args={"check_same_thread": False})
+    reader = create_engine(settings.database_url, connect_args={"check_same_thread": False}, hide_parameters=True)
 
     @event.listens_for(reader, "connect")
     def _query_only(dbapi_connection: Any, _record: Any) -> None:

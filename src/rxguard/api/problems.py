@@ -21,7 +21,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -209,6 +209,29 @@ def _database_unavailable(request: Request, exc: Exception) -> Response:
     )  # fmt: skip
 
 
+def _database_refused(request: Request, exc: Exception) -> Response:
+    """A statement the database refused: 409 for a constraint (a concurrent write got there first,
+    or a value already exists), 400 for a value it cannot store, 503 for anything else it refused.
+
+    As above, only class names reach the log: the engine is built with ``hide_parameters`` too, so
+    not even a traceback printed elsewhere carries a patient's name or birth date.
+    """
+    log.error("database_refused", error=type(exc).__name__, cause=type(getattr(exc, "orig", None)).__name__)
+    if isinstance(exc, IntegrityError):
+        return problem_response(
+            request, 409, "conflict",
+            "the database refused this change because it conflicts with what is stored (a duplicate or a "
+            "change made at the same moment); nothing was changed — reload and try again",
+        )  # fmt: skip
+    if isinstance(exc, DataError):
+        return problem_response(
+            request, 400, "invalid-value",
+            "a value in this request cannot be stored (out of range or containing characters the database "
+            "refuses, such as NUL); nothing was changed — correct the value and send it again",
+        )  # fmt: skip
+    return _database_unavailable(request, exc)
+
+
 #: Detail of the 500 answered for an unexpected error (the middleware sends it).
 INTERNAL_DETAIL = (
     "rxguard failed on this request and rolled back any change it had started; report the request_id to the operator"
@@ -220,6 +243,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiProblem, _api_problem)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_refused)
     for error in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error, _database_unavailable)
 

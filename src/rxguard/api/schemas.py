@@ -33,7 +33,12 @@ class SourceOut(Open):
 class FindingOut(Open):
     rule: str = Field(description="Rule id, '<drug>.<slug>'")
     severity: str
-    counts_as: str = Field(description="Severity it counts as (needs_review caps it at caution)")
+    counts_as: str = Field(
+        description=(
+            "Severity it counts as: a needs_review finding never contraindicates by itself and counts as hold "
+            "at hold or above; a could_not_verify finding counts as caution, or hold for a lab or dose gate"
+        )
+    )
     title: str
     message: str
     action: str
@@ -43,7 +48,30 @@ class FindingOut(Open):
     review_note: str
     category: str
     protocol: bool
+    could_not_verify: bool = Field(
+        default=False, description="The rule applies but its input could not be read; evidence says what"
+    )
     sources: list[SourceOut]
+
+
+class CoverageGapOut(Open):
+    rule: str
+    title: str
+    counts_as: str
+    reasons: list[str]
+
+
+class CoverageOut(Open):
+    """What the assessment checked and what it could not (docs/check-output.md, version 1)."""
+
+    version: int
+    complete: bool
+    rules_checked: int
+    checked: list[str]
+    could_not_verify: list[CoverageGapOut]
+    switched_off: list[str]
+    not_read: list[str]
+    notes: list[str]
 
 
 class DueOut(Open):
@@ -92,6 +120,7 @@ class AssessmentOut(Open):
     pml_stratum: StratumOut | None
     infusions_before: int
     notes: list[str]
+    coverage: CoverageOut
     pack: PackRef
     resolution: ResolutionOut
 

@@ -21,6 +21,8 @@ from pydantic import Field, model_validator
 from rxguard.store.settings import Settings as StoreSettings
 
 MiB = 1024 * 1024
+#: ``rxguard serve``'s default address; the JWT ``aud`` base in development when no public URL is set.
+DEVELOPMENT_URL = "http://127.0.0.1:8000"
 
 
 class SettingsError(ValueError):
@@ -61,6 +63,9 @@ class ServerSettings(StoreSettings):
     #: SMART launch URL the card links open (with appContext); unset: a plain link to rxguard's
     #: pre-infusion page for the patient (``/patients/{patientId}/dose``).
     smart_launch_url: str = ""
+    #: Bearer token Prometheus sends to read ``/metrics`` (``Authorization: Bearer <token>``).
+    #: Unset: ``/metrics`` is open in development and refused (403) in production.
+    metrics_token: str = Field(default="", max_length=512)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: Threads per process for blocking work (database calls, assessments of large bundles).
     #: A request waiting for a database that does not answer holds one until the connect
@@ -84,6 +89,8 @@ class ServerSettings(StoreSettings):
             problems.append("RXGUARD_CDS_ISSUERS_FILE is not set; point it at the JSON allowlist of EHR issuers")
         if not self.public_url.startswith("https://"):
             problems.append("RXGUARD_PUBLIC_URL must be the https:// URL EHRs call (it is checked against JWT aud)")
+        if self.metrics_token and len(self.metrics_token) < 32:
+            problems.append("RXGUARD_METRICS_TOKEN must have at least 32 characters (e.g. openssl rand -hex 32)")
         if self.database_url.startswith("sqlite") and "var/rxguard.db" in self.database_url:
             problems.append("RXGUARD_DATABASE_URL is the development default; set the production database URL")
         if problems:
@@ -108,9 +115,11 @@ class ServerSettings(StoreSettings):
             return [f"RXGUARD_AUDIT_KEY_FILE {path}: {exc}"]
         return []
 
-    def base_url(self, fallback: str) -> str:
-        """The public base URL, or the URL the request arrived at when none is configured."""
-        return (self.public_url or fallback).rstrip("/")
+    def public_base(self) -> str:
+        """The base URL EHRs and users reach rxguard at: ``public_url``, or in development the
+        default listening address (``rxguard serve`` sets it to the address it listens on).
+        Never the Host or X-Forwarded-* headers of a request, which a caller chooses."""
+        return (self.public_url or DEVELOPMENT_URL).rstrip("/")
 
 
 def load_settings(**overrides: object) -> ServerSettings:

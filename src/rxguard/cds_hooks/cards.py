@@ -17,8 +17,12 @@ program gap               ``warning``         ``warning``
 ``critical`` is kept for a contraindication at the moment of ordering: some
 EHRs show it as a pop-up, and alerts that interrupt for everything get
 overridden for everything. A finding whose threshold ``needs_review``
-already counts as caution in the engine, so it never interrupts. Cautions
-are gathered in one card per drug instead of one card each.
+never counts as a contraindication (the engine counts it as hold at hold or
+above), so it never raises a ``critical`` card by itself but still warns
+before the dose. A rule whose input could not be read ("could not verify")
+counts as caution, or hold for a lab or dose gate, and says so on its card.
+Cautions are gathered in one card per drug instead of one card each; every
+card's footer says how many rules were checked and which could not be.
 
 Every card names its evidence and its source (label, section, URL), offers
 coded override reasons from the HL7 non-adherence code system, and links to
@@ -176,6 +180,11 @@ def _finding_md(f: Finding) -> list[str]:
     lines += [_md(f.message), "", f"**Action:** {_md(f.action)}"]
     if f.evidence:
         lines += ["", "**Evidence:**", *(f"- {_md(e)}" for e in f.evidence)]
+    if f.could_not_verify:
+        lines += [
+            "",
+            "**Could not verify:** the record holds this rule's input, but it could not be read (see evidence).",
+        ]
     if f.needs_review:
         lines += ["", f"**Needs review:** {_md(f.review_note or 'the deciding threshold is not verified')}"]
     if f.sources:
@@ -184,9 +193,17 @@ def _finding_md(f: Finding) -> list[str]:
     return lines
 
 
+def _coverage_md(a: Assessment) -> str:
+    cov = a.coverage
+    if not cov.could_not_verify:
+        return f"Coverage: {len(cov.checked)} rule(s) checked; every rule in force could be checked."
+    gaps = ", ".join(f"`{f.rule_id}`" for f in cov.could_not_verify)
+    return f"Coverage: {len(cov.checked)} rule(s) checked; **could not verify** {gaps}."
+
+
 def _footer(a: Assessment) -> list[str]:
     where = a.jurisdiction or "no jurisdiction given: the stricter rule applies"
-    return ["", f"_rxguard {a.pack_name} pack {a.pack_version}, assessed for {a.at.isoformat()} ({where}). "
+    return ["", _coverage_md(a), "", f"_rxguard {a.pack_name} pack {a.pack_version}, assessed for {a.at.isoformat()} ({where}). "
             "For healthcare professionals; supports, does not replace, clinical judgement._"]  # fmt: skip
 
 

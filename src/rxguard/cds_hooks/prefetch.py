@@ -9,7 +9,8 @@ laboratory results, procedures and reports.
 
 When a key is missing from the request (the EHR could not or would not
 prefetch it) and the request carries ``fhirServer`` (with
-``fhirAuthorization``), rxguard fetches it with httpx under bounded
+``fhirAuthorization``) on a FHIR server configured for the calling EHR
+(``fhir_servers`` in the issuers file; deny by default), rxguard fetches it with httpx under bounded
 timeouts, following at most :data:`MAX_PAGES` ``next`` links. When a
 *required* key can be had neither way, the service answers 412, as the
 spec says. A key sent as ``null`` means "the EHR has no such data" and is
@@ -27,6 +28,8 @@ from urllib.parse import quote
 
 import httpx
 import orjson
+
+from rxguard.cds_hooks.issuers import parse_fhir_origin
 
 PREFETCH: dict[str, str] = {
     "patient": "Patient/{{context.patientId}}",
@@ -89,6 +92,7 @@ async def complete_prefetch(
     *,
     total_timeout: float,
     max_bytes: int,
+    no_access: str = "not prefetched and no fhirServer to fetch from",
 ) -> dict[str, Any]:
     """The prefetch with every template key filled, fetching what is missing; 412-worthy errors raise."""
     missing = missing_keys(prefetch)
@@ -98,7 +102,7 @@ async def complete_prefetch(
     if access is None:
         required = sorted(set(missing) & REQUIRED)
         if required:
-            raise PrefetchUnavailableError(required, "not prefetched and no fhirServer to fetch from")
+            raise PrefetchUnavailableError(required, no_access)
         return data
     queries = {key: render(PREFETCH[key], context) for key in missing}
     try:
@@ -149,10 +153,12 @@ async def _fetch(client: httpx.AsyncClient, access: FhirAccess, query: str, max_
 
 
 def _next_link(bundle: Mapping[str, Any], server: str) -> str | None:
-    """The searchset's next page, only if it stays on the same FHIR server."""
+    """The searchset's next page, only if it stays on the same FHIR server (compared after parsing:
+    scheme, host, port and base path; a URL with user information never matches)."""
+    origin = parse_fhir_origin(server)
     for link in bundle.get("link") or ():
         if isinstance(link, dict) and link.get("relation") == "next":
             url = link.get("url")
-            if isinstance(url, str) and url.startswith(server.rstrip("/")):
+            if isinstance(url, str) and origin is not None and origin.admits(url):
                 return url
     return None

@@ -1,9 +1,14 @@
 """What rxguard's program records say is missing before this patient may receive the drug.
 
-The EHR's ids are matched to the program's keys: ``context.patientId`` is the
-patient key and a ``Practitioner/{id}`` user is the prescriber key (register
-participants under the EHR's ids to use this). Reads only: one query (plus
-a consent look-up for an enrolled, not yet authorized patient); a record the program does not hold is a gap only
+The EHR's ids are resolved through the identity links of the calling EHR
+(:mod:`rxguard.program.identities`): ``context.patientId`` and a
+``Practitioner/{id}`` user are looked up as ``urn:rxguard:fhir-id`` values
+linked for the JWT's ``iss`` and ``tenant``. An id nobody linked for this EHR
+is unknown to the program, even when another EHR linked the same id or it
+equals a program key: one EHR is never told another's patient's status.
+Only in explicit unauthenticated development mode (no issuer) are the ids
+taken as program keys. Reads only: one query (plus a consent look-up for an
+enrolled, not yet authorized patient); a record the program does not hold is a gap only
 where the program requires it:
 
 * ``not-enrolled`` — ordering a drug under a REMS (in force in the caller's
@@ -23,14 +28,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, select
+from sqlalchemy import Connection, Engine, Select, and_, bindparam, select
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql import ColumnElement
 
 from rxguard.cds_hooks.cards import ProgramGap
 from rxguard.cds_hooks.services import ORDER_HOOKS, Call
 from rxguard.program.enrollment import consent_in_force, effective_status
+from rxguard.program.identities import FHIR_ID_SYSTEM
 from rxguard.program.registry import Program, all_programs
+from rxguard.store.identity_models import ExternalIdentity
 from rxguard.store.models import Certification, Enrollment, Patient, Prescriber
 
 _STATUS_GAP = {
@@ -85,23 +94,45 @@ def _prescriber_key(call: Call) -> str | None:
 _ordering = aliased(Prescriber)
 _enrolling_cert = aliased(Certification)
 _ordering_cert = aliased(Certification)
-#: Every CDS call asks the same thing: the patient's enrollments in these programs, with the
-#: certification status of the enrolling prescriber and of the ordering one (by key) in each.
-#: One query, built once; unknown patient -> no rows, unknown or uncertified prescriber -> NULL.
-_ENROLLMENTS = (
-    select(
-        Enrollment.id, Enrollment.program_id, Enrollment.status, Enrollment.authorized_until_on,
-        _enrolling_cert.status, _ordering_cert.status,
-    )
-    .join(Patient, Patient.id == Enrollment.patient_id)
-    .outerjoin(_enrolling_cert, and_(_enrolling_cert.program_id == Enrollment.program_id,
-                                     _enrolling_cert.prescriber_id == Enrollment.prescriber_id))
-    .outerjoin(_ordering, _ordering.key == bindparam("ordering_key"))
-    .outerjoin(_ordering_cert, and_(_ordering_cert.program_id == Enrollment.program_id,
-                                    _ordering_cert.prescriber_id == _ordering.id))
-    .where(Patient.key == bindparam("patient_key"), Enrollment.program_id.in_(bindparam("programs", expanding=True)))
-    .order_by(Enrollment.enrolled_at)
-)  # fmt: skip
+
+
+def _linked(kind: str, column: str, value_param: str) -> ColumnElement[bool]:
+    """``column`` is the party the calling EHR's id (``value_param``) is linked to, in its namespace."""
+    linked = select(getattr(ExternalIdentity, column)).where(
+        ExternalIdentity.party_kind == kind, ExternalIdentity.issuer == bindparam("issuer"),
+        ExternalIdentity.tenant == bindparam("tenant"), ExternalIdentity.system == FHIR_ID_SYSTEM,
+        ExternalIdentity.value == bindparam(value_param),
+    )  # fmt: skip
+    target = Enrollment.patient_id if kind == "patient" else _ordering.id
+    return target.in_(linked)
+
+
+def _enrollments_query(*, by_identity: bool) -> Select[Any]:
+    """Every CDS call asks the same thing: the patient's enrollments in these programs, with the
+    certification status of the enrolling prescriber and of the ordering one in each. One query,
+    built once per kind; unknown patient -> no rows, unknown or uncertified prescriber -> NULL."""
+    ordering_is = _linked("prescriber", "prescriber_id", "ordering_key") if by_identity else (
+        _ordering.key == bindparam("ordering_key"))  # fmt: skip
+    patient_is = _linked("patient", "patient_id", "patient_key") if by_identity else (
+        Patient.key == bindparam("patient_key"))  # fmt: skip
+    return (
+        select(
+            Enrollment.id, Enrollment.program_id, Enrollment.status, Enrollment.authorized_until_on,
+            _enrolling_cert.status, _ordering_cert.status,
+        )
+        .join(Patient, Patient.id == Enrollment.patient_id)
+        .outerjoin(_enrolling_cert, and_(_enrolling_cert.program_id == Enrollment.program_id,
+                                         _enrolling_cert.prescriber_id == Enrollment.prescriber_id))
+        .outerjoin(_ordering, ordering_is)
+        .outerjoin(_ordering_cert, and_(_ordering_cert.program_id == Enrollment.program_id,
+                                        _ordering_cert.prescriber_id == _ordering.id))
+        .where(patient_is, Enrollment.program_id.in_(bindparam("programs", expanding=True)))
+        .order_by(Enrollment.enrolled_at)
+    )  # fmt: skip
+
+
+_BY_KEY = _enrollments_query(by_identity=False)
+_BY_IDENTITY = _enrollments_query(by_identity=True)
 
 
 @dataclass(frozen=True)
@@ -114,26 +145,34 @@ class _Enrolled:
     ordering_certified: bool
 
 
-def _enrollments(connection: Connection, patient_key: str, programs: list[Program], key: str | None) -> list[_Enrolled]:
+def _enrollments(connection: Connection, call: Call, programs: list[Program], key: str | None) -> list[_Enrolled]:
     by_id = {p.id: p for p in programs}
-    rows = connection.execute(_ENROLLMENTS, {"patient_key": patient_key, "programs": list(by_id), "ordering_key": key})
+    params = {"patient_key": str(call.context.get("patientId") or ""), "programs": list(by_id), "ordering_key": key}
+    if call.issuer is None:
+        rows = connection.execute(_BY_KEY, params)
+    else:
+        params |= {"issuer": call.issuer, "tenant": call.tenant or ""}
+        rows = connection.execute(_BY_IDENTITY, params)
     return [
         _Enrolled(row[0], by_id[row[1]], row[2], row[3], row[4] == "certified", row[5] == "certified") for row in rows
     ]
 
 
 def _gaps(connection: Connection, call: Call, programs: list[Program]) -> list[ProgramGap]:
-    patient_key = str(call.context.get("patientId") or "")
     ordering = call.service.hook in ORDER_HOOKS
     key = _prescriber_key(call) if ordering else None
-    enrolled = _enrollments(connection, patient_key, programs, key)
+    enrolled = _enrollments(connection, call, programs, key)
     if not enrolled:
         rems = [p for p in programs if p.definition.kind == "rems"]
         if not ordering or not rems:
             return []
         names = " or ".join(p.definition.title for p in rems)
-        return [ProgramGap("not-enrolled", names, "patient is not enrolled in the program",
-                           f"Enroll the patient in {names} before the first dose.")]  # fmt: skip
+        if call.issuer is None:
+            return [ProgramGap("not-enrolled", names, "patient is not enrolled in the program",
+                               f"Enroll the patient in {names} before the first dose.")]  # fmt: skip
+        return [ProgramGap("not-enrolled", names, "patient is unknown to the program (not enrolled under this EHR's id)",
+                           f"Enroll the patient in {names} before the first dose; if already enrolled, ask the "
+                           "program administrator to link this EHR's patient id.")]  # fmt: skip
     gaps = []
     for enrollment in enrolled:
         title = enrollment.program.definition.title

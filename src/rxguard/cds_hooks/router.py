@@ -9,8 +9,6 @@ as the ``operationOutcome`` member.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -77,23 +75,29 @@ def bad_request(detail: str) -> ApiProblem:
 # --------------------------------------------------------------------------- authentication
 
 
-def _base_url(request: Request, settings: ServerSettings) -> str:
-    return settings.base_url(str(request.base_url))
+def _base_url(settings: ServerSettings) -> str:
+    """The configured public URL (never the request's Host or X-Forwarded-* headers)."""
+    return settings.public_base()
 
 
-async def _verified_caller(request: Request, *, remember: bool) -> CdsCaller | None:
+async def cds_caller(request: Request) -> CdsCaller | None:
+    """The verified EHR behind this call (None only in explicit unauthenticated development mode).
+
+    The ``jti`` is recorded as soon as the signature and claims verify, before the body is read:
+    a replayed token is refused whatever its body, so a replay never learns from a 400 or 412
+    that the token would still be accepted, and a token answered 400 or 412 is spent too."""
     state = request.app.state
     settings: ServerSettings = state.settings
     authorization = request.headers.get("authorization")
     if authorization is None and settings.cds_allow_unauthenticated:
         return None
-    url = _base_url(request, settings) + request.url.path
+    url = _base_url(settings) + request.url.path
     audiences = [url, url + "/"]
     if url.endswith("/feedback"):
         service_url = url.removesuffix("/feedback")
         audiences += [service_url, service_url + "/"]
     try:
-        caller: CdsCaller = await state.cds_verifier.verify(authorization, audiences, remember=remember)
+        caller: CdsCaller = await state.cds_verifier.verify(authorization, audiences)
     except CdsAuthError as exc:
         raise _refused(request, exc) from None
     structlog.contextvars.bind_contextvars(iss=caller.issuer.iss, jti=caller.jti, tenant=caller.tenant)
@@ -109,24 +113,7 @@ def _refused(request: Request, exc: CdsAuthError) -> ApiProblem:
     )  # fmt: skip
 
 
-def _replayed(request: Request, caller: CdsCaller | None) -> ApiProblem:
-    iss, jti = (caller.issuer.iss, caller.jti) if caller else (None, None)
-    return _refused(request, CdsAuthError("jti replayed", iss=iss, jti=jti))
-
-
-async def cds_caller(request: Request) -> CdsCaller | None:
-    """The verified EHR behind this call (None only in explicit unauthenticated development mode)."""
-    return await _verified_caller(request, remember=True)
-
-
-async def cds_service_caller(request: Request) -> CdsCaller | None:
-    """As :func:`cds_caller`, but the ``jti`` is recorded by the service call itself, in the same
-    thread call as the evaluation (one hand-off and one connection fewer per call)."""
-    return await _verified_caller(request, remember=False)
-
-
 CallerDep = Annotated[CdsCaller | None, Depends(cds_caller)]
-ServiceCallerDep = Annotated[CdsCaller | None, Depends(cds_service_caller)]
 _AUTH_ERRORS = problem_responses(401)
 
 
@@ -164,17 +151,30 @@ async def _parse(request: Request, service: Service) -> CdsRequest:
     return body
 
 
-def _fhir_access(body: CdsRequest, caller: CdsCaller | None, settings: ServerSettings) -> FhirAccess | None:
-    if body.fhirServer is None:
-        return None
+NO_FHIR_SERVER = "not prefetched and no fhirServer to fetch from"
+NOT_CONFIGURED = (
+    "not prefetched, and fhirServer is not a FHIR server configured for this EHR "
+    "(fhir_servers in RXGUARD_CDS_ISSUERS_FILE; https outside development)"
+)
+
+
+def _fhir_access(body: CdsRequest, caller: CdsCaller | None, settings: ServerSettings) -> tuple[FhirAccess | None, str]:
+    """Where missing prefetch may be fetched, and why not when nowhere.
+
+    Deny by default: only a ``fhirServer`` that matches one of the calling issuer's configured
+    FHIR servers (scheme, host, port and base path, compared after parsing) is fetched from, and
+    only there is the ``fhirAuthorization`` token sent. An unauthenticated development call has
+    no issuer, so nothing is fetched for it."""
     server = body.fhirServer
+    if server is None:
+        return None, NO_FHIR_SERVER
     allowed_scheme = server.startswith("https://") or (
         settings.environment == "development" and server.startswith("http://")
     )
-    if not allowed_scheme or (caller is not None and not caller.issuer.allows_fhir_server(server)):
-        raise bad_request("fhirServer is not an allowed FHIR server for this EHR (https is required)")
+    if not allowed_scheme or caller is None or not caller.issuer.allows_fhir_server(server):
+        return None, NOT_CONFIGURED
     token = body.fhirAuthorization.access_token if body.fhirAuthorization else None
-    return FhirAccess(server, token)
+    return FhirAccess(server, token), NO_FHIR_SERVER
 
 
 @router.post(
@@ -189,28 +189,18 @@ def _fhir_access(body: CdsRequest, caller: CdsCaller | None, settings: ServerSet
         }
     },
 )
-async def cds_call_service(request: Request, caller: ServiceCallerDep, service_id: ServiceId) -> OrjsonResponse:
+async def cds_call_service(request: Request, caller: CallerDep, service_id: ServiceId) -> OrjsonResponse:
     """Call a CDS service: cards for the hook's patient and draft orders."""
     service = _service(service_id)
     state = request.app.state
     settings: ServerSettings = state.settings
     body = await _parse(request, service)
-
-    def first_use() -> bool:
-        """Record the JWT id; False for a replay (no caller in unauthenticated development mode)."""
-        if caller is None or caller.jti_expires_at is None:
-            return True
-        remember: Callable[[str, str, datetime], bool] = state.remember_jti
-        return remember(caller.issuer.iss, caller.jti, caller.jti_expires_at)
-
-    # A call that may make rxguard fetch from the EHR's FHIR server is checked for replay first.
-    replay_checked = body.fhirServer is not None
-    if replay_checked and not await run_in_threadpool(first_use):
-        raise _replayed(request, caller)
+    access, no_access = _fhir_access(body, caller, settings)
     try:
         data = await complete_prefetch(
-            body.prefetch, body.context, _fhir_access(body, caller, settings), state.http,
+            body.prefetch, body.context, access, state.http,
             total_timeout=settings.fhir_total_timeout_seconds, max_bytes=settings.max_body_bytes,
+            no_access=no_access,
         )  # fmt: skip
     except PrefetchUnavailableError as exc:
         detail = f"rxguard cannot assess without {', '.join(exc.keys) or 'the patient'}: {exc.why}"
@@ -228,19 +218,14 @@ async def cds_call_service(request: Request, caller: ServiceCallerDep, service_i
         data=data,
         at=state.clock().date(),
         jurisdiction=caller.issuer.jurisdiction if caller else None,
+        issuer=caller.issuer.iss if caller else None,
+        tenant=caller.tenant if caller else None,
         launch_url=settings.smart_launch_url
-        or f"{_base_url(request, settings)}/patients/{quote(body.context['patientId'], safe='')}/dose",
+        or f"{_base_url(settings)}/patients/{quote(body.context['patientId'], safe='')}/dose",
         smart_launch=bool(settings.smart_launch_url),
     )
 
-    def answer() -> list[dict[str, Any]] | None:
-        if not replay_checked and not first_use():
-            return None
-        return evaluate(call, state.program_gaps)
-
-    cards = await run_in_threadpool(answer)
-    if cards is None:
-        raise _replayed(request, caller)
+    cards = await run_in_threadpool(evaluate, call, state.program_gaps)
     for card in cards:
         state.metrics.cds_cards.labels(service.id, card["indicator"]).inc()
     return OrjsonResponse({"cards": cards})

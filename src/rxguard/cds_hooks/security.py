@@ -11,7 +11,10 @@ A call is accepted only when all of these hold, in this order:
    ``kid`` triggers one refetch, at most every ``min_refetch`` seconds,
    which is how key rotation is picked up without letting random ``kid``
    values turn rxguard into a JWKS-fetching amplifier);
-4. ``aud`` is the URL called; ``exp``, ``iat`` and ``jti`` are present,
+4. ``aud`` is the URL called (built from the configured public URL, never
+   from request headers); ``exp``, ``iat`` and ``jti`` are present and of
+   the right type (a claim of the wrong type, e.g. ``iss`` as a list, is a
+   401 like any other refusal),
    ``exp`` is in the future, ``iat`` not in the future, and the token lives
    no longer than the configured maximum;
 5. ``tenant``, when the issuer lists tenants, is one of them;
@@ -170,18 +173,28 @@ class JwtVerifier:
     async def verify(self, authorization: str | None, audiences: Iterable[str], *, remember: bool = True) -> CdsCaller:
         """The verified caller; with ``remember=False`` the ``jti`` is NOT yet recorded: the caller
         must record it (``jti_expires_at``) and refuse the call if it was seen, before answering."""
+        try:
+            return await self._verify(authorization, audiences, remember=remember)
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:  # a shape no check above foresaw
+            raise CdsAuthError(f"malformed JWT ({type(exc).__name__})") from None
+
+    async def _verify(self, authorization: str | None, audiences: Iterable[str], *, remember: bool) -> CdsCaller:
         token = _bearer_token(authorization)
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
         except InvalidTokenError:
             raise CdsAuthError("malformed JWT") from None
-        alg = header.get("alg")
+        _check_header_types(header)
+        alg = header["alg"]
         if alg not in ALLOWED_ALGORITHMS:
             raise CdsAuthError(f"alg {alg!r} is not allowed")
-        issuer = self._issuers.get(unverified.get("iss"))  # type: ignore[arg-type]
+        iss = unverified.get("iss")
+        if not isinstance(iss, str):
+            raise CdsAuthError(f"iss must be a string, not {type(iss).__name__}")
+        issuer = self._issuers.get(iss)
         if issuer is None:
-            raise CdsAuthError("iss not in the allowlist", iss=str(unverified.get("iss")))
+            raise CdsAuthError("iss not in the allowlist", iss=iss[:255])
         jku = header.get("jku")
         if jku is not None and jku != issuer.jwks_url:
             raise CdsAuthError("jku differs from the configured JWKS URL", iss=issuer.iss)
@@ -194,8 +207,8 @@ class JwtVerifier:
         expires_at = datetime.fromtimestamp(int(claims["exp"]) + self._leeway, UTC)
         if remember and not await self._remember(issuer.iss, jti, expires_at):
             raise CdsAuthError("jti replayed", iss=issuer.iss, jti=jti)
-        return CdsCaller(issuer=issuer, jti=jti, tenant=tenant if isinstance(tenant, str) else None,
-                         subject=claims.get("sub"), jti_expires_at=None if remember else expires_at)  # fmt: skip
+        return CdsCaller(issuer=issuer, jti=jti, tenant=tenant, subject=claims.get("sub"),
+                         jti_expires_at=None if remember else expires_at)  # fmt: skip
 
     def _decode(self, token: str, key: Any, alg: str, issuer: Issuer, audiences: list[str]) -> dict[str, Any]:
         try:
@@ -206,14 +219,42 @@ class JwtVerifier:
             )  # fmt: skip
         except InvalidTokenError as exc:
             raise CdsAuthError(f"JWT refused: {type(exc).__name__}", iss=issuer.iss) from None
+        _check_claim_types(claims, issuer.iss)
         jti, iat, exp = claims["jti"], claims["iat"], claims["exp"]
-        if not isinstance(jti, str) or not 0 < len(jti) <= 255:
-            raise CdsAuthError("jti must be a string of 1-255 characters", iss=issuer.iss)
         if iat > time.time() + self._leeway:
             raise CdsAuthError("iat in the future", iss=issuer.iss, jti=jti)
         if exp - iat > self._max_lifetime:
             raise CdsAuthError("JWT lifetime too long", iss=issuer.iss, jti=jti)
         return claims
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_header_types(header: Mapping[str, Any]) -> None:
+    """Every header member rxguard reads has the type RFC 7515 gives it; anything else is a 401."""
+    if not isinstance(header.get("alg"), str):
+        raise CdsAuthError("alg must be a string")
+    for name in ("kid", "jku", "typ"):
+        if header.get(name) is not None and not isinstance(header[name], str):
+            raise CdsAuthError(f"{name} must be a string")
+
+
+def _check_claim_types(claims: Mapping[str, Any], iss: str) -> None:
+    """Every claim rxguard reads has the type RFC 7519 and CDS Hooks give it; anything else is a 401."""
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not 0 < len(jti) <= 255:
+        raise CdsAuthError("jti must be a string of 1-255 characters", iss=iss)
+    for name in ("exp", "iat", "nbf"):
+        if name in claims and not _is_number(claims[name]):
+            raise CdsAuthError(f"{name} must be a number", iss=iss, jti=jti)
+    aud = claims.get("aud")
+    if not (isinstance(aud, str) or (isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud))):
+        raise CdsAuthError("aud must be a string or a list of strings", iss=iss, jti=jti)
+    for name in ("sub", "tenant"):
+        if claims.get(name) is not None and not (isinstance(claims[name], str) and len(claims[name]) <= 255):
+            raise CdsAuthError(f"{name} must be a string of at most 255 characters", iss=iss, jti=jti)
 
 
 def _bearer_token(authorization: str | None) -> str:

@@ -93,8 +93,14 @@ def discovery() -> dict[str, Any]:
 
 def _drugs_in(resource: Mapping[str, Any], medications: Sequence[Mapping[str, Any]]) -> set[str]:
     """rxguard drugs one MedicationRequest names: by value-set code or name, else by the resolver."""
-    resources = ({"resourceType": "Patient", "id": "order-subject"}, *medications, resource)
-    bundle = {"resourceType": "Bundle", "entry": [{"resource": r} for r in resources]}
+    # The order's own subject stands in as the Patient, so the reader reads the order as that patient's.
+    subject = resource.get("subject")
+    ref = subject.get("reference") if isinstance(subject, dict) else None
+    patient = {
+        "fullUrl": ref if isinstance(ref, str) else "",
+        "resource": {"resourceType": "Patient", "id": "order-subject"},
+    }
+    bundle = {"resourceType": "Bundle", "entry": [patient, *({"resource": r} for r in (*medications, resource))]}
     facts = read_facts(bundle)
     found = {drug for drug in load_all() if facts.tagged("medication", drug)}
     if found:
@@ -122,9 +128,9 @@ def ordered_drugs(draft_orders: Any) -> dict[str, list[str]]:
     return out
 
 
-def drugs_on_record(data: Mapping[str, Any]) -> list[str]:
+def drugs_on_record(data: Mapping[str, Any], patient: str | None = None) -> list[str]:
     """rxguard drugs the patient has any medication record of (patient-view)."""
-    facts = read_facts(dict(data))
+    facts = read_facts(dict(data), patient=patient)
     return [drug for drug in sorted(load_all()) if facts.tagged("medication", drug)]
 
 
@@ -146,6 +152,10 @@ class Call:
     jurisdiction: str | None
     launch_url: str
     smart_launch: bool = False
+    #: The verified EHR (JWT ``iss``) and its ``tenant`` claim: the namespace its ids are resolved in.
+    #: None only in explicit unauthenticated development mode, where ids are program keys.
+    issuer: str | None = None
+    tenant: str | None = None
 
 
 def evaluate(call: Call, program_gaps: GapLookup) -> list[dict[str, Any]]:
@@ -156,12 +166,12 @@ def evaluate(call: Call, program_gaps: GapLookup) -> list[dict[str, Any]]:
         drugs = list(orders)
     else:
         orders = {}
-        drugs = drugs_on_record(call.data)
+        drugs = drugs_on_record(call.data, patient_id or None)
     ctx = CardContext(call.service.hook, call.hook_instance, patient_id, call.launch_url, call.smart_launch, orders)
     packs = load_all()
     cards: list[dict[str, Any]] = []
     for drug in drugs:
-        result = check_patient(drug, call.data, at=call.at, jurisdiction=call.jurisdiction)
+        result = check_patient(drug, call.data, at=call.at, jurisdiction=call.jurisdiction, patient=patient_id or None)
         display = result.resolution.display
         assessment = result.assessment
         cards += finding_cards(assessment, display, ctx)

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "token": "access",
     "user": "access",
     "web": "web",
+    "identity": "identity",
     **{
         name: "program"
         for name in (
@@ -61,7 +62,7 @@ COMMANDS: dict[str, str] = {
         )
     },
 }
-MODULES: tuple[str, ...] = ("check", "packs", "druginfo", "program", "serve", "access", "web")
+MODULES: tuple[str, ...] = ("check", "packs", "druginfo", "program", "serve", "access", "identity", "web")
 
 
 def build_app(modules: tuple[str, ...] = MODULES) -> typer.Typer:

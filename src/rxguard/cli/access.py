@@ -1,4 +1,4 @@
-"""``rxguard user create|list`` and ``rxguard token create|revoke``: who may use the API."""
+"""``rxguard user create|list|disable|enable|role|totp`` and ``rxguard token create|list|revoke``: who may use rxguard."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import typer
 from sqlalchemy.orm import Session, sessionmaker
 
 from rxguard.access import create_token, create_user, list_users, revoke_token
+from rxguard.access.tokens import DEFAULT_DAYS, list_tokens, token_state
+from rxguard.access.users import change_role, disable_user, enable_user
+from rxguard.cli.options import require_development
 from rxguard.store import make_engine, session_factory, transaction
 
 ACTOR = "cli"
@@ -48,9 +51,49 @@ def register(app: typer.Typer) -> None:
                 state = "disabled" if user.disabled_at else "active"
                 typer.echo(f"{user.name}\t{user.role}\t{state}\t{user.display_name}")
 
+    @user_app.command("disable")
+    def user_disable(name: Annotated[str, typer.Argument(help="The user to stop.")]) -> None:
+        """Stop a user at once: sign-in refused, every browser session and API token ended for good."""
+        with transaction(_sessions()) as session:
+            disable_user(session, name=name, at=datetime.now(UTC), actor=ACTOR)
+        typer.echo(f"user {name} disabled; their sessions and tokens are revoked (enabling does not restore them)")
+
+    @user_app.command("enable")
+    def user_enable(name: Annotated[str, typer.Argument(help="The user to let in again.")]) -> None:
+        """Let a disabled user sign in again; they need new tokens (old ones stay revoked)."""
+        with transaction(_sessions()) as session:
+            enable_user(session, name=name, at=datetime.now(UTC), actor=ACTOR)
+        typer.echo(f"user {name} enabled; create new tokens with 'rxguard token create --user {name}'")
+
+    @user_app.command("role")
+    def user_role(
+        name: Annotated[str, typer.Argument(help="The user.")],
+        role: Annotated[str, typer.Argument(help="prescriber, nurse, pharmacist, admin or auditor.")],
+        prescriber: Annotated[str | None, typer.Option(help="Prescriber key (role prescriber).")] = None,
+        site: Annotated[str | None, typer.Option(help="Infusion site key (roles nurse, pharmacist).")] = None,
+    ) -> None:
+        """Give a user another role; it applies from their next request."""
+        with transaction(_sessions()) as session:
+            user = change_role(session, name=name, role=role, prescriber_key=prescriber, site_key=site,
+                               at=datetime.now(UTC), actor=ACTOR)  # fmt: skip
+            typer.echo(f"user {user.name} is now {user.role}")
+
+    @user_app.command("totp")
+    def user_totp(
+        name: Annotated[str, typer.Argument(help="The user (administrators and pharmacists need one).")],
+    ) -> None:
+        """Enrol a new TOTP second factor (replacing any old one); prints the secret and otpauth URI once."""
+        from rxguard.access.passwords import enroll_totp
+
+        with transaction(_sessions()) as session:
+            secret, uri = enroll_totp(session, user_name=name, at=datetime.now(UTC), actor=ACTOR)
+        typer.echo(uri)
+        typer.echo(f"secret {secret}: add it to the user's authenticator app (scan the URI as a QR code)", err=True)
+
     @user_app.command("demo")
     def user_demo() -> None:
         """Create one demo user per role over the demo program and print a 30-day token for each."""
+        require_development("rxguard user demo")
         from rxguard.access.demo import create_demo_users
 
         with transaction(_sessions()) as session:
@@ -62,7 +105,9 @@ def register(app: typer.Typer) -> None:
     @token_app.command("create")
     def token_create(
         user: Annotated[str, typer.Option("--user", help="The user the token acts as.")],
-        days: Annotated[int | None, typer.Option(help="Expire after this many days (default: never).")] = None,
+        days: Annotated[int, typer.Option(help=f"Expire after this many days (1-366; default {DEFAULT_DAYS}).")] = (
+            DEFAULT_DAYS
+        ),
         label: Annotated[str, typer.Option(help="What the token is for.")] = "",
     ) -> None:
         """Print a new API token for a user (shown once; only its hash is stored)."""
@@ -73,6 +118,19 @@ def register(app: typer.Typer) -> None:
             token_id = row.id
         typer.echo(token)
         typer.echo(f"token id {token_id}: send it as 'Authorization: Bearer <token>'", err=True)
+
+    @token_app.command("list")
+    def token_list(
+        user: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,
+    ) -> None:
+        """Every API token: id, user, state, created, expires, label (never the token itself)."""
+        now = datetime.now(UTC)
+        with transaction(_sessions()) as session:
+            for row, name in list_tokens(session, user_name=user):
+                expires = row.expires_at.strftime("%Y-%m-%d") if row.expires_at else "never"
+                typer.echo(
+                    f"{row.id}\t{name}\t{token_state(row, now)}\t{row.created_at:%Y-%m-%d}\t{expires}\t{row.label}"
+                )
 
     @token_app.command("revoke")
     def token_revoke(

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from rxguard.cli.options import parse_at, parse_jurisdiction, read_json_file
 from rxguard.engine.check import CheckResult, check_patient
+from rxguard.engine.model import Assessment
 from rxguard.errors import InputError, RxguardError
 from rxguard.knowledge.names import resolve_drug
 
@@ -32,6 +33,7 @@ def render_text(result: CheckResult, console: Console) -> None:
     console.print(f"Previous infusions: {a.infusions_before}")
     for f in a.findings:
         flag = " [yellow]NEEDS REVIEW[/]" if f.needs_review else ""
+        flag += " [bold yellow]COULD NOT VERIFY[/]" if f.could_not_verify else ""
         counts = f" (counts as {f.effective_severity})" if f.effective_severity != f.severity else ""
         console.print(
             f"\n[{_STYLE.get(f.severity, '')}]{f.severity.upper()}[/]{counts}{flag} {escape(f.title)}  [dim]{f.rule_id} · basis {f.basis}[/]"
@@ -55,12 +57,33 @@ def render_text(result: CheckResult, console: Console) -> None:
             console.print(f"  {d.status:<9} {d.due_on}  {escape(d.title)}")
     for note in a.notes:
         console.print(f"[yellow]Note:[/] {escape(note)}")
+    render_coverage(a, console)
     console.print(
         f"\n[dim]Pack {a.pack_name} {a.pack_version}. For healthcare professionals; not a treatment recommendation.[/]"
     )
 
 
-def check_folder(folder: Path, drug: str, *, at: date, jurisdiction: str | None, answers: Any) -> bool:
+def render_coverage(a: Assessment, console: Console) -> None:
+    """What was checked and what could not be: a verdict is only as good as what it could read."""
+    cov = a.coverage
+    gaps = len(cov.could_not_verify)
+    state = "[green]complete[/]" if cov.complete else f"[bold yellow]{gaps} rule(s) could not be verified[/]"
+    console.print(f"\n[bold]Coverage:[/] {len(cov.checked)} rule(s) checked; {state}")
+    for f in cov.could_not_verify:
+        console.print(f"  [yellow]could not verify[/] {f.rule_id} (counts as {f.effective_severity})")
+        for reason in f.evidence:
+            console.print(f"    • {escape(reason)}")
+    for line in cov.not_read:
+        console.print(f"  [yellow]not read:[/] {escape(line)}")
+    for line in cov.notes:
+        console.print(f"  [dim]{escape(line)}[/]")
+    if cov.switched_off:
+        console.print(f"  [dim]switched off by protocol: {', '.join(cov.switched_off)}[/]")
+
+
+def check_folder(
+    folder: Path, drug: str, *, at: date, jurisdiction: str | None, answers: Any, patient: str | None = None
+) -> bool:
     """One NDJSON line per ``*.json`` file in ``folder`` (sorted by name): its assessment, or its error.
 
     A file that cannot be assessed gets a line ``{"file": ..., "error": ...}`` and the run goes on;
@@ -77,7 +100,7 @@ def check_folder(folder: Path, drug: str, *, at: date, jurisdiction: str | None,
         line: dict[str, Any] = {"file": path.name}
         try:
             result = check_patient(
-                drug, read_json_file(path, "bundle"), at=at, jurisdiction=jurisdiction, answers=answers
+                drug, read_json_file(path, "bundle"), at=at, jurisdiction=jurisdiction, answers=answers, patient=patient
             )
             line.update(result.to_dict())
         except RxguardError as exc:
@@ -104,6 +127,10 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option(help="JSON object of pre-infusion checklist answers (true = yes).")
         ] = None,
         format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+        patient: Annotated[
+            str | None,
+            typer.Option("--patient", help="Which Patient to assess when the bundle holds several (id or fullUrl)."),
+        ] = None,
     ) -> None:
         """Assess a patient record for a drug: verdict, findings with evidence and sources, what is due."""
         if (bundle is None) == (bundles is None):
@@ -118,12 +145,12 @@ def register(app: typer.Typer) -> None:
         where = parse_jurisdiction(jurisdiction)
         answer_data = read_json_file(answers, "answers") if answers else None
         if bundles is not None:
-            if not check_folder(bundles, drug, at=day, jurisdiction=where, answers=answer_data):
+            if not check_folder(bundles, drug, at=day, jurisdiction=where, answers=answer_data, patient=patient):
                 raise typer.Exit(2)
             return
         assert bundle is not None
         data = read_json_file(bundle, "bundle")
-        result = check_patient(drug, data, at=day, jurisdiction=where, answers=answer_data)
+        result = check_patient(drug, data, at=day, jurisdiction=where, answers=answer_data, patient=patient)
         if format == "json":
             typer.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -43,3 +44,15 @@ def read_json_file(path: Path, what: str) -> Any:
         return parse_json(raw)
     except FactsError:
         raise InputError(f"{what} file {str(path)!r} is not valid JSON") from None
+
+
+def require_development(command: str) -> None:
+    """Refuse a demo command outside development: it would put published credentials or made-up
+    patients into a real program (``RXGUARD_ENVIRONMENT`` is what the server reads too)."""
+    environment = os.environ.get("RXGUARD_ENVIRONMENT", "development").strip().lower() or "development"
+    if environment != "development":
+        raise InputError(
+            f"'{command}' is for development only and RXGUARD_ENVIRONMENT is {environment!r}: it would give "
+            "real accounts a published password or load made-up patients; create users with 'rxguard user create' "
+            "and 'rxguard web password NAME' instead"
+        )

@@ -26,6 +26,7 @@ import orjson
 import typer
 from sqlalchemy.orm import Session
 
+from rxguard.cli.options import require_development
 from rxguard.errors import InputError
 from rxguard.store import make_engine, session_factory, transaction, upgrade
 
@@ -183,6 +184,7 @@ def _db_commands(db_app: typer.Typer, demo_app: typer.Typer, audit_app: typer.Ty
     @demo_app.command("load")
     def demo_load(at: At = None) -> None:
         """Load named personas and patients in every state into an empty database."""
+        require_development("rxguard demo load")
         from rxguard.program.demo import load_demo
 
         when = parse_datetime(at)
@@ -329,22 +331,33 @@ def _patient_commands(app: typer.Typer) -> None:
         patient: PatientOpt,
         prescriber: PrescriberOpt,
         indication: Annotated[str, typer.Option(help="e.g. multiple-sclerosis, crohns-disease, osteosarcoma")],
+        ehr_issuer: Annotated[
+            str | None, typer.Option(help="The enrolling EHR's JWT iss, to link its ids (--ehr-id) for the patient.")
+        ] = None,
+        ehr_tenant: Annotated[str, typer.Option(help="The EHR's tenant claim, if any.")] = "",
+        ehr_id: Annotated[
+            list[str] | None, typer.Option(help="The EHR's identifier for the patient: system|value or a FHIR id.")
+        ] = None,
         at: At = None,
         actor: Actor = None,
     ) -> None:
-        """A certified prescriber enrolls a patient for an indication."""
-        run_in_transaction(
-            lambda s: enrollment.enroll_patient(
-                s,
-                program_id=program,
-                patient_key=patient,
-                prescriber_key=prescriber,
-                indication=indication,
-                at=parse_datetime(at),
-                actor=actor_of(actor) if actor else prescriber,
-            )
-        )
-        typer.echo(f"{patient} enrolled in {program}")
+        """A certified prescriber enrolls a patient for an indication (and links the EHR's ids for them)."""
+        from rxguard.program import identities
+
+        if bool(ehr_issuer) != bool(ehr_id):
+            raise InputError("give --ehr-issuer together with one or more --ehr-id (or neither)")
+        links = [
+            (identities.Namespace(str(ehr_issuer), ehr_tenant), identities.parse_identifier(i)) for i in ehr_id or []
+        ]
+        when, who = parse_datetime(at), actor_of(actor) if actor else prescriber
+
+        def work(s: Session) -> None:
+            enrollment.enroll_patient(s, program_id=program, patient_key=patient, prescriber_key=prescriber,
+                                      indication=indication, at=when, actor=who)  # fmt: skip
+            identities.enroll_links(s, patient_key=patient, links=links, at=when, actor=who)
+
+        run_in_transaction(work)
+        typer.echo(f"{patient} enrolled in {program}" + (f", {len(links)} EHR id(s) linked" if links else ""))
 
     @app.command("consent")
     def consent(
@@ -684,7 +697,8 @@ def _monitoring_commands(app: typer.Typer, ae_app: typer.Typer) -> None:
 
         def work(s: Session) -> Any:
             if patient is None:
-                return [row.to_dict() for row in monitoring.population_due(s, on=day)]
+                rows = monitoring.population_due(s, on=day) + adverse_events.alert_clock(s, on=day)
+                return [row.to_dict() for row in sorted(rows, key=lambda r: (r.due_on, r.patient, r.item))]
             enrolled = enrollment.enrollment_of(s, patient, program)
             return {
                 "calendar": [row.to_dict() for row in monitoring.calendar(s, enrolled, on=day)],
@@ -703,6 +717,14 @@ def _monitoring_commands(app: typer.Typer, ae_app: typer.Typer) -> None:
         serious: Annotated[bool, typer.Option()] = False,
         seriousness: Annotated[list[str] | None, typer.Option(help="death, hospitalisation... (repeat)")] = None,
         program: Annotated[str | None, typer.Option()] = None,
+        expectedness: Annotated[
+            str, typer.Option(help="unexpected, expected (listed in the current labeling) or unassessed")
+        ] = "unassessed",
+        meddra_version: Annotated[str | None, typer.Option(help="MedDRA version of the codes, e.g. 27.1")] = None,
+        meddra_llt: Annotated[
+            str | None, typer.Option(help="MedDRA LLT code (8 digits), as the reporter gives it")
+        ] = None,
+        meddra_pt: Annotated[str | None, typer.Option(help="MedDRA PT code (8 digits)")] = None,
         at: At = None,
         actor: Actor = None,
     ) -> None:
@@ -720,18 +742,69 @@ def _monitoring_commands(app: typer.Typer, ae_app: typer.Typer) -> None:
                 description=description,
                 at=parse_datetime(at),
                 actor=actor_of(actor),
+                expectedness=expectedness,
+                meddra_version=meddra_version,
+                meddra_llt=meddra_llt,
+                meddra_pt=meddra_pt,
             )
         )
         typer.echo(f"adverse event {row.id} recorded")
 
+    @ae_app.command("code")
+    def ae_code(
+        event: Annotated[str, typer.Argument(help="The adverse event id")],
+        meddra_version: Annotated[str, typer.Option(help="MedDRA version, e.g. 27.1")],
+        meddra_llt: Annotated[str, typer.Option(help="MedDRA LLT code (8 digits)")],
+        meddra_pt: Annotated[str | None, typer.Option(help="MedDRA PT code (8 digits)")] = None,
+        at: At = None,
+        actor: Actor = None,
+    ) -> None:
+        """Record the MedDRA coding the reporter or safety officer gives (rxguard ships no MedDRA)."""
+        run_in_transaction(lambda s: adverse_events.code_adverse_event(
+            s, event_id=event, version=meddra_version, llt=meddra_llt, pt=meddra_pt, at=parse_datetime(at),
+            actor=actor_of(actor)))  # fmt: skip
+        typer.echo(f"adverse event {event} coded (MedDRA {meddra_version} LLT {meddra_llt})")
+
+    @ae_app.command("expectedness")
+    def ae_expectedness(
+        event: Annotated[str, typer.Argument(help="The adverse event id")],
+        value: Annotated[str, typer.Argument(help="unexpected, expected or unassessed")],
+        at: At = None,
+        actor: Actor = None,
+    ) -> None:
+        """Record whether the event is listed in the current labeling (the 15-day clock counts unexpected ones)."""
+        run_in_transaction(lambda s: adverse_events.assess_expectedness(
+            s, event_id=event, expectedness=value, at=parse_datetime(at), actor=actor_of(actor)))  # fmt: skip
+        typer.echo(f"adverse event {event} is {value}")
+
+    @ae_app.command("submitted")
+    def ae_submitted(
+        event: Annotated[str, typer.Argument(help="The adverse event id")],
+        on: Annotated[str, typer.Option(help="YYYY-MM-DD the 15-day alert report was submitted")],
+        at: At = None,
+        actor: Actor = None,
+    ) -> None:
+        """Record that the 15-day alert report was submitted (it leaves 'rxguard due')."""
+        run_in_transaction(lambda s: adverse_events.record_alert_submission(
+            s, event_id=event, on=parse_date(on, "--on"), at=parse_datetime(at), actor=actor_of(actor)))  # fmt: skip
+        typer.echo(f"15-day alert report of {event} submitted on {on}")
+
     @ae_app.command("export")
     def ae_export(
-        fmt: Annotated[str, typer.Option("--format", help="fhir, medwatch-json or medwatch-csv")] = "fhir",
+        fmt: Annotated[str, typer.Option("--format", help="fhir, medwatch-json, medwatch-csv or e2b")] = "fhir",
         patient: Annotated[str | None, typer.Option()] = None,
+        event: Annotated[str | None, typer.Option(help="e2b: the adverse event id")] = None,
+        sender: Annotated[
+            Path | None, typer.Option(help="e2b: JSON file of the sender (organisation, contact)")
+        ] = None,
+        draft: Annotated[bool, typer.Option(help="e2b: write it even when required elements are missing")] = False,
     ) -> None:
-        """Export adverse events as FHIR AdverseEvent or the MedWatch 3500A field set."""
+        """Export adverse events as FHIR AdverseEvent, the MedWatch 3500A field set, or one ICH E2B(R3) ICSR."""
+        if fmt == "e2b":
+            _export_icsr(event, sender, draft)
+            return
         if fmt not in ("fhir", "medwatch-json", "medwatch-csv"):
-            raise InputError(f"--format {fmt!r} must be fhir, medwatch-json or medwatch-csv")
+            raise InputError(f"--format {fmt!r} must be fhir, medwatch-json, medwatch-csv or e2b")
 
         def work(s: Session) -> Any:
             events = adverse_events.list_events(s, patient)
@@ -771,3 +844,36 @@ def _monitoring_commands(app: typer.Typer, ae_app: typer.Typer) -> None:
         engine.dispose()
         counts = run_in_transaction(lambda s: transfer.import_ndjson(s, lines))
         typer.echo(f"imported {sum(counts.values())} records into {len(counts)} tables")
+
+
+def _export_icsr(event_id: str | None, sender_file: Path | None, draft: bool) -> None:
+    """One ICSR to stdout; refused (with what is missing) unless complete or ``--draft``."""
+    from rxguard.program import icsr
+    from rxguard.program.common import by_id
+    from rxguard.store.models import AdverseEvent
+
+    if event_id is None:
+        raise InputError("--format e2b needs --event ID (one report per ICSR; 'rxguard ae export' lists ids)")
+    sender = icsr.Sender()
+    if sender_file is not None:
+        try:
+            data = orjson.loads(sender_file.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise InputError(f"--sender {sender_file}: cannot read JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise InputError("--sender must hold a JSON object of sender fields")
+        sender = icsr.sender_from(data)
+
+    def work(s: Session) -> bytes:
+        return icsr.to_icsr(s, by_id(s, AdverseEvent, event_id), sender, now=datetime.now(UTC))
+
+    xml = run_in_transaction(work)
+    problems = icsr.check_icsr(xml)
+    if problems and not draft:
+        raise InputError(
+            "the ICSR is not complete: " + "; ".join(problems)
+            + " (supply MedDRA coding with 'rxguard ae code', the sender with --sender; --draft writes it anyway)"
+        )  # fmt: skip
+    for problem in problems:
+        print(f"rxguard: warning: {problem}", file=sys.stderr)
+    sys.stdout.write(xml.decode())

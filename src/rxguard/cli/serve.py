@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -36,6 +37,12 @@ def register(app: typer.Typer) -> None:
                 "use database (the default) or one worker"
             )
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        if not settings.public_url:
+            # Development: JWT audiences and card links name the address served here, never a
+            # request's Host header. Workers read it from the environment like every setting.
+            public = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}"
+            os.environ["RXGUARD_PUBLIC_URL"] = public
+            settings = settings.model_copy(update={"public_url": public})
         typer.echo(f"rxguard serving on http://{shown}:{port} (API docs at http://{shown}:{port}/docs)", err=True)
         common = {
             "host": host,

@@ -13,6 +13,7 @@ import typer
 
 from rxguard.access.demo_users import create_demo_users
 from rxguard.access.passwords import set_password
+from rxguard.cli.options import require_development
 from rxguard.store import make_engine, session_factory, transaction
 
 ACTOR = "cli"
@@ -42,7 +43,8 @@ def register(app: typer.Typer) -> None:
             DEMO_PASSWORD
         ),
     ) -> None:
-        """Create one sign-in per role for the demo program (run after 'rxguard demo load')."""
+        """Create one sign-in per role for the demo program (run after 'rxguard demo load'); development only."""
+        require_development("rxguard web demo-users")
         with transaction(session_factory(make_engine())) as session:
             users = create_demo_users(session, password=demo_password, at=datetime.now(UTC), actor=ACTOR)
         typer.echo(f"web sign-ins (password for each: {demo_password}):")

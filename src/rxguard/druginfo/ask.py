@@ -17,12 +17,13 @@ mechanism, efficacy), the answer says so and lists what rxguard covers.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rxguard.druginfo.intents import INTENTS, SECTION_OF, Intent, out_of_scope_score, score_intents
+from rxguard.druginfo.intents import INTENTS, SECTION_OF, Intent, out_of_scope_score, score_intents, topic_words
 from rxguard.druginfo.labels import Language
 from rxguard.druginfo.monograph import (
     CONFLICTS_SECTION,
@@ -181,13 +182,31 @@ def plain(text: str) -> str:
     return joiner.join(kept)
 
 
+_RECORDED_IN = re.compile(r"\s*\b(?:as )?recorded in clinical[- ]facts\s*§?\s*[\d.]*", re.IGNORECASE)
+
+
+def plain_section(section: str) -> str:
+    """A citation's section without references to the project's own working files."""
+    cleaned = _RECORDED_IN.sub("", section).strip(" ;,")
+    if _INTERNAL.search(cleaned):
+        cleaned = "; ".join(part for part in cleaned.split(";") if not _INTERNAL.search(part)).strip()
+    return cleaned or "—"
+
+
+def plain_citations(citations: tuple[CitationView, ...]) -> tuple[CitationView, ...]:
+    return tuple(
+        c if not _INTERNAL.search(c.section) else dataclasses.replace(c, section=plain_section(c.section))
+        for c in citations
+    )
+
+
 def _plain_statement(st: StatementView) -> StatementView:
     points = tuple(p for p in (plain(p) for p in st.points) if p)
     text = plain(st.text)
-    if text == st.text and points == st.points:
+    citations = plain_citations(st.citations)
+    if text == st.text and points == st.points and citations == st.citations:
         return st
-    return StatementView(st.id, text, st.citations, st.heading, points, st.table, st.jurisdictions, st.rules,
-                         st.unverified, st.generated_from)  # fmt: skip
+    return dataclasses.replace(st, text=text, points=points, citations=citations)
 
 
 # --------------------------------------------------------------------------- the index of every pack
@@ -259,7 +278,7 @@ def _content_terms(text: str, matched_cues: tuple[str, ...]) -> list[str]:
     """Terms of the question beyond its topic cue words: few means a broad question ("side effects of X?")."""
     rest = text
     for cue in sorted(matched_cues, key=len, reverse=True):
-        rest = re.sub(re.escape(cue), " ", rest, flags=re.IGNORECASE)
+        rest = re.sub(re.escape(cue) + r"[a-z]*", " ", rest, flags=re.IGNORECASE)
     out = english_terms(rest, expand=False)
     if has_han(rest):
         stop = sorted(lexicon()["zh"]["stop"], key=len, reverse=True)
@@ -277,7 +296,7 @@ def _urgent(flag: RaisedFlag, pack: Pack, doc: MonographDoc, lang: Language) -> 
         id=flag.flag.id,
         title=flag.flag.title.in_(lang),
         text=flag.flag.urgent.in_(lang),
-        citations=cite(pack, flag.flag.cite),
+        citations=plain_citations(cite(pack, flag.flag.cite)),
         matched=flag.matched,
         rules=tuple(flag.flag.rules),
     )
@@ -287,7 +306,7 @@ def _finding_view(finding: Finding, number: int, pack: Pack, doc: MonographDoc) 
     return StatementView(
         id=f"computed-{number}",
         text=finding.text,
-        citations=cite(pack, finding.citations),
+        citations=plain_citations(cite(pack, finding.citations)),
         rules=finding.rules,
         generated_from="computed",
     )
@@ -326,9 +345,20 @@ def _best_sentences(
     return (" " if lang == "en" else "").join(t for t, _ in picked), tuple(i for _, i in picked)
 
 
+#: Rows of a statement's table named in a direct answer.
+MAX_TABLE_ROWS_SAID = 6
+
+
 def _opening(st: StatementView, lang: Language, count: int = 2) -> str:
     """The first sentences of a statement, after its heading."""
     text = (" " if lang == "en" else "").join(sentences(st.text)[:count]) or st.text
+    if st.table is not None and st.table.rows:
+        first = [row[0] for row in st.table.rows[:MAX_TABLE_ROWS_SAID]]
+        more = len(st.table.rows) > MAX_TABLE_ROWS_SAID
+        if lang == "en":
+            text += f" {st.table.columns[0]}: {', '.join(first)}{', …' if more else ''}."
+        else:
+            text += f"{st.table.columns[0]}：{'、'.join(first)}{'等' if more else ''}。"
     if not st.heading:
         return text
     return f"{st.heading}: {text}" if lang == "en" else f"{st.heading}：{text}"
@@ -345,7 +375,8 @@ def _overview(statements: list[StatementView], lang: Language) -> tuple[str, tup
     ids: list[str] = []
     for st in statements[:4]:
         piece = _opening(st, lang, count=1)
-        if parts and sum(len(p) for p in parts) + len(piece) > MAX_OVERVIEW:
+        limit = MAX_OVERVIEW if lang == "en" else MAX_OVERVIEW // 2
+        if parts and sum(len(p) for p in parts) + len(piece) > limit:
             break
         parts.append(piece)
         ids.append(st.id)
@@ -420,12 +451,16 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
     ranked = [r for r in ranked if r.passage.kind != "conflict"]
     support: list[tuple[str, str, StatementView]] = []
     topic = ranked[0].passage.section if ranked else None
-    broad = reading.intent is not None and len(_content_terms(text, reading.cues)) <= 1
+    content = len(_content_terms(text, reading.cues))
+    broad = reading.intent is not None and content <= 1
     if broad and reading.intent is not None:
         topic = SECTION_OF[reading.intent]
         section = doc.section(topic)
         if section is not None:
-            support += [(topic, section.title, _plain_statement(st)) for st in section.statements
+            # the whole section, the statements the question matches first
+            order = {r.passage.statement.id: n for n, r in enumerate(ranked) if r.passage.section == topic and content}
+            statements = sorted(section.statements, key=lambda st: order.get(st.id, len(order)))
+            support += [(topic, section.title, _plain_statement(st)) for st in statements
                         if _jurisdiction_ok(st, reading.jurisdiction)]  # fmt: skip
         first = [
             r for r in ranked if r.passage.section == topic and support and r.passage.statement.id == support[0][2].id
@@ -448,18 +483,30 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
         lead += [(by_id[i][0], by_id[i][1], _plain_statement(by_id[i][2])) for i in flag.flag.statements if i in by_id]
     top_rules = {rule for _, _, st in support[:MAX_SUPPORT] for rule in st.rules}
     relevant = [f for f in findings if f.fires or set(f.rules) & top_rules or not f.rules]
+    fired_sections = [by_id[i][0] for f in relevant if f.fires for i in f.statements if i in by_id]
+    if fired_sections and not flags:
+        topic = fired_sections[0]
     for finding in relevant:
         lead += [(by_id[i][0], by_id[i][1], _plain_statement(by_id[i][2])) for i in finding.statements if i in by_id]
     support = lead + support
     if not support and not urgent and not relevant:
         return None
     query_set = set(terms(text, ask_index.segmenter, expand=False)) | set(query)
-    if broad and support:
-        direct, direct_from = _overview([st for _, _, st in support[len(lead) :]] or [support[0][2]], lang)
+    if flags:
+        # a raised red flag decides the direct answer: its urgent action, not the best lexical match
+        urgent_sentences = sentences(urgent[0].text)
+        direct = urgent_sentences[0] if urgent_sentences else urgent[0].text
+        direct_from = tuple(flags[0].flag.statements)
+    elif broad and support:
+        section_order = {st.id: n for n, st in enumerate(section.statements)} if section is not None else {}
+        canonical = sorted((st for _, _, st in support[len(lead) :]), key=lambda st: section_order.get(st.id, 0))
+        direct, direct_from = _overview(canonical or [support[0][2]], lang)
     elif ranked:
         direct, direct_from = _best_sentences(ranked, query_set, shown_index, lang)
     else:
         direct, direct_from = "", ()
+    if not direct and lead:
+        direct, direct_from = _opening(lead[0][2], lang), (lead[0][2].id,)
     computed = " ".join(f.text for f in relevant) if lang == "en" else "".join(f.text for f in relevant)
     if computed:
         direct = f"{computed} {direct}".strip() if lang == "en" else computed + direct
@@ -562,7 +609,7 @@ def answer_question(
         ask_lang=ask_lang,
         prior={SECTION_OF[s.intent]: s.score for s in scored} if intent is not None else {},
         intent=intent,
-        cues=tuple(c for s in scored for c in s.matched),
+        cues=topic_words(simplified),
         jurisdiction=jurisdiction,
     )
     flagged = any(raised_flags(question, packs[r.drug]) for r in drugs)

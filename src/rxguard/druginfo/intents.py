@@ -89,11 +89,11 @@ _EN: dict[str, _Weighted] = {
         4: (r"side[- ]?effects?", r"adverse"),
         3: (r"undesirable", r"common effects", r"unwanted effects"),
         2: (r"toxicit", r"tolerab", r"very common"),
-        1: (r"reactions?\b", r"what happens after", r"how often do patients (?:get|have)", r"frequen"),
+        1: (r"reactions?\b", r"what happens after", r"how often do patients (?:get|have)", r"frequen", r"normal\b"),
     },
     "monitoring": {
-        3: (r"monitor", r"follow[- ]?up", r"surveillance"),
-        2: (r"check(?:s|ed|ing)?\b", r"tests?\b", r"testing", r"labs?\b", r"laborator", r"mri\b", r"scan",
+        3: (r"monitor", r"follow[- ]?up", r"surveillance", r"mri\b"),
+        2: (r"check(?:s|ed|ing)?\b", r"tests?\b", r"testing", r"labs?\b", r"laborator", r"scan",
             r"blood counts?", r"cbc\b", r"how often .{0,30}(?:check|test|scan|mri|see)", r"screen", r"calendar"),
         1: (r"assess", r"visit"),
     },
@@ -148,10 +148,11 @@ _ZH: dict[str, _Weighted] = {
     "warnings": {
         3: ("注意事项", "注意什么", "警告", "慎用", "黑框", "需要注意", "用药须知"),
         2: ("谨慎", "安全性", "安全吗"),
-        1: ("风险", "过敏", "感染", "肝损伤", "哮喘", "抗体", "疱疹", "甲状腺"),
+        1: ("风险", "过敏", "感染", "肝损伤", "伤肝", "哮喘", "抗体", "疱疹", "甲状腺"),
     },
     "adverse-reactions": {
         4: ("不良反应", "副作用", "副反应"),
+        1: ("正常吗", "正不正常"),
         3: ("毒副", "不良事件", "常见反应"),
         2: ("耐受",),
     },
@@ -163,7 +164,8 @@ _ZH: dict[str, _Weighted] = {
     "administration": {
         3: ("剂量", "用法", "用量", "配制", "稀释", "复溶", "储存", "贮存", "保存", "冷藏", "室温", "输注速度", "怎么用", "如何使用", "多少毫克",
             "输注多久"),
-        2: ("给药", "配置", "冷冻", "稳定性", "推注", "疗程"),
+        2: ("给药", "配置", "冷冻", "稳定性", "推注", "疗程", "多少次", "打几次", "几次", "多长时间", "输多久", "打多久"),
+        1: ("多久", "一共"),
     },
     "special-populations": {
         4: ("孕", "妊娠", "哺乳", "母乳", "乳汁", "特殊人群"),
@@ -255,6 +257,23 @@ def score_intents(question: str) -> list[IntentScore]:
         if score > 0:
             scores.append(IntentScore(intent, score, tuple(matched)))
     return sorted(scores, key=lambda s: (-s.score, INTENTS.index(s.intent)))
+
+
+def topic_words(question: str, min_weight: float = 3.0) -> tuple[str, ...]:
+    """The phrases of the question that name a topic outright (weight 3 or more): "side effects",
+    "用法用量". What is left once they are removed tells a broad question from a specific one."""
+    found: list[str] = []
+    chinese = bool(_HAN.search(question))
+    upper = question.upper()
+    for intent in INTENTS:
+        for pattern, weight in _EN_RE[intent]:
+            hit = pattern.search(question) if weight >= min_weight else None
+            if hit:
+                found.append(hit.group(0))
+        for phrase, weight in _ZH_PHRASES[intent]:
+            if weight >= min_weight and (chinese or _HAN.search(phrase)) and phrase.upper() in upper:
+                found.append(phrase)
+    return tuple(found)
 
 
 def out_of_scope_score(question: str) -> float:

@@ -1,8 +1,8 @@
 """Red flags: symptoms in a question that always get the pack's urgent action.
 
-A question that describes possible PML on natalizumab, or fever that has not
-settled many hours after mifamurtide, must get the urgent action whatever
-else it asks, even when rxguard cannot tell what the question is about. The
+A question that describes the warning signs a label names (new neurological
+symptoms, a fever that has not settled many hours after an infusion) must get
+the urgent action whatever else it asks, even when rxguard cannot tell what the question is about. The
 symptoms and the actions are pack data (``red_flags`` in ``monograph.yaml``),
 cited like every statement; this module only matches them.
 """

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from rxguard.druginfo.labels import Language
 from rxguard.druginfo.monograph import CONFLICTS_SECTION, CitationView, MonographDoc, StatementView, build_monograph
-from rxguard.druginfo.tokens import ChineseSegmenter, terms
+from rxguard.druginfo.tokens import ChineseSegmenter, cached_terms, terms
 
 if TYPE_CHECKING:
     from rxguard.knowledge.loader import Pack
@@ -90,7 +90,9 @@ class PackIndex:
             import bm25s
 
             retriever = bm25s.BM25()
-            corpus = [_document_terms(p, self.segmenter) for p in self.passages]
+            texts = [_document_text(p) for p in self.passages]
+            key = f"{self.lang}\0{self.segmenter is not None}\0" + "\0".join(texts)
+            corpus = cached_terms(key, lambda: [terms(t, self.segmenter, expand=False) or ["∅"] for t in texts])
             retriever.index(corpus, show_progress=False)
             self._bm25 = retriever
         return self._bm25
@@ -161,11 +163,11 @@ def _rule_statement(rule: Rule, pack: Pack) -> StatementView:
     )
 
 
-def _document_terms(passage: Passage, segmenter: ChineseSegmenter | None) -> list[str]:
+def _document_text(passage: Passage) -> str:
+    """What a passage is indexed by: heading (twice: it names the topic), text, points, table, section."""
     st = passage.statement
     table = " ".join(" ".join(row) for row in st.table.rows) + " " + " ".join(st.table.columns) if st.table else ""
-    text = " ".join([st.heading or "", st.heading or "", st.text, " ".join(st.points), table, passage.section_title])
-    return terms(text, segmenter, expand=False) or ["∅"]
+    return " ".join([st.heading or "", st.heading or "", st.text, " ".join(st.points), table, passage.section_title])
 
 
 def sentences(text: str) -> list[str]:

@@ -113,21 +113,29 @@ def read_specifics(question: str) -> Specifics:
 # --------------------------------------------------------------------------- evaluation
 
 
-def _explaining(doc: MonographDoc, rule_id: str) -> StatementView | None:
-    return next((st for st in doc.statements() if rule_id in st.rules and not st.id.startswith("conflict-")), None)
+def _explaining(doc: MonographDoc, rule_id: str, category: str = "") -> StatementView | None:
+    """The monograph statement that explains a rule, preferring the section of the rule's category."""
+    from rxguard.druginfo.retrieval import RULE_SECTION
+
+    home = RULE_SECTION.get(category)
+    found = [(section.id, st) for section in doc.sections for st in section.statements
+             if rule_id in st.rules and not st.id.startswith("conflict-")]  # fmt: skip
+    preferred = [st for section_id, st in found if section_id == home]
+    candidates = preferred or [st for _, st in found]
+    return candidates[0] if candidates else None
 
 
 def _rule_name(rule: Rule, doc: MonographDoc, lang: Language) -> str:
     if lang == "en":
         return rule.title
-    st = _explaining(doc, rule.id)
+    st = _explaining(doc, rule.id, rule.category)
     return (st.heading or "") if st is not None and st.heading else rule.title
 
 
 def _statement_ids(doc: MonographDoc, rules: list[Rule]) -> tuple[str, ...]:
     ids: list[str] = []
     for rule in rules:
-        st = _explaining(doc, rule.id)
+        st = _explaining(doc, rule.id, rule.category)
         if st is not None and st.id not in ids:
             ids.append(st.id)
     return tuple(ids)

@@ -1,6 +1,6 @@
 """Search terms of a question or a statement, in English and Chinese.
 
-English: words, case-folded, stop words dropped, Snowball-stemmed, and the
+English: words, case-folded, stop words dropped, Snowball-stemmed (PyStemmer), and the
 everyday words people use for a topic mapped onto the words the monographs
 use (``lexicon.yaml``: "shot" -> infusion, "breastfeed" -> breast-feeding).
 Chinese: Traditional characters folded to Simplified (OpenCC), words from
@@ -22,9 +22,10 @@ import functools
 import hashlib
 import os
 import re
+import sys
 import unicodedata
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,8 @@ def lexicon() -> dict[str, Any]:
     """``lexicon.yaml``: stop words and everyday-word mappings for both languages."""
     import yaml
 
-    data: dict[str, Any] = yaml.safe_load(_LEXICON.read_text("utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data: dict[str, Any] = yaml.load(_LEXICON.read_text("utf-8"), Loader=loader)
     return data
 
 
@@ -79,12 +81,12 @@ def _zh_synonyms() -> tuple[tuple[str, tuple[str, ...]], ...]:
 
 @functools.cache
 def _stemmer() -> Any:
-    import snowballstemmer
+    import Stemmer  # PyStemmer: the Snowball algorithms in C
 
-    return snowballstemmer.stemmer("english")
+    return Stemmer.Stemmer("english")
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=16384)
 def stem(word: str) -> str:
     result: str = _stemmer().stemWord(word)
     return result
@@ -133,14 +135,54 @@ def cache_dir() -> Path:
     return base
 
 
-def _import_jieba() -> Any:
-    with warnings.catch_warnings():
-        # jieba imports pkg_resources, which newer setuptools marks deprecated.
-        warnings.simplefilter("ignore")
-        import jieba
+#: Bump when the terms a text yields change, so cached corpus terms are rebuilt.
+TERMS_VERSION = "1"
 
-        jieba.setLogLevel(60)
-        return jieba
+
+def cached_terms(key_text: str, build: Callable[[], list[list[str]]]) -> list[list[str]]:
+    """Terms of a corpus, cached on disk by the digest of ``key_text`` (the corpus and the lexicon)."""
+    import orjson
+
+    digest = hashlib.sha256("\0".join([TERMS_VERSION, _LEXICON.read_text("utf-8"), key_text]).encode()).hexdigest()[:20]
+    path = cache_dir() / f"terms-{digest}.json"
+    try:
+        cached: list[list[str]] = orjson.loads(path.read_bytes())
+        return cached
+    except (OSError, ValueError):
+        pass
+    built = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(orjson.dumps(built))
+        tmp.replace(path)
+    except OSError:  # a read-only cache folder: rebuild next time
+        pass
+    return built
+
+
+def _import_jieba() -> Any:
+    """jieba, imported without pkg_resources.
+
+    jieba reads its data files through pkg_resources when it can import it, and through plain
+    file paths otherwise; importing pkg_resources costs more than the rest of jieba (and newer
+    setuptools warns that it is deprecated). Unless something already imported it, it is
+    hidden for the duration of jieba's import only, so jieba takes its plain-file path.
+    """
+    if "jieba" in sys.modules:
+        return sys.modules["jieba"]
+    hidden = "pkg_resources" not in sys.modules
+    if hidden:
+        sys.modules["pkg_resources"] = None  # type: ignore[assignment]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import jieba
+    finally:
+        if hidden:
+            del sys.modules["pkg_resources"]
+    jieba.setLogLevel(60)
+    return jieba
 
 
 def _small_dictionary(corpus: str, extra: Iterable[str]) -> str:
@@ -150,8 +192,9 @@ def _small_dictionary(corpus: str, extra: Iterable[str]) -> str:
               for i in range(len(run) - n + 1)}  # fmt: skip
     lines: list[str] = []
     seen: set[str] = set()
-    with open(jieba.get_dict_file().name, encoding="utf-8") as handle:
-        for line in handle:
+    with jieba.get_dict_file() as handle:
+        for raw in handle:
+            line = raw.decode("utf-8")
             word = line.split(" ", 1)[0]
             if word in pieces and word not in seen:
                 seen.add(word)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from rxguard.engine.model import Assessment, Finding, SourceRef, StratumResult, Verdict
-from rxguard.engine.predicates import Ctx, Pred, compile_condition, triggers
+from rxguard.engine.model import Assessment, Coverage, Finding, SourceRef, StratumResult, Verdict
+from rxguard.engine.predicates import Ctx, ExposureRow, Pred, Unknown, compile_condition, triggers
 from rxguard.engine.schedule import CompiledItem, compute_due
 from rxguard.facts.model import MedicationUse, PatientFacts
 from rxguard.knowledge.loader import Pack
@@ -53,6 +53,7 @@ class CompiledPack:
     confounders: tuple[LabConfounded, ...]
     items: tuple[CompiledItem, ...]
     question_text: Mapping[str, str]
+    exposures: Mapping[str, tuple[ExposureRow, ...]]
 
 
 _COMPILED: dict[int, CompiledPack] = {}
@@ -99,13 +100,21 @@ def compile_pack(pack: Pack) -> CompiledPack:
         for item in pack.monitoring
     )
     questions = {q.id: q.text.get("en", q.id) for q in pack.questions.values()}
+    exposures: dict[str, list[ExposureRow]] = {}
+    for exp in pack.exposures:
+        row = ExposureRow(exp.member_tag(pack.identity.id), exp.after_administration, exp.needs_review,
+                          exp.review_note, exp.title)  # fmt: skip
+        exposures.setdefault(exp.valueset, []).append(row)
     rows: list[RuleRow] = [
         (cr, tuple(cr.triggers) if cr.triggers is not None else None, cr.pred, cr.rule.protocol) for cr in rules
     ]
     by_jurisdiction: dict[str | None, tuple[RuleRow, ...]] = {None: tuple(rows)}
     for where in JURISDICTIONS:
         by_jurisdiction[where] = tuple(row for row in rows if where in row[0].rule.jurisdictions)
-    compiled = CompiledPack(pack, tuple(rules), by_jurisdiction, strata, tuple(confounders), items, questions)
+    compiled = CompiledPack(
+        pack, tuple(rules), by_jurisdiction, strata, tuple(confounders), items, questions,
+        {vs: tuple(rows) for vs, rows in exposures.items()},
+    )  # fmt: skip
     _COMPILED[id(pack)] = compiled
     return compiled
 
@@ -114,7 +123,11 @@ def _infusion_history(pack: Pack, facts: PatientFacts, at: date, extra: Any) -> 
     days = {
         med.start
         for med in facts.tagged("medication", pack.identity.id)
-        if isinstance(med, MedicationUse) and med.kind == "administration" and med.start is not None and med.start < at
+        if isinstance(med, MedicationUse)
+        and med.kind == "administration"
+        and med.was_given()
+        and med.start is not None
+        and med.start < at
     }
     for value in extra or ():
         day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
@@ -164,7 +177,7 @@ def _stratum(compiled: CompiledPack, ctx: Ctx) -> StratumResult | None:
         return None
     for cs in compiled.strata:
         evidence = cs.pred(ctx)
-        if evidence is not None:
+        if evidence is not None and not isinstance(evidence, Unknown):
             s = cs.stratum
             return StratumResult(s.id, s.title, s.action, tuple(evidence), s.needs_review, s.review_note, cs.sources)
     default = next(cs for cs in compiled.strata if cs.stratum.id == risk.default)
@@ -185,7 +198,26 @@ def _present_keys(ctx: Ctx) -> frozenset[str]:
     return keys.union(extra) if extra else keys
 
 
-def _finding(cr: CompiledRule, ctx: Ctx, evidence: list[str]) -> Finding:
+def _counts_as(severity: str, needs_review: bool) -> str:
+    """A finding that needs review never contraindicates by itself, and never counts below hold at hold or above."""
+    if needs_review and SEVERITY_RANK[severity] >= SEVERITY_RANK["hold"]:
+        return "hold"
+    return severity
+
+
+def _unverified_counts_as(severity: str, gate: bool) -> str:
+    """What a rule whose input could not be read counts as: at least caution; hold for a lab or dose gate.
+
+    Never more than the rule itself would say, and an ``info`` rule stays ``info``.
+    """
+    if severity == "info":
+        return "info"
+    if gate and SEVERITY_RANK[severity] >= SEVERITY_RANK["hold"]:
+        return "hold"
+    return "caution"
+
+
+def _finding(cr: CompiledRule, ctx: Ctx, evidence: list[str] | Unknown, reviews: list[str]) -> Finding:
     rule = cr.rule
     severity = rule.severity_in(ctx.jurisdiction)  # type: ignore[arg-type]
     needs_review = rule.needs_review
@@ -195,12 +227,18 @@ def _finding(cr: CompiledRule, ctx: Ctx, evidence: list[str]) -> Finding:
         if param.needs_review:
             needs_review = True
             note = note or param.review_note
-    counts_as = severity
-    if needs_review and SEVERITY_RANK[severity] > SEVERITY_RANK["caution"]:
-        counts_as = "caution"
+    if reviews:
+        needs_review = True
+        note = " ".join(dict.fromkeys([note, *reviews] if note else reviews))
+    if isinstance(evidence, Unknown):
+        return Finding(
+            rule.id, severity, _unverified_counts_as(severity, evidence.gate), f"Could not verify: {rule.title}",
+            rule.message, rule.action, evidence.reasons, rule.basis, needs_review, note, rule.category,
+            rule.protocol, cr.sources, could_not_verify=True,
+        )  # fmt: skip
     return Finding(
-        rule.id, severity, counts_as, rule.title, rule.message, rule.action, tuple(evidence),
-        rule.basis, needs_review, note, rule.category, rule.protocol, cr.sources,
+        rule.id, severity, _counts_as(severity, needs_review), rule.title, rule.message, rule.action,
+        tuple(evidence), rule.basis, needs_review, note, rule.category, rule.protocol, cr.sources,
     )  # fmt: skip
 
 
@@ -228,6 +266,7 @@ def build_context(
         default_ulns=default_ulns or {},
         bands=pack.risk.index_bands if pack.risk else None,
         events=_events(context),
+        exposures=compiled.exposures,
     )
     if compiled.confounders:
         _mark_invalid_results(ctx, compiled.confounders)
@@ -259,22 +298,30 @@ def assess(
     compiled = compile_pack(pack)
     ctx, stratum = build_context(compiled, facts, at, jurisdiction, answers, context, default_ulns)
     findings = []
+    checked: list[str] = []
+    switched_off: list[str] = []
     worst = 0
     present = _present_keys(ctx)
     rows = compiled.by_jurisdiction.get(jurisdiction, compiled.by_jurisdiction[None])
     for cr, keys, pred, protocol in rows:
         if protocol and not protocol_rules.get(cr.rule.id, cr.rule.enabled_by_default):
+            switched_off.append(cr.rule.id)
             continue
         if keys is not None:
             for key in keys:
                 if key in present:
                     break
             else:
+                checked.append(cr.rule.id)
                 continue
+        reviewed = len(ctx.review_notes)
         evidence = pred(ctx)
         if evidence is None:
+            checked.append(cr.rule.id)
             continue
-        finding = _finding(cr, ctx, evidence)
+        finding = _finding(cr, ctx, evidence, ctx.review_notes[reviewed:])
+        if not finding.could_not_verify:
+            checked.append(cr.rule.id)
         findings.append(finding)
         worst = max(worst, SEVERITY_RANK[finding.effective_severity])
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.effective_severity], -SEVERITY_RANK[f.severity], f.rule_id))
@@ -291,4 +338,11 @@ def assess(
         pack_name=pack.meta.name,
         pack_version=pack.meta.version,
         infusions_before=len(ctx.infusions),
+        coverage=Coverage(
+            checked=tuple(checked),
+            could_not_verify=tuple(f for f in findings if f.could_not_verify),
+            switched_off=tuple(switched_off),
+            not_read=tuple(u.reason for u in facts.unreadable),
+            notes=facts.reading_notes,
+        ),
     )

@@ -10,7 +10,8 @@ from typing import Any
 from rxguard.engine.assess import assess
 from rxguard.engine.facts import read_facts
 from rxguard.engine.model import Assessment
-from rxguard.errors import InputError
+from rxguard.errors import FactsError, InputError
+from rxguard.facts.model import PatientFacts
 from rxguard.knowledge.loader import Pack, get_pack
 from rxguard.knowledge.names import Resolution, resolve_drug
 
@@ -52,6 +53,16 @@ def validate_answers(pack: Pack, answers: Any) -> dict[str, bool | float]:
     return out
 
 
+def refuse_deceased(facts: PatientFacts, at: date) -> None:
+    """A patient recorded as deceased on or before ``at`` is not assessed: the record is probably the wrong one."""
+    if facts.deceased and (facts.deceased_on is None or facts.deceased_on <= at):
+        when = f" on {facts.deceased_on}" if facts.deceased_on else ""
+        raise FactsError(
+            f"Patient/{facts.patient_id or '(no id)'} is recorded as deceased{when}; rxguard does not assess a "
+            "deceased patient. Check that the right patient's record was sent"
+        )
+
+
 def check_patient(
     drug: str,
     data: Any,
@@ -60,10 +71,13 @@ def check_patient(
     jurisdiction: str | None = None,
     answers: Any = None,
     context: Mapping[str, Any] | None = None,
+    patient: str | None = None,
 ) -> CheckResult:
+    """Assess one patient of the input for a drug; ``patient`` chooses among several Patients."""
     resolution = resolve_drug(drug)
     pack = get_pack(resolution.drug)
-    facts = read_facts(data)
+    facts = read_facts(data, patient=patient)
+    refuse_deceased(facts, at)
     assessment = assess(
         pack,
         facts,

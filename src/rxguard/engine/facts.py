@@ -18,7 +18,18 @@ def vocabulary_for(packs: Mapping[str, Pack]) -> Vocabulary:
     vocab = core_vocabulary()
     for pack in packs.values():
         for vs in pack.valuesets.values():
-            vocab.add(vs.id, vs.code_values(), vs.match_names(), vs.excludes, [c.code for c in vs.exclude_codes])
+            vocab.add(
+                vs.id,
+                vs.code_values(),
+                vs.match_names(),
+                vs.excludes,
+                [c.code for c in vs.exclude_codes],
+                misspellings=vs.kind == "medication",
+            )
+        for exposure in pack.exposures:
+            tag = exposure.member_tag(pack.identity.id)
+            if tag is not None:
+                vocab.add(tag, exposure.codes, exposure.names)
     return vocab
 
 
@@ -32,8 +43,11 @@ def reader_for(packs: Mapping[str, Pack] | None = None) -> FactsReader:
     return cached[1]
 
 
-def read_facts(data: Any, packs: Mapping[str, Pack] | None = None) -> PatientFacts:
-    """FHIR R4 Bundle or prefetch (dict, bytes or str) -> PatientFacts tagged for all packs."""
+def read_facts(data: Any, packs: Mapping[str, Pack] | None = None, *, patient: str | None = None) -> PatientFacts:
+    """FHIR R4 Bundle or prefetch (dict, bytes or str) -> PatientFacts tagged for all packs.
+
+    ``patient`` chooses the Patient to assess when the input holds several (id, fullUrl or identifier).
+    """
     if isinstance(data, bytes | str):
         data = parse_json(data)
-    return reader_for(packs).read(data)
+    return reader_for(packs).read(data, patient)

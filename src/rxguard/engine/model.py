@@ -49,6 +49,8 @@ class Finding:
     category: str
     protocol: bool
     sources: tuple[SourceRef, ...]
+    # The rule applies but its input could not be read: the evidence says what could not be verified.
+    could_not_verify: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,7 +66,48 @@ class Finding:
             "review_note": self.review_note,
             "category": self.category,
             "protocol": self.protocol,
+            "could_not_verify": self.could_not_verify,
             "sources": [s.to_dict() for s in self.sources],
+        }
+
+
+COVERAGE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """What an assessment checked and what it could not: never a silent ``ok``.
+
+    ``checked`` are the rules in force that were decided (whether or not they fired; a rule
+    whose data the record does not hold is decided "does not apply"). ``could_not_verify``
+    are the rules in force whose input was there but could not be read; each is also a
+    finding. ``not_read`` lists what the reader recognised and could not read; ``notes`` what
+    it left out or read on an assumption (resources of another patient, for example).
+    """
+
+    checked: tuple[str, ...]
+    could_not_verify: tuple[Finding, ...]
+    switched_off: tuple[str, ...]
+    not_read: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        return not self.could_not_verify and not self.not_read
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": COVERAGE_VERSION,
+            "complete": self.complete,
+            "rules_checked": len(self.checked),
+            "checked": list(self.checked),
+            "could_not_verify": [
+                {"rule": f.rule_id, "title": f.title, "counts_as": f.effective_severity, "reasons": list(f.evidence)}
+                for f in self.could_not_verify
+            ],
+            "switched_off": list(self.switched_off),
+            "not_read": list(self.not_read),
+            "notes": list(self.notes),
         }
 
 
@@ -125,6 +168,7 @@ class Assessment:
     pack_name: str
     pack_version: str
     infusions_before: int
+    coverage: Coverage = Coverage((), (), (), (), ())
 
     def fired(self, rule_id: str) -> Finding | None:
         return next((f for f in self.findings if f.rule_id == rule_id), None)
@@ -142,5 +186,6 @@ class Assessment:
             "pml_stratum": self.stratum.to_dict() if self.stratum else None,
             "infusions_before": self.infusions_before,
             "notes": list(self.notes),
+            "coverage": self.coverage.to_dict(),
             "pack": {"name": self.pack_name, "version": self.pack_version},
         }

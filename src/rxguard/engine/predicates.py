@@ -1,9 +1,14 @@
 """The condition language compiled to closures.
 
-Each pack condition becomes a function ``Ctx -> list[str] | None``: ``None``
-when it does not hold, else the evidence that makes it hold. Compiling once
-per pack keeps evaluation to set look-ups and comparisons, which is what lets
-one core assess tens of thousands of patients a second.
+Each pack condition becomes a function ``Ctx -> Evidence``: ``None`` when it
+does not hold, a list of evidence lines when it holds, and :class:`Unknown`
+when its input is there but could not be read (a unit that does not convert,
+a result without a reference range, a record whose duration of effect no
+source states). ``all``/``any``/``not`` combine the three values as Kleene
+logic does: ``all`` is false as soon as one part is false, ``any`` true as
+soon as one is true, and unknown otherwise when a part is unknown. Compiling
+once per pack keeps evaluation to set look-ups and comparisons, which is what
+lets one core assess tens of thousands of patients a second.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from rxguard.facts import units
 from rxguard.facts.model import LAB_BY_KEY, ClinicalItem, LabResult, MedicationUse, PatientFacts
 from rxguard.facts.vocabulary import normalize_text
 from rxguard.knowledge.schema import (
@@ -38,7 +44,19 @@ from rxguard.knowledge.schema import (
     parse_duration,
 )
 
-Evidence = list[str] | None
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """A condition whose input could not be read: why, and whether it gates a dose (lab or dose input)."""
+
+    reasons: tuple[str, ...]
+    gate: bool = False
+
+    def merged(self, other: Unknown) -> Unknown:
+        return Unknown(tuple(dict.fromkeys(self.reasons + other.reasons)), self.gate or other.gate)
+
+
+Evidence = list[str] | Unknown | None
 
 
 @functools.lru_cache(maxsize=8192)
@@ -69,6 +87,17 @@ def param_value(param: Parameter, jurisdiction: str | None, at: date) -> tuple[f
     return chosen.value, chosen.jurisdiction
 
 
+@dataclass(frozen=True, slots=True)
+class ExposureRow:
+    """One exposure.yaml entry as the engine uses it."""
+
+    member_tag: str | None
+    duration: str | None
+    needs_review: bool
+    review_note: str
+    title: str
+
+
 @dataclass(slots=True)
 class Ctx:
     """Everything one evaluation reads. Built per assessment; never shared."""
@@ -85,7 +114,11 @@ class Ctx:
     default_ulns: Mapping[str, float]
     bands: IndexBands | None
     events: Mapping[str, tuple[date, ...]]
+    # value set -> (member tag or None, duration or None, needs review, note) from exposure.yaml
+    exposures: Mapping[str, tuple[ExposureRow, ...]] = field(default_factory=dict)
     invalid: dict[str, set[date]] = field(default_factory=dict)
+    # Review notes of unverified inputs a rule used (an exposure duration applied to a whole class)
+    review_notes: list[str] = field(default_factory=list)
     stratum: str | None = None
     notes: list[str] = field(default_factory=list)
     params_used: set[str] = field(default_factory=set)
@@ -119,7 +152,8 @@ Pred = Callable[[Ctx], Evidence]
 
 
 def _describe_item(item: ClinicalItem | MedicationUse) -> str:
-    text = item.text or "(no text)"
+    # A record coded without text or display is named by its codes, so the reader sees what matched.
+    text = item.text or (f"(no text; coded {', '.join(item.codes)})" if item.codes else "(no text)")
     if isinstance(item, MedicationUse):
         when = f" from {item.start}" if item.start else ""
         when += f" to {item.end}" if item.end else ""
@@ -164,18 +198,111 @@ def _has_condition(p: HasCondition) -> Pred:
     return pred
 
 
+# Reaction words that make any recorded reaction a hypersensitivity reaction, whatever its type.
+_HYPERSENSITIVITY_WORDS = ("anaphyla", "angioedema", "angio-oedema", "hypersensitivity", "bronchospasm", "urticaria")
+
+
+def _describe_allergy(item: ClinicalItem) -> str:
+    bits = [
+        item.allergy_type or "type not recorded",
+        f"criticality {item.criticality}" if item.criticality else "",
+        f"{item.reaction_severity} reaction" if item.reaction_severity else "",
+        ", ".join(item.manifestations),
+        item.verification,
+    ]
+    return f"{item.text or '(no text)'} ({'; '.join(b for b in bits if b)})"
+
+
+def is_hypersensitivity(item: ClinicalItem) -> bool:
+    """Whether a recorded allergy or intolerance is a hypersensitivity reaction.
+
+    The labels contraindicate after a hypersensitivity (allergic) reaction. An entry typed
+    ``allergy`` (or not typed) is one; an ``intolerance`` (a non-immune reaction such as a
+    headache) is one only when it is recorded as high criticality, as a severe reaction, or
+    with an anaphylactic or allergic manifestation.
+    """
+    if item.allergy_type != "intolerance":
+        return True
+    if item.criticality == "high" or item.reaction_severity == "severe":
+        return True
+    reactions = " ".join(item.manifestations).casefold()
+    return any(word in reactions for word in _HYPERSENSITIVITY_WORDS)
+
+
 def _has_allergy(p: HasAllergy) -> Pred:
     key = f"allergy:{p.valueset}"
 
     def pred(ctx: Ctx) -> Evidence:
-        found = [
-            f"Allergy or intolerance: {_describe_item(item)}"
-            for item in ctx.facts.by_tag.get(key, ())
-            if isinstance(item, ClinicalItem) and item.active
-        ]
-        return found or None
+        found: list[str] = []
+        unsure: list[str] = []
+        for item in ctx.facts.by_tag.get(key, ()):
+            if not isinstance(item, ClinicalItem) or not item.active:
+                continue
+            if is_hypersensitivity(item):
+                found.append(f"Allergy: {_describe_allergy(item)}")
+            else:
+                unsure.append(
+                    f"Intolerance: {_describe_allergy(item)} is recorded as an intolerance, not as a "
+                    "hypersensitivity reaction; the contraindication concerns hypersensitivity reactions"
+                )
+        if found:
+            return found
+        return Unknown(tuple(unsure)) if unsure else None
 
     return pred
+
+
+def _exposure_row(ctx: Ctx, valueset: str, item: MedicationUse) -> ExposureRow | None:
+    """The exposure.yaml entry for one administered or dispensed item: its member's, else its value set's."""
+    rows = ctx.exposures.get(valueset, ())
+    default = None
+    for row in rows:
+        if row.member_tag is None:
+            default = row
+        elif row.member_tag in item.tags:
+            return row
+    return default
+
+
+@dataclass(frozen=True, slots=True)
+class _EventState:
+    """How an administration or dispense stands on the day assessed."""
+
+    active: bool
+    unknown: str | None = None
+    note: str = ""
+    review: str = ""
+
+
+def _event_state(ctx: Ctx, valueset: str, item: MedicationUse) -> _EventState:
+    if item.is_active(ctx.at):  # the record's own days (an infusion period, a supply) cover the day
+        return _EventState(True, None, f"; supplied until {item.supply_end}" if item.supply_end else "")
+    row = _exposure_row(ctx, valueset, item)
+    end = None
+    note = ""
+    review = ""
+    if row is not None and row.duration is not None and item.start is not None:
+        end = shift(item.end or item.start, row.duration)
+        note = f"; counts as current exposure for {row.duration} ({row.title})"
+        review = row.review_note if row.needs_review else ""
+    if item.supply_end is not None:
+        note += f"; supplied until {item.supply_end}"
+    if item.is_active(ctx.at, end):
+        return _EventState(True, None, note, review)
+    if (
+        item.was_given()
+        and item.start is not None
+        and item.start <= ctx.at
+        and end is None
+        and item.supply_end is None
+        and (item.end or item.start) < ctx.at
+    ):
+        why = (
+            f"{item.text or 'medicine'} {item.kind} on {item.start} ({item.source or 'record'}): no source in the "
+            f"pack states how long it counts as current exposure, so whether the patient is still exposed is not known"
+        )
+        return _EventState(False, why, note)
+    return _EventState(False, None, note)
 
 
 def _has_medication(p: HasMedication) -> Pred:
@@ -186,12 +313,21 @@ def _has_medication(p: HasMedication) -> Pred:
         if not items:
             return None
         found = []
+        unknown: list[str] = []
         window = shift(ctx.at, p.within, -1) if p.within else None
         for item in items:
             assert isinstance(item, MedicationUse)
-            if item.start is not None and item.start > ctx.at and not item.is_active(ctx.at):
+            state = _EventState(item.is_active(ctx.at))
+            if item.is_event:
+                if item.start is None or item.start > ctx.at or not (item.was_given() or item.status == "stopped"):
+                    continue
+                state = _event_state(ctx, p.valueset, item)
+                if state.unknown is not None and p.status == "active":
+                    unknown.append(state.unknown)
+                    continue
+            elif item.start is not None and item.start > ctx.at and not state.active:
                 continue
-            active = item.is_active(ctx.at)
+            active = state.active
             if p.status == "active" and not active:
                 continue
             if p.status == "past":
@@ -204,8 +340,12 @@ def _has_medication(p: HasMedication) -> Pred:
                 end = min(item.end or ctx.at, ctx.at)
                 if shift(item.start, p.min_duration) > end:
                     continue
-            found.append(f"Medication: {_describe_item(item)}")
-        return found or None
+            found.append(f"Medication: {_describe_item(item)}{state.note}")
+            if state.review and active:
+                ctx.review_notes.append(state.review)
+        if found:
+            return found
+        return Unknown(tuple(unknown)) if unknown else None
 
     return pred
 
@@ -244,28 +384,49 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 }
 
 
+def _is_readable(result: LabResult) -> bool:
+    """A result that says something: a number for a numeric test, positive/negative for a qualitative one."""
+    kind = LAB_BY_KEY[result.test].kind if result.test in LAB_BY_KEY else "presence"
+    if kind == "numeric":
+        return result.value is not None
+    if kind == "qualitative":
+        return bool(result.interpretation)
+    return True
+
+
+def _unreadable_lab(ctx: Ctx, test: str) -> Unknown | None:
+    found = ctx.facts.unreadable_for("lab", test)
+    return Unknown(tuple(u.reason for u in found), gate=True) if found else None
+
+
 def _lab(p: LabTest) -> Pred:
     name = LAB_BY_KEY[p.test].display
 
     def pred(ctx: Ctx) -> Evidence:
         result = ctx.latest(p.test, p.max_age)
         if p.missing:
-            if result is None:
+            if result is None or not _is_readable(result):
                 age = f" in the last {p.max_age}" if p.max_age else ""
-                return [f"No {name} result{age} before {ctx.at}"]
+                unread = [u.reason for u in ctx.facts.unreadable_for("lab", p.test)]
+                if result is not None:
+                    unread.append(result.problem or f"{result.describe()}: not read")
+                return [f"No readable {name} result{age} before {ctx.at}", *unread]
             return None
         if result is None:
-            return None
+            return _unreadable_lab(ctx, p.test)
         shown = result.describe()
         if p.result is not None:
+            if not result.interpretation:
+                return Unknown((result.problem or f"{shown}: not read as positive or negative",), gate=True)
             return [shown] if result.interpretation == p.result else None
+        if result.value is None:
+            return Unknown((result.problem or f"{shown}: no numeric value to compare",), gate=True)
         if p.below_lln is not None:
-            if result.value is None or result.lln is None:
-                return None
+            if result.lln is None:
+                why = result.problem or f"{shown}: no lower limit of normal (reference range) to compare with"
+                return Unknown((why,), gate=True)
             below = result.value < result.lln
             return [f"{shown}; lower limit {result.lln:g}"] if below == p.below_lln else None
-        if result.value is None:
-            return None
         value = result.value
         if p.above_uln is not None:
             uln, origin = _uln_of(ctx, result)
@@ -280,11 +441,10 @@ def _lab(p: LabTest) -> Pred:
         if p.uln_ratio_gte is not None:
             uln, origin = _uln_of(ctx, result)
             if uln is None or uln <= 0:
-                ctx.notes.append(
-                    f"{shown} has no reference range and no default ULN is configured; "
-                    f"rules on multiples of the ULN could not be evaluated"
+                why = result.problem or (
+                    f"{shown} has no reference range and no default upper limit of normal is configured"
                 )
-                return None
+                return Unknown((why,), gate=True)
             ratio = value / uln
             if ratio + 1e-9 >= p.uln_ratio_gte:
                 return [f"{shown}; ULN {uln:g} {result.unit} ({origin}); {ratio:.1f}× ULN"]
@@ -300,13 +460,19 @@ def _lab(p: LabTest) -> Pred:
 def _lab_persistent(p: LabPersistent) -> Pred:
     def pred(ctx: Ctx) -> Evidence:
         results = [r for r in ctx.facts.labs.get(p.test, ()) if r.effective <= ctx.at]
-        if not results or results[0].interpretation != p.result:
+        if not results:
+            return _unreadable_lab(ctx, p.test)
+        if not results[0].interpretation:
+            return Unknown((results[0].problem or f"{results[0].describe()}: not read",), gate=True)
+        if results[0].interpretation != p.result:
             return None
         latest = results[0]
         cutoff = shift(latest.effective, p.min_apart, -1)
         earlier = next((r for r in results[1:] if r.interpretation == p.result and r.effective <= cutoff), None)
         if earlier is None:
-            return None
+            unread = [r.problem or f"{r.describe()}: not read" for r in results[1:] if not r.interpretation]
+            unread += [u.reason for u in ctx.facts.unreadable_for("lab", p.test)]
+            return Unknown(tuple(unread), gate=True) if unread else None
         return [earlier.describe(), latest.describe(), f"{(latest.effective - earlier.effective).days} days apart"]
 
     return pred
@@ -337,7 +503,7 @@ def _lab_confounded(p: LabConfounded) -> Pred:
     def pred(ctx: Ctx) -> Evidence:
         result = ctx.latest(p.test, include_invalid=True)
         if result is None:
-            return None
+            return _unreadable_lab(ctx, p.test)
         found = _confounders(ctx, p, result.effective)
         return [result.describe(), *found] if found else None
 
@@ -348,7 +514,7 @@ def _age(p: AgeCheck) -> Pred:
     def pred(ctx: Ctx) -> Evidence:
         age = ctx.facts.age_on(ctx.at)
         if age is None:
-            return None
+            return Unknown(("The record has no birth date, so the patient's age could not be checked",))
         ok = (p.lt is None or age < p.lt) and (p.gte is None or age >= p.gte) and (p.gt is None or age > p.gt)
         return [f"Age {age:g} years on {ctx.at} (born {ctx.facts.birth_date})"] if ok else None
 
@@ -357,6 +523,8 @@ def _age(p: AgeCheck) -> Pred:
 
 def _sex(value: str) -> Pred:
     def pred(ctx: Ctx) -> Evidence:
+        if ctx.facts.sex == "unknown":
+            return Unknown(("The record gives no administrative sex (Patient.gender)",))
         return [f"Sex: {ctx.facts.sex}"] if ctx.facts.sex == value else None
 
     return pred
@@ -390,9 +558,14 @@ def _status_flag(tag: str, lab: str) -> Callable[[bool], Pred]:
             result = ctx.latest(lab)
             if result is not None and result.interpretation == "positive":
                 found.append(result.describe())
-            if expected:
-                return found or None
-            return None if found else [f"No active {tag} recorded"]
+            unread = _unreadable_lab(ctx, lab)
+            if result is not None and not result.interpretation:
+                unread = Unknown((result.problem or f"{result.describe()}: not read",))
+            if found:
+                return found if expected else None
+            if unread is not None:
+                return Unknown(unread.reasons)
+            return None if expected else [f"No active {tag} recorded"]
 
         return pred
 
@@ -445,11 +618,16 @@ def _order(p: OrderCheck) -> Pred:
         if p.dose_not is not None:
             dose, unit = order.get("dose"), str(order.get("unit") or "")
             if not isinstance(dose, int | float) or isinstance(dose, bool):
-                return None
-            if p.dose_unit is not None and normalize_text(unit) != normalize_text(p.dose_unit):
-                return None
-            if abs(float(dose) - p.dose_not) > 1e-9:
-                return [f"Order dose {float(dose):g} {unit} (label: {p.dose_not:g} {p.dose_unit or unit})"]
+                return Unknown((f"Order “{text}” gives no dose quantity, so the dose could not be checked",), gate=True)
+            value = float(dose)
+            if p.dose_unit is not None:
+                try:
+                    value = units.convert(value, units.parse(None, unit), p.dose_unit)
+                except units.UnitError as exc:
+                    return Unknown((f"Order dose {float(dose):g} {unit or '(no unit)'}: {exc}",), gate=True)
+            if abs(value - p.dose_not) > 1e-9:
+                shown = f"{float(dose):g} {unit}" + (f" = {value:g} {p.dose_unit}" if value != float(dose) else "")
+                return [f"Order dose {shown} (label: {p.dose_not:g} {p.dose_unit or unit})"]
         return None
 
     return pred
@@ -524,6 +702,10 @@ def jcv_band(ctx: Ctx) -> tuple[str, LabResult | None]:
 def _jcv_index(p: JcvIndexCheck) -> Pred:
     def pred(ctx: Ctx) -> Evidence:
         band, result = jcv_band(ctx)
+        if band == "unknown" and "unknown" not in p.band:
+            if result is not None and result.value is None:
+                return Unknown((result.problem or f"{result.describe()}: no index value",), gate=True)
+            return _unreadable_lab(ctx, "anti-jcv-index")
         if band not in p.band:
             return None
         shown = result.describe() if result else "No anti-JCV index result"
@@ -555,12 +737,16 @@ def _jurisdiction(value: str) -> Pred:
 def _all(children: list[Pred]) -> Pred:
     def pred(ctx: Ctx) -> Evidence:
         evidence: list[str] = []
+        unknown: Unknown | None = None
         for child in children:
             found = child(ctx)
             if found is None:
                 return None
-            evidence.extend(found)
-        return evidence
+            if isinstance(found, Unknown):
+                unknown = found if unknown is None else unknown.merged(found)
+            else:
+                evidence.extend(found)
+        return unknown if unknown is not None else evidence
 
     return pred
 
@@ -568,18 +754,24 @@ def _all(children: list[Pred]) -> Pred:
 def _any(children: list[Pred]) -> Pred:
     def pred(ctx: Ctx) -> Evidence:
         evidence: list[str] | None = None
+        unknown: Unknown | None = None
         for child in children:
             found = child(ctx)
-            if found is not None:
+            if isinstance(found, Unknown):
+                unknown = found if unknown is None else unknown.merged(found)
+            elif found is not None:
                 evidence = (evidence or []) + found
-        return evidence
+        return evidence if evidence is not None else unknown
 
     return pred
 
 
 def _not(child: Pred) -> Pred:
     def pred(ctx: Ctx) -> Evidence:
-        return [] if child(ctx) is None else None
+        found = child(ctx)
+        if isinstance(found, Unknown):
+            return found
+        return [] if found is None else None
 
     return pred
 

@@ -11,12 +11,14 @@ resource and the field. ``docs/fhir-input.md`` documents the input profile.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import orjson
 
 from rxguard.errors import FactsError
+from rxguard.facts import units
+from rxguard.facts.identity import PatientEntry, choose_patient, distinct_patients, owner_of
 from rxguard.facts.model import (
     LAB_BY_KEY,
     LAB_BY_LOINC,
@@ -26,16 +28,19 @@ from rxguard.facts.model import (
     MedicationUse,
     PatientFacts,
     Sex,
+    Unreadable,
 )
 from rxguard.facts.vocabulary import Vocabulary, normalize_text, short_system
 
-_SKIP_STATUS = frozenset({"entered-in-error", "cancelled", "not-done", "refuted"})
-_POSITIVE = frozenset({"positive", "pos", "detected", "reactive", "present", "yes", "true", "pregnant"})
-_NEGATIVE = frozenset(
-    {"negative", "neg", "not detected", "nonreactive", "non reactive", "absent", "no", "false", "not pregnant"}
+# Statuses under which a resource says nothing happened or it was recorded in error: never read.
+_SKIP_STATUS = frozenset({"entered-in-error", "cancelled", "not-done", "refuted", "not-taken", "declined"})
+# Words that make a coded or text result read positive / negative ("Patient currently pregnant", "Not detected").
+_POSITIVE_WORDS = frozenset(
+    {"positive", "pos", "detected", "reactive", "present", "yes", "true", "pregnant", "lactating", "breastfeeding"}
 )
+_NEGATIVE_WORDS = frozenset({"negative", "neg", "not", "no", "non", "nonreactive", "absent", "false", "undetected"})
 _INACTIVE_CLINICAL = frozenset({"inactive", "remission", "resolved"})
-_UCUM_KAT = {"ukat/l", "µkat/l", "μkat/l"}
+_SEVERITY_ORDER = {"mild": 1, "moderate": 2, "severe": 3}
 _LAB_BY_TEXT = {normalize_text(key): key for key in LAB_BY_KEY} | {
     normalize_text(lab.display): lab.key for lab in LAB_BY_KEY.values()
 }
@@ -86,7 +91,7 @@ def _list(res: Mapping[str, Any], key: str, where: _Where) -> list[Any]:
 
 
 def parse_date(value: Any, field: str, where: _Where) -> date | None:
-    """FHIR date or dateTime -> date (partial dates take the first day)."""
+    """FHIR date, dateTime or instant -> date (partial dates take the first day)."""
     if value is None:
         return None
     if not isinstance(value, str) or len(value) < 4:
@@ -130,9 +135,10 @@ def _first_code(res: Mapping[str, Any], key: str, where: _Where) -> str:
 
 
 def _period_or_datetime(res: Mapping[str, Any], prefix: str, where: _Where) -> tuple[date | None, date | None]:
-    if f"{prefix}DateTime" in res:
-        day = parse_date(res[f"{prefix}DateTime"], f"{prefix}DateTime", where)
-        return day, day
+    for shape in ("DateTime", "Instant", "Date"):
+        if f"{prefix}{shape}" in res:
+            day = parse_date(res[f"{prefix}{shape}"], f"{prefix}{shape}", where)
+            return day, day
     period = _dict(res, f"{prefix}Period", where)
     if period:
         return parse_date(period.get("start"), f"{prefix}Period.start", where), parse_date(
@@ -141,8 +147,8 @@ def _period_or_datetime(res: Mapping[str, Any], prefix: str, where: _Where) -> t
     return None, None
 
 
-def iter_resources(data: Any) -> Iterator[Mapping[str, Any]]:
-    """Every resource in a Bundle or in a CDS Hooks prefetch (nested Bundles included)."""
+def iter_entries(data: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(fullUrl or "", resource) for every resource in a Bundle or CDS Hooks prefetch (nested Bundles too)."""
     if not isinstance(data, dict):
         raise FactsError("input is not a JSON object; send a FHIR R4 Bundle or a CDS Hooks prefetch object")
     rtype = data.get("resourceType")
@@ -161,17 +167,24 @@ def iter_resources(data: Any) -> Iterator[Mapping[str, Any]]:
             if not isinstance(resource.get("resourceType"), str | None):
                 raise FactsError("Bundle.entry.resource.resourceType should be a string, e.g. 'Condition'")
             if resource.get("resourceType") == "Bundle":
-                yield from iter_resources(resource)
+                yield from iter_entries(resource)
             else:
-                yield resource
+                full_url = entry.get("fullUrl")
+                yield (full_url if isinstance(full_url, str) else ""), resource
     elif isinstance(rtype, str):
-        yield data
+        yield "", data
     elif rtype is None and data and all(v is None or isinstance(v, dict) for v in data.values()):
         for value in data.values():  # a CDS Hooks prefetch: {key: resource or Bundle or null}
             if value is not None:
-                yield from iter_resources(value)
+                yield from iter_entries(value)
     else:
         raise FactsError("input is not a FHIR R4 Bundle (resourceType 'Bundle' expected)")
+
+
+def iter_resources(data: Any) -> Iterator[Mapping[str, Any]]:
+    """Every resource in a Bundle or in a CDS Hooks prefetch (nested Bundles included)."""
+    for _, resource in iter_entries(data):
+        yield resource
 
 
 def parse_json(raw: bytes | str) -> Any:
@@ -187,36 +200,82 @@ class FactsReader:
     def __init__(self, vocabulary: Vocabulary) -> None:
         self.vocabulary = vocabulary
 
-    def read(self, data: Any) -> PatientFacts:
+    def read(self, data: Any, patient: str | None = None) -> PatientFacts:
+        """The facts of one patient: the only Patient in the input, or the one ``patient`` names."""
         if isinstance(data, dict) and data.get("resourceType") not in (None, "Bundle"):
             raise FactsError(
                 f"input is a {data.get('resourceType')}, not a FHIR R4 Bundle; wrap the resources in a Bundle"
             )
-        patient: Mapping[str, Any] | None = None
+        patients: list[tuple[str, Mapping[str, Any]]] = []
         medications_by_ref: dict[str, Mapping[str, Any]] = {}
         rest: list[Mapping[str, Any]] = []
-        for res in iter_resources(data):
+        for full_url, res in iter_entries(data):
             rtype = res.get("resourceType")
             if rtype == "Patient":
-                if patient is None:
-                    patient = res
+                patients.append((full_url, res))
             elif rtype == "Medication":
                 rid = res.get("id")
                 if isinstance(rid, str):
                     medications_by_ref[f"Medication/{rid}"] = res
                     medications_by_ref[f"#{rid}"] = res
+                if full_url:
+                    medications_by_ref[full_url] = res
             elif rtype in _READERS:
                 rest.append(res)
-        if patient is None:
-            raise FactsError("the Bundle has no Patient resource; include the patient the question is about")
+        every = distinct_patients(patients)
+        chosen = choose_patient(every, patient)
+        others = [p for p in every if p is not chosen]
+        own = self._own_resources(rest, chosen, others)
+        state = _State(self.vocabulary, medications_by_ref)
+        state.notes.extend(own[1])
+        for res in own[0]:
+            _READERS[res["resourceType"]](state, res)
+        return self._facts(chosen, state)
+
+    @staticmethod
+    def _own_resources(
+        resources: list[Mapping[str, Any]], chosen: PatientEntry, others: list[PatientEntry]
+    ) -> tuple[list[Mapping[str, Any]], list[str]]:
+        """The chosen patient's resources, and notes on what was left out or read on assumption."""
+        own: list[Mapping[str, Any]] = []
+        other = unresolved = 0
+        for res in resources:
+            owner = owner_of(res, chosen, others)
+            if owner == "own":
+                own.append(res)
+            elif owner == "other":
+                other += 1
+            elif others:
+                unresolved += 1
+            else:
+                own.append(res)
+                unresolved += 1
+        notes = []
+        if other:
+            notes.append(f"{other} resource(s) of another patient in the input were not read")
+        if unresolved and others:
+            notes.append(
+                f"{unresolved} resource(s) name no patient of the input (no subject, or a reference that resolves "
+                f"to none) and were not read, because the input holds several patients"
+            )
+        elif unresolved:
+            notes.append(
+                f"{unresolved} resource(s) name no patient of the input (no subject, or a reference that resolves "
+                f"to none); they were read as {chosen.label}'s, the only Patient given"
+            )
+        return own, notes
+
+    @staticmethod
+    def _facts(chosen: PatientEntry, state: _State) -> PatientFacts:
+        patient = chosen.resource
         where = _Where(patient)
         birth = parse_date(patient.get("birthDate"), "birthDate", where)
         gender = _str(patient, "gender", where)
         sex: Sex = gender if gender in ("female", "male", "other") else "unknown"  # type: ignore[assignment]
-
-        state = _State(self.vocabulary, medications_by_ref)
-        for res in rest:
-            _READERS[res["resourceType"]](state, res)
+        deceased_on = parse_date(patient.get("deceasedDateTime"), "deceasedDateTime", where)
+        flag = patient.get("deceasedBoolean")
+        if flag is not None and not isinstance(flag, bool):
+            raise where.fail("deceasedBoolean", "true or false")
         labs = {
             key: tuple(sorted(values, key=lambda r: r.effective, reverse=True)) for key, values in state.labs.items()
         }
@@ -232,6 +291,7 @@ class FactsReader:
                 for tag in item.tags:
                     by_tag.setdefault(f"{kind}:{tag}", []).append(item)
         pid = patient.get("id")
+        unread_labs = {f"lab:{u.key}" for u in state.unreadable if u.kind == "lab"}
         return PatientFacts(
             patient_id=pid if isinstance(pid, str) else "",
             birth_date=birth,
@@ -242,12 +302,19 @@ class FactsReader:
             medications=tuple(state.medications),
             labs=labs,
             by_tag={tag: tuple(items) for tag, items in by_tag.items()},
-            keys=frozenset(by_tag).union(f"lab:{test}" for test in labs),
+            keys=frozenset(by_tag).union(f"lab:{test}" for test in labs).union(unread_labs),
+            unreadable=tuple(state.unreadable),
+            reading_notes=tuple(state.notes),
+            deceased=bool(flag) or deceased_on is not None,
+            deceased_on=deceased_on,
         )
 
 
 class _State:
-    __slots__ = ("allergies", "conditions", "labs", "medications", "medications_by_ref", "procedures", "vocab")
+    __slots__ = (
+        "allergies", "conditions", "labs", "medications", "medications_by_ref", "notes", "procedures",
+        "unreadable", "vocab",
+    )  # fmt: skip
 
     def __init__(self, vocab: Vocabulary, medications_by_ref: dict[str, Mapping[str, Any]]) -> None:
         self.vocab = vocab
@@ -257,6 +324,8 @@ class _State:
         self.procedures: list[ClinicalItem] = []
         self.medications: list[MedicationUse] = []
         self.labs: dict[str, list[LabResult]] = {}
+        self.unreadable: list[Unreadable] = []
+        self.notes: list[str] = []
 
 
 def _verification_skipped(res: Mapping[str, Any], where: _Where) -> bool:
@@ -279,14 +348,38 @@ def _read_condition(state: _State, res: Mapping[str, Any]) -> None:
 
 def _read_allergy(state: _State, res: Mapping[str, Any]) -> None:
     where = _Where(res)
-    if _verification_skipped(res, where):
+    verification = _first_code(res, "verificationStatus", where)
+    if verification in _SKIP_STATUS:
         return
     codes, text = _codeable(res, "code", where)
     clinical = _first_code(res, "clinicalStatus", where)
     onset, _ = _period_or_datetime(res, "onset", where)
+    worst = ""
+    manifestations: list[str] = []
+    for reaction in _list(res, "reaction", where):
+        if not isinstance(reaction, dict):
+            raise where.fail("reaction", "an array of reaction objects")
+        severity = _str(reaction, "severity", where)
+        if _SEVERITY_ORDER.get(severity, 0) > _SEVERITY_ORDER.get(worst, 0):
+            worst = severity
+        for concept in _list(reaction, "manifestation", where):
+            _, shown = _codeable({"c": concept}, "c", where)
+            if shown:
+                manifestations.append(shown)
     state.allergies.append(
         ClinicalItem(
-            text, codes, state.vocab.tags_for(codes, text), clinical not in _INACTIVE_CLINICAL, onset, None, clinical
+            text,
+            codes,
+            state.vocab.tags_for(codes, text),
+            clinical not in _INACTIVE_CLINICAL,
+            onset,
+            None,
+            clinical,
+            allergy_type=_str(res, "type", where),
+            criticality=_str(res, "criticality", where),
+            verification=verification,
+            reaction_severity=worst,
+            manifestations=tuple(manifestations),
         )
     )
 
@@ -302,7 +395,7 @@ def _read_procedure(state: _State, res: Mapping[str, Any]) -> None:
     state.procedures.append(item)
     lab = _lab_key(codes, text)
     if lab is not None and start is not None:
-        state.labs.setdefault(lab, []).append(LabResult(lab, start, text=text))
+        state.labs.setdefault(lab, []).append(LabResult(lab, start, text=text, source=where.label))
 
 
 def _medication_concept(state: _State, res: Mapping[str, Any], where: _Where) -> tuple[tuple[str, ...], str]:
@@ -316,13 +409,21 @@ def _medication_concept(state: _State, res: Mapping[str, Any], where: _Where) ->
         if med is None and "/" in target:
             med = state.medications_by_ref.get("Medication/" + target.rsplit("/", 1)[-1])
         if med is not None:
-            return _codeable(med, "code", _Where(med))
+            codes, text = _codeable(med, "code", _Where(med))
+            display = ref.get("display")
+            if not text and isinstance(display, str):
+                text = display
+            return codes, text
     display = ref.get("display")
     return (), display if isinstance(display, str) else ""
 
 
 def _dosage(res: Mapping[str, Any], key: str, where: _Where) -> tuple[float | None, str, str]:
-    """(dose value, dose unit, all instruction text) from Dosage or MedicationAdministration.dosage."""
+    """(dose value, dose unit, all instruction text) from Dosage or MedicationAdministration.dosage.
+
+    The unit is read by :mod:`rxguard.facts.units` (the UCUM code wins over the text) and
+    kept as UCUM; a unit it cannot read is kept as sent, and the dose rules say so.
+    """
     if res.get("resourceType") == "MedicationAdministration":
         dosages = [res[key]] if key in res else []
     else:
@@ -351,8 +452,26 @@ def _dosage(res: Mapping[str, Any], key: str, where: _Where) -> tuple[float | No
                 if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int | float)):
                     raise where.fail(f"{key}.dose.value", "a number")
                 value = float(raw) if raw is not None else None
-                unit = str(qty.get("unit") or qty.get("code") or "")
+                unit = _dose_unit(qty)
     return value, unit, " ; ".join(texts)
+
+
+def _dose_unit(qty: Mapping[str, Any]) -> str:
+    """A dose quantity's unit as UCUM when it can be read (the code wins), else as sent."""
+    code = qty.get("code") if isinstance(qty.get("code"), str) else None
+    text = qty.get("unit") if isinstance(qty.get("unit"), str) else None
+    try:
+        return units.parse(code, text).ucum
+    except units.UnitError:
+        return (text or code or "").strip()
+
+
+def _unit_of(qty: Mapping[str, Any]) -> str:
+    """A Quantity's unit for :func:`units.parse`: its UCUM code if it has one, else its unit text."""
+    code, text = qty.get("code"), qty.get("unit")
+    if isinstance(code, str) and code.strip():
+        return code.strip()
+    return text.strip() if isinstance(text, str) else ""
 
 
 def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
@@ -363,6 +482,7 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
         return
     codes, text = _medication_concept(state, res, where)
     intent = ""
+    supply_end: date | None = None
     if rtype == "MedicationRequest":
         kind = "request"
         intent = _str(res, "intent", where)
@@ -383,14 +503,43 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
         if "effectiveDateTime" in res:
             end = None
         dose, unit, instructions = _dosage(res, "dosage", where)
+    elif rtype == "MedicationDispense":
+        kind = "dispense"
+        start = parse_date(res.get("whenHandedOver"), "whenHandedOver", where) or parse_date(
+            res.get("whenPrepared"), "whenPrepared", where
+        )
+        end = None
+        supply_end = _supply_end(state, res, start, where)
+        dose, unit, instructions = _dosage(res, "dosageInstruction", where)
     else:
         kind = "administration"
         start, end = _period_or_datetime(res, "effective", where)
         dose, unit, instructions = _dosage(res, "dosage", where)
     tags = state.vocab.tags_for(codes, text)
+    if start is None and tags and kind in ("administration", "dispense"):
+        state.unreadable.append(Unreadable("medication", "", f"{where.label}: {text or 'medicine'} has no date"))
     state.medications.append(
-        MedicationUse(text, codes, tags, kind, status, start, end, dose, unit, instructions, intent)  # type: ignore[arg-type]
-    )
+        MedicationUse(
+            text, codes, tags, kind, status, start, end, dose, unit, instructions, intent,  # type: ignore[arg-type]
+            supply_end=supply_end, source=where.label,
+        )
+    )  # fmt: skip
+
+
+def _supply_end(state: _State, res: Mapping[str, Any], start: date | None, where: _Where) -> date | None:
+    """Last day a dispense covers: handed over plus its ``daysSupply`` (a number the record states)."""
+    qty = _dict(res, "daysSupply", where)
+    raw = qty.get("value")
+    if start is None or raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise where.fail("daysSupply.value", "a number")
+    try:
+        days = units.convert(float(raw), units.parse(_unit_of(qty) or "d"), "d")
+    except units.UnitError as exc:
+        state.notes.append(f"{where.label}: daysSupply not read ({exc})")
+        return None
+    return start + timedelta(days=max(round(days), 0))
 
 
 def _lab_key(codes: tuple[str, ...], text: str) -> str | None:
@@ -410,12 +559,38 @@ def _lab_key(codes: tuple[str, ...], text: str) -> str | None:
 
 
 def _qualitative(text: str) -> str:
-    norm = normalize_text(text)
-    if norm in _POSITIVE or norm.startswith("positive"):
-        return "positive"
-    if norm in _NEGATIVE or norm.startswith("negative"):
+    """positive / negative from a result's words ("Not detected", "Patient currently pregnant"), or ""."""
+    words = normalize_text(text).split()
+    if any(w in _NEGATIVE_WORDS for w in words):
         return "negative"
+    if any(w in _POSITIVE_WORDS for w in words):
+        return "positive"
     return ""
+
+
+def _quantity_in(
+    qty: Mapping[str, Any], canonical: str, fallback: str, where: _Where, field: str
+) -> tuple[float | None, str, str]:
+    """(value in ``canonical``, unit as sent, problem) of one Quantity; ``fallback`` is the unit when none is sent."""
+    raw = qty.get("value")
+    if raw is None:
+        return None, "", ""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise where.fail(f"{field}.value", "a number")
+    code = qty.get("code") if isinstance(qty.get("code"), str) else None
+    text = qty.get("unit") if isinstance(qty.get("unit"), str) else None
+    sent = (text or code or "").strip()
+    if not canonical:
+        return float(raw), sent, ""
+    if not (code or text):
+        if not fallback:
+            return None, "", f"{where.label}: {field} {raw:g} has no unit, so it cannot be compared"
+        code = fallback
+    try:
+        unit = units.parse(code, text, enzyme_activity=canonical == "U/L")
+        return units.convert(float(raw), unit, canonical), sent, ""
+    except units.UnitError as exc:
+        return None, sent, f"{where.label}: {field} {raw:g} {sent}: {exc}"
 
 
 def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
@@ -427,24 +602,32 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
     key = _lab_key(codes, text)
     if key is None:
         return
+    name = LAB_BY_KEY[key].display
     effective, _ = _period_or_datetime(res, "effective", where)
     effective = effective or parse_date(res.get("issued"), "issued", where)
     if effective is None:
+        state.unreadable.append(
+            Unreadable("lab", key, f"{where.label}: {name} result has no date (effective[x] or issued)")
+        )
         return
+    canonical = LAB_BY_KEY[key].unit
     value: float | None = None
-    unit = ""
+    unit = canonical
+    sent_unit = ""
+    problem = ""
     interpretation = ""
     value_text = ""
     if "valueQuantity" in res:
-        qty = _dict(res, "valueQuantity", where)
-        raw = qty.get("value")
-        if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int | float)):
-            raise where.fail("valueQuantity.value", "a number")
-        value = float(raw) if raw is not None else None
-        unit = str(qty.get("unit") or qty.get("code") or "")
+        value, sent_unit, problem = _quantity_in(
+            _dict(res, "valueQuantity", where), canonical, "", where, "valueQuantity"
+        )
+        unit = canonical or sent_unit
     elif "valueCodeableConcept" in res:
-        _, value_text = _codeable(res, "valueCodeableConcept", where)
-        interpretation = next((_qualitative(t) for t in value_text.split(" / ") if _qualitative(t)), "")
+        value_codes, value_text = _codeable(res, "valueCodeableConcept", where)
+        if "pregnancy" in state.vocab.tags_for(value_codes, "") and key == "pregnancy-status":
+            interpretation = "positive"  # e.g. SNOMED CT 77386006 "Patient currently pregnant"
+        else:
+            interpretation = next((_qualitative(t) for t in value_text.split(" / ") if _qualitative(t)), "")
     elif "valueString" in res:
         value_text = _str(res, "valueString", where)
         interpretation = _qualitative(value_text)
@@ -462,19 +645,34 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
                 )
                 if interpretation:
                     break
+    if LAB_BY_KEY[key].kind == "qualitative" and not interpretation and not problem:
+        shown = value_text or ("no value" if value is None else f"{value:g}")
+        problem = f"{where.label}: {name} result “{shown}” could not be read as positive or negative"
     uln = lln = None
+    range_problem = ""
     ranges = _list(res, "referenceRange", where)
     if ranges and isinstance(ranges[0], dict):
-        high, low = _dict(ranges[0], "high", where).get("value"), _dict(ranges[0], "low", where).get("value")
-        uln = float(high) if isinstance(high, int | float) and not isinstance(high, bool) else None
-        lln = float(low) if isinstance(low, int | float) and not isinstance(low, bool) else None
-    if key in ("alt", "ast") and unit.casefold() in _UCUM_KAT:
-        # 1 µkat/L = 60 U/L: enzymes are compared in U/L whatever the lab sent.
-        value = value * 60 if value is not None else None
-        uln = uln * 60 if uln is not None else None
-        lln = lln * 60 if lln is not None else None
-        unit = "U/L"
-    state.labs.setdefault(key, []).append(LabResult(key, effective, value, unit, interpretation, uln, lln, value_text))
+        fallback = _unit_of(_dict(res, "valueQuantity", where))
+        found: dict[str, float | None] = {}
+        for bound in ("high", "low"):
+            limit = _dict(ranges[0], bound, where)
+            if limit:
+                number, _, trouble = _quantity_in(limit, canonical, fallback, where, f"referenceRange.{bound}")
+                found[bound] = number
+                range_problem = range_problem or trouble
+        uln, lln = found.get("high"), found.get("low")
+    shown_as = f"{_number(res)} {sent_unit}".strip() if sent_unit and canonical and sent_unit != canonical else ""
+    state.labs.setdefault(key, []).append(
+        LabResult(
+            key, effective, value, unit, interpretation, uln, lln, value_text or shown_as,
+            problem=problem or range_problem, source=where.label,
+        )
+    )  # fmt: skip
+
+
+def _number(res: Mapping[str, Any]) -> str:
+    raw = _dict(res, "valueQuantity", _Where(res)).get("value")
+    return f"{raw:g}" if isinstance(raw, int | float) and not isinstance(raw, bool) else ""
 
 
 def _read_report(state: _State, res: Mapping[str, Any]) -> None:
@@ -499,7 +697,7 @@ def _read_report(state: _State, res: Mapping[str, Any]) -> None:
     effective, _ = _period_or_datetime(res, "effective", where)
     effective = effective or parse_date(res.get("started") or res.get("issued"), "started", where)
     if effective is not None:
-        state.labs.setdefault(lab, []).append(LabResult(lab, effective, text=text))
+        state.labs.setdefault(lab, []).append(LabResult(lab, effective, text=text, source=where.label))
 
 
 _READERS = {
@@ -509,6 +707,7 @@ _READERS = {
     "MedicationRequest": _read_medication,
     "MedicationStatement": _read_medication,
     "MedicationAdministration": _read_medication,
+    "MedicationDispense": _read_medication,
     "Observation": _read_observation,
     "DiagnosticReport": _read_report,
     "ImagingStudy": _read_report,

@@ -47,6 +47,9 @@ LABS: tuple[LabDef, ...] = (
     LabDef("brain-mri", "Brain MRI", (), "", "presence"),
     LabDef("cbc", "Complete blood count", ("58410-2",), "", "presence"),
     LabDef("edss", "EDSS score", (), "{score}", "numeric"),
+    # Gestational age: LOINC codes of the VSAC value set "Estimated Gestational Age at Delivery"
+    # (2.16.840.1.113762.1.4.1045.26); the natalizumab pack cites it (term-vsac-gestational-age).
+    LabDef("gestational-age", "Gestational age", ("49051-6", "11884-4", "18185-9", "11885-1"), "wk", "numeric"),
 )
 LAB_BY_KEY: dict[str, LabDef] = {lab.key: lab for lab in LABS}
 LAB_BY_LOINC: dict[str, str] = {code: lab.key for lab in LABS for code in lab.loinc}
@@ -61,6 +64,12 @@ RXGUARD_PROCEDURE_SYSTEM = "urn:rxguard:procedure"
 
 @dataclass(frozen=True, slots=True)
 class LabResult:
+    """One result, its value and limits already in the lab's canonical unit (see LabDef.unit).
+
+    ``problem`` says why a number could not be used (a unit that cannot be read or converted,
+    a reference range in another unit); rules then report "could not verify", never a silent no.
+    """
+
     test: str
     effective: date
     value: float | None = None
@@ -69,11 +78,15 @@ class LabResult:
     uln: float | None = None
     lln: float | None = None
     text: str = ""
+    problem: str = ""
+    source: str = ""
 
     def describe(self) -> str:
         name = LAB_BY_KEY[self.test].display if self.test in LAB_BY_KEY else self.test
         if self.value is not None:
             shown = f"{self.value:g} {self.unit}".strip()
+            if self.text:
+                shown += f" (sent as {self.text})"
         else:
             shown = self.interpretation or self.text or "recorded"
         return f"{name} {shown} on {self.effective.isoformat()}"
@@ -81,7 +94,13 @@ class LabResult:
 
 @dataclass(frozen=True, slots=True)
 class ClinicalItem:
-    """A Condition, AllergyIntolerance or Procedure reduced to what rules read."""
+    """A Condition, AllergyIntolerance or Procedure reduced to what rules read.
+
+    For an AllergyIntolerance, ``allergy_type`` (allergy / intolerance), ``criticality``
+    (low / high / unable-to-assess), ``verification`` (unconfirmed, confirmed...),
+    ``reaction_severity`` (the worst of mild / moderate / severe) and the reactions'
+    ``manifestations`` are kept as recorded; the engine decides what they mean.
+    """
 
     text: str
     codes: tuple[str, ...]
@@ -90,16 +109,33 @@ class ClinicalItem:
     onset: date | None = None
     abated: date | None = None
     status: str = ""
+    allergy_type: str = ""
+    criticality: str = ""
+    verification: str = ""
+    reaction_severity: str = ""
+    manifestations: tuple[str, ...] = ()
+
+
+MedicationKind = Literal["request", "statement", "administration", "dispense"]
+# Statuses under which a record says the medicine is (or will be) taken now.
+_CURRENT_STATUSES = frozenset({"active", "on-hold", "draft", "intended", "unknown", ""})
+# Statuses under which an administration or dispense happened (stopped, not-done... never count).
+_GIVEN_STATUSES = frozenset({"completed", "in-progress", "on-hold", "unknown", ""})
 
 
 @dataclass(frozen=True, slots=True)
 class MedicationUse:
-    """One MedicationRequest, MedicationStatement or MedicationAdministration."""
+    """One MedicationRequest, MedicationStatement, MedicationAdministration or MedicationDispense.
+
+    An administration or dispense is a point in time (``start``): how long it counts as
+    current exposure is the drug's duration of effect, which the packs state (exposure.yaml),
+    or, for a dispense, the days of supply the record gives (``supply_end``).
+    """
 
     text: str
     codes: tuple[str, ...]
     tags: frozenset[str]
-    kind: Literal["request", "statement", "administration"]
+    kind: MedicationKind
     status: str
     start: date | None
     end: date | None
@@ -107,18 +143,42 @@ class MedicationUse:
     dose_unit: str = ""
     instructions: str = ""
     intent: str = ""
+    supply_end: date | None = None
+    source: str = ""
 
-    def is_active(self, at: date) -> bool:
-        if self.kind == "administration":
-            return False
-        if self.status not in ("active", "on-hold", "draft", "intended", "unknown", ""):
+    @property
+    def is_event(self) -> bool:
+        """An administration or dispense: a dated event rather than a course with a status."""
+        return self.kind in ("administration", "dispense")
+
+    def is_active(self, at: date, exposure_end: date | None = None) -> bool:
+        """Current on ``at``. For an event: on its days (an infusion period), then up to ``exposure_end`` or the supply end."""
+        if self.is_event:
+            if self.status not in _GIVEN_STATUSES or self.start is None or self.start > at:
+                return False
+            end = max(d for d in (self.start, self.end, self.supply_end, exposure_end) if d is not None)
+            return at <= end
+        if self.status not in _CURRENT_STATUSES:
             return False
         if self.start is not None and self.start > at:
             return self.kind == "request" and self.status == "draft"
         return self.end is None or self.end >= at
 
+    def was_given(self) -> bool:
+        """An event that happened (status completed, in progress...), not a stopped or not-done one."""
+        return self.is_event and self.status in _GIVEN_STATUSES
+
     def last_day(self) -> date | None:
-        return self.end or self.start
+        return self.supply_end or self.end or self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A record the reader recognised (an ALT result, a pregnancy status) but could not read, and why."""
+
+    kind: Literal["lab", "medication", "condition", "allergy", "patient"]
+    key: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +195,15 @@ class PatientFacts:
     # "<kind>:<value set>" for every tag present and "lab:<test>" for every lab with a result:
     # the engine skips rules whose data is absent with one set look-up.
     keys: frozenset[str] = frozenset()
+    # What the reader recognised but could not read (rules whose input it is say "could not verify"),
+    # and what it left out or read with an assumption (records of another patient, and so on).
+    unreadable: tuple[Unreadable, ...] = ()
+    reading_notes: tuple[str, ...] = ()
+    deceased: bool = False
+    deceased_on: date | None = None
+
+    def unreadable_for(self, kind: str, key: str) -> tuple[Unreadable, ...]:
+        return tuple(u for u in self.unreadable if u.kind == kind and u.key == key)
 
     def present_keys(self) -> frozenset[str]:
         if self.keys or not (self.by_tag or self.labs):

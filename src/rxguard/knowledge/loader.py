@@ -30,6 +30,7 @@ from rxguard.errors import PackError
 from rxguard.knowledge.schema import (
     Conflict,
     DosingSchedule,
+    Exposure,
     Identity,
     MonitoringItem,
     PackMeta,
@@ -71,6 +72,8 @@ class Pack:
     risk: RiskModel | None
     vignette_files: tuple[VignetteFile, ...]
     extras: dict[str, Any] = field(default_factory=dict)
+    # How long an administration or dispense counts as current exposure (exposure.yaml).
+    exposures: tuple[Exposure, ...] = ()
 
     @property
     def name(self) -> str:
@@ -95,6 +98,7 @@ _FILES: dict[str, tuple[str, Any, bool, bool]] = {
     "conflicts.yaml": ("conflicts", Conflict, True, True),
     "questions.yaml": ("questions", Question, True, False),
     "risk.yaml": ("risk", RiskModel, False, False),
+    "exposure.yaml": ("exposures", Exposure, True, False),
 }
 
 # Extra pack files validated by other layers' schemas (monographs, programs).
@@ -330,6 +334,7 @@ def load_pack(path: Path) -> Pack:
         risk=loaded["risk"],
         vignette_files=tuple(vignette_files),
         extras=extras,
+        exposures=tuple(_unique(path / "exposure.yaml", loaded["exposures"], "exposure").values()),
     )
     problems = check_references(pack)
     if problems:

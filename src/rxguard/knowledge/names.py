@@ -75,7 +75,8 @@ MAX_SHOUT_WORD = 6
 MIN_FUZZY_NAME = 5
 #: Chinese names at least this long also match truncated or with one character substituted
 #: (never the first); a truncation keeps at least MIN_CJK_PREFIX characters and CJK_PREFIX_SHARE
-#: of the name, so 那他珠 reads as 那他珠单抗 while 珠单抗 (shared by other antibodies) does not.
+#: of the name, so the first three characters of a five-character name read as that name, while
+#: its last three (a suffix that other antibodies share) do not.
 MIN_CJK_NEAR = 4
 MIN_CJK_PREFIX = 3
 CJK_PREFIX_SHARE = 0.6
@@ -418,7 +419,7 @@ def _t2s() -> Any:
 
 
 def to_simplified(text: str) -> str:
-    """Traditional Chinese characters folded to Simplified (那他珠單抗 -> 那他珠单抗)."""
+    """Traditional Chinese characters folded to Simplified (單抗 -> 单抗)."""
     if not is_cjk(text):
         return text
     converted: str = _t2s().convert(text)

@@ -100,6 +100,9 @@ def find_reference_problems(pack: Pack) -> list[str]:
 
     for param in pack.parameters.values():
         cite(f"{base / 'parameters.yaml'}: parameter {param.id}", param)
+    problems.extend(_exposure_problems(pack))
+    for exposure in pack.exposures:
+        cite(f"{base / 'exposure.yaml'}: exposure {exposure.id}", exposure)
     for vs in pack.valuesets.values():
         cite(f"{base / 'valuesets.yaml'}: value set {vs.id}", vs)
         cited = [(e.code, e.source) for e in [*vs.code_entries(), *vs.exclude_codes]]
@@ -161,6 +164,20 @@ def find_reference_problems(pack: Pack) -> list[str]:
                 problems.append(f"{where}: expects due item {item_id!r}, which schedule.yaml does not define")
     problems.extend(_extra_file_problems(pack, cite))
     return problems
+
+
+def _exposure_problems(pack: Pack) -> Iterator[str]:
+    """Each exposure serves a medication value set, and each value set has at most one default."""
+    where = pack.path / "exposure.yaml"
+    defaults: set[str] = set()
+    for exposure in pack.exposures:
+        vs = pack.valuesets.get(exposure.valueset)
+        if vs is None or vs.kind != "medication":
+            yield f"{where}: exposure {exposure.id} names {exposure.valueset!r}, which is not a medication value set"
+        if exposure.member_tag(pack.identity.id) is None:
+            if exposure.valueset in defaults:
+                yield f"{where}: value set {exposure.valueset!r} has two default exposures; keep one"
+            defaults.add(exposure.valueset)
 
 
 def _extra_file_problems(pack: Pack, cite: Callable[[str, Any], None]) -> list[str]:

@@ -351,6 +351,51 @@ class Parameter(Strict):
     review_note: str = ""
 
 
+# --------------------------------------------------------------------------- exposure
+
+
+class Exposure(Strict):
+    """How long one administration or dispense of a medicine counts as current exposure.
+
+    An infusion of a biologic acts for its dosing interval; a cell-depleting antibody much
+    longer. ``valueset`` is the rule value set the entry serves. With ``names``/``codes`` the
+    entry covers only those members of it (for example one antibody in a class); without,
+    it is the value set's default. ``after_administration`` is an ISO 8601 duration that a
+    cited source states; when no source states one it stays empty and ``needs_review`` says
+    why: the engine then reports "could not verify" for such a record given before the day
+    assessed, instead of guessing. A dispense with ``daysSupply`` counts for that supply.
+    """
+
+    id: str
+    valueset: str
+    title: str
+    names: list[str] = []
+    codes: list[str] = []
+    after_administration: Duration | None = None
+    basis: Basis
+    sources: list[Citation] = []
+    needs_review: bool = False
+    review_note: str = ""
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _cited_or_reviewed(self) -> Exposure:
+        if self.after_administration is not None and not self.sources:
+            raise ValueError("a duration of exposure must cite the source that states it (sources)")
+        if (self.needs_review or self.after_administration is None) and not self.review_note:
+            raise ValueError("an exposure with no verified duration must say why in review_note")
+        if self.after_administration is None and not self.needs_review:
+            raise ValueError("an exposure with no duration must set needs_review: true")
+        for code in self.codes:
+            if "|" not in code:
+                raise ValueError(f"code {code!r} must be 'system|code'")
+        return self
+
+    def member_tag(self, drug: str) -> str | None:
+        """The vocabulary tag of this entry's members (None for a value-set default)."""
+        return f"{drug}.exposure.{self.id}" if self.names or self.codes else None
+
+
 # --------------------------------------------------------------------------- conflicts
 
 

@@ -1,16 +1,32 @@
-"""Adverse events: record, act (suspected PML suspends at once), export.
+"""Adverse events: record, code, act (suspected PML suspends at once), clock, export.
 
 Exports: a FHIR R4 ``AdverseEvent`` and the MedWatch 3500A field set
 (sections A patient, B event, C suspect product, G reporter/manufacturer
 fields rxguard can fill) as JSON and CSV. Field names follow the 3500A
-section letters so a safety officer can transcribe them.
+section letters so a safety officer can transcribe them. The ICH E2B(R3)
+ICSR is in :mod:`rxguard.program.icsr`.
+
+**MedDRA.** rxguard ships no MedDRA (it is licensed). The reporter or the
+safety officer supplies the version and the LLT (and PT) codes; rxguard checks
+their shape only (version ``NN.N``, at most 4 characters; codes 8 digits, as
+the E2B(R3) element list gives E.i.2.1a and E.i.2.1b) and never makes one up.
+
+**The 15-day alert clock.** 21 CFR 314.80(c)(1)(i) and 600.80(c)(1)(i):
+each adverse experience that is both serious and unexpected is reported to
+FDA as a "15-day Alert report" as soon as possible and no later than 15
+calendar days from initial receipt of the information (the 1997 final rule,
+62 FR 52237, set calendar days and the ICH definitions). rxguard counts from
+the day the report was recorded; an event whose expectedness nobody assessed
+is counted as well (not verified never waves through) until someone marks it
+``expected`` (listed in the current labeling) or records the submission.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+import re
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -19,6 +35,7 @@ from sqlalchemy.orm import Session
 from rxguard.errors import InputError
 from rxguard.program.common import by_id, flush_or_conflict, require_aware
 from rxguard.program.enrollment import enrollment_of, suspend_patient
+from rxguard.program.monitoring import DueRow
 from rxguard.store import audit
 from rxguard.store.models import (
     ADVERSE_EVENT_KINDS,
@@ -40,6 +57,12 @@ SERIOUSNESS = (
     "other-serious",
 )
 SUSPENDS = {"pml-suspected", "pml-confirmed"}
+EXPECTEDNESS = ("unexpected", "expected", "unassessed")
+ALERT_DAYS = 15
+ALERT_ITEM = "fifteen-day-alert-report"
+MEDDRA_SYSTEM = "http://terminology.hl7.org/CodeSystem/mdr"
+_MEDDRA_VERSION = re.compile(r"^\d{1,2}\.\d$")
+_MEDDRA_CODE = re.compile(r"^\d{8}$")
 _FHIR_SERIOUSNESS = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"
 _FHIR_OUTCOME = "http://terminology.hl7.org/CodeSystem/adverse-event-outcome"
 _OUTCOME_CODES = {
@@ -65,9 +88,16 @@ def report_adverse_event(
     description: str,
     at: datetime,
     actor: str,
+    expectedness: str = "unassessed",
+    meddra_version: str | None = None,
+    meddra_llt: str | None = None,
+    meddra_pt: str | None = None,
 ) -> AdverseEvent:
     """Record an event; a suspected or confirmed PML suspends the authorization at once."""
     require_aware(at)
+    if expectedness not in EXPECTEDNESS:
+        raise InputError(f"expectedness {expectedness!r} must be one of {', '.join(EXPECTEDNESS)}")
+    check_meddra(meddra_version, meddra_llt, meddra_pt)
     if kind not in ADVERSE_EVENT_KINDS:
         raise InputError(f"adverse event kind {kind!r} must be one of {', '.join(ADVERSE_EVENT_KINDS)}")
     if outcome not in ADVERSE_EVENT_OUTCOMES:
@@ -87,7 +117,10 @@ def report_adverse_event(
         patient_id=enrollment.patient_id,
         kind=kind,
         serious=serious,
-        seriousness={"criteria": sorted(seriousness)},
+        seriousness={"criteria": sorted(seriousness), "expectedness": expectedness},
+        meddra_version=meddra_version,
+        meddra_llt=meddra_llt,
+        meddra_pt=meddra_pt,
         onset_on=onset_on,
         outcome=outcome,
         description=description,
@@ -109,6 +142,8 @@ def report_adverse_event(
             "seriousness": sorted(seriousness),
             "onset_on": onset_on,
             "outcome": outcome,
+            "expectedness": expectedness,
+            "meddra": [meddra_version, meddra_llt, meddra_pt],
         },
     )
     if kind in SUSPENDS:
@@ -119,7 +154,7 @@ def report_adverse_event(
     return event
 
 
-def _context(session: Session, event: AdverseEvent) -> tuple[Enrollment, Patient, Prescriber, Infusion | None]:
+def event_context(session: Session, event: AdverseEvent) -> tuple[Enrollment, Patient, Prescriber, Infusion | None]:
     enrollment = by_id(session, Enrollment, event.enrollment_id)
     patient_row = by_id(session, Patient, event.patient_id)
     doc = by_id(session, Prescriber, enrollment.prescriber_id)
@@ -134,15 +169,14 @@ def _context(session: Session, event: AdverseEvent) -> tuple[Enrollment, Patient
 
 def to_fhir(session: Session, event: AdverseEvent) -> dict[str, Any]:
     """FHIR R4 AdverseEvent (actuality actual; suspect entity = the drug)."""
-    enrollment, patient_row, doc, last = _context(session, event)
+    enrollment, patient_row, doc, last = event_context(session, event)
     resource: dict[str, Any] = {
         "resourceType": "AdverseEvent",
         "id": event.id,
-        "actuality": "potential" if event.kind == "pml-suspected" else "actual",
-        "event": {
-            "coding": [{"system": "urn:rxguard:adverse-event-kind", "code": event.kind}],
-            "text": event.description,
-        },
+        # Every recorded event happened: a *suspected* PML is an actual event whose diagnosis is not yet
+        # confirmed ("potential" would mean an event that did not occur, a near miss).
+        "actuality": "actual",
+        "event": {"coding": _event_coding(event), "text": event.description},
         "subject": {"reference": f"Patient/{patient_row.id}", "display": patient_row.key},
         "date": event.onset_on.isoformat(),
         "recordedDate": event.reported_at.isoformat(),
@@ -166,9 +200,102 @@ def to_fhir(session: Session, event: AdverseEvent) -> dict[str, Any]:
     return resource
 
 
+def _event_coding(event: AdverseEvent) -> list[dict[str, str]]:
+    coding = [{"system": "urn:rxguard:adverse-event-kind", "code": event.kind}]
+    for code in (event.meddra_llt, event.meddra_pt):
+        if code:
+            coding.append({"system": MEDDRA_SYSTEM, "version": event.meddra_version or "", "code": code})
+    return coding
+
+
+def check_meddra(version: str | None, llt: str | None, pt: str | None) -> None:
+    """The shape of reporter-supplied MedDRA coding (rxguard cannot check that a code exists)."""
+    if (llt or pt) and not version:
+        raise InputError("a MedDRA code needs the MedDRA version it comes from (e.g. --meddra-version 27.1)")
+    if version is not None and not _MEDDRA_VERSION.match(version):
+        raise InputError(f"MedDRA version {version!r} must look like 27.1 (at most 4 characters)")
+    for name, code in (("LLT", llt), ("PT", pt)):
+        if code is not None and not _MEDDRA_CODE.match(code):
+            raise InputError(f"MedDRA {name} code {code!r} must be 8 digits, as MedDRA gives it")
+    if version and not llt:
+        raise InputError("give the MedDRA LLT code (E2B(R3) E.i.2.1b) with the version")
+
+
+def code_adverse_event(
+    session: Session, *, event_id: str, version: str, llt: str, pt: str | None, at: datetime, actor: str
+) -> AdverseEvent:
+    """Record the MedDRA coding of a reported event (the reporter's or the safety officer's)."""
+    require_aware(at)
+    check_meddra(version, llt, pt)
+    event = by_id(session, AdverseEvent, event_id)
+    before = [event.meddra_version, event.meddra_llt, event.meddra_pt]
+    event.meddra_version, event.meddra_llt, event.meddra_pt = version, llt, pt
+    flush_or_conflict(session, "adverse event coding")
+    audit.record(session, at=at, actor=actor, action="adverse_event.coded", entity="adverse_event",
+                 entity_id=event.id, payload={"before": before, "meddra": [version, llt, pt]})  # fmt: skip
+    return event
+
+
+def assess_expectedness(
+    session: Session, *, event_id: str, expectedness: str, at: datetime, actor: str
+) -> AdverseEvent:
+    """Record whether the event is listed in the current labeling (expected) or not."""
+    require_aware(at)
+    if expectedness not in EXPECTEDNESS:
+        raise InputError(f"expectedness {expectedness!r} must be one of {', '.join(EXPECTEDNESS)}")
+    event = by_id(session, AdverseEvent, event_id)
+    event.seriousness = {**event.seriousness, "expectedness": expectedness}
+    flush_or_conflict(session, "adverse event expectedness")
+    audit.record(session, at=at, actor=actor, action="adverse_event.expectedness", entity="adverse_event",
+                 entity_id=event.id, payload={"expectedness": expectedness})  # fmt: skip
+    return event
+
+
+def record_alert_submission(session: Session, *, event_id: str, on: date, at: datetime, actor: str) -> AdverseEvent:
+    """Record that the 15-day alert report was submitted (it leaves the clock)."""
+    require_aware(at)
+    event = by_id(session, AdverseEvent, event_id)
+    if on < event.reported_at.date() or on > at.date():
+        raise InputError("the submission date must be between the report and today")
+    event.seriousness = {**event.seriousness, "alert_submitted_on": on.isoformat()}
+    flush_or_conflict(session, "adverse event submission")
+    audit.record(session, at=at, actor=actor, action="adverse_event.alert-submitted", entity="adverse_event",
+                 entity_id=event.id, payload={"on": on})  # fmt: skip
+    return event
+
+
+def needs_alert_report(event: AdverseEvent) -> bool:
+    """Serious and not assessed as expected, and not yet submitted."""
+    info = event.seriousness or {}
+    return event.serious and info.get("expectedness", "unassessed") != "expected" and not info.get("alert_submitted_on")
+
+
+def alert_clock(session: Session, *, on: date, patient_keys: set[str] | None = None) -> list[DueRow]:
+    """The 15-day alert reports still to submit, as rows of the due list (overdue after day 15)."""
+    rows = session.execute(
+        select(AdverseEvent, Patient.key, Enrollment.program_id)
+        .join(Patient, Patient.id == AdverseEvent.patient_id)
+        .join(Enrollment, Enrollment.id == AdverseEvent.enrollment_id)
+        .where(AdverseEvent.serious.is_(True))
+        .order_by(AdverseEvent.reported_at)
+    ).all()
+    out = []
+    for event, key, program in rows:
+        if not needs_alert_report(event) or (patient_keys is not None and key not in patient_keys):
+            continue
+        due_on = event.reported_at.date() + timedelta(days=ALERT_DAYS)
+        days_left = (due_on - on).days
+        status = "overdue" if days_left < 0 else "due"
+        assessed = event.seriousness.get("expectedness", "unassessed")
+        title = (f"15-day alert report to FDA ({event.kind}, {assessed}; 21 CFR 314.80(c)(1)(i) / 600.80(c)(1)(i)): "
+                 f"event {event.id}")  # fmt: skip
+        out.append(DueRow(key, program, ALERT_ITEM, title, due_on, status))
+    return out
+
+
 def to_medwatch(session: Session, event: AdverseEvent) -> dict[str, Any]:
     """The MedWatch 3500A fields rxguard holds, keyed by section and item."""
-    enrollment, patient_row, doc, last = _context(session, event)
+    enrollment, patient_row, doc, last = event_context(session, event)
     criteria = set(event.seriousness.get("criteria", []))
     return {
         "A1_patient_identifier": patient_row.key,

@@ -101,6 +101,9 @@ def _fhir(table: str, row: dict[str, Any]) -> dict[str, Any]:
             base["gender"] = row["sex"]
     elif table == "consent":
         base = {"resourceType": "Consent", "status": "active", "dateTime": row["prescriber_signed_at"],
+                "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                                      "code": "treatment"}]},
+                "category": [{"text": "restricted-distribution program consent"}],
                 "policyRule": {"text": f"{row['document_id']} {row['document_version']} ({row['language']})"}}  # fmt: skip
     elif table == "infusion":
         base = {"resourceType": "MedicationAdministration", "status": "completed",
@@ -116,6 +119,7 @@ def _fhir(table: str, row: dict[str, Any]) -> dict[str, Any]:
         base = {"resourceType": "AuditEvent", "recorded": row["at"], "action": "U",
                 "type": {"system": "urn:rxguard:audit-action", "code": row["action"]},
                 "agent": [{"requestor": True, "who": {"display": row["actor"]}}],
+                "source": {"observer": {"display": "rxguard"}},
                 "entity": [{"what": {"display": f"{row['entity']}/{row['entity_id']}"}}]}  # fmt: skip
     else:
         base = {"resourceType": "Basic", "code": {"coding": [{"system": TABLE_EXTENSION, "code": table}]}}

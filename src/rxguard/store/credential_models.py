@@ -7,6 +7,12 @@ never use them; they share ``Base`` so one Alembic history creates both.
   count of recent failed sign-ins and the moment sign-in opens again, so a
   password-guessing run is slowed across every rxguard process sharing the
   database, not only in one process's memory.
+* ``sign_in_throttle`` — failed sign-ins per account name, per client
+  address and in total (one row each, keyed ``account:NAME``, ``address:IP``,
+  ``global``). Every attempt takes the row lock and counts itself *before*
+  the password is checked, so parallel guesses against any number of rxguard
+  processes sharing the database cannot slip past the brake (a counter read
+  and written back by each process loses updates).
 * ``web_session`` — a signed-in browser. The cookie carries 256 random bits;
   only their SHA-256 is stored (like API tokens), so a copy of the database
   cannot be replayed as a cookie. Signing out sets ``revoked_at``: unlike a
@@ -31,6 +37,19 @@ class UserPassword(Base):
     set_at: Mapped[datetime]
     failed_count: Mapped[int] = mapped_column(Integer, default=0)
     last_failed_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+    #: Base32 TOTP secret (RFC 6238) of the second factor; None: not enrolled.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    #: The last 30-second step a code was accepted for: a code is used once.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+
+
+class SignInThrottle(Base):
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime]
     locked_until: Mapped[datetime | None]
 
 

@@ -5,6 +5,10 @@ on, a busy timeout, WAL for files, and every transaction opened with
 ``BEGIN IMMEDIATE`` so two writers queue instead of one failing half-way
 through a lock upgrade. PostgreSQL needs nothing special; the services take
 row locks (``SELECT … FOR UPDATE``) where an invariant depends on them.
+
+Every engine is built with ``hide_parameters``: a database error's text (and
+any traceback or log line made from it) shows the SQL but never the bound
+values, which are patients' names, birth dates and record contents.
 """
 
 from __future__ import annotations
@@ -46,11 +50,11 @@ def make_engine(settings: Settings | None = None, url: str | None = None) -> Eng
         path = Settings(database_url=url).sqlite_path()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=settings.sql_echo)
+        engine = create_engine(url, echo=settings.sql_echo, hide_parameters=True)
         _tune_sqlite(engine, is_file=path is not None)
         return engine
     engine = create_engine(
-        url, echo=settings.sql_echo, connect_args=_connect_args(url),
+        url, echo=settings.sql_echo, connect_args=_connect_args(url), hide_parameters=True,
         pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
     )  # fmt: skip
     if engine.dialect.name == "postgresql":

@@ -520,6 +520,10 @@ class AdverseEvent(Base):
     description: Mapped[str] = mapped_column(Text)
     reported_at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(64))
+    #: MedDRA coding as the reporter supplied it (rxguard ships no MedDRA): version, LLT and PT codes.
+    meddra_version: Mapped[str | None] = mapped_column(String(8))
+    meddra_llt: Mapped[str | None] = mapped_column(String(8))
+    meddra_pt: Mapped[str | None] = mapped_column(String(8))
 
 
 # --------------------------------------------------------------------------- audit

@@ -68,6 +68,10 @@ async def assess_patient(
     ],
     at: Annotated[date | None, Query(description="Assessment date YYYY-MM-DD (default: today)")] = None,
     jurisdiction: Annotated[Literal["US", "EU"] | None, Query(description="Omit to apply the stricter rule")] = None,
+    patient: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="Which Patient to assess when the Bundle holds several"),
+    ] = None,
 ) -> OrjsonResponse:
     """Assess a patient for a drug: verdict, findings with evidence and sources, what is due."""
     user.require("assess")
@@ -84,5 +88,6 @@ async def assess_patient(
         at=at or request.app.state.clock().date(),
         jurisdiction=jurisdiction,
         answers=answers,
+        patient=patient,
     )
     return OrjsonResponse(result.to_dict())

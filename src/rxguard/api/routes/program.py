@@ -31,6 +31,8 @@ from rxguard.program import (
     certification,
     clearance,
     enrollment,
+    icsr,
+    identities,
     monitoring,
     participants,
     transfer,
@@ -244,10 +246,20 @@ def assign_site(user: UserDep, session: SessionDep, clock: ClockDep, patient_key
     return {"patient": patient_key, "site": body.site}
 
 
+class EnrollIdentifier(Body):
+    """The enrolling EHR's identifier for the patient (linked at enrollment)."""
+
+    issuer: str = Field(min_length=1, max_length=255, description="The EHR's JWT iss")
+    tenant: str = Field(default="", max_length=64)
+    system: str = Field(default="urn:rxguard:fhir-id", min_length=1, max_length=255)
+    value: str = Field(min_length=1, max_length=128)
+
+
 class EnrollIn(Body):
     program: str = Field(max_length=64)
     patient: str = Field(max_length=64)
     indication: str = Field(max_length=64)
+    identifiers: list[EnrollIdentifier] = Field(default_factory=list, max_length=20)
 
 
 @router.post("/enrollments", operation_id="enroll_patient", status_code=201, response_model=Open, responses=WRITE)
@@ -258,7 +270,13 @@ def enroll_patient(user: UserDep, session: SessionDep, clock: ClockDep, body: En
     scope.enrollable_patient(session, user, body.patient)
     row = enrollment.enroll_patient(session, program_id=body.program, patient_key=body.patient, prescriber_key=prescriber,
                                     indication=body.indication, at=clock(), actor=user.name)  # fmt: skip
-    return {"id": row.id, "program": row.program_id, "patient": body.patient, "status": row.status}
+    links = identities.enroll_links(
+        session, patient_key=body.patient, at=clock(), actor=user.name,
+        links=[(identities.Namespace(i.issuer, i.tenant), identities.Identifier(i.system, i.value))
+               for i in body.identifiers],
+    )  # fmt: skip
+    return {"id": row.id, "program": row.program_id, "patient": body.patient, "status": row.status,
+            "identifiers": [identities.identity_out(session, link) for link in links]}  # fmt: skip
 
 
 class ProgramIn(Body):
@@ -559,9 +577,11 @@ def list_due(
     """The population list: who in your scope is overdue or due, for what (one SQL query)."""
     user.require("read")
     keys = records.visible_patient_keys(session, user)
+    day = on or clock().date()
+    due = monitoring.population_due(session, on=day) + adverse_events.alert_clock(session, on=day)
     rows = [
         r.to_dict()
-        for r in monitoring.population_due(session, on=on or clock().date())
+        for r in sorted(due, key=lambda r: (r.due_on, r.patient, r.item))
         if keys is None or r.patient in keys
     ]
     return page.page(rows)
@@ -576,6 +596,10 @@ class AdverseEventIn(Body):
     serious: bool = False
     seriousness: list[str] = Field(default_factory=list, max_length=10)
     program: str | None = Field(default=None, max_length=64)
+    expectedness: Literal["unexpected", "expected", "unassessed"] = "unassessed"
+    meddra_version: str | None = Field(default=None, max_length=8, description="MedDRA version, e.g. 27.1")
+    meddra_llt: str | None = Field(default=None, max_length=16, description="MedDRA LLT code (8 digits)")
+    meddra_pt: str | None = Field(default=None, max_length=16, description="MedDRA PT code (8 digits)")
 
 
 @router.post(
@@ -589,8 +613,56 @@ def report_adverse_event(user: UserDep, session: SessionDep, clock: ClockDep, bo
         session, program_id=body.program, patient_key=body.patient, kind=body.kind,
         serious=body.serious or bool(body.seriousness), seriousness=body.seriousness, onset_on=body.onset_on,
         outcome=body.outcome, description=body.description, at=clock(), actor=user.name,
+        expectedness=body.expectedness, meddra_version=body.meddra_version, meddra_llt=body.meddra_llt,
+        meddra_pt=body.meddra_pt,
     )  # fmt: skip
     return {"id": row.id, "patient": body.patient, "kind": row.kind}
+
+
+class AdverseEventAssessmentIn(Body):
+    """What a safety officer adds to a report: MedDRA coding, expectedness, the 15-day report's submission."""
+
+    meddra_version: str | None = Field(default=None, max_length=8)
+    meddra_llt: str | None = Field(default=None, max_length=16)
+    meddra_pt: str | None = Field(default=None, max_length=16)
+    expectedness: Literal["unexpected", "expected", "unassessed"] | None = None
+    alert_submitted_on: date | None = None
+
+
+@router.post(
+    "/adverse-events/{event_id}/assessments", operation_id="assess_adverse_event", status_code=201,
+    response_model=Open, responses=WRITE,
+)  # fmt: skip
+def assess_adverse_event(
+    user: UserDep, session: SessionDep, clock: ClockDep, event_id: RecordId, body: AdverseEventAssessmentIn
+) -> dict[str, Any]:
+    """Code an event in MedDRA, record its expectedness or the 15-day alert report's submission (in scope)."""
+    user.require("report", "administer")
+    row = records.scoped_adverse_event(session, user, event_id)
+    now = clock()
+    if body.meddra_llt or body.meddra_version:
+        adverse_events.code_adverse_event(session, event_id=row.id, version=body.meddra_version or "",
+                                          llt=body.meddra_llt or "", pt=body.meddra_pt, at=now, actor=user.name)  # fmt: skip
+    if body.expectedness:
+        adverse_events.assess_expectedness(session, event_id=row.id, expectedness=body.expectedness, at=now,
+                                           actor=user.name)  # fmt: skip
+    if body.alert_submitted_on:
+        adverse_events.record_alert_submission(session, event_id=row.id, on=body.alert_submitted_on, at=now,
+                                               actor=user.name)  # fmt: skip
+    return adverse_events.to_fhir(session, row)
+
+
+@router.get(
+    "/adverse-events/{event_id}/icsr", operation_id="get_adverse_event_icsr", responses=READ,
+    response_class=Response,
+)  # fmt: skip
+def get_adverse_event_icsr(user: UserDep, session: SessionDep, clock: ClockDep, event_id: RecordId) -> Response:
+    """The event as an ICH E2B(R3) ICSR (XML); ``X-ICSR-Problems`` lists required elements still missing."""
+    user.require("read")
+    row = records.scoped_adverse_event(session, user, event_id)
+    xml = icsr.to_icsr(session, row, icsr.configured_sender(), now=clock())
+    problems = icsr.check_icsr(xml)
+    return Response(xml, media_type="application/xml", headers={"X-ICSR-Problems": str(len(problems))})
 
 
 @router.get("/adverse-events", operation_id="list_adverse_events", response_model=Page[Open], responses=READ)

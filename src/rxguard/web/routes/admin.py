@@ -1,7 +1,8 @@
-"""Program administration: certify or suspend prescribers and sites, verify the audit log, export.
+"""Program administration: certify or suspend prescribers and sites, verify the audit log, export,
+and the accounts: disable or enable users, change roles, revoke API tokens.
 
 Auditors see the page and may verify and export; only administrators change
-certifications.
+certifications and accounts.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form
 from starlette.responses import Response
 
+from rxguard.access.tokens import list_tokens, revoke_token, token_state
+from rxguard.access.users import change_role, disable_user, enable_user, list_users
 from rxguard.errors import AccessDeniedError, RxguardError
 from rxguard.program import certification, clearance, transfer
 from rxguard.program.participants_overview import certification_board
@@ -34,6 +37,10 @@ def _admin_page(
     with unit_of_work(ctx.request) as session:
         board = certification_board(session)
         overrides = clearance.unreconciled_overrides(session)
+        users = [(u.name, u.display_name, u.role, u.disabled_at is None) for u in list_users(session)]
+        tokens = [
+            (row.id, name, token_state(row, ctx.now), row.expires_at, row.label) for row, name in list_tokens(session)
+        ]
     return render(
         ctx,
         "admin.html",
@@ -41,6 +48,8 @@ def _admin_page(
         board=board,
         programs=all_programs(),
         overrides=overrides,
+        users=users,
+        tokens=tokens,
         error=error,
         verification=verification,
     )
@@ -131,3 +140,58 @@ def export(ctx: PageDep) -> Response:
         media_type="application/x-ndjson",
         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )
+
+
+def _account_change(ctx: PageContext, change: Any, notice: str) -> Response:
+    """Run one account change as the signed-in administrator; a refusal is shown on the page."""
+    assert ctx.user is not None
+    ctx.user.require("administer")
+    try:
+        with unit_of_work(ctx.request) as session:
+            change(session)
+    except AccessDeniedError:
+        raise
+    except RxguardError as exc:
+        return _admin_page(ctx, error=str(exc), status_code=400)
+    return redirect(ctx.request, f"/admin?notice={notice}#users")
+
+
+@router.post("/admin/users/{name}/disable")
+def disable(ctx: PageDep, _: CsrfDep, name: str) -> Response:
+    """Disable a user: sign-in refused, every session and token of theirs revoked for good."""
+    assert ctx.user is not None
+    actor = ctx.user.name
+    return _account_change(ctx, lambda s: disable_user(s, name=name, at=ctx.now, actor=actor), "user-disabled")
+
+
+@router.post("/admin/users/{name}/enable")
+def enable(ctx: PageDep, _: CsrfDep, name: str) -> Response:
+    assert ctx.user is not None
+    actor = ctx.user.name
+    return _account_change(ctx, lambda s: enable_user(s, name=name, at=ctx.now, actor=actor), "user-enabled")
+
+
+@router.post("/admin/users/role")
+def role(ctx: PageDep, _: CsrfDep, name: Field, role: Field, prescriber: Field = "", site: Field = "") -> Response:
+    assert ctx.user is not None
+    actor = ctx.user.name
+    return _account_change(
+        ctx,
+        lambda s: change_role(
+            s,
+            name=name,
+            role=role,
+            prescriber_key=prescriber.strip() or None,
+            site_key=site.strip() or None,
+            at=ctx.now,
+            actor=actor,
+        ),
+        "role-changed",
+    )
+
+
+@router.post("/admin/tokens/{token_id}/revocation")
+def revoke(ctx: PageDep, _: CsrfDep, token_id: str) -> Response:
+    assert ctx.user is not None
+    actor = ctx.user.name
+    return _account_change(ctx, lambda s: revoke_token(s, token_id=token_id, at=ctx.now, actor=actor), "token-revoked")

@@ -38,14 +38,26 @@ def sign_in(
     _: CsrfDep,
     name: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
+    code: Annotated[str, Form(max_length=16)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
-    """Check the password; on success start a session (a new cookie, so a planted one is useless)."""
-    with unit_of_work(ctx.request) as session:
-        result = check_sign_in(session, user_name=name, password=password, at=ctx.now)
-        token = start_session(session, result.principal, at=ctx.now) if result.principal else None
+    """Check the password (and the second factor where the role needs one); on success start a
+    session (a new cookie, so a planted one is useless)."""
+    request = ctx.request
+    result = check_sign_in(
+        request.app.state.sessions, user_name=name, password=password, code=code, at=ctx.now,
+        address=request.client.host if request.client else None,
+        environment=getattr(request.app.state.settings, "environment", "development"),
+    )  # fmt: skip
+    token = None
+    if result.principal is not None:
+        with unit_of_work(request) as session:
+            token = start_session(session, result.principal, at=ctx.now)
     if token is None:
-        error = ctx.t("sign-in.wait", seconds=result.wait_seconds) if result.wait_seconds else ctx.t("sign-in.wrong")
+        if result.wait_seconds:
+            error = ctx.t("sign-in.wait", seconds=result.wait_seconds)
+        else:
+            error = ctx.t(f"sign-in.{result.refusal or 'wrong'}")
         return render(ctx, "sign_in.html", status_code=401, next=local_path(next), error=error, name=name)
     response = redirect(ctx.request, local_path(next))
     set_session_cookie(ctx.request, response, token)

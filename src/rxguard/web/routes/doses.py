@@ -179,6 +179,7 @@ def _decision(session: Any, ctx: PageContext, authorization_id: str) -> dict[str
         "may_clear": may_clear,
         "failed": [c for c, _ in cited if c["outcome"] in ("hold", "do-not-infuse")],
         "stratum": row.assessment.get("pml_stratum"),
+        "coverage": row.assessment.get("coverage"),
     }
 
 
