@@ -117,6 +117,16 @@ def postgres_database(schema: str, url: str, engine: Engine) -> TestDatabase:
     return TestDatabase("postgresql", url, engine, session_factory(engine), schema=schema)
 
 
+def audit_signing(folder: Path) -> dict[str, Path]:
+    """Settings a production server needs for its audit log: a fresh signing key and a checkpoint directory."""
+    from rxguard.tlog.note import Signer
+
+    key = folder / "audit.key"
+    if not key.exists():
+        key.write_text(Signer.generate("rxguard.test/audit").text() + "\n", encoding="utf-8")
+    return {"audit_key_file": key, "audit_checkpoint_dir": folder / "audit-checkpoints"}
+
+
 # --------------------------------------------------------------------------- pytest fixtures
 # Imported by the test packages' conftest files (``from rxguard.store.testing import db, ...``);
 # pytest is a development dependency, so it is imported only here.
