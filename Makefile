@@ -4,15 +4,31 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench bench-quick clean venv reliability audit
+.PHONY: run test lint format bench bench-quick clean venv reliability audit lock upgrade-lock
 
-$(STAMP): pyproject.toml
+# The exact versions and hashes of requirements.lock (made by pip-compile from pyproject.toml),
+# then rxguard itself without resolving anything again.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+LOCK_COMPILE = $(BIN)/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
+
+# After changing a dependency in pyproject.toml: keep what is locked, add what is new.
+lock:
+	test -x $(BIN)/pip-compile || $(BIN)/pip install --quiet 'pip-tools>=7.4'
+	$(LOCK_COMPILE)
+
+# Move every locked package to the newest version pyproject.toml allows (then run make test and make audit).
+upgrade-lock:
+	test -x $(BIN)/pip-compile || $(BIN)/pip install --quiet 'pip-tools>=7.4'
+	$(LOCK_COMPILE) --upgrade
 
 DEMO_DB := var/demo.db
 HOST ?= 127.0.0.1

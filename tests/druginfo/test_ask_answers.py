@@ -36,6 +36,8 @@ PML_SYMPTOMS = [
     "sudden clumsiness and blurred vision",
     "has been confused lately and her memory is getting worse",
     "new problems with balance when walking",
+    "new clumsiness of the right hand and trouble finding words",
+    "recently disoriented, and weakness on one side",
 ]
 FEVER = [
     "fever still there 10 hours after the infusion",
@@ -74,6 +76,7 @@ def test_a_red_flag_always_gets_the_urgent_action_whatever_else_is_asked(
         ("那他珠單抗治療後突然看不清東西，走路不穩", "pml-suggestive-symptoms"),
         ("米伐木肽输注后发烧一直不退，已经十个小时了", "persistent-fever-or-chills"),
         ("输那他珠单抗的时候突然呼吸困难、起荨麻疹", "hypersensitivity-reaction"),
+        ("他用那他珠单抗，最近右手越来越笨拙", "pml-suggestive-symptoms"),
     ],
 )
 def test_chinese_red_flags_get_the_chinese_urgent_action(packs: dict[str, Pack], question: str, flag: str) -> None:

@@ -89,3 +89,25 @@ def test_names_resolve_and_suggest(client: TestClient, auth: dict[str, str]) -> 
     assert resolved["drug"] == "natalizumab" and resolved["via"] == "brand"
     suggestions = client.get("/api/v1/names/suggest", params={"q": "tysab"}, headers=auth).json()
     assert suggestions and suggestions[0]["drug"] == "natalizumab"
+
+
+def test_the_patient_parameter_chooses_among_several_and_a_deceased_patient_is_refused(
+    client: TestClient,
+    auth: dict[str, str],
+    m1_bundle: dict,  # type: ignore[type-arg]
+) -> None:
+    other = {"fullUrl": "urn:uuid:ben", "resource": {"resourceType": "Patient", "id": "ben", "birthDate": "1970-01-01"}}
+    two = {**m1_bundle, "entry": [*m1_bundle["entry"], other]}
+    params = {"drug": "mifamurtide", "at": "2026-03-02", "jurisdiction": "EU"}
+    response = client.post("/api/v1/assess", params=params, json=two, headers=auth)
+    assert response.status_code == 422 and "say which one to assess" in response.json()["detail"]
+    own = next(e["resource"]["id"] for e in m1_bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    chosen = client.post("/api/v1/assess", params={**params, "patient": own}, json=two, headers=auth)
+    assert chosen.status_code == 200 and chosen.json()["verdict"] == "contraindicated"
+    assert chosen.json()["coverage"]["version"] == 1
+    ben = client.post("/api/v1/assess", params={**params, "patient": "ben"}, json=two, headers=auth)
+    assert ben.status_code == 200 and ben.json()["verdict"] != "contraindicated"
+    dead = {**m1_bundle, "entry": [{**e, "resource": {**e["resource"], "deceasedBoolean": True}}
+                                   if e["resource"]["resourceType"] == "Patient" else e for e in m1_bundle["entry"]]}  # fmt: skip
+    refused = client.post("/api/v1/assess", params=params, json=dead, headers=auth)
+    assert refused.status_code == 422 and "deceased" in refused.json()["detail"]

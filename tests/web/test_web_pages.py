@@ -71,6 +71,7 @@ def test_a_hold_shows_every_reason_with_its_source_title_section_tier_and_verifi
     assert re.search(r'class="cite-title">[^<]+</span>\s*<span class="cite-meta">\w[\w-]* · [^<]+</span>', page)
     assert "tier " in page and ("verified" in page)
     assert 'name="outcome" value="proceed"' in page  # the prescriber can clear it here
+    assert re.search(r"data-coverage>Coverage: \d+ rule\(s\) checked", page), "the decision says what was checked"
 
 
 def test_an_expired_diluted_bag_is_refused_with_the_rule_and_its_source_and_nothing_is_written(

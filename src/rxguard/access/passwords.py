@@ -43,7 +43,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from rxguard.access.policy import Principal
@@ -51,7 +51,7 @@ from rxguard.access.users import get_user, principal_of
 from rxguard.errors import InputError
 from rxguard.store import audit
 from rxguard.store.auth_models import AppUser
-from rxguard.store.credential_models import UserPassword
+from rxguard.store.credential_models import UserPassword, WebSession
 from rxguard.store.db import transaction
 from rxguard.store.sign_in_throttle import Limit, clear_key, count_attempt, take_back_attempt
 
@@ -60,8 +60,10 @@ MAX_LENGTH = 256
 FREE_FAILURES = 5
 FIRST_WAIT = timedelta(seconds=30)
 MAX_WAIT = timedelta(minutes=15)
-#: One client address may get this many passwords wrong (over any accounts) before it waits.
-ADDRESS_FREE_FAILURES = 20
+#: One client address may get this many passwords wrong (over any accounts) before it waits. High
+#: enough that a ward behind one NAT address (or a proxy that is not trusted for X-Forwarded-For)
+#: is not stopped by a few colleagues' typos; low enough to slow spraying guesses over accounts.
+ADDRESS_FREE_FAILURES = 100
 #: Failed sign-ins from everywhere together within ``GLOBAL_WINDOW`` before everyone waits a little.
 GLOBAL_FREE_FAILURES = 500
 GLOBAL_WINDOW = timedelta(minutes=5)
@@ -153,6 +155,10 @@ def set_password(
     row.set_at, row.failed_count, row.last_failed_at, row.locked_until = at, 0, None, None
     session.flush()
     clear_key(session, _account_key(user.name))
+    # A new password ends every browser session that signed in with the old one.
+    session.execute(
+        update(WebSession).where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None)).values(revoked_at=at)
+    )
     audit.record(
         session,
         at=at,

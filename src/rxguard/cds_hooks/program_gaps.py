@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, and_, bindparam, select
 from sqlalchemy.orm import aliased
@@ -76,6 +75,16 @@ class ProgramGapLookup:
             ]  # fmt: skip
         return self._programs[key]
 
+    def patient_key(self, call: Call) -> str | None:
+        """The program key the calling EHR's ``context.patientId`` is linked to, if any."""
+        if call.issuer is None:
+            return str(call.context.get("patientId") or "") or None
+        with self._engine.connect() as connection:
+            row = connection.execute(_LINKED_KEY, {
+                "issuer": call.issuer, "tenant": call.tenant or "", "value": str(call.context.get("patientId") or ""),
+            }).first()  # fmt: skip
+        return None if row is None else str(row[0])
+
     def __call__(self, call: Call, drug: str) -> list[ProgramGap]:
         programs = self._programs_for(drug, call.jurisdiction)
         if not programs:
@@ -107,7 +116,7 @@ def _linked(kind: str, column: str, value_param: str) -> ColumnElement[bool]:
     return target.in_(linked)
 
 
-def _enrollments_query(*, by_identity: bool) -> Select[Any]:
+def _enrollments_query(*, by_identity: bool) -> Select[str, str, str, date | None, str, str]:
     """Every CDS call asks the same thing: the patient's enrollments in these programs, with the
     certification status of the enrolling prescriber and of the ordering one in each. One query,
     built once per kind; unknown patient -> no rows, unknown or uncertified prescriber -> NULL."""
@@ -131,6 +140,15 @@ def _enrollments_query(*, by_identity: bool) -> Select[Any]:
     )  # fmt: skip
 
 
+_LINKED_KEY = (
+    select(Patient.key)
+    .join(ExternalIdentity, ExternalIdentity.patient_id == Patient.id)
+    .where(
+        ExternalIdentity.party_kind == "patient", ExternalIdentity.issuer == bindparam("issuer"),
+        ExternalIdentity.tenant == bindparam("tenant"), ExternalIdentity.system == FHIR_ID_SYSTEM,
+        ExternalIdentity.value == bindparam("value"),
+    )
+)  # fmt: skip
 _BY_KEY = _enrollments_query(by_identity=False)
 _BY_IDENTITY = _enrollments_query(by_identity=True)
 

@@ -9,6 +9,7 @@ as the ``operationOutcome`` member.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -22,6 +23,7 @@ from rxguard.api.responses import OrjsonResponse
 from rxguard.api.settings import ServerSettings
 from rxguard.cds_hooks.feedback import FeedbackRequest, record_feedback
 from rxguard.cds_hooks.prefetch import FhirAccess, PrefetchUnavailableError, complete_prefetch
+from rxguard.cds_hooks.program_gaps import ProgramGapLookup
 from rxguard.cds_hooks.security import CdsAuthError, CdsCaller
 from rxguard.cds_hooks.services import ORDER_HOOKS, SERVICES, Call, Service, discovery, evaluate
 from rxguard.store.db import transaction
@@ -225,10 +227,20 @@ async def cds_call_service(request: Request, caller: CallerDep, service_id: Serv
         smart_launch=bool(settings.smart_launch_url),
     )
 
-    cards = await run_in_threadpool(evaluate, call, state.program_gaps)
+    cards = await run_in_threadpool(_cards, call, state.program_gaps, _base_url(settings))
     for card in cards:
         state.metrics.cds_cards.labels(service.id, card["indicator"]).inc()
     return OrjsonResponse({"cards": cards})
+
+
+def _cards(call: Call, program_gaps: ProgramGapLookup, base: str) -> list[dict[str, Any]]:
+    """Cards for the call; a card's link to the pre-infusion page names the program patient the EHR's id
+    is linked to (never a program patient whose key happens to equal the EHR's id), or the patient list."""
+    if call.issuer is not None and not call.smart_launch:
+        key = program_gaps.patient_key(call)
+        link = f"{base}/patients/{quote(key, safe='')}/dose" if key else f"{base}/patients"
+        call = replace(call, launch_url=link)
+    return evaluate(call, program_gaps)
 
 
 @router.post(

@@ -431,11 +431,10 @@ def _lab(p: LabTest) -> Pred:
         if p.above_uln is not None:
             uln, origin = _uln_of(ctx, result)
             if uln is None:
-                ctx.notes.append(
-                    f"{shown} has no reference range and no default ULN is configured; "
-                    f"rules on a result above the ULN could not be evaluated"
+                why = result.problem or (
+                    f"{shown} has no reference range and no default upper limit of normal is configured"
                 )
-                return None
+                return Unknown((why,), gate=True)
             above = value > uln
             return [f"{shown}; ULN {uln:g} {result.unit} ({origin})"] if above == p.above_uln else None
         if p.uln_ratio_gte is not None:

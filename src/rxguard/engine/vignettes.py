@@ -67,9 +67,15 @@ def check_expectations(vignette: Vignette, result: Assessment) -> list[str]:
     return problems
 
 
+def _packs_with(pack: Pack) -> dict[str, Pack]:
+    """The installed packs, plus ``pack`` when it is loaded from a folder (a pack under development)."""
+    packs = load_all()
+    return packs if packs.get(pack.name) is pack else {**packs, pack.name: pack}
+
+
 def run_vignette(pack: Pack, vfile: VignetteFile, index: int) -> VignetteResult:
     vignette = vfile.vignettes[index]
-    facts = read_facts(vignette_bundle(pack, vfile, vignette))
+    facts = read_facts(vignette_bundle(pack, vfile, vignette), _packs_with(pack))
     result = assess(
         pack,
         facts,

@@ -65,8 +65,9 @@ def _params(body: Any) -> list[dict[str, Any]]:
 
 def parse_query(body: Any) -> EtasuQuery:
     identifiers: list[Identifier] = []
-    subject = medication = None
-    case_number = None
+    subject: dict[str, Any] | None = None
+    medication: dict[str, Any] | None = None
+    case_number: str | None = None
     for param in _params(body):
         name, resource = param.get("name"), param.get("resource")
         if name == "patient":

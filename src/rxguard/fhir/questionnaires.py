@@ -228,21 +228,21 @@ def _apply(
         reason = "patient status report and reauthorization questionnaire completed"
         if answers.get("status-note"):
             reason += f": {answers['status-note']}"[:1000]
-        row = enrollment.reauthorize(session, program_id=program.id, patient_key=key, prescriber_key=prescriber,
-                                     at=now, actor=principal.name, reason=reason)  # fmt: skip
-        return _status(row), row.id
+        renewed = enrollment.reauthorize(session, program_id=program.id, patient_key=key,
+                                         prescriber_key=prescriber, at=now, actor=principal.name, reason=reason)  # fmt: skip
+        return _status(renewed), renewed.id
     if form.form == "discontinuation":
-        row = enrollment.discontinue(session, program_id=program.id, patient_key=key, at=now, actor=principal.name,
-                                     reason=str(answers["reason"]))  # fmt: skip
-        return _status(row), row.id
+        stopped = enrollment.discontinue(session, program_id=program.id, patient_key=key, at=now,
+                                         actor=principal.name, reason=str(answers["reason"]))  # fmt: skip
+        return _status(stopped), stopped.id
     patient_by_key(session, key)
-    row = enrollment.enroll_patient(session, program_id=program.id, patient_key=key, prescriber_key=prescriber,
-                                    indication=str(answers["indication"]), at=now, actor=principal.name)  # fmt: skip
+    enrolled = enrollment.enroll_patient(session, program_id=program.id, patient_key=key, prescriber_key=prescriber,
+                                         indication=str(answers["indication"]), at=now, actor=principal.name)  # fmt: skip
     document = program.consent_document(now.date())
     enrollment.record_consent(session, program_id=program.id, patient_key=key, version=document.version,
                               language=str(answers["language"]), patient_signed_at=now, prescriber_key=prescriber,
                               prescriber_signed_at=now, at=now, actor=principal.name)  # fmt: skip
-    return _status(row), row.id
+    return _status(enrolled), enrolled.id
 
 
 def _status(row: Any) -> dict[str, Any]:

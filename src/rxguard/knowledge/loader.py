@@ -5,9 +5,10 @@ line numbers; the data are then validated by the pydantic models in
 :mod:`rxguard.knowledge.schema`. Every problem is reported as
 ``file:line: field: what was expected`` so a pack author never guesses.
 
-Packs are found through the ``rxguard.packs`` entry-point group. The two
+Packs are found through the ``rxguard.packs`` entry-point group. The
 built-in packs are registered there the same way a third-party pack would be,
-so there is one loading path for all of them.
+so there is one loading path for all of them. The file types a pack may hold
+are listed in :mod:`rxguard.knowledge.files`.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from pathlib import Path
 from typing import Any, cast
 
 import yaml as pyyaml
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from rxguard.errors import PackError
+from rxguard.knowledge.files import PACK_FILES, VIGNETTE_DIR, VIGNETTE_MODEL, file_names, model_of
 from rxguard.knowledge.schema import (
     Conflict,
     DosingSchedule,
@@ -87,28 +89,6 @@ class Pack:
         for vfile in self.vignette_files:
             for index, vignette in enumerate(vfile.vignettes):
                 yield vfile, index, vignette
-
-
-# file name -> (attribute, model, is a list, required)
-_FILES: dict[str, tuple[str, Any, bool, bool]] = {
-    "sources.yaml": ("sources", Source, True, True),
-    "valuesets.yaml": ("valuesets", ValueSet, True, True),
-    "rules.yaml": ("rules", Rule, True, True),
-    "parameters.yaml": ("parameters", Parameter, True, False),
-    "conflicts.yaml": ("conflicts", Conflict, True, True),
-    "questions.yaml": ("questions", Question, True, False),
-    "risk.yaml": ("risk", RiskModel, False, False),
-    "exposure.yaml": ("exposures", Exposure, True, False),
-}
-
-# Extra pack files validated by other layers' schemas (monographs, programs).
-# name -> model; registered with :func:`register_pack_file`.
-_EXTRA_FILES: dict[str, type[BaseModel]] = {}
-
-
-def register_pack_file(filename: str, model: type[BaseModel]) -> None:
-    """Let another knowledge module own an optional pack file (e.g. ``program.yaml``)."""
-    _EXTRA_FILES[filename] = model
 
 
 def _yaml() -> YAML:
@@ -274,62 +254,59 @@ def load_pack(path: Path) -> Pack:
     path = Path(path)
     if not (path / "pack.yaml").is_file():
         raise PackError(f"{path}: not a knowledge pack (no pack.yaml); point to a pack folder")
-    known = {"pack.yaml", "schedule.yaml", *_FILES, *_EXTRA_FILES}
+    known = set(file_names())
     for child in sorted(path.iterdir()):
         if child.is_file() and child.suffix in (".yaml", ".yml") and child.name not in known:
             raise PackError(f"{child}: unknown pack file; expected one of {', '.join(sorted(known))}")
 
-    head_path = path / "pack.yaml"
-    head = read_yaml(head_path)
-    if not isinstance(head, dict) or set(head) != {"meta", "identity"}:
-        raise PackError(f"{head_path}:1: expected exactly two top-level keys: meta and identity")
-    meta = _validate(head_path, head["meta"], PackMeta, False, ("meta",))
-    identity = _validate(head_path, head["identity"], Identity, False, ("identity",))
-
     loaded: dict[str, Any] = {}
-    for filename, (attr, model, many, required) in _FILES.items():
-        file_path = path / filename
+    extras: dict[str, Any] = {}
+    for spec in PACK_FILES:
+        file_path = path / spec.name
         if not file_path.is_file():
-            if required:
-                raise PackError(f"{file_path}: missing; every pack needs {filename}")
-            loaded[attr] = [] if many else None
+            if spec.required:
+                hint = "point to a pack folder" if spec.name == "pack.yaml" else f"every pack needs {spec.name}"
+                raise PackError(f"{file_path}: missing; {hint}")
+            if spec.attribute is not None:
+                loaded[spec.attribute] = [] if spec.many else None
             continue
-        loaded[attr] = _validate(file_path, read_yaml(file_path), model, many)
-
-    sched_path = path / "schedule.yaml"
-    sched = read_yaml(sched_path)
-    if not isinstance(sched, dict) or set(sched) != {"dosing", "monitoring"}:
-        raise PackError(f"{sched_path}:1: expected exactly two top-level keys: dosing and monitoring")
-    dosing = _validate(sched_path, sched["dosing"], DosingSchedule, False, ("dosing",))
-    monitoring = _validate(sched_path, sched["monitoring"], MonitoringItem, True, ("monitoring",))
-
-    extras = {}
-    for filename, extra_model in _EXTRA_FILES.items():
-        file_path = path / filename
-        if file_path.is_file():
-            extras[filename] = _validate(file_path, read_yaml(file_path), extra_model, False)
+        if spec.sections:
+            data = read_yaml(file_path)
+            keys = [section.key for section in spec.sections]
+            if not isinstance(data, dict) or set(data) != set(keys):
+                raise PackError(f"{file_path}:1: expected exactly these top-level keys: {' and '.join(keys)}")
+            for section in spec.sections:
+                loaded[section.key] = _validate(
+                    file_path, data[section.key], model_of(section.model), section.many, (section.key,)
+                )
+            continue
+        value = _validate(file_path, read_yaml(file_path), model_of(spec.model), spec.many)
+        if spec.attribute is None:
+            extras[spec.name] = value
+        else:
+            loaded[spec.attribute] = value
 
     vignette_files = []
-    vdir = path / "vignettes"
+    vdir = path / VIGNETTE_DIR
     if vdir.is_dir():
         for vpath in sorted(vdir.glob("*.yaml")):
             raw = read_yaml(vpath)
-            items = _validate(vpath, raw, Vignette, True)
+            items = _validate(vpath, raw, model_of(VIGNETTE_MODEL), True)
             found = _top_level_item_lines(vpath)
             lines = tuple(found[i] if i < len(found) else 1 for i in range(len(items)))
             vignette_files.append(VignetteFile(vpath, tuple(items), lines))
 
     pack = Pack(
         path=path,
-        meta=meta,
-        identity=identity,
+        meta=loaded["meta"],
+        identity=loaded["identity"],
         sources=_unique(path / "sources.yaml", loaded["sources"], "source"),
         valuesets=_unique(path / "valuesets.yaml", loaded["valuesets"], "value set"),
         rules=tuple(loaded["rules"]),
         parameters=_unique(path / "parameters.yaml", loaded["parameters"], "parameter"),
         conflicts=tuple(loaded["conflicts"]),
-        dosing=dosing,
-        monitoring=tuple(monitoring),
+        dosing=loaded["dosing"],
+        monitoring=tuple(loaded["monitoring"]),
         questions=_unique(path / "questions.yaml", loaded["questions"], "question"),
         risk=loaded["risk"],
         vignette_files=tuple(vignette_files),

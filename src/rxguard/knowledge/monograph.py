@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from rxguard.knowledge.loader import register_pack_file
 from rxguard.knowledge.schema import SLUG, Citation, Jurisdiction, Strict
 
 if TYPE_CHECKING:
@@ -354,6 +353,3 @@ def monograph_of(pack: Pack) -> Monograph | None:
     """The pack's monograph, if it has one."""
     found = pack.extras.get("monograph.yaml")
     return found if isinstance(found, Monograph) else None
-
-
-register_pack_file("monograph.yaml", Monograph)

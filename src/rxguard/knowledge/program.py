@@ -18,7 +18,6 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from rxguard.knowledge.loader import register_pack_file
 from rxguard.knowledge.schema import Citation, Duration, Jurisdiction, Strict
 
 ProgramKind = Literal["rems", "eu-risk-minimisation", "treatment-course"]
@@ -152,6 +151,3 @@ class ProgramFile(Strict):
                     f"is not among consent_documents ({sorted(documents)})"
                 )
         return self
-
-
-register_pack_file("program.yaml", ProgramFile)

@@ -321,7 +321,8 @@ def to_icsr(session: Session, event: AdverseEvent, sender: Sender, *, now: datet
     batch_sender = _el(_el(root, "sender", typeCode="SND"), "device", classCode="DEV", determinerCode="INSTANCE")
     _el(batch_sender, "id", extension=sender.identifier, root=f"{ICH}.3.13")  # N.1.3
     ET.indent(root)
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
+    body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
 
 # --------------------------------------------------------------------------- checking against the element list

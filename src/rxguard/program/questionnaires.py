@@ -68,7 +68,7 @@ def _enrollment(program: Program, on: date, language: str) -> FormDefinition:
         FormItem("indication", "Indication the patient is enrolled for", "choice", True,
                  tuple((i.id, i.title) for i in definition.indications),
                  sources=_sources([s for i in definition.indications for s in cite(i.sources)])),
-        FormItem("consent-version", f"{document.title.get(language, document.title['en'])} (version "
+        FormItem("consent-version", f"{next((t for lang, t in document.title.items() if lang == language), document.title['en'])} (version "
                  f"{document.version})", "display"),
         FormItem("language", "Language the patient read the consent in", "choice", True,
                  (("en", "English"), ("zh", "Chinese"))),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import Response
 
@@ -23,6 +24,7 @@ from rxguard.web.security import (
 from rxguard.web.templating import render
 
 router = APIRouter(route_class=WebRoute)
+log = structlog.get_logger("rxguard.auth")
 
 
 @router.get("/sign-in")
@@ -49,6 +51,14 @@ def sign_in(
         address=request.client.host if request.client else None,
         environment=getattr(request.app.state.settings, "environment", "development"),
     )  # fmt: skip
+    outcome = "signed-in" if result.principal else "braked" if result.wait_seconds else result.refusal or "wrong"
+    # Every sign-in decision is logged (never the password or the code): who, from where, what happened.
+    (log.info if result.principal else log.warning)(
+        "sign_in",
+        outcome=outcome,
+        user=name.strip().lower()[:64],
+        address=request.client.host if request.client else None,
+    )
     token = None
     if result.principal is not None:
         with unit_of_work(request) as session:
