@@ -13,6 +13,7 @@ says what is wrong and what to do next, so interfaces can show it as one line
     └── ProgramError         a restricted-distribution step cannot be done as asked
         ├── NotFoundError        a named prescriber, site, patient or record does not exist
         ├── TransitionError      the state change is not allowed from the current state
+        │   └── HardStopError    an override asked for a check that is never overridable
         ├── InfusionRejectedError  the infusion record fails the pack's checks
         ├── ConflictError        a database invariant refused the change (e.g. second
         │                        infusion in the same dose window); nothing was written
@@ -60,6 +61,14 @@ class NotFoundError(ProgramError):
 
 class TransitionError(ProgramError):
     """A state change is not allowed from the current state (e.g. certify a revoked site)."""
+
+
+class HardStopError(TransitionError):
+    """An override was asked for a hard stop; ``stops`` names each check and what would lift it."""
+
+    def __init__(self, message: str, stops: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.stops = stops or []
 
 
 class InfusionRejectedError(ProgramError):

@@ -159,6 +159,8 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, frozenset[str]]] = [
         {"reason": "emergency", "bypassed": ["checklist"]},
         frozenset({"ada", "admin"}),
     ),
+    # The demo's override is confirmed already: the roles that may confirm get 409, the others 403/404.
+    ("POST", "/api/v1/overrides/{override}/confirmation", {"reason": "agreed"}, frozenset({"ada", "paul", "admin"})),
     ("GET", "/api/v1/overrides", None, frozenset({"admin", "audrey"})),
     ("POST", "/api/v1/overrides/{override}/reconciliation", {"note": "reviewed"}, frozenset({"admin"})),
     (

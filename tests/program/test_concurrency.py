@@ -14,7 +14,7 @@ from rxguard.errors import ConflictError
 from rxguard.program import authorization
 from rxguard.program.infusion import record_infusion
 from rxguard.store import transaction
-from rxguard.store.models import Infusion
+from rxguard.store.models import OPEN_AUTHORIZATION_STATES, Authorization, Infusion
 
 
 def _race(world: World, site: str, barrier: threading.Barrier, results: dict[str, object]) -> None:
@@ -24,8 +24,7 @@ def _race(world: World, site: str, barrier: threading.Barrier, results: dict[str
             row = authorization.authorize_dose(
                 s, site_key=site, patient_key="pat_amy", at=world.at, answers=NO, actor=f"nurse_{site}"
             )
-        barrier.wait(timeout=10)
-        request = request_for(row, key=f"{site}-visit")
+        request = request_for(row, key=f"{site}-visit-{row.id}")
         with transaction(world.db.factory) as s:
             results[site] = record_infusion(
                 s, request, at=request.stopped_at + timedelta(hours=2), actor=f"nurse_{site}"
@@ -36,6 +35,8 @@ def _race(world: World, site: str, barrier: threading.Barrier, results: dict[str
 
 @pytest.mark.parametrize("db", ["postgresql"], indirect=True)
 def test_two_sites_infusing_the_same_patient_in_the_same_window_store_exactly_one(world: World) -> None:
+    """Both sites run the checklist at once: one authorization of the dose opens and is infused; the other
+    site is refused at its checklist (one authorization per dose and visit), and nothing of it is written."""
     for _ in range(3):  # repeat to give the race several chances
         barrier = threading.Barrier(2)
         results: dict[str, object] = {}
@@ -53,6 +54,9 @@ def test_two_sites_infusing_the_same_patient_in_the_same_window_store_exactly_on
         assert len(errors) == 1 and isinstance(errors[0], ConflictError), errors
         with transaction(world.db.factory) as s:
             infusions = s.execute(select(func.count(Infusion.id))).scalar_one()
-        assert infusions == 1
+            open_now = s.execute(
+                select(func.count(Authorization.id)).where(Authorization.status.in_(OPEN_AUTHORIZATION_STATES))
+            ).scalar_one()
+        assert infusions == 1 and open_now == 0
         with transaction(world.db.factory) as s:
             s.execute(Infusion.__table__.delete())  # type: ignore[attr-defined]

@@ -93,11 +93,15 @@ def test_one_infusion_per_authorization(world: World) -> None:
 
 def test_two_sites_cannot_both_infuse_the_same_dose_window(world: World) -> None:
     north = authorize(world, "site_north")
-    south = authorize(world, "site_south", at=world.at + timedelta(minutes=5))
+    # The same visit day: the second site cannot even open a second authorization of the dose.
+    with pytest.raises(ConflictError, match="already has an open authorization today at another site"):
+        authorize(world, "site_south", at=world.at + timedelta(minutes=5))
+    # The next day (north's authorization was never used): south may, and only one of them infuses.
+    south = authorize(world, "site_south", at=world.at + timedelta(days=1))
     assert north.dose_number == south.dose_number == 1
-    infuse(world, north)
+    infuse(world, south)
     with pytest.raises(ConflictError, match="already infused"):
-        infuse(world, south)
+        infuse(world, north)
     assert count(world) == 1
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from personas import NO, World
 from sqlalchemy import select
 from test_infusion import infuse
 
-from rxguard.errors import InputError, NotFoundError, TransitionError
+from rxguard.errors import AccessDeniedError, HardStopError, InputError, NotFoundError, TransitionError
 from rxguard.program import adverse_events, authorization, certification, clearance, enrollment, participants
-from rxguard.store.models import Authorization, CertificationEvent, Enrollment, EnrollmentEvent
+from rxguard.store.models import Authorization, CertificationEvent, Enrollment, EnrollmentEvent, Override
 
 
 def held(world: World, **answers: bool) -> Authorization:
@@ -293,62 +293,92 @@ def test_an_authorized_visit_has_no_hold_to_clear(world: World) -> None:
 # --------------------------------------------------------------------------- overrides
 
 
-def test_an_emergency_override_is_recorded_and_listed_until_reconciled(world: World) -> None:
+def _ids(s, site: str | None = None, prescriber: str | None = None) -> dict[str, str | None]:  # type: ignore[no-untyped-def]
+    from rxguard.program.common import prescriber as by_prescriber
+    from rxguard.program.common import site as by_site
+
+    return {
+        "site_id": by_site(s, site).id if site else None,
+        "prescriber_id": by_prescriber(s, prescriber).id if prescriber else None,
+    }
+
+
+def test_an_emergency_override_takes_two_people_and_is_listed_until_reconciled(world: World) -> None:
+    with world.tx() as s:
+        row = authorization.authorize_dose(
+            s, site_key="site_north", patient_key="pat_amy", at=world.at, answers={**NO, "steroid-use": True},
+            actor="nurse_kim",
+        )  # fmt: skip
+        bypass = sorted(c["id"] for c in authorization.failed_checks(row))
+    with world.tx() as s:
+        record = clearance.request_override(
+            s, authorization_id=row.id, requester=clearance.Signer("dr_mo", "medical-director"),
+            reason="prescriber unreachable; steroid course ended", bypassed=bypass, at=world.at + timedelta(minutes=5),
+        )  # fmt: skip
+    with world.tx() as s:  # asked, not confirmed: nothing is bypassed yet
+        assert s.get(Authorization, row.id).status == "hold" and not s.get(Authorization, row.id).is_infusable
+    with pytest.raises(AccessDeniedError, match="second, other person"), world.tx() as s:
+        clearance.confirm_override(
+            s, override_id=record.id, confirmer=clearance.Signer("dr_mo", "prescriber", **_ids(s, "site_north")),
+            reason="me again", at=world.at + timedelta(minutes=6),
+        )  # fmt: skip
+    with world.tx() as s:
+        clearance.confirm_override(
+            s, override_id=record.id, confirmer=clearance.Signer("dr_ada", "prescriber", **_ids(s, None, "dr_ada")),
+            reason="reached by phone", at=world.at + timedelta(minutes=7),
+        )  # fmt: skip
+    with world.tx() as s:
+        stored = s.get(Override, record.id)
+        assert (stored.actor, stored.confirmed_by, stored.confirmed_role) == ("dr_mo", "dr_ada", "prescriber")
+        assert stored.reason and stored.confirmation_reason == "reached by phone"
+        assert stored.expires_at == datetime(2026, 1, 6, tzinfo=UTC)  # the end of the visit's day
+        assert [o.id for o in clearance.unreconciled_overrides(s)] == [record.id]
+        assert s.get(Authorization, row.id).decision == "hold"  # what the checks said stays
+        assert s.get(Authorization, row.id).status == "overridden"
+    infuse(world, row)
+    with world.tx() as s:
+        clearance.reconcile_override(
+            s, override_id=record.id, actor="admin", note="reviewed", at=world.at + timedelta(days=1)
+        )
+        assert clearance.unreconciled_overrides(s) == []
+
+
+def test_a_hard_stop_is_refused_at_the_override_with_what_would_lift_it(world: World) -> None:
     with world.tx() as s:
         row = authorization.authorize_dose(
             s, site_key="site_west", patient_key="pat_amy", at=world.at, answers=NO, actor="nurse_kim"
         )
+    with pytest.raises(HardStopError, match="site-certified is a hard stop") as refused, world.tx() as s:
+        clearance.request_override(
+            s, authorization_id=row.id, requester=clearance.Signer("dr_mo", "medical-director"),
+            reason="program portal down", bypassed=["site-certified"], at=world.at,
+        )  # fmt: skip
+    assert refused.value.stops[0]["check"] == "site-certified"
+    assert "certify the infusion site" in refused.value.stops[0]["lift"]
     with world.tx() as s:
-        record = clearance.override(
-            s,
-            authorization_id=row.id,
-            actor="dr_mo",
-            role="medical-director",
-            reason="program portal down; site certified on paper",
-            bypassed=["site-certified"],
-            at=world.at + timedelta(minutes=5),
-        )
-    with world.tx() as s:
-        assert [o.id for o in clearance.unreconciled_overrides(s)] == [record.id]
-        assert s.get(Authorization, row.id).decision == "do-not-infuse"  # what the checks said stays
-    infuse(world, row)
-    with world.tx() as s:
-        clearance.reconcile_override(
-            s, override_id=record.id, actor="admin", note="certificate uploaded", at=world.at + timedelta(days=1)
-        )
-        assert clearance.unreconciled_overrides(s) == []
+        assert s.execute(select(Override)).first() is None
 
 
 def test_an_override_must_name_every_bypassed_requirement_and_a_known_role(world: World) -> None:
     with world.tx() as s:
         row = authorization.authorize_dose(
             s,
-            site_key="site_west",
+            site_key="site_north",
             patient_key="pat_amy",
             at=world.at,
             answers={**NO, "steroid-use": True},
             actor="nurse_kim",
         )
-    with pytest.raises(InputError, match="cannot override"), world.tx() as s:
-        clearance.override(
-            s,
-            authorization_id=row.id,
-            actor="x",
-            role="janitor",
-            reason="r",
-            bypassed=["site-certified", "checklist"],
-            at=world.at,
-        )
-    with pytest.raises(InputError, match="also failed: checklist"), world.tx() as s:
-        clearance.override(
-            s,
-            authorization_id=row.id,
-            actor="x",
-            role="prescriber",
-            reason="r",
-            bypassed=["site-certified"],
-            at=world.at,
-        )
+    with pytest.raises(AccessDeniedError, match="cannot override"), world.tx() as s:
+        clearance.request_override(
+            s, authorization_id=row.id, requester=clearance.Signer("x", "janitor", **_ids(s, "site_north")),
+            reason="r", bypassed=["checklist"], at=world.at,
+        )  # fmt: skip
+    with pytest.raises(InputError, match="also failed"), world.tx() as s:
+        clearance.request_override(
+            s, authorization_id=row.id, requester=clearance.Signer("x", "prescriber", **_ids(s, None, "dr_ada")),
+            reason="r", bypassed=["checklist"], at=world.at,
+        )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- adverse events

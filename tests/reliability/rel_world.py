@@ -58,9 +58,9 @@ def add_patient(session: Session, key: str, at: datetime) -> None:
                                    actor="dr_ada")  # fmt: skip
 
 
-def infusion_request(row: Authorization, key: str) -> InfusionRequest:
-    """A clean TYSABRI infusion 30 minutes after the visit, observed for an hour."""
-    start = row.visit_at + timedelta(minutes=30)
+def infusion_request(row: Authorization, key: str, after: timedelta = timedelta(minutes=30)) -> InfusionRequest:
+    """A clean TYSABRI infusion ``after`` the visit (30 minutes), observed for an hour."""
+    start = row.visit_at + after
     stop = start + timedelta(minutes=60)
     return InfusionRequest(
         authorization_id=row.id, idempotency_key=key, product="tysabri", lot="LOT-42", dose=300, dose_unit="mg",
@@ -70,7 +70,10 @@ def infusion_request(row: Authorization, key: str) -> InfusionRequest:
 
 
 def infusion_body(visit_at: datetime, key: str) -> dict[str, Any]:
-    """The same infusion as the JSON body of ``POST /api/v1/authorizations/{id}/infusions``."""
-    request = infusion_request(Authorization(id="-", visit_at=visit_at), key)
+    """The same infusion as the JSON body of ``POST /api/v1/authorizations/{id}/infusions``.
+
+    It starts at the moment of the checklist: a live server refuses an infusion start in the future.
+    """
+    request = infusion_request(Authorization(id="-", visit_at=visit_at), key, after=timedelta(0))
     body = {name: getattr(request, name) for name in request.__dataclass_fields__ if name != "authorization_id"}
     return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in body.items()}

@@ -298,7 +298,7 @@ def test_postgresql_the_owner_role_is_refused_as_the_application_role(pg: TestDa
             grant_app_role(connection, "no_such_role_here")
 
 
-def test_postgresql_migration_0008_grants_the_role_named_by_the_setting(
+def test_postgresql_migration_0009_grants_the_role_named_by_the_setting(
     pg: TestDatabase, app_role: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from rxguard.store.testing import create_postgres_schema, drop_postgres_schema

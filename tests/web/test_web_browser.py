@@ -113,16 +113,17 @@ def test_enroll_with_consent_then_authorize_hold_clear_and_infuse(browser: Any, 
     kim.get_by_label("Dose", exact=True).fill("300")
     kim.get_by_label("Volume (mL)").fill("100")
     kim.get_by_label("Prepared (diluted) at").fill("2026-02-27T09:00")
-    kim.get_by_label("Infusion started").fill("2026-03-02T10:00")
-    kim.get_by_label("Infusion stopped").fill("2026-03-02T11:00")
-    kim.get_by_label("Observation ended").fill("2026-03-02T12:00")
+    # The server's clock stands at 12:00, the moment of the checklist: the infusion starts then, never before.
+    kim.get_by_label("Infusion started").fill("2026-03-02T12:00")
+    kim.get_by_label("Infusion stopped").fill("2026-03-02T13:00")
+    kim.get_by_label("Observation ended").fill("2026-03-02T14:00")
     kim.locator("#bag-refused").wait_for()  # the live check, before anything is sent
     kim.get_by_role("button", name="Record the infusion").click()
     refusal = kim.locator("#refusal")
     assert "refused" in refusal.inner_text() and "natalizumab." in refusal.inner_text()
     assert refusal.locator(".cite-title").count() > 0
     kim.screenshot(path=str(artifacts / "pre-infusion-decision-refused-bag.png"), full_page=True)
-    kim.get_by_label("Prepared (diluted) at").fill("2026-03-02T09:00")
+    kim.get_by_label("Prepared (diluted) at").fill("2026-03-02T11:00")
     kim.locator("#bag-ok").wait_for()
     kim.get_by_role("button", name="Record the infusion").click()
     kim.wait_for_url("**/patients/pat_zoe?notice=infused")

@@ -31,6 +31,7 @@ from rxguard.errors import (
     AuditChainError,
     ConflictError,
     FactsError,
+    HardStopError,
     InfusionRejectedError,
     InputError,
     NotFoundError,
@@ -117,6 +118,7 @@ ERROR_STATUS: tuple[tuple[type[RxguardError], int, str], ...] = (
     (AccessDeniedError, 403, "forbidden"),
     (UnknownDrugError, 404, "unknown-drug"),
     (NotFoundError, 404, "not-found"),
+    (HardStopError, 409, "hard-stop"),
     (TransitionError, 409, "transition-not-allowed"),
     (ConflictError, 409, "conflict"),
     (InfusionRejectedError, 422, "infusion-rejected"),
@@ -143,6 +145,8 @@ def _rxguard_error(request: Request, exc: Exception) -> Response:
         extra["suggestions"] = exc.suggestions
     if isinstance(exc, InfusionRejectedError):
         extra["reasons"] = exc.reasons
+    if isinstance(exc, HardStopError):
+        extra["hard_stops"] = exc.stops
     detail = str(exc)
     if status >= 500:
         log.error("server_error", error=type(exc).__name__, detail=detail)

@@ -85,6 +85,8 @@ class DueOut(Open):
 
 
 class StratumOut(Open):
+    model: str
+    model_title: str
     id: str
     title: str
     action: str
@@ -117,7 +119,11 @@ class AssessmentOut(Open):
     verdict: Literal["contraindicated", "hold", "caution", "ok"]
     findings: list[FindingOut]
     due: list[DueOut]
-    pml_stratum: StratumOut | None
+    contract: int
+    risk_stratum: StratumOut | None
+    pml_stratum: StratumOut | None = Field(
+        None, deprecated=True, description="Contract 1's name of risk_stratum; removed in contract 3."
+    )
     infusions_before: int
     notes: list[str]
     coverage: CoverageOut

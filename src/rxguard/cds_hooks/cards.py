@@ -10,7 +10,7 @@ hold                      ``warning``         ``warning``
 caution / info            one ``info`` card   one ``info`` card
 overdue monitoring        —                   ``warning`` (one card)
 due monitoring            —                   ``info`` (one card)
-PML risk stratum          —                   ``info``
+Risk stratum              —                   ``info``
 program gap               ``warning``         ``warning``
 ========================  ==================  ======================
 
@@ -370,7 +370,8 @@ def stratum_card(a: Assessment, display: str, ctx: CardContext) -> dict[str, Any
     s: StratumResult | None = a.stratum
     if s is None:
         return None
-    lines = [f"**PML risk: {_md(s.title)}**", "", f"**Action:** {_md(s.action)}"]
+    model = s.model_title or "Risk"
+    lines = [f"**{_md(model)}: {_md(s.title)}**", "", f"**Action:** {_md(s.action)}"]
     if s.evidence:
         lines += ["", "**Evidence:**", *(f"- {_md(e)}" for e in s.evidence)]
     if s.needs_review:
@@ -378,8 +379,8 @@ def stratum_card(a: Assessment, display: str, ctx: CardContext) -> dict[str, Any
     if s.sources:
         lines += ["", "**Sources:**", *(_source_line(src) for src in s.sources)]
     topic = f"stratum:{a.drug}"
-    return _card(f"{display} PML risk: {s.title}", "info", [*lines, *_footer(a)],
-                 _source(s.sources, a, topic, f"{display} PML risk"), topic, links=[_link(ctx, a.drug)])  # fmt: skip
+    return _card(f"{display} {model}: {s.title}", "info", [*lines, *_footer(a)],
+                 _source(s.sources, a, topic, f"{display} {model}"), topic, links=[_link(ctx, a.drug)])  # fmt: skip
 
 
 # --------------------------------------------------------------------------- program gaps

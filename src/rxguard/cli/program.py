@@ -546,28 +546,66 @@ def _dose_commands(app: typer.Typer) -> None:
         )
         typer.echo(f"authorization {authorization_id}: {outcome}")
 
+    def _signer(s: Session, name: str, role: str, site: str | None, prescriber: str | None) -> Any:
+        from rxguard.program import clearance
+        from rxguard.program.common import prescriber as prescriber_by_key
+        from rxguard.program.common import site as site_by_key
+
+        return clearance.Signer(
+            name,
+            role,
+            site_id=site_by_key(s, site).id if site else None,
+            prescriber_id=prescriber_by_key(s, prescriber).id if prescriber else None,
+        )
+
     @app.command("override")
     def override(
         authorization_id: str,
         role: Annotated[str, typer.Option()],
         reason: Annotated[str, typer.Option()],
         bypass: Annotated[list[str], typer.Option(help="Failed check id bypassed (repeat)")],
+        site: Annotated[str | None, typer.Option(help="The infusion site you work at")] = None,
+        prescriber: Annotated[str | None, typer.Option(help="Your prescriber key, if you are one")] = None,
         at: At = None,
         actor: Actor = None,
     ) -> None:
-        """Emergency override by a named role; listed until reconciled."""
+        """Ask for an emergency override of overridable checks; a second person confirms it (override-confirm)."""
         row = run_in_transaction(
-            lambda s: clearance.override(
+            lambda s: clearance.request_override(
                 s,
                 authorization_id=authorization_id,
-                actor=actor_of(actor),
-                role=role,
+                requester=_signer(s, actor_of(actor), role, site, prescriber),
                 reason=reason,
                 bypassed=bypass,
                 at=parse_datetime(at),
             )
         )
-        typer.echo(f"override {row.id} recorded; reconcile it with: rxguard overrides --reconcile {row.id}")
+        typer.echo(
+            f"override {row.id} asked; it bypasses nothing until a second person confirms it with: "
+            f"rxguard override-confirm {row.id} --role ROLE --reason ..."
+        )
+
+    @app.command("override-confirm")
+    def override_confirm(
+        override_id: str,
+        role: Annotated[str, typer.Option()],
+        reason: Annotated[str, typer.Option()],
+        site: Annotated[str | None, typer.Option(help="The infusion site you work at")] = None,
+        prescriber: Annotated[str | None, typer.Option(help="Your prescriber key, if you are one")] = None,
+        at: At = None,
+        actor: Actor = None,
+    ) -> None:
+        """Confirm an override as the second person (not the one who asked; of the visit's site or its prescriber)."""
+        row = run_in_transaction(
+            lambda s: clearance.confirm_override(
+                s,
+                override_id=override_id,
+                confirmer=_signer(s, actor_of(actor), role, site, prescriber),
+                reason=reason,
+                at=parse_datetime(at),
+            )
+        )
+        typer.echo(f"override {row.id} confirmed; reconcile it with: rxguard overrides --reconcile {row.id}")
 
     @app.command("overrides")
     def overrides(

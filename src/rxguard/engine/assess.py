@@ -164,10 +164,13 @@ def _mark_invalid_results(ctx: Ctx, confounders: tuple[LabConfounded, ...]) -> N
     """Results drawn too soon after a confounder (e.g. plasma exchange) are not used for strata."""
     from rxguard.engine.predicates import _confounders
 
+    bands = ctx.bands
     for conf in confounders:
         result = ctx.latest(conf.test)
         if result is not None and _confounders(ctx, conf, result.effective):
-            for test in (conf.test, "anti-jcv-index") if conf.test == "anti-jcv-antibody" else (conf.test,):
+            # A banded value reported from the same sample (risk.yaml bands.same_sample_as) goes with it.
+            same_sample = bands is not None and bands.same_sample_as == conf.test
+            for test in (conf.test, bands.test) if same_sample and bands is not None else (conf.test,):
                 ctx.invalid.setdefault(test, set()).add(result.effective)
 
 
@@ -179,10 +182,14 @@ def _stratum(compiled: CompiledPack, ctx: Ctx) -> StratumResult | None:
         evidence = cs.pred(ctx)
         if evidence is not None and not isinstance(evidence, Unknown):
             s = cs.stratum
-            return StratumResult(s.id, s.title, s.action, tuple(evidence), s.needs_review, s.review_note, cs.sources)
+            return StratumResult(
+                s.id, s.title, s.action, tuple(evidence), s.needs_review, s.review_note, cs.sources, risk.id, risk.title
+            )
     default = next(cs for cs in compiled.strata if cs.stratum.id == risk.default)
     s = default.stratum
-    return StratumResult(s.id, s.title, s.action, (), s.needs_review, s.review_note, default.sources)
+    return StratumResult(
+        s.id, s.title, s.action, (), s.needs_review, s.review_note, default.sources, risk.id, risk.title
+    )
 
 
 def _present_keys(ctx: Ctx) -> frozenset[str]:
@@ -251,7 +258,7 @@ def build_context(
     context: Mapping[str, Any],
     default_ulns: Mapping[str, float] | None,
 ) -> tuple[Ctx, StratumResult | None]:
-    """Everything rules read for one assessment, with the PML stratum already decided."""
+    """Everything rules read for one assessment, with the risk stratum already decided."""
     pack = compiled.pack
     ctx = Ctx(
         facts=facts,
@@ -264,9 +271,10 @@ def build_context(
         preparation=context.get("preparation"),
         parameters=pack.parameters,
         default_ulns=default_ulns or {},
-        bands=pack.risk.index_bands if pack.risk else None,
+        bands=pack.risk.bands if pack.risk else None,
         events=_events(context),
         exposures=compiled.exposures,
+        risk_title=pack.risk.title if pack.risk else "Risk",
     )
     if compiled.confounders:
         _mark_invalid_results(ctx, compiled.confounders)

@@ -133,6 +133,12 @@ class DueItem:
         }
 
 
+#: Version of the assessment JSON contract. 2: ``risk_stratum`` (with the risk model's id and
+#: title) replaces contract 1's stratum key, which is still written for this version only.
+CONTRACT_VERSION = 2
+DEPRECATED_STRATUM_KEY = "pml_stratum"
+
+
 @dataclass(frozen=True, slots=True)
 class StratumResult:
     id: str
@@ -142,9 +148,13 @@ class StratumResult:
     needs_review: bool
     review_note: str
     sources: tuple[SourceRef, ...]
+    model: str = ""  # the risk model's id (risk.yaml)
+    model_title: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "model": self.model,
+            "model_title": self.model_title,
             "id": self.id,
             "title": self.title,
             "action": self.action,
@@ -174,8 +184,10 @@ class Assessment:
         return next((f for f in self.findings if f.rule_id == rule_id), None)
 
     def to_dict(self, resolved_from: str | None = None) -> dict[str, Any]:
-        """The JSON contract of ``rxguard check --format json`` and ``POST /api/v1/assess``."""
+        """The JSON contract of ``rxguard check --format json`` and ``POST /api/v1/assess`` (docs/check-output.md)."""
+        stratum = self.stratum.to_dict() if self.stratum else None
         return {
+            "contract": CONTRACT_VERSION,
             "drug": self.drug,
             "resolved_from": resolved_from if resolved_from is not None else self.drug,
             "jurisdiction": self.jurisdiction,
@@ -183,9 +195,16 @@ class Assessment:
             "verdict": self.verdict,
             "findings": [f.to_dict() for f in self.findings],
             "due": [d.to_dict() for d in self.due],
-            "pml_stratum": self.stratum.to_dict() if self.stratum else None,
+            "risk_stratum": stratum,
+            DEPRECATED_STRATUM_KEY: stratum,  # contract 1's name; removed in contract 3
             "infusions_before": self.infusions_before,
             "notes": list(self.notes),
             "coverage": self.coverage.to_dict(),
             "pack": {"name": self.pack_name, "version": self.pack_version},
         }
+
+
+def stratum_of(assessment: dict[str, Any]) -> dict[str, Any] | None:
+    """The risk stratum of a stored assessment of any contract version."""
+    found = assessment.get("risk_stratum") or assessment.get(DEPRECATED_STRATUM_KEY)
+    return found if isinstance(found, dict) else None

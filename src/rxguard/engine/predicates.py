@@ -26,20 +26,20 @@ from rxguard.facts.vocabulary import normalize_text
 from rxguard.knowledge.schema import (
     AgeCheck,
     AnswerCheck,
+    Bands,
     Condition,
     HasAllergy,
     HasCondition,
     HasMedication,
     HasProcedure,
-    IndexBands,
     InfusionCheck,
-    JcvIndexCheck,
     LabConfounded,
     LabPersistent,
     LabTest,
     OrderCheck,
     Parameter,
     PreparationCheck,
+    RiskBandCheck,
     StratumCheck,
     parse_duration,
 )
@@ -112,7 +112,7 @@ class Ctx:
     preparation: Mapping[str, Any] | None
     parameters: Mapping[str, Parameter]
     default_ulns: Mapping[str, float]
-    bands: IndexBands | None
+    bands: Bands | None
     events: Mapping[str, tuple[date, ...]]
     # value set -> (member tag or None, duration or None, needs review, note) from exposure.yaml
     exposures: Mapping[str, tuple[ExposureRow, ...]] = field(default_factory=dict)
@@ -120,6 +120,7 @@ class Ctx:
     # Review notes of unverified inputs a rule used (an exposure duration applied to a whole class)
     review_notes: list[str] = field(default_factory=list)
     stratum: str | None = None
+    risk_title: str = "Risk"
     notes: list[str] = field(default_factory=list)
     params_used: set[str] = field(default_factory=set)
 
@@ -678,15 +679,16 @@ def _preparation(p: PreparationCheck) -> Pred:
 
 def _stratum(p: StratumCheck) -> Pred:
     def pred(ctx: Ctx) -> Evidence:
-        return [f"PML risk stratum: {ctx.stratum}"] if ctx.stratum in p.any_of else None
+        return [f"{ctx.risk_title} stratum: {ctx.stratum}"] if ctx.stratum in p.any_of else None
 
     return pred
 
 
-def jcv_band(ctx: Ctx) -> tuple[str, LabResult | None]:
-    result = ctx.latest("anti-jcv-index")
+def risk_band(ctx: Ctx, test: str) -> tuple[str, LabResult | None]:
+    """Band of the latest valid ``test`` result by the risk model's cut-offs ("unknown" without one)."""
+    result = ctx.latest(test)
     bands = ctx.bands
-    if result is None or result.value is None or bands is None:
+    if result is None or result.value is None or bands is None or bands.test != test:
         return "unknown", result
     value = result.value
     if abs(value - bands.low_max) < 1e-9 or abs(value - bands.high_above) < 1e-9:
@@ -698,23 +700,23 @@ def jcv_band(ctx: Ctx) -> tuple[str, LabResult | None]:
     return "intermediate", result
 
 
-def _jcv_index(p: JcvIndexCheck) -> Pred:
+def _risk_band(p: RiskBandCheck) -> Pred:
     def pred(ctx: Ctx) -> Evidence:
-        band, result = jcv_band(ctx)
+        band, result = risk_band(ctx, p.test)
         if band == "unknown" and "unknown" not in p.band:
             if result is not None and result.value is None:
-                return Unknown((result.problem or f"{result.describe()}: no index value",), gate=True)
-            return _unreadable_lab(ctx, "anti-jcv-index")
+                return Unknown((result.problem or f"{result.describe()}: no numeric value",), gate=True)
+            return _unreadable_lab(ctx, p.test)
         if band not in p.band:
             return None
-        shown = result.describe() if result else "No anti-JCV index result"
+        shown = result.describe() if result else f"No {p.test} result"
         assert ctx.bands is not None or band == "unknown"
         cuts = (
             f" (cut-offs {ctx.bands.low_max:g} / {ctx.bands.high_above:g}, not verified)"
             if ctx.bands and ctx.bands.needs_review
             else ""
         )
-        return [f"{shown}: index band {band}{cuts}"]
+        return [f"{shown}: band {band}{cuts}"]
 
     return pred
 
@@ -791,8 +793,8 @@ _SIMPLE: dict[str, Callable[[Any], Pred]] = {
     "infusions": _infusions,
     "order": _order,
     "preparation": _preparation,
-    "pml_stratum": _stratum,
-    "jcv_index": _jcv_index,
+    "risk_stratum": _stratum,
+    "risk_band": _risk_band,
     "jurisdiction": _jurisdiction,
 }
 
@@ -826,8 +828,8 @@ def _leaf_triggers(kind: str, pred: Any) -> frozenset[str] | None:
             ("pregnancy", "pregnancy-status") if kind == "pregnant" else ("breastfeeding", "breastfeeding-status")
         )
         return frozenset({f"condition:{tag}", f"lab:{lab}"})
-    if kind == "jcv_index" and "unknown" not in pred.band:
-        return frozenset({"lab:anti-jcv-index"})
+    if kind == "risk_band" and "unknown" not in pred.band:
+        return frozenset({f"lab:{pred.test}"})
     return None
 
 

@@ -58,7 +58,7 @@ def check_expectations(vignette: Vignette, result: Assessment) -> list[str]:
     if expect.stratum is not None:
         got = result.stratum.id if result.stratum else None
         if got != expect.stratum:
-            problems.append(f"PML stratum {got!r}, expected {expect.stratum!r}")
+            problems.append(f"risk stratum {got!r}, expected {expect.stratum!r}")
     due = {d.item: d.status for d in result.due}
     for item, status in expect.due.items():
         got_status = due.get(item, "not-due")

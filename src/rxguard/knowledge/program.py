@@ -88,6 +88,65 @@ class Course(Strict):
     sources: list[Citation] = Field(min_length=1)
 
 
+CheckClass = Literal["hard-stop", "overridable"]
+FailedOutcome = Literal["hold", "do-not-infuse"]
+
+
+def _hold_only() -> list[FailedOutcome]:
+    return ["hold"]
+
+
+class CheckRule(Strict):
+    """How one per-dose check may be answered when it fails.
+
+    A ``hard-stop`` is never overridable: only the change named in ``lift`` (a
+    resumption, a signed consent, a certification...) lets a later authorization
+    pass. An ``overridable`` check may be bypassed for one visit by two people
+    who each hold one of ``roles`` (the two-person rule), and only while its
+    outcome is one of ``outcomes``: the same check failing with a worse outcome
+    is a hard stop.
+    """
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    kind: CheckClass = Field(alias="class")
+    lift: str = Field(min_length=1)
+    roles: list[str] = Field(default_factory=list)
+    outcomes: list[FailedOutcome] = Field(default_factory=_hold_only)
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _roles_for_overridable(self) -> CheckRule:
+        if self.kind == "overridable" and not self.roles:
+            raise ValueError(f"check {self.id}: an overridable check names the roles that may override it")
+        if self.kind == "hard-stop" and self.roles:
+            raise ValueError(f"check {self.id}: a hard stop is never overridable, so it names no roles")
+        return self
+
+
+class Overrides(Strict):
+    """The two-person rule for overrides, and which roles act for the whole program.
+
+    ``program_wide_roles`` may request an override for a visit at any site (e.g. a
+    medical director), but the confirming second person always belongs to the
+    visit's site or is the patient's prescriber.
+    """
+
+    program_wide_roles: list[str] = Field(default_factory=list)
+    note: str = ""
+
+
+class AuthorizationWindow(Strict):
+    """How long a per-dose authorization (and an override of it) stays valid.
+
+    ``hours`` unset: until the end of the visit's day; set: that many hours from the
+    visit. The infusion must start after the authorization and within this window,
+    never in the future.
+    """
+
+    hours: int | None = Field(default=None, gt=0, le=24)
+    note: str = ""
+
+
 class ProgramDefinition(Strict):
     id: str
     title: str
@@ -105,8 +164,34 @@ class ProgramDefinition(Strict):
     course: Course | None = None
     reportable_events: list[str] = Field(default_factory=list)
     override_roles: list[str] = Field(min_length=1)
+    checks: list[CheckRule] = Field(min_length=1)
+    overrides: Overrides = Field(default_factory=Overrides)
+    authorization_window: AuthorizationWindow = Field(default_factory=AuthorizationWindow)
     sources: list[Citation] = Field(min_length=1)
     note: str = ""
+
+    @model_validator(mode="after")
+    def _checks_consistent(self) -> ProgramDefinition:
+        ids = [c.id for c in self.checks]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"program {self.id}: each check is classified once; got {ids}")
+        for check in self.checks:
+            unknown = sorted(set(check.roles) - set(self.override_roles))
+            if unknown:
+                raise ValueError(
+                    f"program {self.id}: check {check.id} names role(s) {unknown} that are not among "
+                    f"override_roles ({self.override_roles})"
+                )
+        unknown = sorted(set(self.overrides.program_wide_roles) - set(self.override_roles))
+        if unknown:
+            raise ValueError(f"program {self.id}: program_wide_roles {unknown} are not among override_roles")
+        return self
+
+    def check_rule(self, check_id: str) -> CheckRule | None:
+        for check in self.checks:
+            if check.id == check_id:
+                return check
+        return None
 
 
 class ConsentDocument(Strict):
@@ -129,11 +214,27 @@ class ConsentDocument(Strict):
         return self
 
 
+class ProgramRecords(Strict):
+    """How the program's own records reach the clinical check at the gate, as facts the rules read.
+
+    ``adverse_events``: adverse event kind -> the condition value set it stands for
+    (a suspected PML report is a sign suggesting PML). ``monitoring``: monitoring
+    kind -> the lab test a result of ``positive`` or ``negative`` is read as; other
+    results are not read (free text). Every infusion the program recorded is a
+    MedicationAdministration of the drug.
+    """
+
+    adverse_events: dict[str, str] = Field(default_factory=dict)
+    monitoring: dict[str, str] = Field(default_factory=dict)
+    note: str = ""
+
+
 class ProgramFile(Strict):
     """The whole ``program.yaml`` of a pack."""
 
     programs: list[ProgramDefinition] = Field(min_length=1)
     consent_documents: list[ConsentDocument] = Field(min_length=1)
+    program_records: ProgramRecords = Field(default_factory=ProgramRecords)
 
     @model_validator(mode="after")
     def _consistent(self) -> ProgramFile:

@@ -58,12 +58,18 @@ def _condition_problems(pack: Pack, where: str, condition: Condition) -> Iterato
             ref = getattr(pred, attr, None)
             if ref is not None and ref not in pack.parameters:
                 yield f"{where}: {kind}.{attr} names parameter {ref!r}, which parameters.yaml does not define"
-        if kind == "pml_stratum":
+        if kind == "risk_stratum":
             for stratum in pred.any_of:
                 if stratum not in strata:
-                    yield f"{where}: pml_stratum names {stratum!r}, which risk.yaml does not define"
-        if kind == "jcv_index" and (pack.risk is None or pack.risk.index_bands is None):
-            yield f"{where}: jcv_index needs index_bands in risk.yaml"
+                    yield f"{where}: risk_stratum names {stratum!r}, which risk.yaml does not define"
+        if kind == "risk_band":
+            bands = pack.risk.bands if pack.risk else None
+            if bands is None:
+                yield f"{where}: risk_band needs bands in risk.yaml"
+            elif pred.test != bands.test:
+                yield f"{where}: risk_band.test {pred.test!r} is not the test risk.yaml bands ({bands.test!r})"
+            if pred.test not in LAB_BY_KEY:
+                yield f"{where}: risk_band.test {pred.test!r} is not a known lab key"
 
 
 def find_reference_problems(pack: Pack) -> list[str]:
@@ -124,6 +130,13 @@ def find_reference_problems(pack: Pack) -> list[str]:
             problems.extend(_condition_problems(pack, where, item.applies_when))
     if pack.risk is not None:
         cite(f"{base / 'risk.yaml'}", pack.risk)
+        bands = pack.risk.bands
+        if bands is not None:
+            for lab_key in (bands.test, bands.same_sample_as):
+                if lab_key is not None and lab_key not in LAB_BY_KEY:
+                    problems.append(f"{base / 'risk.yaml'}: bands names lab {lab_key!r}, which is not a known lab key")
+            if bands.low_max > bands.high_above:
+                problems.append(f"{base / 'risk.yaml'}: bands.low_max is above bands.high_above")
         ids = {s.id for s in pack.risk.strata}
         if pack.risk.default not in ids:
             problems.append(f"{base / 'risk.yaml'}: default stratum {pack.risk.default!r} is not among the strata")

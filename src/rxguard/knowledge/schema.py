@@ -214,13 +214,19 @@ class PreparationCheck(Strict):
 
 
 class StratumCheck(Strict):
+    """The patient's stratum in the pack's risk model (risk.yaml) is one of these."""
+
     any_of: list[str]
 
 
-class JcvIndexCheck(Strict):
-    """Band of the latest valid anti-JCV index, by the risk model's index_bands."""
+BandName = Literal["low", "intermediate", "high", "at-boundary", "unknown"]
 
-    band: list[Literal["low", "intermediate", "high", "at-boundary", "unknown"]]
+
+class RiskBandCheck(Strict):
+    """Band of the latest valid result of ``test``, by the cut-offs of the risk model's ``bands``."""
+
+    test: str
+    band: list[BandName]
 
 
 class Condition(Strict):
@@ -244,8 +250,8 @@ class Condition(Strict):
     infusions: InfusionCheck | None = None
     order: OrderCheck | None = None
     preparation: PreparationCheck | None = None
-    pml_stratum: StratumCheck | None = None
-    jcv_index: JcvIndexCheck | None = None
+    risk_stratum: StratumCheck | None = None
+    risk_band: RiskBandCheck | None = None
     jurisdiction: Jurisdiction | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -272,7 +278,7 @@ class Condition(Strict):
 KINDS = (
     "all", "any", "not", "has_condition", "has_allergy", "has_medication", "has_procedure",
     "lab", "lab_persistent", "lab_confounded", "age", "sex", "answer", "pregnant",
-    "breastfeeding", "infusions", "order", "preparation", "pml_stratum", "jcv_index",
+    "breastfeeding", "infusions", "order", "preparation", "risk_stratum", "risk_band",
     "jurisdiction",
 )  # fmt: skip
 
@@ -298,7 +304,7 @@ class Rule(Strict):
     enabled_by_default: bool = True
     category: Literal[
         "contraindication", "interaction", "warning", "special-population", "administration",
-        "preparation", "schedule", "monitoring", "pml", "program", "lab",
+        "preparation", "schedule", "monitoring", "risk", "program", "lab",
     ]  # fmt: skip
 
     @field_validator("id")
@@ -542,7 +548,7 @@ class DosingSchedule(Strict):
     sources: list[Citation] = Field(min_length=1)
 
 
-# --------------------------------------------------------------------------- PML risk
+# --------------------------------------------------------------------------- risk model
 
 
 class Stratum(Strict):
@@ -556,9 +562,17 @@ class Stratum(Strict):
     review_note: str = ""
 
 
-class IndexBands(Strict):
-    """Anti-JCV index cut-offs. ``low`` is value < low_max... see docs/packs.md."""
+class Bands(Strict):
+    """Cut-offs of one numeric lab result: ``low`` below low_max, ``high`` above high_above.
 
+    A value equal to a cut-off is ``at-boundary``; no usable value is ``unknown``
+    (see docs/packs.md). ``same_sample_as`` names a lab reported from the same
+    sample: a confounder of that lab (lab_confounders in schedule.yaml) makes this
+    value unusable too.
+    """
+
+    test: str
+    same_sample_as: str | None = None
     low_max: float
     high_above: float
     sources: list[Citation] = Field(min_length=1)
@@ -569,7 +583,7 @@ class IndexBands(Strict):
 class RiskModel(Strict):
     id: str
     title: str
-    index_bands: IndexBands | None = None
+    bands: Bands | None = None
     strata: list[Stratum] = Field(min_length=1)
     default: str
     numeric_estimates: str = ""

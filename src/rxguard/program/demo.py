@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from rxguard.errors import InputError
 from rxguard.program import adverse_events, authorization, certification, clearance, enrollment, monitoring
 from rxguard.program import participants as people
+from rxguard.program.common import prescriber as people_prescriber
 from rxguard.program.infusion import InfusionRequest, record_infusion
 from rxguard.program.registry import get_program
 from rxguard.program.transfer import is_empty
@@ -184,13 +185,21 @@ def load_demo(s: Session, *, at: datetime) -> dict[str, str]:
            indication="osteosarcoma")  # fmt: skip
     given = _course(s, "pat_ivy", "mepact-course", start + day, timedelta(days=3, hours=12), at - day)
 
-    # An emergency override at site_south for pat_amy's next dose, not yet reconciled.
-    row = authorization.authorize_dose(s, site_key="site_south", patient_key="pat_amy", at=at - day,
+    # An emergency override at site_south for pat_amy's next dose this morning (asked by the medical
+    # director, confirmed by her prescriber, reached by phone: two people), not yet reconciled.
+    visit = max(at - timedelta(hours=3), at.replace(hour=0, minute=0, second=0, microsecond=0))  # the same day
+    row = authorization.authorize_dose(s, site_key="site_south", patient_key="pat_amy", at=visit,
                                        answers={**NATALIZUMAB_NO, "steroid-use": True}, actor="nurse_lee")  # fmt: skip
     if row.decision == "hold":
-        clearance.override(s, authorization_id=row.id, actor="dr_mo", role="medical-director",
-                           reason="prescriber unreachable overnight; prednisone stopped 3 weeks ago",
-                           bypassed=[c["id"] for c in authorization.failed_checks(row)], at=at - day)  # fmt: skip
+        asked = clearance.request_override(
+            s, authorization_id=row.id, requester=clearance.Signer("dr_mo", "medical-director"),
+            reason="prescriber unreachable overnight; prednisone stopped 3 weeks ago",
+            bypassed=[c["id"] for c in authorization.failed_checks(row)], at=visit,
+        )  # fmt: skip
+        ada = people_prescriber(s, "dr_ada").id
+        clearance.confirm_override(s, override_id=asked.id, confirmer=clearance.Signer("dr_ada", "prescriber",
+                                   prescriber_id=ada), reason="reached by phone; steroid course ended 3 weeks ago",
+                                   at=visit)  # fmt: skip
     return {
         "pat_amy": "authorized; prescriber assessment overdue; antibody test due; unreconciled override",
         "pat_bob": "lapsed (reauthorization missed)",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import orjson
@@ -141,6 +141,28 @@ def _observation_problem(program: Program, dose_number: int, request: InfusionRe
     return None
 
 
+def _check_start(authorization: Authorization, request: InfusionRequest, at: datetime) -> None:
+    """The infusion starts after its authorization, inside its window, and not in the future."""
+    if request.started_at > at:
+        raise InputError(
+            f"the infusion start {request.started_at.isoformat()} is in the future (now {at.isoformat()}); "
+            "record an infusion once it has started"
+        )
+    if request.started_at < authorization.visit_at:
+        raise ConflictError(
+            f"the infusion start {request.started_at.isoformat()} is before its authorization "
+            f"({authorization.visit_at.isoformat()}); an infusion is recorded under the authorization made before it"
+        )
+    until = authorization.valid_until or datetime.combine(
+        authorization.visit_at.date() + timedelta(days=1), time(0), tzinfo=authorization.visit_at.tzinfo
+    )
+    if request.started_at >= until:
+        raise ConflictError(
+            f"authorization {authorization.id} was valid until {until.isoformat()} (its visit); the infusion started "
+            f"{request.started_at.isoformat()} — authorize the dose again at this visit"
+        )
+
+
 def _earlier_attempt(session: Session, request: InfusionRequest) -> Infusion | None:
     """The infusion an earlier request with this idempotency key stored, if any."""
     existing = session.execute(
@@ -197,6 +219,8 @@ _LOCK_AUTHORIZATION = (
             Authorization.dose_number,
             Authorization.status,
             Authorization.is_infusable,
+            Authorization.visit_at,
+            Authorization.valid_until,
         )
     )
     .with_for_update(of=Authorization)
@@ -233,6 +257,12 @@ def record_infusion(session: Session, request: InfusionRequest, *, at: datetime,
         raise ConflictError(
             f"dose {authorization.dose_number} of this patient was already infused; "
             "one infusion per dose window — authorize the next dose when it is due"
+        )
+    _check_start(authorization, request, at)
+    if enrollment.status in ("suspended", "discontinued", "enrolled"):
+        raise ConflictError(
+            f"the patient is {enrollment.status} in {program.id}; no dose is given "
+            "(a hard stop no override lifts: resume or authorize the patient in the program first)"
         )
     held = [row.started_at.date() for row in rows if row.started_at is not None]
     reject, warnings = _pack_findings(session, program, enrollment, request, patient_row=patient_row, held=held)

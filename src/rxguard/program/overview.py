@@ -18,8 +18,10 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from rxguard.engine.model import DEPRECATED_STRATUM_KEY, stratum_of
 from rxguard.engine.predicates import shift
-from rxguard.program.authorization import _phase_min_interval, failed_checks
+from rxguard.program.authorization import failed_checks
+from rxguard.program.decision import phase_min_interval
 from rxguard.program.enrollment import effective_status
 from rxguard.program.monitoring import DUE_SOON_DAYS
 from rxguard.program.registry import get_program
@@ -195,7 +197,7 @@ def doses_due(session: Session, *, on: date, within: Select[Any] | None, horizon
         if effective_status(enrollment, on) != "authorized":
             continue
         program = get_program(enrollment.program_id)
-        minimum = _phase_min_interval(program, int(count) + 1)
+        minimum = phase_min_interval(program, int(count) + 1)
         if minimum is None:
             continue
         last_on = last_at.date()
@@ -341,7 +343,11 @@ def stratum_counts(session: Session, *, within: Select[Any] | None) -> dict[str,
         .group_by(Authorization.enrollment_id)
         .subquery()
     )
-    stratum = Authorization.assessment["pml_stratum"]["id"].as_string()
+    # Assessments stored under contract 1 carry the stratum under its old key only.
+    stratum = func.coalesce(
+        Authorization.assessment["risk_stratum"]["id"].as_string(),
+        Authorization.assessment[DEPRECATED_STRATUM_KEY]["id"].as_string(),
+    )
     stmt = (
         select(stratum, func.count(Authorization.id))
         .join(latest, (latest.c.enrollment_id == Authorization.enrollment_id) & (latest.c.at == Authorization.visit_at))
@@ -543,7 +549,7 @@ def _latest_visit(session: Session, patient: Patient) -> tuple[dict[str, Any] | 
     if row is None:
         return None, None, {}
     assessment, at, answers = row
-    return assessment.get("pml_stratum"), at, dict(answers or {})
+    return stratum_of(assessment), at, dict(answers or {})
 
 
 def patient_file(session: Session, patient: Patient, *, on: date) -> PatientFile:

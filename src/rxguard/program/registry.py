@@ -13,9 +13,29 @@ from datetime import date
 
 from rxguard.errors import NotFoundError, PackError
 from rxguard.knowledge.loader import Pack, discover_pack_paths, load_pack
-from rxguard.knowledge.program import ConsentDocument, ProgramDefinition, ProgramFile
+from rxguard.knowledge.program import CheckRule, ConsentDocument, ProgramDefinition, ProgramFile, ProgramRecords
 from rxguard.knowledge.schema import Citation
 from rxguard.store.settings import get_settings
+
+#: The per-dose checks rxguard runs (``product-enrolled`` when the infusion is recorded); each
+#: program classifies every one that applies to it in ``program.yaml`` (``checks``).
+GATE_CHECKS = (
+    "site-certified", "prescriber-certified", "patient-enrolled", "consent-signed", "patient-authorized",
+    "not-discontinued", "not-suspended", "dose-not-already-given", "visit-not-deferred", "product-enrolled",
+    "checklist", "previous-visit-clearance", "clinical-assessment", "dose-interval",
+)  # fmt: skip
+
+
+def checks_applying(definition: ProgramDefinition) -> set[str]:
+    """Every check the gate runs for this program."""
+    checks = set(GATE_CHECKS)
+    if definition.reauthorization_every:
+        checks.add("authorization-not-lapsed")
+    if definition.forms:
+        checks.add("program-forms")
+    if definition.course:
+        checks.add("course-limit")
+    return checks
 
 
 @dataclass(frozen=True)
@@ -65,6 +85,21 @@ class Program:
     def citations(self) -> list[dict[str, str]]:
         return cite(self.definition.sources)
 
+    @property
+    def records(self) -> ProgramRecords:
+        """Which of the program's own records the gate's clinical check reads, as which facts."""
+        data = self.pack.extras.get("program.yaml")
+        return data.program_records if isinstance(data, ProgramFile) else ProgramRecords()
+
+    def check_rule(self, check_id: str) -> CheckRule:
+        """How a failed check may be answered; a check the program does not classify is a hard stop."""
+        rule = self.definition.check_rule(check_id)
+        if rule is None:
+            return CheckRule.model_validate(
+                {"id": check_id, "class": "hard-stop", "lift": f"{check_id} is not classified in {self.id}"}
+            )
+        return rule
+
 
 def cite(citations: list[Citation]) -> list[dict[str, str]]:
     return [{"source": c.source, "section": c.section} for c in citations]
@@ -87,6 +122,8 @@ def _programs_of(pack: Pack) -> list[Program]:
     if not isinstance(data, ProgramFile):
         return []
     _check_citations(pack, data)
+    _check_classes(pack, data)
+    _check_records(pack, data)
     documents = tuple(data.consent_documents)
     return [Program(definition, pack, documents) for definition in data.programs]
 
@@ -107,6 +144,32 @@ def _check_citations(pack: Pack, data: ProgramFile) -> None:
             f"{pack.path / 'program.yaml'}: cites source(s) {', '.join(unknown)} that are not in "
             "sources.yaml; add them to the register or fix the id"
         )
+
+
+def _check_records(pack: Pack, data: ProgramFile) -> None:
+    """An adverse event is read as one of the pack's condition value sets."""
+    conditions = {v.id for v in pack.valuesets.values() if v.kind == "condition"}
+    unknown = sorted(set(data.program_records.adverse_events.values()) - conditions)
+    if unknown:
+        raise PackError(
+            f"{pack.path / 'program.yaml'}: program_records names value set(s) {', '.join(unknown)} that are not "
+            "condition value sets of the pack (valuesets.yaml)"
+        )
+
+
+def _check_classes(pack: Pack, data: ProgramFile) -> None:
+    """Each program classifies exactly the checks the gate runs for it: none left out, none unknown."""
+    for program in data.programs:
+        applying = checks_applying(program)
+        classified = {c.id for c in program.checks}
+        missing, unknown = sorted(applying - classified), sorted(classified - applying)
+        if missing or unknown:
+            raise PackError(
+                f"{pack.path / 'program.yaml'}: program {program.id} must classify every per-dose check it runs "
+                "(checks: hard-stop or overridable)"
+                + (f"; not classified: {', '.join(missing)}" if missing else "")
+                + (f"; not a check of this program: {', '.join(unknown)}" if unknown else "")
+            )
 
 
 @functools.lru_cache(maxsize=1)

@@ -20,7 +20,10 @@ Invariants the database itself enforces (see ``docs/program.md``):
 * an AUTHORIZED decision cites a ``certified`` event of the site's and of the
   prescriber's certification in that program (composite FKs plus
   ``ck_authorization_authorized_needs_certified``);
-* an idempotency key is stored once (``uq_infusion_idempotency_key``).
+* an idempotency key is stored once (``uq_infusion_idempotency_key``);
+* one open authorization per dose and visit day (``uq_authorization_open_dose``,
+  a partial unique index over the open states);
+* an override is confirmed by a second, other person (``ck_override_two_people``).
 """
 
 from __future__ import annotations
@@ -37,11 +40,13 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -63,6 +68,8 @@ AUTHORIZATION_STATES = (
     "overridden", "infused", "suspended",
 )  # fmt: skip
 CLEARANCE_OUTCOMES = ("proceed", "defer", "discontinue")
+#: States in which an authorization still belongs to its visit: at most one per dose and visit day.
+OPEN_AUTHORIZATION_STATES = ("authorized", "hold", "cleared", "overridden")
 STORAGE = ("refrigerated", "room_temperature")
 PRODUCTS_ANY = 64
 ADVERSE_EVENT_KINDS = (
@@ -323,6 +330,15 @@ class Authorization(Base):
             name="fk_authorization_prescriber_certification_event",
         ),
         UniqueConstraint("id", "patient_id", "drug", "dose_number", "is_infusable", name="uq_authorization_dose"),
+        Index(
+            "uq_authorization_open_dose",
+            "enrollment_id",
+            "dose_number",
+            "visit_on",
+            unique=True,
+            sqlite_where=text(_in("status", OPEN_AUTHORIZATION_STATES)),
+            postgresql_where=text(_in("status", OPEN_AUTHORIZATION_STATES)),
+        ),
     )
 
     id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
@@ -339,6 +355,9 @@ class Authorization(Base):
     prescriber_certification_event_id: Mapped[str | None] = mapped_column(String(36))
     prescriber_certification_status: Mapped[str | None] = mapped_column(String(16))
     visit_at: Mapped[datetime]
+    #: The visit's day (where the visit took place) and the end of the window the authorization is valid in.
+    visit_on: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[datetime | None]
     dose_number: Mapped[int] = mapped_column(Integer)
     decision: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
@@ -378,7 +397,12 @@ class Clearance(Base):
 
 
 class Override(Base):
-    """An emergency bypass by a named role; listed until someone reconciles it."""
+    """An emergency bypass of overridable checks, asked by one person and confirmed by a second.
+
+    Asked (``actor``, ``role``, ``reason``) it bypasses nothing; confirmed
+    (``confirmed_by`` … ``confirmed_at``) by another person it makes the visit's
+    authorization infusable until ``expires_at``. Listed until reconciled.
+    """
 
     __tablename__ = "override"
     __table_args__ = (
@@ -387,6 +411,13 @@ class Override(Base):
             "(reconciled_at IS NOT NULL AND reconciled_by IS NOT NULL)",
             name="reconciled_together",
         ),
+        CheckConstraint(
+            "(confirmed_by IS NULL AND confirmed_role IS NULL AND confirmation_reason IS NULL "
+            "AND confirmed_at IS NULL) OR (confirmed_by IS NOT NULL AND confirmed_role IS NOT NULL "
+            "AND confirmation_reason IS NOT NULL AND confirmed_at IS NOT NULL)",
+            name="confirmed_together",
+        ),
+        CheckConstraint("confirmed_by IS NULL OR confirmed_by <> actor", name="two_people"),
     )
 
     id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
@@ -396,6 +427,11 @@ class Override(Base):
     reason: Mapped[str] = mapped_column(Text)
     bypassed: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    confirmed_by: Mapped[str | None] = mapped_column(String(64))
+    confirmed_role: Mapped[str | None] = mapped_column(String(64))
+    confirmation_reason: Mapped[str | None] = mapped_column(Text)
+    confirmed_at: Mapped[datetime | None]
     reconciled_at: Mapped[datetime | None]
     reconciled_by: Mapped[str | None] = mapped_column(String(64))
     reconciliation_note: Mapped[str | None] = mapped_column(Text)

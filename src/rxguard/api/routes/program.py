@@ -66,6 +66,7 @@ def authorization_out(row: Authorization) -> dict[str, Any]:
         "status": row.status,
         "infusable": row.is_infusable,
         "visit_at": row.visit_at.isoformat(),
+        "valid_until": row.valid_until.isoformat() if row.valid_until else None,
         "checks": authorization.checks_of(row),
         "assessment": row.assessment,
     }
@@ -407,7 +408,11 @@ def authorize_dose(user: UserDep, session: SessionDep, clock: ClockDep, body: Do
     row = authorization.authorize_dose(session, site_key=site_key, patient_key=body.patient, at=clock(),
                                        answers=dict(body.answers), actor=user.name, bundle=body.bundle,
                                        program_id=body.program)  # fmt: skip
-    return authorization_out(row)
+    out = authorization_out(row)
+    notice = authorization.notice_of(row)
+    if notice:  # a pending hold continued, or the dose already authorized at this visit
+        out["notice"] = notice
+    return out
 
 
 @router.get("/authorizations/{authorization_id}", operation_id="get_authorization", response_model=Open, responses=READ)
@@ -441,31 +446,72 @@ class OverrideIn(Body):
     bypassed: list[str] = Field(min_length=1, max_length=20, description="Ids of the failed checks bypassed")
 
 
+def _signer(user: Any) -> clearance.Signer:
+    """The signed-in user as one of an override's two people (role, site and prescriber from the account)."""
+    role = OVERRIDE_ROLE.get(user.role)
+    if role is None:
+        raise AccessDeniedError(f"role {user.role} holds no program override role")
+    return clearance.Signer(user.name, role, site_id=user.site_id, prescriber_id=user.prescriber_id)
+
+
+def override_out(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "authorization": row.authorization_id,
+        "asked_by": row.actor,
+        "role": row.role,
+        "reason": row.reason,
+        "bypassed": row.bypassed.get("requirements", []),
+        "at": row.at.isoformat(),
+        "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+        "state": "confirmed" if row.confirmed_at else "awaiting-confirmation",
+        "confirmed_by": row.confirmed_by,
+        "confirmed_role": row.confirmed_role,
+        "confirmation_reason": row.confirmation_reason,
+        "confirmed_at": row.confirmed_at.isoformat() if row.confirmed_at else None,
+    }
+
+
 @router.post("/authorizations/{authorization_id}/overrides", operation_id="override_authorization", status_code=201,
              response_model=Open, responses=WRITE)  # fmt: skip
 def override_authorization(
     user: UserDep, session: SessionDep, clock: ClockDep, authorization_id: RecordId, body: OverrideIn
 ) -> dict[str, Any]:
-    """Emergency bypass of named failed checks, in the program role your user role holds; listed until reconciled."""
+    """Ask for an emergency bypass of named overridable checks; a second person confirms it before any dose.
+
+    A hard stop (suspended, discontinued, no consent, not certified...) is refused with 409
+    ``hard-stop``, naming each check and what would lift it.
+    """
     user.require("override")
     scope.scoped_authorization(session, user, authorization_id)
-    role = OVERRIDE_ROLE.get(user.role)
-    if role is None:
-        raise AccessDeniedError(f"role {user.role} holds no program override role")
-    row = clearance.override(session, authorization_id=authorization_id, actor=user.name, role=role,
-                             reason=body.reason, bypassed=body.bypassed, at=clock())  # fmt: skip
-    return {"id": row.id, "authorization": authorization_id, "role": role}
+    row = clearance.request_override(session, authorization_id=authorization_id, requester=_signer(user),
+                                     reason=body.reason, bypassed=body.bypassed, at=clock())  # fmt: skip
+    return override_out(row)
+
+
+class ConfirmationIn(Body):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/overrides/{override_id}/confirmation", operation_id="confirm_override", response_model=Open,
+             responses=WRITE)  # fmt: skip
+def confirm_override(
+    user: UserDep, session: SessionDep, clock: ClockDep, override_id: RecordId, body: ConfirmationIn
+) -> dict[str, Any]:
+    """The second person confirms an override (not the one who asked; of the visit's site or its prescriber)."""
+    user.require("override")
+    pending = clearance.get_override(session, override_id)
+    scope.scoped_authorization(session, user, pending.authorization_id)
+    row = clearance.confirm_override(session, override_id=override_id, confirmer=_signer(user), reason=body.reason,
+                                     at=clock())  # fmt: skip
+    return override_out(row)
 
 
 @router.get("/overrides", operation_id="list_overrides", response_model=Page[Open], responses=READ)
 def list_overrides(user: UserDep, session: SessionDep, page: PageDep) -> dict[str, Any]:
     """Overrides not yet reconciled (administrator, auditor)."""
     user.require("administer", "audit")
-    items = [
-        {"id": o.id, "authorization": o.authorization_id, "actor": o.actor, "role": o.role, "reason": o.reason,
-         "bypassed": o.bypassed.get("requirements", []), "at": o.at.isoformat()}
-        for o in clearance.unreconciled_overrides(session)
-    ]  # fmt: skip
+    items = [{**override_out(o), "actor": o.actor} for o in clearance.unreconciled_overrides(session)]
     return page.page(items)
 
 

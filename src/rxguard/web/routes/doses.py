@@ -17,8 +17,10 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from rxguard.access.policy import OVERRIDE_ROLE
 from rxguard.access.records import record_read
 from rxguard.access.scope import own_prescriber_key, own_site_key, scoped_authorization, scoped_patient
+from rxguard.engine.model import stratum_of
 from rxguard.errors import AccessDeniedError, InfusionRejectedError, NotFoundError, RxguardError
 from rxguard.program import authorization, clearance
 from rxguard.program.infusion import INFUSABLE, record_infusion
@@ -134,11 +136,13 @@ def _authorize(ctx: PageContext, key: str, values: dict[str, str]) -> Response:
                 program_id=program,
             )
             row_id = row.id
+            continued = authorization.notice_of(row) is not None
+            notice = ("hold-continued" if row.status == "hold" else "already-authorized") if continued else ""
     except (NotFoundError, AccessDeniedError):
         raise
     except RxguardError as exc:
         return _dose_page(ctx, key, program, error=str(exc), answers=values, status_code=400)
-    return redirect(ctx.request, f"/authorizations/{row_id}")
+    return redirect(ctx.request, f"/authorizations/{row_id}" + (f"?notice={notice}" if notice else ""))
 
 
 # --------------------------------------------------------------------------- the decision
@@ -165,6 +169,9 @@ def _decision(session: Any, ctx: PageContext, authorization_id: str) -> dict[str
         and row.is_infusable
     )
     may_clear = ctx.user.may("prescribe") and ctx.user.prescriber_id == row.prescriber_id and row.status == "hold"
+    open_for_override = row.status in ("hold", "do-not-infuse")
+    hard_stops = clearance.hard_stops(program, row) if open_for_override else []
+    pending = clearance.pending_override(session, row.id) if open_for_override else None
     return {
         "row": row,
         "patient": patient,
@@ -177,8 +184,12 @@ def _decision(session: Any, ctx: PageContext, authorization_id: str) -> dict[str
         "last_reason": history[-1].reason if len(history) > 1 else "",
         "may_infuse": may_infuse,
         "may_clear": may_clear,
+        "hard_stops": hard_stops,
+        "pending_override": pending,
+        "override_role": OVERRIDE_ROLE.get(ctx.user.role) if ctx.user.may("override") else None,
+        "may_ask_override": open_for_override and not hard_stops and pending is None,
         "failed": [c for c, _ in cited if c["outcome"] in ("hold", "do-not-infuse")],
-        "stratum": row.assessment.get("pml_stratum"),
+        "stratum": stratum_of(row.assessment),
         "coverage": row.assessment.get("coverage"),
     }
 
@@ -205,6 +216,7 @@ def _decision_page(ctx: PageContext, authorization_id: str, *, status_code: int 
         form_error=extra.pop("form_error", None),
         refusals=extra.pop("refusals", []),
         clear_error=extra.pop("clear_error", None),
+        override_error=extra.pop("override_error", None),
         **data,
     )
 
@@ -322,3 +334,57 @@ def clear(
         return _decision_page(ctx, authorization_id, status_code=400, clear_error=str(exc))
     target = "/queue?notice=cleared" if back == "queue" else f"/authorizations/{authorization_id}?notice=cleared"
     return redirect(ctx.request, target)
+
+
+# --------------------------------------------------------------------------- emergency override (two people)
+
+
+def _signer(ctx: PageContext) -> clearance.Signer:
+    assert ctx.user is not None
+    ctx.user.require("override")
+    role = OVERRIDE_ROLE.get(ctx.user.role)
+    if role is None:
+        raise AccessDeniedError(ctx.t("override-form.no-role"))
+    return clearance.Signer(ctx.user.name, role, site_id=ctx.user.site_id, prescriber_id=ctx.user.prescriber_id)
+
+
+@router.post("/authorizations/{authorization_id}/override")
+def ask_override(
+    ctx: PageDep, _: CsrfDep, authorization_id: AuthId, reason: Annotated[str, Form(max_length=2000)] = ""
+) -> Response:
+    """The first person asks to bypass every failed (overridable) check of this visit, with a reason."""
+    signer = _signer(ctx)
+    if not reason.strip():
+        return _decision_page(ctx, authorization_id, status_code=400, override_error=ctx.t("override-form.need-reason"))
+    try:
+        with unit_of_work(ctx.request) as session:
+            row = scoped_authorization(session, ctx.user, authorization_id)  # type: ignore[arg-type]
+            bypassed = [c["id"] for c in authorization.failed_checks(row)]
+            clearance.request_override(session, authorization_id=authorization_id, requester=signer, reason=reason,
+                                       bypassed=bypassed, at=ctx.now)  # fmt: skip
+    except NotFoundError:
+        raise
+    except RxguardError as exc:  # a hard stop, a role or site that may not, the visit over
+        return _decision_page(ctx, authorization_id, status_code=409, override_error=str(exc))
+    return redirect(ctx.request, f"/authorizations/{authorization_id}?notice=override-asked")
+
+
+@router.post("/overrides/{override_id}/confirmation")
+def confirm_override(
+    ctx: PageDep, _: CsrfDep, override_id: AuthId, reason: Annotated[str, Form(max_length=2000)] = ""
+) -> Response:
+    """The second person confirms: someone other than the one who asked, of this site or the patient's prescriber."""
+    signer = _signer(ctx)
+    with unit_of_work(ctx.request) as session:
+        authorization_id = clearance.get_override(session, override_id).authorization_id
+        scoped_authorization(session, ctx.user, authorization_id)  # type: ignore[arg-type]
+    if not reason.strip():
+        return _decision_page(ctx, authorization_id, status_code=400, override_error=ctx.t("override-form.need-reason"))
+    try:
+        with unit_of_work(ctx.request) as session:
+            clearance.confirm_override(session, override_id=override_id, confirmer=signer, reason=reason, at=ctx.now)
+    except NotFoundError:
+        raise
+    except RxguardError as exc:
+        return _decision_page(ctx, authorization_id, status_code=409, override_error=str(exc))
+    return redirect(ctx.request, f"/authorizations/{authorization_id}?notice=override-confirmed")

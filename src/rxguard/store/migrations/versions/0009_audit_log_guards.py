@@ -8,8 +8,8 @@ SELECT/INSERT/UPDATE on ``audit_head`` and plain DML on the business tables, and
 being no owner, it can neither ALTER, DROP nor TRUNCATE the audit tables
 (``rxguard.store.roles``, ``docs/audit.md``).
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02 01:00:00.000000
 """
 
@@ -19,8 +19,8 @@ import os
 
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
