@@ -132,7 +132,7 @@ def test_attack_2_an_override_rewritten_and_re_chained_is_caught(db: TestDatabas
     assert second is not None
 
     def rewrite(o: Owner) -> None:
-        row = next(r for r in o.rows() if r["action"] == "override.recorded")
+        row = next(r for r in o.rows() if str(r["action"]).startswith("override."))
         seq = int(row["seq"])  # type: ignore[call-overload]
         o.sql("UPDATE audit_entry SET actor = 'dr_ada', payload = :p WHERE seq = :s",
               p=str(row["payload"]).replace("prescriber unreachable", "as planned"), s=seq)  # fmt: skip
