@@ -41,7 +41,7 @@ from rxguard.store.db import make_engine, session_factory
 from rxguard.web import install as install_web
 
 DESCRIPTION = """\
-rxguard keeps high-risk medicines (natalizumab, mifamurtide) safe from prescription to infusion.
+rxguard keeps high-risk medicines (one knowledge pack per drug) safe from prescription to infusion.
 
 * **REST API** under `/api/v1`: send `Authorization: Bearer rxg_…` (an API token from
   `rxguard token create --user NAME`). Access is by role and scope; anything not granted is refused.

@@ -1,4 +1,4 @@
-"""Reporting an adverse event; a suspected or confirmed PML suspends treatment and the page says so."""
+"""Reporting an adverse event; an event the pack marks as suspending (suspected or confirmed) suspends treatment and the page says so."""
 
 from __future__ import annotations
 
