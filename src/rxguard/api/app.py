@@ -10,6 +10,7 @@ generated client stay stable.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -68,7 +69,17 @@ def _lifespan_for(settings: ServerSettings) -> Any:
 
         await run_in_threadpool(load_all)
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
+        schedule = None
+        if settings.audit_checkpoint_dir is not None:
+            from rxguard.api.checkpoints import publish_every
+            from rxguard.program.audit_trail import load_signer
+
+            every = publish_every(app.state.sessions, load_signer(settings), settings.audit_checkpoint_dir,
+                                  settings.audit_checkpoint_interval_seconds, app.state.clock)  # fmt: skip
+            schedule = asyncio.create_task(every)
         yield
+        if schedule is not None:
+            schedule.cancel()
         await app.state.http.aclose()
         app.state.engine.dispose()
         app.state.read_engine.dispose()
