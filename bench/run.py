@@ -31,6 +31,7 @@ SECTIONS: dict[str, str] = {
     "writes": "bench.writes:run",
     "cold_start": "bench.cold_start:run",
     "cds_hooks": "bench.cds_hooks:run",
+    "audit": "bench.audit_log:run",
 }
 RESULTS = Path(__file__).parent / "results"
 

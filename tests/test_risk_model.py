@@ -81,3 +81,13 @@ def test_a_band_condition_on_a_lab_the_model_does_not_cut_is_refused(tmp_path: P
 def test_bands_on_an_unknown_lab_are_refused(tmp_path: Path) -> None:
     with pytest.raises(PackError, match="not a known lab key"):
         load_pack(_with_band_on(tmp_path, "no-such-lab"))
+
+
+def test_every_rule_category_has_a_monograph_section() -> None:
+    from typing import get_args
+
+    from rxguard.druginfo.retrieval import RULE_SECTION
+    from rxguard.knowledge.schema import Rule
+
+    categories = set(get_args(Rule.model_fields["category"].annotation))
+    assert categories == set(RULE_SECTION)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from rxguard.api.app import create_app
 from rxguard.api.settings import ServerSettings
 from rxguard.store.db import make_engine
-from rxguard.store.testing import TestDatabase
+from rxguard.store.testing import TestDatabase, audit_signing
 
 TOKEN = "m" * 40
 
@@ -24,7 +24,7 @@ def _production(database: TestDatabase, tmp_path: Path, **extra: str) -> ServerS
     issuers = tmp_path / "issuers.json"
     issuers.write_text("[]")
     return ServerSettings(environment="production", database_url=database.url, cds_issuers_file=issuers,
-                          public_url="https://rxguard.example.org", **extra)  # type: ignore[arg-type]  # fmt: skip
+                          public_url="https://rxguard.example.org", **audit_signing(tmp_path), **extra)  # type: ignore[arg-type]  # fmt: skip
 
 
 def test_metrics_need_the_token_when_one_is_set(database: TestDatabase) -> None:

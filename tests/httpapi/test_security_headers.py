@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from rxguard.api.app import create_app
 from rxguard.api.settings import ServerSettings
-from rxguard.store.testing import TestDatabase
+from rxguard.store.testing import TestDatabase, audit_signing
 from rxguard.web.templating import TEMPLATES
 
 ANSWERS = [
@@ -52,7 +52,7 @@ def test_hsts_outside_development(database: TestDatabase, tmp_path: Path) -> Non
     issuers.write_text("[]")
     settings = ServerSettings(
         environment="production", database_url=database.url,
-        cds_issuers_file=issuers, public_url="https://rxguard.example.org",
+        cds_issuers_file=issuers, public_url="https://rxguard.example.org", **audit_signing(tmp_path),
     )  # fmt: skip
     with TestClient(create_app(settings), base_url="https://rxguard.example.org") as client:
         for path in ("/sign-in", "/healthz", "/api/v1/patients"):

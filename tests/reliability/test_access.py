@@ -172,11 +172,11 @@ def _clean(response: httpx.Response, what: str) -> None:
 
 def test_sql_template_and_markup_injection_has_no_effect(site: tuple[Deployment, Server], figures: Any) -> None:
     deployment, server = site
-    before = fingerprint(deployment.database)
     tried = 0
     with httpx.Client(base_url=server.base, timeout=30) as api, _browser(server) as browser, \
             _browser(server) as stranger:  # fmt: skip
-        _signed_in(browser, "ada")
+        _signed_in(browser, "ada")  # a sign-in is audited: before the fingerprint
+        before = fingerprint(deployment.database)
         for payload in SQL + TEMPLATE + MARKUP:
             quoted = quote(payload, safe="")
             requests = [

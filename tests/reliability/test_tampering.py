@@ -13,8 +13,10 @@ What "first bad entry" means for a change the chain cannot tell apart from
 another: an entry that was edited *and re-hashed* looks exactly like an
 intact entry followed by one whose ``prev_hash`` was changed, so verify names
 the next entry; a well-formed forged entry slipped in the middle is named by
-the entry after it. Rewriting every later hash and the head is not detected:
-the chain is unkeyed (``docs/program.md``) and ``docs/reliability.md`` says so.
+the entry after it. Every case is also checked against a signed checkpoint of
+the pristine log (``docs/audit.md``), which must fail too; rewriting every later
+hash and the head, which the chain alone cannot see, is caught by the checkpoint
+(``tests/store/test_audit_log.py``).
 """
 
 from __future__ import annotations
@@ -33,10 +35,13 @@ from rel_db import ENGINES, ScratchDatabases, disable_audit_guards, full_run
 from sqlalchemy import delete, select, text, update
 
 from rxguard.cli import run
+from rxguard.program.audit_trail import make_checkpoint
 from rxguard.program.demo import load_demo
 from rxguard.store import audit, transaction
 from rxguard.store.models import AuditEntry, AuditHead
 from rxguard.store.testing import TestDatabase
+from rxguard.tlog.checkpoint import Checkpoint
+from rxguard.tlog.note import Signer
 
 pytestmark = pytest.mark.reliability
 AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -211,6 +216,11 @@ def _verify_service(database: TestDatabase) -> tuple[int, str]:
     return (0, report.message() + "\n") if report.ok else (2, f"rxguard: error: {report.message()}\n")
 
 
+def _against_checkpoint(database: TestDatabase, checkpoint: Checkpoint) -> bool:
+    with transaction(database.factory) as s:
+        return audit.verify_log(s, [("pristine", checkpoint)], coverage=False).ok
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_audit_verify_names_the_first_bad_entry_after_every_kind_of_tampering(
     engine: str, scratch: ScratchDatabases, monkeypatch: pytest.MonkeyPatch,
@@ -221,7 +231,10 @@ def test_audit_verify_names_the_first_bad_entry_after_every_kind_of_tampering(
         load_demo(s, at=AT)
     log = Log(database)
     total = len(log.rows)
-    assert _verify_cli(monkeypatch, capsys, database.url) == (0, f"audit chain intact: {total} entries\n")
+    code, said = _verify_cli(monkeypatch, capsys, database.url)
+    assert code == 0 and said.startswith(f"audit chain intact: {total} entries;"), said
+    with transaction(database.factory) as s:
+        checkpoint, _, _ = make_checkpoint(s, Signer.generate("rxguard.test/audit"), AT)
     misses = []
     cases = _cases(total)
     for case in cases:
@@ -230,7 +243,10 @@ def test_audit_verify_names_the_first_bad_entry_after_every_kind_of_tampering(
         expected = case.expected(case.seq, total)
         if code != 2 or f"broken at seq {expected}:" not in said:
             misses.append(f"{case.name}: expected exit 2 naming seq {expected}, got {code}: {said.strip()}")
+        if _against_checkpoint(database, checkpoint):
+            misses.append(f"{case.name}: passed against the checkpoint of the untouched log")
         log.restore()
+    assert _against_checkpoint(database, checkpoint)
     assert _verify_cli(monkeypatch, capsys, database.url)[0] == 0
     figures.record(f"tampering.{engine}", entries=total, cases=len(cases), named_correctly=len(cases) - len(misses))
     assert not misses, "\n".join(misses)

@@ -84,7 +84,6 @@ def test_0005_antibody_kind_downgrades_and_upgrades_with_the_records_kept(db: Te
         command.downgrade(config, "0005")  # later revisions step down cleanly first
         with pytest.raises(RuntimeError, match="cannot downgrade below 0005"):
             command.downgrade(config, "0004")
-        # Refused at 0005; the later revisions' downgrades have run where the engine keeps each step (SQLite).
         assert current_revision(db.engine) in ("0005", head) and _kinds(db) == before
         with db.engine.begin() as connection:  # removed deliberately, as the refusal asks
             connection.execute(delete(MonitoringEvent).where(MonitoringEvent.kind == "anti-natalizumab-antibody"))

@@ -11,6 +11,7 @@ from web_demo import PASSWORD, csrf_of, sign_in
 
 from rxguard.store import make_engine, session_factory, transaction
 from rxguard.store.models import Enrollment, Patient
+from rxguard.store.testing import audit_signing
 
 
 def _status(client: TestClient, patient_key: str) -> str:
@@ -50,7 +51,7 @@ def test_outside_development_the_cookie_is_secure_and_host_prefixed(make_client:
     issuers = tmp_path / "issuers.json"
     issuers.write_text("[]")
     client = make_client(environment="production", public_url="https://rxguard.example.org",
-                         cds_issuers_file=issuers)  # fmt: skip
+                         cds_issuers_file=issuers, **audit_signing(tmp_path))  # fmt: skip
     page = client.get("/sign-in", headers={"host": "rxguard.example.org"})
     assert "__Host-rxguard_pre=" in page.headers["set-cookie"] and "Secure" in page.headers["set-cookie"]
     client.cookies.set("__Host-rxguard_pre", page.headers["set-cookie"].split(";")[0].split("=", 1)[1])

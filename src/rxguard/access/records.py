@@ -8,6 +8,7 @@ so a list can never hold a patient outside the caller's scope.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
@@ -17,6 +18,7 @@ from rxguard.access.policy import Principal
 from rxguard.access.scope import visible_patient_ids
 from rxguard.errors import NotFoundError
 from rxguard.program.enrollment import effective_status
+from rxguard.store import audit
 from rxguard.store.auth_models import PatientSite
 from rxguard.store.models import AdverseEvent, Base, Enrollment, Patient, Prescriber, Site
 
@@ -27,6 +29,13 @@ def _page(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple
     total = session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
     rows = session.execute(stmt.limit(limit).offset(offset)).scalars().all()
     return rows, int(total)
+
+
+def record_read(session: Session, principal: Principal, patient: Patient, *, at: datetime, what: str) -> None:
+    """Who read which patient's record: one audit entry, written with the request's own commit
+    (queued on the session, so it adds no round trip before the answer is built)."""
+    audit.record(session, at=at, actor=principal.name, action="patient.read", entity="patient",
+                 entity_id=patient.id, payload={"what": what, "role": principal.role})  # fmt: skip
 
 
 def list_prescribers(session: Session, limit: int, offset: int) -> tuple[Sequence[Prescriber], int]:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from rxguard.access.policy import Principal
 from rxguard.access.users import principal_of
+from rxguard.store import audit
 from rxguard.store.auth_models import AppUser
 from rxguard.store.credential_models import WebSession
 
@@ -43,6 +44,8 @@ def start_session(session: Session, principal: Principal, *, at: datetime) -> st
         )
     )
     session.flush()
+    audit.record(session, at=at, actor=principal.name, action="user.signed-in", entity="app_user",
+                 entity_id=principal.user_id, payload={"role": principal.role, "via": "web"})  # fmt: skip
     return token
 
 

@@ -10,6 +10,7 @@ generated client stay stable.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -40,7 +41,7 @@ from rxguard.store.db import make_engine, session_factory
 from rxguard.web import install as install_web
 
 DESCRIPTION = """\
-rxguard keeps high-risk medicines (natalizumab, mifamurtide) safe from prescription to infusion.
+rxguard keeps high-risk medicines (one knowledge pack per drug) safe from prescription to infusion.
 
 * **REST API** under `/api/v1`: send `Authorization: Bearer rxg_…` (an API token from
   `rxguard token create --user NAME`). Access is by role and scope; anything not granted is refused.
@@ -68,7 +69,17 @@ def _lifespan_for(settings: ServerSettings) -> Any:
 
         await run_in_threadpool(load_all)
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
+        schedule = None
+        if settings.audit_checkpoint_dir is not None:
+            from rxguard.api.checkpoints import publish_every
+            from rxguard.program.audit_trail import load_signer
+
+            every = publish_every(app.state.sessions, load_signer(settings), settings.audit_checkpoint_dir,
+                                  settings.audit_checkpoint_interval_seconds, app.state.clock)  # fmt: skip
+            schedule = asyncio.create_task(every)
         yield
+        if schedule is not None:
+            schedule.cancel()
         await app.state.http.aclose()
         app.state.engine.dispose()
         app.state.read_engine.dispose()

@@ -74,9 +74,15 @@ class ServerSettings(StoreSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> ServerSettings:
+        problems = self._audit_key_problems()
         if self.environment != "production":
+            if problems and self.audit_checkpoint_dir is not None:
+                raise SettingsError("RXGUARD_AUDIT_CHECKPOINT_DIR is set but " + "; ".join(problems))
             return self
-        problems = []
+        if self.audit_checkpoint_dir is None:
+            problems.append(
+                "RXGUARD_AUDIT_CHECKPOINT_DIR is not set; name the directory signed audit checkpoints are published to"
+            )
         if self.cds_allow_unauthenticated:
             problems.append("RXGUARD_CDS_ALLOW_UNAUTHENTICATED is on; it is for local development only — unset it")
         if self.cds_issuers_file is None:
@@ -90,6 +96,24 @@ class ServerSettings(StoreSettings):
         if problems:
             raise SettingsError("refusing to start in production: " + "; ".join(problems))
         return self
+
+    def _audit_key_problems(self) -> list[str]:
+        """The audit log's signing key must be readable (and never in the database)."""
+        from rxguard.tlog.note import NoteError, Signer
+
+        path = self.audit_key_file
+        if path is None:
+            return [
+                "RXGUARD_AUDIT_KEY_FILE is not set; create the audit log's signing key with "
+                "'rxguard audit keygen --name <log name> --out <file>' and point RXGUARD_AUDIT_KEY_FILE at it"
+            ]
+        try:
+            Signer.parse(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            return [f"RXGUARD_AUDIT_KEY_FILE {path} cannot be read ({exc.strerror})"]
+        except NoteError as exc:
+            return [f"RXGUARD_AUDIT_KEY_FILE {path}: {exc}"]
+        return []
 
     def public_base(self) -> str:
         """The base URL EHRs and users reach rxguard at: ``public_url``, or in development the

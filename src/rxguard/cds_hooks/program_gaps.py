@@ -50,7 +50,7 @@ _STATUS_GAP = {
     "suspended": (
         "suspended",
         "treatment is suspended in the program",
-        "Resolve the suspension (e.g. exclude PML) before dosing.",
+        "Resolve the suspension (e.g. exclude the suspected adverse event) before dosing.",
     ),
     "discontinued": (
         "discontinued",

@@ -29,7 +29,7 @@ def render_text(result: CheckResult, console: Console) -> None:
     console.print(f"Verdict: [{_STYLE[a.verdict]}]{a.verdict.upper()}[/]")
     if a.stratum:
         review = " [yellow](cut-offs not verified: review)[/]" if a.stratum.needs_review else ""
-        console.print(f"PML risk stratum: {escape(a.stratum.title)}{review}")
+        console.print(f"{escape(a.stratum.model_title or 'Risk')} stratum: {escape(a.stratum.title)}{review}")
     console.print(f"Previous infusions: {a.infusions_before}")
     for f in a.findings:
         flag = " [yellow]NEEDS REVIEW[/]" if f.needs_review else ""

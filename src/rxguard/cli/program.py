@@ -13,6 +13,7 @@ stays in the database.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from rxguard.cli.options import require_development
-from rxguard.errors import AuditChainError, InputError
+from rxguard.errors import InputError
 from rxguard.program import validation
 from rxguard.store import get_settings, make_engine, session_factory, transaction, upgrade
 from rxguard.store.db import open_existing
@@ -159,7 +160,7 @@ def register(app: typer.Typer) -> None:
     reg_app = typer.Typer(help="Register prescribers, sites, pharmacies and patients.", no_args_is_help=True)
     cert_app = typer.Typer(help="Suspend, reinstate or revoke a certification.", no_args_is_help=True)
     ae_app = typer.Typer(help="Adverse events: report and export.", no_args_is_help=True)
-    audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+    audit_app = typer.Typer(help="The audit log: signed checkpoints, verification, proofs.", no_args_is_help=True)
     app.add_typer(db_app, name="db")
     app.add_typer(demo_app, name="demo")
     app.add_typer(reg_app, name="register")
@@ -184,6 +185,24 @@ def _db_commands(db_app: typer.Typer, demo_app: typer.Typer, audit_app: typer.Ty
             engine.dispose()
         typer.echo(f"database at {engine.url.render_as_string(hide_password=True)} is at the latest revision")
 
+    @db_app.command("grant-app-role")
+    def db_grant_app_role(role: str) -> None:
+        """PostgreSQL: let ROLE (what the server connects as) use the program but never rewrite the audit log.
+
+        Run it as the role that owns the tables (the one that ran 'rxguard db upgrade'); see docs/audit.md.
+        """
+        from rxguard.store.roles import grant_app_role
+
+        engine = make_engine()
+        try:
+            if engine.dialect.name != "postgresql":
+                raise InputError("grant-app-role is for PostgreSQL; a SQLite file is guarded by its file permissions")
+            with engine.begin() as connection:
+                grant_app_role(connection, role)
+        finally:
+            engine.dispose()
+        typer.echo(f"role {role} may read and write the program; on the audit tables only read and append")
+
     @demo_app.command("load")
     def demo_load(at: At = None) -> None:
         """Load named personas and patients in every state into an empty database."""
@@ -198,15 +217,9 @@ def _db_commands(db_app: typer.Typer, demo_app: typer.Typer, audit_app: typer.Ty
         for key, state in states.items():
             typer.echo(f"{key:10} {state}")
 
-    @audit_app.command("verify")
-    def audit_verify() -> None:
-        """Walk the hash chain; name the first entry that was edited, inserted or deleted."""
-        from rxguard.store import audit
+    from rxguard.cli import audit as audit_cli
 
-        report = run_in_transaction(audit.verify)
-        if not report.ok:
-            raise AuditChainError(report.message())
-        typer.echo(report.message())
+    audit_cli.register(audit_app)
 
 
 def _participant_commands(reg_app: typer.Typer, cert_app: typer.Typer, app: typer.Typer) -> None:
@@ -864,12 +877,15 @@ def _monitoring_commands(app: typer.Typer, ae_app: typer.Typer) -> None:
             echo_json(data)
 
     @app.command("export")
-    def export(path: Path) -> None:
-        """Export the whole program as FHIR NDJSON (history and audit chain included)."""
+    def export(path: Path, actor: Actor = None) -> None:
+        """Export the whole program as FHIR NDJSON (history and audit chain included); the export is audited."""
 
         def work(s: Session) -> int:
             lines = list(transfer.export_ndjson(s))
-            path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+            body = "".join(line + "\n" for line in lines)
+            path.write_text(body, encoding="utf-8")
+            transfer.record_export(s, resources=len(lines), digest=hashlib.sha256(body.encode()).hexdigest(),
+                                   at=parse_datetime(None), actor=actor_of(actor))  # fmt: skip
             return len(lines)
 
         typer.echo(f"{run_in_transaction(work)} resources written to {path}")

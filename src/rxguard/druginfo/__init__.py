@@ -2,7 +2,7 @@
 
 Nothing here holds a fact. Monographs are built from a pack's ``monograph.yaml``
 (cited statements in English and Chinese), its ``conflicts.yaml`` (where sources
-disagree), ``schedule.yaml`` (the monitoring calendar), ``risk.yaml`` (PML
+disagree), ``schedule.yaml`` (the monitoring calendar), ``risk.yaml`` (risk
 strata) and ``sources.yaml`` (titles, tiers, verification), so what a clinician
 reads is what the engine enforces.
 """

@@ -587,7 +587,9 @@ def answer_question(
 ) -> Answer:
     """Answer one question from the packs; never guesses a drug, never answers outside the packs."""
     if not question.strip():
-        raise InputError('the question is empty; ask e.g. rxguard ask "What are the contraindications of natalizumab?"')
+        raise InputError(
+            'the question is empty; ask e.g. rxguard ask "What are the contraindications of <drug>?" with a drug rxguard packs list shows'
+        )
     if lang is not None and lang not in ("en", "zh"):
         raise InputError(f"--lang {lang!r} is not available; use en or zh")
     packs = load_all() if packs is None else packs

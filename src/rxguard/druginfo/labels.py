@@ -31,7 +31,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     ),
     "applies-in": ("Applies in", "适用地区"),
     "calendar": ("Monitoring calendar (what rxguard schedules)", "监测日程（rxguard 据此排期）"),
-    "strata": ("How rxguard stratifies PML risk", "rxguard 的 PML 风险分层"),
+    "strata": ("How rxguard stratifies risk", "rxguard 的风险分层"),
     "needs-review": ("needs label check", "需核对说明书"),
     "english-only": ("(English only)", "（仅有英文）"),
     "disclaimer": ("Disclaimer", "免责声明"),

@@ -7,7 +7,7 @@ statement with citations, including the parts generated from other pack files:
 
 - "Where sources disagree" from ``conflicts.yaml`` (claims and resolution);
 - the monitoring calendar from ``schedule.yaml``;
-- the PML strata from ``risk.yaml``.
+- the risk strata from ``risk.yaml``.
 
 Their Chinese wording comes from ``monograph.yaml`` (``conflicts_zh``,
 ``calendar_zh``, ``strata_zh``); where it is missing the English is shown and

@@ -1,7 +1,7 @@
 """Find the statements that answer a question: BM25 over every cited statement of a pack.
 
 What is indexed, per pack and language: every monograph statement, the
-generated ones too (monitoring calendar from ``schedule.yaml``, PML strata
+generated ones too (monitoring calendar from ``schedule.yaml``, risk strata
 from ``risk.yaml``, "where sources disagree" from ``conflicts.yaml``), and in
 English every rule's message and action (rules carry no Chinese wording; a
 rule that a monograph statement already explains is not indexed twice).
@@ -44,7 +44,7 @@ RULE_SECTION: dict[str, str] = {
     "schedule": "administration",
     "monitoring": "monitoring",
     "lab": "monitoring",
-    "pml": "pml-risk",
+    "risk": "pml-risk",
     "program": "access",
 }
 #: Weight of the intent prior against the best BM25 score (1.0).

@@ -81,7 +81,7 @@ class DoseInterval(Strict):
 
 
 class Course(Strict):
-    """A bounded treatment course (mifamurtide: 48 infusions in 36 weeks)."""
+    """A bounded treatment course (a number of doses within a period, e.g. 48 infusions in 36 weeks)."""
 
     total_infusions: int = Field(gt=0)
     duration: Duration
@@ -218,7 +218,7 @@ class ProgramRecords(Strict):
     """How the program's own records reach the clinical check at the gate, as facts the rules read.
 
     ``adverse_events``: adverse event kind -> the condition value set it stands for
-    (a suspected PML report is a sign suggesting PML). ``monitoring``: monitoring
+    (a report of a suspected event is read as a sign of that condition). ``monitoring``: monitoring
     kind -> the lab test a result of ``positive`` or ``negative`` is read as; other
     results are not read (free text). Every infusion the program recorded is a
     MedicationAdministration of the drug.

@@ -86,6 +86,8 @@ def clear_hold(
         reason=f"{outcome}: {reason}",
         infusable=outcome == "proceed",
     )
+    audit.record(session, at=at, actor=prescriber_key, action=f"clearance.{outcome}", entity="clearance",
+                 entity_id=clearance.id, payload={"authorization": row.id, "reason": reason})  # fmt: skip
     if outcome == "discontinue":  # the enrollment is locked since the start
         discontinue_enrollment(session, program, enrollment, at=at, actor=prescriber_key, reason=reason)
     flush_or_conflict(session, "clearance")

@@ -1,7 +1,7 @@
 """Patient enrollment, consent, treatment authorization, reauthorization, discontinuation.
 
 States: enrolled → authorized → (reauthorization due every N months) →
-lapsed → authorized again by reauthorization; suspended (e.g. suspected PML)
+lapsed → authorized again by reauthorization; suspended (e.g. a suspected serious adverse event)
 → authorized when the prescriber resumes; discontinued (final), with a reason
 and a follow-up due date. Lapsing happens by the passage of time; it is
 appended as an event the moment the program notices it.
@@ -359,7 +359,7 @@ def suspend_patient(session: Session, enrollment: Enrollment, *, at: datetime, a
 def resume(
     session: Session, *, program_id: str, patient_key: str, prescriber_key: str, at: datetime, actor: str, reason: str
 ) -> Enrollment:
-    """Lift a suspension (e.g. PML excluded): the prescriber decides, with a reason."""
+    """Lift a suspension (e.g. the suspected event excluded): the prescriber decides, with a reason."""
     require_aware(at)
     program = get_program(program_id)
     enrollment = enrollment_of(session, patient_key, program_id, lock=True)

@@ -1,6 +1,6 @@
 """The program's own records as facts for the clinical check at the gate.
 
-A patient suspended for suspected PML must not pass the gate's clinical check
+A patient suspended for a suspected adverse event must not pass the gate's clinical check
 just because the request's FHIR bundle says nothing about it. What the program
 recorded (adverse events, antibody results, infusions) is added to the
 ``PatientFacts`` directly, each item saying where it comes from ("recorded in

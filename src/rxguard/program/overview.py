@@ -337,7 +337,7 @@ def decision_counts(session: Session, *, on: date, within: Select[Any] | None) -
 
 
 def stratum_counts(session: Session, *, within: Select[Any] | None) -> dict[str, int]:
-    """PML stratum of each active enrollment, read from its latest per-dose assessment."""
+    """Risk stratum of each active enrollment, read from its latest per-dose assessment."""
     latest = (
         select(Authorization.enrollment_id, func.max(Authorization.visit_at).label("at"))
         .group_by(Authorization.enrollment_id)

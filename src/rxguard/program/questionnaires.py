@@ -11,7 +11,7 @@ the same definition. Four forms per program:
 * ``pre-infusion-checklist`` — the pack's checklist questions, every one
   required (a missing answer holds the dose, as on the web form);
 * ``reauthorization`` — the prescriber's periodic reauthorization (programs
-  with ``reauthorization_every``): the PML assessment was done, and the
+  with ``reauthorization_every``): the assessment the program requires was done, and the
   decision to continue;
 * ``discontinuation`` — the reason treatment stops.
 

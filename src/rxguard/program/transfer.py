@@ -334,3 +334,18 @@ def _insert_all(session: Session, model: type[Base], rows: list[tuple[_Line, dic
 def snapshot(session: Session) -> dict[str, list[dict[str, Any]]]:
     """The whole program state as plain data, for comparing two instances."""
     return {model.__tablename__: [row_dict(row) for row in _rows(session, model)] for model in MODELS}
+
+
+def parse_rows(lines: Iterable[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(table, row) for every line of an export, in file order (for checks that need no database)."""
+    for _, table, row in _parse(lines):
+        yield table, row
+
+
+def record_export(session: Session, *, resources: int, digest: str, at: datetime, actor: str) -> None:
+    """An export is itself an audited act: who took the whole program out, how big, which bytes."""
+    from rxguard.store import audit
+    from rxguard.store.models import new_id
+
+    audit.record(session, at=at, actor=actor, action="program.exported", entity="export", entity_id=new_id(),
+                 payload={"resources": resources, "sha256": digest})  # fmt: skip

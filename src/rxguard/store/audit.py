@@ -13,37 +13,23 @@ the first entry that was edited, inserted or deleted.
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-import orjson
 from sqlalchemy import Integer, String, Table, TextClause, bindparam, event, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from rxguard.store.models import AuditEntry, AuditHead
+from rxguard.store.models import AuditEntry, AuditHead, Base
+from rxguard.tlog.checkpoint import Checkpoint
+from rxguard.tlog.entry import GENESIS, Entry, canonical_json, chain_hash, entry_body, format_at
+from rxguard.tlog.verification import COVERED_TABLES, ChainReport, LogReport
+from rxguard.tlog.verification import verify_log as tlog_verify
 
-GENESIS = "0" * 64
+__all__ = ["GENESIS", "ChainReport", "canonical_json", "entry_hash", "format_at", "record", "verify", "verify_log"]
 _QUEUE = "rxguard_audit_queue"
-
-
-def canonical_json(data: Any) -> str:
-    """Sorted keys, no spaces, UTF-8: the same bytes for the same content everywhere."""
-    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS, default=_default).decode()
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"cannot put {type(value).__name__} in an audit payload")
-
-
-def format_at(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def entry_hash(
@@ -56,19 +42,7 @@ def entry_hash(
     payload: str,
     prev_hash: str,
 ) -> str:
-    body = canonical_json(
-        {
-            "seq": seq,
-            "at": format_at(at),
-            "actor": actor,
-            "action": action,
-            "entity": entity,
-            "entity_id": entity_id,
-            "payload": payload,
-            "prev_hash": prev_hash,
-        }
-    )
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+    return chain_hash(prev_hash, entry_body(seq, at, actor, action, entity, entity_id, payload, prev_hash))
 
 
 @dataclass(frozen=True)
@@ -167,54 +141,46 @@ def _drop_queued(session: Session) -> None:
     session.info.pop(_QUEUE, None)
 
 
-@dataclass(frozen=True)
-class ChainReport:
-    ok: bool
-    entries: int
-    first_bad_seq: int | None = None
-    problem: str = ""
+def read_entries(session: Session) -> Iterator[Entry]:
+    """Every entry in seq order, as plain tuples (one pass; rows streamed, not held)."""
+    columns = [_ENTRY.c[name] for name in Entry._fields]
+    result = session.execute(select(*columns).order_by(_ENTRY.c.seq).execution_options(yield_per=10_000))
+    for row in result:
+        yield Entry._make(row)
 
-    def message(self) -> str:
-        if self.ok:
-            return f"audit chain intact: {self.entries} entries"
-        return f"audit chain broken at seq {self.first_bad_seq}: {self.problem}"
+
+def read_head(session: Session) -> tuple[int, str] | None:
+    # Read afresh: appends go through plain SQL, so an AuditHead held by the session may be stale.
+    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
+    return None if head is None else (head.seq, head.hash)
+
+
+def business_ids(session: Session) -> dict[str, Iterator[str]]:
+    """The ids of every business row the log must cover, table by table."""
+    from rxguard.store import auth_models  # noqa: F401  (users, tokens and patient sites are covered too)
+
+    tables = Base.metadata.tables
+    return {name: session.execute(select(tables[name].c.id)).scalars() for name in COVERED_TABLES if name in tables}
+
+
+def verify_log(
+    session: Session,
+    checkpoints: Sequence[tuple[str, Checkpoint]] = (),
+    *,
+    coverage: bool = True,
+    keep_leaves: bool = False,
+) -> LogReport:
+    """The chain, the Merkle roots against ``checkpoints`` and (``coverage``) every business row's entry."""
+    head = read_head(session)
+    return tlog_verify(
+        read_entries(session),
+        head=head,
+        checkpoints=checkpoints,
+        business=business_ids(session) if coverage else None,
+        keep_leaves=keep_leaves,
+    )
 
 
 def verify(session: Session) -> ChainReport:
     """Walk the chain in seq order; report the first entry that does not fit."""
-    prev_hash, expected_seq, count = GENESIS, 1, 0
-    rows = session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars()
-    for row in rows:
-        count += 1
-        if row.seq != expected_seq:
-            kind = "missing (deleted)" if row.seq > expected_seq else "out of order"
-            return ChainReport(False, count, expected_seq, f"entry {expected_seq} is {kind}")
-        if row.prev_hash != prev_hash:
-            return ChainReport(
-                False,
-                count,
-                row.seq,
-                "prev_hash does not match the previous entry (inserted or deleted before it)",
-            )
-        digest = entry_hash(
-            row.seq,
-            row.at,
-            row.actor,
-            row.action,
-            row.entity,
-            row.entity_id,
-            row.payload,
-            row.prev_hash,
-        )
-        if digest != row.hash:
-            return ChainReport(False, count, row.seq, "content does not match its hash (edited or inserted)")
-        prev_hash, expected_seq = row.hash, expected_seq + 1
-    # Read afresh: appends go through plain SQL, so an AuditHead held by the session may be stale.
-    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
-    if head is not None and (head.seq != expected_seq - 1 or head.hash != prev_hash):
-        if head.seq >= expected_seq:
-            return ChainReport(False, count, expected_seq, f"entry {expected_seq} is missing (deleted)")
-        if head.seq < expected_seq - 1:
-            return ChainReport(False, count, head.seq + 1, "entry was appended behind the chain's back (inserted)")
-        return ChainReport(False, count, head.seq, "the chain head does not match the last entry")
-    return ChainReport(True, count)
+    return verify_log(session, coverage=False).chain

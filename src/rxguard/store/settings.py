@@ -5,7 +5,9 @@ clinic (or a developer) gets a working program with zero set-up, and a
 PostgreSQL URL in production. ``RXGUARD_DOSE_INTERVAL_TOLERANCE_DAYS``
 overrides the programs' early-dose tolerance (see ``docs/program.md``).
 ``RXGUARD_DB_POOL_SIZE`` / ``RXGUARD_DB_MAX_OVERFLOW`` size each process's
-PostgreSQL connection pool.
+PostgreSQL connection pool. ``RXGUARD_AUDIT_KEY_FILE`` names the audit log's
+signing key and ``RXGUARD_AUDIT_CHECKPOINT_DIR`` where signed checkpoints are
+published (``docs/audit.md``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,13 @@ class Settings(BaseSettings):
     #: allow processes x (size + overflow) connections.
     db_pool_size: int = Field(default=20, ge=1, le=500)
     db_max_overflow: int = Field(default=20, ge=0, le=500)
+    #: The audit log's Ed25519 signing key (``rxguard audit keygen``), kept outside the database.
+    #: Required by ``rxguard serve`` in production; checkpoints cannot be signed without it.
+    audit_key_file: Path | None = None
+    #: Where the server publishes a signed checkpoint of the audit log (a witness directory:
+    #: ``checkpoint`` and ``history/<size>``), every ``audit_checkpoint_interval_seconds``.
+    audit_checkpoint_dir: Path | None = None
+    audit_checkpoint_interval_seconds: int = Field(default=600, ge=10, le=86_400)
 
     def sqlite_path(self) -> Path | None:
         """The file a ``sqlite:///`` URL points to (None for memory or other engines)."""

@@ -105,11 +105,26 @@ def drop_postgres_schema(schema: str, base: str | None = None) -> None:
 
 
 def postgres_database(schema: str, url: str, engine: Engine) -> TestDatabase:
-    """Empty every table (TRUNCATE does not fire the append-only row triggers)."""
+    """Empty every table: TRUNCATE, with the audit tables' TRUNCATE guards off for this transaction."""
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    guards = ("audit_entry_no_truncate", "audit_head_no_truncate")
     with engine.begin() as connection:
+        for guard in guards:
+            connection.execute(text(f"ALTER TABLE {guard.rsplit('_no_', 1)[0]} DISABLE TRIGGER {guard}"))
         connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+        for guard in guards:
+            connection.execute(text(f"ALTER TABLE {guard.rsplit('_no_', 1)[0]} ENABLE TRIGGER {guard}"))
     return TestDatabase("postgresql", url, engine, session_factory(engine), schema=schema)
+
+
+def audit_signing(folder: Path) -> dict[str, Path]:
+    """Settings a production server needs for its audit log: a fresh signing key and a checkpoint directory."""
+    from rxguard.tlog.note import Signer
+
+    key = folder / "audit.key"
+    if not key.exists():
+        key.write_text(Signer.generate("rxguard.test/audit").text() + "\n", encoding="utf-8")
+    return {"audit_key_file": key, "audit_checkpoint_dir": folder / "audit-checkpoints"}
 
 
 # --------------------------------------------------------------------------- pytest fixtures

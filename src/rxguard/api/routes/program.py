@@ -8,6 +8,8 @@ service inside the request's transaction, and shapes the result. Who did it
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -241,7 +243,10 @@ def register_patient(
 def get_patient(user: UserDep, session: SessionDep, clock: ClockDep, patient_key: Key) -> dict[str, Any]:
     """A patient's standing: enrollments with today's status, and the sites that care for them."""
     user.require("read")
-    return records.patient_file(session, scope.scoped_patient(session, user, patient_key), on=clock().date())
+    patient = scope.scoped_patient(session, user, patient_key)
+    now = clock()
+    records.record_read(session, user, patient, at=now, what="file")
+    return records.patient_file(session, patient, on=now.date())
 
 
 class SiteIn(Body):
@@ -650,10 +655,12 @@ def get_monitoring(
 ) -> dict[str, Any]:  # fmt: skip
     """One patient's monitoring calendar (every item with its status today) and disease-activity trend."""
     user.require("read")
-    scope.scoped_patient(session, user, patient_key)
+    patient = scope.scoped_patient(session, user, patient_key)
+    now = clock()
+    records.record_read(session, user, patient, at=now, what="monitoring")
     enrolled = enrollment.enrollment_of(session, patient_key, program)
     return {
-        "calendar": [row.to_dict() for row in monitoring.calendar(session, enrolled, on=clock().date())],
+        "calendar": [row.to_dict() for row in monitoring.calendar(session, enrolled, on=now.date())],
         "disease_activity": monitoring.disease_activity_trend(session, enrolled),
     }
 
@@ -804,10 +811,13 @@ def list_adverse_events(
     responses={200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}},
                      "description": "FHIR NDJSON"}, **problem_responses(401, 403)},
 )  # fmt: skip
-def export_program(user: UserDep, session: SessionDep) -> Response:
-    """The whole program as FHIR NDJSON, history and audit chain included (administrator, auditor)."""
+def export_program(user: UserDep, session: SessionDep, clock: ClockDep) -> Response:
+    """The whole program as FHIR NDJSON, history and audit chain included (administrator, auditor); audited."""
     user.require("audit")
-    body = "".join(line + "\n" for line in transfer.export_ndjson(session))
+    lines = list(transfer.export_ndjson(session))
+    body = "".join(line + "\n" for line in lines)
+    transfer.record_export(session, resources=len(lines), digest=hashlib.sha256(body.encode()).hexdigest(),
+                           at=clock(), actor=user.name)  # fmt: skip
     return Response(body, media_type="application/x-ndjson")
 
 
@@ -815,8 +825,12 @@ def export_program(user: UserDep, session: SessionDep) -> Response:
     "/audit/verification", operation_id="verify_audit", response_model=Open, responses=problem_responses(401, 403)
 )
 def verify_audit(user: UserDep, session: SessionDep) -> dict[str, Any]:
-    """Walk the audit log's hash chain; name the first entry that was edited, inserted or deleted."""
+    """Walk the audit log's hash chain, recompute its Merkle root and check every business record has its entry.
+
+    Checking against signed checkpoints kept outside the database is ``rxguard audit verify --checkpoint``.
+    """
     user.require("audit")
-    report = audit.verify(session)
-    return {"ok": report.ok, "entries": report.entries, "first_bad_seq": report.first_bad_seq,
+    report = audit.verify_log(session)
+    return {"ok": report.ok, "entries": report.entries, "first_bad_seq": report.chain.first_bad_seq,
+            "root": base64.b64encode(report.root).decode(), "problems": report.problems,
             "message": report.message()}  # fmt: skip

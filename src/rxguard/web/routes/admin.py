@@ -7,6 +7,7 @@ certifications and accounts.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form
@@ -129,7 +130,10 @@ def export(ctx: PageDep) -> Response:
     assert ctx.user is not None
     ctx.user.require("audit")
     with unit_of_work(ctx.request) as session:
-        body = "".join(line + "\n" for line in transfer.export_ndjson(session))
+        lines = list(transfer.export_ndjson(session))
+        body = "".join(line + "\n" for line in lines)
+        transfer.record_export(session, resources=len(lines), digest=hashlib.sha256(body.encode()).hexdigest(),
+                               at=ctx.now, actor=ctx.user.name)  # fmt: skip
     name = f"rxguard-program-{ctx.now.strftime('%Y%m%dT%H%M%SZ')}.ndjson"
     return Response(
         body,

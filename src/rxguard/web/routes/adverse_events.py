@@ -1,4 +1,4 @@
-"""Reporting an adverse event; a suspected or confirmed PML suspends treatment and the page says so."""
+"""Reporting an adverse event; an event the pack marks as suspending (suspected or confirmed) suspends treatment and the page says so."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from rxguard.access.records import record_read
 from rxguard.access.scope import scoped_patient
 from rxguard.errors import AccessDeniedError, NotFoundError, RxguardError
 from rxguard.program import adverse_events
@@ -33,7 +34,9 @@ def _form_page(
 ) -> Response:
     assert ctx.user is not None
     with unit_of_work(ctx.request) as session:
-        file = patient_file(session, scoped_patient(session, ctx.user, key), on=ctx.now.date())
+        found = scoped_patient(session, ctx.user, key)
+        record_read(session, ctx.user, found, at=ctx.now, what="adverse-event")
+        file = patient_file(session, found, on=ctx.now.date())
     active = [e for e in file.enrollments if e.status != "discontinued"] or file.enrollments
     return render(
         ctx,

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from rxguard.access.policy import OVERRIDE_ROLE
+from rxguard.access.records import record_read
 from rxguard.access.scope import own_prescriber_key, own_site_key, scoped_authorization, scoped_patient
 from rxguard.engine.model import stratum_of
 from rxguard.errors import (
@@ -80,6 +81,7 @@ def _dose_page(
     assert ctx.user is not None
     with unit_of_work(ctx.request) as session:
         found = scoped_patient(session, ctx.user, key)
+        record_read(session, ctx.user, found, at=ctx.now, what="dose")
         file = patient_file(session, found, on=ctx.now.astimezone(ctx.zone).date())
     candidates = [e for e in file.enrollments if program in (None, e.program)]
     if not candidates:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Query
 from starlette.responses import Response
 
+from rxguard.access.records import record_read
 from rxguard.access.scope import own_prescriber_key, scoped_patient, visible_patient_ids
 from rxguard.errors import NotFoundError, RxguardError
 from rxguard.program import enrollment
@@ -38,6 +39,7 @@ def _patient_page(ctx: PageContext, key: str, *, error: str | None = None, statu
     assert ctx.user is not None
     with unit_of_work(ctx.request) as session:
         found = scoped_patient(session, ctx.user, key)
+        record_read(session, ctx.user, found, at=ctx.now, what="file")
         file = patient_file(session, found, on=ctx.now.astimezone(ctx.zone).date())
     stratum_sources = []
     if file.stratum:
@@ -65,6 +67,7 @@ def printable_consent(ctx: PageDep, key: Key, consent_id: Annotated[str, Path(ma
     assert ctx.user is not None
     with unit_of_work(ctx.request) as session:
         found = scoped_patient(session, ctx.user, key)
+        record_read(session, ctx.user, found, at=ctx.now, what="consent")
         file = patient_file(session, found, on=ctx.now.date())
     consent = next((c for c in file.consents if c.id == consent_id), None)
     if consent is None:

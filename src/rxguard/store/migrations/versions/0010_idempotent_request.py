@@ -2,8 +2,8 @@
 
 See ``rxguard.store.request_models`` and ``rxguard.store.idempotency``.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02 01:40:00.000000
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import rxguard.store.types
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
