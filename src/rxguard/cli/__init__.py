@@ -55,6 +55,7 @@ COMMANDS: dict[str, str] = {
             "infuse",
             "monitor",
             "override",
+            "override-confirm",
             "overrides",
             "reauthorize",
             "register",
