@@ -72,7 +72,7 @@ def _binding_problems(resource: dict[str, Any]) -> list[str]:
 @pytest.fixture
 def emitted(demo_database: TestDatabase) -> list[dict[str, Any]]:
     admin = {"Authorization": f"Bearer {user_token(demo_database, 'root', 'admin')}"}
-    nurse = {"Authorization": f"Bearer {user_token(demo_database, 'kim', 'nurse', site_key='site_north')}"}
+    nurse = {"Authorization": f"Bearer {user_token(demo_database, 'kim', 'nurse', site_key='site_south')}"}
     settings = ServerSettings(database_url=demo_database.url, public_url=BASE)
     out: list[dict[str, Any]] = []
     with TestClient(create_app(settings, clock=lambda: NOW), raise_server_exceptions=False) as client:

@@ -31,6 +31,9 @@ class Deployment:
         folder.mkdir(parents=True, exist_ok=True)
         self.db: TestDatabase = sqlite_database(template, folder)
         self.nurse = {"Authorization": f"Bearer {user_token(self.db, 'kim', 'nurse', site_key='site_north')}"}
+        # pat_amy's dose today is already open at site_south (the demo's confirmed override), and one
+        # authorization per dose and visit means her checklist is answered there.
+        self.south_nurse = {"Authorization": f"Bearer {user_token(self.db, 'lee', 'nurse', site_key='site_south')}"}
         self.doctor = {"Authorization": f"Bearer {user_token(self.db, 'ada', 'prescriber', prescriber_key='dr_ada')}"}
         settings = ServerSettings(database_url=self.db.url, public_url=BASE)
         self.client = TestClient(create_app(settings, clock=lambda: NOW), raise_server_exceptions=False)
@@ -89,11 +92,11 @@ def test_a_checklist_response_decides_exactly_as_the_api(deployments: list[Deplo
     answers = {q: False for q in ids}
     if yes_at is not None:
         answers[ids[yes_at]] = True
-    submitted = via_fhir.submit(via_fhir.nurse, response_for(questionnaire, "pat_amy", answers))
+    submitted = via_fhir.submit(via_fhir.south_nurse, response_for(questionnaire, "pat_amy", answers))
     assert submitted.status_code == 201, submitted.text
     effect = orjson.loads(submitted.json()["extension"][0]["valueString"])
     api = via_api.client.post("/api/v1/authorizations", json={"patient": "pat_amy", "answers": answers},
-                              headers=via_api.nurse)  # fmt: skip
+                              headers=via_api.south_nurse)  # fmt: skip
     assert api.status_code == 201, api.text
     assert effect["decision"] == api.json()["decision"]
     if yes_at is not None:
