@@ -34,7 +34,8 @@ Bundle = dict[str, Any]
 def _cases() -> Iterator[Any]:
     for pack in PACKS.values():
         for vfile, index, vignette in pack.vignettes():
-            if not vignette.bundle:
+            # Only vignettes where a rule fires have an input to make unreadable (chosen at collection).
+            if not vignette.bundle and _run(pack, vignette, vignette_bundle(pack, vfile, vignette)).findings:
                 yield pytest.param(pack, vfile, index, id=f"{pack.name}:{vfile.path.stem}:{index}")
 
 
@@ -92,8 +93,6 @@ def test_a_rule_whose_input_becomes_unreadable_says_could_not_verify(
     vignette = vfile.vignettes[index]
     bundle = vignette_bundle(pack, vfile, vignette)
     fired = {f.rule_id for f in _run(pack, vignette, bundle).findings}
-    if not fired:
-        pytest.skip("no rule fires for this vignette")
     for i, entry in enumerate(bundle["entry"]):
         for how, resource in _blurred(entry["resource"], vignette):
             changed = copy.deepcopy(bundle)

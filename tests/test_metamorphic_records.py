@@ -49,12 +49,6 @@ Summary = tuple[str, tuple[tuple[str, str, bool], ...], str | None]
 COUNTS: dict[str, int] = {}
 
 
-def _cases() -> Iterator[Any]:
-    for pack in PACKS.values():
-        for vfile, index, _vignette in pack.vignettes():
-            yield pytest.param(pack, vfile, index, id=f"{pack.name}:{vfile.path.stem}:{index}")
-
-
 def _assess(pack: Pack, vignette: Vignette, bundle: Bundle, patient: str | None = None) -> Summary:
     facts = READER.read(bundle, patient)
     result = assess(
@@ -68,6 +62,14 @@ def _assess(pack: Pack, vignette: Vignette, bundle: Bundle, patient: str | None 
     )
     fired = tuple(sorted((f.rule_id, f.effective_severity, f.could_not_verify) for f in result.findings))
     return result.verdict, fired, result.stratum.id if result.stratum else None
+
+
+def _cases() -> Iterator[Any]:
+    """The vignettes where a rule fires (the others have nothing to rewrite), chosen at collection."""
+    for pack in PACKS.values():
+        for vfile, index, vignette in pack.vignettes():
+            if _assess(pack, vignette, vignette_bundle(pack, vfile, vignette))[1]:
+                yield pytest.param(pack, vfile, index, id=f"{pack.name}:{vfile.path.stem}:{index}")
 
 
 def _patient(bundle: Bundle) -> tuple[str, str]:
@@ -277,8 +279,6 @@ def test_a_record_written_another_way_gives_the_same_assessment(pack: Pack, vfil
     vignette = vfile.vignettes[index]
     bundle = vignette_bundle(pack, vfile, vignette)
     base = _assess(pack, vignette, bundle)
-    if not base[1]:
-        pytest.skip("no rule fires for this vignette; nothing to rewrite")
     pid, _ = _patient(bundle)
     at = vignette.at
     variants: list[tuple[str, Bundle, str | None]] = [
@@ -299,9 +299,6 @@ def test_a_record_written_another_way_gives_the_same_assessment(pack: Pack, vfil
 def test_a_record_in_error_or_of_another_patient_counts_as_absent(pack: Pack, vfile: VignetteFile, index: int) -> None:
     vignette = vfile.vignettes[index]
     bundle = vignette_bundle(pack, vfile, vignette)
-    base = _assess(pack, vignette, bundle)
-    if not base[1]:
-        pytest.skip("no rule fires for this vignette")
     pid, _ = _patient(bundle)
     checked = 0
     for i in _clinical(bundle):
