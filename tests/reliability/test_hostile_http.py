@@ -233,7 +233,7 @@ WATCH: Watch | None = None  # the running test's watch (checks are registered on
 
 @schemathesis.check
 def rxguard_refusals_are_clean(ctx: Any, response: Any, case: Any) -> bool | None:
-    """No 5xx, no traceback, errors as problem+json, and a refused call changes no record."""
+    """No 5xx, no traceback, errors as problem+json (FHIR: OperationOutcome), and a refused call changes no record."""
     if WATCH is None:
         return None
     label = f"{case.method} {case.path}"
@@ -243,8 +243,14 @@ def rxguard_refusals_are_clean(ctx: Any, response: Any, case: Any) -> bool | Non
     if "Traceback" in response.text:
         raise AssertionError(f"{label}: a traceback reached the client")
     if response.status_code >= 400:
-        content_type = response.headers.get("content-type") or [""]
-        if not str(content_type[0]).startswith("application/problem+json"):
+        content_type = str((response.headers.get("content-type") or [""])[0])
+        if case.path.startswith("/fhir"):
+            # FHIR answers its errors as an OperationOutcome (FHIR R4 RESTful API), not problem+json.
+            if not content_type.startswith("application/fhir+json") or (
+                response.json().get("resourceType") != "OperationOutcome"
+            ):
+                raise AssertionError(f"{label}: {response.status_code} is not a FHIR OperationOutcome")
+        elif not content_type.startswith("application/problem+json"):
             raise AssertionError(f"{label}: {response.status_code} is not problem+json")
         before = WATCH.before.get(case.id)
         if before is not None and fingerprint(WATCH.deployment.database) != before:

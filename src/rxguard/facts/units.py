@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +124,9 @@ def _ucum_from_text(text: str) -> str:
 # ------------------------------------------------------------------ UCUM through ucumvert/pint
 
 
+_PARSING = threading.RLock()
+
+
 @functools.cache
 def _registry() -> Any:
     from ucumvert import PintUcumRegistry
@@ -138,7 +142,8 @@ def _quantity(ucum: str) -> Any:
     if _ANNOTATION_ONLY.match(ucum):
         ucum = "1"  # "{score}", "{count}": an annotation alone is the unit one
     try:
-        quantity = _registry().from_ucum(ucum)
+        with _PARSING:  # one parse at a time: the server reads units from a thread pool
+            quantity = _registry().from_ucum(ucum)
         quantity.dimensionality  # noqa: B018 - an annotation-only code parses to a bare token
     except Exception:  # ucumvert raises lark, pint and attribute errors alike for what it cannot read
         raise UnitError(f"unit {ucum!r} is not a valid UCUM unit") from None
@@ -193,7 +198,8 @@ def _factor(source: str, target: str) -> float:
             f"{source} cannot be converted to {target}: they measure different things "
             f"({_dimension(src)} vs {_dimension(dst)})"
         )
-    return float(src.to(dst.units).magnitude / dst.magnitude)
+    with _PARSING:
+        return float(src.to(dst.units).magnitude / dst.magnitude)
 
 
 def _dimension(quantity: Any) -> str:
