@@ -21,7 +21,7 @@ import asyncio
 import itertools
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -139,6 +139,10 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[Response, bool]:
     return Response(status, headers, content), headers.get("connection", "").lower() != "close"
 
 
+def _patient_id(bundle: Mapping[str, Any]) -> str:
+    return next(e["resource"]["id"] for e in bundle["entry"] if e["resource"].get("resourceType") == "Patient")
+
+
 @dataclass
 class Traffic:
     """What the load sends; ``base`` is read on every request so a restarted server is picked up."""
@@ -148,18 +152,30 @@ class Traffic:
     bundle: dict[str, Any] = field(default_factory=lambda: orjson.loads(EXAMPLE.read_bytes()))
     _patients: itertools.cycle[str] = field(init=False)
     _infused: set[str] = field(default_factory=set)
+    _prefetch: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._patients = itertools.cycle(self.deployment.patients)
-        self.prefetch = prefetch_from_bundle(self.bundle)
         self._assess_body = orjson.dumps({"bundle": self.bundle, "answers": NO})
 
     def next_patient(self) -> str:
         return next(self._patients)
 
+    def prefetch_for(self, patient: str) -> dict[str, Any]:
+        """The example's record as an EHR would prefetch it for ``patient``: its Patient has the id sent
+        as context.patientId, since the service refuses a prefetch that holds no Patient of that id."""
+        if patient not in self._prefetch:
+            example = _patient_id(self.bundle)
+            text = orjson.dumps(self.bundle).decode()
+            for old, new in ((f"Patient/{example}", f"Patient/{patient}"), (f"urn:uuid:{example}", f"urn:uuid:{patient}"),
+                             (example, patient)):  # fmt: skip
+                text = text.replace(f'"{old}"', f'"{new}"')
+            self._prefetch[patient] = prefetch_from_bundle(orjson.loads(text))
+        return self._prefetch[patient]
+
     async def cds(self, http: Http) -> Response:
         patient = self.next_patient()
-        body = cds_request("order-sign", patient, self.prefetch,
+        body = cds_request("order-sign", patient, self.prefetch_for(patient),
                            draft_orders=draft_medication_request(patient, text="Tysabri 300 mg IV every 4 weeks"))  # fmt: skip
         url = f"{self.base()}/cds-services/rxguard-order-sign"
         return await http.post(url, json=body, headers={"authorization": f"Bearer {self.deployment.ehr.token(url)}"})
