@@ -315,7 +315,7 @@ def reauthorize(
     prescriber_key: str,
     at: datetime,
     actor: str,
-    reason: str = "patient status report and reauthorization completed",
+    reason: str = "reauthorized",
 ) -> Enrollment:
     """The periodic reauthorization: renews the authorization for another period."""
     require_aware(at)
