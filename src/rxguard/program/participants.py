@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rxguard.errors import InputError
 from rxguard.program import validation
 from rxguard.program.common import flush_or_conflict, require_aware, site
-from rxguard.store import audit
+from rxguard.store import audit, lookups
 from rxguard.store.models import Patient, Pharmacy, Prescriber, Site
 
 
@@ -30,7 +29,7 @@ def _check_name(name: str) -> str:
 
 
 def _exists(session: Session, model: type[Prescriber | Site | Patient | Pharmacy], key: str) -> bool:
-    return session.execute(select(model.id).where(model.key == key)).first() is not None
+    return lookups.key_exists(session, model, key)
 
 
 def _refuse_duplicate(session: Session, model: type[Prescriber | Site | Patient | Pharmacy], key: str) -> None:
