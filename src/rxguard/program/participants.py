@@ -104,7 +104,7 @@ def site_timezone(session: Session, site_id: str | None) -> str | None:
     """The site's own time zone name, or None (no site, or the installation's zone)."""
     if site_id is None:
         return None
-    return session.execute(select(Site.timezone).where(Site.id == site_id)).scalar_one_or_none()
+    return lookups.site_timezone(session, site_id)
 
 
 def add_pharmacy(session: Session, *, site_key: str, key: str, name: str, at: datetime, actor: str) -> Pharmacy:

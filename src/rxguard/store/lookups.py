@@ -113,3 +113,8 @@ def certification_for(
 def key_exists(session: Session, model: type[Base], key: str) -> bool:
     """Whether a participant with this human key exists."""
     return session.execute(select(model.id).where(model.key == key)).first() is not None  # type: ignore[attr-defined]
+
+
+def site_timezone(session: Session, site_id: str) -> str | None:
+    """A site's own time zone name (None: the installation's zone)."""
+    return session.execute(select(Site.timezone).where(Site.id == site_id)).scalar_one_or_none()
