@@ -26,9 +26,11 @@ from typing import Any
 
 from rxguard.cds_hooks.cards import CardContext, ProgramGap, due_cards, finding_cards, program_cards, stratum_card
 from rxguard.cds_hooks.prefetch import PREFETCH
-from rxguard.engine.check import check_patient
+from rxguard.engine import assess
+from rxguard.engine.check import refuse_deceased
 from rxguard.engine.facts import read_facts
 from rxguard.facts.fhir import iter_resources
+from rxguard.facts.model import PatientFacts
 from rxguard.knowledge.loader import load_all
 from rxguard.knowledge.names import find_drugs_in_text
 
@@ -152,7 +154,10 @@ def ordered_drugs(draft_orders: Any) -> dict[str, list[str]]:
 
 def drugs_on_record(data: Mapping[str, Any], patient: str | None = None) -> list[str]:
     """rxguard drugs the patient has any medication record of (patient-view)."""
-    facts = read_facts(dict(data), patient=patient)
+    return drugs_of(read_facts(dict(data), patient=patient))
+
+
+def drugs_of(facts: PatientFacts) -> list[str]:
     return [drug for drug in sorted(load_all()) if facts.tagged("medication", drug)]
 
 
@@ -183,19 +188,24 @@ class Call:
 def evaluate(call: Call, program_gaps: GapLookup) -> list[dict[str, Any]]:
     """Cards for one call: assess each rxguard drug involved and shape the results."""
     patient_id = str(call.context.get("patientId") or "")
+    facts: PatientFacts | None = None  # read once, and only when some rxguard drug is involved
     if call.service.hook in ORDER_HOOKS:
         orders = ordered_drugs(call.context.get("draftOrders"))
         drugs = list(orders)
     else:
         orders = {}
-        drugs = drugs_on_record(call.data, patient_id or None)
+        facts = read_facts(call.data, patient=patient_id or None)
+        drugs = drugs_of(facts)
     ctx = CardContext(call.service.hook, call.hook_instance, patient_id, call.launch_url, call.smart_launch, orders)
     packs = load_all()
     cards: list[dict[str, Any]] = []
     for drug in drugs:
-        result = check_patient(drug, call.data, at=call.at, jurisdiction=call.jurisdiction, patient=patient_id or None)
-        display = result.resolution.display
-        assessment = result.assessment
+        if facts is None:
+            facts = read_facts(call.data, patient=patient_id or None)
+        pack = packs[drug]  # the pack by its id: the drugs above are pack ids
+        refuse_deceased(facts, call.at)
+        assessment = assess(pack, facts, at=call.at, jurisdiction=call.jurisdiction, answers={})
+        display = pack.name
         cards += finding_cards(assessment, display, ctx)
         cards += program_cards(program_gaps(call, drug), drug, display, ctx)
         if call.service.hook == "patient-view":
