@@ -139,6 +139,14 @@ def find_reference_problems(pack: Pack) -> list[str]:
             problems.extend(_condition_problems(pack, f"{base / 'risk.yaml'}: stratum {stratum.id}", stratum.when))
     for question in pack.questions.values():
         cite(f"{base / 'questions.yaml'}: question {question.id}", question)
+    program_file = pack.extras.get("program.yaml")
+    program_ids = {p.id for p in getattr(program_file, "programs", [])}
+    for form in pack.extras.get("questionnaires.yaml") or []:
+        where = f"{base / 'questionnaires.yaml'}: {form.form} form of {', '.join(form.programs)}"
+        cite(where, form)
+        for program_id in form.programs:
+            if program_id not in program_ids:
+                problems.append(f"{where}: names program {program_id!r}, which program.yaml does not define")
 
     conflict_ids: set[str] = set()
     for conflict in pack.conflicts:
