@@ -229,12 +229,130 @@ class ProgramRecords(Strict):
     note: str = ""
 
 
+_KIND_ID = r"^[a-z][a-z0-9_-]*$"
+
+
+def _both(field: dict[Language, str], what: str) -> None:
+    missing = {"en", "zh"} - set(field)
+    if missing:
+        raise ValueError(f"{what}: title lacks {sorted(missing)}")
+
+
+class Measurement(Strict):
+    """A typed value a monitoring record may carry (a score, a count, an index).
+
+    ``unit`` is a UCUM expression (``{score}``, ``1``, ``mg/dL``); ``min`` and ``max``
+    bound the value (inclusive). The program refuses a value of the wrong type or
+    outside the range with a one-line error, so no per-value column or CHECK is needed.
+    ``lab`` names the lab-catalogue entry the value is, when it is one.
+    """
+
+    id: str = Field(pattern=_KIND_ID, max_length=48)
+    title: dict[Language, str]
+    type: Literal["number", "integer"]
+    unit: str = Field(min_length=1)
+    min: float | None = None
+    max: float | None = None
+    lab: str | None = None
+    note: str = ""
+    sources: list[Citation] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Measurement:
+        _both(self.title, f"measurement {self.id}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"measurement {self.id}: min {self.min} is above max {self.max}")
+        return self
+
+
+class MonitoringKind(Strict):
+    """A kind of monitoring record the program keeps.
+
+    ``evidence``: the schedule evidence keys (lab keys or program events) one record of
+    this kind satisfies (default: its own id). ``measurements``: the typed values it may
+    carry. ``results``: qualitative results offered when recording it (free text otherwise).
+    ``companion``: a record of this kind is recorded together with one of the companion
+    kind, which carries the measurements (a prescriber assessment and the disease activity
+    measured at it). ``lab``: the lab-catalogue entry a result of this kind is.
+    """
+
+    id: str = Field(pattern=_KIND_ID, max_length=32)
+    title: dict[Language, str]
+    evidence: list[str] = Field(default_factory=list)
+    measurements: list[str] = Field(default_factory=list)
+    results: list[str] = Field(default_factory=list)
+    companion: str | None = None
+    lab: str | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MonitoringKind:
+        _both(self.title, f"monitoring kind {self.id}")
+        return self
+
+    def evidence_keys(self) -> tuple[str, ...]:
+        return tuple(self.evidence) or (self.id,)
+
+
+class Suspension(Strict):
+    """An adverse event kind that suspends treatment at once when reported, and why (cited)."""
+
+    reason: str = Field(min_length=1)
+    sources: list[Citation] = Field(min_length=1)
+
+
+class AdverseEventKind(Strict):
+    """A kind of adverse event the program records; ``suspends`` when a report stops treatment."""
+
+    id: str = Field(pattern=_KIND_ID, max_length=48)
+    title: dict[Language, str]
+    suspends: Suspension | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AdverseEventKind:
+        _both(self.title, f"adverse event kind {self.id}")
+        return self
+
+
+class RecordKinds(Strict):
+    """The kinds of record the pack's programs keep: monitoring, adverse events, measurements.
+
+    The database stores kinds as strings and measurements as typed values in one JSON
+    column; the program validates both against these declarations.
+    """
+
+    measurements: list[Measurement] = Field(default_factory=list)
+    monitoring: list[MonitoringKind] = Field(default_factory=list)
+    adverse_events: list[AdverseEventKind] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RecordKinds:
+        for what, ids in (
+            ("measurement", [m.id for m in self.measurements]),
+            ("monitoring kind", [m.id for m in self.monitoring]),
+            ("adverse event kind", [a.id for a in self.adverse_events]),
+        ):
+            if len(ids) != len(set(ids)):
+                raise ValueError(f"each {what} is declared once; got {ids}")
+        measured = {m.id for m in self.measurements}
+        kinds = {m.id for m in self.monitoring}
+        for kind in self.monitoring:
+            unknown = sorted(set(kind.measurements) - measured)
+            if unknown:
+                raise ValueError(f"monitoring kind {kind.id}: measurement(s) {unknown} are not declared")
+            if kind.companion is not None and kind.companion not in kinds:
+                raise ValueError(f"monitoring kind {kind.id}: companion {kind.companion!r} is not declared")
+        return self
+
+
 class ProgramFile(Strict):
     """The whole ``program.yaml`` of a pack."""
 
     programs: list[ProgramDefinition] = Field(min_length=1)
     consent_documents: list[ConsentDocument] = Field(min_length=1)
     program_records: ProgramRecords = Field(default_factory=ProgramRecords)
+    record_kinds: RecordKinds = Field(default_factory=RecordKinds)
 
     @model_validator(mode="after")
     def _consistent(self) -> ProgramFile:

@@ -23,7 +23,7 @@ from rxguard.engine.predicates import shift
 from rxguard.program.authorization import failed_checks
 from rxguard.program.decision import phase_min_interval
 from rxguard.program.enrollment import effective_status
-from rxguard.program.monitoring import DUE_SOON_DAYS
+from rxguard.program.monitoring import DUE_SOON_DAYS, describe_measurements
 from rxguard.program.registry import get_program
 from rxguard.store.models import (
     AdverseEvent,
@@ -482,7 +482,7 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
             TimelineEntry(i.started_at, "infusion", f"dose {i.dose_number}", detail, i.drug, i.authorization_id, "ok")
         )
     for m in session.execute(select(MonitoringEvent).where(MonitoringEvent.enrollment_id.in_(ids))).scalars():
-        values = [f"EDSS {m.edss:g}" if m.edss is not None else "", m.result, m.note]
+        values = [describe_measurements(programs[m.enrollment_id], m.measurements), m.result, m.note]
         at = datetime.combine(m.occurred_on, time(12), tzinfo=UTC)
         out.append(
             TimelineEntry(at, "monitoring", m.kind, " · ".join(v for v in values if v), programs[m.enrollment_id])
