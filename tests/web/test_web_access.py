@@ -136,8 +136,9 @@ def test_each_role_reaches_only_its_own_pages(client: TestClient) -> None:
     client.cookies.clear()
     token = sign_in(client, "audrey")
     assert client.get("/admin").status_code == 200
-    refused = client.post("/admin/certifications", data={"csrf_token": token, "program": "touch", "kind": "site",
-                                                          "key": "site_north", "change": "suspend", "reason": "x"})  # fmt: skip
+    refused = client.post("/admin/certifications", data={"csrf_token": token, "program": "touch",
+                                                          "participant": "site:site_north", "change": "suspend",
+                                                          "reason": "x"})  # fmt: skip
     assert refused.status_code == 403
     assert client.get("/patients/pat_amy/dose").status_code == 403
 

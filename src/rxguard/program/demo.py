@@ -35,14 +35,16 @@ DOSE = {"mepact-course": (2.0, "mg/m2", "0.9% sodium chloride", 50.0)}
 def _participants(s: Session, at: datetime) -> None:
     for key, name in (("dr_ada", "Dr Ada Lovelace"), ("dr_ben", "Dr Ben Carter")):
         people.register_prescriber(s, key=key, name=name, at=at, actor=ADMIN)
-    for key, name in (("site_north", "North Infusion Centre"), ("site_south", "South Clinic Infusion Suite")):
-        people.register_site(s, key=key, name=name, at=at, actor=ADMIN)
+    sites = (("site_north", "North Infusion Centre", "Europe/London"),
+             ("site_south", "South Clinic Infusion Suite", "Europe/Lisbon"))  # fmt: skip
+    for key, name, zone in sites:
+        people.register_site(s, key=key, name=name, at=at, actor=ADMIN, timezone=zone)
         people.add_pharmacy(s, site_key=key, key=key.replace("site", "pharm"), name=f"{name} Pharmacy", at=at,
                             actor=ADMIN)  # fmt: skip
     for number, program in enumerate(("touch", "tyruko-rems", "natalizumab-eu", "mepact-course"), start=1):
         for kind, key in (("prescriber", "dr_ada"), ("site", "site_north"), ("site", "site_south")):
             certification.enroll_participant(s, program_id=program, kind=kind, key=key, at=at, actor=ADMIN)
-            san = f"SAN-{number}{len(key)}{key[-1].upper()}" if kind == "site" else None
+            san = f"SAN-{number}-{key.removeprefix('site_').upper()}" if kind == "site" else None  # one per site
             certification.certify(s, program_id=program, kind=kind, key=key, at=at, actor=ADMIN,
                                   training_attested_at=at, site_authorization_number=san)  # fmt: skip
     certification.enroll_participant(s, program_id="touch", kind="prescriber", key="dr_ben", at=at, actor=ADMIN,

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from rxguard.engine.model import DEPRECATED_STRATUM_KEY, stratum_of
@@ -53,9 +53,11 @@ def _scoped(stmt: Any, column: Any, within: Select[Any] | None) -> Any:
     return stmt if within is None else stmt.where(column.in_(within))
 
 
-def _day_bounds(on: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(on, time(0), tzinfo=UTC)
-    return start, start + timedelta(days=1)
+def _day_bounds(on: date, zone: tzinfo = UTC) -> tuple[datetime, datetime]:
+    """Midnight to midnight of ``on`` in ``zone`` (a site's day), as UTC instants."""
+    start = datetime.combine(on, time(0), tzinfo=zone)
+    end = datetime.combine(on + timedelta(days=1), time(0), tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 # --------------------------------------------------------------------------- dashboard rows
@@ -147,6 +149,7 @@ class OverrideRow:
 class Dashboard:
     on: date
     visits_today: list[VisitRow]
+    ready: list[VisitRow]
     doses_due: list[DoseDueRow]
     holds: list[HoldRow]
     overdue: list[DueItemRow]
@@ -159,8 +162,11 @@ class Dashboard:
     overdue_by_item: dict[str, int] = field(default_factory=dict)
 
 
-def visits_on(session: Session, *, on: date, within: Select[Any] | None) -> list[VisitRow]:
-    start, end = _day_bounds(on)
+def visits_on(
+    session: Session, *, on: date, within: Select[Any] | None, zone: tzinfo = UTC, site_id: str | None = None
+) -> list[VisitRow]:
+    """The checklists of ``on`` (the day in ``zone``); with ``site_id`` only those made at that site."""
+    start, end = _day_bounds(on, zone)
     stmt = (
         select(Authorization, Patient.key, Patient.name, Site.key)
         .join(Patient, Patient.id == Authorization.patient_id)
@@ -168,6 +174,43 @@ def visits_on(session: Session, *, on: date, within: Select[Any] | None) -> list
         .where(Authorization.visit_at >= start, Authorization.visit_at < end)
         .order_by(Authorization.visit_at)
     )
+    if site_id is not None:
+        stmt = stmt.where(Authorization.site_id == site_id)
+    return [
+        VisitRow(a.id, key, name, a.program_id, site, a.visit_at, a.dose_number, a.decision, a.status)
+        for a, key, name, site in session.execute(_scoped(stmt, Authorization.patient_id, within))
+    ]
+
+
+def ready_to_infuse(
+    session: Session, *, now: datetime, within: Select[Any] | None, zone: tzinfo = UTC, site_id: str | None = None
+) -> list[VisitRow]:
+    """Doses authorized (or cleared, or overridden) and still valid now, with no infusion recorded yet.
+
+    An authorization without its own end is valid until the end of its visit
+    day; here that day is the site's (``zone``), so the list never offers one
+    the infusion record would refuse as stale.
+    """
+    start, _ = _day_bounds(now.astimezone(zone).date(), zone)
+    stmt = (
+        select(Authorization, Patient.key, Patient.name, Site.key)
+        .join(Patient, Patient.id == Authorization.patient_id)
+        .join(Site, Site.id == Authorization.site_id)
+        .outerjoin(Infusion, Infusion.authorization_id == Authorization.id)
+        .where(
+            Infusion.id.is_(None),
+            Authorization.status.in_(("authorized", "cleared", "overridden")),
+            Authorization.is_infusable.is_(True),
+            Authorization.visit_at <= now,
+            or_(
+                Authorization.valid_until > now,
+                and_(Authorization.valid_until.is_(None), Authorization.visit_at >= start),
+            ),
+        )
+        .order_by(Authorization.visit_at)
+    )
+    if site_id is not None:
+        stmt = stmt.where(Authorization.site_id == site_id)
     return [
         VisitRow(a.id, key, name, a.program_id, site, a.visit_at, a.dose_number, a.decision, a.status)
         for a, key, name, site in session.execute(_scoped(stmt, Authorization.patient_id, within))
@@ -358,13 +401,28 @@ def stratum_counts(session: Session, *, within: Select[Any] | None) -> dict[str,
     return {str(k): int(v) for k, v in session.execute(_scoped(stmt, Authorization.patient_id, within)) if k}
 
 
-def dashboard(session: Session, *, on: date, within: Select[Any] | None) -> Dashboard:
-    """Everything the dashboard shows, for the patients in ``within``."""
+def dashboard(
+    session: Session,
+    *,
+    on: date,
+    within: Select[Any] | None,
+    zone: tzinfo = UTC,
+    site_id: str | None = None,
+    now: datetime | None = None,
+) -> Dashboard:
+    """Everything the dashboard shows, for the patients in ``within``.
+
+    ``on`` is today in ``zone`` (the site's); with ``site_id`` (site staff)
+    the day's checklists and the doses ready to infuse are those of that site.
+    Doses due are those whose window has opened by ``on``.
+    """
     overdue = due_items(session, on=on, within=within)
+    moment = now or datetime.combine(on, time(12), tzinfo=zone)
     return Dashboard(
         on=on,
-        visits_today=visits_on(session, on=on, within=within),
-        doses_due=doses_due(session, on=on, within=within),
+        visits_today=visits_on(session, on=on, within=within, zone=zone, site_id=site_id),
+        ready=ready_to_infuse(session, now=moment, within=within, zone=zone, site_id=site_id),
+        doses_due=doses_due(session, on=on, within=within, horizon_days=0),
         holds=holds(session, within=within),
         overdue=overdue,
         reauthorizations=reauthorizations_due(session, on=on, within=within),

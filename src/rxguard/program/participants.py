@@ -7,6 +7,7 @@ certification (prescribers, sites) or an enrollment (patients).
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,23 +58,54 @@ def register_prescriber(session: Session, *, key: str, name: str, at: datetime, 
     return row
 
 
-def register_site(session: Session, *, key: str, name: str, at: datetime, actor: str) -> Site:
+def check_timezone(value: str | None) -> str | None:
+    """An IANA time zone name (e.g. Europe/Berlin), or None for the installation's zone."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"time zone {value!r} is not an IANA time zone name; give one such as Europe/Berlin") from None
+    return value
+
+
+def register_site(
+    session: Session, *, key: str, name: str, at: datetime, actor: str, timezone: str | None = None
+) -> Site:
     require_aware(at)
-    key, name = _check_key(key), _check_name(name)
+    key, name, timezone = _check_key(key), _check_name(name), check_timezone(timezone)
     _refuse_duplicate(session, Site, key)
-    row = Site(key=key, name=name, created_at=at)
+    row = Site(key=key, name=name, created_at=at, timezone=timezone)
     session.add(row)
     flush_or_conflict(session, f"site {key}")
+    payload: dict[str, str] = {"key": key, "name": name}
+    if timezone:
+        payload["timezone"] = timezone
     audit.record(
-        session,
-        at=at,
-        actor=actor,
-        action="site.registered",
-        entity="site",
-        entity_id=row.id,
-        payload={"key": key, "name": name},
+        session, at=at, actor=actor, action="site.registered", entity="site", entity_id=row.id, payload=payload
     )
     return row
+
+
+def set_site_timezone(session: Session, *, site_key: str, timezone: str | None, at: datetime, actor: str) -> Site:
+    """Change the zone a site's pages show times in and count "today" in (stored times stay UTC)."""
+    require_aware(at)
+    row = site(session, site_key)
+    zone = check_timezone(timezone)
+    if row.timezone == zone:
+        return row
+    before, row.timezone = row.timezone, zone
+    audit.record(session, at=at, actor=actor, action="site.timezone-changed", entity="site", entity_id=row.id,
+                 payload={"key": site_key, "from": before, "to": zone})  # fmt: skip
+    return row
+
+
+def site_timezone(session: Session, site_id: str | None) -> str | None:
+    """The site's own time zone name, or None (no site, or the installation's zone)."""
+    if site_id is None:
+        return None
+    return session.execute(select(Site.timezone).where(Site.id == site_id)).scalar_one_or_none()
 
 
 def add_pharmacy(session: Session, *, site_key: str, key: str, name: str, at: datetime, actor: str) -> Pharmacy:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rxguard.store.models import Certification, Prescriber, Site
+from rxguard.store.models import Certification, Pharmacy, Prescriber, Site
 
 
 @dataclass(frozen=True)
@@ -53,3 +53,24 @@ def certification_board(session: Session) -> CertificationBoard:
         for cert, doc, site in rows
     }
     return CertificationBoard(people, standings)
+
+
+@dataclass(frozen=True)
+class SiteEntry:
+    key: str
+    name: str
+    timezone: str | None  # None: the installation's zone
+    pharmacies: tuple[tuple[str, str], ...]  # (key, name)
+
+
+def site_directory(session: Session) -> list[SiteEntry]:
+    """Every infusion site with its time zone and its pharmacies (two queries)."""
+    pharmacies: dict[str, list[tuple[str, str]]] = {}
+    for site_id, key, name in session.execute(
+        select(Pharmacy.site_id, Pharmacy.key, Pharmacy.name).order_by(Pharmacy.key)
+    ):
+        pharmacies.setdefault(site_id, []).append((key, name))
+    return [
+        SiteEntry(row.key, row.name, row.timezone, tuple(pharmacies.get(row.id, ())))
+        for row in session.scalars(select(Site).order_by(Site.key))
+    ]

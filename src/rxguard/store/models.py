@@ -118,6 +118,8 @@ class Site(Base):
     key: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    #: IANA time zone of the site's pages and of its "today"; None: the installation's zone.
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
 
 class Pharmacy(Base):

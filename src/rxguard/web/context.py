@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from rxguard.access.policy import Principal
 from rxguard.access.web_sessions import session_user
+from rxguard.program.participants import site_timezone
 from rxguard.store.db import transaction
 from rxguard.web.i18n import Language, pick_language, translator
 from rxguard.web.security import LANG_COOKIE, check_csrf, csrf_token, session_token
@@ -43,7 +44,12 @@ class PageContext:
     t: Callable[..., str]
     csrf: str
     now: datetime
-    zone: ZoneInfo
+    zone: ZoneInfo  # the user's site's zone for site staff, else the installation's
+
+    @property
+    def today(self) -> date:
+        """Today where the user works: the date of now in the page's zone."""
+        return self.now.astimezone(self.zone).date()
 
     @property
     def path(self) -> str:
@@ -81,10 +87,14 @@ def now_of(request: Request) -> datetime:
 def _context(request: Request) -> PageContext:
     now = now_of(request)
     user, display = None, ""
+    zone = web_settings(request).zone
     token = session_token(request)
     if token:
         with unit_of_work(request) as session:
             found = session_user(session, token, at=now)
+            if found is not None:
+                site_zone = site_timezone(session, found[0].site_id)
+                zone = ZoneInfo(site_zone) if site_zone else zone
         if found is not None:
             user, display = found
     lang = pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
@@ -96,7 +106,7 @@ def _context(request: Request) -> PageContext:
         t=translator(lang),
         csrf=csrf_token(request, signed_in=user is not None),
         now=now,
-        zone=web_settings(request).zone,
+        zone=zone,
     )
 
 

@@ -16,8 +16,8 @@ from starlette.responses import Response
 from rxguard.access.tokens import list_tokens, revoke_token, token_state
 from rxguard.access.users import change_role, disable_user, enable_user, list_users
 from rxguard.errors import AccessDeniedError, RxguardError
-from rxguard.program import certification, clearance, transfer
-from rxguard.program.participants_overview import certification_board
+from rxguard.program import certification, clearance, participants, transfer
+from rxguard.program.participants_overview import certification_board, site_directory
 from rxguard.program.registry import all_programs
 from rxguard.store import audit
 from rxguard.web.context import CsrfDep, PageContext, PageDep, unit_of_work
@@ -36,6 +36,7 @@ def _admin_page(
     ctx.user.require("administer", "audit")
     with unit_of_work(ctx.request) as session:
         board = certification_board(session)
+        sites = site_directory(session)
         overrides = clearance.unreconciled_overrides(session)
         users = [(u.name, u.display_name, u.role, u.disabled_at is None) for u in list_users(session)]
         tokens = [
@@ -46,6 +47,8 @@ def _admin_page(
         "admin.html",
         status_code=status_code,
         board=board,
+        sites=sites,
+        default_zone=str(ctx.zone),
         programs=all_programs(),
         overrides=overrides,
         users=users,
@@ -65,16 +68,20 @@ def change_certification(
     ctx: PageDep,
     _: CsrfDep,
     program: Field,
-    kind: Field,
-    key: Field,
+    participant: Field,
     change: Field,
     reason: Field = "",
     site_authorization_number: Field = "",
 ) -> Response:
-    """Enroll-and-certify, suspend, reinstate or revoke one participant in one program, with a reason."""
+    """Enroll-and-certify, suspend, reinstate or revoke one participant in one program, with a reason.
+
+    The participant is chosen as ``kind:key`` from one list (prescribers and
+    sites under their own headings), so a prescriber can never be sent as a site.
+    """
     assert ctx.user is not None
     ctx.user.require("administer")
-    if change not in CHANGES or kind not in ("prescriber", "site"):
+    kind, _sep, key = participant.partition(":")
+    if change not in CHANGES or kind not in ("prescriber", "site") or not key:
         return _admin_page(ctx, error=ctx.t("admin.unknown-change"), status_code=400)
     if not reason.strip():
         return _admin_page(ctx, error=ctx.t("admin.reason-required"), status_code=400)
@@ -98,6 +105,67 @@ def change_certification(
     except RxguardError as exc:
         return _admin_page(ctx, error=str(exc), status_code=400)
     return redirect(ctx.request, f"/admin?notice=certification-{change}#certifications")
+
+
+def _registration(ctx: PageContext, register: Any, notice: str) -> Response:
+    """Register one participant as the signed-in administrator; a refusal is shown on the page."""
+    assert ctx.user is not None
+    ctx.user.require("administer")
+    try:
+        with unit_of_work(ctx.request) as session:
+            register(session)
+    except AccessDeniedError:
+        raise
+    except RxguardError as exc:
+        return _admin_page(ctx, error=str(exc), status_code=400)
+    return redirect(ctx.request, f"/admin?notice={notice}#participants")
+
+
+@router.post("/admin/prescribers")
+def register_prescriber(ctx: PageDep, _: CsrfDep, key: Field, name: Field) -> Response:
+    """A prescriber exists once; certify them in each program afterwards."""
+    assert ctx.user is not None
+    actor = ctx.user.name
+    return _registration(
+        ctx,
+        lambda s: participants.register_prescriber(s, key=key.strip(), name=name, at=ctx.now, actor=actor),
+        "prescriber-registered",
+    )
+
+
+@router.post("/admin/sites")
+def register_site(ctx: PageDep, _: CsrfDep, key: Field, name: Field, timezone: Field = "") -> Response:
+    """An infusion site with its own time zone (empty: the installation's)."""
+    assert ctx.user is not None
+    actor = ctx.user.name
+    return _registration(
+        ctx,
+        lambda s: participants.register_site(s, key=key.strip(), name=name, timezone=timezone, at=ctx.now, actor=actor),
+        "site-registered",
+    )
+
+
+@router.post("/admin/sites/{site_key}/timezone")
+def change_site_timezone(ctx: PageDep, _: CsrfDep, site_key: str, timezone: Field = "") -> Response:
+    assert ctx.user is not None
+    actor = ctx.user.name
+    return _registration(
+        ctx,
+        lambda s: participants.set_site_timezone(s, site_key=site_key, timezone=timezone, at=ctx.now, actor=actor),
+        "site-timezone-changed",
+    )
+
+
+@router.post("/admin/pharmacies")
+def register_pharmacy(ctx: PageDep, _: CsrfDep, site: Field, key: Field, name: Field) -> Response:
+    """A pharmacy belongs to one infusion site and dispenses only for it."""
+    assert ctx.user is not None
+    actor = ctx.user.name
+    return _registration(
+        ctx,
+        lambda s: participants.add_pharmacy(s, site_key=site, key=key.strip(), name=name, at=ctx.now, actor=actor),
+        "pharmacy-registered",
+    )
 
 
 @router.post("/admin/audit-verification")

@@ -36,7 +36,7 @@ def _form_page(
     with unit_of_work(ctx.request) as session:
         found = scoped_patient(session, ctx.user, key)
         record_read(session, ctx.user, found, at=ctx.now, what="adverse-event")
-        file = patient_file(session, found, on=ctx.now.date())
+        file = patient_file(session, found, on=ctx.today)
     active = [e for e in file.enrollments if e.status != "discontinued"] or file.enrollments
     kinds: dict[str, str] = {}
     suspends: set[str] = set()
@@ -54,7 +54,7 @@ def _form_page(
         outcomes=ADVERSE_EVENT_OUTCOMES,
         seriousness=SERIOUSNESS,
         suspends=suspends,
-        values=values or {"onset_on": ctx.now.date().isoformat()},
+        values=values or {"onset_on": ctx.today.isoformat()},
         error=error,
     )
 

@@ -28,5 +28,12 @@ PANELS = {
 def show_dashboard(ctx: PageDep) -> Response:
     assert ctx.user is not None
     with unit_of_work(ctx.request) as session:
-        board = dashboard(session, on=ctx.now.astimezone(ctx.zone).date(), within=visible_patient_ids(ctx.user))
+        board = dashboard(
+            session,
+            on=ctx.today,
+            within=visible_patient_ids(ctx.user),
+            zone=ctx.zone,
+            site_id=ctx.user.site_id,
+            now=ctx.now,
+        )
     return render(ctx, "dashboard.html", board=board, panels=PANELS[ctx.user.role], charts=charts(board, ctx.t))

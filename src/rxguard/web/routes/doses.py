@@ -82,7 +82,7 @@ def _dose_page(
     with unit_of_work(ctx.request) as session:
         found = scoped_patient(session, ctx.user, key)
         record_read(session, ctx.user, found, at=ctx.now, what="dose")
-        file = patient_file(session, found, on=ctx.now.astimezone(ctx.zone).date())
+        file = patient_file(session, found, on=ctx.today)
     candidates = [e for e in file.enrollments if program in (None, e.program)]
     if not candidates:
         raise NotFoundError(f"patient {key} is not enrolled in {program}")

@@ -137,9 +137,9 @@ def _consent_page(
     assert ctx.user is not None
     with unit_of_work(ctx.request) as session:
         found = scoped_patient(session, ctx.user, key)
-        file = patient_file(session, found, on=ctx.now.date())
+        file = patient_file(session, found, on=ctx.today)
     program = get_program(program_id)
-    document = program.consent_document(ctx.now.date())
+    document = program.consent_document(ctx.today)
     doc_lang = doc_lang if doc_lang in ("en", "zh") else ctx.lang
     signed = [c for c in file.consents if c.program == program_id and c.version == document.version]
     sources = cite_program(program_id, [c.model_dump() for c in document.sources])

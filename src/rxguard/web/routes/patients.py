@@ -31,7 +31,7 @@ Text = Annotated[str, Form(max_length=2000)]
 def list_patients(ctx: PageDep, q: Annotated[str, Query(max_length=100)] = "") -> Response:
     assert ctx.user is not None
     with unit_of_work(ctx.request) as session:
-        rows = patient_list(session, on=ctx.now.date(), within=visible_patient_ids(ctx.user), search=q)
+        rows = patient_list(session, on=ctx.today, within=visible_patient_ids(ctx.user), search=q)
     return render(ctx, "patients.html", rows=rows, q=q)
 
 
@@ -40,7 +40,7 @@ def _patient_page(ctx: PageContext, key: str, *, error: str | None = None, statu
     with unit_of_work(ctx.request) as session:
         found = scoped_patient(session, ctx.user, key)
         record_read(session, ctx.user, found, at=ctx.now, what="file")
-        file = patient_file(session, found, on=ctx.now.astimezone(ctx.zone).date())
+        file = patient_file(session, found, on=ctx.today)
     stratum_sources = []
     if file.stratum:
         stratum_sources = file.stratum.get("sources", [])
@@ -68,7 +68,7 @@ def printable_consent(ctx: PageDep, key: Key, consent_id: Annotated[str, Path(ma
     with unit_of_work(ctx.request) as session:
         found = scoped_patient(session, ctx.user, key)
         record_read(session, ctx.user, found, at=ctx.now, what="consent")
-        file = patient_file(session, found, on=ctx.now.date())
+        file = patient_file(session, found, on=ctx.today)
     consent = next((c for c in file.consents if c.id == consent_id), None)
     if consent is None:
         raise NotFoundError(f"no consent {consent_id!r} for patient {key}")

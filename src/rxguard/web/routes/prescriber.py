@@ -19,7 +19,7 @@ def queue(ctx: PageDep) -> Response:
     """One page per working session: each hold with its reasons and the three answers, inline."""
     assert ctx.user is not None
     ctx.user.require("prescribe", "administer", "audit")
-    on = ctx.now.astimezone(ctx.zone).date()
+    on = ctx.today
     with unit_of_work(ctx.request) as session:
         within = visible_patient_ids(ctx.user)
         board = dashboard(session, on=on, within=within)

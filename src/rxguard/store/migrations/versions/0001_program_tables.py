@@ -7,7 +7,7 @@ can drop the trigger).
 
 The kinds of monitoring record and adverse event this revision allowed, and its
 per-value monitoring columns, are read from ``frozen_kinds.json`` beside it (the
-revision's effect is unchanged; 0011 replaces both with pack-declared kinds and a
+revision's effect is unchanged; 0012 replaces both with pack-declared kinds and a
 JSON column of measurements).
 
 Revision ID: 0001

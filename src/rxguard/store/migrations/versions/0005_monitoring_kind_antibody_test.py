@@ -4,7 +4,7 @@ A pack's calendar item for anti-drug antibodies could not be satisfied by any
 program record; this widens the CHECK constraint on ``monitoring_event.kind``
 by the kind named in ``frozen_kinds.json`` (section ``0005``). SQLite cannot
 alter a CHECK constraint in place, so there the table is rebuilt (batch mode).
-Revision 0011 drops the constraint: kinds are declared by the packs since.
+Revision 0012 drops the constraint: kinds are declared by the packs since.
 
 Downgrading refuses while such records exist: they are clinical records the
 older schema cannot hold, and the audit log points at them. Export the

@@ -16,8 +16,8 @@ changing anything) while a record holds what the older schema cannot: a kind
 outside its lists, a measurement it has no column for, or a value its CHECKs
 refuse. The old column names and kind lists are in ``frozen_kinds.json``.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-02 14:30:00.000000
 """
 
@@ -30,8 +30,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -102,7 +102,7 @@ def downgrade() -> None:
     refused = _refusal(bind, rows)
     if refused:
         raise RuntimeError(
-            f"cannot downgrade below 0011: records hold {refused}, which the older schema cannot hold; "
+            f"cannot downgrade below 0012: records hold {refused}, which the older schema cannot hold; "
             "export the program and remove or change them deliberately first"
         )
     with op.batch_alter_table("monitoring_event", schema=None) as batch_op:
