@@ -35,7 +35,9 @@ from rxguard.store.db import open_existing
 T = TypeVar("T")
 At = Annotated[str | None, typer.Option("--at", help="When (ISO 8601; naive means UTC). Default: now.")]
 Actor = Annotated[str | None, typer.Option("--actor", help="Who does it (default: $RXGUARD_ACTOR or $USER).")]
-ProgramOpt = Annotated[str, typer.Option("--program", help="Program id, as the packs define it (GET /api/v1/programs).")]
+ProgramOpt = Annotated[
+    str, typer.Option("--program", help="Program id, as the packs define it (GET /api/v1/programs).")
+]
 PatientOpt = Annotated[str, typer.Option("--patient", help="Patient key, e.g. pat_amy.")]
 PrescriberOpt = Annotated[str, typer.Option("--prescriber", help="Prescriber key, e.g. dr_ada.")]
 
@@ -707,7 +709,7 @@ def _monitoring_commands(app: typer.Typer, ae_app: typer.Typer) -> None:
     @app.command("monitor")
     def monitor(
         patient: PatientOpt,
-        kind: Annotated[str, typer.Option(help="A monitoring kind the program declares (see 'program kinds').")],
+        kind: Annotated[str, typer.Option(help="A monitoring kind the program declares (see 'rxguard record-kinds').")],
         on: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: --at)")] = None,
         measure: Annotated[
             list[str] | None,
@@ -737,8 +739,8 @@ def _monitoring_commands(app: typer.Typer, ae_app: typer.Typer) -> None:
         run_in_transaction(work)
         typer.echo(f"{kind} recorded for {patient} on {day}")
 
-    @app.command("kinds")
-    def kinds(program: ProgramOpt) -> None:
+    @app.command("record-kinds")
+    def record_kinds(program: ProgramOpt) -> None:
         """The monitoring and adverse-event kinds and the measurements (type, UCUM unit, range) a program records."""
         from rxguard.program.registry import get_program
 

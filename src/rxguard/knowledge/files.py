@@ -80,6 +80,9 @@ PACK_FILES: tuple[PackFile, ...] = (
         "monograph.yaml", "cited drug information in English and Chinese", "rxguard.knowledge.monograph:Monograph"
     ),
     PackFile("program.yaml", "the restricted-distribution program", "rxguard.knowledge.program:ProgramFile"),
+    PackFile(
+        "demo.yaml", "demo patients and their histories (rxguard demo load)", "rxguard.knowledge.program:DemoFile"
+    ),
 )
 
 #: The folder of vignettes (``vignettes/*.yaml``), each file a list of Vignette entries.

@@ -370,3 +370,117 @@ class ProgramFile(Strict):
                     f"is not among consent_documents ({sorted(documents)})"
                 )
         return self
+
+
+# --------------------------------------------------------------------------- demo data (demo.yaml)
+
+
+class DemoDose(Strict):
+    """What the demo infuses in a program (the pack's usual dose of its product)."""
+
+    product: str
+    amount: float = Field(gt=0)
+    unit: str
+    diluent: str
+    volume_ml: float = Field(gt=0)
+
+
+class DemoProgram(Strict):
+    """How the demo runs one program: the dose it gives, the checklist answers of an ordinary visit."""
+
+    program: str
+    dose: DemoDose
+    answers: dict[str, bool] = Field(default_factory=dict)
+    enrolled_only_prescribers: list[str] = Field(default_factory=list)
+
+
+class DemoCourse(Strict):
+    """Doses from ``first_day`` after the start, every ``every_days``, while before the end given."""
+
+    first_day: float = 1
+    every_days: float = Field(gt=0)
+    until_day: float | None = None
+    until_days_ago: float | None = None
+
+    @model_validator(mode="after")
+    def _one_end(self) -> DemoCourse:
+        if (self.until_day is None) == (self.until_days_ago is None):
+            raise ValueError("a demo course ends either until_day (after the start) or until_days_ago")
+        return self
+
+
+class DemoMonitoring(Strict):
+    kind: str
+    result: str = ""
+    measurements: dict[str, float] = Field(default_factory=dict)
+
+
+class DemoAdverseEvent(Strict):
+    kind: str
+    serious: bool = False
+    seriousness: list[str] = Field(default_factory=list)
+    onset_days_ago: float
+    outcome: str = "unknown"
+    description: str
+
+
+class DemoOverride(Strict):
+    """An emergency override asked by one person and confirmed by a second (two people)."""
+
+    requester: str
+    requester_role: str
+    reason: str
+    confirmer: str
+    confirmer_role: str
+    confirmation_reason: str
+
+
+class DemoVisit(Strict):
+    site: str = "site_north"
+    actor: str = "nurse_kim"
+    answers: dict[str, bool] = Field(default_factory=dict)  # over the program's ordinary answers
+    override: DemoOverride | None = None
+
+
+class DemoStep(Strict):
+    """One dated thing that happens to a demo patient after the course: exactly one of the actions."""
+
+    day: float | None = None  # days after the start
+    days_ago: float | None = None
+    hours_ago: float | None = None  # earlier today (never before midnight)
+    monitoring: DemoMonitoring | None = None
+    adverse_event: DemoAdverseEvent | None = None
+    visit: DemoVisit | None = None
+    discontinue: str | None = None  # the reason
+
+    @model_validator(mode="after")
+    def _one_each(self) -> DemoStep:
+        if sum(x is not None for x in (self.day, self.days_ago, self.hours_ago)) != 1:
+            raise ValueError("a demo step has one date: day, days_ago or hours_ago")
+        actions = (self.monitoring, self.adverse_event, self.visit, self.discontinue)
+        if sum(x is not None for x in actions) != 1:
+            raise ValueError("a demo step does one thing: monitoring, adverse_event, visit or discontinue")
+        return self
+
+
+class DemoPatient(Strict):
+    key: str
+    name: str
+    program: str
+    birth_on: date
+    sex: Literal["female", "male", "other", "unknown"]
+    language: Language = "en"
+    indication: str | None = None  # default: the program's first
+    starts_days_ago: float
+    consent: bool = True
+    authorize: bool = True
+    course: DemoCourse | None = None
+    steps: list[DemoStep] = Field(default_factory=list)
+    state: str  # what the demo shows; "{given}" becomes the number of infusions given
+
+
+class DemoFile(Strict):
+    """The pack's demo data (``demo.yaml``): programs as the demo runs them, and patients with histories."""
+
+    programs: list[DemoProgram] = Field(default_factory=list)
+    patients: list[DemoPatient] = Field(default_factory=list)

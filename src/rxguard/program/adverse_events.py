@@ -204,7 +204,7 @@ def to_fhir(session: Session, event: AdverseEvent) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "AdverseEvent",
         "id": event.id,
-        # Every recorded event happened: a *suspected* PML is an actual event whose diagnosis is not yet
+        # Every recorded event happened: a *suspected* event is an actual event whose diagnosis is not yet
         # confirmed ("potential" would mean an event that did not occur, a near miss).
         "actuality": "actual",
         "event": {"coding": _event_coding(event), "text": event.description},

@@ -20,7 +20,7 @@ from sqlalchemy import Select, delete, literal, select
 from sqlalchemy.orm import Session
 
 from rxguard.engine import assess, read_facts
-from rxguard.errors import InputError
+from rxguard.errors import ImplausibleError, InputError
 from rxguard.knowledge.program import Measurement, MonitoringKind, RecordKinds
 from rxguard.program import validation
 from rxguard.program.common import flush_or_conflict, require_aware
@@ -72,7 +72,7 @@ def check_measurement(definition: Measurement, value: object) -> float | int:
     if (definition.min is not None and checked < definition.min) or (
         definition.max is not None and checked > definition.max
     ):
-        raise validation.ImplausibleError(name, f"{checked:g} is outside the range{bounds} in {definition.unit}")
+        raise ImplausibleError(name, f"{checked:g} is outside the range{bounds} in {definition.unit}")
     return checked
 
 
@@ -332,7 +332,7 @@ def calendar(session: Session, enrollment: Enrollment, *, on: date) -> list[DueR
 
 
 def describe_measurements(program_id: str, values: Mapping[str, object] | None, language: str = "en") -> str:
-    """``EDSS score 2.5; Relapses 0`` in the pack's words (an undeclared id is shown as it is stored)."""
+    """``Score 2.5; Relapses 0``: the values in the pack's words (an undeclared id is shown as it is stored)."""
     if not values:
         return ""
     titles = {m.id: m.title.get(language) or m.title["en"] for m in get_program(program_id).kinds.measurements}  # type: ignore[call-overload]

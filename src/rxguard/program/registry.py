@@ -176,7 +176,8 @@ def _check_records(pack: Pack, data: ProgramFile) -> None:
         "monitoring": {m.id for m in kinds.monitoring},
     }
     named = {
-        "adverse event": set(data.program_records.adverse_events) | {e for p in data.programs for e in p.reportable_events},
+        "adverse event": set(data.program_records.adverse_events)
+        | {e for p in data.programs for e in p.reportable_events},
         "monitoring": set(data.program_records.monitoring),
     }
     for what, ids in named.items():

@@ -80,6 +80,7 @@ ADVERSE_EVENT_OUTCOMES = (
     "recovered", "recovering", "not-recovered", "recovered-with-sequelae", "fatal", "unknown",
 )  # fmt: skip
 
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -503,7 +504,7 @@ class MonitoringEvent(Base):
     enrollment_id: Mapped[str] = mapped_column(ForeignKey("enrollment.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     occurred_on: Mapped[date] = mapped_column(Date)
-    measurements: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    measurements: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     result: Mapped[str] = mapped_column(Text, default="")
     note: Mapped[str] = mapped_column(Text, default="")
     recorded_at: Mapped[datetime]

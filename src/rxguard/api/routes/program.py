@@ -101,9 +101,7 @@ def get_program_definition(user: UserDep, program_id: Key) -> dict[str, Any]:
     return get_program(program_id).definition.model_dump(mode="json")
 
 
-@router.get(
-    "/programs/{program_id}/record-kinds", operation_id="get_record_kinds", response_model=Open, responses=READ
-)
+@router.get("/programs/{program_id}/record-kinds", operation_id="get_record_kinds", response_model=Open, responses=READ)
 def get_record_kinds(user: UserDep, program_id: Key) -> dict[str, Any]:
     """The monitoring and adverse-event kinds and the measurements (type, UCUM unit, range) the program records."""
     user.require("read")

@@ -24,6 +24,7 @@ Create Date: 2026-12-02 14:30:00.000000
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def _kind_check(kinds: tuple[str, ...]) -> str:
     return "kind IN (" + ", ".join(f"'{k}'" for k in kinds) + ")"
 
 
-def _monitoring(*columns: sa.Column[Any]) -> sa.TableClause:
+def _monitoring(*columns: sa.ColumnClause[Any]) -> sa.TableClause:
     return sa.table("monitoring_event", sa.column("id", sa.String()), *columns)
 
 
@@ -71,12 +72,12 @@ def upgrade() -> None:
             batch_op.drop_constraint(op.f(f"ck_monitoring_event_{check['name']}"), type_="check")
         for c in COLUMNS:
             batch_op.drop_column(c["name"])
-        batch_op.alter_column("measurements", existing_type=sa.JSON(), nullable=False)
+        batch_op.alter_column("measurements", existing_type=sa.JSON(), nullable=False, server_default=sa.text("'{}'"))
     with op.batch_alter_table("adverse_event", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_adverse_event_kind"), type_="check")
 
 
-def _refusal(bind: sa.Connection, rows: list[Any]) -> str | None:
+def _refusal(bind: sa.Connection, rows: Sequence[Any]) -> str | None:
     kinds = sa.table("adverse_event", sa.column("kind", sa.String()))
     other = sorted({k for (k,) in bind.execute(sa.select(kinds.c.kind).distinct())} - set(ADVERSE_EVENT_KINDS))
     if other:
