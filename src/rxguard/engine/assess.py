@@ -96,9 +96,16 @@ def compile_pack(pack: Pack) -> CompiledPack:
         for s in (pack.risk.strata if pack.risk else ())
     )
     items = tuple(
-        CompiledItem(item, compile_condition(item.applies_when) if item.applies_when else None)
+        CompiledItem(
+            item,
+            compile_condition(item.applies_when) if item.applies_when else None,
+            set(item.evidence) <= set(pack.events),
+        )
         for item in pack.monitoring
     )
+    # What makes a lab result invalid is declared with the lab (labs.yaml confounders).
+    for lab in pack.labs.values():
+        confounders.extend(conf for conf in lab.confounded() if conf not in confounders)
     questions = {q.id: q.text.get("en", q.id) for q in pack.questions.values()}
     exposures: dict[str, list[ExposureRow]] = {}
     for exp in pack.exposures:

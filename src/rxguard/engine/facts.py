@@ -8,6 +8,7 @@ from typing import Any
 from rxguard.facts.fhir import FactsReader, parse_json
 from rxguard.facts.model import PatientFacts
 from rxguard.facts.vocabulary import Vocabulary, core_vocabulary
+from rxguard.knowledge.labs import catalogue_for
 from rxguard.knowledge.loader import Pack, load_all
 
 _READERS: dict[tuple[int, ...], tuple[tuple[Pack, ...], FactsReader]] = {}
@@ -38,7 +39,7 @@ def reader_for(packs: Mapping[str, Pack] | None = None) -> FactsReader:
     key = tuple(id(p) for p in packs.values())
     cached = _READERS.get(key)
     if cached is None:
-        cached = (tuple(packs.values()), FactsReader(vocabulary_for(packs)))
+        cached = (tuple(packs.values()), FactsReader(vocabulary_for(packs), catalogue_for(packs)))
         _READERS[key] = cached
     return cached[1]
 

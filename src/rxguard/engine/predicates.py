@@ -21,7 +21,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from rxguard.facts import units
-from rxguard.facts.model import LAB_BY_KEY, ClinicalItem, LabResult, MedicationUse, PatientFacts
+from rxguard.facts.labs import LabDef
+from rxguard.facts.model import ClinicalItem, LabResult, MedicationUse, PatientFacts
 from rxguard.facts.vocabulary import normalize_text
 from rxguard.knowledge.schema import (
     AgeCheck,
@@ -385,9 +386,10 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 }
 
 
-def _is_readable(result: LabResult) -> bool:
+def _is_readable(result: LabResult, labs: Mapping[str, LabDef]) -> bool:
     """A result that says something: a number for a numeric test, positive/negative for a qualitative one."""
-    kind = LAB_BY_KEY[result.test].kind if result.test in LAB_BY_KEY else "presence"
+    lab = labs.get(result.test)
+    kind = lab.kind if lab is not None else "presence"
     if kind == "numeric":
         return result.value is not None
     if kind == "qualitative":
@@ -401,12 +403,12 @@ def _unreadable_lab(ctx: Ctx, test: str) -> Unknown | None:
 
 
 def _lab(p: LabTest) -> Pred:
-    name = LAB_BY_KEY[p.test].display
-
     def pred(ctx: Ctx) -> Evidence:
         result = ctx.latest(p.test, p.max_age)
         if p.missing:
-            if result is None or not _is_readable(result):
+            if result is None or not _is_readable(result, ctx.facts.lab_defs):
+                lab = ctx.facts.lab_defs.get(p.test)
+                name = lab.display if lab is not None else p.test
                 age = f" in the last {p.max_age}" if p.max_age else ""
                 unread = [u.reason for u in ctx.facts.unreadable_for("lab", p.test)]
                 if result is not None:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from rxguard.facts.model import EVENT_KEYS, LAB_BY_KEY
+from rxguard.facts.labs import CORE_CATALOGUE
+from rxguard.knowledge.labs import check_confounded_rule, lab_problems
 from rxguard.knowledge.schema import Citation, Condition
 
 if TYPE_CHECKING:
@@ -42,16 +43,32 @@ def iter_citations(model: Any) -> Iterator[Citation]:
             yield from iter_citations(item)
 
 
+def known_labs(pack: Pack) -> set[str]:
+    """Lab keys a pack may read: the core labs and its own labs.yaml."""
+    return set(CORE_CATALOGUE) | set(pack.labs)
+
+
+def _unknown_lab(pack: Pack, test: object) -> str:
+    own = f"; this pack's labs.yaml declares {', '.join(sorted(pack.labs))}" if pack.labs else ""
+    return (
+        f"{test!r} is not a known lab key (core labs: {', '.join(sorted(CORE_CATALOGUE))}{own}); "
+        "declare it in labs.yaml"
+    )
+
+
 def _condition_problems(pack: Pack, where: str, condition: Condition) -> Iterator[str]:
     strata = {s.id for s in pack.risk.strata} if pack.risk else set()
+    labs = known_labs(pack)
     for kind, pred in iter_predicates(condition):
         for attr in ("valueset", "after_procedure", "after_medication"):
             ref = getattr(pred, attr, None)
             if ref is not None and ref not in pack.valuesets:
                 yield f"{where}: {kind}.{attr} names value set {ref!r}, which valuesets.yaml does not define"
         test = getattr(pred, "test", None)
-        if kind.startswith("lab") and test not in LAB_BY_KEY:
-            yield f"{where}: {kind}.test {test!r} is not a known lab key ({', '.join(sorted(LAB_BY_KEY))})"
+        if kind.startswith("lab") and test not in labs:
+            yield f"{where}: {kind}.test {_unknown_lab(pack, test)}"
+        if kind == "lab_confounded" and test in labs:
+            yield from check_confounded_rule(pack, where, pred)
         if kind == "answer" and pred.id not in pack.questions:
             yield f"{where}: answer.id {pred.id!r} is not defined in questions.yaml"
         for attr in ("since_last_lt_param", "hours_since_preparation_gt_param"):
@@ -68,8 +85,8 @@ def _condition_problems(pack: Pack, where: str, condition: Condition) -> Iterato
                 yield f"{where}: risk_band needs bands in risk.yaml"
             elif pred.test != bands.test:
                 yield f"{where}: risk_band.test {pred.test!r} is not the test risk.yaml bands ({bands.test!r})"
-            if pred.test not in LAB_BY_KEY:
-                yield f"{where}: risk_band.test {pred.test!r} is not a known lab key"
+            if pred.test not in labs:
+                yield f"{where}: risk_band.test {_unknown_lab(pack, pred.test)}"
 
 
 def find_reference_problems(pack: Pack) -> list[str]:
@@ -120,12 +137,22 @@ def find_reference_problems(pack: Pack) -> list[str]:
                     "which sources.yaml does not register"
                 )
     cite(f"{base / 'schedule.yaml'}: dosing", pack.dosing)
+    labs = known_labs(pack)
+    for lab in pack.labs.values():
+        cite(f"{base / 'labs.yaml'}: lab {lab.id}", lab)
+    problems.extend(lab_problems(pack))
+    for event in pack.events:
+        if event in labs:
+            problems.append(f"{base / 'schedule.yaml'}: event {event!r} is also a lab key; give the event another id")
     for item in pack.monitoring:
         where = f"{base / 'schedule.yaml'}: monitoring {item.id}"
         cite(where, item)
         for key in item.evidence:
-            if key not in LAB_BY_KEY and key not in EVENT_KEYS:
-                problems.append(f"{where}: evidence {key!r} is neither a lab key nor a program event")
+            if key not in labs and key not in pack.events:
+                problems.append(
+                    f"{where}: evidence {key!r} is neither a lab key (core or labs.yaml) nor a program event "
+                    "(schedule.yaml events)"
+                )
         if item.applies_when is not None:
             problems.extend(_condition_problems(pack, where, item.applies_when))
     if pack.risk is not None:
@@ -133,7 +160,7 @@ def find_reference_problems(pack: Pack) -> list[str]:
         bands = pack.risk.bands
         if bands is not None:
             for lab_key in (bands.test, bands.same_sample_as):
-                if lab_key is not None and lab_key not in LAB_BY_KEY:
+                if lab_key is not None and lab_key not in labs:
                     problems.append(f"{base / 'risk.yaml'}: bands names lab {lab_key!r}, which is not a known lab key")
             if bands.low_max > bands.high_above:
                 problems.append(f"{base / 'risk.yaml'}: bands.low_max is above bands.high_above")
@@ -175,6 +202,10 @@ def find_reference_problems(pack: Pack) -> list[str]:
         for item_id in vignette.expect.due:
             if item_id not in monitoring_ids:
                 problems.append(f"{where}: expects due item {item_id!r}, which schedule.yaml does not define")
+        for lab_item in vignette.patient.get("labs") or ():
+            test = lab_item.get("test") if isinstance(lab_item, dict) else None
+            if test not in labs:
+                problems.append(f"{where}: patient lab {_unknown_lab(pack, test)}")
     problems.extend(_extra_file_problems(pack, cite))
     return problems
 
