@@ -92,6 +92,12 @@ PACK_FILES: tuple[PackFile, ...] = (
     PackFile(
         "demo.yaml", "demo patients and their histories (rxguard demo load)", "rxguard.knowledge.program:DemoFile"
     ),
+    PackFile(
+        "questionnaires.yaml",
+        "the prescriber's program forms (reauthorization, discontinuation), for the web and FHIR",
+        "rxguard.knowledge.questionnaire:QuestionnaireForm",
+        many=True,
+    ),
 )
 
 #: The folder of vignettes (``vignettes/*.yaml``), each file a list of Vignette entries.
