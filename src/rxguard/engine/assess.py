@@ -76,11 +76,9 @@ def compile_pack(pack: Pack) -> CompiledPack:
     confounders: list[LabConfounded] = []
     for rule in pack.rules:
         params = set()
-        for kind, pred in iter_predicates(rule.when):
-            for attr in ("since_last_lt_param", "hours_since_preparation_gt_param"):
-                if getattr(pred, attr, None):
-                    params.add(getattr(pred, attr))
-            if kind == "lab_confounded":
+        for _, pred in iter_predicates(rule.when):
+            params.update(pred.parameters())
+            if isinstance(pred, LabConfounded):
                 confounders.append(pred)
         rules.append(
             CompiledRule(
@@ -169,12 +167,12 @@ def _events(context: Mapping[str, Any]) -> dict[str, tuple[date, ...]]:
 
 def _mark_invalid_results(ctx: Ctx, confounders: tuple[LabConfounded, ...]) -> None:
     """Results drawn too soon after a confounder (e.g. plasma exchange) are not used for strata."""
-    from rxguard.engine.predicates import _confounders
+    from rxguard.engine.predicates import confounders as confounders_of
 
     bands = ctx.bands
     for conf in confounders:
         result = ctx.latest(conf.test)
-        if result is not None and _confounders(ctx, conf, result.effective):
+        if result is not None and confounders_of(ctx, conf, result.effective):
             # A banded value reported from the same sample (risk.yaml bands.same_sample_as) goes with it.
             same_sample = bands is not None and bands.same_sample_as == conf.test
             for test in (conf.test, bands.test) if same_sample and bands is not None else (conf.test,):
