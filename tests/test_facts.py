@@ -9,8 +9,14 @@ import pytest
 from tests.conftest import SYNTHEA
 
 from rxguard.errors import FactsError
-from rxguard.facts import FactsReader, Vocabulary
+from rxguard.facts import CORE_CATALOGUE, FactsReader, LabDef, Vocabulary
 from rxguard.facts.vocabulary import core_vocabulary
+
+# Two labs a pack would declare in its labs.yaml (the core catalogue has only generic labs).
+PACK_LABS = CORE_CATALOGUE.with_labs([
+    LabDef("anti-jcv-antibody", "Anti-JCV antibody", kind="qualitative", origin="test"),
+    LabDef("anti-jcv-index", "Anti-JCV antibody index", origin="test"),
+])  # fmt: skip
 
 
 def reader() -> FactsReader:
@@ -18,7 +24,7 @@ def reader() -> FactsReader:
     vocab.add("natalizumab", ["atc|L04AG03"], ["natalizumab", "tysabri"])
     vocab.add("nsaids", [], ["ibuprofen"])
     vocab.add("pml", ["sct|22255007"], [])
-    return FactsReader(vocab)
+    return FactsReader(vocab, PACK_LABS)
 
 
 def bundle(*resources: dict) -> dict:  # type: ignore[type-arg]

@@ -76,11 +76,9 @@ def compile_pack(pack: Pack) -> CompiledPack:
     confounders: list[LabConfounded] = []
     for rule in pack.rules:
         params = set()
-        for kind, pred in iter_predicates(rule.when):
-            for attr in ("since_last_lt_param", "hours_since_preparation_gt_param"):
-                if getattr(pred, attr, None):
-                    params.add(getattr(pred, attr))
-            if kind == "lab_confounded":
+        for _, pred in iter_predicates(rule.when):
+            params.update(pred.parameters())
+            if isinstance(pred, LabConfounded):
                 confounders.append(pred)
         rules.append(
             CompiledRule(
@@ -96,9 +94,16 @@ def compile_pack(pack: Pack) -> CompiledPack:
         for s in (pack.risk.strata if pack.risk else ())
     )
     items = tuple(
-        CompiledItem(item, compile_condition(item.applies_when) if item.applies_when else None)
+        CompiledItem(
+            item,
+            compile_condition(item.applies_when) if item.applies_when else None,
+            set(item.evidence) <= set(pack.events),
+        )
         for item in pack.monitoring
     )
+    # What makes a lab result invalid is declared with the lab (labs.yaml confounders).
+    for lab in pack.labs.values():
+        confounders.extend(conf for conf in lab.confounded() if conf not in confounders)
     questions = {q.id: q.text.get("en", q.id) for q in pack.questions.values()}
     exposures: dict[str, list[ExposureRow]] = {}
     for exp in pack.exposures:
@@ -162,12 +167,12 @@ def _events(context: Mapping[str, Any]) -> dict[str, tuple[date, ...]]:
 
 def _mark_invalid_results(ctx: Ctx, confounders: tuple[LabConfounded, ...]) -> None:
     """Results drawn too soon after a confounder (e.g. plasma exchange) are not used for strata."""
-    from rxguard.engine.predicates import _confounders
+    from rxguard.engine.predicates import confounders as confounders_of
 
     bands = ctx.bands
     for conf in confounders:
         result = ctx.latest(conf.test)
-        if result is not None and _confounders(ctx, conf, result.effective):
+        if result is not None and confounders_of(ctx, conf, result.effective):
             # A banded value reported from the same sample (risk.yaml bands.same_sample_as) goes with it.
             same_sample = bands is not None and bands.same_sample_as == conf.test
             for test in (conf.test, bands.test) if same_sample and bands is not None else (conf.test,):

@@ -8,6 +8,7 @@ from typing import Any
 from rxguard.facts.fhir import FactsReader, parse_json
 from rxguard.facts.model import PatientFacts
 from rxguard.facts.vocabulary import Vocabulary, core_vocabulary
+from rxguard.knowledge.labs import catalogue_for
 from rxguard.knowledge.loader import Pack, load_all
 
 _READERS: dict[tuple[int, ...], tuple[tuple[Pack, ...], FactsReader]] = {}
@@ -38,16 +39,23 @@ def reader_for(packs: Mapping[str, Pack] | None = None) -> FactsReader:
     key = tuple(id(p) for p in packs.values())
     cached = _READERS.get(key)
     if cached is None:
-        cached = (tuple(packs.values()), FactsReader(vocabulary_for(packs)))
+        cached = (tuple(packs.values()), FactsReader(vocabulary_for(packs), catalogue_for(packs)))
         _READERS[key] = cached
     return cached[1]
 
 
-def read_facts(data: Any, packs: Mapping[str, Pack] | None = None, *, patient: str | None = None) -> PatientFacts:
+def read_facts(
+    data: Any,
+    packs: Mapping[str, Pack] | None = None,
+    *,
+    patient: str | None = None,
+    held: PatientFacts | None = None,
+) -> PatientFacts:
     """FHIR R4 Bundle or prefetch (dict, bytes or str) -> PatientFacts tagged for all packs.
 
-    ``patient`` chooses the Patient to assess when the input holds several (id, fullUrl or identifier).
+    ``patient`` chooses the Patient to assess when the input holds several (id, fullUrl or identifier);
+    ``held``: the patient rxguard holds (demographics only), assessed when the input holds no Patient.
     """
     if isinstance(data, bytes | str):
         data = parse_json(data)
-    return reader_for(packs).read(data, patient)
+    return reader_for(packs).read(data, patient, held=held)

@@ -12,7 +12,6 @@ from typing import Literal
 
 from rxguard.engine.model import DueItem
 from rxguard.engine.predicates import Ctx, Pred, shift
-from rxguard.facts.model import EVENT_KEYS
 from rxguard.knowledge.schema import MonitoringItem
 
 
@@ -20,6 +19,8 @@ from rxguard.knowledge.schema import MonitoringItem
 class CompiledItem:
     item: MonitoringItem
     applies: Pred | None
+    # Every piece of evidence is a program event (schedule.yaml ``events``), none a lab result.
+    program_only: bool = False
 
 
 def _last_done(ctx: Ctx, item: MonitoringItem) -> date | None:
@@ -87,7 +88,7 @@ def compute_due(items: tuple[CompiledItem, ...], ctx: Ctx) -> tuple[DueItem, ...
         if compiled.applies is not None and compiled.applies(ctx) is None:
             continue
         last = _last_done(ctx, item)
-        if last is None and set(item.evidence) <= EVENT_KEYS and not ctx.events:
+        if last is None and compiled.program_only and not ctx.events:
             ctx.notes.append(
                 f"“{item.title}” is satisfied by program records ({', '.join(item.evidence)}); none were supplied "
                 "with this request, so its due date is counted from the first infusion."

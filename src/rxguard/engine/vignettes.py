@@ -11,6 +11,7 @@ from rxguard.engine.facts import read_facts
 from rxguard.engine.model import Assessment
 from rxguard.facts.builder import build_bundle
 from rxguard.facts.fhir import parse_json
+from rxguard.knowledge.labs import pack_catalogue
 from rxguard.knowledge.loader import Pack, VignetteFile, load_all
 from rxguard.knowledge.schema import Vignette
 
@@ -34,7 +35,7 @@ def vignette_bundle(pack: Pack, vfile: VignetteFile, vignette: Vignette) -> dict
     if vignette.bundle:
         bundle: dict[str, Any] = parse_json((vfile.path.parent / vignette.bundle).read_bytes())
         return bundle
-    return build_bundle(dict(vignette.patient), at=vignette.at, drug=pack.identity.inn)
+    return build_bundle(dict(vignette.patient), at=vignette.at, drug=pack.identity.inn, labs=pack_catalogue(pack))
 
 
 def check_expectations(vignette: Vignette, result: Assessment) -> list[str]:

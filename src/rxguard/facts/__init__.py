@@ -1,14 +1,16 @@
 """FHIR R4 -> PatientFacts. The only layer that knows FHIR JSON shapes."""
 
 from rxguard.facts.fhir import FactsReader, iter_resources, parse_json
-from rxguard.facts.model import LAB_BY_KEY, LABS, ClinicalItem, LabResult, MedicationUse, PatientFacts
+from rxguard.facts.labs import CORE_CATALOGUE, LabCatalogue, LabDef
+from rxguard.facts.model import ClinicalItem, LabResult, MedicationUse, PatientFacts
 from rxguard.facts.vocabulary import Vocabulary, core_vocabulary
 
 __all__ = [
-    "LABS",
-    "LAB_BY_KEY",
+    "CORE_CATALOGUE",
     "ClinicalItem",
     "FactsReader",
+    "LabCatalogue",
+    "LabDef",
     "LabResult",
     "MedicationUse",
     "PatientFacts",

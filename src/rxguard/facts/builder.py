@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from rxguard.errors import InputError
-from rxguard.facts.model import LAB_BY_KEY, RXGUARD_LAB_SYSTEM
+from rxguard.facts.labs import RXGUARD_LAB_SYSTEM, LabCatalogue
 
 _SYSTEM_URLS = {
     "sct": "http://snomed.info/sct",
@@ -26,6 +26,13 @@ _PATIENT_KEYS = {
     "id", "age", "birth_date", "sex", "conditions", "allergies", "medications", "labs",
     "procedures", "infusions", "order", "pregnant", "breastfeeding",
 }  # fmt: skip
+
+
+def _installed_labs() -> LabCatalogue:
+    """The core labs and those of every installed pack (the same catalogue the engine reads with)."""
+    from rxguard.knowledge.labs import installed_catalogue  # the knowledge layer sits above facts
+
+    return installed_catalogue()
 
 
 def _d(value: Any, field: str) -> date:
@@ -66,11 +73,18 @@ def _concept(item: dict[str, Any], field: str) -> dict[str, Any]:
 
 
 class _Builder:
-    def __init__(self, at: date, drug: str) -> None:
+    def __init__(self, at: date, drug: str, labs: LabCatalogue | None) -> None:
         self.at = at
         self.drug = drug
+        self._labs = labs
         self.entries: list[dict[str, Any]] = []
         self.patient_ref = "Patient/p1"
+
+    @property
+    def labs(self) -> LabCatalogue:
+        if self._labs is None:
+            self._labs = _installed_labs()
+        return self._labs
 
     def add(self, resource: dict[str, Any]) -> None:
         resource["id"] = f"{resource['resourceType'].lower()}-{len(self.entries)}"
@@ -148,9 +162,12 @@ class _Builder:
 
     def lab(self, item: dict[str, Any]) -> None:
         test = item.get("test")
-        if test not in LAB_BY_KEY:
-            raise InputError(f"patient.labs.test: {test!r} is not a known lab key ({', '.join(sorted(LAB_BY_KEY))})")
-        lab = LAB_BY_KEY[test]
+        if not isinstance(test, str) or test not in self.labs:
+            known = ", ".join(sorted(self.labs))
+            raise InputError(
+                f"patient.labs.test: {test!r} is not a known lab key ({known}); a pack declares its labs in labs.yaml"
+            )
+        lab = self.labs[test]
         coding = (
             {"system": "http://loinc.org", "code": lab.loinc[0], "display": lab.display}
             if lab.loinc
@@ -223,12 +240,16 @@ class _Builder:
         self.add(res)
 
 
-def build_bundle(patient: dict[str, Any], *, at: date, drug: str) -> dict[str, Any]:
-    """A FHIR R4 collection Bundle for a compact patient description (see docs/packs.md)."""
+def build_bundle(patient: dict[str, Any], *, at: date, drug: str, labs: LabCatalogue | None = None) -> dict[str, Any]:
+    """A FHIR R4 collection Bundle for a compact patient description (see docs/packs.md).
+
+    ``labs`` is the catalogue lab keys are written from (LOINC code, display, unit); without
+    it, the core labs and those of every installed pack.
+    """
     unknown = set(patient) - _PATIENT_KEYS
     if unknown:
         raise InputError(f"patient: unknown field(s) {sorted(unknown)}; expected some of {sorted(_PATIENT_KEYS)}")
-    builder = _Builder(at, drug)
+    builder = _Builder(at, drug, labs)
     res: dict[str, Any] = {"resourceType": "Patient", "gender": patient.get("sex", "unknown")}
     if "birth_date" in patient:
         res["birthDate"] = _d(patient["birth_date"], "birth_date").isoformat()

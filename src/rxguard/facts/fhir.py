@@ -10,6 +10,7 @@ resource and the field. ``docs/fhir-input.md`` documents the input profile.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -19,10 +20,8 @@ import orjson
 from rxguard.errors import FactsError
 from rxguard.facts import units
 from rxguard.facts.identity import PatientEntry, choose_patient, distinct_patients, owner_of
+from rxguard.facts.labs import CORE_CATALOGUE, LabCatalogue, LabDef
 from rxguard.facts.model import (
-    LAB_BY_KEY,
-    LAB_BY_LOINC,
-    RXGUARD_LAB_SYSTEM,
     ClinicalItem,
     LabResult,
     MedicationUse,
@@ -41,9 +40,6 @@ _POSITIVE_WORDS = frozenset(
 _NEGATIVE_WORDS = frozenset({"negative", "neg", "not", "no", "non", "nonreactive", "absent", "false", "undetected"})
 _INACTIVE_CLINICAL = frozenset({"inactive", "remission", "resolved"})
 _SEVERITY_ORDER = {"mild": 1, "moderate": 2, "severe": 3}
-_LAB_BY_TEXT = {normalize_text(key): key for key in LAB_BY_KEY} | {
-    normalize_text(lab.display): lab.key for lab in LAB_BY_KEY.values()
-}
 
 
 class _Where:
@@ -195,13 +191,22 @@ def parse_json(raw: bytes | str) -> Any:
 
 
 class FactsReader:
-    """Reads FHIR resources into PatientFacts, tagging items with a Vocabulary."""
+    """Reads FHIR resources into PatientFacts, tagging items with a Vocabulary.
 
-    def __init__(self, vocabulary: Vocabulary) -> None:
+    ``labs`` is the lab catalogue results are recognised by (the core labs unless
+    the packs' catalogue is given, see :func:`rxguard.knowledge.labs.catalogue_for`).
+    """
+
+    def __init__(self, vocabulary: Vocabulary, labs: LabCatalogue | None = None) -> None:
         self.vocabulary = vocabulary
+        self.labs = CORE_CATALOGUE if labs is None else labs
 
-    def read(self, data: Any, patient: str | None = None) -> PatientFacts:
-        """The facts of one patient: the only Patient in the input, or the one ``patient`` names."""
+    def read(self, data: Any, patient: str | None = None, *, held: PatientFacts | None = None) -> PatientFacts:
+        """The facts of one patient: the only Patient in the input, or the one ``patient`` names.
+
+        ``held``: the patient as rxguard holds them (id, birth date, sex), assessed when the input
+        holds no Patient; their demographics are taken as they are, not through a Patient resource.
+        """
         if isinstance(data, dict) and data.get("resourceType") not in (None, "Bundle"):
             raise FactsError(
                 f"input is a {data.get('resourceType')}, not a FHIR R4 Bundle; wrap the resources in a Bundle"
@@ -223,14 +228,21 @@ class FactsReader:
             elif rtype in _READERS:
                 rest.append(res)
         every = distinct_patients(patients)
+        if not every and held is not None:
+            every = [PatientEntry.of("", {"id": held.patient_id})]
+        else:
+            held = None
         chosen = choose_patient(every, patient)
         others = [p for p in every if p is not chosen]
         own = self._own_resources(rest, chosen, others)
-        state = _State(self.vocabulary, medications_by_ref)
+        state = _State(self.vocabulary, self.labs, medications_by_ref)
         state.notes.extend(own[1])
         for res in own[0]:
             _READERS[res["resourceType"]](state, res)
-        return self._facts(chosen, state)
+        facts = self._facts(chosen, state)
+        if held is not None:
+            facts = dataclasses.replace(facts, birth_date=held.birth_date, sex=held.sex)
+        return facts
 
     @staticmethod
     def _own_resources(
@@ -307,17 +319,21 @@ class FactsReader:
             reading_notes=tuple(state.notes),
             deceased=bool(flag) or deceased_on is not None,
             deceased_on=deceased_on,
+            lab_defs=state.catalogue,
         )
 
 
 class _State:
     __slots__ = (
-        "allergies", "conditions", "labs", "medications", "medications_by_ref", "notes", "procedures",
-        "unreadable", "vocab",
+        "allergies", "catalogue", "conditions", "labs", "medications", "medications_by_ref", "notes",
+        "procedures", "unreadable", "vocab",
     )  # fmt: skip
 
-    def __init__(self, vocab: Vocabulary, medications_by_ref: dict[str, Mapping[str, Any]]) -> None:
+    def __init__(
+        self, vocab: Vocabulary, catalogue: LabCatalogue, medications_by_ref: dict[str, Mapping[str, Any]]
+    ) -> None:
         self.vocab = vocab
+        self.catalogue = catalogue
         self.medications_by_ref = medications_by_ref
         self.conditions: list[ClinicalItem] = []
         self.allergies: list[ClinicalItem] = []
@@ -393,9 +409,10 @@ def _read_procedure(state: _State, res: Mapping[str, Any]) -> None:
     start, end = _period_or_datetime(res, "performed", where)
     item = ClinicalItem(text, codes, state.vocab.tags_for(codes, text), False, start, end, status)
     state.procedures.append(item)
-    lab = _lab_key(codes, text)
+    lab = state.catalogue.key_for(codes, text)
     if lab is not None and start is not None:
-        state.labs.setdefault(lab, []).append(LabResult(lab, start, text=text, source=where.label))
+        name = state.catalogue.display(lab)
+        state.labs.setdefault(lab, []).append(LabResult(lab, start, text=text, source=where.label, name=name))
 
 
 def _medication_concept(state: _State, res: Mapping[str, Any], where: _Where) -> tuple[tuple[str, ...], str]:
@@ -542,30 +559,30 @@ def _supply_end(state: _State, res: Mapping[str, Any], start: date | None, where
     return start + timedelta(days=max(round(days), 0))
 
 
-def _lab_key(codes: tuple[str, ...], text: str) -> str | None:
-    for code in codes:
-        system, _, value = code.partition("|")
-        if system == "loinc" and value in LAB_BY_LOINC:
-            return LAB_BY_LOINC[value]
-        if system in ("rxguard-lab", RXGUARD_LAB_SYSTEM, "rxguard-procedure") and value in LAB_BY_KEY:
-            return value
-    if text:
-        norm = normalize_text(text.split(" / ")[0])
-        if norm in _LAB_BY_TEXT:
-            return _LAB_BY_TEXT[norm]
-        if "mri" in norm.split() and "brain" in norm:
-            return "brain-mri"
-    return None
+def _qualitative(text: str, lab: LabDef | None = None) -> str:
+    """positive / negative / indeterminate from a result's words, or "".
 
-
-def _qualitative(text: str) -> str:
-    """positive / negative from a result's words ("Not detected", "Patient currently pregnant"), or ""."""
-    words = normalize_text(text).split()
+    The lab's own words (labs.yaml ``values``) are read first, as whole phrases; then the
+    generic ones ("Not detected", "Patient currently pregnant").
+    """
+    norm = normalize_text(text)
+    if lab is not None:
+        for reading, phrases in (
+            ("indeterminate", lab.indeterminate), ("negative", lab.negative), ("positive", lab.positive)
+        ):  # fmt: skip
+            if any(_has_phrase(norm, phrase) for phrase in phrases):
+                return reading
+    words = norm.split()
     if any(w in _NEGATIVE_WORDS for w in words):
         return "negative"
     if any(w in _POSITIVE_WORDS for w in words):
         return "positive"
     return ""
+
+
+def _has_phrase(norm: str, phrase: str) -> bool:
+    wanted = normalize_text(phrase)
+    return bool(wanted) and f" {wanted} " in f" {norm} "
 
 
 def _quantity_in(
@@ -599,10 +616,11 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
     if status in _SKIP_STATUS:
         return
     codes, text = _codeable(res, "code", where)
-    key = _lab_key(codes, text)
+    key = state.catalogue.key_for(codes, text)
     if key is None:
         return
-    name = LAB_BY_KEY[key].display
+    lab = state.catalogue[key]
+    name = lab.display
     effective, _ = _period_or_datetime(res, "effective", where)
     effective = effective or parse_date(res.get("issued"), "issued", where)
     if effective is None:
@@ -610,7 +628,7 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
             Unreadable("lab", key, f"{where.label}: {name} result has no date (effective[x] or issued)")
         )
         return
-    canonical = LAB_BY_KEY[key].unit
+    canonical = lab.unit
     value: float | None = None
     unit = canonical
     sent_unit = ""
@@ -627,10 +645,10 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
         if "pregnancy" in state.vocab.tags_for(value_codes, "") and key == "pregnancy-status":
             interpretation = "positive"  # e.g. SNOMED CT 77386006 "Patient currently pregnant"
         else:
-            interpretation = next((_qualitative(t) for t in value_text.split(" / ") if _qualitative(t)), "")
+            interpretation = next((_qualitative(t, lab) for t in value_text.split(" / ") if _qualitative(t, lab)), "")
     elif "valueString" in res:
         value_text = _str(res, "valueString", where)
-        interpretation = _qualitative(value_text)
+        interpretation = _qualitative(value_text, lab)
     elif "valueBoolean" in res:
         flag = res["valueBoolean"]
         if not isinstance(flag, bool):
@@ -645,7 +663,10 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
                 )
                 if interpretation:
                     break
-    if LAB_BY_KEY[key].kind == "qualitative" and not interpretation and not problem:
+    if interpretation == "indeterminate":
+        interpretation = ""
+        problem = problem or f"{where.label}: {name} result “{value_text}” is indeterminate; repeat or confirm the test"
+    if lab.kind == "qualitative" and not interpretation and not problem:
         shown = value_text or ("no value" if value is None else f"{value:g}")
         problem = f"{where.label}: {name} result “{shown}” could not be read as positive or negative"
     uln = lln = None
@@ -665,7 +686,7 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
     state.labs.setdefault(key, []).append(
         LabResult(
             key, effective, value, unit, interpretation, uln, lln, value_text or shown_as,
-            problem=problem or range_problem, source=where.label,
+            problem=problem or range_problem, source=where.label, name=name,
         )
     )  # fmt: skip
 
@@ -691,13 +712,14 @@ def _read_report(state: _State, res: Mapping[str, Any]) -> None:
         )
     else:
         codes, text = _codeable(res, "code", where)
-    lab = _lab_key(codes, text)
+    lab = state.catalogue.key_for(codes, text)
     if lab is None:
         return
     effective, _ = _period_or_datetime(res, "effective", where)
     effective = effective or parse_date(res.get("started") or res.get("issued"), "started", where)
     if effective is not None:
-        state.labs.setdefault(lab, []).append(LabResult(lab, effective, text=text, source=where.label))
+        name = state.catalogue.display(lab)
+        state.labs.setdefault(lab, []).append(LabResult(lab, effective, text=text, source=where.label, name=name))
 
 
 _READERS = {

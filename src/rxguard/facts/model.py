@@ -13,58 +13,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
+from rxguard.facts.labs import CORE_CATALOGUE, LabDef
+
 Sex = Literal["female", "male", "other", "unknown"]
-
-
-@dataclass(frozen=True, slots=True)
-class LabDef:
-    key: str
-    display: str
-    loinc: tuple[str, ...]
-    unit: str
-    kind: Literal["numeric", "qualitative", "presence"]
-
-
-# The lab catalogue: canonical keys rules use, and how FHIR codes map to them.
-# LOINC codes as listed in docs/fhir-input.md (clinical-facts §5.4 for the sources).
-LABS: tuple[LabDef, ...] = (
-    LabDef("alt", "ALT", ("1742-6",), "U/L", "numeric"),
-    LabDef("ast", "AST", ("1920-8",), "U/L", "numeric"),
-    LabDef("bilirubin-total", "Total bilirubin", ("1975-2",), "mg/dL", "numeric"),
-    LabDef("creatinine", "Creatinine", ("2160-0", "14682-9"), "mg/dL", "numeric"),
-    LabDef("egfr", "eGFR", ("33914-3", "62238-1", "98979-8"), "mL/min/{1.73_m2}", "numeric"),
-    LabDef("platelets", "Platelets", ("777-3",), "10*3/uL", "numeric"),
-    LabDef("lymphocytes", "Lymphocytes", ("731-0",), "10*3/uL", "numeric"),
-    LabDef("neutrophils", "Neutrophils", ("751-8",), "10*3/uL", "numeric"),
-    LabDef("hemoglobin", "Haemoglobin", ("718-7",), "g/dL", "numeric"),
-    LabDef("tsh", "TSH", ("3016-3",), "m[IU]/L", "numeric"),
-    LabDef("free-t4", "Free T4", ("3024-7",), "ng/dL", "numeric"),
-    LabDef("pregnancy-status", "Pregnancy status", ("82810-3",), "", "qualitative"),
-    LabDef("breastfeeding-status", "Breastfeeding status", ("63895-7",), "", "qualitative"),
-    LabDef("anti-jcv-antibody", "Anti-JCV antibody", (), "", "qualitative"),
-    LabDef("anti-jcv-index", "Anti-JCV antibody index", (), "", "numeric"),
-    LabDef("anti-natalizumab-antibody", "Anti-natalizumab antibody", (), "", "qualitative"),
-    LabDef("brain-mri", "Brain MRI", (), "", "presence"),
-    LabDef("cbc", "Complete blood count", ("58410-2",), "", "presence"),
-    LabDef("edss", "EDSS score", (), "{score}", "numeric"),
-    # Gestational age: LOINC codes of the VSAC value set "Estimated Gestational Age at Delivery"
-    # (2.16.840.1.113762.1.4.1045.26); the natalizumab pack cites it (term-vsac-gestational-age).
-    LabDef("gestational-age", "Gestational age", ("49051-6", "11884-4", "18185-9", "11885-1"), "wk", "numeric"),
-)
-LAB_BY_KEY: dict[str, LabDef] = {lab.key: lab for lab in LABS}
-LAB_BY_LOINC: dict[str, str] = {code: lab.key for lab in LABS for code in lab.loinc}
-RXGUARD_LAB_SYSTEM = "urn:rxguard:lab"
-# Events the restricted-distribution program records and passes to the engine
-# (``context["events"]``) as evidence for monitoring items.
-EVENT_KEYS: frozenset[str] = frozenset(
-    {"prescriber-assessment", "reauthorization", "disease-activity-assessment", "patient-alert-card", "re-information"}
-)
-RXGUARD_PROCEDURE_SYSTEM = "urn:rxguard:procedure"
 
 
 @dataclass(frozen=True, slots=True)
 class LabResult:
     """One result, its value and limits already in the lab's canonical unit (see LabDef.unit).
+
+    ``name`` is the lab's display name in the catalogue the reader used.
 
     ``problem`` says why a number could not be used (a unit that cannot be read or converted,
     a reference range in another unit); rules then report "could not verify", never a silent no.
@@ -80,9 +38,10 @@ class LabResult:
     text: str = ""
     problem: str = ""
     source: str = ""
+    name: str = ""
 
     def describe(self) -> str:
-        name = LAB_BY_KEY[self.test].display if self.test in LAB_BY_KEY else self.test
+        name = self.name or self.test
         if self.value is not None:
             shown = f"{self.value:g} {self.unit}".strip()
             if self.text:
@@ -201,6 +160,8 @@ class PatientFacts:
     reading_notes: tuple[str, ...] = ()
     deceased: bool = False
     deceased_on: date | None = None
+    # The lab catalogue the facts were read with (core labs plus the packs' labs.yaml).
+    lab_defs: Mapping[str, LabDef] = field(default_factory=lambda: CORE_CATALOGUE)
 
     def unreadable_for(self, kind: str, key: str) -> tuple[Unreadable, ...]:
         return tuple(u for u in self.unreadable if u.kind == kind and u.key == key)

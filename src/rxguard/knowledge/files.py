@@ -28,6 +28,7 @@ class Section:
     key: str
     model: str
     many: bool = False
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,13 @@ PACK_FILES: tuple[PackFile, ...] = (
     PackFile(
         "valuesets.yaml", "codes and names of medicines and conditions", f"{_SCHEMA}:ValueSet", "valuesets", True, True
     ),
+    PackFile(
+        "labs.yaml",
+        "the pack's own labs: codes, names, UCUM unit, result words, confounders",
+        "rxguard.knowledge.labs:Lab",
+        "labs",
+        True,
+    ),
     PackFile("rules.yaml", "the checks, each with its condition and citations", f"{_SCHEMA}:Rule", "rules", True, True),
     PackFile("parameters.yaml", "numbers per jurisdiction and date", f"{_SCHEMA}:Parameter", "parameters", True),
     PackFile(
@@ -69,17 +77,24 @@ PACK_FILES: tuple[PackFile, ...] = (
     PackFile("exposure.yaml", "how long a dose counts as current exposure", f"{_SCHEMA}:Exposure", "exposures", True),
     PackFile(
         "schedule.yaml",
-        "the dosing schedule and the monitoring calendar",
+        "the dosing schedule, the monitoring calendar and the program events it reads",
         required=True,
         sections=(
             Section("dosing", f"{_SCHEMA}:DosingSchedule"),
             Section("monitoring", f"{_SCHEMA}:MonitoringItem", many=True),
+            Section("events", "rxguard.knowledge.labs:ProgramEvent", many=True, required=False),
         ),
     ),
     PackFile(
         "monograph.yaml", "cited drug information in English and Chinese", "rxguard.knowledge.monograph:Monograph"
     ),
     PackFile("program.yaml", "the restricted-distribution program", "rxguard.knowledge.program:ProgramFile"),
+    PackFile(
+        "questionnaires.yaml",
+        "the prescriber's program forms (reauthorization, discontinuation), for the web and FHIR",
+        "rxguard.knowledge.questionnaire:QuestionnaireForm",
+        many=True,
+    ),
 )
 
 #: The folder of vignettes (``vignettes/*.yaml``), each file a list of Vignette entries.

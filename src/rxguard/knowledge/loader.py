@@ -29,6 +29,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from rxguard.errors import PackError
 from rxguard.knowledge.files import PACK_FILES, VIGNETTE_DIR, VIGNETTE_MODEL, file_names, model_of
+from rxguard.knowledge.labs import Lab, ProgramEvent
 from rxguard.knowledge.schema import (
     Conflict,
     DosingSchedule,
@@ -76,6 +77,9 @@ class Pack:
     extras: dict[str, Any] = field(default_factory=dict)
     # How long an administration or dispense counts as current exposure (exposure.yaml).
     exposures: tuple[Exposure, ...] = ()
+    # The pack's own labs (labs.yaml; the core labs need no entry) and program events (schedule.yaml).
+    labs: dict[str, Lab] = field(default_factory=dict)
+    events: dict[str, ProgramEvent] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -273,9 +277,17 @@ def load_pack(path: Path) -> Pack:
         if spec.sections:
             data = read_yaml(file_path)
             keys = [section.key for section in spec.sections]
-            if not isinstance(data, dict) or set(data) != set(keys):
-                raise PackError(f"{file_path}:1: expected exactly these top-level keys: {' and '.join(keys)}")
+            needed = {section.key for section in spec.sections if section.required}
+            if not isinstance(data, dict) or not needed <= set(data) <= set(keys):
+                optional = [key for key in keys if key not in needed]
+                also = f" (and optionally {' and '.join(optional)})" if optional else ""
+                raise PackError(
+                    f"{file_path}:1: expected exactly these top-level keys: {' and '.join(sorted(needed))}{also}"
+                )
             for section in spec.sections:
+                if section.key not in data:
+                    loaded[section.key] = [] if section.many else None
+                    continue
                 loaded[section.key] = _validate(
                     file_path, data[section.key], model_of(section.model), section.many, (section.key,)
                 )
@@ -312,6 +324,8 @@ def load_pack(path: Path) -> Pack:
         vignette_files=tuple(vignette_files),
         extras=extras,
         exposures=tuple(_unique(path / "exposure.yaml", loaded["exposures"], "exposure").values()),
+        labs=_unique(path / "labs.yaml", loaded["labs"], "lab"),
+        events=_unique(path / "schedule.yaml", loaded["events"], "event"),
     )
     problems = check_references(pack)
     if problems:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from rxguard.facts.model import EVENT_KEYS, LAB_BY_KEY
+from rxguard.facts.labs import CORE_CATALOGUE
+from rxguard.knowledge.labs import lab_problems
 from rxguard.knowledge.schema import Citation, Condition
 
 if TYPE_CHECKING:
@@ -16,15 +17,11 @@ if TYPE_CHECKING:
 
 def iter_predicates(condition: Condition) -> Iterator[tuple[str, Any]]:
     """Every (kind, predicate) leaf of a condition tree."""
-    kind = condition.kind()
-    if kind in ("all", "any"):
-        for child in getattr(condition, kind):
-            yield from iter_predicates(child)
-    elif kind == "not":
-        assert condition.not_ is not None
-        yield from iter_predicates(condition.not_)
-    else:
-        yield kind, getattr(condition, kind)
+    children = condition.children()
+    if not children:
+        yield condition.key, condition
+    for child in children:
+        yield from iter_predicates(child)
 
 
 def iter_citations(model: Any) -> Iterator[Citation]:
@@ -42,34 +39,22 @@ def iter_citations(model: Any) -> Iterator[Citation]:
             yield from iter_citations(item)
 
 
+def known_labs(pack: Pack) -> set[str]:
+    """Lab keys a pack may read: the core labs and its own labs.yaml."""
+    return set(CORE_CATALOGUE) | set(pack.labs)
+
+
+def unknown_lab(pack: Pack, test: object) -> str:
+    own = f"; this pack's labs.yaml declares {', '.join(sorted(pack.labs))}" if pack.labs else ""
+    return (
+        f"{test!r} is not a known lab key (core labs: {', '.join(sorted(CORE_CATALOGUE))}{own}); "
+        "declare it in labs.yaml"
+    )
+
+
 def _condition_problems(pack: Pack, where: str, condition: Condition) -> Iterator[str]:
-    strata = {s.id for s in pack.risk.strata} if pack.risk else set()
-    for kind, pred in iter_predicates(condition):
-        for attr in ("valueset", "after_procedure", "after_medication"):
-            ref = getattr(pred, attr, None)
-            if ref is not None and ref not in pack.valuesets:
-                yield f"{where}: {kind}.{attr} names value set {ref!r}, which valuesets.yaml does not define"
-        test = getattr(pred, "test", None)
-        if kind.startswith("lab") and test not in LAB_BY_KEY:
-            yield f"{where}: {kind}.test {test!r} is not a known lab key ({', '.join(sorted(LAB_BY_KEY))})"
-        if kind == "answer" and pred.id not in pack.questions:
-            yield f"{where}: answer.id {pred.id!r} is not defined in questions.yaml"
-        for attr in ("since_last_lt_param", "hours_since_preparation_gt_param"):
-            ref = getattr(pred, attr, None)
-            if ref is not None and ref not in pack.parameters:
-                yield f"{where}: {kind}.{attr} names parameter {ref!r}, which parameters.yaml does not define"
-        if kind == "risk_stratum":
-            for stratum in pred.any_of:
-                if stratum not in strata:
-                    yield f"{where}: risk_stratum names {stratum!r}, which risk.yaml does not define"
-        if kind == "risk_band":
-            bands = pack.risk.bands if pack.risk else None
-            if bands is None:
-                yield f"{where}: risk_band needs bands in risk.yaml"
-            elif pred.test != bands.test:
-                yield f"{where}: risk_band.test {pred.test!r} is not the test risk.yaml bands ({bands.test!r})"
-            if pred.test not in LAB_BY_KEY:
-                yield f"{where}: risk_band.test {pred.test!r} is not a known lab key"
+    # Each node class of the condition language checks its own references.
+    return condition.problems(pack, where)
 
 
 def find_reference_problems(pack: Pack) -> list[str]:
@@ -120,12 +105,22 @@ def find_reference_problems(pack: Pack) -> list[str]:
                     "which sources.yaml does not register"
                 )
     cite(f"{base / 'schedule.yaml'}: dosing", pack.dosing)
+    labs = known_labs(pack)
+    for lab in pack.labs.values():
+        cite(f"{base / 'labs.yaml'}: lab {lab.id}", lab)
+    problems.extend(lab_problems(pack))
+    for event in pack.events:
+        if event in labs:
+            problems.append(f"{base / 'schedule.yaml'}: event {event!r} is also a lab key; give the event another id")
     for item in pack.monitoring:
         where = f"{base / 'schedule.yaml'}: monitoring {item.id}"
         cite(where, item)
         for key in item.evidence:
-            if key not in LAB_BY_KEY and key not in EVENT_KEYS:
-                problems.append(f"{where}: evidence {key!r} is neither a lab key nor a program event")
+            if key not in labs and key not in pack.events:
+                problems.append(
+                    f"{where}: evidence {key!r} is neither a lab key (core or labs.yaml) nor a program event "
+                    "(schedule.yaml events)"
+                )
         if item.applies_when is not None:
             problems.extend(_condition_problems(pack, where, item.applies_when))
     if pack.risk is not None:
@@ -133,7 +128,7 @@ def find_reference_problems(pack: Pack) -> list[str]:
         bands = pack.risk.bands
         if bands is not None:
             for lab_key in (bands.test, bands.same_sample_as):
-                if lab_key is not None and lab_key not in LAB_BY_KEY:
+                if lab_key is not None and lab_key not in labs:
                     problems.append(f"{base / 'risk.yaml'}: bands names lab {lab_key!r}, which is not a known lab key")
             if bands.low_max > bands.high_above:
                 problems.append(f"{base / 'risk.yaml'}: bands.low_max is above bands.high_above")
@@ -144,6 +139,14 @@ def find_reference_problems(pack: Pack) -> list[str]:
             problems.extend(_condition_problems(pack, f"{base / 'risk.yaml'}: stratum {stratum.id}", stratum.when))
     for question in pack.questions.values():
         cite(f"{base / 'questions.yaml'}: question {question.id}", question)
+    program_file = pack.extras.get("program.yaml")
+    program_ids = {p.id for p in getattr(program_file, "programs", [])}
+    for form in pack.extras.get("questionnaires.yaml") or []:
+        where = f"{base / 'questionnaires.yaml'}: {form.form} form of {', '.join(form.programs)}"
+        cite(where, form)
+        for program_id in form.programs:
+            if program_id not in program_ids:
+                problems.append(f"{where}: names program {program_id!r}, which program.yaml does not define")
 
     conflict_ids: set[str] = set()
     for conflict in pack.conflicts:
@@ -175,6 +178,10 @@ def find_reference_problems(pack: Pack) -> list[str]:
         for item_id in vignette.expect.due:
             if item_id not in monitoring_ids:
                 problems.append(f"{where}: expects due item {item_id!r}, which schedule.yaml does not define")
+        for lab_item in vignette.patient.get("labs") or ():
+            test = lab_item.get("test") if isinstance(lab_item, dict) else None
+            if test not in labs:
+                problems.append(f"{where}: patient lab {unknown_lab(pack, test)}")
     problems.extend(_extra_file_problems(pack, cite))
     return problems
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, delete, literal, select
+from sqlalchemy import Select, literal, select
 from sqlalchemy.orm import Session
 
-from rxguard.engine import assess, read_facts
 from rxguard.errors import InputError
-from rxguard.program import validation
+from rxguard.program import schedule, validation
 from rxguard.program.common import flush_or_conflict, require_aware
 from rxguard.program.registry import get_program
 from rxguard.store import audit
+from rxguard.store import schedule as kept_schedule
 from rxguard.store.models import (
     MONITORING_KINDS,
     Enrollment,
@@ -131,37 +131,25 @@ def event_dates(session: Session, enrollment: Enrollment) -> dict[str, list[date
     return events
 
 
-def patient_bundle(patient_row: Patient) -> dict[str, Any]:
-    """What rxguard holds about the patient as a FHIR R4 Patient (merged into requests)."""
-    resource: dict[str, Any] = {"resourceType": "Patient", "id": patient_row.id}
-    if patient_row.birth_on:
-        resource["birthDate"] = patient_row.birth_on.isoformat()
-    if patient_row.sex:
-        resource["gender"] = patient_row.sex
-    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": resource}]}
-
-
 def refresh_schedule(session: Session, enrollment: Enrollment, *, at: datetime) -> None:
     """Recompute this enrollment's next due dates (one patient, on each change)."""
     program = get_program(enrollment.program_id)
-    items: dict[str, tuple[str, date]] = {}
-    if enrollment.status != "discontinued":
-        day = at.date() + timedelta(days=1)  # count an infusion given today
-        patient_row = session.get(Patient, enrollment.patient_id)
-        assert patient_row is not None
-        facts = read_facts(patient_bundle(patient_row), {program.drug: program.pack})
-        context = {"infusions": infusion_dates(session, enrollment), "events": event_dates(session, enrollment)}
-        assessment = assess(program.pack, facts, at=day, jurisdiction=program.definition.jurisdiction, context=context)
-        for due in assessment.due:
-            items[due.item] = (due.title, due.due_on)
-        if enrollment.authorized_until_on and enrollment.status in ("authorized", "lapsed"):
-            items["reauthorization"] = ("Reauthorization of treatment", enrollment.authorized_until_on)
-    elif enrollment.follow_up_due_on and not _followed_up(session, enrollment):
-        items["discontinuation-follow-up"] = ("Follow-up after discontinuation", enrollment.follow_up_due_on)
-    session.execute(delete(ScheduleItem).where(ScheduleItem.enrollment_id == enrollment.id))
-    for item, (title, due_on) in sorted(items.items()):
-        session.add(ScheduleItem(enrollment_id=enrollment.id, item=item, title=title[:200], due_on=due_on))
+    patient_row = session.get(Patient, enrollment.patient_id)
+    assert patient_row is not None
+    discontinued = enrollment.status == "discontinued"
+    items = schedule.due_items(
+        program,
+        status=enrollment.status,
+        authorized_until_on=enrollment.authorized_until_on,
+        follow_up_due_on=enrollment.follow_up_due_on,
+        followed_up=discontinued and _followed_up(session, enrollment),
+        facts=schedule.demographics(patient_row.id, patient_row.birth_on, patient_row.sex),
+        infusions=[] if discontinued else infusion_dates(session, enrollment),
+        events={} if discontinued else event_dates(session, enrollment),
+        at=at,
+    )
     session.flush()
+    kept_schedule.save(session, enrollment.id, items)
 
 
 def _followed_up(session: Session, enrollment: Enrollment) -> bool:

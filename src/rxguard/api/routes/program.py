@@ -36,6 +36,7 @@ from rxguard.program import (
     identities,
     monitoring,
     participants,
+    reconciliation,
     transfer,
 )
 from rxguard.program.infusion import InfusionRequest, record_infusion
@@ -586,9 +587,13 @@ def reconcile_override(
     override_id: RecordId,
     body: NoteIn,
 ) -> dict[str, Any]:
-    """Reconcile an override after review (administrator)."""
-    user.require("administer")
-    row = clearance.reconcile_override(session, override_id=override_id, actor=user.name, note=body.note, at=clock())
+    """Reconcile an override after review: the administrator, or a pharmacist of the site where it was given,
+    who neither asked for nor confirmed it."""
+    user.require("administer", "infuse")
+    if not user.sees_everything:
+        scope.scoped_authorization(session, user, clearance.get_override(session, override_id).authorization_id)
+    reviewer = reconciliation.Reviewer(user.name, user.role, user.site_id)
+    row = reconciliation.reconcile(session, override_id=override_id, reviewer=reviewer, note=body.note, at=clock())
     return {"id": row.id, "reconciled_at": row.reconciled_at.isoformat() if row.reconciled_at else None}
 
 
