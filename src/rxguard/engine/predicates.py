@@ -22,6 +22,7 @@ from typing import Any
 
 from rxguard.facts.labs import LabDef
 from rxguard.facts.model import ClinicalItem, LabResult, MedicationUse, PatientFacts
+from rxguard.facts.vocabulary import normalize_text
 from rxguard.knowledge.schema import Bands, Condition, LabConfounded, Parameter, parse_duration
 
 
@@ -103,6 +104,14 @@ class Ctx:
     risk_title: str = "Risk"
     notes: list[str] = field(default_factory=list)
     params_used: set[str] = field(default_factory=set)
+    _order_text: str | None = None
+
+    def order_text(self) -> str:
+        """The order's text normalised once per assessment, padded with spaces for whole-word tests."""
+        if self._order_text is None:
+            text = str(self.order.get("text") or "") if self.order is not None else ""
+            self._order_text = f" {normalize_text(text)} "
+        return self._order_text
 
     def latest(self, test: str, max_age: str | None = None, *, include_invalid: bool = False) -> LabResult | None:
         """Latest result on or before ``at`` (results marked invalid are skipped unless asked for)."""

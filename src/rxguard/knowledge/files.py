@@ -90,6 +90,9 @@ PACK_FILES: tuple[PackFile, ...] = (
     ),
     PackFile("program.yaml", "the restricted-distribution program", "rxguard.knowledge.program:ProgramFile"),
     PackFile(
+        "demo.yaml", "demo patients and their histories (rxguard demo load)", "rxguard.knowledge.program:DemoFile"
+    ),
+    PackFile(
         "questionnaires.yaml",
         "the prescriber's program forms (reauthorization, discontinuation), for the web and FHIR",
         "rxguard.knowledge.questionnaire:QuestionnaireForm",

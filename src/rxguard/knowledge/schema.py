@@ -796,7 +796,6 @@ class InfusionCheck(Predicate):
         def pred(ctx: Ctx) -> Evidence:
             dates = ctx.infusions
             count = len(dates)
-            evidence = [f"{count} previous infusion(s)" + (f", first {dates[0]}, last {dates[-1]}" if dates else "")]
             if p.count_gte is not None and count < p.count_gte:
                 return None
             if p.count_lte is not None and count > p.count_lte:
@@ -809,6 +808,8 @@ class InfusionCheck(Predicate):
                 return None
             if p.since_last_lt is not None and (not dates or shift(dates[-1], p.since_last_lt) <= ctx.at):
                 return None
+            # The evidence is written only once the checks that need no text have passed.
+            evidence = [f"{count} previous infusion(s)" + (f", first {dates[0]}, last {dates[-1]}" if dates else "")]
             if p.gap_gte is not None:
                 if not dates or shift(dates[-1], p.gap_gte) > ctx.at:
                     return None
@@ -857,7 +858,7 @@ class OrderCheck(Predicate):
                 return None
             text = str(order.get("text") or "")
             if words:
-                norm = f" {normalize_text(text)} "
+                norm = ctx.order_text()
                 hits = [w for w in words if f" {w} " in norm]
                 return [f"Order: “{text}” mentions {', '.join(hits)}"] if hits else None
             if p.dose_not is not None:

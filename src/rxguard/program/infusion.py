@@ -310,8 +310,9 @@ def _refresh_schedule(
     """The enrollment's schedule after this infusion, from the dates read before it (one write, if it changed)."""
     enrollment = visit.enrollment
     events: dict[str, list[date]] = {}
+    evidence = monitoring.evidence_of(program.kinds)
     for kind, on in visit.events:
-        for key in monitoring.EVIDENCE_KEYS.get(kind, (kind,)):
+        for key in evidence.get(kind, (kind,)):
             events.setdefault(key, []).append(on)
     items = schedule.due_items(
         program,

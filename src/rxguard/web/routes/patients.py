@@ -38,7 +38,15 @@ def list_patients(ctx: PageDep, q: Annotated[str, Query(max_length=100)] = "") -
     return render(ctx, "patients.html", rows=rows, q=q)
 
 
-def _patient_page(ctx: PageContext, key: str, *, error: str | None = None, status_code: int = 200) -> Response:
+def _patient_page(
+    ctx: PageContext,
+    key: str,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+    kind: str = "",
+    actor: str = "",
+) -> Response:
     assert ctx.user is not None
     with unit_of_work(ctx.request) as session:
         found = scoped_patient(session, ctx.user, key)
@@ -48,11 +56,19 @@ def _patient_page(ctx: PageContext, key: str, *, error: str | None = None, statu
     if file.stratum:
         stratum_sources = file.stratum.get("sources", [])
     programs = {e.program: get_program(e.program) for e in file.enrollments}
+    kinds = sorted({e.kind for e in file.timeline})
+    actors = sorted({e.actor for e in file.timeline if e.actor})
+    timeline = [e for e in file.timeline if kind in ("", e.kind) and actor in ("", e.actor)]
     return render(
         ctx,
         "patient.html",
         status_code=status_code,
         file=file,
+        timeline=timeline,
+        timeline_kinds=kinds,
+        timeline_actors=actors,
+        kind=kind,
+        actor=actor,
         programs=programs,
         stratum_sources=stratum_sources,
         error=error,
@@ -60,8 +76,14 @@ def _patient_page(ctx: PageContext, key: str, *, error: str | None = None, statu
 
 
 @router.get("/patients/{key}")
-def show_patient(ctx: PageDep, key: Key) -> Response:
-    return _patient_page(ctx, key)
+def show_patient(
+    ctx: PageDep,
+    key: Key,
+    kind: Annotated[str, Query(max_length=32)] = "",
+    actor: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
+    """One patient; the timeline filtered by kind of entry and by who recorded it."""
+    return _patient_page(ctx, key, kind=kind, actor=actor)
 
 
 @router.get("/patients/{key}/consents/{consent_id}")
