@@ -57,7 +57,6 @@ from bench import cql_bench
 from rxguard.cds_hooks.testing import SigningEhr, cds_request, draft_medication_request, prefetch_from_bundle
 from rxguard.facts.builder import build_bundle
 from rxguard.knowledge import get_pack
-from rxguard.knowledge.schema import SEVERITY_RANK
 
 CONCURRENCY = (1, 8, 32)
 PATH = "/cds-services/rxguard-order-sign"
@@ -79,7 +78,7 @@ PATIENT: dict[str, Any] = {
     "labs": [
         {"test": "anti-jcv-antibody", "result": "positive", "on": "2026-01-10"},
         {"test": "anti-jcv-index", "value": 2.1, "on": "2026-01-10"},
-        {"test": "alt", "value": 35, "unit": "U/L", "on": "2026-01-10"},
+        {"test": "alt", "value": 35, "unit": "U/L", "high": 40, "on": "2026-01-10"},
         {"test": "brain-mri", "on": "2025-06-01"},
     ],
 }
@@ -408,10 +407,11 @@ def rule_table() -> dict[str, dict[str, Any]]:
     """For each rule outcome of the CQL: the rxguard rule it stands for and its card severity per jurisdiction.
 
     Severity as rxguard's engine counts it: the rule's severity in force (the
-    stricter one with no jurisdiction), counted as a caution when the rule or
-    one of its parameters needs review.
+    stricter one with no jurisdiction), counted by the engine's own needs_review
+    rule when the rule or one of its parameters needs review (never
+    contraindicated by itself; hold at hold or above).
     """
-    from rxguard.engine.assess import compile_pack
+    from rxguard.engine.assess import _counts_as, compile_pack
 
     table = {}
     for outcome, rule_id in cql_bench.RULE_OUTCOMES.items():
@@ -422,7 +422,7 @@ def rule_table() -> dict[str, dict[str, Any]]:
         severity = {}
         for key, jurisdiction in (("US", "US"), ("EU", "EU"), ("", None)):
             level = rule.severity_in(jurisdiction)
-            severity[key] = "caution" if review and SEVERITY_RANK[level] > SEVERITY_RANK["caution"] else level
+            severity[key] = _counts_as(level, review)
         table[outcome] = {"rule": rule_id, "title": rule.title, "message": " ".join(rule.message.split()),
                           "action": " ".join(rule.action.split()), "severity": severity}  # fmt: skip
     return table
