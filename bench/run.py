@@ -32,6 +32,7 @@ SECTIONS: dict[str, str] = {
     "cold_start": "bench.cold_start:run",
     "cds_hooks": "bench.cds_hooks:run",
     "audit": "bench.audit_log:run",
+    "cli_start": "bench.cli_start:run",
 }
 RESULTS = Path(__file__).parent / "results"
 
@@ -62,11 +63,45 @@ def _summary(name: str, figures: dict[str, Any]) -> list[str]:
     return [*render(figures), ""] if render is not None else []
 
 
+# Issue 17's targets: (figure, section, key, target text, met(value) or None).
+TARGETS: tuple[tuple[str, str, str, str, Any], ...] = (
+    ("CDS Hooks order-sign, concurrency 8, 2 workers (req/s)", "cds_hooks", "workers2_c8_rps", ">= 500",
+     lambda v: v >= 500),
+    ("CDS Hooks order-sign, concurrency 8, 2 workers (p99 ms)", "cds_hooks", "workers2_c8_p99_ms", "<= 25",
+     lambda v: v <= 25),
+    ("authorization + infusion pairs/s, PostgreSQL, concurrency 8", "writes", "pairs_per_s", ">= 300",
+     lambda v: v >= 300),
+    ("engine, full pack, prefetch-sized facts (assessments/s)", "engine", "assessments_per_s", ">= 25,000",
+     lambda v: v >= 25_000),
+    ("engine vs no-op floor (x)", "engine", "assess_vs_floor", "-", None),
+    ("parse + assess of ~1 MB bundle vs orjson.loads alone (x)", "engine", "parse_assess_vs_orjson", "<= 1.0",
+     lambda v: v <= 1.0),
+    ("rxguard check process vs python -c 'import json' (x)", "cli_start", "check_vs_python", "<= 4",
+     lambda v: v <= 4),
+    ("rxguard ask process vs python -c 'import json' (x)", "cli_start", "ask_vs_python", "<= 4",
+     lambda v: v <= 4),
+)  # fmt: skip
+
+
+def _targets(report: dict[str, Any]) -> list[str]:
+    """The issue 17 table from the sections of this run (a figure of a section not run says so)."""
+    lines = ["## Targets (issue 17), this run", "", "| figure | measured | target | met |", "| --- | --- | --- | --- |"]
+    for label, section, key, target, met in TARGETS:
+        value = report["sections"].get(section, {}).get(key)
+        if value is None:
+            lines.append(f"| {label} | not run | {target} | - |")
+            continue
+        verdict = "-" if met is None else ("met" if met(value) else "missed")
+        lines.append(f"| {label} | {value} | {target} | {verdict} |")
+    return [*lines, ""]
+
+
 def _markdown(report: dict[str, Any]) -> str:
     lines = ["# rxguard benchmark report", ""]
     for key, value in report["machine"].items():
         lines.append(f"- {key}: {value}")
     lines.append(f"- mode: {'quick' if report['quick'] else 'full'}; took {report['seconds']} s")
+    lines += ["", *_targets(report)]
     for name, figures in report["sections"].items():
         lines += ["", f"## {name}", "", *_summary(name, figures), "| figure | value |", "| --- | --- |"]
         lines += [f"| {key} | {value} |" for key, value in figures.items()]

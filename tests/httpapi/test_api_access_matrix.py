@@ -162,7 +162,8 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, frozenset[str]]] = [
     # The demo's override is confirmed already: the roles that may confirm get 409, the others 403/404.
     ("POST", "/api/v1/overrides/{override}/confirmation", {"reason": "agreed"}, frozenset({"ada", "paul", "admin"})),
     ("GET", "/api/v1/overrides", None, frozenset({"admin", "audrey"})),
-    ("POST", "/api/v1/overrides/{override}/reconciliation", {"note": "reviewed"}, frozenset({"admin"})),
+    # The demo's override was given at site_south: its pharmacist (paul) may reconcile it, as the administrator.
+    ("POST", "/api/v1/overrides/{override}/reconciliation", {"note": "reviewed"}, frozenset({"admin", "paul"})),
     (
         "POST",
         "/api/v1/authorizations/{gus_hold}/infusions",

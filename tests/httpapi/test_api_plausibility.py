@@ -80,7 +80,9 @@ def test_an_assessment_out_of_bounds_is_422_not_500(
     field: str,  # type: ignore[type-arg]
 ) -> None:
     headers = bearer(demo, "ada", "prescriber", prescriber_key="dr_ada")
-    body = {"kind": "prescriber-assessment", "edss": 2.0, **values}
+    values = dict(values)
+    on = {"on": values.pop("on")} if "on" in values else {}
+    body = {"kind": "prescriber-assessment", "measurements": {"edss": 2.0, **values}, **on}
     assert_refused(client.post("/api/v1/patients/pat_amy/monitoring", json=body, headers=headers), field)
 
 

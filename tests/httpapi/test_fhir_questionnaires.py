@@ -132,7 +132,14 @@ def test_a_reauthorization_needs_a_completed_response(deployments: list[Deployme
 def test_a_discontinuation_response_discontinues(deployments: list[Deployment]) -> None:
     site = deployments[0]
     questionnaire = site.questionnaire("touch-discontinuation")
-    done = site.submit(site.doctor, response_for(questionnaire, "pat_amy", {"reason": "patient decision"}))
+    # Every yes/no the pack's form requires is an attestation; without one the response is refused.
+    attestations = {i["linkId"]: True for i in questionnaire["item"] if i["type"] == "boolean" and i["required"]}
+    for missing in attestations:
+        partial = {"reason": "patient decision", **{k: v for k, v in attestations.items() if k != missing}}
+        refused = site.submit(site.doctor, response_for(questionnaire, "pat_amy", partial))
+        assert refused.status_code == 409 and missing in refused.text
+    done = site.submit(site.doctor, response_for(questionnaire, "pat_amy", {"reason": "patient decision",
+                                                                             **attestations}))  # fmt: skip
     assert done.status_code == 201, done.text
     assert orjson.loads(done.json()["extension"][0]["valueString"])["status"] == "discontinued"
 

@@ -11,7 +11,8 @@ from test_infusion import infuse
 
 from rxguard.errors import InputError
 from rxguard.program import authorization, enrollment, monitoring, participants
-from rxguard.store.models import MONITORING_KINDS, AuditEntry, ScheduleItem
+from rxguard.program.registry import all_programs
+from rxguard.store.models import AuditEntry, MonitoringEvent, ScheduleItem
 
 
 def _start_treatment(world: World) -> None:
@@ -45,34 +46,93 @@ def test_a_recorded_assessment_moves_the_next_one_on(world: World) -> None:
     on = world.at + timedelta(days=90)
     with world.tx() as s:
         amy = enrollment.enrollment_of(s, "pat_amy", "touch", lock=True)
-        monitoring.record_assessment(
-            s, amy, on=on.date(), at=on, actor="dr_ada", edss=3.0, relapses=0, t1_gd_lesions=0, new_t2_lesions=1
-        )
+        monitoring.record(
+            s, amy, kind="prescriber-assessment", on=on.date(), at=on, actor="dr_ada",
+            measurements={"edss": 3.0, "relapses": 0, "t1_gd_lesions": 0, "new_t2_lesions": 1},
+        )  # fmt: skip
         rows = {r.item: r for r in monitoring.calendar(s, amy, on=on.date())}
     assert rows["prescriber-assessment"].due_on.isoformat() == "2026-07-05"
 
 
-def test_disease_activity_is_shown_as_a_trend(world: World) -> None:
+def test_measurements_are_shown_as_a_trend_per_measurement(world: World) -> None:
     _start_treatment(world)
     with world.tx() as s:
         amy = enrollment.enrollment_of(s, "pat_amy", "touch", lock=True)
         for days, edss, relapses, t1, t2 in ((90, 3.5, 1, 2, 3), (180, 3.0, 0, 0, 1), (360, 2.5, 0, 0, 0)):
             when = world.at + timedelta(days=days)
-            monitoring.record_assessment(
-                s,
-                amy,
-                on=when.date(),
-                at=when,
-                actor="dr_ada",
-                edss=edss,
-                relapses=relapses,
-                t1_gd_lesions=t1,
-                new_t2_lesions=t2,
-            )
-        trend = monitoring.disease_activity_trend(s, amy)
-    assert [p["edss"] for p in trend["points"]] == [3.5, 3.0, 2.5]
-    assert trend["edss_direction"] == "better" and trend["edss_change"] == -1.0
-    assert trend["relapses_total"] == 1 and trend["active_mri_assessments"] == 2
+            values = {"edss": edss, "relapses": relapses, "t1_gd_lesions": t1, "new_t2_lesions": t2}
+            monitoring.record(s, amy, kind="prescriber-assessment", on=when.date(), at=when, actor="dr_ada",
+                              measurements=values)  # fmt: skip
+        trend = monitoring.measurement_trend(s, amy)
+        stored = s.execute(select(MonitoringEvent.measurements).where(MonitoringEvent.kind == "prescriber-assessment"))
+        assert all(values == {} for values in stored.scalars())  # the values go with the companion record
+    assert [p["measurements"]["edss"] for p in trend["points"]] == [3.5, 3.0, 2.5]
+    assert {p["kind"] for p in trend["points"]} == {"disease-activity-assessment"}
+    edss = trend["measurements"]["edss"]
+    assert edss["direction"] == "lower" and edss["change"] == -1.0 and edss["unit"] == "{score}"
+    assert trend["measurements"]["relapses"]["total"] == 1 and edss["total"] is None
+    assert isinstance(trend["points"][0]["measurements"]["relapses"], int)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"edss": 10.5}, "edss: 10.5 is outside the range"),
+        ({"edss": -0.5}, "edss: -0.5 is outside the range"),
+        ({"relapses": 1.5}, "relapses: expected a whole number"),
+        ({"relapses": -1}, "relapses: -1 is out of range"),
+        ({"height": 170}, "measurement 'height' is not one this program records"),
+        ({"anti-jcv-index": 0.4}, "does not carry anti-jcv-index"),
+    ],
+)
+def test_a_measurement_outside_the_packs_declaration_is_refused_and_nothing_is_recorded(
+    world: World, values: dict[str, float], message: str
+) -> None:
+    _start_treatment(world)
+    with world.tx() as s:
+        before = s.execute(select(MonitoringEvent.id)).all()
+    with pytest.raises(InputError, match=message), world.tx() as s:
+        amy = enrollment.enrollment_of(s, "pat_amy", "touch", lock=True)
+        monitoring.record(s, amy, kind="prescriber-assessment", on=world.at.date(), at=world.at, actor="dr_ada",
+                          measurements=values)  # fmt: skip
+    with world.tx() as s:
+        assert s.execute(select(MonitoringEvent.id)).all() == before
+
+
+@pytest.mark.parametrize("bound", ["min", "max"])
+def test_each_declared_bound_is_inclusive_and_one_step_beyond_is_refused(bound: str) -> None:
+    for program in all_programs():
+        kinds = program.kinds
+        for definition in kinds.measurements:
+            limit = getattr(definition, bound)
+            if limit is None:
+                continue
+            assert monitoring.check_measurement(definition, limit) == limit
+            beyond = limit - 1 if bound == "min" else limit + 1
+            with pytest.raises(InputError, match=definition.id):
+                monitoring.check_measurement(definition, beyond)
+
+
+def test_a_measurement_is_parsed_from_id_value_with_the_declared_unit_only() -> None:
+    kinds = next(p.kinds for p in all_programs() if p.kinds.measurements)
+    first = kinds.measurements[0]
+    low = first.min if first.min is not None else 0
+    assert monitoring.parse_measurement(kinds, f"{first.id}={low:g}") == (first.id, low)
+    assert monitoring.parse_measurement(kinds, f"{first.id}={low:g} {first.unit}") == (first.id, low)
+    with pytest.raises(InputError, match="UCUM"):
+        monitoring.parse_measurement(kinds, f"{first.id}={low:g} furlong")
+    with pytest.raises(InputError, match="must look like id=value"):
+        monitoring.parse_measurement(kinds, first.id)
+    with pytest.raises(InputError, match="is not a"):
+        monitoring.parse_measurement(kinds, f"{first.id}=high")
+
+
+def test_every_declared_unit_is_ucum() -> None:
+    from rxguard.facts import units
+
+    for program in all_programs():
+        for definition in program.kinds.measurements:
+            assert units.parse(definition.unit).ucum == definition.unit, (program.id, definition.id)
 
 
 def test_a_discontinued_patient_keeps_only_the_follow_up(world: World) -> None:
@@ -137,9 +197,13 @@ def test_an_unknown_monitoring_kind_is_refused_with_the_known_ones(world: World)
         monitoring.add_event(s, amy, kind="anti-drug-antibody", on=world.at.date(), at=world.at, actor="dr_ada")
 
 
-def test_every_monitoring_kind_maps_to_evidence_keys() -> None:
-    assert set(monitoring.EVIDENCE_KEYS) == set(MONITORING_KINDS)
-    assert monitoring.EVIDENCE_KEYS["anti-natalizumab-antibody"] == ("anti-natalizumab-antibody",)
+def test_every_evidence_key_a_schedule_needs_is_reachable_from_a_declared_kind() -> None:
+    for program in all_programs():
+        reachable = {key for kind in program.kinds.monitoring for key in kind.evidence_keys()}
+        for item in program.pack.monitoring:
+            wanted = set(getattr(item, "evidence", ()) or ())
+            events = wanted & {"prescriber-assessment", "reauthorization", "re-information", "patient-alert-card"}
+            assert events <= reachable, (program.id, item.id, sorted(events - reachable))
 
 
 def test_the_list_is_plain_rows_ordered_by_date_patient_and_item_with_the_status_boundaries(world: World) -> None:

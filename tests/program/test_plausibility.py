@@ -230,10 +230,12 @@ def test_a_name_is_stored_nfc(world: World) -> None:
      {"on": date(1, 1, 1)}, {"on": date(1989, 12, 31)}],
 )  # fmt: skip
 def test_an_implausible_assessment_is_refused_and_nothing_is_stored(world: World, values: dict) -> None:  # type: ignore[type-arg]
-    arguments = {"on": world.at.date(), **values}
+    values = dict(values)
+    on = values.pop("on", world.at.date())
     with pytest.raises(ImplausibleError), world.tx() as s:
         enrolled = enrollment.enrollment_of(s, "pat_amy", "touch", lock=True)
-        monitoring.record_assessment(s, enrolled, at=world.at, actor="dr_ada", **arguments)
+        monitoring.record(s, enrolled, kind="prescriber-assessment", on=on, at=world.at, actor="dr_ada",
+                          measurements=values)  # fmt: skip
     with world.tx() as s:
         assert s.execute(select(func.count()).select_from(MonitoringEvent)).scalar_one() == 0
 

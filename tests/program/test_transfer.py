@@ -136,7 +136,7 @@ def demo_lines(sqlite_template_path: Path, tmp_path_factory: pytest.TempPathFact
         ("infusion", {"volume_ml": "100"}, "infusion.volume_ml"),
         ("patient", {"birth_on": "1990-02-30"}, "patient.birth_on"),
         ("patient", {"name": "x" * 201}, "patient.name"),
-        ("monitoring_event", {"relapses": 2**62}, "monitoring_event.relapses"),
+        ("monitoring_event", {"occurred_on": "2026-02-30"}, "monitoring_event.occurred_on"),
         ("authorization", {"visit_at": "2026-01-05T09:00:00"}, "authorization.visit_at"),
         ("infusion", {"authorization_id": "00000000-0000-0000-0000-000000000000"}, "infusion.authorization_id"),
         ("prescriber", {"colour": "blue"}, "colour"),

@@ -144,9 +144,9 @@ def build(database: TestDatabase, plan: dict[str, object]) -> None:
             _step(database, lambda s, r=request: record_infusion(s, r, at=r.stopped_at + timedelta(hours=1),
                                                                    actor="nurse"))  # fmt: skip
         when = T0 + timedelta(days=100)
-        _step(database, lambda s, k=key, d=doctor, p=patient, w=when: monitoring.record_assessment(
-            s, enrollment.enrollment_of(s, k, "touch", lock=True), on=w.date(), at=w, actor=d, edss=p["edss"],
-            relapses=p["relapses"]))  # fmt: skip
+        _step(database, lambda s, k=key, d=doctor, p=patient, w=when: monitoring.record(
+            s, enrollment.enrollment_of(s, k, "touch", lock=True), kind="prescriber-assessment", on=w.date(), at=w,
+            actor=d, measurements={"edss": p["edss"], "relapses": p["relapses"]}))  # fmt: skip
         if patient["event"]:
             _step(database, lambda s, k=key, p=patient, w=when: adverse_events.report_adverse_event(
                 s, program_id="touch", patient_key=k, kind="other", serious=False, seriousness=[], onset_on=w.date(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 from datetime import UTC, datetime
 
@@ -63,12 +64,13 @@ def _kinds(db: TestDatabase) -> dict[str, int]:
 
 
 def _insert_antibody_record(db: TestDatabase, enrollment_id: str) -> None:
+    """With the columns every revision has (the measurements column came with 0012)."""
     with db.engine.begin() as connection:
         connection.execute(
-            insert(MonitoringEvent).values(
-                id=new_id(), enrollment_id=enrollment_id, kind="anti-natalizumab-antibody", occurred_on=AT.date(),
-                result="negative", note="", recorded_at=AT, actor="test",
-            )
+            text("INSERT INTO monitoring_event (id, enrollment_id, kind, occurred_on, result, note, recorded_at, actor)"
+                 " VALUES (:id, :enrollment, :kind, :on, 'negative', '', :at, 'test')"),
+            {"id": new_id(), "enrollment": enrollment_id, "kind": "anti-natalizumab-antibody", "on": AT.date(),
+             "at": AT.isoformat() if db.engine.dialect.name == "sqlite" else AT},
         )  # fmt: skip
 
 
@@ -99,12 +101,103 @@ def test_0005_antibody_kind_downgrades_and_upgrades_with_the_records_kept(db: Te
     assert _kinds(db)["anti-natalizumab-antibody"] == 1
     inspector = inspect(db.engine)
     checks = {c["name"] for c in inspector.get_check_constraints("monitoring_event")}
-    assert {
-        "ck_monitoring_event_kind",
-        "ck_monitoring_event_edss_range",
-        "ck_monitoring_event_t2_non_negative",
-    } <= checks
+    assert not {c for c in checks if c.startswith("ck_monitoring_event_")}, checks  # kinds are the packs' since 0012
     assert "ix_monitoring_event_enrollment_id" in {i["name"] for i in inspector.get_indexes("monitoring_event")}
+
+
+FROZEN = json.loads((MIGRATIONS / "versions" / "frozen_kinds.json").read_text(encoding="utf-8"))
+OLD_COLUMNS = [c["name"] for c in FROZEN["0001"]["monitoring_event.columns"]]
+
+
+def _old_style_rows(db: TestDatabase, enrollment_id: str) -> dict[str, dict[str, float | int]]:
+    """Rows as revision 0011 stored them (one value per column), written with plain SQL; id -> values."""
+    first, second, *rest = OLD_COLUMNS
+    rows: dict[str, dict[str, float | int]] = {
+        new_id(): {first: 3.5, second: 2, **{c: 0 for c in rest}},
+        new_id(): {first: 0.0},  # a zero is a value, not an absence
+        new_id(): {second: 1},
+        new_id(): {},
+    }
+    kind = FROZEN["0001"]["monitoring_event.kind"][2]
+    with db.engine.begin() as connection:
+        for row_id, values in rows.items():
+            names = ", ".join(["id", "enrollment_id", "kind", "occurred_on", "result", "note", "recorded_at",
+                               "actor", *values])  # fmt: skip
+            marks = ", ".join(f":{n}" for n in ["id", "enrollment_id", "kind", "occurred_on", "result", "note",
+                                                "recorded_at", "actor", *values])  # fmt: skip
+            connection.execute(
+                text(f"INSERT INTO monitoring_event ({names}) VALUES ({marks})"),
+                {"id": row_id, "enrollment_id": enrollment_id, "kind": kind, "occurred_on": AT.date(), "result": "",
+                 "note": "", "recorded_at": AT.isoformat() if db.engine.dialect.name == "sqlite" else AT,
+                 "actor": "test", **values},
+            )  # fmt: skip
+    return rows
+
+
+def _measurements(db: TestDatabase, ids: list[str]) -> dict[str, dict[str, float | int]]:
+    with db.engine.connect() as connection:
+        rows = connection.execute(select(MonitoringEvent.id, MonitoringEvent.measurements)
+                                  .where(MonitoringEvent.id.in_(ids)))  # fmt: skip
+        return {row_id: values for row_id, values in rows}
+
+
+def _old_values(db: TestDatabase, ids: list[str]) -> dict[str, dict[str, float | int]]:
+    columns = ", ".join(OLD_COLUMNS)
+    with db.engine.connect() as connection:
+        rows = connection.execute(text(f"SELECT id, {columns} FROM monitoring_event"))
+        found = {row[0]: {c: v for c, v in zip(OLD_COLUMNS, row[1:], strict=True) if v is not None} for row in rows}
+    return {row_id: found[row_id] for row_id in ids}
+
+
+def test_0012_moves_old_per_value_columns_into_measurements_and_back_without_loss(db: TestDatabase) -> None:
+    with transaction(db.factory) as s:
+        load_demo(s, at=AT)
+        amy = s.execute(select(Enrollment.id).join(Patient).where(Patient.key == "pat_amy")).scalar_one()
+    with db.engine.connect() as connection:
+        demo_values = dict(connection.execute(select(MonitoringEvent.id, MonitoringEvent.measurements)).all())
+    assert any(demo_values.values())
+    config = alembic_config(db.engine)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    try:
+        command.downgrade(config, "0011")
+        assert {c["name"] for c in inspect(db.engine).get_columns("monitoring_event")} >= set(OLD_COLUMNS)
+        # the demo's values went back into their columns, integers as integers
+        assert _old_values(db, list(demo_values)) == demo_values
+        written = _old_style_rows(db, amy)
+        with pytest.raises(IntegrityError), db.engine.begin() as connection:  # 0011 still checks the range
+            connection.execute(text(f"UPDATE monitoring_event SET {OLD_COLUMNS[0]} = 11"))
+        command.upgrade(config, "0012")
+    finally:
+        upgrade(db.engine)
+    assert current_revision(db.engine) == head
+    assert "measurements" in {c["name"] for c in inspect(db.engine).get_columns("monitoring_event")}
+    assert not set(OLD_COLUMNS) & {c["name"] for c in inspect(db.engine).get_columns("monitoring_event")}
+    found = _measurements(db, list(written))
+    assert found == written
+    assert all(type(found[i][k]) is type(v) for i, values in written.items() for k, v in values.items())
+    assert _measurements(db, list(demo_values)) == demo_values
+
+
+def test_0012_downgrade_refuses_what_the_older_schema_cannot_hold_and_changes_nothing(db: TestDatabase) -> None:
+    with transaction(db.factory) as s:
+        load_demo(s, at=AT)
+        amy = s.execute(select(Enrollment.id).join(Patient).where(Patient.key == "pat_amy")).scalar_one()
+    config = alembic_config(db.engine)
+    cases = [{"kind": "a-kind-declared-later", "measurements": {}}, {"kind": "labs", "measurements": {"ck": 1}}]
+    for case in cases:
+        row_id = new_id()
+        with db.engine.begin() as connection:
+            connection.execute(insert(MonitoringEvent).values(
+                id=row_id, enrollment_id=amy, occurred_on=AT.date(), result="", note="", recorded_at=AT,
+                actor="test", **case))  # fmt: skip
+        try:
+            with pytest.raises(RuntimeError, match="cannot downgrade below 0012"):
+                command.downgrade(config, "0011")
+            assert current_revision(db.engine) == ScriptDirectory.from_config(config).get_current_head()
+            assert _measurements(db, [row_id]) == {row_id: case["measurements"]}
+        finally:
+            with db.engine.begin() as connection:
+                connection.execute(delete(MonitoringEvent).where(MonitoringEvent.id == row_id))
 
 
 def test_0006_sign_in_throttle_downgrades_and_upgrades(db: TestDatabase) -> None:

@@ -108,7 +108,7 @@ def test_a_form_posted_from_another_site_is_refused(client: TestClient) -> None:
 
 def test_htmx_requests_carry_the_token_in_a_header(client: TestClient) -> None:
     token = sign_in(client, "ada")
-    response = client.post("/patients/pat_dee/decisions/authorize", data={"program": "touch"},
+    response = client.post("/patients/pat_dee/decisions/authorize", data={"program": "touch", "confirm": "yes"},
                            headers={"x-csrf-token": token, "hx-request": "true"})  # fmt: skip
     assert response.status_code == 204 and response.headers["hx-redirect"].startswith("/patients/pat_dee")
     assert _status(client, "pat_dee") == "authorized"

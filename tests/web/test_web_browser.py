@@ -82,6 +82,8 @@ def test_enroll_with_consent_then_authorize_hold_clear_and_infuse(browser: Any, 
     assert "Consent signed and recorded" in doc.locator(".notice").inner_text()
     assert "Zoe Marchetti" in doc.locator(".signatures").inner_text()
     doc.get_by_role("link", name="Back to the patient").click()
+    doc.get_by_role("link", name="Authorize treatment").click()
+    doc.get_by_label("I confirm that I authorize treatment for Zoe Marchetti in this program.").check()
     doc.get_by_role("button", name="Authorize treatment").click()
     assert "Treatment authorized" in doc.locator(".notice").inner_text()
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from web_demo import csrf_of, sign_in
+from web_demo import NOW, csrf_of, sign_in
 
+from rxguard.access.users import change_role
+from rxguard.errors import AccessDeniedError
+from rxguard.program.reconciliation import RECONCILE_ROLES, Reviewer, reconcile
 from rxguard.store import make_engine, session_factory, transaction
 from rxguard.store.models import Authorization, Override
 
@@ -92,3 +97,65 @@ def test_a_second_checklist_on_a_pending_hold_continues_it(client: TestClient) -
     assert _count(client, Authorization) == before
     page = client.get(again.headers["location"]).text
     assert "the hold continues" in page
+
+
+# --------------------------------------------------------------------------- reconciliation
+
+
+def _unreconciled(client: TestClient) -> list[str]:
+    with transaction(_db(client)) as session:
+        return list(session.execute(select(Override.id).where(Override.reconciled_at.is_(None))).scalars())
+
+
+def test_the_sites_pharmacist_reconciles_an_override_from_the_dashboard(client: TestClient) -> None:
+    """The demo's override was given at site_south: paul (its pharmacist) gets the form and it works."""
+    [override] = _unreconciled(client)
+    token = sign_in(client, "paul")
+    board = client.get("/").text
+    assert f'action="/overrides/{override}/reconciliation"' in board
+    done = client.post(f"/overrides/{override}/reconciliation",
+                       data={"csrf_token": token, "note": "reviewed the steroid history with Dr Ada", "back": "dashboard"},
+                       follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303 and done.headers["location"].startswith("/?notice=override-reconciled")
+    assert _unreconciled(client) == []
+    assert "Override reconciled" in client.get(done.headers["location"]).text
+
+
+def test_who_may_reconcile_an_override_matrix(client: TestClient) -> None:
+    """Every role: only the administrator and the site's own pharmacist; nobody else changes anything."""
+    [override] = _unreconciled(client)
+    with transaction(_db(client)) as session:
+        change_role(session, name="nina", role="pharmacist", site_key="site_north", prescriber_key=None,
+                    at=datetime(2026, 3, 2, 11, tzinfo=UTC), actor="test")  # fmt: skip
+    for user in ("ada", "ben", "audrey", "nina"):  # nina: a pharmacist now, but of site_north
+        client.cookies.clear()
+        token = sign_in(client, user)
+        assert f'/overrides/{override}/reconciliation"' not in client.get("/").text
+        refused = client.post(f"/overrides/{override}/reconciliation", data={"csrf_token": token, "note": "x"})
+        assert refused.status_code in (403, 404), (user, refused.status_code)
+        assert _unreconciled(client) == [override], user
+    client.cookies.clear()
+    token = sign_in(client, "admin")
+    assert f'action="/admin/overrides/{override}/reconciliation"' in client.get("/admin").text
+    ok = client.post(f"/admin/overrides/{override}/reconciliation", data={"csrf_token": token, "note": "reviewed"},
+                     follow_redirects=False)  # fmt: skip
+    assert ok.status_code == 303 and _unreconciled(client) == []
+
+
+def test_a_person_who_took_part_in_an_override_does_not_reconcile_it(client: TestClient) -> None:
+    """The asker and the confirmer are refused whatever their role; a third person of a role that may, succeeds."""
+    [override] = _unreconciled(client)
+    with transaction(_db(client)) as session:
+        record = session.get(Override, override)
+        assert record is not None and record.confirmed_by
+        site_id = session.get(Authorization, record.authorization_id).site_id  # type: ignore[union-attr]
+        signers = (record.actor, record.confirmed_by)
+    for name in signers:
+        for role in RECONCILE_ROLES:
+            with pytest.raises(AccessDeniedError, match="another reviewer"), transaction(_db(client)) as session:
+                reconcile(session, override_id=override, reviewer=Reviewer(name, role, site_id), note="n", at=NOW)
+    assert _unreconciled(client) == [override]
+    with transaction(_db(client)) as session:
+        reconcile(session, override_id=override, reviewer=Reviewer("someone_else", "pharmacist", site_id),
+                  note="reviewed", at=NOW)  # fmt: skip
+    assert _unreconciled(client) == []

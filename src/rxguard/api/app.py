@@ -55,8 +55,9 @@ def _operation_id(route: APIRoute) -> str:
 
 
 #: Every router, in the order its routes appear in the OpenAPI document.
+#: CDS Hooks first: the EHR's calls are the hot path, and routes are matched in this order.
 ROUTERS: tuple[APIRouter, ...] = (
-    health.router, assess.router, packs.router, druginfo.router, program.router, identities.router, cds_router,
+    cds_router, health.router, assess.router, packs.router, druginfo.router, program.router, identities.router,
     fhir_router,
 )  # fmt: skip
 

@@ -180,11 +180,11 @@ class JwtVerifier:
 
     async def _verify(self, authorization: str | None, audiences: Iterable[str], *, remember: bool) -> CdsCaller:
         token = _bearer_token(authorization)
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+        try:  # header and claims read once, unverified: they say whose key verifies the signature
+            parts = jwt.decode_complete(token, options={"verify_signature": False})
         except InvalidTokenError:
             raise CdsAuthError("malformed JWT") from None
+        header, unverified = parts["header"], parts["payload"]
         _check_header_types(header)
         alg = header["alg"]
         if alg not in ALLOWED_ALGORITHMS:

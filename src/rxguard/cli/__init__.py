@@ -58,6 +58,7 @@ COMMANDS: dict[str, str] = {
             "override-confirm",
             "overrides",
             "reauthorize",
+            "record-kinds",
             "register",
             "resume",
         )

@@ -35,7 +35,9 @@ from rxguard.store.db import open_existing
 T = TypeVar("T")
 At = Annotated[str | None, typer.Option("--at", help="When (ISO 8601; naive means UTC). Default: now.")]
 Actor = Annotated[str | None, typer.Option("--actor", help="Who does it (default: $RXGUARD_ACTOR or $USER).")]
-ProgramOpt = Annotated[str, typer.Option("--program", help="Program id, e.g. touch, tyruko-rems.")]
+ProgramOpt = Annotated[
+    str, typer.Option("--program", help="Program id, as the packs define it (GET /api/v1/programs).")
+]
 PatientOpt = Annotated[str, typer.Option("--patient", help="Patient key, e.g. pat_amy.")]
 PrescriberOpt = Annotated[str, typer.Option("--prescriber", help="Prescriber key, e.g. dr_ada.")]
 
@@ -453,7 +455,7 @@ def _patient_commands(app: typer.Typer) -> None:
     def reauthorize(
         program: ProgramOpt, patient: PatientOpt, prescriber: PrescriberOpt, at: At = None, actor: Actor = None
     ) -> None:
-        """The periodic reauthorization (every 6 months in TOUCH and TYRUKO REMS)."""
+        """The periodic reauthorization, as often as the program requires (reauthorization_every)."""
         row = run_in_transaction(
             lambda s: enrollment.reauthorize(
                 s,
@@ -475,7 +477,7 @@ def _patient_commands(app: typer.Typer) -> None:
         at: At = None,
         actor: Actor = None,
     ) -> None:
-        """Lift a suspension (e.g. PML excluded)."""
+        """Lift a suspension (e.g. the suspected event excluded)."""
         run_in_transaction(
             lambda s: enrollment.resume(
                 s,
@@ -707,42 +709,42 @@ def _monitoring_commands(app: typer.Typer, ae_app: typer.Typer) -> None:
     @app.command("monitor")
     def monitor(
         patient: PatientOpt,
-        kind: Annotated[
-            str, typer.Option(help="prescriber-assessment, mri, anti-jcv, anti-natalizumab-antibody, labs...")
-        ],
+        kind: Annotated[str, typer.Option(help="A monitoring kind the program declares (see 'rxguard record-kinds').")],
         on: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: --at)")] = None,
-        edss: Annotated[float | None, typer.Option()] = None,
-        relapses: Annotated[int | None, typer.Option()] = None,
-        t1_gd: Annotated[int | None, typer.Option("--t1-gd-lesions")] = None,
-        new_t2: Annotated[int | None, typer.Option("--new-t2-lesions")] = None,
+        measure: Annotated[
+            list[str] | None,
+            typer.Option("--measure", help="id=value (repeat), in the unit the pack declares; e.g. score=2.5"),
+        ] = None,
         result: Annotated[str, typer.Option()] = "",
         program: Annotated[str | None, typer.Option()] = None,
         at: At = None,
         actor: Actor = None,
     ) -> None:
-        """Record a monitoring item; a prescriber assessment also records disease activity."""
+        """Record a monitoring item of a kind the pack declares, with its measurements."""
         when = at_of(at)
         day = parse_date(on, "--on") if on else when.date()
 
         def work(s: Session) -> None:
             enrolled = enrollment.enrollment_of(s, patient, program, lock=True)
-            if kind == "prescriber-assessment":
-                monitoring.record_assessment(
-                    s,
-                    enrolled,
-                    on=day,
-                    at=when,
-                    actor=actor_of(actor),
-                    edss=edss,
-                    relapses=relapses,
-                    t1_gd_lesions=t1_gd,
-                    new_t2_lesions=new_t2,
-                )
-            else:
-                monitoring.add_event(s, enrolled, kind=kind, on=day, at=when, actor=actor_of(actor), result=result)
+            kinds = monitoring.kinds_of(enrolled)
+            values: dict[str, object] = {}
+            for text in measure or []:
+                name, value = monitoring.parse_measurement(kinds, text)
+                if name in values:
+                    raise InputError(f"--measure {name} is given twice; give each measurement once")
+                values[name] = value
+            monitoring.record(s, enrolled, kind=kind, on=day, at=when, actor=actor_of(actor), result=result,
+                              measurements=values)  # fmt: skip
 
         run_in_transaction(work)
         typer.echo(f"{kind} recorded for {patient} on {day}")
+
+    @app.command("record-kinds")
+    def record_kinds(program: ProgramOpt) -> None:
+        """The monitoring and adverse-event kinds and the measurements (type, UCUM unit, range) a program records."""
+        from rxguard.program.registry import get_program
+
+        echo_json(get_program(program).kinds.model_dump(mode="json"))
 
     @app.command("due")
     def due(
@@ -760,7 +762,7 @@ def _monitoring_commands(app: typer.Typer, ae_app: typer.Typer) -> None:
             enrolled = enrollment.enrollment_of(s, patient, program)
             return {
                 "calendar": [row.to_dict() for row in monitoring.calendar(s, enrolled, on=day)],
-                "disease_activity": monitoring.disease_activity_trend(s, enrolled),
+                "measurements": monitoring.measurement_trend(s, enrolled),
             }
 
         echo_json(run_in_transaction(work))
@@ -786,7 +788,7 @@ def _monitoring_commands(app: typer.Typer, ae_app: typer.Typer) -> None:
         at: At = None,
         actor: Actor = None,
     ) -> None:
-        """Report an adverse event; suspected PML suspends the authorization at once."""
+        """Report an adverse event; a kind the pack marks as suspending suspends the authorization at once."""
         row = run_in_transaction(
             lambda s: adverse_events.report_adverse_event(
                 s,

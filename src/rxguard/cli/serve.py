@@ -17,8 +17,13 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
         workers: Annotated[
-            int, typer.Option(help="Worker processes (each reads the same RXGUARD_* settings).", min=1)
-        ] = 1,
+            int | None,
+            typer.Option(
+                help="Worker processes (each reads the same RXGUARD_* settings). Default: two where this process "
+                "may run on two or more cores (one with RXGUARD_CDS_REPLAY_CACHE=memory), else one.",
+                min=1,
+            ),
+        ] = None,
     ) -> None:
         """Serve the REST API (/api/v1), CDS Hooks (/cds-services), /healthz, /readyz and /metrics."""
         import uvicorn
@@ -31,6 +36,8 @@ def register(app: typer.Typer) -> None:
         except ValidationError as exc:
             problems = "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors())
             raise InputError(f"settings refused: {problems}") from None
+        if workers is None:
+            workers = default_workers(settings.cds_replay_cache)
         if workers > 1 and settings.cds_replay_cache == "memory":
             raise InputError(
                 "RXGUARD_CDS_REPLAY_CACHE=memory cannot protect several workers from replayed JWTs; "
@@ -57,3 +64,9 @@ def register(app: typer.Typer) -> None:
             uvicorn.run("rxguard.api.app:create_app", factory=True, workers=workers, **common)  # type: ignore[arg-type]
         else:
             uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+
+
+def default_workers(replay_cache: str) -> int:
+    """Two workers where this process may use two or more cores, else one (one with an in-memory replay cache)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 2 if cores >= 2 and replay_cache != "memory" else 1

@@ -27,6 +27,7 @@ from rxguard.druginfo.intents import INTENTS, SECTION_OF, Intent, out_of_scope_s
 from rxguard.druginfo.labels import Language
 from rxguard.druginfo.monograph import (
     CONFLICTS_SECTION,
+    CONTRACT_VERSION,
     CitationView,
     MonographDoc,
     SectionView,
@@ -53,7 +54,7 @@ _INTENT_NAMES: dict[str, tuple[str, str]] = {
     "administration": ("dosing, preparation, storage and administration", "用法用量、配制、储存与给药"),
     "special-populations": ("pregnancy, breast-feeding, children and older adults", "妊娠、哺乳、儿童和老年人"),
     "interactions": ("interactions", "相互作用"),
-    "pml-risk": ("PML risk and its stratification", "PML 风险及其分层"),
+    "risk": ("risk factors and risk strata", "风险因素与风险分层"),
 }
 
 
@@ -107,6 +108,7 @@ class Answer:
     covers: tuple[str, ...] = ()
     suggestions: tuple[str, ...] = field(default=())
     topic: str | None = None
+    contract_version: int = CONTRACT_VERSION
 
 
 def question_language(question: str) -> Language:

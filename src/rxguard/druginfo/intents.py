@@ -7,6 +7,11 @@ section. English patterns are regular expressions matched at a word start
 (``contraindicat`` matches "contraindications"; "indication" does not match
 inside "contraindication"); Chinese phrases are matched as substrings.
 
+The words here are generic. A drug's own vocabulary (its disease, its lab, its
+risk model's words) comes from its pack: each monograph section may list
+``keywords`` that add to the words of the intent of the same id
+(:func:`pack_keywords`).
+
 A question that matches an out-of-scope phrase (price, mechanism, efficacy)
 at least as strongly as any intent has no intent: rxguard says what it covers
 instead of answering a different question.
@@ -14,9 +19,14 @@ instead of answering a different question.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from rxguard.knowledge.loader import Pack
 
 Intent = Literal[
     "access",
@@ -28,11 +38,11 @@ Intent = Literal[
     "administration",
     "special-populations",
     "interactions",
-    "pml-risk",
+    "risk",
 ]
 #: Order used to break ties: the more specific intent first.
 INTENTS: tuple[Intent, ...] = (
-    "pml-risk",
+    "risk",
     "contraindications",
     "interactions",
     "special-populations",
@@ -56,7 +66,7 @@ _EN: dict[str, _Weighted] = {
     "access": {
         3: (r"buy", r"purchas", r"obtain", r"how (?:do|can|would) (?:i|we|you|patients?) get",
             r"where (?:can|do|to) .{0,20}get", r"how to get", r"get access", r"who can prescribe", r"acquire"),
-        2: (r"access to", r"availab", r"restricted", r"distribution", r"rems\b", r"touch\b", r"program",
+        2: (r"access to", r"availab", r"restricted", r"distribution", r"rems\b", r"program",
             r"enrol", r"certif", r"infusion (?:cent|site)", r"reauthori", r"alert card", r"consent form",
             r"approved in", r"approval", r"order it", r"source it"),
         1: (r"registered", r"prescriber", r"supplied", r"pharmac", r"prescrib(?:e|ed|ing)\b"),
@@ -65,7 +75,7 @@ _EN: dict[str, _Weighted] = {
         3: (r"indicat", r"used for", r"used to treat", r"approved for", r"licen[cs]ed for"),
         2: (r"what (?:is|does) .{0,30}(?:for|treat)\b", r"what conditions?", r"what diseases?",
             r"who is it for", r"purpose"),
-        1: (r"treat(?:s|ment of)?\b", r"osteosarcoma", r"multiple sclerosis", r"crohn"),
+        1: (r"treat(?:s|ment of)?\b",),
     },
     "contraindications": {
         5: (r"contra-?indicat",),
@@ -124,10 +134,9 @@ _EN: dict[str, _Weighted] = {
             r"glatiramer", r"methotrexate", r"tnf", r"mix(?:ed)? with"),
         1: (r"add(?:ing)? .{0,25}to",),
     },
-    "pml-risk": {
-        4: (r"pml\b", r"leukoencephalopath", r"jc virus", r"john cunningham", r"anti-?jcv", r"risk strat"),
-        3: (r"jcv?\b", r"brain infection", r"stratif"),
-        2: (r"index\b",),
+    "risk": {
+        4: (r"risk strat",),
+        3: (r"stratif",),
     },
 }
 
@@ -179,10 +188,9 @@ _ZH: dict[str, _Weighted] = {
         2: ("布洛芬", "环孢素", "阿司匹林", "硫唑嘌呤", "多柔比星", "干扰素", "其他药"),
         1: ("激素",),
     },
-    "pml-risk": {
-        4: ("PML", "白质脑病", "JC病毒", "JC 病毒", "风险分层"),
-        3: ("脑白质", "JCV"),
-        2: ("分层", "指数"),
+    "risk": {
+        4: ("风险分层",),
+        2: ("分层",),
     },
 }
 
@@ -216,8 +224,44 @@ def _phrases(weighted: _Weighted) -> _Phrases:
     return tuple((p, float(w)) for w, ps in weighted.items() for p in ps)
 
 
-_EN_RE = {intent: _patterns(weighted) for intent, weighted in _EN.items()}
-_ZH_PHRASES = {intent: _phrases(weighted) for intent, weighted in _ZH.items()}
+def pack_keywords(packs: Mapping[str, Pack]) -> tuple[dict[str, _Weighted], dict[str, _Weighted]]:
+    """English and Chinese words by intent from the packs' monograph sections (``keywords``)."""
+    en: dict[str, dict[int, list[str]]] = {}
+    zh: dict[str, dict[int, list[str]]] = {}
+    for pack in packs.values():
+        mono = pack.extras.get("monograph.yaml")
+        for section in getattr(mono, "sections", ()):
+            if section.id not in INTENTS:
+                continue
+            for table, given in ((en, section.keywords.en), (zh, section.keywords.zh)):
+                for weight, words in given.items():
+                    found = table.setdefault(section.id, {}).setdefault(weight, [])
+                    found.extend(w for w in words if w not in found)
+    return (
+        {intent: {w: tuple(ws) for w, ws in by.items()} for intent, by in en.items()},
+        {intent: {w: tuple(ws) for w, ws in by.items()} for intent, by in zh.items()},
+    )
+
+
+def _merged(base: dict[str, _Weighted], extra: dict[str, _Weighted], intent: str) -> _Weighted:
+    out = {w: list(ps) for w, ps in base.get(intent, {}).items()}
+    for weight, phrases in extra.get(intent, {}).items():
+        out.setdefault(weight, []).extend(p for p in phrases if p not in out[weight])
+    return {w: tuple(ps) for w, ps in out.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def _tables() -> tuple[dict[str, _Patterns], dict[str, _Phrases]]:
+    """Every intent's English patterns and Chinese phrases: the generic ones and the installed packs'."""
+    from rxguard.knowledge.loader import load_all  # the packs are read once, on the first question
+
+    en, zh = pack_keywords(load_all())
+    return (
+        {intent: _patterns(_merged(_EN, en, intent)) for intent in INTENTS},
+        {intent: _phrases(_merged(_ZH, zh, intent)) for intent in INTENTS},
+    )
+
+
 _OOS_EN_RE = _patterns(_OUT_OF_SCOPE_EN)
 _OOS_ZH = _phrases(_OUT_OF_SCOPE_ZH)
 
@@ -241,7 +285,7 @@ def _score(
     upper = text.upper()
     chinese = bool(_HAN.search(text))
     for phrase, weight in phrases:
-        # Latin phrases of the Chinese list ("PML") count only in Chinese text; in English
+        # Latin phrases of the Chinese list (an abbreviation) count only in Chinese text; in English
         # text the English patterns already score them.
         if (chinese or _HAN.search(phrase)) and phrase.upper() in upper:
             score += weight
@@ -252,8 +296,9 @@ def _score(
 def score_intents(question: str) -> list[IntentScore]:
     """Every intent with a positive score, best first (ties by :data:`INTENTS` order)."""
     scores = []
+    en_re, zh_phrases = _tables()
     for intent in INTENTS:
-        score, matched = _score(question, _EN_RE[intent], _ZH_PHRASES[intent])
+        score, matched = _score(question, en_re[intent], zh_phrases[intent])
         if score > 0:
             scores.append(IntentScore(intent, score, tuple(matched)))
     return sorted(scores, key=lambda s: (-s.score, INTENTS.index(s.intent)))
@@ -265,12 +310,13 @@ def topic_words(question: str, min_weight: float = 3.0) -> tuple[str, ...]:
     found: list[str] = []
     chinese = bool(_HAN.search(question))
     upper = question.upper()
+    en_re, zh_phrases = _tables()
     for intent in INTENTS:
-        for pattern, weight in _EN_RE[intent]:
+        for pattern, weight in en_re[intent]:
             hit = pattern.search(question) if weight >= min_weight else None
             if hit:
                 found.append(hit.group(0))
-        for phrase, weight in _ZH_PHRASES[intent]:
+        for phrase, weight in zh_phrases[intent]:
             if weight >= min_weight and (chinese or _HAN.search(phrase)) and phrase.upper() in upper:
                 found.append(phrase)
     return tuple(found)

@@ -88,6 +88,10 @@ class SourceView:
     url: str
 
 
+#: Version of the JSON of monographs and answers (docs/druginfo.md, "JSON contract").
+CONTRACT_VERSION = 2
+
+
 @dataclass(frozen=True)
 class MonographDoc:
     drug: str
@@ -100,6 +104,7 @@ class MonographDoc:
     sections: tuple[SectionView, ...]
     sources: tuple[SourceView, ...]
     missing_translations: tuple[str, ...] = field(default=())
+    contract_version: int = CONTRACT_VERSION
 
     def section(self, section_id: str) -> SectionView | None:
         return next((s for s in self.sections if s.id == section_id), None)
@@ -253,7 +258,7 @@ def _sections(builder: _Builder) -> list[SectionView]:
         statements = [builder.statement(st) for st in section.statements] if section else []
         if section_id == "monitoring":
             statements += [builder.calendar(item) for item in pack.monitoring]
-        if section_id == "pml-risk" and pack.risk is not None:
+        if section_id == "risk" and pack.risk is not None:
             statements += [builder.stratum(s) for s in pack.risk.strata]
         if not statements:
             continue

@@ -44,7 +44,7 @@ RULE_SECTION: dict[str, str] = {
     "schedule": "administration",
     "monitoring": "monitoring",
     "lab": "monitoring",
-    "risk": "pml-risk",
+    "risk": "risk",
     "program": "access",
 }
 #: Weight of the intent prior against the best BM25 score (1.0).

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from rxguard.druginfo.labels import Language
 from rxguard.druginfo.tokens import to_simplified
+from rxguard.knowledge.schema import AgeCheck, InfusionCheck
 
 if TYPE_CHECKING:
     from rxguard.druginfo.monograph import MonographDoc, StatementView
@@ -164,8 +165,8 @@ def _infusion_fires(check: object, previous: int) -> bool:
 def _infusion_findings(pack: Pack, doc: MonographDoc, n: int, lang: Language) -> list[Finding]:
     out: list[Finding] = []
     for rule in pack.rules:
-        check = rule.when.infusions
-        if check is None:
+        check = rule.when
+        if not isinstance(check, InfusionCheck):
             continue
         covered = _infusion_range(check, lang)
         if covered is None:
@@ -188,11 +189,11 @@ def _age_fires(check: object, age: float) -> bool:
 
 
 def _age_findings(pack: Pack, doc: MonographDoc, age: float, lang: Language) -> list[Finding]:
-    rules = [r for r in pack.rules if r.when.age is not None]
+    rules = [r for r in pack.rules if isinstance(r.when, AgeCheck)]
     if not rules:
         return []
     shown = f"{age:g}"
-    fired = [r for r in rules if r.when.age is not None and _age_fires(r.when.age, age)]
+    fired = [r for r in rules if _age_fires(r.when, age)]
     cites = tuple(c for r in (fired or rules) for c in r.sources)
     if fired:
         names = "; ".join(_rule_name(r, doc, lang) for r in fired)

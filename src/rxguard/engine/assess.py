@@ -40,15 +40,51 @@ class CompiledStratum:
     sources: tuple[SourceRef, ...]
 
 
-# (compiled rule, trigger keys or None, predicate, is a protocol rule)
-RuleRow = tuple[CompiledRule, tuple[str, ...] | None, Pred, bool]
+@dataclass(frozen=True, slots=True)
+class RulePlan:
+    """The rules of one jurisdiction, indexed by the data keys that can make them hold.
+
+    A rule with trigger keys is evaluated only when the facts have one of them, so
+    an assessment looks its candidates up by key (a set intersection) instead of
+    testing every rule's keys; rules without trigger keys are always evaluated.
+    """
+
+    rules: tuple[CompiledRule, ...]
+    ids: tuple[str, ...]
+    always: frozenset[int]
+    by_key: Mapping[str, tuple[int, ...]]
+    keys: frozenset[str]
+    protocol: tuple[CompiledRule, ...]
+
+    @classmethod
+    def of(cls, rules: tuple[CompiledRule, ...]) -> RulePlan:
+        by_key: dict[str, list[int]] = {}
+        always = []
+        for index, cr in enumerate(rules):
+            if cr.triggers is None:
+                always.append(index)
+            else:
+                for key in cr.triggers:
+                    by_key.setdefault(key, []).append(index)
+        return cls(
+            rules, tuple(cr.rule.id for cr in rules), frozenset(always),
+            {key: tuple(found) for key, found in by_key.items()}, frozenset(by_key),
+            tuple(cr for cr in rules if cr.rule.protocol),
+        )  # fmt: skip
+
+    def candidates(self, present: frozenset[str]) -> list[int]:
+        """Indices, in pack order, of the rules that can hold given the data keys present."""
+        found = set(self.always)
+        for key in self.keys & present:
+            found.update(self.by_key[key])
+        return sorted(found)
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledPack:
     pack: Pack
     rules: tuple[CompiledRule, ...]
-    by_jurisdiction: dict[str | None, tuple[RuleRow, ...]]
+    by_jurisdiction: dict[str | None, RulePlan]
     strata: tuple[CompiledStratum, ...]
     confounders: tuple[LabConfounded, ...]
     items: tuple[CompiledItem, ...]
@@ -76,11 +112,9 @@ def compile_pack(pack: Pack) -> CompiledPack:
     confounders: list[LabConfounded] = []
     for rule in pack.rules:
         params = set()
-        for kind, pred in iter_predicates(rule.when):
-            for attr in ("since_last_lt_param", "hours_since_preparation_gt_param"):
-                if getattr(pred, attr, None):
-                    params.add(getattr(pred, attr))
-            if kind == "lab_confounded":
+        for _, pred in iter_predicates(rule.when):
+            params.update(pred.parameters())
+            if isinstance(pred, LabConfounded):
                 confounders.append(pred)
         rules.append(
             CompiledRule(
@@ -112,12 +146,9 @@ def compile_pack(pack: Pack) -> CompiledPack:
         row = ExposureRow(exp.member_tag(pack.identity.id), exp.after_administration, exp.needs_review,
                           exp.review_note, exp.title)  # fmt: skip
         exposures.setdefault(exp.valueset, []).append(row)
-    rows: list[RuleRow] = [
-        (cr, tuple(cr.triggers) if cr.triggers is not None else None, cr.pred, cr.rule.protocol) for cr in rules
-    ]
-    by_jurisdiction: dict[str | None, tuple[RuleRow, ...]] = {None: tuple(rows)}
+    by_jurisdiction: dict[str | None, RulePlan] = {None: RulePlan.of(tuple(rules))}
     for where in JURISDICTIONS:
-        by_jurisdiction[where] = tuple(row for row in rows if where in row[0].rule.jurisdictions)
+        by_jurisdiction[where] = RulePlan.of(tuple(cr for cr in rules if where in cr.rule.jurisdictions))
     compiled = CompiledPack(
         pack, tuple(rules), by_jurisdiction, strata, tuple(confounders), items, questions,
         {vs: tuple(rows) for vs, rows in exposures.items()},
@@ -169,12 +200,12 @@ def _events(context: Mapping[str, Any]) -> dict[str, tuple[date, ...]]:
 
 def _mark_invalid_results(ctx: Ctx, confounders: tuple[LabConfounded, ...]) -> None:
     """Results drawn too soon after a confounder (e.g. plasma exchange) are not used for strata."""
-    from rxguard.engine.predicates import _confounders
+    from rxguard.engine.predicates import confounders as confounders_of
 
     bands = ctx.bands
     for conf in confounders:
         result = ctx.latest(conf.test)
-        if result is not None and _confounders(ctx, conf, result.effective):
+        if result is not None and confounders_of(ctx, conf, result.effective):
             # A banded value reported from the same sample (risk.yaml bands.same_sample_as) goes with it.
             same_sample = bands is not None and bands.same_sample_as == conf.test
             for test in (conf.test, bands.test) if same_sample and bands is not None else (conf.test,):
@@ -313,32 +344,29 @@ def assess(
     compiled = compile_pack(pack)
     ctx, stratum = build_context(compiled, facts, at, jurisdiction, answers, context, default_ulns)
     findings = []
-    checked: list[str] = []
-    switched_off: list[str] = []
     worst = 0
-    present = _present_keys(ctx)
-    rows = compiled.by_jurisdiction.get(jurisdiction, compiled.by_jurisdiction[None])
-    for cr, keys, pred, protocol in rows:
-        if protocol and not protocol_rules.get(cr.rule.id, cr.rule.enabled_by_default):
-            switched_off.append(cr.rule.id)
+    plan = compiled.by_jurisdiction.get(jurisdiction) or compiled.by_jurisdiction[None]
+    switched_off = [
+        cr.rule.id for cr in plan.protocol if not protocol_rules.get(cr.rule.id, cr.rule.enabled_by_default)
+    ]
+    # Rules not evaluated (no trigger key present) and rules that did not hold were checked;
+    # only rules switched off or that could not be verified are not.
+    not_checked = set(switched_off)
+    rules = plan.rules
+    for index in plan.candidates(_present_keys(ctx)):
+        cr = rules[index]
+        if switched_off and cr.rule.id in not_checked:
             continue
-        if keys is not None:
-            for key in keys:
-                if key in present:
-                    break
-            else:
-                checked.append(cr.rule.id)
-                continue
         reviewed = len(ctx.review_notes)
-        evidence = pred(ctx)
+        evidence = cr.pred(ctx)
         if evidence is None:
-            checked.append(cr.rule.id)
             continue
         finding = _finding(cr, ctx, evidence, ctx.review_notes[reviewed:])
-        if not finding.could_not_verify:
-            checked.append(cr.rule.id)
+        if finding.could_not_verify:
+            not_checked.add(cr.rule.id)
         findings.append(finding)
         worst = max(worst, SEVERITY_RANK[finding.effective_severity])
+    checked = [rule_id for rule_id in plan.ids if rule_id not in not_checked] if not_checked else plan.ids
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.effective_severity], -SEVERITY_RANK[f.severity], f.rule_id))
     due = compute_due(compiled.items, ctx)
     return Assessment(

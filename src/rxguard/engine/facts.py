@@ -44,11 +44,18 @@ def reader_for(packs: Mapping[str, Pack] | None = None) -> FactsReader:
     return cached[1]
 
 
-def read_facts(data: Any, packs: Mapping[str, Pack] | None = None, *, patient: str | None = None) -> PatientFacts:
+def read_facts(
+    data: Any,
+    packs: Mapping[str, Pack] | None = None,
+    *,
+    patient: str | None = None,
+    held: PatientFacts | None = None,
+) -> PatientFacts:
     """FHIR R4 Bundle or prefetch (dict, bytes or str) -> PatientFacts tagged for all packs.
 
-    ``patient`` chooses the Patient to assess when the input holds several (id, fullUrl or identifier).
+    ``patient`` chooses the Patient to assess when the input holds several (id, fullUrl or identifier);
+    ``held``: the patient rxguard holds (demographics only), assessed when the input holds no Patient.
     """
     if isinstance(data, bytes | str):
         data = parse_json(data)
-    return reader_for(packs).read(data, patient)
+    return reader_for(packs).read(data, patient, held=held)

@@ -10,6 +10,7 @@ resource and the field. ``docs/fhir-input.md`` documents the input profile.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -200,8 +201,12 @@ class FactsReader:
         self.vocabulary = vocabulary
         self.labs = CORE_CATALOGUE if labs is None else labs
 
-    def read(self, data: Any, patient: str | None = None) -> PatientFacts:
-        """The facts of one patient: the only Patient in the input, or the one ``patient`` names."""
+    def read(self, data: Any, patient: str | None = None, *, held: PatientFacts | None = None) -> PatientFacts:
+        """The facts of one patient: the only Patient in the input, or the one ``patient`` names.
+
+        ``held``: the patient as rxguard holds them (id, birth date, sex), assessed when the input
+        holds no Patient; their demographics are taken as they are, not through a Patient resource.
+        """
         if isinstance(data, dict) and data.get("resourceType") not in (None, "Bundle"):
             raise FactsError(
                 f"input is a {data.get('resourceType')}, not a FHIR R4 Bundle; wrap the resources in a Bundle"
@@ -223,6 +228,10 @@ class FactsReader:
             elif rtype in _READERS:
                 rest.append(res)
         every = distinct_patients(patients)
+        if not every and held is not None:
+            every = [PatientEntry.of("", {"id": held.patient_id})]
+        else:
+            held = None
         chosen = choose_patient(every, patient)
         others = [p for p in every if p is not chosen]
         own = self._own_resources(rest, chosen, others)
@@ -230,7 +239,10 @@ class FactsReader:
         state.notes.extend(own[1])
         for res in own[0]:
             _READERS[res["resourceType"]](state, res)
-        return self._facts(chosen, state)
+        facts = self._facts(chosen, state)
+        if held is not None:
+            facts = dataclasses.replace(facts, birth_date=held.birth_date, sex=held.sex)
+        return facts
 
     @staticmethod
     def _own_resources(

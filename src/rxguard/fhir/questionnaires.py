@@ -28,7 +28,14 @@ from rxguard.errors import InputError, TransitionError
 from rxguard.program import authorization, enrollment
 from rxguard.program.common import patient as patient_by_key
 from rxguard.program.identities import PATIENT_KEY_SYSTEM
-from rxguard.program.questionnaires import FormDefinition, FormItem, form_definition, form_definitions
+from rxguard.program.questionnaires import (
+    FormDefinition,
+    FormItem,
+    check_complete,
+    form_definition,
+    form_definitions,
+    record_reason,
+)
 from rxguard.program.registry import Program, all_programs, get_program
 from rxguard.store.identity_models import QuestionnaireAnswer
 
@@ -76,6 +83,34 @@ def to_questionnaire(form: FormDefinition, base: str, *, date: str) -> dict[str,
 
 def all_forms(now: datetime) -> list[FormDefinition]:
     return [f for p in all_programs() for f in form_definitions(p, on=now.date())]
+
+
+def questionnaire_response(
+    form: FormDefinition, patient_key: str, answers: dict[str, Any], *, base: str, at: datetime
+) -> dict[str, Any]:
+    """A completed QuestionnaireResponse to ``form`` with ``answers`` (what the web form submits as)."""
+    items = []
+    for item in form.items:
+        if item.link_id not in answers:
+            continue
+        value = answers[item.link_id]
+        if item.type == "boolean":
+            answer: dict[str, Any] = {"valueBoolean": bool(value)}
+        elif item.type == "decimal":
+            answer = {"valueDecimal": float(value)}
+        elif item.type == "choice":
+            answer = {"valueCoding": {"system": "urn:rxguard:answer", "code": str(value)}}
+        else:
+            answer = {"valueString": str(value)}
+        items.append({"linkId": item.link_id, "text": item.text, "answer": [answer]})
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": questionnaire_url(base, form.id),
+        "status": "completed",
+        "subject": {"identifier": {"system": PATIENT_KEY_SYSTEM, "value": patient_key}},
+        "authored": at.isoformat(),
+        "item": items,
+    }
 
 
 def find_form(form_id: str, now: datetime) -> FormDefinition:
@@ -173,12 +208,7 @@ def _patient_key(response: dict[str, Any]) -> str:
 def _require_complete(form: FormDefinition, status: Any, answers: dict[str, Any]) -> None:
     if status != "completed":
         raise TransitionError(f"the {form.form} response is {status!r}; only a completed response takes effect")
-    missing = [i.link_id for i in form.items if i.required and i.link_id not in answers]
-    if missing:
-        raise TransitionError(f"the {form.form} response is incomplete: no answer to {', '.join(missing)}")
-    refused = [i.link_id for i in form.items if i.must_be is not None and answers.get(i.link_id) is not i.must_be]
-    if refused:
-        raise TransitionError(f"the {form.form} cannot take effect: {', '.join(refused)} must be yes")
+    check_complete(form, answers)
 
 
 def submit_response(
@@ -225,9 +255,7 @@ def _apply(
     principal.require("prescribe")
     prescriber = access_scope.own_prescriber_key(session, principal, None)
     if form.form == "reauthorization":
-        reason = "patient status report and reauthorization questionnaire completed"
-        if answers.get("status-note"):
-            reason += f": {answers['status-note']}"[:1000]
+        reason = record_reason(form, answers)
         renewed = enrollment.reauthorize(session, program_id=program.id, patient_key=key,
                                          prescriber_key=prescriber, at=now, actor=principal.name, reason=reason)  # fmt: skip
         return _status(renewed), renewed.id

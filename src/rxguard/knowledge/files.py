@@ -89,6 +89,15 @@ PACK_FILES: tuple[PackFile, ...] = (
         "monograph.yaml", "cited drug information in English and Chinese", "rxguard.knowledge.monograph:Monograph"
     ),
     PackFile("program.yaml", "the restricted-distribution program", "rxguard.knowledge.program:ProgramFile"),
+    PackFile(
+        "demo.yaml", "demo patients and their histories (rxguard demo load)", "rxguard.knowledge.program:DemoFile"
+    ),
+    PackFile(
+        "questionnaires.yaml",
+        "the prescriber's program forms (reauthorization, discontinuation), for the web and FHIR",
+        "rxguard.knowledge.questionnaire:QuestionnaireForm",
+        many=True,
+    ),
 )
 
 #: The folder of vignettes (``vignettes/*.yaml``), each file a list of Vignette entries.

@@ -72,9 +72,11 @@ class Lab(Strict):
     def _unit_is_ucum(self) -> Lab:
         if self.unit:
             try:
-                units.parse(self.unit)
+                ucum = units.parse(self.unit).ucum
             except units.UnitError as exc:
                 raise ValueError(f"unit {self.unit!r} is not a UCUM unit ({exc}); write it in UCUM") from None
+            if ucum != self.unit:
+                raise ValueError(f"unit {self.unit!r} is not a UCUM unit; write it in UCUM: {ucum!r}")
         if self.kind != "numeric" and self.unit:
             raise ValueError(f"a {self.kind} lab has no unit; remove unit {self.unit!r}")
         if self.kind != "qualitative" and any((self.values.positive, self.values.negative, self.values.indeterminate)):

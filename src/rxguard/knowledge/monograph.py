@@ -42,7 +42,7 @@ SectionId = Literal[
     "special-populations",
     "administration",
     "monitoring",
-    "pml-risk",
+    "risk",
     "adverse-reactions",
     "interactions",
 ]
@@ -56,7 +56,7 @@ SECTION_ORDER: tuple[SectionId, ...] = (
     "special-populations",
     "administration",
     "monitoring",
-    "pml-risk",
+    "risk",
     "adverse-reactions",
     "interactions",
 )
@@ -129,10 +129,37 @@ class Statement(Strict):
         return value
 
 
+class Keywords(Strict):
+    """Words a question about this section uses, by weight (4 names the topic, 1 only tips a balance).
+
+    English entries are regular expressions matched at a word start, case-insensitively
+    (``leukoencephalopath`` matches "leukoencephalopathy"); Chinese entries are phrases
+    matched as written. They add to rxguard's generic words for the section's intent, so a
+    drug's own vocabulary (a disease, a lab, a program name) lives in its pack.
+    """
+
+    en: dict[int, list[str]] = Field(default_factory=dict)
+    zh: dict[int, list[str]] = Field(default_factory=dict)
+
+    @field_validator("en")
+    @classmethod
+    def _compiles(cls, value: dict[int, list[str]]) -> dict[int, list[str]]:
+        for weight, patterns in value.items():
+            if not 1 <= weight <= 5:
+                raise ValueError(f"keyword weight {weight} must be 1 to 5")
+            for pattern in patterns:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"keyword {pattern!r} is not a regular expression ({exc})") from None
+        return value
+
+
 class Section(Strict):
     id: SectionId
     title: Text
     statements: list[Statement] = Field(min_length=1)
+    keywords: Keywords = Field(default_factory=Keywords)
 
 
 class ConflictText(Strict):

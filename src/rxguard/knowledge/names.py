@@ -1,8 +1,8 @@
 """One drug-name resolver for every interface (CLI, API, web, ``rxguard ask``).
 
 Why one resolver: a clinician may type the INN, a brand, a biosimilar's US
-proper name (``natalizumab-sztn``), a former name (Antegren), a Chinese name
-(那他珠单抗) or a misspelling copied from a web page ("mivamutide"). Each
+proper name (an INN with a four-letter suffix, ``exampledrug-abcd``), a former
+name, a Chinese name or a misspelling copied from a web page. Each
 interface must land on the same pack, say how it got there, and refuse to
 guess when the input is too far from any known name.
 
@@ -14,10 +14,10 @@ always displays the INN, a product name or a program name.
 Matching, in order:
 
 1. exact, after normalisation (NFKC, case-folded, punctuation and spaces
-   removed, so "TYRUKOREMS" equals "TYRUKO REMS" and "natalizumab sztn"
-   equals "natalizumab-sztn");
-2. a Chinese name contained in the input (那他珠单抗注射剂);
-3. a single known name inside a longer input ("Tysabri 300 mg");
+   removed, so "BRANDREMS" equals "BRAND REMS" and "exampledrug abcd"
+   equals "exampledrug-abcd");
+2. a Chinese name contained in the input (the name followed by 注射剂);
+3. a single known name inside a longer input ("Brandname 300 mg");
 4. fuzzy (rapidfuzz ``ratio``), accepted only at or above
    :data:`RESOLVE_THRESHOLD` and only when no other drug scores within
    :data:`AMBIGUITY_MARGIN`; otherwise :class:`UnknownDrugError` with ranked
@@ -58,8 +58,9 @@ Via = Literal[
 
 #: Fuzzy scores (0–1, rapidfuzz ratio on normalised names) at or above this
 #: resolve; below it the caller gets suggestions instead of a guess. Chosen so
-#: that "mivamutide" (0.86) and "tysabry" (0.86) resolve while "impact"
-#: (0.83 against "mepact") and "omalizumab" (0.76 against "natalizumab") do not.
+#: that one-letter misspellings of the packs' names (0.86) resolve while real
+#: words and other medicines a few letters away (0.76 to 0.83) do not; the
+#: cases are in tests/druginfo/test_names.py.
 RESOLVE_THRESHOLD = 0.85
 #: A fuzzy match is refused when another drug scores within this margin.
 AMBIGUITY_MARGIN = 0.05
@@ -138,7 +139,7 @@ class _Name:
     product: str | None
     program: str | None
     verified: bool
-    shout_only: bool  # in free text, match only when written in capitals (e.g. "TOUCH")
+    shout_only: bool  # in free text, match only when written in capitals (a program word)
 
 
 def normalize(text: str) -> str:
@@ -189,20 +190,20 @@ def _product_names(identity: Identity, product: Product) -> Iterable[_Name]:
                     product.id, product.program, True, False)  # fmt: skip
         first = product.program.split()[0]
         if first.isupper() and len(first) >= 4 and normalize(first) != normalize(product.name):
-            # "TOUCH" alone names the TOUCH Prescribing Program.
+            # A program's first word alone ("EXAMPLE" of "EXAMPLE Prescribing Program") names it.
             yield _Name(normalize(first), first, drug, product.name, "program", product.id,
                         product.program, True, _is_short_word(first))  # fmt: skip
 
 
 def _program_score(alias_key: str, program_key: str) -> float:
-    """How well an alias names a program: a typo of it, or its first word ("TOUCH")."""
+    """How well an alias names a program: a typo of it, or its first word."""
     if len(alias_key) >= 4 and program_key.startswith(alias_key):
         return 100.0
     return fuzz.ratio(alias_key, program_key)
 
 
 def _program_product(identity: Identity, alias_text: str) -> Product | None:
-    """The product whose program an alias (e.g. the typo "TYRUKOREMS") refers to."""
+    """The product whose program an alias (e.g. the typo "BRANDREMS") refers to."""
     key = normalize(alias_text)
     scored = [(_program_score(key, normalize(p.program)), p) for p in identity.products if p.program]
     if not scored:
@@ -340,7 +341,8 @@ def resolve_drug(text: str, packs: Mapping[str, Pack] | None = None) -> Resoluti
     index = _index(packs)
     given = text.strip()
     if not normalize(given):
-        raise UnknownDrugError("No drug name given. Give the INN or a brand name, e.g. natalizumab.")
+        example = next((f", e.g. {name.surface}" for name in index.names if name.via == "inn"), "")
+        raise UnknownDrugError(f"No drug name given. Give the INN or a brand name{example}.")
     exact = _exact(index, given)
     if exact:
         if len({n.drug for n in exact}) > 1:
@@ -353,7 +355,7 @@ def resolve_drug(text: str, packs: Mapping[str, Pack] | None = None) -> Resoluti
 
 
 def _single_drug_inside(index: _Index, text: str) -> Resolution | None:
-    """A longer input that names exactly one drug exactly ("Tysabri 300 mg", 那他珠单抗注射剂)."""
+    """A longer input that names exactly one drug exactly ("Brandname 300 mg", a Chinese name + 注射剂)."""
     found = [r for r in _mentions(index, text, fuzzy=False)]
     drugs = {r.drug for r in found}
     if len(drugs) != 1:

@@ -229,12 +229,130 @@ class ProgramRecords(Strict):
     note: str = ""
 
 
+_KIND_ID = r"^[a-z][a-z0-9_-]*$"
+
+
+def _both(field: dict[Language, str], what: str) -> None:
+    missing = {"en", "zh"} - set(field)
+    if missing:
+        raise ValueError(f"{what}: title lacks {sorted(missing)}")
+
+
+class Measurement(Strict):
+    """A typed value a monitoring record may carry (a score, a count, an index).
+
+    ``unit`` is a UCUM expression (``{score}``, ``1``, ``mg/dL``); ``min`` and ``max``
+    bound the value (inclusive). The program refuses a value of the wrong type or
+    outside the range with a one-line error, so no per-value column or CHECK is needed.
+    ``lab`` names the lab-catalogue entry the value is, when it is one.
+    """
+
+    id: str = Field(pattern=_KIND_ID, max_length=48)
+    title: dict[Language, str]
+    type: Literal["number", "integer"]
+    unit: str = Field(min_length=1)
+    min: float | None = None
+    max: float | None = None
+    lab: str | None = None
+    note: str = ""
+    sources: list[Citation] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Measurement:
+        _both(self.title, f"measurement {self.id}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"measurement {self.id}: min {self.min} is above max {self.max}")
+        return self
+
+
+class MonitoringKind(Strict):
+    """A kind of monitoring record the program keeps.
+
+    ``evidence``: the schedule evidence keys (lab keys or program events) one record of
+    this kind satisfies (default: its own id). ``measurements``: the typed values it may
+    carry. ``results``: qualitative results offered when recording it (free text otherwise).
+    ``companion``: a record of this kind is recorded together with one of the companion
+    kind, which carries the measurements (a prescriber assessment and the disease activity
+    measured at it). ``lab``: the lab-catalogue entry a result of this kind is.
+    """
+
+    id: str = Field(pattern=_KIND_ID, max_length=32)
+    title: dict[Language, str]
+    evidence: list[str] = Field(default_factory=list)
+    measurements: list[str] = Field(default_factory=list)
+    results: list[str] = Field(default_factory=list)
+    companion: str | None = None
+    lab: str | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MonitoringKind:
+        _both(self.title, f"monitoring kind {self.id}")
+        return self
+
+    def evidence_keys(self) -> tuple[str, ...]:
+        return tuple(self.evidence) or (self.id,)
+
+
+class Suspension(Strict):
+    """An adverse event kind that suspends treatment at once when reported, and why (cited)."""
+
+    reason: str = Field(min_length=1)
+    sources: list[Citation] = Field(min_length=1)
+
+
+class AdverseEventKind(Strict):
+    """A kind of adverse event the program records; ``suspends`` when a report stops treatment."""
+
+    id: str = Field(pattern=_KIND_ID, max_length=48)
+    title: dict[Language, str]
+    suspends: Suspension | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AdverseEventKind:
+        _both(self.title, f"adverse event kind {self.id}")
+        return self
+
+
+class RecordKinds(Strict):
+    """The kinds of record the pack's programs keep: monitoring, adverse events, measurements.
+
+    The database stores kinds as strings and measurements as typed values in one JSON
+    column; the program validates both against these declarations.
+    """
+
+    measurements: list[Measurement] = Field(default_factory=list)
+    monitoring: list[MonitoringKind] = Field(default_factory=list)
+    adverse_events: list[AdverseEventKind] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RecordKinds:
+        for what, ids in (
+            ("measurement", [m.id for m in self.measurements]),
+            ("monitoring kind", [m.id for m in self.monitoring]),
+            ("adverse event kind", [a.id for a in self.adverse_events]),
+        ):
+            if len(ids) != len(set(ids)):
+                raise ValueError(f"each {what} is declared once; got {ids}")
+        measured = {m.id for m in self.measurements}
+        kinds = {m.id for m in self.monitoring}
+        for kind in self.monitoring:
+            unknown = sorted(set(kind.measurements) - measured)
+            if unknown:
+                raise ValueError(f"monitoring kind {kind.id}: measurement(s) {unknown} are not declared")
+            if kind.companion is not None and kind.companion not in kinds:
+                raise ValueError(f"monitoring kind {kind.id}: companion {kind.companion!r} is not declared")
+        return self
+
+
 class ProgramFile(Strict):
     """The whole ``program.yaml`` of a pack."""
 
     programs: list[ProgramDefinition] = Field(min_length=1)
     consent_documents: list[ConsentDocument] = Field(min_length=1)
     program_records: ProgramRecords = Field(default_factory=ProgramRecords)
+    record_kinds: RecordKinds = Field(default_factory=RecordKinds)
 
     @model_validator(mode="after")
     def _consistent(self) -> ProgramFile:
@@ -252,3 +370,117 @@ class ProgramFile(Strict):
                     f"is not among consent_documents ({sorted(documents)})"
                 )
         return self
+
+
+# --------------------------------------------------------------------------- demo data (demo.yaml)
+
+
+class DemoDose(Strict):
+    """What the demo infuses in a program (the pack's usual dose of its product)."""
+
+    product: str
+    amount: float = Field(gt=0)
+    unit: str
+    diluent: str
+    volume_ml: float = Field(gt=0)
+
+
+class DemoProgram(Strict):
+    """How the demo runs one program: the dose it gives, the checklist answers of an ordinary visit."""
+
+    program: str
+    dose: DemoDose
+    answers: dict[str, bool] = Field(default_factory=dict)
+    enrolled_only_prescribers: list[str] = Field(default_factory=list)
+
+
+class DemoCourse(Strict):
+    """Doses from ``first_day`` after the start, every ``every_days``, while before the end given."""
+
+    first_day: float = 1
+    every_days: float = Field(gt=0)
+    until_day: float | None = None
+    until_days_ago: float | None = None
+
+    @model_validator(mode="after")
+    def _one_end(self) -> DemoCourse:
+        if (self.until_day is None) == (self.until_days_ago is None):
+            raise ValueError("a demo course ends either until_day (after the start) or until_days_ago")
+        return self
+
+
+class DemoMonitoring(Strict):
+    kind: str
+    result: str = ""
+    measurements: dict[str, float] = Field(default_factory=dict)
+
+
+class DemoAdverseEvent(Strict):
+    kind: str
+    serious: bool = False
+    seriousness: list[str] = Field(default_factory=list)
+    onset_days_ago: float
+    outcome: str = "unknown"
+    description: str
+
+
+class DemoOverride(Strict):
+    """An emergency override asked by one person and confirmed by a second (two people)."""
+
+    requester: str
+    requester_role: str
+    reason: str
+    confirmer: str
+    confirmer_role: str
+    confirmation_reason: str
+
+
+class DemoVisit(Strict):
+    site: str = "site_north"
+    actor: str = "nurse_kim"
+    answers: dict[str, bool] = Field(default_factory=dict)  # over the program's ordinary answers
+    override: DemoOverride | None = None
+
+
+class DemoStep(Strict):
+    """One dated thing that happens to a demo patient after the course: exactly one of the actions."""
+
+    day: float | None = None  # days after the start
+    days_ago: float | None = None
+    hours_ago: float | None = None  # earlier today (never before midnight)
+    monitoring: DemoMonitoring | None = None
+    adverse_event: DemoAdverseEvent | None = None
+    visit: DemoVisit | None = None
+    discontinue: str | None = None  # the reason
+
+    @model_validator(mode="after")
+    def _one_each(self) -> DemoStep:
+        if sum(x is not None for x in (self.day, self.days_ago, self.hours_ago)) != 1:
+            raise ValueError("a demo step has one date: day, days_ago or hours_ago")
+        actions = (self.monitoring, self.adverse_event, self.visit, self.discontinue)
+        if sum(x is not None for x in actions) != 1:
+            raise ValueError("a demo step does one thing: monitoring, adverse_event, visit or discontinue")
+        return self
+
+
+class DemoPatient(Strict):
+    key: str
+    name: str
+    program: str
+    birth_on: date
+    sex: Literal["female", "male", "other", "unknown"]
+    language: Language = "en"
+    indication: str | None = None  # default: the program's first
+    starts_days_ago: float
+    consent: bool = True
+    authorize: bool = True
+    course: DemoCourse | None = None
+    steps: list[DemoStep] = Field(default_factory=list)
+    state: str  # what the demo shows; "{given}" becomes the number of infusions given
+
+
+class DemoFile(Strict):
+    """The pack's demo data (``demo.yaml``): programs as the demo runs them, and patients with histories."""
+
+    programs: list[DemoProgram] = Field(default_factory=list)
+    patients: list[DemoPatient] = Field(default_factory=list)

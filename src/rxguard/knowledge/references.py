@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from rxguard.facts.labs import CORE_CATALOGUE
-from rxguard.knowledge.labs import check_confounded_rule, lab_problems
+from rxguard.knowledge.labs import lab_problems
 from rxguard.knowledge.schema import Citation, Condition
 
 if TYPE_CHECKING:
@@ -17,15 +17,11 @@ if TYPE_CHECKING:
 
 def iter_predicates(condition: Condition) -> Iterator[tuple[str, Any]]:
     """Every (kind, predicate) leaf of a condition tree."""
-    kind = condition.kind()
-    if kind in ("all", "any"):
-        for child in getattr(condition, kind):
-            yield from iter_predicates(child)
-    elif kind == "not":
-        assert condition.not_ is not None
-        yield from iter_predicates(condition.not_)
-    else:
-        yield kind, getattr(condition, kind)
+    children = condition.children()
+    if not children:
+        yield condition.key, condition
+    for child in children:
+        yield from iter_predicates(child)
 
 
 def iter_citations(model: Any) -> Iterator[Citation]:
@@ -48,7 +44,7 @@ def known_labs(pack: Pack) -> set[str]:
     return set(CORE_CATALOGUE) | set(pack.labs)
 
 
-def _unknown_lab(pack: Pack, test: object) -> str:
+def unknown_lab(pack: Pack, test: object) -> str:
     own = f"; this pack's labs.yaml declares {', '.join(sorted(pack.labs))}" if pack.labs else ""
     return (
         f"{test!r} is not a known lab key (core labs: {', '.join(sorted(CORE_CATALOGUE))}{own}); "
@@ -57,36 +53,8 @@ def _unknown_lab(pack: Pack, test: object) -> str:
 
 
 def _condition_problems(pack: Pack, where: str, condition: Condition) -> Iterator[str]:
-    strata = {s.id for s in pack.risk.strata} if pack.risk else set()
-    labs = known_labs(pack)
-    for kind, pred in iter_predicates(condition):
-        for attr in ("valueset", "after_procedure", "after_medication"):
-            ref = getattr(pred, attr, None)
-            if ref is not None and ref not in pack.valuesets:
-                yield f"{where}: {kind}.{attr} names value set {ref!r}, which valuesets.yaml does not define"
-        test = getattr(pred, "test", None)
-        if kind.startswith("lab") and test not in labs:
-            yield f"{where}: {kind}.test {_unknown_lab(pack, test)}"
-        if kind == "lab_confounded" and test in labs:
-            yield from check_confounded_rule(pack, where, pred)
-        if kind == "answer" and pred.id not in pack.questions:
-            yield f"{where}: answer.id {pred.id!r} is not defined in questions.yaml"
-        for attr in ("since_last_lt_param", "hours_since_preparation_gt_param"):
-            ref = getattr(pred, attr, None)
-            if ref is not None and ref not in pack.parameters:
-                yield f"{where}: {kind}.{attr} names parameter {ref!r}, which parameters.yaml does not define"
-        if kind == "risk_stratum":
-            for stratum in pred.any_of:
-                if stratum not in strata:
-                    yield f"{where}: risk_stratum names {stratum!r}, which risk.yaml does not define"
-        if kind == "risk_band":
-            bands = pack.risk.bands if pack.risk else None
-            if bands is None:
-                yield f"{where}: risk_band needs bands in risk.yaml"
-            elif pred.test != bands.test:
-                yield f"{where}: risk_band.test {pred.test!r} is not the test risk.yaml bands ({bands.test!r})"
-            if pred.test not in labs:
-                yield f"{where}: risk_band.test {_unknown_lab(pack, pred.test)}"
+    # Each node class of the condition language checks its own references.
+    return condition.problems(pack, where)
 
 
 def find_reference_problems(pack: Pack) -> list[str]:
@@ -171,6 +139,14 @@ def find_reference_problems(pack: Pack) -> list[str]:
             problems.extend(_condition_problems(pack, f"{base / 'risk.yaml'}: stratum {stratum.id}", stratum.when))
     for question in pack.questions.values():
         cite(f"{base / 'questions.yaml'}: question {question.id}", question)
+    program_file = pack.extras.get("program.yaml")
+    program_ids = {p.id for p in getattr(program_file, "programs", [])}
+    for form in pack.extras.get("questionnaires.yaml") or []:
+        where = f"{base / 'questionnaires.yaml'}: {form.form} form of {', '.join(form.programs)}"
+        cite(where, form)
+        for program_id in form.programs:
+            if program_id not in program_ids:
+                problems.append(f"{where}: names program {program_id!r}, which program.yaml does not define")
 
     conflict_ids: set[str] = set()
     for conflict in pack.conflicts:
@@ -205,7 +181,7 @@ def find_reference_problems(pack: Pack) -> list[str]:
         for lab_item in vignette.patient.get("labs") or ():
             test = lab_item.get("test") if isinstance(lab_item, dict) else None
             if test not in labs:
-                problems.append(f"{where}: patient lab {_unknown_lab(pack, test)}")
+                problems.append(f"{where}: patient lab {unknown_lab(pack, test)}")
     problems.extend(_extra_file_problems(pack, cite))
     return problems
 

@@ -13,10 +13,28 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable, Iterator
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    RootModel,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+if TYPE_CHECKING:
+    from pydantic import GetCoreSchemaHandler
+    from pydantic_core import CoreSchema
+
+    from rxguard.engine.predicates import Pred
+    from rxguard.knowledge.loader import Pack
 
 Jurisdiction = Literal["US", "EU"]
 JURISDICTIONS: tuple[Jurisdiction, ...] = ("US", "EU")
@@ -46,7 +64,10 @@ def parse_duration(text: str) -> tuple[int, int]:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # Schemas are built on first use: a process that never validates a pack file (a cached
+    # compiled pack, a command that reads none) does not pay for building them, and a
+    # condition node registered before the first use is part of the ``Condition`` union.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True)
 
 
 Duration = Annotated[str, Field(pattern=_DURATION.pattern, min_length=2)]
@@ -140,34 +161,352 @@ class Source(Strict):
 # --------------------------------------------------------------------------- conditions
 # The condition language: a tree of single-key mappings. Leaves are predicates
 # over PatientFacts; ``all``/``any``/``not`` combine them. See docs/packs.md.
+#
+# ``Condition`` is a discriminated union keyed by the mapping's one key. Each
+# predicate type is one class here and owns everything about it: its fields,
+# its compiled form (``compile``: a closure ``Ctx -> Evidence`` run by the
+# engine), the data keys it cannot hold without (``triggers``), the pack ids it
+# names (``problems``) and the parameters it reads (``parameters``). Adding a
+# predicate is adding one class decorated with ``@predicate("key")``; the
+# union, the list of keys and every check are built from the registry.
+# The evaluation helpers (``Ctx``, ``Unknown``...) live in
+# ``rxguard.engine.predicates`` and are imported when a pack is compiled.
 
 MedStatus = Literal["active", "ever", "past"]
 
+PREDICATES: dict[str, type[Node]] = {}
 
-class HasCondition(Strict):
+
+def predicate(key: str) -> Callable[[type[_N]], type[_N]]:
+    """Register a condition node class under its key (the one key of its YAML mapping)."""
+
+    def register(cls: type[_N]) -> type[_N]:
+        if key in PREDICATES and PREDICATES[key] is not cls:
+            raise ValueError(f"condition key {key!r} is already taken by {PREDICATES[key].__name__}")
+        cls.key = key
+        PREDICATES[key] = cls
+        return cls
+
+    return register
+
+
+class Node:
+    """What every condition node provides (see the section comment)."""
+
+    key: ClassVar[str]
+
+    def kind(self) -> str:
+        return self.key
+
+    def compile(self) -> Pred:  # pragma: no cover - every registered class overrides it
+        raise NotImplementedError(f"{type(self).__name__}.compile")
+
+    def triggers(self) -> frozenset[str] | None:
+        """Data keys of which at least one must be present for the node to hold (``None``: no such key)."""
+        return None
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        """References to ids the pack does not define, as one-line messages."""
+        return iter(())
+
+    def parameters(self) -> Iterator[str]:
+        """Names of the parameters.yaml entries this node reads."""
+        return iter(())
+
+    def children(self) -> tuple[Node, ...]:
+        return ()
+
+
+_N = TypeVar("_N", bound=Node)
+
+
+def _unwrap(key: str, data: Any) -> Any:
+    if isinstance(data, dict) and len(data) == 1 and key in data:
+        return data[key]
+    return data
+
+
+class Predicate(Strict, Node):
+    """A leaf whose value is a mapping of fields: ``lab: {test: alt, uln_ratio_gte: 3}``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap_key(cls, data: Any) -> Any:
+        return _unwrap(cls.key, data)
+
+    # Reference checks shared by several predicates.
+    def _valueset_problems(self, pack: Pack, where: str, *attrs: str) -> Iterator[str]:
+        for attr in attrs:
+            ref = getattr(self, attr, None)
+            if ref is not None and ref not in pack.valuesets:
+                yield f"{where}: {self.key}.{attr} names value set {ref!r}, which valuesets.yaml does not define"
+
+    def _lab_problems(self, pack: Pack, where: str, test: str) -> Iterator[str]:
+        from rxguard.knowledge.references import known_labs, unknown_lab
+
+        if test not in known_labs(pack):
+            yield f"{where}: {self.key}.test {unknown_lab(pack, test)}"
+
+    def _parameter_problems(self, pack: Pack, where: str, attr: str) -> Iterator[str]:
+        ref = getattr(self, attr)
+        if ref is not None and ref not in pack.parameters:
+            yield f"{where}: {self.key}.{attr} names parameter {ref!r}, which parameters.yaml does not define"
+
+
+class ValuePredicate(RootModel[Any], Node):
+    """A leaf or combinator whose value is not a mapping of fields: ``sex: female``, ``all: [...]``."""
+
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True, defer_build=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap_key(cls, data: Any) -> Any:
+        return _unwrap(cls.key, data)
+
+
+@predicate("all")
+class AllOf(ValuePredicate):
+    root: list[Condition]
+
+    def children(self) -> tuple[Node, ...]:
+        return tuple(self.root)
+
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import all_of
+
+        return all_of([c.compile() for c in self.root])
+
+    def triggers(self) -> frozenset[str] | None:
+        found = [t for t in (c.triggers() for c in self.root) if t is not None]
+        return min(found, key=len) if found else None
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        for child in self.root:
+            yield from child.problems(pack, where)
+
+
+@predicate("any")
+class AnyOf(ValuePredicate):
+    root: list[Condition]
+
+    def children(self) -> tuple[Node, ...]:
+        return tuple(self.root)
+
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import any_of
+
+        return any_of([c.compile() for c in self.root])
+
+    def triggers(self) -> frozenset[str] | None:
+        children = [c.triggers() for c in self.root]
+        if not children or any(t is None for t in children):
+            return None
+        return frozenset().union(*[t for t in children if t is not None])
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        for child in self.root:
+            yield from child.problems(pack, where)
+
+
+@predicate("not")
+class NotOf(ValuePredicate):
+    root: Condition
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.root,)
+
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import not_of
+
+        return not_of(self.root.compile())
+
+    def triggers(self) -> frozenset[str] | None:
+        return None
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        yield from self.root.problems(pack, where)
+
+
+@predicate("has_condition")
+class HasCondition(Predicate):
     valueset: str
     status: Literal["active", "ever"] = "active"
     onset_since: Literal["first_infusion", "last_infusion"] | None = None
     onset_within: Duration | None = None
 
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import Ctx, Evidence, describe_item, shift
+        from rxguard.facts.model import ClinicalItem
 
-class HasAllergy(Strict):
+        p = self
+        key = f"condition:{p.valueset}"
+
+        def pred(ctx: Ctx) -> Evidence:
+            items = ctx.facts.by_tag.get(key)
+            if not items:
+                return None
+            found = []
+            since: date | None = None
+            if p.onset_since is not None:
+                if not ctx.infusions:
+                    return None
+                since = ctx.infusions[0] if p.onset_since == "first_infusion" else ctx.infusions[-1]
+            if p.onset_within is not None:
+                window = shift(ctx.at, p.onset_within, -1)
+                since = max(since, window) if since else window
+            for item in items:
+                assert isinstance(item, ClinicalItem)
+                if p.status == "active" and not item.active:
+                    continue
+                if item.onset is not None and item.onset > ctx.at:
+                    continue
+                if since is not None and (item.onset is None or item.onset < since):
+                    continue
+                found.append(f"Condition: {describe_item(item)}")
+            return found or None
+
+        return pred
+
+    def triggers(self) -> frozenset[str] | None:
+        return frozenset({f"condition:{self.valueset}"})
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        yield from self._valueset_problems(pack, where, "valueset")
+
+
+@predicate("has_allergy")
+class HasAllergy(Predicate):
     valueset: str
 
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import Ctx, Evidence, Unknown, describe_allergy, is_hypersensitivity
+        from rxguard.facts.model import ClinicalItem
 
-class HasMedication(Strict):
+        p = self
+        key = f"allergy:{p.valueset}"
+
+        def pred(ctx: Ctx) -> Evidence:
+            found: list[str] = []
+            unsure: list[str] = []
+            for item in ctx.facts.by_tag.get(key, ()):
+                if not isinstance(item, ClinicalItem) or not item.active:
+                    continue
+                if is_hypersensitivity(item):
+                    found.append(f"Allergy: {describe_allergy(item)}")
+                else:
+                    unsure.append(
+                        f"Intolerance: {describe_allergy(item)} is recorded as an intolerance, not as a "
+                        "hypersensitivity reaction; the contraindication concerns hypersensitivity reactions"
+                    )
+            if found:
+                return found
+            return Unknown(tuple(unsure)) if unsure else None
+
+        return pred
+
+    def triggers(self) -> frozenset[str] | None:
+        return frozenset({f"allergy:{self.valueset}"})
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        yield from self._valueset_problems(pack, where, "valueset")
+
+
+@predicate("has_medication")
+class HasMedication(Predicate):
     valueset: str
     status: MedStatus = "active"
     within: Duration | None = None
     min_duration: Duration | None = None
 
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import Ctx, EventState, Evidence, Unknown, describe_item, event_state, shift
+        from rxguard.facts.model import MedicationUse
 
-class HasProcedure(Strict):
+        p = self
+        key = f"medication:{p.valueset}"
+
+        def pred(ctx: Ctx) -> Evidence:
+            items = ctx.facts.by_tag.get(key)
+            if not items:
+                return None
+            found = []
+            unknown: list[str] = []
+            window = shift(ctx.at, p.within, -1) if p.within else None
+            for item in items:
+                assert isinstance(item, MedicationUse)
+                state = EventState(item.is_active(ctx.at))
+                if item.is_event:
+                    if item.start is None or item.start > ctx.at or not (item.was_given() or item.status == "stopped"):
+                        continue
+                    state = event_state(ctx, p.valueset, item)
+                    if state.unknown is not None and p.status == "active":
+                        unknown.append(state.unknown)
+                        continue
+                elif item.start is not None and item.start > ctx.at and not state.active:
+                    continue
+                active = state.active
+                if p.status == "active" and not active:
+                    continue
+                if p.status == "past":
+                    last = item.last_day()
+                    if active or (window is not None and (last is None or last < window)):
+                        continue
+                if p.min_duration is not None:
+                    if item.start is None:
+                        continue
+                    end = min(item.end or ctx.at, ctx.at)
+                    if shift(item.start, p.min_duration) > end:
+                        continue
+                found.append(f"Medication: {describe_item(item)}{state.note}")
+                if state.review and active:
+                    ctx.review_notes.append(state.review)
+            if found:
+                return found
+            return Unknown(tuple(unknown)) if unknown else None
+
+        return pred
+
+    def triggers(self) -> frozenset[str] | None:
+        return frozenset({f"medication:{self.valueset}"})
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        yield from self._valueset_problems(pack, where, "valueset")
+
+
+@predicate("has_procedure")
+class HasProcedure(Predicate):
     valueset: str
     within: Duration | None = None
 
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import Ctx, Evidence, shift
+        from rxguard.facts.model import ClinicalItem
 
-class LabTest(Strict):
+        p = self
+        key = f"procedure:{p.valueset}"
+
+        def pred(ctx: Ctx) -> Evidence:
+            window = shift(ctx.at, p.within, -1) if p.within else None
+            found = []
+            for item in ctx.facts.by_tag.get(key, ()):
+                assert isinstance(item, ClinicalItem)
+                day = item.onset
+                if day is None or day > ctx.at or (window is not None and day < window):
+                    continue
+                found.append(f"Procedure: {item.text} on {day}")
+            return found or None
+
+        return pred
+
+    def triggers(self) -> frozenset[str] | None:
+        return frozenset({f"procedure:{self.valueset}"})
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        yield from self._valueset_problems(pack, where, "valueset")
+
+
+@predicate("lab")
+class LabTest(Predicate):
     test: str
     uln_ratio_gte: float | None = None
     value_gte: float | None = None
@@ -180,14 +519,113 @@ class LabTest(Strict):
     max_age: Duration | None = None
     missing: bool | None = None
 
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import COMPARE as _COMPARE
+        from rxguard.engine.predicates import Ctx, Evidence, Unknown, is_readable, uln_of, unreadable_lab
 
-class LabPersistent(Strict):
+        p = self
+
+        def pred(ctx: Ctx) -> Evidence:
+            result = ctx.latest(p.test, p.max_age)
+            if p.missing:
+                if result is None or not is_readable(result, ctx.facts.lab_defs):
+                    lab = ctx.facts.lab_defs.get(p.test)
+                    name = lab.display if lab is not None else p.test
+                    age = f" in the last {p.max_age}" if p.max_age else ""
+                    unread = [u.reason for u in ctx.facts.unreadable_for("lab", p.test)]
+                    if result is not None:
+                        unread.append(result.problem or f"{result.describe()}: not read")
+                    return [f"No readable {name} result{age} before {ctx.at}", *unread]
+                return None
+            if result is None:
+                return unreadable_lab(ctx, p.test)
+            shown = result.describe()
+            if p.result is not None:
+                if not result.interpretation:
+                    return Unknown((result.problem or f"{shown}: not read as positive or negative",), gate=True)
+                return [shown] if result.interpretation == p.result else None
+            if result.value is None:
+                return Unknown((result.problem or f"{shown}: no numeric value to compare",), gate=True)
+            if p.below_lln is not None:
+                if result.lln is None:
+                    why = result.problem or f"{shown}: no lower limit of normal (reference range) to compare with"
+                    return Unknown((why,), gate=True)
+                below = result.value < result.lln
+                return [f"{shown}; lower limit {result.lln:g}"] if below == p.below_lln else None
+            value = result.value
+            if p.above_uln is not None:
+                uln, origin = uln_of(ctx, result)
+                if uln is None:
+                    why = result.problem or (
+                        f"{shown} has no reference range and no default upper limit of normal is configured"
+                    )
+                    return Unknown((why,), gate=True)
+                above = value > uln
+                return [f"{shown}; ULN {uln:g} {result.unit} ({origin})"] if above == p.above_uln else None
+            if p.uln_ratio_gte is not None:
+                uln, origin = uln_of(ctx, result)
+                if uln is None or uln <= 0:
+                    why = result.problem or (
+                        f"{shown} has no reference range and no default upper limit of normal is configured"
+                    )
+                    return Unknown((why,), gate=True)
+                ratio = value / uln
+                if ratio + 1e-9 >= p.uln_ratio_gte:
+                    return [f"{shown}; ULN {uln:g} {result.unit} ({origin}); {ratio:.1f}× ULN"]
+                return None
+            for threshold, symbol in ((p.value_gte, "≥"), (p.value_gt, ">"), (p.value_lt, "<"), (p.value_lte, "≤")):
+                if threshold is not None:
+                    return [f"{shown} ({symbol} {threshold:g})"] if _COMPARE[symbol](value, threshold) else None
+            return [shown]
+
+        return pred
+
+    def triggers(self) -> frozenset[str] | None:
+        return None if self.missing else frozenset({f"lab:{self.test}"})
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        yield from self._lab_problems(pack, where, self.test)
+
+
+@predicate("lab_persistent")
+class LabPersistent(Predicate):
     test: str
     result: Literal["positive", "negative"]
     min_apart: Duration
 
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import Ctx, Evidence, Unknown, shift, unreadable_lab
 
-class LabConfounded(Strict):
+        p = self
+
+        def pred(ctx: Ctx) -> Evidence:
+            results = [r for r in ctx.facts.labs.get(p.test, ()) if r.effective <= ctx.at]
+            if not results:
+                return unreadable_lab(ctx, p.test)
+            if not results[0].interpretation:
+                return Unknown((results[0].problem or f"{results[0].describe()}: not read",), gate=True)
+            if results[0].interpretation != p.result:
+                return None
+            latest = results[0]
+            cutoff = shift(latest.effective, p.min_apart, -1)
+            earlier = next((r for r in results[1:] if r.interpretation == p.result and r.effective <= cutoff), None)
+            if earlier is None:
+                unread = [r.problem or f"{r.describe()}: not read" for r in results[1:] if not r.interpretation]
+                unread += [u.reason for u in ctx.facts.unreadable_for("lab", p.test)]
+                return Unknown(tuple(unread), gate=True) if unread else None
+            return [earlier.describe(), latest.describe(), f"{(latest.effective - earlier.effective).days} days apart"]
+
+        return pred
+
+    def triggers(self) -> frozenset[str] | None:
+        return frozenset({f"lab:{self.test}"})
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        yield from self._lab_problems(pack, where, self.test)
+
+
+@predicate("lab_confounded")
+class LabConfounded(Predicate):
     """The latest result of ``test`` was drawn too soon after something that invalidates it."""
 
     test: str
@@ -196,20 +634,151 @@ class LabConfounded(Strict):
     after_medication: str | None = None
     medication_within: Duration | None = None
 
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import Ctx, Evidence, confounders, unreadable_lab
 
-class AgeCheck(Strict):
+        p = self
+
+        def pred(ctx: Ctx) -> Evidence:
+            result = ctx.latest(p.test, include_invalid=True)
+            if result is None:
+                return unreadable_lab(ctx, p.test)
+            found = confounders(ctx, p, result.effective)
+            return [result.describe(), *found] if found else None
+
+        return pred
+
+    def triggers(self) -> frozenset[str] | None:
+        return frozenset({f"lab:{self.test}"})
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        from rxguard.knowledge.labs import check_confounded_rule
+        from rxguard.knowledge.references import known_labs
+
+        yield from self._valueset_problems(pack, where, "after_procedure", "after_medication")
+        yield from self._lab_problems(pack, where, self.test)
+        if self.test in known_labs(pack):
+            yield from check_confounded_rule(pack, where, self)
+
+
+@predicate("age")
+class AgeCheck(Predicate):
     lt: float | None = None
     gte: float | None = None
     gt: float | None = None
 
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import Ctx, Evidence, Unknown
 
-class AnswerCheck(Strict):
+        p = self
+
+        def pred(ctx: Ctx) -> Evidence:
+            age = ctx.facts.age_on(ctx.at)
+            if age is None:
+                return Unknown(("The record has no birth date, so the patient's age could not be checked",))
+            ok = (p.lt is None or age < p.lt) and (p.gte is None or age >= p.gte) and (p.gt is None or age > p.gt)
+            return [f"Age {age:g} years on {ctx.at} (born {ctx.facts.birth_date})"] if ok else None
+
+        return pred
+
+    def triggers(self) -> frozenset[str] | None:
+        return None
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        return iter(())
+
+
+@predicate("sex")
+class SexCheck(ValuePredicate):
+    root: Literal["female", "male"]
+
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import Ctx, Evidence, Unknown
+
+        value = self.root
+
+        def pred(ctx: Ctx) -> Evidence:
+            if ctx.facts.sex == "unknown":
+                return Unknown(("The record gives no administrative sex (Patient.gender)",))
+            return [f"Sex: {ctx.facts.sex}"] if ctx.facts.sex == value else None
+
+        return pred
+
+    def triggers(self) -> frozenset[str] | None:
+        return None
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        return iter(())
+
+
+@predicate("answer")
+class AnswerCheck(Predicate):
     id: str
     equals: bool | None = None
     gt: float | None = None
 
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import Ctx, Evidence
 
-class InfusionCheck(Strict):
+        p = self
+
+        def pred(ctx: Ctx) -> Evidence:
+            if p.id not in ctx.answers:
+                return None
+            value = ctx.answers[p.id]
+            text = ctx.question_text.get(p.id, p.id)
+            if p.equals is not None:
+                if isinstance(value, bool) and value == p.equals:
+                    return [f"Answer to “{text}”: {'yes' if value else 'no'}"]
+                return None
+            if p.gt is not None and not isinstance(value, bool) and value > p.gt:
+                return [f"Answer to “{text}”: {value:g} (> {p.gt:g})"]
+            return None
+
+        return pred
+
+    def triggers(self) -> frozenset[str] | None:
+        return frozenset({f"answer:{self.id}"})
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        if self.id not in pack.questions:
+            yield f"{where}: answer.id {self.id!r} is not defined in questions.yaml"
+
+
+@predicate("pregnant")
+class PregnantCheck(ValuePredicate):
+    root: bool
+
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import status_flag
+
+        return status_flag("pregnancy", "pregnancy-status", self.root)
+
+    def triggers(self) -> frozenset[str] | None:
+        return frozenset({"condition:pregnancy", "lab:pregnancy-status"}) if self.root is True else None
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        return iter(())
+
+
+@predicate("breastfeeding")
+class BreastfeedingCheck(ValuePredicate):
+    root: bool
+
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import status_flag
+
+        return status_flag("breastfeeding", "breastfeeding-status", self.root)
+
+    def triggers(self) -> frozenset[str] | None:
+        return frozenset({"condition:breastfeeding", "lab:breastfeeding-status"}) if self.root is True else None
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        return iter(())
+
+
+@predicate("infusions")
+class InfusionCheck(Predicate):
     count_gte: int | None = None
     count_lte: int | None = None
     count_lt: int | None = None
@@ -219,87 +788,306 @@ class InfusionCheck(Strict):
     gap_gte: Duration | None = None
     since_last_lt_param: str | None = None
 
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import Ctx, Evidence, shift
 
-class OrderCheck(Strict):
+        p = self
+
+        def pred(ctx: Ctx) -> Evidence:
+            dates = ctx.infusions
+            count = len(dates)
+            if p.count_gte is not None and count < p.count_gte:
+                return None
+            if p.count_lte is not None and count > p.count_lte:
+                return None
+            if p.count_lt is not None and count >= p.count_lt:
+                return None
+            if p.since_first_gte is not None and (not dates or shift(dates[0], p.since_first_gte) > ctx.at):
+                return None
+            if p.since_first_gt is not None and (not dates or shift(dates[0], p.since_first_gt) >= ctx.at):
+                return None
+            if p.since_last_lt is not None and (not dates or shift(dates[-1], p.since_last_lt) <= ctx.at):
+                return None
+            # The evidence is written only once the checks that need no text have passed.
+            evidence = [f"{count} previous infusion(s)" + (f", first {dates[0]}, last {dates[-1]}" if dates else "")]
+            if p.gap_gte is not None:
+                if not dates or shift(dates[-1], p.gap_gte) > ctx.at:
+                    return None
+                evidence.append(f"{(ctx.at - dates[-1]).days} days since the last infusion")
+            if p.since_last_lt_param is not None:
+                days = ctx.param(p.since_last_lt_param)
+                if days is None or not dates or (ctx.at - dates[-1]).days >= days:
+                    return None
+                evidence.append(f"{(ctx.at - dates[-1]).days} days since the last infusion (minimum {days:g})")
+            return evidence
+
+        return pred
+
+    def triggers(self) -> frozenset[str] | None:
+        needs_one = (self.count_gte or 0) > 0 or any(
+            getattr(self, a) is not None
+            for a in ("since_first_gte", "since_first_gt", "since_last_lt", "gap_gte", "since_last_lt_param")
+        )
+        return frozenset({"infusions"}) if needs_one else None
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        yield from self._parameter_problems(pack, where, "since_last_lt_param")
+
+    def parameters(self) -> Iterator[str]:
+        if self.since_last_lt_param:
+            yield self.since_last_lt_param
+
+
+@predicate("order")
+class OrderCheck(Predicate):
     text_any: list[str] | None = None
     dose_not: float | None = None
     dose_unit: str | None = None
 
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import Ctx, Evidence, Unknown
+        from rxguard.facts import units
+        from rxguard.facts.vocabulary import normalize_text
 
-class PreparationCheck(Strict):
+        p = self
+        words = [normalize_text(w) for w in p.text_any or ()]
+
+        def pred(ctx: Ctx) -> Evidence:
+            order = ctx.order
+            if order is None:
+                return None
+            text = str(order.get("text") or "")
+            if words:
+                norm = ctx.order_text()
+                hits = [w for w in words if f" {w} " in norm]
+                return [f"Order: “{text}” mentions {', '.join(hits)}"] if hits else None
+            if p.dose_not is not None:
+                dose, unit = order.get("dose"), str(order.get("unit") or "")
+                if not isinstance(dose, int | float) or isinstance(dose, bool):
+                    return Unknown(
+                        (f"Order “{text}” gives no dose quantity, so the dose could not be checked",), gate=True
+                    )
+                value = float(dose)
+                if p.dose_unit is not None:
+                    try:
+                        value = units.convert(value, units.parse(None, unit), p.dose_unit)
+                    except units.UnitError as exc:
+                        return Unknown((f"Order dose {float(dose):g} {unit or '(no unit)'}: {exc}",), gate=True)
+                if abs(value - p.dose_not) > 1e-9:
+                    shown = f"{float(dose):g} {unit}" + (f" = {value:g} {p.dose_unit}" if value != float(dose) else "")
+                    return [f"Order dose {shown} (label: {p.dose_not:g} {p.dose_unit or unit})"]
+            return None
+
+        return pred
+
+    def triggers(self) -> frozenset[str] | None:
+        return frozenset({"order"})
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        return iter(())
+
+
+@predicate("preparation")
+class PreparationCheck(Predicate):
     hours_since_preparation_gt_param: str | None = None
     storage: Literal["refrigerated", "room_temperature"] | None = None
     duration_minutes_lt: float | None = None
 
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import Ctx, Evidence, as_datetime
 
-class StratumCheck(Strict):
+        p = self
+
+        def pred(ctx: Ctx) -> Evidence:
+            prep = ctx.preparation
+            if prep is None:
+                return None
+            evidence = []
+            if p.storage is not None:
+                if prep.get("storage") != p.storage:
+                    return None
+                evidence.append(f"Diluted solution stored at {p.storage.replace('_', ' ')}")
+            prepared, start, end = (
+                as_datetime(prep.get(k)) for k in ("prepared_at", "infusion_start_at", "infusion_end_at")
+            )
+            if p.hours_since_preparation_gt_param is not None:
+                limit = ctx.param(p.hours_since_preparation_gt_param)
+                if limit is None or prepared is None or start is None:
+                    return None
+                hours = (start - prepared).total_seconds() / 3600
+                if hours <= limit:
+                    return None
+                evidence.append(
+                    f"Prepared {prepared:%Y-%m-%d %H:%M}, infusion starts {start:%Y-%m-%d %H:%M}: {hours:.1f} h (limit {limit:g} h)"
+                )
+            if p.duration_minutes_lt is not None:
+                if start is None or end is None:
+                    return None
+                minutes = (end - start).total_seconds() / 60
+                if minutes >= p.duration_minutes_lt:
+                    return None
+                evidence.append(f"Infusion ran {minutes:.0f} minutes (less than {p.duration_minutes_lt:g})")
+            return evidence or None
+
+        return pred
+
+    def triggers(self) -> frozenset[str] | None:
+        return frozenset({"preparation"})
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        yield from self._parameter_problems(pack, where, "hours_since_preparation_gt_param")
+
+    def parameters(self) -> Iterator[str]:
+        if self.hours_since_preparation_gt_param:
+            yield self.hours_since_preparation_gt_param
+
+
+@predicate("risk_stratum")
+class StratumCheck(Predicate):
     """The patient's stratum in the pack's risk model (risk.yaml) is one of these."""
 
     any_of: list[str]
+
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import Ctx, Evidence
+
+        p = self
+
+        def pred(ctx: Ctx) -> Evidence:
+            return [f"{ctx.risk_title} stratum: {ctx.stratum}"] if ctx.stratum in p.any_of else None
+
+        return pred
+
+    def triggers(self) -> frozenset[str] | None:
+        return None
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        strata = {s.id for s in pack.risk.strata} if pack.risk else set()
+        for stratum in self.any_of:
+            if stratum not in strata:
+                yield f"{where}: risk_stratum names {stratum!r}, which risk.yaml does not define"
 
 
 BandName = Literal["low", "intermediate", "high", "at-boundary", "unknown"]
 
 
-class RiskBandCheck(Strict):
+@predicate("risk_band")
+class RiskBandCheck(Predicate):
     """Band of the latest valid result of ``test``, by the cut-offs of the risk model's ``bands``."""
 
     test: str
     band: list[BandName]
 
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import Ctx, Evidence, Unknown, risk_band, unreadable_lab
 
-class Condition(Strict):
-    """Exactly one key: a combinator or a predicate."""
+        p = self
 
-    all: list[Condition] | None = None
-    any: list[Condition] | None = None
-    not_: Condition | None = Field(default=None, alias="not")
-    has_condition: HasCondition | None = None
-    has_allergy: HasAllergy | None = None
-    has_medication: HasMedication | None = None
-    has_procedure: HasProcedure | None = None
-    lab: LabTest | None = None
-    lab_persistent: LabPersistent | None = None
-    lab_confounded: LabConfounded | None = None
-    age: AgeCheck | None = None
-    sex: Literal["female", "male"] | None = None
-    answer: AnswerCheck | None = None
-    pregnant: bool | None = None
-    breastfeeding: bool | None = None
-    infusions: InfusionCheck | None = None
-    order: OrderCheck | None = None
-    preparation: PreparationCheck | None = None
-    risk_stratum: StratumCheck | None = None
-    risk_band: RiskBandCheck | None = None
-    jurisdiction: Jurisdiction | None = None
+        def pred(ctx: Ctx) -> Evidence:
+            band, result = risk_band(ctx, p.test)
+            if band == "unknown" and "unknown" not in p.band:
+                if result is not None and result.value is None:
+                    return Unknown((result.problem or f"{result.describe()}: no numeric value",), gate=True)
+                return unreadable_lab(ctx, p.test)
+            if band not in p.band:
+                return None
+            shown = result.describe() if result else f"No {p.test} result"
+            assert ctx.bands is not None or band == "unknown"
+            cuts = (
+                f" (cut-offs {ctx.bands.low_max:g} / {ctx.bands.high_above:g}, not verified)"
+                if ctx.bands and ctx.bands.needs_review
+                else ""
+            )
+            return [f"{shown}: band {band}{cuts}"]
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+        return pred
 
-    @model_validator(mode="before")
-    @classmethod
-    def _exactly_one_key(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or len(data) != 1:
-            keys = ", ".join(sorted(KINDS))
-            got = list(data) if isinstance(data, dict) else type(data).__name__
-            raise ValueError(f"a condition is a mapping with exactly one key, one of: {keys}; got {got}")
-        ((key, value),) = data.items()
-        if value is None:  # `has_condition:` with nothing after it would validate as a condition of no kind
-            raise ValueError(f"condition {key!r} has no value; give what it tests")
+    def triggers(self) -> frozenset[str] | None:
+        return frozenset({f"lab:{self.test}"}) if "unknown" not in self.band else None
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        from rxguard.knowledge.references import known_labs, unknown_lab
+
+        bands = pack.risk.bands if pack.risk else None
+        if bands is None:
+            yield f"{where}: risk_band needs bands in risk.yaml"
+        elif self.test != bands.test:
+            yield f"{where}: risk_band.test {self.test!r} is not the test risk.yaml bands ({bands.test!r})"
+        if self.test not in known_labs(pack):
+            yield f"{where}: risk_band.test {unknown_lab(pack, self.test)}"
+
+
+@predicate("jurisdiction")
+class JurisdictionCheck(ValuePredicate):
+    """True only when the assessment's jurisdiction is stated and is this one.
+
+    Safety rules scoped by ``jurisdictions`` all apply when none is given (the
+    stricter reading); this predicate is for rules *about* a jurisdiction, such
+    as a product's regulatory status there, which say nothing when it is unknown.
+    """
+
+    root: Jurisdiction
+
+    def compile(self) -> Pred:
+        from rxguard.engine.predicates import Ctx, Evidence
+
+        value = self.root
+
+        def pred(ctx: Ctx) -> Evidence:
+            return [f"Jurisdiction: {ctx.jurisdiction}"] if ctx.jurisdiction == value else None
+
+        return pred
+
+    def triggers(self) -> frozenset[str] | None:
+        return None
+
+    def problems(self, pack: Pack, where: str) -> Iterator[str]:
+        return iter(())
+
+
+def _condition_key(data: Any) -> str | None:
+    if isinstance(data, Node):
+        return data.key
+    if isinstance(data, dict) and len(data) == 1:
+        return str(next(iter(data)))
+    return None
+
+
+def _exactly_one_key(data: Any) -> Any:
+    if isinstance(data, Node):
         return data
+    keys = ", ".join(sorted(PREDICATES))
+    if not isinstance(data, dict) or len(data) != 1:
+        got = list(data) if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"a condition is a mapping with exactly one key, one of: {keys}; got {got}")
+    ((key, value),) = data.items()
+    if key not in PREDICATES:
+        raise ValueError(f"unknown condition {key!r}; check its spelling against docs/packs.md (one of: {keys})")
+    if value is None:  # `has_condition:` with nothing after it would validate as a condition of no kind
+        raise ValueError(f"condition {key!r} has no value; give what it tests")
+    return data
 
-    def kind(self) -> str:
-        for name in KINDS:
-            if getattr(self, "not_" if name == "not" else name) is not None:
-                return name
-        raise AssertionError("validated condition has no key")
+
+def condition_union() -> Any:
+    """The ``Condition`` type: a union of every registered node class, discriminated by its key."""
+    members = tuple(Annotated[cls, Tag(key)] for key, cls in PREDICATES.items())
+    return Annotated[Union[members], Discriminator(_condition_key), BeforeValidator(_exactly_one_key)]  # noqa: UP007
 
 
-KINDS = (
-    "all", "any", "not", "has_condition", "has_allergy", "has_medication", "has_procedure",
-    "lab", "lab_persistent", "lab_confounded", "age", "sex", "answer", "pregnant",
-    "breastfeeding", "infusions", "order", "preparation", "risk_stratum", "risk_band",
-    "jurisdiction",
-)  # fmt: skip
+class _ConditionUnion:
+    """Stands for :func:`condition_union` in annotations, built when a model's schema is."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return handler.generate_schema(condition_union())
+
+
+if TYPE_CHECKING:
+    Condition = Node
+else:
+    Condition = Annotated[Node, _ConditionUnion]
+
+KINDS = tuple(PREDICATES)
 
 
 # --------------------------------------------------------------------------- rules

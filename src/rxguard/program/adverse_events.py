@@ -1,4 +1,8 @@
-"""Adverse events: record, code, act (suspected PML suspends at once), clock, export.
+"""Adverse events: record, code, act (a kind the pack marks as suspending suspends at once), clock, export.
+
+The kinds are pack data (``record_kinds.adverse_events`` in ``program.yaml``), each
+with its title and, when a report of it stops treatment at once, the reason and the
+citation; this module checks a report against the enrollment's pack.
 
 Exports: a FHIR R4 ``AdverseEvent`` and the MedWatch 3500A field set
 (sections A patient, B event, C suspect product, G reporter/manufacturer
@@ -33,13 +37,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rxguard.errors import InputError
+from rxguard.knowledge.program import AdverseEventKind
 from rxguard.program import validation
 from rxguard.program.common import by_id, flush_or_conflict, require_aware
 from rxguard.program.enrollment import enrollment_of, suspend_patient
 from rxguard.program.monitoring import DueRow
+from rxguard.program.registry import get_program
 from rxguard.store import audit
 from rxguard.store.models import (
-    ADVERSE_EVENT_KINDS,
     ADVERSE_EVENT_OUTCOMES,
     AdverseEvent,
     Enrollment,
@@ -57,7 +62,6 @@ SERIOUSNESS = (
     "required-intervention",
     "other-serious",
 )
-SUSPENDS = {"pml-suspected", "pml-confirmed"}
 EXPECTEDNESS = ("unexpected", "expected", "unassessed")
 ALERT_DAYS = 15
 ALERT_ITEM = "fifteen-day-alert-report"
@@ -94,13 +98,11 @@ def report_adverse_event(
     meddra_llt: str | None = None,
     meddra_pt: str | None = None,
 ) -> AdverseEvent:
-    """Record an event; a suspected or confirmed PML suspends the authorization at once."""
+    """Record an event; a kind the pack marks as suspending suspends the authorization at once."""
     require_aware(at)
     if expectedness not in EXPECTEDNESS:
         raise InputError(f"expectedness {expectedness!r} must be one of {', '.join(EXPECTEDNESS)}")
     check_meddra(meddra_version, meddra_llt, meddra_pt)
-    if kind not in ADVERSE_EVENT_KINDS:
-        raise InputError(f"adverse event kind {kind!r} must be one of {', '.join(ADVERSE_EVENT_KINDS)}")
     if outcome not in ADVERSE_EVENT_OUTCOMES:
         raise InputError(f"outcome {outcome!r} must be one of {', '.join(ADVERSE_EVENT_OUTCOMES)}")
     unknown = sorted(set(seriousness) - set(SERIOUSNESS))
@@ -114,6 +116,7 @@ def report_adverse_event(
         raise InputError("describe the event")
     description = validation.clean_text(description, "description", max_length=4000, multiline=True)
     enrollment = enrollment_of(session, patient_key, program_id, lock=True)
+    declared = adverse_event_kind(enrollment.program_id, kind)
     patient_row = session.get(Patient, enrollment.patient_id)
     validation.clinical_date(onset_on, "onset_on", now=at, born=patient_row.birth_on if patient_row else None)
     event = AdverseEvent(
@@ -150,12 +153,36 @@ def report_adverse_event(
             "meddra": [meddra_version, meddra_llt, meddra_pt],
         },
     )
-    if kind in SUSPENDS:
+    if declared.suspends is not None:
+        cited = "; ".join(f"{c.source} {c.section}" for c in declared.suspends.sources)
         suspend_patient(
-            session, enrollment, at=at, actor=actor, reason=f"{kind} reported: withhold dosing at the first sign of PML"
+            session, enrollment, at=at, actor=actor, reason=f"{kind} reported: {declared.suspends.reason} ({cited})"
         )
     flush_or_conflict(session, "adverse event")
     return event
+
+
+def adverse_event_kinds(program_id: str) -> list[AdverseEventKind]:
+    """The adverse event kinds the program's pack declares."""
+    return list(get_program(program_id).kinds.adverse_events)
+
+
+def adverse_event_kind(program_id: str, kind: str) -> AdverseEventKind:
+    kinds = adverse_event_kinds(program_id)
+    for declared in kinds:
+        if declared.id == kind:
+            return declared
+    known = ", ".join(k.id for k in kinds) or "none"
+    raise InputError(f"adverse event kind {kind!r} is not one program {program_id} records; use one of {known}")
+
+
+def suspending_kinds(program_id: str) -> set[str]:
+    """The kinds whose report suspends treatment at once in this program."""
+    return {k.id for k in adverse_event_kinds(program_id) if k.suspends is not None}
+
+
+def enrollment_program(session: Session, event: AdverseEvent) -> str:
+    return by_id(session, Enrollment, event.enrollment_id).program_id
 
 
 def event_context(session: Session, event: AdverseEvent) -> tuple[Enrollment, Patient, Prescriber, Infusion | None]:
@@ -177,7 +204,7 @@ def to_fhir(session: Session, event: AdverseEvent) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "AdverseEvent",
         "id": event.id,
-        # Every recorded event happened: a *suspected* PML is an actual event whose diagnosis is not yet
+        # Every recorded event happened: a *suspected* event is an actual event whose diagnosis is not yet
         # confirmed ("potential" would mean an event that did not occur, a near miss).
         "actuality": "actual",
         "event": {"coding": _event_coding(event), "text": event.description},

@@ -24,23 +24,19 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from rxguard.engine import read_facts
 from rxguard.errors import ConflictError, InputError
 from rxguard.facts.model import MedicationUse, PatientFacts
-from rxguard.program import monitoring
+from rxguard.program import schedule
 from rxguard.program.common import (
-    Write,
     find_enrollment,
     flush_or_conflict,
     lock_enrollment,
-    move_authorization,
     patient,
     require_aware,
     site,
-    write_together,
 )
 from rxguard.program.decision import (
     HOLD,
@@ -56,20 +52,16 @@ from rxguard.program.decision import (
 from rxguard.program.enrollment import notice_lapse
 from rxguard.program.gate_facts import with_program_records
 from rxguard.program.registry import Program, get_program
+from rxguard.program.transitions import transition
 from rxguard.store import audit, visits
 from rxguard.store.models import (
     OPEN_AUTHORIZATION_STATES,
     Authorization,
-    AuthorizationEvent,
     Enrollment,
-    Infusion,
     Prescriber,
     new_id,
 )
 from rxguard.store.models import Patient as PatientRow
-
-_AUTHORIZATION: Table = Authorization.__table__  # type: ignore[assignment]
-_AUTHORIZATION_EVENT: Table = AuthorizationEvent.__table__  # type: ignore[assignment]
 
 
 def _locked_enrollment(
@@ -119,8 +111,8 @@ def validate_answers(program: Program, answers: dict[str, Any]) -> dict[str, boo
     return clean
 
 
-def merged_bundle(bundle: dict[str, Any] | None, held: dict[str, Any]) -> dict[str, Any]:
-    """The request's FHIR bundle plus what rxguard holds (its Patient, if the request has none)."""
+def clinical_facts(program: Program, bundle: dict[str, Any] | None, held: PatientFacts) -> PatientFacts:
+    """The request's FHIR bundle read once; what rxguard holds (``held``: the demographics) when it has no Patient."""
     if bundle is None:
         return held
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
@@ -128,19 +120,7 @@ def merged_bundle(bundle: dict[str, Any] | None, held: dict[str, Any]) -> dict[s
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
         raise InputError("Bundle.entry should be an array of entries")
-    entries = list(entries)
-    has_patient = any(
-        isinstance(e, dict) and isinstance(e.get("resource"), dict) and e["resource"].get("resourceType") == "Patient"
-        for e in entries
-    )
-    if not has_patient:
-        entries += held["entry"]
-    return {**bundle, "entry": entries}
-
-
-def infusion_history(session: Session, enrollment: Enrollment, facts: PatientFacts, before: date) -> list[date]:
-    """Infusion dates rxguard holds, merged with FHIR MedicationAdministrations of the drug."""
-    return merge_history(monitoring.infusion_dates(session, enrollment), enrollment.drug, facts, before)
+    return read_facts(bundle, {program.drug: program.pack}, held=held)
 
 
 def merge_history(held: Iterable[date], drug: str, facts: PatientFacts, before: date) -> list[date]:
@@ -150,15 +130,6 @@ def merge_history(held: Iterable[date], drug: str, facts: PatientFacts, before: 
         if isinstance(med, MedicationUse) and med.kind == "administration" and med.start and med.start < before:
             days.add(med.start)
     return sorted(days)
-
-
-def next_dose_number(session: Session, enrollment: Enrollment) -> int:
-    count = session.execute(
-        select(func.count(Infusion.id)).where(
-            Infusion.patient_id == enrollment.patient_id, Infusion.drug == enrollment.drug
-        )
-    ).scalar_one()
-    return int(count) + 1
 
 
 def authorize_dose(
@@ -180,7 +151,7 @@ def authorize_dose(
         session, program.id, site_key, enrollment.prescriber_id
     )
     clean = validate_answers(program, answers)
-    facts = read_facts(merged_bundle(bundle, monitoring.patient_bundle(pat)), {program.drug: program.pack})
+    facts = clinical_facts(program, bundle, schedule.demographics(pat.id, pat.birth_on, pat.sex))
     document = program.consent_document(at.date())
     held = visits.read_held(
         session, enrollment, at=at, form_ids=tuple(form.id for form in program.definition.forms),
@@ -223,9 +194,9 @@ def authorize_dose(
                 "the checklist again found nothing new — record the infusion under that authorization"
             )
             return earlier
-        move_authorization(session, earlier, "do-not-infuse", at=at, actor=actor, infusable=False,
-                           reason="withdrawn: the checks were run again at this visit and failed "
-                           f"({', '.join(decision.failed)})")  # fmt: skip
+        transition(earlier, "do-not-infuse", at=at, actor=actor,
+                   reason="withdrawn: the checks were run again at this visit and failed "
+                   f"({', '.join(decision.failed)})")  # fmt: skip
     return _store(session, visit, decision, enrollment, site_id, actor)
 
 
@@ -242,7 +213,7 @@ def _continue_hold(
         f"checklist submitted again ({found}); the hold of {pending.visit_at:%H:%M} UTC is pending for the "
         "prescriber and continues — a new checklist never replaces it"
     )
-    move_authorization(session, row, "hold", at=at, actor=actor, reason=reason)
+    transition(row, "hold", at=at, actor=actor, reason=reason)
     row.notice = reason  # type: ignore[attr-defined]
     return row
 
@@ -289,8 +260,6 @@ def _store(
         "created_at": visit.at,
         "actor": actor,
     }
-    # Written once and never changed in this session: plain INSERTs, then the row joins the
-    # session as if it had been read back (callers and the API read it after the commit).
     event = {
         "id": new_id(),
         "authorization_id": values["id"],
@@ -300,8 +269,7 @@ def _store(
         "at": visit.at,
         "reason": "decision",
     }
-    write_together(session, [Write(_AUTHORIZATION, values), Write(_AUTHORIZATION_EVENT, event)], what="authorization")
-    row = visits.decision_row(session, values)
+    row = visits.save_decision(session, values, event)
     audit.record(
         session,
         at=visit.at,

@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rxguard.errors import AccessDeniedError, HardStopError, InputError, TransitionError
@@ -31,13 +30,13 @@ from rxguard.program.common import (
     by_id,
     flush_or_conflict,
     lock_enrollment_of,
-    move_authorization,
     prescriber,
     require_aware,
 )
 from rxguard.program.enrollment import _program_prescriber_is_certified, discontinue_enrollment
 from rxguard.program.registry import Program, get_program
-from rxguard.store import audit
+from rxguard.program.transitions import require, transition
+from rxguard.store import audit, overrides
 from rxguard.store.models import Authorization, Clearance, Enrollment, Override
 
 OUTCOMES = {"proceed": "cleared", "defer": "deferred", "discontinue": "discontinued"}
@@ -77,15 +76,7 @@ def clear_hold(
     clearance = Clearance(authorization_id=row.id, prescriber_id=doc.id, outcome=outcome, reason=reason, at=at)
     session.add(clearance)
     flush_or_conflict(session, "clearance")
-    move_authorization(
-        session,
-        row,
-        OUTCOMES[outcome],
-        at=at,
-        actor=prescriber_key,
-        reason=f"{outcome}: {reason}",
-        infusable=outcome == "proceed",
-    )
+    transition(row, OUTCOMES[outcome], at=at, actor=prescriber_key, reason=f"{outcome}: {reason}")
     audit.record(session, at=at, actor=prescriber_key, action=f"clearance.{outcome}", entity="clearance",
                  entity_id=clearance.id, payload={"authorization": row.id, "reason": reason})  # fmt: skip
     if outcome == "discontinue":  # the enrollment is locked since the start
@@ -165,10 +156,7 @@ def request_override(
     require_aware(at)
     row, _ = _locked_authorization(session, authorization_id)
     program = get_program(row.program_id)
-    if row.status not in ("hold", "do-not-infuse"):
-        raise TransitionError(
-            f"authorization {authorization_id} is {row.status}; only HOLD or DO-NOT-INFUSE can be overridden"
-        )
+    require(row, "overridden")
     _refuse_hard_stops(program, row)
     if requester.role not in program.definition.override_roles:
         raise AccessDeniedError(
@@ -194,7 +182,7 @@ def request_override(
             "an override is asked at the site of the visit"
         )
     _require_open_visit(row, at, "an override")
-    earlier = session.execute(select(Override).where(Override.authorization_id == row.id)).scalar_one_or_none()
+    earlier = overrides.of_authorization(session, row.id)
     if earlier is not None:
         raise TransitionError(
             f"an override of authorization {row.id} was already asked by {earlier.actor} at {earlier.at.isoformat()}"
@@ -232,8 +220,7 @@ def confirm_override(session: Session, *, override_id: str, confirmer: Signer, r
     program = get_program(row.program_id)
     if record.confirmed_at is not None:
         raise TransitionError(f"override {override_id} was already confirmed by {record.confirmed_by}")
-    if row.status not in ("hold", "do-not-infuse"):
-        raise TransitionError(f"authorization {row.id} is {row.status} now; the override can no longer be confirmed")
+    require(row, "overridden")
     _refuse_hard_stops(program, row)  # the program's classes may have changed since it was asked
     if confirmer.name == record.actor:
         raise AccessDeniedError(
@@ -261,8 +248,8 @@ def confirm_override(session: Session, *, override_id: str, confirmer: Signer, r
     record.confirmed_by, record.confirmed_role = confirmer.name, confirmer.role
     record.confirmation_reason, record.confirmed_at = reason, at
     flush_or_conflict(session, "override confirmation")
-    move_authorization(
-        session, row, "overridden", at=at, actor=confirmer.name, infusable=True,
+    transition(
+        row, "overridden", at=at, actor=confirmer.name,
         reason=f"override asked by {record.actor} ({record.role}): {record.reason}; "
         f"confirmed by {confirmer.name} ({confirmer.role}): {reason}",
     )  # fmt: skip
@@ -287,13 +274,11 @@ def get_override(session: Session, override_id: str) -> Override:
 
 def pending_override(session: Session, authorization_id: str) -> Override | None:
     """The override asked for this authorization and not yet confirmed, if any."""
-    stmt = select(Override).where(Override.authorization_id == authorization_id, Override.confirmed_at.is_(None))
-    return session.execute(stmt).scalar_one_or_none()
+    return overrides.of_authorization(session, authorization_id, pending_only=True)
 
 
 def unreconciled_overrides(session: Session) -> list[Override]:
-    stmt = select(Override).where(Override.reconciled_at.is_(None)).order_by(Override.at)
-    return list(session.execute(stmt).scalars())
+    return overrides.unreconciled(session)
 
 
 def reconcile_override(session: Session, *, override_id: str, actor: str, note: str, at: datetime) -> Override:

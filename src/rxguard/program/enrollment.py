@@ -13,7 +13,7 @@ import hashlib
 from datetime import date, datetime
 from typing import Protocol
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from rxguard.engine.predicates import shift
@@ -24,15 +24,14 @@ from rxguard.program.common import (
     find_enrollment,
     flush_or_conflict,
     lock_enrollment,
-    move_authorization,
-    move_enrollment,
     patient,
     prescriber,
     require_aware,
 )
 from rxguard.program.registry import Program, get_program
-from rxguard.store import audit
-from rxguard.store.models import Authorization, Consent, Enrollment, EnrollmentEvent, FormRecord, Infusion, Patient
+from rxguard.program.transitions import require, transition
+from rxguard.store import audit, enrollments
+from rxguard.store.models import Authorization, Consent, Enrollment, EnrollmentEvent, FormRecord, Patient
 
 
 def _program_prescriber_is_certified(session: Session, program: Program, prescriber_id: str, key: str) -> None:
@@ -66,9 +65,7 @@ def enroll_patient(
     pat = patient(session, patient_key)
     doc = prescriber(session, prescriber_key)
     _program_prescriber_is_certified(session, program, doc.id, prescriber_key)
-    existing = session.execute(
-        select(Enrollment).where(Enrollment.program_id == program_id, Enrollment.patient_id == pat.id)
-    ).scalar_one_or_none()
+    existing = enrollments.existing(session, program_id, pat.id)
     if existing is not None:
         raise TransitionError(f"patient {patient_key} is already enrolled in {program_id} ({existing.status})")
     enrollment = Enrollment(
@@ -182,14 +179,7 @@ def has_current_consent(session: Session, program: Program, enrollment: Enrollme
 def consent_in_force(reader: Session | Connection, program: Program, enrollment_id: str, on: date) -> tuple[bool, str]:
     """Whether the enrollment has the consent version in force on ``on`` signed, and why (session or connection)."""
     document = program.consent_document(on)
-    found = reader.execute(
-        select(Consent.id).where(
-            Consent.enrollment_id == enrollment_id,
-            Consent.document_id == document.id,
-            Consent.document_version == document.version,
-        )
-    ).first()
-    if found:
+    if enrollments.consent_signed(reader, enrollment_id, document.id, document.version):
         return True, f"consent {document.id} version {document.version} signed by patient and prescriber"
     return False, f"no signed consent for {document.id} version {document.version} (the version in force)"
 
@@ -255,8 +245,7 @@ def authorize_treatment(
     if not ok:
         raise TransitionError(f"cannot authorize {patient_key}: {why}")
     enrollment.authorized_until_on = _authorized_until(program, at.date())
-    move_enrollment(
-        session,
+    transition(
         enrollment,
         "authorized",
         at=at,
@@ -296,8 +285,7 @@ def notice_lapse(session: Session, enrollment: Enrollment, *, at: datetime, acto
     """Append the authorized → lapsed change when time has made it true; return the status."""
     status = effective_status(enrollment, at.date())
     if status == "lapsed" and enrollment.status != "lapsed":
-        move_enrollment(
-            session,
+        transition(
             enrollment,
             "lapsed",
             at=at,
@@ -315,7 +303,7 @@ def reauthorize(
     prescriber_key: str,
     at: datetime,
     actor: str,
-    reason: str = "patient status report and reauthorization completed",
+    reason: str = "reauthorized",
 ) -> Enrollment:
     """The periodic reauthorization: renews the authorization for another period."""
     require_aware(at)
@@ -333,8 +321,7 @@ def reauthorize(
     if not ok:
         raise TransitionError(f"cannot reauthorize {patient_key}: {why}")
     enrollment.authorized_until_on = _authorized_until(program, at.date())
-    move_enrollment(
-        session,
+    transition(
         enrollment,
         "authorized",
         at=at,
@@ -351,9 +338,9 @@ def suspend_patient(session: Session, enrollment: Enrollment, *, at: datetime, a
     """Suspend at once and make every not-yet-infused authorization unusable."""
     if enrollment.status in ("suspended", "discontinued"):
         return
-    move_enrollment(session, enrollment, "suspended", at=at, actor=actor, reason=reason)
+    transition(enrollment, "suspended", at=at, actor=actor, reason=reason)
     for pending in _pending_authorizations(session, enrollment):
-        move_authorization(session, pending, "suspended", at=at, actor=actor, reason=reason, infusable=False)
+        transition(pending, "suspended", at=at, actor=actor, reason=reason)
 
 
 def resume(
@@ -369,19 +356,13 @@ def resume(
         raise InputError("a reason is required to resume treatment")
     _check_prescriber(session, program, enrollment, prescriber_key)
     enrollment.authorized_until_on = _authorized_until(program, at.date())
-    move_enrollment(session, enrollment, "authorized", at=at, actor=actor, reason=reason)
+    transition(enrollment, "authorized", at=at, actor=actor, reason=reason)
     flush_or_conflict(session, "resume")
     return enrollment
 
 
 def _pending_authorizations(session: Session, enrollment: Enrollment) -> list[Authorization]:
-    infused = select(Infusion.authorization_id)
-    stmt = select(Authorization).where(
-        Authorization.enrollment_id == enrollment.id,
-        Authorization.is_infusable.is_(True),
-        Authorization.id.not_in(infused),
-    )
-    return list(session.execute(stmt).scalars())
+    return enrollments.infusable_not_infused(session, enrollment.id)
 
 
 def discontinue(
@@ -406,16 +387,14 @@ def discontinue(
 def discontinue_enrollment(
     session: Session, program: Program, enrollment: Enrollment, *, at: datetime, actor: str, reason: str
 ) -> None:
-    if enrollment.status == "discontinued":
-        raise TransitionError("the patient is already discontinued in this program")
+    require(enrollment, "discontinued", name=f"in {program.id}")
     follow_up = program.definition.discontinuation_follow_up
     enrollment.discontinued_at = at
     enrollment.discontinuation_reason = reason
     enrollment.follow_up_due_on = shift(at.date(), follow_up) if follow_up else None
     for pending in _pending_authorizations(session, enrollment):
-        move_authorization(session, pending, "discontinued", at=at, actor=actor, reason=reason, infusable=False)
-    move_enrollment(
-        session,
+        transition(pending, "discontinued", at=at, actor=actor, reason=reason)
+    transition(
         enrollment,
         "discontinued",
         at=at,

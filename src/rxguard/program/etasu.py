@@ -26,13 +26,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rxguard.program.enrollment import consent_in_force, effective_status
 from rxguard.program.registry import Program, get_program
-from rxguard.store.auth_models import PatientSite
-from rxguard.store.models import Authorization, Certification, Enrollment, FormRecord, Patient, Site
+from rxguard.store import etasu_reads
+from rxguard.store.models import Enrollment, Patient, Site
 
 
 @dataclass(frozen=True)
@@ -63,10 +62,8 @@ class EtasuStatus:
 
 def _certification_status(session: Session, program_id: str, *, prescriber_id: str | None = None,
                           site_id: str | None = None) -> str:  # fmt: skip
-    query = select(Certification.status).where(Certification.program_id == program_id)
-    query = query.where(Certification.prescriber_id == prescriber_id) if prescriber_id else query.where(
-        Certification.site_id == site_id)  # fmt: skip
-    return session.execute(query).scalar_one_or_none() or "not enrolled"
+    status = etasu_reads.certification_status(session, program_id, prescriber_id=prescriber_id, site_id=site_id)
+    return status or "not enrolled"
 
 
 def _site_requirement(session: Session, program: Program, enrollment: Enrollment, site_id: str | None) -> Requirement:
@@ -74,9 +71,7 @@ def _site_requirement(session: Session, program: Program, enrollment: Enrollment
     if site_id is not None:
         candidates = [site_id]
     else:
-        assigned = select(PatientSite.site_id).where(PatientSite.patient_id == enrollment.patient_id)
-        treated = select(Authorization.site_id).where(Authorization.enrollment_id == enrollment.id)
-        candidates = list(session.execute(select(Site.id).where(Site.id.in_(assigned.union(treated)))).scalars())
+        candidates = etasu_reads.patient_sites(session, enrollment.patient_id, enrollment.id)
     if not candidates:
         return Requirement("site-certified", title, False, "no infusion site is assigned to the patient")
     statuses = {
@@ -110,7 +105,7 @@ def _forms_requirement(session: Session, program: Program, enrollment: Enrollmen
     required = [f for f in program.definition.forms if f.moment == "enrollment"]
     if not required:
         return None
-    done = set(session.execute(select(FormRecord.form_id).where(FormRecord.enrollment_id == enrollment.id)).scalars())
+    done = etasu_reads.forms_done(session, enrollment.id)
     missing = [f.title for f in required if f.id not in done]
     if missing:
         return Requirement("program-forms", "Program forms", False, "missing: " + "; ".join(missing))
@@ -121,12 +116,7 @@ def _checklist_requirement(session: Session, program: Program, enrollment: Enrol
     if not any(q.kind == "checklist" for q in program.pack.questions.values()):
         return None
     title = "Pre-infusion checklist"
-    last = session.execute(
-        select(Authorization.visit_at, Authorization.decision, Authorization.status)
-        .where(Authorization.enrollment_id == enrollment.id)
-        .order_by(Authorization.visit_at.desc())
-        .limit(1)
-    ).first()
+    last = etasu_reads.last_visit(session, enrollment.id)
     if last is None:
         return Requirement("pre-infusion-checklist", title, True, "completed by the infusion site before every dose")
     visit_at, decision, status = last
@@ -142,9 +132,7 @@ def _checklist_requirement(session: Session, program: Program, enrollment: Enrol
 def program_etasu(session: Session, program: Program, patient: Patient, on: date, *,
                   site_id: str | None = None) -> EtasuStatus:  # fmt: skip
     """Every requirement of ``program`` for ``patient`` on ``on`` (not enrolled: that one requirement unmet)."""
-    enrollment = session.execute(
-        select(Enrollment).where(Enrollment.program_id == program.id, Enrollment.patient_id == patient.id)
-    ).scalar_one_or_none()
+    enrollment = etasu_reads.enrollment_in(session, program.id, patient.id)
     if enrollment is None:
         return EtasuStatus(program, patient.key, None, (
             Requirement("patient-enrolled", "Patient enrollment", False, f"not enrolled in {program.definition.title}"),
@@ -169,7 +157,7 @@ def program_etasu(session: Session, program: Program, patient: Patient, on: date
 def patient_etasu(session: Session, patient: Patient, programs: list[Program], on: date, *,
                   site_id: str | None = None) -> list[EtasuStatus]:  # fmt: skip
     """One status per program: the programs the patient is enrolled in, else every program asked about."""
-    enrolled = set(session.execute(select(Enrollment.program_id).where(Enrollment.patient_id == patient.id)).scalars())
+    enrolled = etasu_reads.programs_of(session, patient.id)
     chosen = [p for p in programs if p.id in enrolled] or programs
     return [program_etasu(session, p, patient, on, site_id=site_id) for p in chosen]
 

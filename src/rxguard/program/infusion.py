@@ -16,17 +16,20 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, select
-from sqlalchemy.orm import Session, load_only, make_transient_to_detached
+from sqlalchemy.orm import Session
 
-from rxguard.engine import assess, read_facts
+from rxguard.engine import assess
 from rxguard.errors import ConflictError, InfusionRejectedError, InputError, UnconfirmedError
-from rxguard.program import monitoring, validation
-from rxguard.program.authorization import infusion_history, merge_history
-from rxguard.program.common import Write, by_id, flush_or_conflict, move_authorization, require_aware
+from rxguard.facts.model import PatientFacts
+from rxguard.program import monitoring, schedule, validation
+from rxguard.program.common import by_id, require_aware
 from rxguard.program.registry import Program, get_program
-from rxguard.store import audit
-from rxguard.store.models import STORAGE, Authorization, Enrollment, Infusion, Patient, new_id
+from rxguard.program.transitions import transition
+from rxguard.store import audit, infusions
+from rxguard.store import schedule as kept_schedule
+from rxguard.store.infusions import InfusionVisit
+from rxguard.store.models import STORAGE, Authorization, Infusion, new_id
+from rxguard.store.writes import Write
 
 INFUSABLE = ("authorized", "cleared", "overridden")
 
@@ -99,29 +102,11 @@ def _validate(
     return cleaned, dose.warnings
 
 
-def _pack_findings(
-    session: Session,
-    program: Program,
-    enrollment: Enrollment,
-    request: InfusionRequest,
-    *,
-    patient_row: Patient | None = None,
-    held: list[date] | None = None,
-) -> tuple[list[str], list[str]]:
-    """(reasons to reject, warnings) from the pack's preparation and administration rules.
-
-    ``patient_row`` and ``held`` (the infusion dates rxguard holds) are read here unless the caller has them.
-    """
-    if patient_row is None:
-        patient_row = session.get(Patient, enrollment.patient_id)
-        assert patient_row is not None
-    facts = read_facts(monitoring.patient_bundle(patient_row), {program.drug: program.pack})
+def pack_findings(program: Program, visit: InfusionVisit, request: InfusionRequest) -> tuple[list[str], list[str]]:
+    """(reasons to reject, warnings) from the pack's preparation and administration rules."""
+    facts = _facts(visit)
     before = request.started_at.date()
-    history = (
-        infusion_history(session, enrollment, facts, before)
-        if held is None
-        else merge_history(held, enrollment.drug, facts, before)
-    )
+    history = sorted({started.date() for started, _ in visit.infusions if started.date() < before})
     context: dict[str, Any] = {
         "infusions": history,
         "preparation": {
@@ -149,6 +134,11 @@ def _pack_findings(
         elif finding.effective_severity == "caution":
             warn.append(line)
     return reject, warn
+
+
+def _facts(visit: InfusionVisit) -> PatientFacts:
+    enrollment = visit.enrollment
+    return schedule.demographics(enrollment.patient_id, enrollment.birth_on, enrollment.sex)
 
 
 def _observation_problem(program: Program, dose_number: int, request: InfusionRequest) -> str | None:
@@ -189,108 +179,49 @@ def _check_start(authorization: Authorization, request: InfusionRequest, at: dat
 
 def _earlier_attempt(session: Session, request: InfusionRequest) -> Infusion | None:
     """The infusion an earlier request with this idempotency key stored, if any."""
-    existing = session.execute(
-        select(Infusion).where(Infusion.idempotency_key == request.idempotency_key)
-    ).scalar_one_or_none()
+    existing = infusions.earlier_attempt(session, request.idempotency_key)
     if existing is not None and existing.request_sha256 != request.digest():
         raise ConflictError(f"idempotency key {request.idempotency_key!r} was already used for a different infusion")
     return existing
 
 
-_INFUSION: Table = Infusion.__table__  # type: ignore[assignment]
-_AUTHORIZATION: Table = Authorization.__table__  # type: ignore[assignment]
+@dataclass(frozen=True)
+class Judged:
+    """An infusion the checks accept: the request as stored, its dose number and the warnings stored with it."""
 
-#: The patient's enrollment, locked, found through the authorization, with the patient.
-_LOCK_ENROLLMENT = (
-    select(Enrollment, Patient)
-    .join(Patient, Patient.id == Enrollment.patient_id)
-    .where(
-        Enrollment.id
-        == select(_AUTHORIZATION.c.enrollment_id)
-        .where(_AUTHORIZATION.c.id == bindparam("authorization_id"))
-        .scalar_subquery()
-    )
-    .options(load_only(Patient.id, Patient.birth_on, Patient.sex))  # what the pack's facts need
-    .with_for_update(of=Enrollment)
-    .execution_options(populate_existing=True)
-)
-
-#: Under the patient's lock: the authorization (locked), whether this idempotency key was used, and
-#: one row per infusion of the patient's drug (its date and dose number; none: one row of NULLs).
-_LOCK_AUTHORIZATION = (
-    select(
-        Authorization,
-        select(_INFUSION.c.id)
-        .where(_INFUSION.c.idempotency_key == bindparam("idempotency_key"))
-        .scalar_subquery()
-        .label("earlier_id"),
-        _INFUSION.c.started_at,
-        _INFUSION.c.dose_number.label("infused_dose_number"),
-    )
-    .outerjoin(
-        _INFUSION, and_(_INFUSION.c.patient_id == Authorization.patient_id, _INFUSION.c.drug == Authorization.drug)
-    )
-    .where(Authorization.id == bindparam("authorization_id"))
-    .order_by(_INFUSION.c.started_at)
-    # Not the stored checks, assessment and answers (JSON, never changed): the rest of the row is what counts here.
-    .options(
-        load_only(
-            Authorization.id,
-            Authorization.program_id,
-            Authorization.drug,
-            Authorization.patient_id,
-            Authorization.site_id,
-            Authorization.dose_number,
-            Authorization.status,
-            Authorization.is_infusable,
-            Authorization.visit_at,
-            Authorization.valid_until,
-        )
-    )
-    .with_for_update(of=Authorization)
-    .execution_options(populate_existing=True)
-)
+    request: InfusionRequest
+    dose_number: int
+    warnings: list[str]
 
 
-def record_infusion(session: Session, request: InfusionRequest, *, at: datetime, actor: str) -> Infusion:
-    """Store one infusion under its authorization, or return the same one on a retry."""
-    require_aware(at)
-    found = session.execute(_LOCK_ENROLLMENT, {"authorization_id": request.authorization_id}).first()
-    if found is None:
-        existing = _earlier_attempt(session, request)  # the answers the caller got before: a retry first
-        if existing is not None:
-            return existing
-        by_id(session, Authorization, request.authorization_id)  # NotFoundError
-        raise AssertionError("an authorization without its enrollment")  # pragma: no cover (a foreign key)
-    enrollment, patient_row = found
-    params = {"authorization_id": request.authorization_id, "idempotency_key": request.idempotency_key}
-    rows = session.execute(_LOCK_AUTHORIZATION, params).all()
-    authorization: Authorization = rows[0][0]
-    # Under the patient's lock: a retry that raced its own first request returns that record.
-    if rows[0].earlier_id is not None:
-        existing = _earlier_attempt(session, request)
-        assert existing is not None
-        return existing
-    program = get_program(authorization.program_id)
-    original = request
-    request, unusual = _validate(request, program, now=at, born=patient_row.birth_on)
+def judge(program: Program, visit: InfusionVisit, request: InfusionRequest, *, at: datetime) -> Judged:
+    """Whether this infusion may be recorded under its authorization: pure, over what was read.
+
+    In the order a nurse would meet them: the record itself is plausible; the authorization
+    still allows an infusion and this dose was not given; the infusion started after the
+    authorization, inside its window and not in the future; the patient is under treatment;
+    the pack's preparation and administration rules and the program's observation pass;
+    unusual values (a dose or volume other than the label's) are confirmed.
+    """
+    authorization = visit.authorization
+    request, unusual = _validate(request, program, now=at, born=visit.enrollment.birth_on)
     if authorization.status not in INFUSABLE or not authorization.is_infusable:
         raise ConflictError(
             f"authorization {authorization.id} is {authorization.status}; it does not allow an infusion"
         )
-    if any(row.infused_dose_number == authorization.dose_number for row in rows):
+    if any(dose_number == authorization.dose_number for _, dose_number in visit.infusions):
         raise ConflictError(
             f"dose {authorization.dose_number} of this patient was already infused; "
             "one infusion per dose window — authorize the next dose when it is due"
         )
     _check_start(authorization, request, at)
-    if enrollment.status in ("suspended", "discontinued", "enrolled"):
+    status = visit.enrollment.status
+    if status in ("suspended", "discontinued", "enrolled"):
         raise ConflictError(
-            f"the patient is {enrollment.status} in {program.id}; no dose is given "
+            f"the patient is {status} in {program.id}; no dose is given "
             "(a hard stop no override lifts: resume or authorize the patient in the program first)"
         )
-    held = [row.started_at.date() for row in rows if row.started_at is not None]
-    reject, warnings = _pack_findings(session, program, enrollment, request, patient_row=patient_row, held=held)
+    reject, warnings = pack_findings(program, visit, request)
     problem = _observation_problem(program, authorization.dose_number, request)
     if problem:
         reject.append(f"{program.id}.post-infusion-observation: {problem}")
@@ -298,65 +229,100 @@ def record_infusion(session: Session, request: InfusionRequest, *, at: datetime,
         raise InfusionRejectedError("infusion record rejected: " + " | ".join(reject), reject)
     if unusual and not request.confirm_unusual:
         raise UnconfirmedError(list(unusual))
-    warnings = [*unusual, *warnings]
-    values: dict[str, Any] = {
-        "id": new_id(),
-        "authorization_id": authorization.id,
-        "idempotency_key": request.idempotency_key,
-        "request_sha256": original.digest(),
-        "patient_id": authorization.patient_id,
-        "drug": authorization.drug,
-        "dose_number": authorization.dose_number,
-        "authorization_infusable": True,
-        "site_id": authorization.site_id,
-        "product": request.product,
-        "lot": request.lot,
-        "dose": request.dose,
-        "dose_unit": request.dose_unit,
-        "diluent": request.diluent,
-        "volume_ml": request.volume_ml,
-        "prepared_at": request.prepared_at,
-        "storage": request.storage,
-        "started_at": request.started_at,
-        "stopped_at": request.stopped_at,
-        "observation_end_at": request.observation_end_at,
-        "reactions": request.reactions,
-        "warnings": {"warnings": warnings},
-        "recorded_at": at,
-        "actor": actor,
-    }
-    infusion = Infusion(**values)
-    # Written once: a plain INSERT (with the authorization's move to "infused", in one statement
-    # where the engine allows), then the row joins the session as if read back.
-    move_authorization(
-        session,
-        authorization,
-        "infused",
-        at=at,
-        actor=actor,
-        reason=f"infusion {infusion.id}",
-        along_with=[Write(_INFUSION, values)],
-        what="infusion",
-    )
-    make_transient_to_detached(infusion)
-    session.add(infusion)
+    return Judged(request, authorization.dose_number, [*unusual, *warnings])
+
+
+def record_infusion(session: Session, request: InfusionRequest, *, at: datetime, actor: str) -> Infusion:
+    """Store one infusion under its authorization, or return the same one on a retry.
+
+    One read (:func:`rxguard.store.infusions.load`, under the patient's lock), one pure
+    decision (:func:`judge`), one write of the infusion with its authorization's move to
+    infused, and the schedule refreshed from the dates already read.
+    """
+    require_aware(at)
+    visit = infusions.load(session, request.authorization_id, request.idempotency_key)
+    if visit is None:
+        existing = _earlier_attempt(session, request)  # the answers the caller got before: a retry first
+        if existing is not None:
+            return existing
+        by_id(session, Authorization, request.authorization_id)  # NotFoundError
+        raise AssertionError("an authorization without its enrollment")  # pragma: no cover (a foreign key)
+    if visit.earlier_id is not None:  # under the patient's lock: a retry that raced its own first request
+        existing = _earlier_attempt(session, request)
+        assert existing is not None
+        return existing
+    authorization = visit.authorization
+    program = get_program(authorization.program_id)
+    judged = judge(program, visit, request, at=at)
+    infusion = _row(authorization, judged, digest=request.digest(), at=at, actor=actor)
+    transition(
+        authorization, "infused", at=at, actor=actor, reason=f"infusion {infusion.id}",
+        along_with=[Write(infusions.table(), _values(infusion))], what="infusion",
+    )  # fmt: skip
+    stored = judged.request
     audit.record(
-        session,
-        at=at,
-        actor=actor,
-        action="infusion.recorded",
-        entity="infusion",
-        entity_id=infusion.id,
-        payload={
-            "authorization": authorization.id,
-            "dose_number": infusion.dose_number,
-            "product": request.product,
-            "lot": request.lot,
-            "warnings": warnings,
-            "request_sha256": infusion.request_sha256,
-        },
-    )
-    # patient_row is still referenced, so the schedule's look-up of the patient is served by the session.
-    monitoring.refresh_schedule(session, enrollment, at=max(at, request.started_at))
-    flush_or_conflict(session, "infusion")
+        session, at=at, actor=actor, action="infusion.recorded", entity="infusion", entity_id=infusion.id,
+        payload={"authorization": authorization.id, "dose_number": infusion.dose_number, "product": stored.product,
+                 "lot": stored.lot, "warnings": judged.warnings, "request_sha256": infusion.request_sha256},
+    )  # fmt: skip
+    _refresh_schedule(session, program, visit, started_at=stored.started_at, at=max(at, stored.started_at))
     return infusion
+
+
+def _row(authorization: Authorization, judged: Judged, *, digest: str, at: datetime, actor: str) -> Infusion:
+    """The infusion as stored (a plain object: it is written with one INSERT, not through the session)."""
+    request = judged.request
+    return Infusion(
+        id=new_id(),
+        authorization_id=authorization.id,
+        idempotency_key=request.idempotency_key,
+        request_sha256=digest,
+        patient_id=authorization.patient_id,
+        drug=authorization.drug,
+        dose_number=judged.dose_number,
+        authorization_infusable=True,
+        site_id=authorization.site_id,
+        product=request.product,
+        lot=request.lot,
+        dose=request.dose,
+        dose_unit=request.dose_unit,
+        diluent=request.diluent,
+        volume_ml=request.volume_ml,
+        prepared_at=request.prepared_at,
+        storage=request.storage,
+        started_at=request.started_at,
+        stopped_at=request.stopped_at,
+        observation_end_at=request.observation_end_at,
+        reactions=request.reactions,
+        warnings={"warnings": judged.warnings},
+        recorded_at=at,
+        actor=actor,
+    )
+
+
+def _values(row: Infusion) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in infusions.table().columns}
+
+
+def _refresh_schedule(
+    session: Session, program: Program, visit: InfusionVisit, *, started_at: datetime, at: datetime
+) -> None:
+    """The enrollment's schedule after this infusion, from the dates read before it (one write, if it changed)."""
+    enrollment = visit.enrollment
+    events: dict[str, list[date]] = {}
+    evidence = monitoring.evidence_of(program.kinds)
+    for kind, on in visit.events:
+        for key in evidence.get(kind, (kind,)):
+            events.setdefault(key, []).append(on)
+    items = schedule.due_items(
+        program,
+        status=enrollment.status,
+        authorized_until_on=enrollment.authorized_until_on,
+        follow_up_due_on=enrollment.follow_up_due_on,
+        followed_up=False,  # an infusion is never recorded for a discontinued patient
+        facts=_facts(visit),
+        infusions=[*(started.date() for started, _ in visit.infusions), started_at.date()],
+        events=events,
+        at=at,
+    )
+    kept_schedule.save(session, enrollment.id, items, current=visit.schedule)

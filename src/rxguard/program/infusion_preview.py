@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from rxguard.errors import InputError
 from rxguard.program.common import by_id
-from rxguard.program.infusion import InfusionRequest, _observation_problem, _pack_findings, _validate
+from rxguard.program.infusion import InfusionRequest, _observation_problem, _validate, pack_findings
 from rxguard.program.registry import get_program
-from rxguard.store.models import Authorization, Enrollment, Patient
+from rxguard.store import infusions
+from rxguard.store.models import Authorization
 
 
 @dataclass(frozen=True)
@@ -37,17 +38,17 @@ class InfusionPreview:
 
 def preview_infusion(session: Session, request: InfusionRequest, *, at: datetime | None = None) -> InfusionPreview:
     """The refusals and warnings ``record_infusion`` would give this request (read-only)."""
-    authorization = by_id(session, Authorization, request.authorization_id)
-    program = get_program(authorization.program_id)
-    enrollment = by_id(session, Enrollment, authorization.enrollment_id)
-    patient_row = session.get(Patient, enrollment.patient_id)
-    born = patient_row.birth_on if patient_row is not None else None
+    visit = infusions.load(session, request.authorization_id, request.idempotency_key, lock=False)
+    if visit is None:
+        by_id(session, Authorization, request.authorization_id)  # NotFoundError
+        raise AssertionError("an authorization without its enrollment")  # pragma: no cover (a foreign key)
+    program = get_program(visit.authorization.program_id)
     try:
-        request, unusual = _validate(request, program, now=at or datetime.now(UTC), born=born)
+        request, unusual = _validate(request, program, now=at or datetime.now(UTC), born=visit.enrollment.birth_on)
     except InputError as exc:
         return InfusionPreview((), (), str(exc))
-    reject, warnings = _pack_findings(session, program, enrollment, request, patient_row=patient_row)
-    problem = _observation_problem(program, authorization.dose_number, request)
+    reject, warnings = pack_findings(program, visit, request)
+    problem = _observation_problem(program, visit.authorization.dose_number, request)
     if problem:
         reject.append(f"{program.id}.post-infusion-observation: {problem}")
     return InfusionPreview(tuple(reject), (*unusual, *warnings))

@@ -23,7 +23,7 @@ from rxguard.engine.predicates import shift
 from rxguard.program.authorization import failed_checks
 from rxguard.program.decision import phase_min_interval
 from rxguard.program.enrollment import effective_status
-from rxguard.program.monitoring import DUE_SOON_DAYS
+from rxguard.program.monitoring import DUE_SOON_DAYS, describe_measurements
 from rxguard.program.registry import get_program
 from rxguard.store.models import (
     AdverseEvent,
@@ -447,6 +447,7 @@ class TimelineEntry:
     program: str
     ref: str = ""  # id of the record a page can open (authorization, consent)
     tone: str = "neutral"  # ok | warn | stop | neutral
+    actor: str = ""  # who recorded it
 
 
 @dataclass(frozen=True)
@@ -526,21 +527,31 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
     for ev in session.execute(select(EnrollmentEvent).where(EnrollmentEvent.enrollment_id.in_(ids))).scalars():
         out.append(
             TimelineEntry(
-                ev.at, "enrollment", ev.to_status, ev.reason, programs[ev.enrollment_id], tone=_tone(ev.to_status)
+                ev.at,
+                "enrollment",
+                ev.to_status,
+                ev.reason,
+                programs[ev.enrollment_id],
+                tone=_tone(ev.to_status),
+                actor=ev.actor,
             )
         )
     for a in session.execute(select(Authorization).where(Authorization.patient_id == patient.id)).scalars():
         reasons = "; ".join(c["id"] for c in failed_checks(a))
         out.append(
-            TimelineEntry(a.visit_at, "authorization", a.decision, reasons, a.program_id, a.id, _tone(a.decision))
+            TimelineEntry(
+                a.visit_at, "authorization", a.decision, reasons, a.program_id, a.id, _tone(a.decision), a.actor
+            )
         )
     for i in session.execute(select(Infusion).where(Infusion.patient_id == patient.id)).scalars():
         detail = f"{i.product} {i.dose:g} {i.dose_unit}, lot {i.lot}"
         out.append(
-            TimelineEntry(i.started_at, "infusion", f"dose {i.dose_number}", detail, i.drug, i.authorization_id, "ok")
+            TimelineEntry(
+                i.started_at, "infusion", f"dose {i.dose_number}", detail, i.drug, i.authorization_id, "ok", i.actor
+            )
         )
     for m in session.execute(select(MonitoringEvent).where(MonitoringEvent.enrollment_id.in_(ids))).scalars():
-        values = [f"EDSS {m.edss:g}" if m.edss is not None else "", m.result, m.note]
+        values = [describe_measurements(programs[m.enrollment_id], m.measurements), m.result, m.note]
         at = datetime.combine(m.occurred_on, time(12), tzinfo=UTC)
         out.append(
             TimelineEntry(at, "monitoring", m.kind, " · ".join(v for v in values if v), programs[m.enrollment_id])
@@ -556,6 +567,7 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
                 programs[ae.enrollment_id],
                 ae.id,
                 "stop" if ae.serious else "warn",
+                ae.actor,
             )
         )
     for c in session.execute(select(Consent).where(Consent.enrollment_id.in_(ids))).scalars():
@@ -568,14 +580,16 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
                 programs[c.enrollment_id],
                 c.id,
                 "ok",
+                c.actor,
             )
         )
     clearances = (
-        select(Clearance, Authorization.program_id)
+        select(Clearance, Authorization.program_id, Prescriber.key)
         .join(Authorization, Authorization.id == Clearance.authorization_id)
+        .join(Prescriber, Prescriber.id == Clearance.prescriber_id)
         .where(Authorization.patient_id == patient.id)
     )
-    for cl, program in session.execute(clearances):
+    for cl, program, cl_actor in session.execute(clearances):
         out.append(
             TimelineEntry(
                 cl.at,
@@ -585,6 +599,7 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
                 program,
                 cl.authorization_id,
                 "ok" if cl.outcome == "proceed" else "warn",
+                cl_actor,
             )
         )
     overrides = (
@@ -593,7 +608,7 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
         .where(Authorization.patient_id == patient.id)
     )
     for o, program in session.execute(overrides):
-        out.append(TimelineEntry(o.at, "override", o.role, o.reason, program, o.authorization_id, "warn"))
+        out.append(TimelineEntry(o.at, "override", o.role, o.reason, program, o.authorization_id, "warn", o.actor))
     return sorted(out, key=lambda e: e.at, reverse=True)
 
 
@@ -718,22 +733,48 @@ class PatientRow:
     key: str
     name: str
     programs: tuple[tuple[str, str], ...]  # (program, status today)
+    birth_on: date | None = None
+
+
+def _birth_filter(search: str) -> Any:
+    """A search for a date of birth: ``1984-05-17`` (the day), ``1984-05`` (the month) or ``1984`` (the year)."""
+    parts = search.split("-")
+    if not all(p.isdigit() for p in parts) or len(parts[0]) != 4 or len(parts) > 3:
+        return None
+    try:
+        numbers = [int(p) for p in parts]
+        if len(numbers) == 3:
+            return Patient.birth_on == date(*numbers)
+        start = date(numbers[0], numbers[1] if len(numbers) == 2 else 1, 1)
+    except ValueError:
+        return None
+    if len(numbers) == 2:
+        end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+    else:
+        end = date(start.year + 1, 1, 1)
+    return (Patient.birth_on >= start) & (Patient.birth_on < end)
 
 
 def patient_list(session: Session, *, on: date, within: Select[Any] | None, search: str = "") -> list[PatientRow]:
-    """Patients in scope with each program's status today; ``search`` matches key or name."""
+    """Patients in scope with each program's status today; ``search`` matches key or name, or a date of
+    birth (``1984-05-17``, ``1984-05``, ``1984``)."""
     stmt = (
-        select(Patient.key, Patient.name, Enrollment)
+        select(Patient.key, Patient.name, Patient.birth_on, Enrollment)
         .outerjoin(Enrollment, Enrollment.patient_id == Patient.id)
-        .order_by(Patient.name, Patient.key)
+        .order_by(Patient.name, Patient.birth_on, Patient.key)
     )
     if search.strip():
-        like = f"%{search.strip().lower()}%"
-        stmt = stmt.where(func.lower(Patient.name).like(like) | func.lower(Patient.key).like(like))
+        born = _birth_filter(search.strip())
+        if born is not None:
+            stmt = stmt.where(born)
+        else:
+            like = f"%{search.strip().lower()}%"
+            stmt = stmt.where(func.lower(Patient.name).like(like) | func.lower(Patient.key).like(like))
     rows: dict[str, PatientRow] = {}
-    for key, name, enrollment in session.execute(_scoped(stmt, Patient.id, within)):
-        found = rows.get(key) or PatientRow(key, name, ())
+    for key, name, birth_on, enrollment in session.execute(_scoped(stmt, Patient.id, within)):
+        found = rows.get(key) or PatientRow(key, name, (), birth_on)
         if enrollment is not None:
-            found = PatientRow(key, name, (*found.programs, (enrollment.program_id, effective_status(enrollment, on))))
+            status = (enrollment.program_id, effective_status(enrollment, on))
+            found = PatientRow(key, name, (*found.programs, status), birth_on)
         rows[key] = found
     return list(rows.values())

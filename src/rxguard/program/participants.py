@@ -9,13 +9,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rxguard.errors import InputError
 from rxguard.program import validation
 from rxguard.program.common import flush_or_conflict, require_aware, site
-from rxguard.store import audit
+from rxguard.store import audit, lookups
 from rxguard.store.models import Patient, Pharmacy, Prescriber, Site
 
 
@@ -31,7 +30,7 @@ def _check_name(name: str) -> str:
 
 
 def _exists(session: Session, model: type[Prescriber | Site | Patient | Pharmacy], key: str) -> bool:
-    return session.execute(select(model.id).where(model.key == key)).first() is not None
+    return lookups.key_exists(session, model, key)
 
 
 def _refuse_duplicate(session: Session, model: type[Prescriber | Site | Patient | Pharmacy], key: str) -> None:
@@ -105,7 +104,7 @@ def site_timezone(session: Session, site_id: str | None) -> str | None:
     """The site's own time zone name, or None (no site, or the installation's zone)."""
     if site_id is None:
         return None
-    return session.execute(select(Site.timezone).where(Site.id == site_id)).scalar_one_or_none()
+    return lookups.site_timezone(session, site_id)
 
 
 def add_pharmacy(session: Session, *, site_key: str, key: str, name: str, at: datetime, actor: str) -> Pharmacy:

@@ -11,22 +11,27 @@ the same definition. Four forms per program:
 * ``pre-infusion-checklist`` — the pack's checklist questions, every one
   required (a missing answer holds the dose, as on the web form);
 * ``reauthorization`` — the prescriber's periodic reauthorization (programs
-  with ``reauthorization_every``): the assessment the program requires was done, and the
-  decision to continue;
-* ``discontinuation`` — the reason treatment stops.
+  with ``reauthorization_every``): the patient status report, as the pack's
+  ``questionnaires.yaml`` defines it (e.g. the assessment the program
+  requires was done, and the decision to continue);
+* ``discontinuation`` — the reason treatment stops, and what the pack asks
+  with it.
 
-The wording of the reauthorization and discontinuation questions is
-rxguard's: the REMS-approved form text was not available to verify
-(docs/interop.md). Questions from the pack carry the pack's citations.
+The prescriber's two forms are pack data (:mod:`rxguard.knowledge.questionnaire`),
+in English and Chinese; the web pages render the same definitions
+(:func:`prescriber_form`) and check them with :func:`check_complete`, as the
+FHIR endpoint does. Questions from the pack carry the pack's citations.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
-from rxguard.errors import NotFoundError
+from rxguard.errors import InputError, NotFoundError, TransitionError
+from rxguard.knowledge.questionnaire import LocalText, QuestionnaireForm
 from rxguard.program.registry import Program, cite
 
 ItemType = Literal["boolean", "decimal", "string", "text", "choice", "display"]
@@ -97,34 +102,93 @@ def _checklist(program: Program, language: str) -> FormDefinition:
                           "prescriber clears it.", items)  # fmt: skip
 
 
-def _reauthorization(program: Program) -> FormDefinition:
-    sources = _sources(program.citations())
-    items = (
-        FormItem("pml-assessment-done", "I assessed the patient for signs and symptoms suggestive of PML and for "
-                 "its risk factors", "boolean", True, must_be=True, sources=sources),
-        FormItem("continue-treatment", "Continue treatment: reauthorize for the next period", "boolean", True,
-                 must_be=True, sources=sources),
-        FormItem("status-note", "Patient status (free text)", "text"),
-    )  # fmt: skip
-    return FormDefinition(f"{program.id}-reauthorization", "reauthorization", program.id,
-                          f"{program.definition.title}: patient status report and reauthorization",
-                          f"The prescriber reauthorizes treatment every {program.definition.reauthorization_every}.",
-                          items)  # fmt: skip
+def pack_forms(program: Program) -> list[QuestionnaireForm]:
+    """The prescriber's forms the program's pack declares for it (``questionnaires.yaml``)."""
+    declared = program.pack.extras.get("questionnaires.yaml") or []
+    return [f for f in declared if isinstance(f, QuestionnaireForm) and program.id in f.programs]
 
 
-def _discontinuation(program: Program) -> FormDefinition:
-    items = (FormItem("reason", "Reason treatment is discontinued", "text", True),)
-    return FormDefinition(f"{program.id}-discontinuation", "discontinuation", program.id,
-                          f"{program.definition.title}: discontinuation",
-                          "Stops treatment in the program and schedules the follow-up it requires.", items)  # fmt: skip
+def _from_pack(program: Program, spec: QuestionnaireForm, language: str) -> FormDefinition:
+    def say(text: LocalText) -> str:
+        return text.zh if language == "zh" else text.en
+
+    items = tuple(
+        FormItem(i.id, say(i.text), i.type, i.required, must_be=i.must_be, sources=_sources(cite(i.sources)))
+        for i in spec.items
+    )
+    return FormDefinition(f"{program.id}-{spec.form}", spec.form, program.id,
+                          f"{program.definition.title}: {say(spec.title)}", say(spec.purpose), items)  # fmt: skip
+
+
+def prescriber_form(program: Program, form: str, *, language: str = "en") -> FormDefinition:
+    """The program's reauthorization or discontinuation form, from its pack; refused when the pack has none."""
+    for spec in pack_forms(program):
+        if spec.form == form:
+            return _from_pack(program, spec, language)
+    raise NotFoundError(
+        f"the {program.pack.identity.id} pack declares no {form} form for program {program.id} "
+        "(questionnaires.yaml); add it to the pack before recording this decision"
+    )
+
+
+def form_problems(program: Program) -> list[str]:
+    """What is missing or wrong in the pack's forms for this program (a test runs this over every pack)."""
+    problems: list[str] = []
+    forms = [f.form for f in pack_forms(program)]
+    for form in set(forms):
+        if forms.count(form) > 1:
+            problems.append(f"{program.id}: {form} is declared {forms.count(form)} times in questionnaires.yaml")
+    if program.definition.reauthorization_every and "reauthorization" not in forms:
+        problems.append(f"{program.id}: reauthorizes every {program.definition.reauthorization_every} but "
+                        "questionnaires.yaml declares no reauthorization form")  # fmt: skip
+    if not program.definition.reauthorization_every and "reauthorization" in forms:
+        problems.append(f"{program.id}: has no periodic reauthorization but declares a reauthorization form")
+    if "discontinuation" not in forms:
+        problems.append(f"{program.id}: questionnaires.yaml declares no discontinuation form")
+    return problems
+
+
+def answers_from_fields(form: FormDefinition, fields: Mapping[str, str]) -> dict[str, Any]:
+    """Web form fields (``yes``/``no`` for booleans, text otherwise) -> answers by link id; blanks left out."""
+    answers: dict[str, Any] = {}
+    for item in form.items:
+        given = (fields.get(f"item.{item.link_id}") or "").strip()
+        if not given:
+            continue
+        if item.type == "boolean":
+            if given not in ("yes", "no"):
+                raise InputError(f"{item.link_id}: answer yes or no")
+            answers[item.link_id] = given == "yes"
+        else:
+            answers[item.link_id] = given
+    return answers
+
+
+def check_complete(form: FormDefinition, answers: Mapping[str, Any]) -> None:
+    """Every required item answered and every attestation answered as it must be, or refused with which not."""
+    missing = [i.link_id for i in form.items if i.required and i.link_id not in answers]
+    if missing:
+        raise TransitionError(f"the {form.form} form is incomplete: no answer to {', '.join(missing)}")
+    refused = [i.link_id for i in form.items if i.must_be is not None and answers.get(i.link_id) is not i.must_be]
+    if refused:
+        raise TransitionError(f"the {form.form} cannot take effect: {', '.join(refused)} must be yes")
+
+
+def record_reason(form: FormDefinition, answers: Mapping[str, Any]) -> str:
+    """The reason a completed form records on the patient's timeline: what was completed, and the notes given."""
+    notes = [str(answers[i.link_id]) for i in form.items if i.type in ("text", "string") and answers.get(i.link_id)]
+    title = form.title.split(": ", 1)[-1]
+    return (f"{title} form completed" + (": " + "; ".join(notes) if notes else ""))[:1000]
 
 
 def form_definitions(program: Program, *, on: date, language: str = "en") -> list[FormDefinition]:
     """Every form of the program, as in force on ``on``."""
     forms = [_enrollment(program, on, language), _checklist(program, language)]
-    if program.definition.reauthorization_every:
-        forms.append(_reauthorization(program))
-    forms.append(_discontinuation(program))
+    declared = {spec.form for spec in pack_forms(program)}
+    if program.definition.reauthorization_every and "reauthorization" in declared:
+        forms.append(prescriber_form(program, "reauthorization", language=language))
+    if "discontinuation" in declared:
+        forms.append(prescriber_form(program, "discontinuation", language=language))
     return [f for f in forms if f.items]
 
 

@@ -13,7 +13,14 @@ from datetime import date
 
 from rxguard.errors import NotFoundError, PackError
 from rxguard.knowledge.loader import Pack, discover_pack_paths, load_pack
-from rxguard.knowledge.program import CheckRule, ConsentDocument, ProgramDefinition, ProgramFile, ProgramRecords
+from rxguard.knowledge.program import (
+    CheckRule,
+    ConsentDocument,
+    ProgramDefinition,
+    ProgramFile,
+    ProgramRecords,
+    RecordKinds,
+)
 from rxguard.knowledge.schema import Citation
 from rxguard.store.settings import get_settings
 
@@ -91,6 +98,12 @@ class Program:
         data = self.pack.extras.get("program.yaml")
         return data.program_records if isinstance(data, ProgramFile) else ProgramRecords()
 
+    @property
+    def kinds(self) -> RecordKinds:
+        """The monitoring and adverse-event kinds and the measurements the pack declares."""
+        data = self.pack.extras.get("program.yaml")
+        return data.record_kinds if isinstance(data, ProgramFile) else RecordKinds()
+
     def check_rule(self, check_id: str) -> CheckRule:
         """How a failed check may be answered; a check the program does not classify is a hard stop."""
         rule = self.definition.check_rule(check_id)
@@ -138,6 +151,8 @@ def _check_citations(pack: Pack, data: ProgramFile) -> None:
         cited += [c.source for f in program.forms for c in f.sources]
     for document in data.consent_documents:
         cited += [c.source for c in document.sources]
+    cited += [c.source for m in data.record_kinds.measurements for c in m.sources]
+    cited += [c.source for a in data.record_kinds.adverse_events if a.suspends for c in a.suspends.sources]
     unknown = sorted(set(cited) - set(pack.sources))
     if unknown:
         raise PackError(
@@ -155,6 +170,23 @@ def _check_records(pack: Pack, data: ProgramFile) -> None:
             f"{pack.path / 'program.yaml'}: program_records names value set(s) {', '.join(unknown)} that are not "
             "condition value sets of the pack (valuesets.yaml)"
         )
+    kinds = data.record_kinds
+    declared = {
+        "adverse event": {a.id for a in kinds.adverse_events},
+        "monitoring": {m.id for m in kinds.monitoring},
+    }
+    named = {
+        "adverse event": set(data.program_records.adverse_events)
+        | {e for p in data.programs for e in p.reportable_events},
+        "monitoring": set(data.program_records.monitoring),
+    }
+    for what, ids in named.items():
+        unknown = sorted(ids - declared[what])
+        if unknown:
+            raise PackError(
+                f"{pack.path / 'program.yaml'}: names {what} kind(s) {', '.join(unknown)} that record_kinds does "
+                "not declare; declare them there"
+            )
 
 
 def _check_classes(pack: Pack, data: ProgramFile) -> None:

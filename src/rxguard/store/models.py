@@ -4,7 +4,11 @@ Conventions: singular snake_case tables; ``_at`` for date-times (aware UTC),
 ``_on`` for dates; string UUID primary keys (so a whole program can be
 exported and imported into another instance without renumbering); states are
 short strings guarded by CHECK constraints rather than native enums, because
-CHECKs migrate the same way on both engines.
+CHECKs migrate the same way on both engines. Kinds of monitoring record and of
+adverse event are not states: the packs declare them, so they are plain strings
+here, checked by the program against the loaded packs, and a record's
+measurements (scores, counts, indices) are typed values in one JSON column,
+described by the pack (``record_kinds`` in ``program.yaml``).
 
 State changes follow the Healthchecks pattern: the owning row keeps its
 current ``status`` for fast reads, and every change is appended to a
@@ -72,18 +76,8 @@ CLEARANCE_OUTCOMES = ("proceed", "defer", "discontinue")
 OPEN_AUTHORIZATION_STATES = ("authorized", "hold", "cleared", "overridden")
 STORAGE = ("refrigerated", "room_temperature")
 PRODUCTS_ANY = 64
-ADVERSE_EVENT_KINDS = (
-    "pml-suspected", "pml-confirmed", "opportunistic-infection-hospitalisation", "death",
-    "hypersensitivity", "anaphylaxis", "herpes-encephalitis-meningitis",
-    "acute-retinal-necrosis", "liver-injury", "other",
-)  # fmt: skip
 ADVERSE_EVENT_OUTCOMES = (
     "recovered", "recovering", "not-recovered", "recovered-with-sequelae", "fatal", "unknown",
-)  # fmt: skip
-MONITORING_KINDS = (
-    "prescriber-assessment", "reauthorization", "disease-activity-assessment", "anti-jcv",
-    "mri", "labs", "re-information", "patient-alert-card", "discontinuation-follow-up",
-    "anti-natalizumab-antibody",
 )  # fmt: skip
 
 
@@ -498,25 +492,19 @@ class Infusion(Base):
 
 
 class MonitoringEvent(Base):
-    """A dated monitoring record: prescriber assessment, reauthorization, labs, MRI..."""
+    """A dated monitoring record of a kind its pack declares, with the measurements taken.
+
+    ``measurements`` maps a measurement id the pack declares to its value (a number), in
+    the unit the pack declares for it; the program checks type and range before storing.
+    """
 
     __tablename__ = "monitoring_event"
-    __table_args__ = (
-        CheckConstraint(_in("kind", MONITORING_KINDS), name="kind"),
-        CheckConstraint("edss IS NULL OR (edss >= 0 AND edss <= 10)", name="edss_range"),
-        CheckConstraint("relapses IS NULL OR relapses >= 0", name="relapses_non_negative"),
-        CheckConstraint("t1_gd_lesions IS NULL OR t1_gd_lesions >= 0", name="t1_non_negative"),
-        CheckConstraint("new_t2_lesions IS NULL OR new_t2_lesions >= 0", name="t2_non_negative"),
-    )
 
     id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
     enrollment_id: Mapped[str] = mapped_column(ForeignKey("enrollment.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     occurred_on: Mapped[date] = mapped_column(Date)
-    edss: Mapped[float | None] = mapped_column(Float)
-    relapses: Mapped[int | None] = mapped_column(Integer)
-    t1_gd_lesions: Mapped[int | None] = mapped_column(Integer)
-    new_t2_lesions: Mapped[int | None] = mapped_column(Integer)
+    measurements: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     result: Mapped[str] = mapped_column(Text, default="")
     note: Mapped[str] = mapped_column(Text, default="")
     recorded_at: Mapped[datetime]
@@ -541,11 +529,10 @@ class ScheduleItem(Base):
 
 
 class AdverseEvent(Base):
+    """An adverse event of a kind its pack declares (checked by the program)."""
+
     __tablename__ = "adverse_event"
-    __table_args__ = (
-        CheckConstraint(_in("kind", ADVERSE_EVENT_KINDS), name="kind"),
-        CheckConstraint(_in("outcome", ADVERSE_EVENT_OUTCOMES), name="outcome"),
-    )
+    __table_args__ = (CheckConstraint(_in("outcome", ADVERSE_EVENT_OUTCOMES), name="outcome"),)
 
     id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
     enrollment_id: Mapped[str] = mapped_column(ForeignKey("enrollment.id"), index=True)

@@ -36,6 +36,7 @@ from rxguard.store.models import (
     Prescriber,
     Site,
 )
+from rxguard.store.writes import Write, write_together
 
 
 @dataclass(frozen=True)
@@ -358,8 +359,13 @@ def read_same_visit(session: Session, enrollment_id: str, dose_number: int, day:
     return [SameVisit(*row) for row in session.connection().execute(_SAME_VISIT, params).all()]
 
 
-def decision_row(session: Session, values: dict[str, Any]) -> Authorization:
-    """The stored decision joins the session as if it had been read back (it is never changed in it)."""
+def save_decision(session: Session, values: dict[str, Any], event: dict[str, Any]) -> Authorization:
+    """Write the decision with its first event (one statement on PostgreSQL); the row joins the session.
+
+    Written once and never changed in this session: plain INSERTs, then the row joins the session as
+    if it had been read back (callers and the API read it after the commit).
+    """
+    write_together(session, [Write(_AUTHORIZATION, values), Write(_AUTHORIZATION_EVENT, event)], what="authorization")
     row = Authorization(**values)
     make_transient_to_detached(row)
     session.add(row)

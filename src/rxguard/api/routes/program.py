@@ -14,7 +14,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from starlette.responses import Response
 
 from rxguard.access import records, scope
@@ -36,6 +36,7 @@ from rxguard.program import (
     identities,
     monitoring,
     participants,
+    reconciliation,
     transfer,
 )
 from rxguard.program.infusion import InfusionRequest, record_infusion
@@ -99,6 +100,13 @@ def get_program_definition(user: UserDep, program_id: Key) -> dict[str, Any]:
     """One program's definition: indications, certification, consent, reauthorization, forms, sources."""
     user.require("read")
     return get_program(program_id).definition.model_dump(mode="json")
+
+
+@router.get("/programs/{program_id}/record-kinds", operation_id="get_record_kinds", response_model=Open, responses=READ)
+def get_record_kinds(user: UserDep, program_id: Key) -> dict[str, Any]:
+    """The monitoring and adverse-event kinds and the measurements (type, UCUM unit, range) the program records."""
+    user.require("read")
+    return get_program(program_id).kinds.model_dump(mode="json")
 
 
 class ParticipantIn(Body):
@@ -404,7 +412,7 @@ def resume_patient(
     patient_key: Key,
     body: ProgramReasonIn,
 ) -> dict[str, Any]:
-    """Lift a suspension (e.g. PML excluded), with a reason."""
+    """Lift a suspension (e.g. the suspected event excluded), with a reason."""
     prescriber = _prescriber_acting_on(user, session, patient_key)
     row = enrollment.resume(session, program_id=body.program, patient_key=patient_key, prescriber_key=prescriber,
                             at=clock(), actor=user.name, reason=body.reason)  # fmt: skip
@@ -586,9 +594,13 @@ def reconcile_override(
     override_id: RecordId,
     body: NoteIn,
 ) -> dict[str, Any]:
-    """Reconcile an override after review (administrator)."""
-    user.require("administer")
-    row = clearance.reconcile_override(session, override_id=override_id, actor=user.name, note=body.note, at=clock())
+    """Reconcile an override after review: the administrator, or a pharmacist of the site where it was given,
+    who neither asked for nor confirmed it."""
+    user.require("administer", "infuse")
+    if not user.sees_everything:
+        scope.scoped_authorization(session, user, clearance.get_override(session, override_id).authorization_id)
+    reviewer = reconciliation.Reviewer(user.name, user.role, user.site_id)
+    row = reconciliation.reconcile(session, override_id=override_id, reviewer=reviewer, note=body.note, at=clock())
     return {"id": row.id, "reconciled_at": row.reconciled_at.isoformat() if row.reconciled_at else None}
 
 
@@ -637,15 +649,17 @@ def record_infusion_route(
 
 class MonitoringIn(Body):
     kind: str = Field(
-        max_length=48, description="prescriber-assessment, mri, anti-jcv, anti-natalizumab-antibody, labs, …"
+        max_length=48, description="A monitoring kind the patient's program declares (GET /programs/{id}/record-kinds)"
     )
     on: date | None = None
     program: str | None = Field(default=None, max_length=64)
     result: str = Field(default="", max_length=2000)
-    edss: float | None = Field(default=None, ge=0, le=10)
-    relapses: int | None = Field(default=None, ge=0)
-    t1_gd_lesions: int | None = Field(default=None, ge=0)
-    new_t2_lesions: int | None = Field(default=None, ge=0)
+    measurements: dict[Annotated[str, StringConstraints(max_length=48)], int | float] = Field(
+        default_factory=dict,
+        max_length=32,
+        description="Measurement id -> value, in the unit the pack declares (e.g. a score); checked against the "
+        "pack's type and range",
+    )
 
 
 @router.get("/patients/{patient_key}/monitoring", operation_id="get_monitoring", response_model=Open, responses=READ)
@@ -653,7 +667,7 @@ def get_monitoring(
     user: UserDep, session: SessionDep, clock: ClockDep, patient_key: Key,
     program: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """One patient's monitoring calendar (every item with its status today) and disease-activity trend."""
+    """One patient's monitoring calendar (every item with its status today) and the trend of every measurement."""
     user.require("read")
     patient = scope.scoped_patient(session, user, patient_key)
     now = clock()
@@ -661,7 +675,7 @@ def get_monitoring(
     enrolled = enrollment.enrollment_of(session, patient_key, program)
     return {
         "calendar": [row.to_dict() for row in monitoring.calendar(session, enrolled, on=now.date())],
-        "disease_activity": monitoring.disease_activity_trend(session, enrolled),
+        "measurements": monitoring.measurement_trend(session, enrolled),
     }
 
 
@@ -676,19 +690,17 @@ def record_monitoring(
     patient_key: Key,
     body: MonitoringIn,
 ) -> dict[str, Any]:
-    """Record a monitoring item; a prescriber assessment also records disease activity."""
+    """Record a monitoring item of a kind the pack declares, with its measurements (checked against the pack)."""
     user.require("report")
     scope.scoped_patient(session, user, patient_key)
     now = clock()
     day = body.on or now.date()
     enrolled = enrollment.enrollment_of(session, patient_key, body.program, lock=True)
-    if body.kind == "prescriber-assessment":
+    declared = monitoring.monitoring_kind(monitoring.kinds_of(enrolled), body.kind)
+    if declared.companion is not None:  # an assessment is the prescriber's
         user.require("prescribe")
-        monitoring.record_assessment(session, enrolled, on=day, at=now, actor=user.name, edss=body.edss,
-                                     relapses=body.relapses, t1_gd_lesions=body.t1_gd_lesions,
-                                     new_t2_lesions=body.new_t2_lesions)  # fmt: skip
-    else:
-        monitoring.add_event(session, enrolled, kind=body.kind, on=day, at=now, actor=user.name, result=body.result)
+    monitoring.record(session, enrolled, kind=body.kind, on=day, at=now, actor=user.name, result=body.result,
+                      measurements=body.measurements)  # fmt: skip
     return {"patient": patient_key, "kind": body.kind, "on": day.isoformat()}
 
 
@@ -732,7 +744,7 @@ class AdverseEventIn(Body):
 def report_adverse_event(
     user: UserDep, session: SessionDep, clock: ClockDep, idempotency: IdempotencyDep, body: AdverseEventIn
 ) -> dict[str, Any]:
-    """Report an adverse event for a patient in your scope; suspected PML suspends treatment at once."""
+    """Report an adverse event for a patient in your scope; a kind the pack marks as suspending suspends treatment."""
     user.require("report")
     scope.scoped_patient(session, user, body.patient)
     row = adverse_events.report_adverse_event(

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from rxguard.web.routes import admin, adverse_events, auth, dashboard, doses, druginfo, enrollment, patients, prescriber
+from rxguard.web.routes import (
+    admin,
+    adverse_events,
+    auth,
+    dashboard,
+    doses,
+    druginfo,
+    enrollment,
+    patients,
+    prescriber,
+    records,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
@@ -14,6 +25,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     doses.router,
     prescriber.router,
     adverse_events.router,
+    records.router,
     admin.router,
     druginfo.router,
 )

@@ -13,15 +13,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form
 from starlette.responses import Response
 
+from rxguard.access.scope import scoped_authorization
 from rxguard.access.tokens import list_tokens, revoke_token, token_state
 from rxguard.access.users import change_role, disable_user, enable_user, list_users
-from rxguard.errors import AccessDeniedError, RxguardError
-from rxguard.program import certification, clearance, participants, transfer
+from rxguard.errors import AccessDeniedError, NotFoundError, RxguardError
+from rxguard.program import certification, clearance, participants, reconciliation, transfer
 from rxguard.program.participants_overview import certification_board, site_directory
 from rxguard.program.registry import all_programs
 from rxguard.store import audit
 from rxguard.web.context import CsrfDep, PageContext, PageDep, unit_of_work
-from rxguard.web.routing import WebRoute, redirect
+from rxguard.web.routing import WebRoute, error_page, redirect
 from rxguard.web.templating import render
 
 router = APIRouter(route_class=WebRoute)
@@ -38,6 +39,7 @@ def _admin_page(
         board = certification_board(session)
         sites = site_directory(session)
         overrides = clearance.unreconciled_overrides(session)
+        may_reconcile = reconciliation.reconcilable(session, [o.id for o in overrides], reviewer_of(ctx))
         users = [(u.name, u.display_name, u.role, u.disabled_at is None) for u in list_users(session)]
         tokens = [
             (row.id, name, token_state(row, ctx.now), row.expires_at, row.label) for row, name in list_tokens(session)
@@ -51,6 +53,7 @@ def _admin_page(
         default_zone=str(ctx.zone),
         programs=all_programs(),
         overrides=overrides,
+        may_reconcile=may_reconcile,
         users=users,
         tokens=tokens,
         error=error,
@@ -178,17 +181,31 @@ def verify_audit(ctx: PageDep, _: CsrfDep) -> Response:
     return _admin_page(ctx, verification=report)
 
 
-@router.post("/admin/overrides/{override_id}/reconciliation")
-def reconcile(ctx: PageDep, _: CsrfDep, override_id: str, note: Field = "") -> Response:
+def reviewer_of(ctx: PageContext) -> reconciliation.Reviewer:
     assert ctx.user is not None
-    ctx.user.require("administer")
+    return reconciliation.Reviewer(ctx.user.name, ctx.user.role, ctx.user.site_id)
+
+
+@router.post("/admin/overrides/{override_id}/reconciliation")
+@router.post("/overrides/{override_id}/reconciliation")
+def reconcile(ctx: PageDep, _: CsrfDep, override_id: str, note: Field = "", back: Field = "") -> Response:
+    """Reconcile an override with a note: the administrator, or a pharmacist of the site, who took no part in it."""
+    assert ctx.user is not None
     try:
         with unit_of_work(ctx.request) as session:
-            clearance.reconcile_override(session, override_id=override_id, actor=ctx.user.name, note=note, at=ctx.now)
-    except AccessDeniedError:
+            if ctx.user.sees_everything is False:  # site staff: the override must be in their scope first
+                override = clearance.get_override(session, override_id)
+                scoped_authorization(session, ctx.user, override.authorization_id)
+            reconciliation.reconcile(session, override_id=override_id, reviewer=reviewer_of(ctx), note=note,
+                                     at=ctx.now)  # fmt: skip
+    except (AccessDeniedError, NotFoundError):
         raise
     except RxguardError as exc:
+        if back == "dashboard":
+            return error_page(ctx.request, 400, "error.refused-title", str(exc))
         return _admin_page(ctx, error=str(exc), status_code=400)
+    if back == "dashboard":
+        return redirect(ctx.request, "/?notice=override-reconciled#panel-overrides")
     return redirect(ctx.request, "/admin?notice=override-reconciled#overrides")
 
 

@@ -12,9 +12,9 @@ from rxguard.access.records import record_read
 from rxguard.access.scope import scoped_patient
 from rxguard.errors import AccessDeniedError, NotFoundError, RxguardError
 from rxguard.program import adverse_events
-from rxguard.program.adverse_events import SERIOUSNESS, SUSPENDS
+from rxguard.program.adverse_events import SERIOUSNESS, adverse_event_kinds, suspending_kinds
 from rxguard.program.overview import patient_file
-from rxguard.store.models import ADVERSE_EVENT_KINDS, ADVERSE_EVENT_OUTCOMES
+from rxguard.store.models import ADVERSE_EVENT_OUTCOMES
 from rxguard.web.context import CsrfDep, PageContext, PageDep, unit_of_work
 from rxguard.web.forms import FormError, a_date
 from rxguard.web.routing import WebRoute, redirect
@@ -38,16 +38,22 @@ def _form_page(
         record_read(session, ctx.user, found, at=ctx.now, what="adverse-event")
         file = patient_file(session, found, on=ctx.today)
     active = [e for e in file.enrollments if e.status != "discontinued"] or file.enrollments
+    kinds: dict[str, str] = {}
+    suspends: set[str] = set()
+    for enrolled in active:
+        for kind in adverse_event_kinds(enrolled.program):
+            kinds.setdefault(kind.id, kind.title.get(ctx.lang) or kind.title["en"])
+        suspends |= suspending_kinds(enrolled.program)
     return render(
         ctx,
         "adverse_event.html",
         status_code=status_code,
         file=file,
         enrollments=active,
-        kinds=ADVERSE_EVENT_KINDS,
+        kinds=kinds,
         outcomes=ADVERSE_EVENT_OUTCOMES,
         seriousness=SERIOUSNESS,
-        suspends=SUSPENDS,
+        suspends=suspends,
         values=values or {"onset_on": ctx.today.isoformat()},
         error=error,
     )
@@ -75,6 +81,7 @@ def _report(ctx: PageContext, key: str, values: dict[str, object]) -> Response:
     given = values.get("seriousness")
     criteria = [str(v) for v in given] if isinstance(given, list) else []
     kind = text.get("kind", "")
+    suspended = False
     try:
         onset = a_date(text, "onset_on", ctx.t)
     except FormError as exc:
@@ -82,7 +89,7 @@ def _report(ctx: PageContext, key: str, values: dict[str, object]) -> Response:
     try:
         with unit_of_work(ctx.request) as session:
             scoped_patient(session, ctx.user, key)
-            adverse_events.report_adverse_event(
+            event = adverse_events.report_adverse_event(
                 session,
                 program_id=text.get("program") or None,
                 patient_key=key,
@@ -95,9 +102,10 @@ def _report(ctx: PageContext, key: str, values: dict[str, object]) -> Response:
                 at=ctx.now,
                 actor=ctx.user.name,
             )
+            suspended = kind in suspending_kinds(adverse_events.enrollment_program(session, event))
     except (NotFoundError, AccessDeniedError):
         raise
     except RxguardError as exc:
         return _form_page(ctx, key, values=values, error=str(exc), status_code=400)
-    notice = "suspended" if kind in SUSPENDS else "ae-reported"
+    notice = "suspended" if suspended else "ae-reported"
     return redirect(ctx.request, f"/patients/{key}?notice={notice}")

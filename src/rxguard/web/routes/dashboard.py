@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from rxguard.access.scope import visible_patient_ids
+from rxguard.program import reconciliation
 from rxguard.program.overview import dashboard
 from rxguard.web.context import PageDep, unit_of_work
 from rxguard.web.routing import WebRoute
@@ -36,4 +37,7 @@ def show_dashboard(ctx: PageDep) -> Response:
             site_id=ctx.user.site_id,
             now=ctx.now,
         )
-    return render(ctx, "dashboard.html", board=board, panels=PANELS[ctx.user.role], charts=charts(board, ctx.t))
+        reviewer = reconciliation.Reviewer(ctx.user.name, ctx.user.role, ctx.user.site_id)
+        may_reconcile = reconciliation.reconcilable(session, [o.id for o in board.overrides], reviewer)
+    return render(ctx, "dashboard.html", board=board, panels=PANELS[ctx.user.role], charts=charts(board, ctx.t),
+                  may_reconcile=may_reconcile)  # fmt: skip

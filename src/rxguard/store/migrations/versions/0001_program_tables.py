@@ -5,12 +5,20 @@ Also makes ``audit_entry`` append-only with a trigger on each engine (an UPDATE
 or DELETE is refused; ``audit verify`` still catches edits made by someone who
 can drop the trigger).
 
+The kinds of monitoring record and adverse event this revision allowed, and its
+per-value monitoring columns, are read from ``frozen_kinds.json`` beside it (the
+revision's effect is unchanged; 0012 replaces both with pack-declared kinds and a
+JSON column of measurements).
+
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-22 03:08:27.728939
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
@@ -21,6 +29,13 @@ revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+
+FROZEN = json.loads((Path(__file__).with_name("frozen_kinds.json")).read_text(encoding="utf-8"))["0001"]
+_TYPES = {"float": sa.Float, "integer": sa.Integer}
+
+
+def _kind_check(table: str) -> str:
+    return "kind IN (" + ", ".join(f"'{k}'" for k in FROZEN[f"{table}.kind"]) + ")"
 
 
 def upgrade() -> None:
@@ -167,7 +182,7 @@ def upgrade() -> None:
         sa.Column("reported_at", rxguard.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=False),
         sa.CheckConstraint(
-            "kind IN ('pml-suspected', 'pml-confirmed', 'opportunistic-infection-hospitalisation', 'death', 'hypersensitivity', 'anaphylaxis', 'herpes-encephalitis-meningitis', 'acute-retinal-necrosis', 'liver-injury', 'other')",
+            _kind_check("adverse_event"),
             name=op.f("ck_adverse_event_kind"),
         ),
         sa.CheckConstraint(
@@ -286,33 +301,15 @@ def upgrade() -> None:
         sa.Column("enrollment_id", sa.String(length=36), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("occurred_on", sa.Date(), nullable=False),
-        sa.Column("edss", sa.Float(), nullable=True),
-        sa.Column("relapses", sa.Integer(), nullable=True),
-        sa.Column("t1_gd_lesions", sa.Integer(), nullable=True),
-        sa.Column("new_t2_lesions", sa.Integer(), nullable=True),
+        *(sa.Column(c["name"], _TYPES[c["type"]](), nullable=True) for c in FROZEN["monitoring_event.columns"]),
         sa.Column("result", sa.Text(), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("recorded_at", rxguard.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=False),
-        sa.CheckConstraint(
-            "kind IN ('prescriber-assessment', 'reauthorization', 'disease-activity-assessment', 'anti-jcv', 'mri', 'labs', 're-information', 'patient-alert-card', 'discontinuation-follow-up')",
-            name=op.f("ck_monitoring_event_kind"),
-        ),
-        sa.CheckConstraint(
-            "edss IS NULL OR (edss >= 0 AND edss <= 10)",
-            name=op.f("ck_monitoring_event_edss_range"),
-        ),
-        sa.CheckConstraint(
-            "new_t2_lesions IS NULL OR new_t2_lesions >= 0",
-            name=op.f("ck_monitoring_event_t2_non_negative"),
-        ),
-        sa.CheckConstraint(
-            "relapses IS NULL OR relapses >= 0",
-            name=op.f("ck_monitoring_event_relapses_non_negative"),
-        ),
-        sa.CheckConstraint(
-            "t1_gd_lesions IS NULL OR t1_gd_lesions >= 0",
-            name=op.f("ck_monitoring_event_t1_non_negative"),
+        sa.CheckConstraint(_kind_check("monitoring_event"), name=op.f("ck_monitoring_event_kind")),
+        *(
+            sa.CheckConstraint(c["sql"], name=op.f(f"ck_monitoring_event_{c['name']}"))
+            for c in FROZEN["monitoring_event.checks"]
         ),
         sa.ForeignKeyConstraint(
             ["enrollment_id"],

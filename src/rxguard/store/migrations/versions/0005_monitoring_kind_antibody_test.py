@@ -1,9 +1,10 @@
-"""Monitoring: anti-natalizumab antibody test results (kind ``anti-natalizumab-antibody``).
+"""Monitoring: one more kind of record, an anti-drug antibody test result.
 
-The natalizumab pack's calendar item ``anti-drug-antibodies`` (evidence key
-``anti-natalizumab-antibody``) could not be satisfied by any program record;
-this widens the CHECK constraint on ``monitoring_event.kind``. SQLite cannot
+A pack's calendar item for anti-drug antibodies could not be satisfied by any
+program record; this widens the CHECK constraint on ``monitoring_event.kind``
+by the kind named in ``frozen_kinds.json`` (section ``0005``). SQLite cannot
 alter a CHECK constraint in place, so there the table is rebuilt (batch mode).
+Revision 0012 drops the constraint: kinds are declared by the packs since.
 
 Downgrading refuses while such records exist: they are clinical records the
 older schema cannot hold, and the audit log points at them. Export the
@@ -16,6 +17,9 @@ Create Date: 2026-11-23 09:00:00.000000
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -24,11 +28,9 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-NEW_KIND = "anti-natalizumab-antibody"
-KINDS_0001 = (
-    "prescriber-assessment", "reauthorization", "disease-activity-assessment", "anti-jcv",
-    "mri", "labs", "re-information", "patient-alert-card", "discontinuation-follow-up",
-)  # fmt: skip
+_FROZEN = json.loads((Path(__file__).with_name("frozen_kinds.json")).read_text(encoding="utf-8"))
+NEW_KIND: str = _FROZEN["0005"]["monitoring_event.kind.added"]
+KINDS_0001: tuple[str, ...] = tuple(_FROZEN["0001"]["monitoring_event.kind"])
 KINDS_0005 = (*KINDS_0001, NEW_KIND)
 
 

@@ -1,0 +1,65 @@
+"""CLI start: ``rxguard check`` and ``rxguard ask`` as whole processes, against ``python -c "import json"``.
+
+Each command is spawned from the same interpreter as the baseline; the three are
+run in interleaved rounds (baseline, check, ask, baseline, ...) and each figure is
+the median wall time over the rounds, so a neighbour's burst on a shared machine
+slows all three alike. The ratio to the baseline is the figure the target is
+judged on (issue 17: at most 4x). The check is the README's example bundle; the
+question is the README's first ``ask`` example. Both answers are checked (exit
+status 0 and a non-empty answer) so a failing command cannot look fast.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLE = ROOT / "examples" / "natalizumab-ms-patient.json"
+QUESTION = "Does she still need to stay for an hour after her 20th Tysabri infusion?"
+TARGET_RATIO = 4.0
+RXGUARD = str(Path(sys.executable).with_name("rxguard"))  # the console script a user runs
+
+COMMANDS: dict[str, list[str]] = {
+    "python_import_json": [sys.executable, "-c", "import json"],
+    "check": [
+        RXGUARD, "check", "--drug", "Tysabri", "--bundle", str(BUNDLE),
+        "--at", "2026-01-05", "--jurisdiction", "US",
+    ],
+    "ask": [RXGUARD, "ask", QUESTION],
+}  # fmt: skip
+
+
+def _once(argv: list[str]) -> float:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, env=env, cwd=ROOT, check=False)
+    took = time.perf_counter() - start
+    if done.returncode not in (0, 1) or not done.stdout.strip():  # check exits 1 on a hold or worse
+        raise RuntimeError(f"{' '.join(argv[:2])} failed ({done.returncode}): {done.stderr.decode()[-400:]}")
+    return took
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    rounds = 5 if quick else 15
+    for argv in COMMANDS.values():  # warm the file cache and the compiled bytecode
+        _once(argv)
+    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    for _ in range(rounds):
+        for name, argv in COMMANDS.items():
+            times[name].append(_once(argv))
+    base = statistics.median(times["python_import_json"])
+    figures: dict[str, Any] = {"rounds": rounds, "python_import_json_s": round(base, 3)}
+    for name in ("check", "ask"):
+        median = statistics.median(times[name])
+        figures[f"{name}_s"] = round(median, 3)
+        figures[f"{name}_vs_python"] = round(median / base, 1)
+        figures[f"{name}_met_target"] = median / base <= TARGET_RATIO
+    figures["target_vs_python"] = TARGET_RATIO
+    figures["load_average"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return figures
