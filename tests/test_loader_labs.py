@@ -121,3 +121,14 @@ def test_evidence_must_be_a_lab_or_a_declared_event(pack_dir: Path) -> None:
     (pack_dir / "schedule.yaml").write_text(schedule.replace("events:", "event:"))
     with pytest.raises(PackError, match="expected exactly these top-level keys: dosing and monitoring"):
         load_pack(pack_dir)
+
+
+def test_a_service_loads_packs_without_the_unit_check_and_validation_asks_it(pack_dir: Path) -> None:
+    """``load_all`` (what a service serves from) skips the UCUM question; ``load_pack`` asks it."""
+    append(
+        pack_dir / "labs.yaml",
+        '- {id: titre, display: Titre, kind: numeric, unit: mg per litre, sources: [{source: T1, section: "§5"}]}\n',
+    )
+    assert load_pack(pack_dir, check_units=False).labs["titre"].unit == "mg per litre"
+    with pytest.raises(PackError, match="lab titre: unit 'mg per litre' is not a UCUM unit"):
+        load_pack(pack_dir)

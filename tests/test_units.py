@@ -96,3 +96,16 @@ def test_converting_there_and_back_gives_the_value(value: float, pair: tuple[str
     there = convert(value, *pair)
     back = convert(there, pair[1], pair[0])
     assert math.isclose(back, value, rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("code", sorted(units.KNOWN_UCUM))
+def test_every_code_read_without_the_registry_is_ucum_to_the_registry(code: str) -> None:
+    """The fast path's table cannot hold a code the UCUM registry would refuse."""
+    units._quantity.cache_clear()
+    assert units._quantity(code) is not None
+    assert parse(code).ucum == code
+
+
+def test_a_record_in_the_labs_own_unit_reads_the_same_as_one_converted() -> None:
+    assert convert(2.5, parse("mg/dL"), "mg/dL") == 2.5
+    assert math.isclose(convert(25.0, parse("g/L"), "g/dL"), 2.5)

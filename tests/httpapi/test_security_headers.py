@@ -61,10 +61,12 @@ def test_hsts_outside_development(database: TestDatabase, tmp_path: Path) -> Non
             assert int(hsts.split("=")[1].split(";")[0]) >= 31536000
 
 
-def test_the_api_documentation_page_may_load_its_cdn_but_is_never_framed(database: TestDatabase) -> None:
+def test_the_api_documentation_pages_load_from_this_site_only_and_are_never_framed(database: TestDatabase) -> None:
     with TestClient(create_app(ServerSettings(database_url=database.url))) as client:
-        csp = client.get("/docs").headers["content-security-policy"]
-    assert "frame-ancestors 'none'" in csp and "https://cdn.jsdelivr.net" in csp
+        for path in ("/docs", "/redoc"):
+            csp = client.get(path).headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp
+            assert "http" not in csp and "script-src" not in csp
 
 
 def test_no_template_has_inline_script_or_style() -> None:

@@ -24,6 +24,7 @@ from sqlalchemy import Engine, create_engine, event
 from starlette.concurrency import run_in_threadpool
 
 import rxguard
+from rxguard.api.docs import install_docs
 from rxguard.api.headers import SecurityHeadersMiddleware
 from rxguard.api.log import configure_logging
 from rxguard.api.metrics import make_metrics
@@ -102,6 +103,8 @@ def create_app(settings: ServerSettings | None = None, *, clock: Callable[[], da
         description=DESCRIPTION,
         generate_unique_id_function=_operation_id,
         lifespan=_lifespan_for(settings),
+        docs_url=None,
+        redoc_url=None,
     )
     engine = make_engine(settings)
     sessions = session_factory(engine)
@@ -129,6 +132,7 @@ def create_app(settings: ServerSettings | None = None, *, clock: Callable[[], da
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_docs(app)  # /docs and /redoc from the vendored Swagger UI and ReDoc
     install_web(app)  # the web application's pages at / (see rxguard.web)
     app.add_middleware(
         RequestContextMiddleware,
@@ -191,14 +195,39 @@ def _replay_cache(
 
 
 def _register_problem_schema(app: FastAPI) -> None:
-    """Make ``#/components/schemas/Problem`` part of the OpenAPI document."""
+    """Make ``#/components/schemas/Problem`` part of the OpenAPI document, and every schema reachable.
+
+    A request body given as ``Model.model_json_schema()`` carries its own ``$defs`` and refers to
+    them as ``#/$defs/Name``, which resolves against the document's root, where there is nothing:
+    those definitions move to ``components/schemas`` and the references follow them.
+    """
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = original()
-            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["Problem"] = Problem.model_json_schema()
+            _hoist_defs(schema, components)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _hoist_defs(node: Any, components: dict[str, Any]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _hoist_defs(item, components)
+        return
+    if not isinstance(node, dict):
+        return
+    for name, definition in (node.pop("$defs", None) or {}).items():
+        _hoist_defs(definition, components)
+        if components.setdefault(name, definition) != definition:
+            raise ValueError(f"two different schemas are both named {name!r} in the OpenAPI document")
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        node["$ref"] = "#/components/schemas/" + ref.removeprefix("#/$defs/")
+    for value in list(node.values()):
+        _hoist_defs(value, components)

@@ -8,9 +8,10 @@ or last-resort 500 answered before the application runs carries them:
   one small script file), ``frame-ancestors 'none'`` (no page can be framed,
   so no clickjacking), ``base-uri 'none'``, ``form-action 'self'`` and
   ``object-src 'none'``. The interactive API documentation (``/docs``,
-  ``/redoc``) is FastAPI's page, which loads Swagger UI or ReDoc from a CDN
-  with an inline start-up script; it gets a policy that allows exactly that
-  and still forbids framing. It shows no patient data.
+  ``/redoc``, see :mod:`rxguard.api.docs`) loads only rxguard's own copies of
+  Swagger UI and ReDoc; its policy adds inline styles (ReDoc writes its
+  ``<style>`` elements at run time) and ``blob:`` workers (ReDoc's search),
+  still no other site and no inline script. It shows no patient data.
 * ``X-Content-Type-Options: nosniff`` and ``X-Frame-Options: DENY`` (for
   browsers without ``frame-ancestors``).
 * ``Referrer-Policy: same-origin`` — page URLs carry patient keys; they never
@@ -32,12 +33,9 @@ CSP = (
 )
 DOCS_CSP = (
     "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'; "
-    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "worker-src 'self' blob:"
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; worker-src 'self' blob:"
 )
-DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+DOCS_PATHS = frozenset({"/docs", "/redoc"})
 HSTS = "max-age=31536000; includeSubDomains"
 
 

@@ -20,20 +20,34 @@ request before the framework reads it:
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 import time
 import uuid
+from http import HTTPStatus
 from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rxguard.api.metrics import Metrics
+from rxguard.api.negotiation import prefers_html
 from rxguard.api.problems import INTERNAL_DETAIL, PROBLEM_JSON, problem_bytes
 
 _GOOD_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 log = structlog.get_logger("rxguard.access")
+
+
+def plain_error_page(status: int, detail: str, request_id: str) -> bytes:
+    """The page a browser gets when the request failed before or outside the application (413, 504, 500)."""
+    title = html.escape(HTTPStatus(status).phrase)
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title} · rxguard</title>'
+        '<link rel="stylesheet" href="/static/app.css"></head><body><main id="main" class="panel narrow">'
+        f"<h1>{title}</h1><p>{html.escape(detail)}.</p><p>Request id: <code>{html.escape(request_id)}</code></p>"
+        '<p><a class="button" href="/">Back to the dashboard</a></p></main></body></html>'
+    ).encode()
 
 
 class _BodyTooLarge(Exception):
@@ -83,13 +97,17 @@ class RequestContextMiddleware:
             await send(message)
 
         async def answer(status: int, slug: str, detail: str) -> None:
-            body = problem_bytes(status, slug, detail, instance=scope.get("path"), request_id=rid)
+            if prefers_html((_header(scope, b"accept") or b"").decode("latin-1")):
+                body, media = plain_error_page(status, detail, rid), b"text/html; charset=utf-8"
+            else:
+                body = problem_bytes(status, slug, detail, instance=scope.get("path"), request_id=rid)
+                media = PROBLEM_JSON.encode()
             await send_wrapper(
                 {
                     "type": "http.response.start",
                     "status": status,
                     "headers": [
-                        (b"content-type", PROBLEM_JSON.encode()),
+                        (b"content-type", media),
                         (b"content-length", str(len(body)).encode()),
                     ],
                 }

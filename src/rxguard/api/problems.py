@@ -8,11 +8,15 @@ traceback: the traceback goes to the log under the same request id).
 
 Validation errors list where and what, never the rejected input: a bad
 request body may be a patient record.
+
+A browser that asks for a page (``Accept: text/html`` ranked first) gets the
+same problem as an HTML page in the web application's layout and language
+instead (:mod:`rxguard.api.negotiation`); every other client gets the JSON.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -26,6 +30,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from rxguard.api.negotiation import prefers_html
 from rxguard.errors import (
     AccessDeniedError,
     AuditChainError,
@@ -108,10 +113,19 @@ def request_id_of(request: Request) -> str | None:
     return rid if isinstance(rid, str) else None
 
 
+#: ``(request, status, slug, detail, headers) -> Response``: the HTML error page for a browser,
+#: installed by the web application on ``app.state.error_page`` (see rxguard.web.errors).
+ErrorPage = Callable[[Request, int, str, str, dict[str, str] | None], Response]
+
+
 def problem_response(
     request: Request, status: int, slug: str, detail: str, *,
     headers: dict[str, str] | None = None, **extra: Any,
 ) -> Response:  # fmt: skip
+    """The problem document, or for a browser that asked for a page, the same problem as a page."""
+    page: ErrorPage | None = getattr(request.app.state, "error_page", None)
+    if page is not None and prefers_html(request.headers.get("accept")):
+        return page(request, status, slug, detail, headers)
     body = problem_body(status, slug, detail, instance=request.url.path, request_id=request_id_of(request), **extra)
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 

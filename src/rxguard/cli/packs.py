@@ -26,7 +26,7 @@ def _selected(paths: list[Path] | None) -> dict[str, Pack]:
     if paths:
         loaded = [load_pack(p) for p in paths]
         return {p.name: p for p in loaded}
-    return load_all()
+    return {name: load_pack(path) for name, path in sorted(discover_pack_paths().items())}
 
 
 def register(app: typer.Typer) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
@@ -69,14 +70,8 @@ class Lab(Strict):
     review_note: str = ""
 
     @model_validator(mode="after")
-    def _unit_is_ucum(self) -> Lab:
-        if self.unit:
-            try:
-                ucum = units.parse(self.unit).ucum
-            except units.UnitError as exc:
-                raise ValueError(f"unit {self.unit!r} is not a UCUM unit ({exc}); write it in UCUM") from None
-            if ucum != self.unit:
-                raise ValueError(f"unit {self.unit!r} is not a UCUM unit; write it in UCUM: {ucum!r}")
+    def _unit_fits_kind(self) -> Lab:
+        # Whether the unit is UCUM is asked by unit_problems (the UCUM registry costs seconds to build).
         if self.kind != "numeric" and self.unit:
             raise ValueError(f"a {self.kind} lab has no unit; remove unit {self.unit!r}")
         if self.kind != "qualitative" and any((self.values.positive, self.values.negative, self.values.indeterminate)):
@@ -166,3 +161,25 @@ def check_confounded_rule(pack: Pack, where: str, pred: LabConfounded) -> Iterat
             f"{where}: lab_confounded {pred.model_dump(exclude_none=True)} is not a confounder labs.yaml declares "
             f"for {pred.test!r}; declare it there with its sources"
         )
+
+
+def unit_problems(labs: Mapping[str, Lab], where: Path) -> list[str]:
+    """Each lab whose unit is not written in UCUM, with the UCUM form to write where one can be read.
+
+    Asked by ``load_pack(..., check_units=True)``: ``rxguard packs validate``, the pack tests and
+    the vignette plugin. A running service loads its packs without it (building the UCUM
+    registry costs seconds at every start); a unit that slipped through makes every result of
+    that lab "could not verify", never a silent pass.
+    """
+    problems = []
+    for lab in labs.values():
+        if not lab.unit:
+            continue
+        try:
+            ucum = units.parse(lab.unit).ucum
+        except units.UnitError as exc:
+            problems.append(f"{where}: lab {lab.id}: unit {lab.unit!r} is not a UCUM unit ({exc}); write it in UCUM")
+            continue
+        if ucum != lab.unit:
+            problems.append(f"{where}: lab {lab.id}: unit {lab.unit!r} is not a UCUM unit; write it in UCUM: {ucum!r}")
+    return problems

@@ -29,7 +29,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from rxguard.errors import PackError
 from rxguard.knowledge.files import PACK_FILES, VIGNETTE_DIR, VIGNETTE_MODEL, file_names, model_of
-from rxguard.knowledge.labs import Lab, ProgramEvent
+from rxguard.knowledge.labs import Lab, ProgramEvent, unit_problems
 from rxguard.knowledge.schema import (
     Conflict,
     DosingSchedule,
@@ -253,8 +253,13 @@ def _unique(path: Path, items: Iterable[Any], what: str) -> dict[str, Any]:
     return out
 
 
-def load_pack(path: Path) -> Pack:
-    """Load and validate one pack folder; raise PackError naming file, line and field."""
+def load_pack(path: Path, *, check_units: bool = True) -> Pack:
+    """Load and validate one pack folder; raise PackError naming file, line and field.
+
+    ``check_units`` also asks whether every lab unit is UCUM (seconds, for the UCUM registry);
+    the packs a process serves from (:func:`load_all`) are loaded without it, since
+    ``rxguard packs validate`` and the pack tests ask it before a pack ships.
+    """
     path = Path(path)
     if not (path / "pack.yaml").is_file():
         raise PackError(f"{path}: not a knowledge pack (no pack.yaml); point to a pack folder")
@@ -328,6 +333,8 @@ def load_pack(path: Path) -> Pack:
         events=_unique(path / "schedule.yaml", loaded["events"], "event"),
     )
     problems = check_references(pack)
+    if check_units:
+        problems += unit_problems(pack.labs, path / "labs.yaml")
     if problems:
         raise PackError("\n".join(problems))
     return pack
@@ -358,7 +365,7 @@ def discover_pack_paths() -> dict[str, Path]:
 @functools.lru_cache(maxsize=1)
 def load_all() -> dict[str, Pack]:
     """Every registered pack, loaded once per process."""
-    return {name: load_pack(path) for name, path in sorted(discover_pack_paths().items())}
+    return {name: load_pack(path, check_units=False) for name, path in sorted(discover_pack_paths().items())}
 
 
 def get_pack(name: str) -> Pack:

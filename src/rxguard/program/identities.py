@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, or_, select
+from sqlalchemy import Connection, Select
 from sqlalchemy.orm import Session
 
 from rxguard.errors import ConflictError, InputError, NotFoundError
 from rxguard.program.common import flush_or_conflict, patient, prescriber, require_aware
-from rxguard.store import audit
+from rxguard.store import audit, identity_reads
 from rxguard.store.identity_models import ExternalIdentity
 from rxguard.store.models import Patient, Prescriber
 
@@ -81,15 +81,7 @@ def _clean(namespace: Namespace, identifier: Identifier) -> tuple[str, str, str,
 
 
 def _taken(session: Session, kind: str, issuer: str, tenant: str, system: str, value: str) -> bool:
-    return (
-        session.execute(
-            select(ExternalIdentity.id).where(
-                ExternalIdentity.party_kind == kind, ExternalIdentity.issuer == issuer,
-                ExternalIdentity.tenant == tenant, ExternalIdentity.system == system, ExternalIdentity.value == value,
-            )
-        ).first()
-        is not None
-    )  # fmt: skip
+    return identity_reads.taken(session, kind, issuer, tenant, system, value)
 
 
 def link_patient(
@@ -148,12 +140,8 @@ def unlink(session: Session, *, identity_id: str, at: datetime, actor: str) -> N
 def list_links(
     session: Session, *, patient_key: str | None = None, issuer: str | None = None
 ) -> list[ExternalIdentity]:
-    query = select(ExternalIdentity).order_by(ExternalIdentity.created_at, ExternalIdentity.id)
-    if patient_key is not None:
-        query = query.where(ExternalIdentity.patient_id == patient(session, patient_key).id)
-    if issuer is not None:
-        query = query.where(ExternalIdentity.issuer == issuer)
-    return list(session.execute(query).scalars())
+    patient_id = patient(session, patient_key).id if patient_key is not None else None
+    return identity_reads.links(session, patient_id=patient_id, issuer=issuer)
 
 
 def identity_out(session: Session, row: ExternalIdentity) -> dict[str, Any]:
@@ -179,14 +167,7 @@ def identity_out(session: Session, row: ExternalIdentity) -> dict[str, Any]:
 def patient_ids_for(namespace: Namespace, identifiers: Iterable[Identifier]) -> Select[Any]:
     """The program patient ids these identifiers are linked to in this namespace (a sub-query)."""
     pairs = [(i.system, i.value) for i in identifiers if i.system != PATIENT_KEY_SYSTEM]
-    query = select(ExternalIdentity.patient_id).where(
-        ExternalIdentity.party_kind == "patient",
-        ExternalIdentity.issuer == namespace.issuer,
-        ExternalIdentity.tenant == namespace.tenant,
-    )
-    if not pairs:
-        return query.where(ExternalIdentity.id.is_(None))
-    return query.where(or_(*((ExternalIdentity.system == s) & (ExternalIdentity.value == v) for s, v in pairs)))
+    return identity_reads.patient_ids_for(namespace.issuer, namespace.tenant, pairs)
 
 
 def resolve_patient(
@@ -203,25 +184,16 @@ def resolve_patient(
     keys: set[str] = set()
     if namespace is None:
         own = [i.value for i in identifiers if i.system == PATIENT_KEY_SYSTEM]
-        if own:
-            keys |= set(reader.execute(select(Patient.key).where(Patient.key.in_(own))).scalars())
+        keys |= identity_reads.patient_keys(reader, keys=own)
         namespace = Namespace(LOCAL_ISSUER)
     linked = patient_ids_for(namespace, identifiers)
-    keys |= set(reader.execute(select(Patient.key).where(Patient.id.in_(linked))).scalars())
+    keys |= identity_reads.patient_keys(reader, linked=linked)
     return keys.pop() if len(keys) == 1 else None
 
 
 def resolve_prescriber(reader: Session | Connection, namespace: Namespace, identifier: Identifier) -> str | None:
-    row = reader.execute(
-        select(Prescriber.key)
-        .join(ExternalIdentity, ExternalIdentity.prescriber_id == Prescriber.id)
-        .where(
-            ExternalIdentity.party_kind == "prescriber", ExternalIdentity.issuer == namespace.issuer,
-            ExternalIdentity.tenant == namespace.tenant, ExternalIdentity.system == identifier.system,
-            ExternalIdentity.value == identifier.value,
-        )
-    ).first()  # fmt: skip
-    return None if row is None else str(row[0])
+    return identity_reads.prescriber_key(reader, namespace.issuer, namespace.tenant, identifier.system,
+                                         identifier.value)  # fmt: skip
 
 
 def identifiers_of(resource: Any) -> list[Identifier]:

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
 from rxguard.web.routes import ROUTERS
+from rxguard.web.routing import problem_page
 from rxguard.web.settings import WebSettings
 from rxguard.web.templating import STATIC
 
@@ -35,6 +36,7 @@ def web_application(app: FastAPI) -> FastAPI:
 def install(app: FastAPI, settings: WebSettings | None = None) -> None:
     """Serve the web pages from ``app`` (at ``/``, ``/patients``, …, static files at ``/static``)."""
     app.state.web_settings = settings or WebSettings()
+    app.state.error_page = problem_page  # a browser's error answers are pages (rxguard.api.problems)
     pages = web_application(app)
     paths: dict[str, set[str]] = {}
     for router in ROUTERS:

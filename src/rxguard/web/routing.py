@@ -12,6 +12,7 @@ that may not act (403), a refused CSRF token (403) or a sign-in needed
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
@@ -20,8 +21,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from rxguard.errors import AccessDeniedError, NotFoundError, RxguardError, UnknownDrugError
-from rxguard.web.context import PageContext, SignInRequiredError, public_context
-from rxguard.web.security import CsrfRefusedError
+from rxguard.web.context import PageContext, SignInRequiredError, now_of, public_context, web_settings
+from rxguard.web.i18n import pick_language, translator
+from rxguard.web.security import LANG_COOKIE, CsrfRefusedError, csrf_token
 from rxguard.web.templating import render
 
 
@@ -40,6 +42,31 @@ def _context_for(request: Request) -> PageContext:
 def error_page(request: Request, status: int, title_key: str, message: str) -> Response:
     ctx = _context_for(request)
     return render(ctx, "error.html", status_code=status, title=ctx.t(title_key), message=message)
+
+
+def _context_even_without_database(request: Request) -> PageContext:
+    """The page context; when the database is what failed, one without a signed-in user."""
+    try:
+        return _context_for(request)
+    except Exception:  # the database is down or refusing: the error page must still be shown
+        lang = pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+        return PageContext(request=request, user=None, display_name="", lang=lang, t=translator(lang),
+                           csrf=csrf_token(request, signed_in=False), now=now_of(request),
+                           zone=web_settings(request).zone)  # fmt: skip
+
+
+def problem_page(request: Request, status: int, slug: str, detail: str, headers: dict[str, str] | None) -> Response:
+    """An API problem as a page, for a browser that asked for HTML (see rxguard.api.negotiation).
+
+    The words come from the interface strings (``problem.<slug>``) in the reader's language; a
+    problem without its own words shows the API's detail, which says what is wrong and what to do.
+    """
+    ctx = _context_even_without_database(request)
+    title = ctx.t(f"problem.status-{status}", default=HTTPStatus(status).phrase)
+    message = ctx.t(f"problem.{slug}", default=detail)
+    response = render(ctx, "error.html", status_code=status, title=title, message=message)
+    response.headers.update(headers or {})
+    return response
 
 
 def _handle(request: Request, exc: Exception) -> Response:
