@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from rxguard.access import create_token, create_user
-from rxguard.program.demo import NATALIZUMAB_NO, load_demo
+from rxguard.program.demo import load_demo, ordinary_answers
 from rxguard.store import transaction
 from rxguard.store.models import Authorization, MonitoringEvent, Patient
 from rxguard.store.testing import TestDatabase
@@ -39,7 +39,7 @@ def authorizations_of(database: TestDatabase, patient: str) -> int:
         )  # fmt: skip
 
 
-DOSE = {"patient": "pat_bob", "answers": NATALIZUMAB_NO}
+DOSE = {"patient": "pat_bob", "answers": ordinary_answers("touch")}
 
 
 def test_a_retried_authorization_gets_the_first_answer_and_makes_no_second_decision(
@@ -49,7 +49,9 @@ def test_a_retried_authorization_gets_the_first_answer_and_makes_no_second_decis
     before = authorizations_of(demo, "pat_bob")
     first = client.post("/api/v1/authorizations", json=DOSE, headers=headers)
     assert first.status_code == 201, first.text
-    reordered = orjson.dumps({"answers": NATALIZUMAB_NO, "patient": "pat_bob"})  # same request, other spelling
+    reordered = orjson.dumps(
+        {"answers": ordinary_answers("touch"), "patient": "pat_bob"}
+    )  # same request, other spelling
     again = client.post(
         "/api/v1/authorizations", content=reordered, headers={**headers, "Content-Type": "application/json"}
     )
@@ -62,7 +64,7 @@ def test_the_same_key_for_a_different_request_is_409_and_does_nothing(client: Te
     headers = {**bearer(demo, "nina", "nurse", site_key="site_north"), "Idempotency-Key": "visit-key-1"}
     assert client.post("/api/v1/authorizations", json=DOSE, headers=headers).status_code == 201
     before = authorizations_of(demo, "pat_bob")
-    other = {**DOSE, "answers": {**NATALIZUMAB_NO, "steroid-use": True}}
+    other = {**DOSE, "answers": {**ordinary_answers("touch"), "steroid-use": True}}
     response = client.post("/api/v1/authorizations", json=other, headers=headers)
     assert response.status_code == 409, response.text
     assert response.json()["type"].endswith("idempotency-key-reused")

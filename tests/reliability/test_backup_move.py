@@ -33,7 +33,7 @@ from rxguard.access import create_token, create_user
 from rxguard.access.scope import assign_site
 from rxguard.cli import run
 from rxguard.program import authorization
-from rxguard.program.demo import NATALIZUMAB_NO, load_demo
+from rxguard.program.demo import load_demo, ordinary_answers
 from rxguard.store import audit, transaction
 from rxguard.store.models import Base
 from rxguard.store.testing import TestDatabase
@@ -109,7 +109,7 @@ def test_a_program_moves_to_the_other_engine_and_matches_entry_by_entry(
 
     with transaction(after_db.factory) as s:
         authorization.authorize_dose(s, site_key="site_north", patient_key="pat_amy", at=AT + timedelta(days=1),
-                                     answers=NATALIZUMAB_NO, actor="nurse_after_move")  # fmt: skip
+                                     answers=ordinary_answers("touch"), actor="nurse_after_move")  # fmt: skip
     with transaction(after_db.factory) as s:
         report = audit.verify(s)
     assert report.ok and report.entries == len(snapshot["audit_entry"]) + 1

@@ -39,6 +39,15 @@ def demo_files() -> list[DemoFile]:
     return files
 
 
+def ordinary_answers(program_id: str) -> dict[str, bool]:
+    """The checklist answers of an ordinary demo visit in ``program_id`` (its pack's ``demo.yaml``)."""
+    for demo in demo_files():
+        for plan in demo.programs:
+            if plan.program == program_id:
+                return dict(plan.answers)
+    raise LookupError(f"no demo data for program {program_id!r}")
+
+
 def _participants(s: Session, at: datetime, programs: list[DemoProgram]) -> None:
     for key, name in ((PRESCRIBER, "Dr Ada Lovelace"), ("dr_ben", "Dr Ben Carter")):
         people.register_prescriber(s, key=key, name=name, at=at, actor=ADMIN)
