@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar, Union
@@ -190,7 +191,7 @@ def predicate(key: str) -> Callable[[type[_N]], type[_N]]:
     return register
 
 
-class Node:
+class Node(ABC):
     """What every condition node provides (see the section comment)."""
 
     key: ClassVar[str]
@@ -198,8 +199,9 @@ class Node:
     def kind(self) -> str:
         return self.key
 
-    def compile(self) -> Pred:  # pragma: no cover - every registered class overrides it
-        raise NotImplementedError(f"{type(self).__name__}.compile")
+    @abstractmethod
+    def compile(self) -> Pred:
+        """The node as a predicate over the assessment context (every registered class defines it)."""
 
     def triggers(self) -> frozenset[str] | None:
         """Data keys of which at least one must be present for the node to hold (``None``: no such key)."""
