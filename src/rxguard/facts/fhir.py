@@ -603,8 +603,6 @@ def _quantity_in(
         if not fallback:
             return None, "", f"{where.label}: {field} {raw:g} has no unit, so it cannot be compared"
         code = fallback
-    if (code or "").strip() == canonical or (not code and (text or "").strip() == canonical):
-        return float(raw), sent, ""  # already in the lab's UCUM unit: nothing to convert
     try:
         unit = units.parse(code, text, enzyme_activity=canonical == "U/L")
         return units.convert(float(raw), unit, canonical), sent, ""
