@@ -10,6 +10,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 
+#: The largest whole number an integer column holds on every engine (PostgreSQL ``integer``).
+INTEGER_MAX = 2**31 - 1
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """An aware UTC date-time in, an aware UTC date-time out, on every engine.
 
