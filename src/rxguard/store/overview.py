@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from rxguard.store.models import (
@@ -32,14 +32,15 @@ from rxguard.store.models import (
     ScheduleItem,
     Site,
 )
+from rxguard.store.types import PatientIds
 
-Scope = Select[Any] | None
+Scope = PatientIds | None
 """The patients a caller may see, as a sub-query of patient ids; None is every patient."""
 
 INFUSABLE_STATUSES = ("authorized", "cleared", "overridden")
 
 
-def only_patient(patient_id: str) -> Select[Any]:
+def only_patient(patient_id: str) -> PatientIds:
     """A scope of one patient."""
     return select(Patient.id).where(Patient.id == patient_id)
 
