@@ -111,6 +111,8 @@ def test_enroll_with_consent_then_authorize_hold_clear_and_infuse(browser: Any, 
 
     kim.goto(decision_url)
     assert "YOU MAY INFUSE" in kim.locator("#verdict").inner_text()
+    kim.get_by_label("Product code on the carton (NDC)").fill("64406-008-01")
+    kim.get_by_label("Vial expiry date").fill("2027-06-30")
     kim.get_by_label("Lot number").fill("TY2026-031")
     kim.get_by_label("Dose", exact=True).fill("300")
     kim.get_by_label("Volume (mL)").fill("100")
