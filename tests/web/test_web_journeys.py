@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ ANSWERED = {"en": "en", "zh": "zh-Hans"}
 class Served:
     url: str
     database: Path
+    clock: list[datetime]  # the server's "now"; the day moves it on as the hours pass
 
 
 @pytest.fixture
@@ -45,9 +47,10 @@ def served(demo_template: Path, tmp_path: Path) -> Iterator[Served]:
     database = tmp_path / "journey.db"
     shutil.copy(demo_template, database)
     settings = ServerSettings(database_url=f"sqlite:///{database}", log_level="WARNING")
-    server = LiveServer(create_app(settings, clock=lambda: NOW))
+    clock = [NOW]
+    server = LiveServer(create_app(settings, clock=lambda: clock[0]))
     url = server.start()
-    yield Served(url, database)
+    yield Served(url, database, clock)
     server.stop()
 
 
@@ -102,6 +105,12 @@ class Day:
         page.locator("header.top nav").get_by_role("link", name=self.t(f"nav.{key}"), exact=True).click()
         page.wait_for_load_state()
 
+    def at(self, hour: int, minute: int = 0) -> None:
+        """The day moves on: the server's clock shows ``hour:minute`` UTC on 2026-03-02 from now on."""
+        moved = NOW.replace(hour=hour, minute=minute)
+        assert moved >= self.served.clock[0]
+        self.served.clock[0] = moved
+
     def notice(self, page: Any, key: str) -> None:
         assert self.t(f"notice.{key}") in page.locator(".notice").inner_text()
 
@@ -126,17 +135,24 @@ class Day:
     def verdict(self, page: Any) -> str:
         return page.locator("#verdict .verdict-word").inner_text().strip()
 
-    def record_infusion(self, page: Any, *, product: str, lot: str, dose: str = "300", volume: str = "100") -> None:
-        """Fill the infusion form in the site's local time (the demo sites keep UTC+0 in March) and record it."""
+    def fill_bag(self, form: Any, *, product: str, code: str, lot: str, prepared: str = "2026-03-02T11:30") -> None:
+        """The vial from its carton and the bag as prepared; the infusion from 12:00 to 13:00 in the site's time
+        (the demo sites keep UTC+0 in March, so the server's 12:00 UTC is 12:00 there)."""
+        t = self.t
+        form.get_by_label(t("infusion.product"), exact=True).select_option(product)
+        form.get_by_label(t("vial.product-code")).fill(code)
+        form.get_by_label(t("vial.expires")).fill("2027-06-30")
+        form.get_by_label(t("infusion.lot")).fill(lot)
+        form.get_by_label(t("infusion.dose"), exact=True).fill("300")
+        form.get_by_label(t("infusion.volume")).fill("100")
+        form.get_by_label(t("infusion.prepared")).fill(prepared)
+        form.get_by_label(t("infusion.started")).fill("2026-03-02T12:00")
+        form.get_by_label(t("infusion.stopped")).fill("2026-03-02T13:00")
+
+    def record_infusion(self, page: Any, **bag: str) -> None:
+        """Record the infusion while the patient is still observed (the observation's end comes later)."""
         form = page.locator("#infusion")
-        form.get_by_label(self.t("infusion.product")).select_option(product)
-        form.get_by_label(self.t("infusion.lot")).fill(lot)
-        form.get_by_label(self.t("infusion.dose"), exact=True).fill(dose)
-        form.get_by_label(self.t("infusion.volume")).fill(volume)
-        form.get_by_label(self.t("infusion.prepared")).fill("2026-03-02T11:30")
-        form.get_by_label(self.t("infusion.started")).fill("2026-03-02T12:00")
-        form.get_by_label(self.t("infusion.stopped")).fill("2026-03-02T13:00")
-        form.get_by_label(self.t("infusion.observation")).fill("2026-03-02T14:00")
+        self.fill_bag(form, **bag)
         form.locator("#bag-ok").wait_for()  # the live check passed before anything is sent
         form.get_by_role("button", name=self.t("infusion.submit")).click()
         page.wait_for_url("**/patients/*?notice=infused")
@@ -217,8 +233,10 @@ def test_the_nurse_checks_her_patients_through_a_stop_and_a_hold_and_records_bot
     day.checklist(nina)
     assert day.verdict(nina) == t("verdict.authorized")
     day.shot(nina, "authorized")
-    day.record_infusion(nina, product="tysabri", lot="TY2026-101")
-    assert nina.locator(".timeline .tl-kind", has_text=t("kind.infusion")).count() >= 1
+    day.record_infusion(nina, product="tysabri", code="64406-008-01", lot="TY2026-101")
+    nina.locator(".timeline li", has_text=t("kind.infusion")).first.locator("a[href^='/authorizations/']").click()
+    assert nina.locator("#infusion-recorded").is_visible()
+    assert nina.locator("#observation-pending").count() == 0  # her 28th dose: no observation is required
 
     day.nav(nina, "dashboard")
     nina.locator("#panel-today li", has_text="Gus Wang").get_by_role("link", name=t("today.start")).click()
@@ -239,9 +257,20 @@ def test_the_nurse_checks_her_patients_through_a_stop_and_a_hold_and_records_bot
     day.nav(nina, "dashboard")
     ready = nina.locator("#panel-today .ready-list li", has_text="Gus Wang")
     assert ready.count() == 1
+    day.at(13, 5)  # the infusion ran from 12:00 to 13:00; she records it as he is observed
     ready.get_by_role("link", name=t("today.record")).click()
     assert day.verdict(nina) == t("verdict.cleared")
-    day.record_infusion(nina, product="tyruko", lot="TK2026-007")
+    day.record_infusion(nina, product="tyruko", code="EU/1/23/1745/001", lot="TK2026-007")
+    # His fourth dose: he is observed for an hour after it; the infusion's page asks for the end, which she records.
+    nina.locator(".timeline li", has_text=t("kind.infusion")).first.locator("a[href^='/authorizations/']").click()
+    assert nina.locator("#observation-pending").is_visible()
+    observation = nina.locator("#observation-form")
+    day.at(14, 5)
+    observation.get_by_label(t("observe.ended")).fill("2026-03-02T14:00")
+    observation.get_by_role("button", name=t("observe.submit")).click()
+    assert nina.locator("#observation-done").is_visible()
+    assert nina.locator("#observation-pending").count() == 0
+    day.shot(nina, "observed")
     day.nav(nina, "dashboard")
     assert nina.locator("#panel-today .ready-list li", has_text="Gus Wang").count() == 0
     day.shot(nina, "done")
@@ -264,7 +293,7 @@ def test_the_prescriber_lifts_a_stop_clears_holds_and_reauthorizes_with_the_stat
     day.shot(ada, "dashboard")
 
     day.nav(ada, "queue")
-    old = ada.locator("article.hold-card", has_text="2026-02-28")
+    old = ada.locator("article.hold-card", has_text="Gus Wang")  # the visit of two days ago
     assert old.count() == 1
     old.get_by_text(t("clear.defer"), exact=True).click()
     old.get_by_placeholder(t("clear.reason")).fill("infection under treatment; see again at the next visit")
@@ -359,13 +388,8 @@ def test_the_pharmacist_checks_the_bag_of_a_dose_and_reconciles_the_override_at_
     paul.locator("#panel-today .ready-list li", has_text="Amy Chen").get_by_role("link", name=t("today.record")).click()
     assert day.verdict(paul) == t("verdict.overridden")
     form = paul.locator("#infusion")
-    form.get_by_label(t("infusion.product")).select_option("tysabri")
-    form.get_by_label(t("infusion.lot")).fill("TY2026-044")
-    form.get_by_label(t("infusion.dose"), exact=True).fill("300")
-    form.get_by_label(t("infusion.volume")).fill("100")
-    form.get_by_label(t("infusion.prepared")).fill("2026-02-27T09:00")
-    form.get_by_label(t("infusion.started")).fill("2026-03-02T12:00")
-    form.get_by_label(t("infusion.stopped")).fill("2026-03-02T13:00")
+    # Four days in the fridge since dilution: the live check refuses the bag before anything is sent.
+    day.fill_bag(form, product="tysabri", code="64406-008-01", lot="TY2026-044", prepared="2026-02-27T09:00")
     form.get_by_label(t("infusion.observation")).fill("2026-03-02T14:00")
     form.locator("#bag-refused").wait_for()
     assert t("infusion.will-refuse") in form.locator("#bag-check").inner_text()
