@@ -82,7 +82,7 @@ def test_site_staff_work_in_their_sites_zone_and_find_the_dose_ready_to_infuse(d
     day.context.clear_cookies()
 
     sign_in(day, "paul")
-    assert "Your site today, 2026-03-02" in day.locator(".page-head").inner_text()
+    assert "Your site today, 2 Mar 2026" in day.locator(".page-head").inner_text()
     today = day.locator("#panel-today")
     assert "site_north" not in today.inner_text()
     ready = today.locator(".ready-list li", has_text="Amy Chen")

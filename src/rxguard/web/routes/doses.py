@@ -396,7 +396,8 @@ def _check_bag(ctx: PageContext, authorization_id: str, values: dict[str, str]) 
         program_id = row.program_id
         preview = preview_infusion(session, request, at=ctx.now)
     refusals = _refusal_views(program_id, list(preview.refusals))
-    return render(ctx, "_bag_check.html", preview=preview, refusals=refusals, incomplete=False)
+    return render(ctx, "_bag_check.html", preview=preview, refusals=refusals, incomplete=False,
+                  program=get_program(program_id))  # fmt: skip
 
 
 # --------------------------------------------------------------------------- prescriber clearance
