@@ -40,6 +40,7 @@ def _bag(token: str, **changes: str) -> dict[str, str]:
         "dose": "300", "dose_unit": "mg", "diluent": "0.9% sodium chloride", "volume_ml": "100",
         "prepared_at": "2026-03-02T09:00", "storage": "refrigerated", "started_at": "2026-03-02T10:00",
         "stopped_at": "2026-03-02T11:00", "observation_end_at": "2026-03-02T12:00",
+        "product_code": "64406-008-01", "vial_expires_on": "2027-06-30",
     }  # fmt: skip
     form.update(changes)
     return form
