@@ -59,9 +59,12 @@ class ProgramForm(Strict):
 
 
 class Observation(Strict):
-    """Post-infusion observation the label requires for the first N infusions."""
+    """Post-infusion observation the label requires: after the first N infusions, or after every one.
 
-    first_infusions: int = Field(gt=0)
+    ``first_infusions`` left out means every infusion (a label that says "after each infusion").
+    """
+
+    first_infusions: int | None = Field(default=None, gt=0)
     minutes: int = Field(gt=0)
     sources: list[Citation] = Field(min_length=1)
 

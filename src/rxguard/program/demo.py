@@ -110,15 +110,17 @@ def _visit(s: Session, patient: DemoPatient, plan: DemoProgram, when: datetime, 
     if row.decision != "authorized":
         return row.decision
     dose = plan.dose
+    observed = get_program(patient.program).definition.observation
+    watch = timedelta(minutes=max(60, observed.minutes if observed else 0))  # as long as the program requires
     start = when + timedelta(minutes=30)
     stop = start + timedelta(minutes=60)
     request = InfusionRequest(
         authorization_id=row.id, idempotency_key=f"demo-{patient.key}-{row.dose_number}", product=dose.product,
         lot=f"LOT{2400 + row.dose_number}", dose=dose.amount, dose_unit=dose.unit, diluent=dose.diluent,
         volume_ml=dose.volume_ml, prepared_at=start - timedelta(hours=2), storage="refrigerated", started_at=start,
-        stopped_at=stop, observation_end_at=stop + timedelta(minutes=60),
+        stopped_at=stop, observation_end_at=stop + watch,
     )  # fmt: skip
-    record_infusion(s, request, at=stop + timedelta(minutes=60), actor=visit.actor)
+    record_infusion(s, request, at=stop + watch, actor=visit.actor)
     return row.decision
 
 

@@ -143,13 +143,18 @@ def _facts(visit: InfusionVisit) -> PatientFacts:
 
 def _observation_problem(program: Program, dose_number: int, request: InfusionRequest) -> str | None:
     rule = program.definition.observation
-    if rule is None or dose_number > rule.first_infusions:
+    if rule is None or (rule.first_infusions is not None and dose_number > rule.first_infusions):
         return None
     needed = request.stopped_at + timedelta(minutes=rule.minutes)
     if request.observation_end_at is None or request.observation_end_at < needed:
         sources = ", ".join(f"{c.source} {c.section}" for c in rule.sources)
+        which = (
+            f"is one of the first {rule.first_infusions}"
+            if rule.first_infusions is not None
+            else "is observed after every infusion in this program"
+        )
         return (
-            f"infusion {dose_number} is one of the first {rule.first_infusions}: observe for {rule.minutes} "
+            f"infusion {dose_number} {which}: observe for {rule.minutes} "
             f"minutes after it stops (until {needed.isoformat()}) and record the end of observation [{sources}]"
         )
     return None
