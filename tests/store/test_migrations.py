@@ -203,7 +203,10 @@ def test_0012_downgrade_refuses_what_the_older_schema_cannot_hold_and_changes_no
         try:
             with pytest.raises(RuntimeError, match="cannot downgrade below 0012"):
                 command.downgrade(config, "0011")
-            assert current_revision(db.engine) == ScriptDirectory.from_config(config).get_current_head()
+            # 0012 itself refused and changed nothing (a later revision may or may not have gone down first,
+            # depending on whether the dialect runs the whole downgrade in one transaction)
+            assert current_revision(db.engine) in ("0012", ScriptDirectory.from_config(config).get_current_head())
+            upgrade(db.engine)
             assert _measurements(db, [row_id]) == {row_id: case["measurements"]}
         finally:
             with db.engine.begin() as connection:

@@ -21,11 +21,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, cast
 
-import yaml as pyyaml
 from pydantic import TypeAdapter, ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
 from rxguard.errors import PackError
 from rxguard.knowledge.files import PACK_FILES, VIGNETTE_DIR, VIGNETTE_MODEL, file_names, model_of
@@ -47,7 +43,6 @@ from rxguard.knowledge.schema import (
 )
 
 ENTRY_POINT_GROUP = "rxguard.packs"
-_FastLoader: Any = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -95,43 +90,54 @@ class Pack:
                 yield vfile, index, vignette
 
 
-def _yaml() -> YAML:
+def _yaml() -> Any:
+    from ruamel.yaml import YAML  # only to name the line of a validation error
+
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     return yaml
 
 
-class _StrictLoader(_FastLoader):  # type: ignore[misc]
-    """libyaml-speed loading that still refuses duplicate keys (with their line)."""
+@functools.cache
+def _strict_loader() -> Any:
+    """libyaml-speed loading that still refuses duplicate keys (with their line).
 
+    Made on first use: a process serving packs from the pack cache never reads YAML.
+    """
+    import yaml as pyyaml
 
-def _construct_mapping(loader: _StrictLoader, node: pyyaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in seen:
-            raise pyyaml.constructor.ConstructorError(
-                None,
-                None,
-                f"found duplicate key {key!r}; every key may appear only once in a mapping",
-                key_node.start_mark,
-            )
-        seen.add(key)
-    mapping: dict[Any, Any] = loader.construct_mapping(node, deep=deep)
-    return mapping
+    fast: Any = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
 
+    class _StrictLoader(fast):  # type: ignore[misc]
+        pass
 
-_StrictLoader.add_constructor(pyyaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-# YAML 1.2 booleans: only true/false. PyYAML's YAML 1.1 default would read the
-# key ``on:`` (a lab date) or the answer ``no`` as booleans.
-_StrictLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in _FastLoader.yaml_implicit_resolvers.items()
-}
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+    def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict[Any, Any]:
+        loader.flatten_mapping(node)
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if key in seen:
+                raise pyyaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"found duplicate key {key!r}; every key may appear only once in a mapping",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        mapping: dict[Any, Any] = loader.construct_mapping(node, deep=deep)
+        return mapping
+
+    _StrictLoader.add_constructor(pyyaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    # YAML 1.2 booleans: only true/false. PyYAML's YAML 1.1 default would read the
+    # key ``on:`` (a lab date) or the answer ``no`` as booleans.
+    _StrictLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in fast.yaml_implicit_resolvers.items()
+    }
+    _StrictLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
+    return _StrictLoader
 
 
 def _read_text(path: Path) -> str:
@@ -160,11 +166,13 @@ def _flow_depth(text: str) -> int:
 
 def read_yaml(path: Path) -> Any:
     """Parse one YAML file fast (libyaml); parser errors become a PackError with the line."""
+    import yaml as pyyaml
+
     text = _read_text(path)
     if _flow_depth(text) > MAX_FLOW_DEPTH:
         raise PackError(f"{path}: brackets nested more than {MAX_FLOW_DEPTH} deep; a pack file never needs that")
     try:
-        return pyyaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
+        return pyyaml.load(text, Loader=_strict_loader())  # a SafeLoader subclass: no arbitrary objects
     except pyyaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
@@ -177,6 +185,8 @@ def read_yaml(path: Path) -> Any:
 
 def _read_with_lines(path: Path) -> Any:
     """The same file through ruamel's round-trip loader, which keeps line numbers (error path only)."""
+    from ruamel.yaml.error import MarkedYAMLError
+
     try:
         return _yaml().load(_read_text(path))
     except MarkedYAMLError:
@@ -185,6 +195,8 @@ def _read_with_lines(path: Path) -> Any:
 
 def _line_of(data: Any, loc: tuple[int | str, ...]) -> int:
     """Best line number (1-based) for a pydantic error location inside ruamel data."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     node, line = data, 1
     for part in loc:
         if isinstance(node, CommentedMap):
@@ -364,8 +376,14 @@ def discover_pack_paths() -> dict[str, Path]:
 
 @functools.lru_cache(maxsize=1)
 def load_all() -> dict[str, Pack]:
-    """Every registered pack, loaded once per process."""
-    return {name: load_pack(path, check_units=False) for name, path in sorted(discover_pack_paths().items())}
+    """Every registered pack, loaded once per process (from the pack cache when a pack has not changed)."""
+    from rxguard.knowledge import pack_cache
+
+    return {name: pack_cache.cached(path, _load_served, Pack) for name, path in sorted(discover_pack_paths().items())}
+
+
+def _load_served(path: Path) -> Pack:
+    return load_pack(path, check_units=False)
 
 
 def get_pack(name: str) -> Pack:

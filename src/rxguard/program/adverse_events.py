@@ -33,7 +33,6 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rxguard.errors import InputError
@@ -43,6 +42,7 @@ from rxguard.program.common import by_id, flush_or_conflict, require_aware
 from rxguard.program.enrollment import enrollment_of, suspend_patient
 from rxguard.program.monitoring import DueRow
 from rxguard.program.registry import get_program
+from rxguard.store import adverse_events as reads
 from rxguard.store import audit
 from rxguard.store.models import (
     ADVERSE_EVENT_OUTCOMES,
@@ -189,12 +189,7 @@ def event_context(session: Session, event: AdverseEvent) -> tuple[Enrollment, Pa
     enrollment = by_id(session, Enrollment, event.enrollment_id)
     patient_row = by_id(session, Patient, event.patient_id)
     doc = by_id(session, Prescriber, enrollment.prescriber_id)
-    last = session.execute(
-        select(Infusion)
-        .where(Infusion.patient_id == event.patient_id, Infusion.drug == enrollment.drug)
-        .order_by(Infusion.started_at.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    last = reads.last_infusion(session, event.patient_id, enrollment.drug)
     return enrollment, patient_row, doc, last
 
 
@@ -303,15 +298,8 @@ def needs_alert_report(event: AdverseEvent) -> bool:
 
 def alert_clock(session: Session, *, on: date, patient_keys: set[str] | None = None) -> list[DueRow]:
     """The 15-day alert reports still to submit, as rows of the due list (overdue after day 15)."""
-    rows = session.execute(
-        select(AdverseEvent, Patient.key, Enrollment.program_id)
-        .join(Patient, Patient.id == AdverseEvent.patient_id)
-        .join(Enrollment, Enrollment.id == AdverseEvent.enrollment_id)
-        .where(AdverseEvent.serious.is_(True))
-        .order_by(AdverseEvent.reported_at)
-    ).all()
     out = []
-    for event, key, program in rows:
+    for event, key, program in reads.serious_events(session):
         if not needs_alert_report(event) or (patient_keys is not None and key not in patient_keys):
             continue
         due_on = event.reported_at.date() + timedelta(days=ALERT_DAYS)
@@ -368,7 +356,4 @@ def medwatch_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def list_events(session: Session, patient_key: str | None = None) -> list[AdverseEvent]:
-    stmt = select(AdverseEvent).order_by(AdverseEvent.reported_at)
-    if patient_key:
-        stmt = stmt.join(Patient, Patient.id == AdverseEvent.patient_id).where(Patient.key == patient_key)
-    return list(session.execute(stmt).scalars())
+    return reads.events(session, patient_key)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from rxguard.errors import ConflictError, InputError, NotFoundError
@@ -34,6 +34,7 @@ from rxguard.program.common import flush_or_conflict, patient, prescriber, requi
 from rxguard.store import audit, identity_reads
 from rxguard.store.identity_models import ExternalIdentity
 from rxguard.store.models import Patient, Prescriber
+from rxguard.store.types import PatientIds
 
 FHIR_ID_SYSTEM = "urn:rxguard:fhir-id"
 PATIENT_KEY_SYSTEM = "urn:rxguard:patient-key"
@@ -164,7 +165,7 @@ def identity_out(session: Session, row: ExternalIdentity) -> dict[str, Any]:
 # --------------------------------------------------------------------------- resolution
 
 
-def patient_ids_for(namespace: Namespace, identifiers: Iterable[Identifier]) -> Select[Any]:
+def patient_ids_for(namespace: Namespace, identifiers: Iterable[Identifier]) -> PatientIds:
     """The program patient ids these identifiers are linked to in this namespace (a sub-query)."""
     pairs = [(i.system, i.value) for i in identifiers if i.system != PATIENT_KEY_SYSTEM]
     return identity_reads.patient_ids_for(namespace.issuer, namespace.tenant, pairs)

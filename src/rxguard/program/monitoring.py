@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, literal, select
 from sqlalchemy.orm import Session
 
 from rxguard.errors import ImplausibleError, InputError
@@ -25,14 +24,9 @@ from rxguard.program import schedule, validation
 from rxguard.program.common import flush_or_conflict, require_aware
 from rxguard.program.registry import get_program
 from rxguard.store import audit
+from rxguard.store import monitoring as reads
 from rxguard.store import schedule as kept_schedule
-from rxguard.store.models import (
-    Enrollment,
-    Infusion,
-    MonitoringEvent,
-    Patient,
-    ScheduleItem,
-)
+from rxguard.store.models import Enrollment, MonitoringEvent, Patient
 
 DUE_SOON_DAYS = 14
 
@@ -197,12 +191,7 @@ def record(
 
 
 def infusion_dates(session: Session, enrollment: Enrollment) -> list[date]:
-    stmt = (
-        select(Infusion.started_at)
-        .where(Infusion.patient_id == enrollment.patient_id, Infusion.drug == enrollment.drug)
-        .order_by(Infusion.started_at)
-    )
-    return [started.date() for started in session.execute(stmt).scalars()]
+    return [started.date() for started in reads.infusion_starts(session, enrollment.patient_id, enrollment.drug)]
 
 
 def evidence_of(kinds: RecordKinds) -> dict[str, tuple[str, ...]]:
@@ -214,10 +203,7 @@ def event_dates(session: Session, enrollment: Enrollment) -> dict[str, list[date
     """Monitoring records as the engine's ``context["events"]`` (all keys they satisfy)."""
     events: dict[str, list[date]] = {}
     evidence = evidence_of(kinds_of(enrollment))
-    stmt = select(MonitoringEvent.kind, MonitoringEvent.occurred_on).where(
-        MonitoringEvent.enrollment_id == enrollment.id
-    )
-    for kind, on in session.execute(stmt):
+    for kind, on in reads.record_dates(session, enrollment.id):
         for key in evidence.get(kind, (kind,)):
             events.setdefault(key, []).append(on)
     return events
@@ -245,10 +231,7 @@ def refresh_schedule(session: Session, enrollment: Enrollment, *, at: datetime) 
 
 
 def _followed_up(session: Session, enrollment: Enrollment) -> bool:
-    stmt = select(MonitoringEvent.id).where(
-        MonitoringEvent.enrollment_id == enrollment.id, MonitoringEvent.kind == "discontinuation-follow-up"
-    )
-    return session.execute(stmt).first() is not None
+    return reads.has_record(session, enrollment.id, "discontinuation-follow-up")
 
 
 class DueRow(NamedTuple):
@@ -272,25 +255,6 @@ class DueRow(NamedTuple):
         }
 
 
-def _due_statement(soon: date | None, enrollment_id: str | None) -> Select[str, str, str, str, date]:
-    """The list as a Core statement over the tables (no ORM entities, so no ORM rows on the way out)."""
-    item, enrolled, patient = ScheduleItem.__table__.c, Enrollment.__table__.c, Patient.__table__.c
-    stmt = (
-        select(patient.key, enrolled.program_id, item.item, item.title, item.due_on)
-        .select_from(
-            ScheduleItem.__table__.join(Enrollment.__table__, enrolled.id == item.enrollment_id).join(
-                Patient.__table__, patient.id == enrolled.patient_id
-            )
-        )
-        .order_by(item.due_on, patient.key, item.item)
-    )
-    if soon is not None:
-        stmt = stmt.where(item.due_on <= literal(soon))
-    if enrollment_id is not None:
-        stmt = stmt.where(item.enrollment_id == enrollment_id)
-    return stmt
-
-
 def population_due(
     session: Session, *, on: date, include_upcoming: bool = False, enrollment_id: str | None = None
 ) -> list[DueRow]:
@@ -304,9 +268,7 @@ def population_due(
     """
     validation.query_day(on, "on", today=datetime.now(UTC).date())
     soon = on + timedelta(days=DUE_SOON_DAYS)
-    if session.autoflush:
-        session.flush()  # what session.execute would do first: the list must see this session's own changes
-    result = session.connection().execute(_due_statement(None if include_upcoming else soon, enrollment_id))
+    result = reads.due(session, through=None if include_upcoming else soon, enrollment_id=enrollment_id)
     shared: dict[object, Any] = {}
     share = shared.setdefault
     make = tuple.__new__
@@ -342,14 +304,9 @@ def measurement_trend(session: Session, enrollment: Enrollment) -> dict[str, Any
     (for integer measurements, counts such as relapses).
     """
     kinds = kinds_of(enrollment)
-    stmt = (
-        select(MonitoringEvent.occurred_on, MonitoringEvent.kind, MonitoringEvent.measurements)
-        .where(MonitoringEvent.enrollment_id == enrollment.id)
-        .order_by(MonitoringEvent.occurred_on, MonitoringEvent.recorded_at)
-    )
-    points = [
+    points: list[dict[str, Any]] = [
         {"on": on.isoformat(), "kind": kind, "measurements": dict(values)}
-        for on, kind, values in session.execute(stmt)
+        for on, kind, values in reads.measured_records(session, enrollment.id)
         if values
     ]
     summary: dict[str, Any] = {}

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from rxguard.engine.model import DEPRECATED_STRATUM_KEY, stratum_of
@@ -25,32 +24,14 @@ from rxguard.program.decision import phase_min_interval
 from rxguard.program.enrollment import effective_status
 from rxguard.program.monitoring import DUE_SOON_DAYS, describe_measurements
 from rxguard.program.registry import get_program
-from rxguard.store.models import (
-    AdverseEvent,
-    Authorization,
-    AuthorizationEvent,
-    Clearance,
-    Consent,
-    Enrollment,
-    EnrollmentEvent,
-    Infusion,
-    MonitoringEvent,
-    Override,
-    Patient,
-    Prescriber,
-    ScheduleItem,
-    Site,
-)
+from rxguard.store import overview as reads
+from rxguard.store.models import AuthorizationEvent, Enrollment, Patient, Prescriber
+from rxguard.store.overview import Scope
 
 REAUTHORIZATION_HORIZON = timedelta(days=30)
 CHART_WEEKS = 12
 OPEN_OUTCOMES = ("not-recovered", "recovering", "unknown")
 ACTIVE = ("enrolled", "authorized", "lapsed")
-
-
-def _scoped(stmt: Any, column: Any, within: Select[Any] | None) -> Any:
-    """``stmt`` narrowed to the patients in ``within`` (typed loosely: SQLAlchemy's row tuples vary)."""
-    return stmt if within is None else stmt.where(column.in_(within))
 
 
 def _day_bounds(on: date, zone: tzinfo = UTC) -> tuple[datetime, datetime]:
@@ -163,27 +144,18 @@ class Dashboard:
 
 
 def visits_on(
-    session: Session, *, on: date, within: Select[Any] | None, zone: tzinfo = UTC, site_id: str | None = None
+    session: Session, *, on: date, within: Scope, zone: tzinfo = UTC, site_id: str | None = None
 ) -> list[VisitRow]:
     """The checklists of ``on`` (the day in ``zone``); with ``site_id`` only those made at that site."""
     start, end = _day_bounds(on, zone)
-    stmt = (
-        select(Authorization, Patient.key, Patient.name, Site.key)
-        .join(Patient, Patient.id == Authorization.patient_id)
-        .join(Site, Site.id == Authorization.site_id)
-        .where(Authorization.visit_at >= start, Authorization.visit_at < end)
-        .order_by(Authorization.visit_at)
-    )
-    if site_id is not None:
-        stmt = stmt.where(Authorization.site_id == site_id)
     return [
         VisitRow(a.id, key, name, a.program_id, site, a.visit_at, a.dose_number, a.decision, a.status)
-        for a, key, name, site in session.execute(_scoped(stmt, Authorization.patient_id, within))
+        for a, key, name, site in reads.visits_between(session, start=start, end=end, within=within, site_id=site_id)
     ]
 
 
 def ready_to_infuse(
-    session: Session, *, now: datetime, within: Select[Any] | None, zone: tzinfo = UTC, site_id: str | None = None
+    session: Session, *, now: datetime, within: Scope, zone: tzinfo = UTC, site_id: str | None = None
 ) -> list[VisitRow]:
     """Doses authorized (or cleared, or overridden) and still valid now, with no infusion recorded yet.
 
@@ -192,51 +164,17 @@ def ready_to_infuse(
     the infusion record would refuse as stale.
     """
     start, _ = _day_bounds(now.astimezone(zone).date(), zone)
-    stmt = (
-        select(Authorization, Patient.key, Patient.name, Site.key)
-        .join(Patient, Patient.id == Authorization.patient_id)
-        .join(Site, Site.id == Authorization.site_id)
-        .outerjoin(Infusion, Infusion.authorization_id == Authorization.id)
-        .where(
-            Infusion.id.is_(None),
-            Authorization.status.in_(("authorized", "cleared", "overridden")),
-            Authorization.is_infusable.is_(True),
-            Authorization.visit_at <= now,
-            or_(
-                Authorization.valid_until > now,
-                and_(Authorization.valid_until.is_(None), Authorization.visit_at >= start),
-            ),
-        )
-        .order_by(Authorization.visit_at)
-    )
-    if site_id is not None:
-        stmt = stmt.where(Authorization.site_id == site_id)
+    rows = reads.unused_authorizations(session, now=now, day_start=start, within=within, site_id=site_id)
     return [
         VisitRow(a.id, key, name, a.program_id, site, a.visit_at, a.dose_number, a.decision, a.status)
-        for a, key, name, site in session.execute(_scoped(stmt, Authorization.patient_id, within))
+        for a, key, name, site in rows
     ]
 
 
-def doses_due(session: Session, *, on: date, within: Select[Any] | None, horizon_days: int = 7) -> list[DoseDueRow]:
+def doses_due(session: Session, *, on: date, within: Scope, horizon_days: int = 7) -> list[DoseDueRow]:
     """Authorized patients whose next dose may be given on or before ``on`` + horizon."""
-    last = (
-        select(
-            Infusion.patient_id,
-            Infusion.drug,
-            func.max(Infusion.started_at).label("last"),
-            func.count(Infusion.id).label("n"),
-        )
-        .group_by(Infusion.patient_id, Infusion.drug)
-        .subquery()
-    )
-    stmt = (
-        select(Enrollment, Patient.key, Patient.name, last.c.last, last.c.n)
-        .join(Patient, Patient.id == Enrollment.patient_id)
-        .join(last, (last.c.patient_id == Enrollment.patient_id) & (last.c.drug == Enrollment.drug))
-        .where(Enrollment.status == "authorized")
-    )
     rows: list[DoseDueRow] = []
-    for enrollment, key, name, last_at, count in session.execute(_scoped(stmt, Enrollment.patient_id, within)):
+    for enrollment, key, name, last_at, count in reads.last_infusions_of_authorized(session, within=within):
         if effective_status(enrollment, on) != "authorized":
             continue
         program = get_program(enrollment.program_id)
@@ -250,15 +188,7 @@ def doses_due(session: Session, *, on: date, within: Select[Any] | None, horizon
     return sorted(rows, key=lambda r: (r.next_dose_on, r.patient))
 
 
-def holds(session: Session, *, within: Select[Any] | None) -> list[HoldRow]:
-    stmt = (
-        select(Authorization, Patient.key, Patient.name, Site.key, Prescriber.key)
-        .join(Patient, Patient.id == Authorization.patient_id)
-        .join(Site, Site.id == Authorization.site_id)
-        .join(Prescriber, Prescriber.id == Authorization.prescriber_id)
-        .where(Authorization.status == "hold")
-        .order_by(Authorization.visit_at)
-    )
+def holds(session: Session, *, within: Scope) -> list[HoldRow]:
     return [
         HoldRow(
             a.id,
@@ -270,67 +200,38 @@ def holds(session: Session, *, within: Select[Any] | None) -> list[HoldRow]:
             a.visit_at,
             tuple((str(c["id"]), str(c["reason"])) for c in failed_checks(a)),
         )
-        for a, key, name, site, doc in session.execute(_scoped(stmt, Authorization.patient_id, within))
+        for a, key, name, site, doc in reads.held_authorizations(session, within=within)
     ]
 
 
-def due_items(session: Session, *, on: date, within: Select[Any] | None, overdue_only: bool = True) -> list[DueItemRow]:
+def due_items(session: Session, *, on: date, within: Scope, overdue_only: bool = True) -> list[DueItemRow]:
     soon = on + timedelta(days=DUE_SOON_DAYS)
-    stmt = (
-        select(
-            Patient.key, Patient.name, Enrollment.program_id, ScheduleItem.item, ScheduleItem.title, ScheduleItem.due_on
-        )
-        .join(Enrollment, Enrollment.id == ScheduleItem.enrollment_id)
-        .join(Patient, Patient.id == Enrollment.patient_id)
-        .where(ScheduleItem.due_on < on if overdue_only else ScheduleItem.due_on <= soon)
-        .order_by(ScheduleItem.due_on, Patient.key)
-    )
+    if overdue_only:
+        found = reads.schedule_items(session, within=within, before=on)
+    else:
+        found = reads.schedule_items(session, within=within, through=soon)
     return [
         DueItemRow(key, name, program, item, title, due_on, "overdue" if due_on < on else "due")
-        for key, name, program, item, title, due_on in session.execute(_scoped(stmt, Enrollment.patient_id, within))
+        for key, name, program, item, title, due_on in found
     ]
 
 
-def reauthorizations_due(session: Session, *, on: date, within: Select[Any] | None) -> list[ReauthorizationRow]:
-    stmt = (
-        select(Enrollment, Patient.key, Patient.name, Prescriber.key)
-        .join(Patient, Patient.id == Enrollment.patient_id)
-        .join(Prescriber, Prescriber.id == Enrollment.prescriber_id)
-        .where(
-            Enrollment.status.in_(("authorized", "lapsed")),
-            Enrollment.authorized_until_on.is_not(None),
-            Enrollment.authorized_until_on <= on + REAUTHORIZATION_HORIZON,
-        )
-        .order_by(Enrollment.authorized_until_on, Patient.key)
-    )
+def reauthorizations_due(session: Session, *, on: date, within: Scope) -> list[ReauthorizationRow]:
+    rows = reads.enrollments_expiring(session, through=on + REAUTHORIZATION_HORIZON, within=within)
     return [
         ReauthorizationRow(key, name, e.program_id, doc, e.authorized_until_on, effective_status(e, on))
-        for e, key, name, doc in session.execute(_scoped(stmt, Enrollment.patient_id, within))
+        for e, key, name, doc in rows
     ]
 
 
-def open_adverse_events(session: Session, *, within: Select[Any] | None) -> list[AdverseEventRow]:
-    stmt = (
-        select(AdverseEvent, Patient.key, Patient.name, Enrollment.program_id)
-        .join(Patient, Patient.id == AdverseEvent.patient_id)
-        .join(Enrollment, Enrollment.id == AdverseEvent.enrollment_id)
-        .where(AdverseEvent.outcome.in_(OPEN_OUTCOMES))
-        .order_by(AdverseEvent.reported_at.desc())
-    )
+def open_adverse_events(session: Session, *, within: Scope) -> list[AdverseEventRow]:
     return [
         AdverseEventRow(ae.id, key, name, program, ae.kind, ae.serious, ae.onset_on, ae.outcome, ae.reported_at)
-        for ae, key, name, program in session.execute(_scoped(stmt, AdverseEvent.patient_id, within))
+        for ae, key, name, program in reads.adverse_events_with_outcome(session, outcomes=OPEN_OUTCOMES, within=within)
     ]
 
 
-def pending_overrides(session: Session, *, within: Select[Any] | None) -> list[OverrideRow]:
-    stmt = (
-        select(Override, Patient.key, Patient.name)
-        .join(Authorization, Authorization.id == Override.authorization_id)
-        .join(Patient, Patient.id == Authorization.patient_id)
-        .where(Override.reconciled_at.is_(None))
-        .order_by(Override.at)
-    )
+def pending_overrides(session: Session, *, within: Scope) -> list[OverrideRow]:
     return [
         OverrideRow(
             o.id,
@@ -343,7 +244,7 @@ def pending_overrides(session: Session, *, within: Select[Any] | None) -> list[O
             tuple(o.bypassed.get("requirements", [])),
             o.at,
         )
-        for o, key, name in session.execute(_scoped(stmt, Authorization.patient_id, within))
+        for o, key, name in reads.unreconciled_overrides(session, within=within)
     ]
 
 
@@ -354,58 +255,37 @@ def week_start(on: date) -> date:
     return on - timedelta(days=on.weekday())
 
 
-def infusions_per_week(session: Session, *, on: date, within: Select[Any] | None) -> list[tuple[date, int]]:
+def infusions_per_week(session: Session, *, on: date, within: Scope) -> list[tuple[date, int]]:
     """Infusions in each of the last ``CHART_WEEKS`` weeks (Monday-based), oldest first."""
     first = week_start(on) - timedelta(weeks=CHART_WEEKS - 1)
     start = datetime.combine(first, time(0), tzinfo=UTC)
-    day = func.date(Infusion.started_at)
-    stmt = select(day, func.count(Infusion.id)).where(Infusion.started_at >= start).group_by(day)
     weeks = Counter[date]()
-    for value, count in session.execute(_scoped(stmt, Infusion.patient_id, within)):
+    for value, count in reads.infusions_per_day(session, since=start, within=within):
         when = value if isinstance(value, date) else date.fromisoformat(str(value))
-        weeks[week_start(when)] += int(count)
+        weeks[week_start(when)] += count
     return [(first + timedelta(weeks=i), weeks.get(first + timedelta(weeks=i), 0)) for i in range(CHART_WEEKS)]
 
 
-def decision_counts(session: Session, *, on: date, within: Select[Any] | None) -> dict[str, int]:
+def decision_counts(session: Session, *, on: date, within: Scope) -> dict[str, int]:
     """Per-dose decisions over the chart window, by outcome."""
     start = datetime.combine(week_start(on) - timedelta(weeks=CHART_WEEKS - 1), time(0), tzinfo=UTC)
-    stmt = (
-        select(Authorization.decision, func.count(Authorization.id))
-        .where(Authorization.visit_at >= start)
-        .group_by(Authorization.decision)
-    )
-    found = {str(k): int(v) for k, v in session.execute(_scoped(stmt, Authorization.patient_id, within))}
+    found = reads.decisions_since(session, since=start, within=within)
     return {d: int(found.get(d, 0)) for d in ("authorized", "hold", "do-not-infuse")}
 
 
-def stratum_counts(session: Session, *, within: Select[Any] | None) -> dict[str, int]:
+def stratum_counts(session: Session, *, within: Scope) -> dict[str, int]:
     """Risk stratum of each active enrollment, read from its latest per-dose assessment."""
-    latest = (
-        select(Authorization.enrollment_id, func.max(Authorization.visit_at).label("at"))
-        .group_by(Authorization.enrollment_id)
-        .subquery()
-    )
     # Assessments stored under contract 1 carry the stratum under its old key only.
-    stratum = func.coalesce(
-        Authorization.assessment["risk_stratum"]["id"].as_string(),
-        Authorization.assessment[DEPRECATED_STRATUM_KEY]["id"].as_string(),
+    return reads.latest_strata(
+        session, statuses=(*ACTIVE, "suspended"), stratum_keys=("risk_stratum", DEPRECATED_STRATUM_KEY), within=within
     )
-    stmt = (
-        select(stratum, func.count(Authorization.id))
-        .join(latest, (latest.c.enrollment_id == Authorization.enrollment_id) & (latest.c.at == Authorization.visit_at))
-        .join(Enrollment, Enrollment.id == Authorization.enrollment_id)
-        .where(Enrollment.status.in_((*ACTIVE, "suspended")), stratum.is_not(None))
-        .group_by(stratum)
-    )
-    return {str(k): int(v) for k, v in session.execute(_scoped(stmt, Authorization.patient_id, within)) if k}
 
 
 def dashboard(
     session: Session,
     *,
     on: date,
-    within: Select[Any] | None,
+    within: Scope,
     zone: tzinfo = UTC,
     site_id: str | None = None,
     now: datetime | None = None,
@@ -497,14 +377,8 @@ class PatientFile:
     latest_authorization: str | None
 
 
-def _enrollments(session: Session, patient: Patient, on: date) -> list[tuple[Enrollment, Prescriber]]:
-    stmt = (
-        select(Enrollment, Prescriber)
-        .join(Prescriber, Prescriber.id == Enrollment.prescriber_id)
-        .where(Enrollment.patient_id == patient.id)
-        .order_by(Enrollment.enrolled_at)
-    )
-    return [(e, p) for e, p in session.execute(stmt)]
+def _enrollments(session: Session, patient: Patient) -> list[tuple[Enrollment, Prescriber]]:
+    return reads.enrollments_of(session, patient.id)
 
 
 def _tone(decision_or_status: str) -> str:
@@ -525,7 +399,7 @@ def _tone(decision_or_status: str) -> str:
 def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> list[TimelineEntry]:
     ids = list(programs)
     out: list[TimelineEntry] = []
-    for ev in session.execute(select(EnrollmentEvent).where(EnrollmentEvent.enrollment_id.in_(ids))).scalars():
+    for ev in reads.enrollment_events(session, ids):
         out.append(
             TimelineEntry(
                 ev.at,
@@ -537,27 +411,27 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
                 actor=ev.actor,
             )
         )
-    for a in session.execute(select(Authorization).where(Authorization.patient_id == patient.id)).scalars():
+    for a in reads.authorizations_of(session, patient.id):
         reasons = "; ".join(c["id"] for c in failed_checks(a))
         out.append(
             TimelineEntry(
                 a.visit_at, "authorization", a.decision, reasons, a.program_id, a.id, _tone(a.decision), a.actor
             )
         )
-    for i in session.execute(select(Infusion).where(Infusion.patient_id == patient.id)).scalars():
+    for i in reads.infusions_of(session, patient.id):
         detail = f"{i.product} {i.dose:g} {i.dose_unit}, lot {i.lot}"
         out.append(
             TimelineEntry(
                 i.started_at, "infusion", f"dose {i.dose_number}", detail, i.drug, i.authorization_id, "ok", i.actor
             )
         )
-    for m in session.execute(select(MonitoringEvent).where(MonitoringEvent.enrollment_id.in_(ids))).scalars():
+    for m in reads.monitoring_events(session, ids):
         values = [describe_measurements(programs[m.enrollment_id], m.measurements), m.result, m.note]
         at = datetime.combine(m.occurred_on, time(12), tzinfo=UTC)
         out.append(
             TimelineEntry(at, "monitoring", m.kind, " · ".join(v for v in values if v), programs[m.enrollment_id])
         )
-    for ae in session.execute(select(AdverseEvent).where(AdverseEvent.patient_id == patient.id)).scalars():
+    for ae in reads.adverse_events_of(session, patient.id):
         detail = f"{ae.description} (onset {ae.onset_on}, {ae.outcome})"
         out.append(
             TimelineEntry(
@@ -571,7 +445,7 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
                 ae.actor,
             )
         )
-    for c in session.execute(select(Consent).where(Consent.enrollment_id.in_(ids))).scalars():
+    for c in reads.consents(session, ids):
         out.append(
             TimelineEntry(
                 c.recorded_at,
@@ -584,13 +458,7 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
                 c.actor,
             )
         )
-    clearances = (
-        select(Clearance, Authorization.program_id, Prescriber.key)
-        .join(Authorization, Authorization.id == Clearance.authorization_id)
-        .join(Prescriber, Prescriber.id == Clearance.prescriber_id)
-        .where(Authorization.patient_id == patient.id)
-    )
-    for cl, program, cl_actor in session.execute(clearances):
+    for cl, program, cl_actor in reads.clearances_of(session, patient.id):
         out.append(
             TimelineEntry(
                 cl.at,
@@ -603,23 +471,13 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
                 cl_actor,
             )
         )
-    overrides = (
-        select(Override, Authorization.program_id)
-        .join(Authorization, Authorization.id == Override.authorization_id)
-        .where(Authorization.patient_id == patient.id)
-    )
-    for o, program in session.execute(overrides):
+    for o, program in reads.overrides_of(session, patient.id):
         out.append(TimelineEntry(o.at, "override", o.role, o.reason, program, o.authorization_id, "warn", o.actor))
     return sorted(out, key=lambda e: e.at, reverse=True)
 
 
 def _latest_visit(session: Session, patient: Patient) -> tuple[dict[str, Any] | None, datetime | None, dict[str, Any]]:
-    row = session.execute(
-        select(Authorization.assessment, Authorization.visit_at, Authorization.answers)
-        .where(Authorization.patient_id == patient.id)
-        .order_by(Authorization.visit_at.desc())
-        .limit(1)
-    ).first()
+    row = reads.latest_visit(session, patient.id)
     if row is None:
         return None, None, {}
     assessment, at, answers = row
@@ -628,7 +486,7 @@ def _latest_visit(session: Session, patient: Patient) -> tuple[dict[str, Any] | 
 
 def patient_file(session: Session, patient: Patient, *, on: date) -> PatientFile:
     """The whole patient on one page: standing, history, stratum, calendar, consents."""
-    pairs = _enrollments(session, patient, on)
+    pairs = _enrollments(session, patient)
     programs = {e.id: e.program_id for e, _ in pairs}
     enrollments = [
         EnrollmentView(
@@ -658,34 +516,13 @@ def patient_file(session: Session, patient: Patient, *, on: date) -> PatientFile
             c.prescriber_signed_at,
             c.text_sha256,
         )
-        for c in session.execute(
-            select(Consent).where(Consent.enrollment_id.in_(list(programs))).order_by(Consent.recorded_at)
-        ).scalars()
+        for c in reads.consents(session, list(programs), oldest_first=True)
     ]
-    calendar = [
-        r
-        for r in due_items(
-            session, on=on, within=select(Patient.id).where(Patient.id == patient.id), overdue_only=False
-        )
-    ]
+    calendar = due_items(session, on=on, within=reads.only_patient(patient.id), overdue_only=False)
     calendar += _upcoming(session, patient, on)
     stratum, stratum_at, answers = _latest_visit(session, patient)
-    pending = session.execute(
-        select(Authorization.id, Authorization.status, Authorization.is_infusable)
-        .outerjoin(Infusion, Infusion.authorization_id == Authorization.id)
-        .where(
-            Authorization.patient_id == patient.id,
-            Infusion.id.is_(None),
-            Authorization.status.in_(("hold", "authorized", "cleared", "overridden")),
-        )
-        .order_by(Authorization.visit_at.desc())
-    ).all()
-    latest = session.execute(
-        select(Authorization.id)
-        .where(Authorization.patient_id == patient.id)
-        .order_by(Authorization.visit_at.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    pending = reads.open_authorizations(session, patient.id, statuses=("hold", *reads.INFUSABLE_STATUSES))
+    latest = reads.latest_authorization_id(session, patient.id)
     return PatientFile(
         key=patient.key,
         name=patient.name,
@@ -708,26 +545,13 @@ def patient_file(session: Session, patient: Patient, *, on: date) -> PatientFile
 def _upcoming(session: Session, patient: Patient, on: date) -> list[DueItemRow]:
     """Calendar items beyond the due-soon window (the calendar shows everything scheduled)."""
     soon = on + timedelta(days=DUE_SOON_DAYS)
-    stmt = (
-        select(
-            Patient.key, Patient.name, Enrollment.program_id, ScheduleItem.item, ScheduleItem.title, ScheduleItem.due_on
-        )
-        .join(Enrollment, Enrollment.id == ScheduleItem.enrollment_id)
-        .join(Patient, Patient.id == Enrollment.patient_id)
-        .where(Patient.id == patient.id, ScheduleItem.due_on > soon)
-        .order_by(ScheduleItem.due_on)
-    )
-    return [DueItemRow(k, n, p, i, t, d, "upcoming") for k, n, p, i, t, d in session.execute(stmt)]
+    found = reads.schedule_items(session, within=reads.only_patient(patient.id), after=soon)
+    return [DueItemRow(k, n, p, i, t, d, "upcoming") for k, n, p, i, t, d in found]
 
 
 def authorization_history(session: Session, authorization_id: str) -> list[AuthorizationEvent]:
     """Every state change of one per-dose authorization, oldest first."""
-    stmt = (
-        select(AuthorizationEvent)
-        .where(AuthorizationEvent.authorization_id == authorization_id)
-        .order_by(AuthorizationEvent.at)
-    )
-    return list(session.execute(stmt).scalars())
+    return reads.authorization_events(session, authorization_id)
 
 
 @dataclass(frozen=True)
@@ -738,42 +562,37 @@ class PatientRow:
     birth_on: date | None = None
 
 
-def _birth_filter(search: str) -> Any:
-    """A search for a date of birth: ``1984-05-17`` (the day), ``1984-05`` (the month) or ``1984`` (the year)."""
+def _birth_range(search: str) -> tuple[date, date | None] | None:
+    """A search for a date of birth: ``1984-05-17`` (the day), ``1984-05`` (the month) or ``1984`` (the year),
+    as [first day, day after the last) (None: no day after the calendar's last)."""
     parts = search.split("-")
     if not all(p.isdigit() for p in parts) or len(parts[0]) != 4 or len(parts) > 3:
         return None
     try:
         numbers = [int(p) for p in parts]
-        if len(numbers) == 3:
-            return Patient.birth_on == date(*numbers)
-        start = date(numbers[0], numbers[1] if len(numbers) == 2 else 1, 1)
+        start = date(numbers[0], numbers[1] if len(numbers) >= 2 else 1, numbers[2] if len(numbers) == 3 else 1)
     except ValueError:
         return None
-    if len(numbers) == 2:
-        end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
-    else:
-        end = date(start.year + 1, 1, 1)
-    return (Patient.birth_on >= start) & (Patient.birth_on < end)
+    try:
+        if len(numbers) == 3:
+            return start, start + timedelta(days=1)
+        if len(numbers) == 2:
+            return start, date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+        return start, date(start.year + 1, 1, 1)
+    except (ValueError, OverflowError):
+        return start, None
 
 
-def patient_list(session: Session, *, on: date, within: Select[Any] | None, search: str = "") -> list[PatientRow]:
+def patient_list(session: Session, *, on: date, within: Scope, search: str = "") -> list[PatientRow]:
     """Patients in scope with each program's status today; ``search`` matches key or name, or a date of
     birth (``1984-05-17``, ``1984-05``, ``1984``)."""
-    stmt = (
-        select(Patient.key, Patient.name, Patient.birth_on, Enrollment)
-        .outerjoin(Enrollment, Enrollment.patient_id == Patient.id)
-        .order_by(Patient.name, Patient.birth_on, Patient.key)
-    )
-    if search.strip():
-        born = _birth_filter(search.strip())
-        if born is not None:
-            stmt = stmt.where(born)
-        else:
-            like = f"%{search.strip().lower()}%"
-            stmt = stmt.where(func.lower(Patient.name).like(like) | func.lower(Patient.key).like(like))
+    wanted = search.strip()
+    born = _birth_range(wanted) if wanted else None
+    text = wanted if wanted and born is None else None
     rows: dict[str, PatientRow] = {}
-    for key, name, birth_on, enrollment in session.execute(_scoped(stmt, Patient.id, within)):
+    for key, name, birth_on, enrollment in reads.patients_with_enrollments(
+        session, within=within, born=born, text=text
+    ):
         found = rows.get(key) or PatientRow(key, name, (), birth_on)
         if enrollment is not None:
             status = (enrollment.program_id, effective_status(enrollment, on))

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rxguard.store.models import Certification, Pharmacy, Prescriber, Site
+from rxguard.store import participants as reads
 
 
 @dataclass(frozen=True)
@@ -38,19 +37,11 @@ class CertificationBoard:
 
 
 def certification_board(session: Session) -> CertificationBoard:
-    people = [
-        Participant("prescriber", k, n)
-        for k, n in session.execute(select(Prescriber.key, Prescriber.name).order_by(Prescriber.key))
-    ]
-    people += [Participant("site", k, n) for k, n in session.execute(select(Site.key, Site.name).order_by(Site.key))]
-    rows = session.execute(
-        select(Certification, Prescriber.key, Site.key)
-        .outerjoin(Prescriber, Prescriber.id == Certification.prescriber_id)
-        .outerjoin(Site, Site.id == Certification.site_id)
-    )
+    people = [Participant("prescriber", k, n) for k, n in reads.prescriber_names(session)]
+    people += [Participant("site", k, n) for k, n in reads.site_names(session)]
     standings = {
         (cert.program_id, cert.party_kind, doc or site): Standing(cert.status, cert.site_authorization_number)
-        for cert, doc, site in rows
+        for cert, doc, site in reads.certifications(session)
     }
     return CertificationBoard(people, standings)
 
@@ -65,12 +56,7 @@ class SiteEntry:
 
 def site_directory(session: Session) -> list[SiteEntry]:
     """Every infusion site with its time zone and its pharmacies (two queries)."""
-    pharmacies: dict[str, list[tuple[str, str]]] = {}
-    for site_id, key, name in session.execute(
-        select(Pharmacy.site_id, Pharmacy.key, Pharmacy.name).order_by(Pharmacy.key)
-    ):
-        pharmacies.setdefault(site_id, []).append((key, name))
+    pharmacies = reads.pharmacies_by_site(session)
     return [
-        SiteEntry(row.key, row.name, row.timezone, tuple(pharmacies.get(row.id, ())))
-        for row in session.scalars(select(Site).order_by(Site.key))
+        SiteEntry(row.key, row.name, row.timezone, tuple(pharmacies.get(row.id, ()))) for row in reads.sites(session)
     ]

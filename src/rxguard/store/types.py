@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+#: A sub-query of patient ids (who a caller may see, who some identifiers name), to narrow a read by.
+PatientIds = Select[Any]
+
+#: The largest whole number an integer column holds on every engine (PostgreSQL ``integer``).
+INTEGER_MAX = 2**31 - 1
 
 
 class UtcDateTime(TypeDecorator[datetime]):
