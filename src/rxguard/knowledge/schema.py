@@ -1349,14 +1349,34 @@ class ValueSet(Strict):
 # --------------------------------------------------------------------------- schedule
 
 
+class ScheduleEnd(Strict):
+    """When a recurring monitoring item stops: ``period`` after the first or the last infusion.
+
+    The last infusion is the latest one before the day assessed, so a further course moves the
+    end later. No infusion yet: no end.
+    """
+
+    after: Literal["first_infusion", "last_infusion"] = "last_infusion"
+    period: Duration
+
+
 class MonitoringItem(Strict):
+    """One item of the monitoring calendar.
+
+    ``anchor``: what ``at_offsets`` count from (and the first due date of an ``every`` item
+    without evidence): the first infusion, the last infusion, or the start of treatment.
+    ``until``: the item ends that long after the first or last infusion; a due date after the
+    end, or a day assessed after it, lists nothing.
+    """
+
     id: str
     title: str
     kind: Literal["assessment", "lab", "imaging", "program", "dose"]
     evidence: list[str] = []
-    anchor: Literal["first_infusion", "start"] = "first_infusion"
+    anchor: Literal["first_infusion", "last_infusion", "start"] = "first_infusion"
     at_offsets: list[Duration] = []
     every: Duration | None = None
+    until: ScheduleEnd | None = None
     before_start_within: Duration | None = None
     applies_when: Condition | None = None
     jurisdictions: list[Jurisdiction]
@@ -1365,6 +1385,12 @@ class MonitoringItem(Strict):
     needs_review: bool = False
     review_note: str = ""
     due_soon: Duration = "P14D"
+
+    @model_validator(mode="after")
+    def _until_ends_a_recurring_item(self) -> MonitoringItem:
+        if self.until is not None and not self.every and not self.at_offsets:
+            raise ValueError(f"monitoring item {self.id}: until ends a recurring item; give every or at_offsets")
+        return self
 
 
 class DosePhase(Strict):
