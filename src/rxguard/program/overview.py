@@ -373,6 +373,7 @@ class PatientFile:
     calendar: list[DueItemRow]
     stratum: dict[str, Any] | None
     stratum_from: datetime | None
+    has_risk_model: bool  # a pack of the patient's programs defines a risk model (risk.yaml)
     previous_answers: dict[str, Any]  # checklist answers of the latest visit (shown again: symptoms get hidden)
     open_holds: list[str]
     infusable: list[str]
@@ -559,6 +560,7 @@ def patient_file(session: Session, patient: Patient, *, on: date) -> PatientFile
         calendar=calendar,
         stratum=stratum,
         stratum_from=stratum_at,
+        has_risk_model=any(get_program(e.program_id).pack.risk is not None for e, _ in pairs),
         previous_answers=answers,
         open_holds=[i for i, status, _ in pending if status == "hold"],
         infusable=[i for i, _, infusable in pending if infusable],
