@@ -55,9 +55,11 @@ run: $(STAMP)
 
 # CI: the dependency audit (it says loudly when the advisory data is out of reach), then the suite,
 # including the reliability tests that fit in a few minutes (the soak is `make reliability` only).
+# The suite runs on every core (pytest-xdist); TEST_WORKERS=0 runs it in one process, e.g. to debug.
+TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(BIN)/python tests/reliability/dependency_audit.py
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # Everything in docs/reliability.md: the full-size reliability runs, the five-minute soak and the
 # API access matrix; figures in var/reliability/figures.json. RXGUARD_REQUIRE_AUDIT=1 fails the run

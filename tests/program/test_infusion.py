@@ -10,8 +10,10 @@ from sqlalchemy import func, select
 
 from rxguard.errors import ConflictError, InfusionRejectedError, InputError
 from rxguard.program import authorization
-from rxguard.program.infusion import InfusionRequest, record_infusion
-from rxguard.store.models import Authorization, Infusion
+from rxguard.program.disposal import DisposalRequest, record_disposal
+from rxguard.program.infusion import InfusionRequest, complete_observation, record_infusion
+from rxguard.store import infusions
+from rxguard.store.models import AuditEntry, Authorization, Infusion
 
 
 def request_for(
@@ -23,6 +25,8 @@ def request_for(
     minutes: int = 60,
     observe: int | None = 60,
     product: str = "tysabri",
+    product_code: str = "",
+    vial_expires_at: datetime | None = None,
 ) -> InfusionRequest:
     start = row.visit_at + timedelta(minutes=30)
     stop = start + timedelta(minutes=minutes)
@@ -40,6 +44,8 @@ def request_for(
         started_at=start,
         stopped_at=stop,
         observation_end_at=stop + timedelta(minutes=observe) if observe is not None else None,
+        product_code=product_code,
+        vial_expires_at=vial_expires_at,
     )
 
 
@@ -147,19 +153,101 @@ def test_a_bag_held_at_room_temperature_is_rejected(world: World) -> None:
         infuse(world, row, storage="room_temperature")
 
 
-def test_a_short_infusion_is_stored_with_a_warning(world: World) -> None:
+@pytest.mark.parametrize("minutes", [5, 40, 59])
+def test_an_infusion_shorter_than_the_packs_hour_is_held_for_a_clinician_not_stored(world: World, minutes: int) -> None:
     row = authorize(world)
-    infusion = infuse(world, row, minutes=40)
-    assert any("shorter" in w or "60 minutes" in w for w in infusion.warnings["warnings"])
+    with pytest.raises(InfusionRejectedError, match="infusion-shorter-than-1-hour") as caught:
+        infuse(world, row, minutes=minutes)
+    assert any("clinician decides" in r or "less than 60 minutes" in r for r in caught.value.reasons)
+    assert count(world) == 0
+    infuse(world, row, minutes=60)
 
 
 def test_the_first_twelve_us_infusions_need_the_observation(world: World) -> None:
     row = authorize(world)
     with pytest.raises(InfusionRejectedError, match="observe for 60 minutes"):
-        infuse(world, row, observe=None)
-    with pytest.raises(InfusionRejectedError, match="observe"):
         infuse(world, row, observe=30)
     infuse(world, row, observe=60)
+
+
+def test_an_infusion_is_recorded_before_its_observation_ends_and_the_end_is_recorded_later(world: World) -> None:
+    row = authorize(world)
+    request = request_for(row, observe=None)
+    with world.tx() as s:
+        infusion = record_infusion(s, request, at=request.stopped_at + timedelta(minutes=5), actor="nurse_kim")
+        infusion_id = infusion.id
+        assert any("observation pending" in w for w in infusion.warnings["warnings"])
+    stop = request.stopped_at
+    with world.tx() as s, pytest.raises(InfusionRejectedError, match="observe for 60 minutes"):
+        complete_observation(s, infusion_id=infusion_id, ended_at=stop + timedelta(minutes=30),
+                             at=stop + timedelta(minutes=31), actor="nurse_kim")  # fmt: skip
+    with world.tx() as s, pytest.raises(InputError, match="in the future"):
+        complete_observation(s, infusion_id=infusion_id, ended_at=stop + timedelta(minutes=70),
+                             at=stop + timedelta(minutes=65), actor="nurse_kim")  # fmt: skip
+    with world.tx() as s:
+        done = complete_observation(s, infusion_id=infusion_id, ended_at=stop + timedelta(minutes=61),
+                                    at=stop + timedelta(minutes=62), actor="nurse_kim")  # fmt: skip
+        assert done.observation_end_at == stop + timedelta(minutes=61)
+    with world.tx() as s, pytest.raises(ConflictError, match="already recorded"):
+        complete_observation(s, infusion_id=infusion_id, ended_at=stop + timedelta(minutes=90),
+                             at=stop + timedelta(minutes=95), actor="nurse_kim")  # fmt: skip
+
+
+def test_a_vial_past_its_expiry_is_refused(world: World) -> None:
+    row = authorize(world)
+    prepared = request_for(row).prepared_at
+    with pytest.raises(InfusionRejectedError, match="vial-expiry"):
+        infuse(world, row, vial_expires_at=prepared - timedelta(minutes=1))
+    assert count(world) == 0
+    infusion = infuse(world, row, vial_expires_at=prepared + timedelta(days=30))
+    assert infusion.vial_expires_at == prepared + timedelta(days=30)
+
+
+@pytest.mark.parametrize("code", ["64406-008-01", "6440600801", "64406-0008-01", "64406000801"])
+def test_the_products_carton_code_from_the_pack_is_accepted_in_every_spelling(world: World, code: str) -> None:
+    row = authorize(world)
+    infusion = infuse(world, row, product_code=code)
+    assert not any("product-code" in w for w in infusion.warnings["warnings"])
+
+
+def test_a_carton_code_that_is_not_the_products_is_refused(world: World) -> None:
+    row = authorize(world)
+    with pytest.raises(InfusionRejectedError, match="product-code: 12345-678-90 is not a code of TYSABRI"):
+        infuse(world, row, product_code="12345-678-90")
+    assert count(world) == 0
+
+
+def test_a_former_carton_code_and_a_missing_one_are_warnings_never_a_silent_pass(world: World) -> None:
+    row = authorize(world)
+    infusion = infuse(world, row, product_code="59075-730-15")
+    assert any("former code of TYSABRI" in w for w in infusion.warnings["warnings"])
+    other = authorize(world, at=world.at + timedelta(days=29))
+    unrecorded = infuse(world, other)
+    warned = " ".join(unrecorded.warnings["warnings"])
+    assert "could not verify the product code" in warned and "could not verify the vial's expiry" in warned
+
+
+def test_a_refused_or_wasted_bag_is_logged_under_its_visit_and_audited(world: World) -> None:
+    row = authorize(world)
+    with world.tx() as s:
+        logged = record_disposal(
+            s, DisposalRequest(authorization_id=row.id, disposal="wasted", product="tysabri", lot="LOT-7",
+                               product_code="64406-008-01", reason="bag leaked at the spike port"),
+            at=world.at + timedelta(minutes=10), actor="nurse_kim", site_id=None,
+        )  # fmt: skip
+        assert logged.site_id == row.site_id and logged.patient_id == row.patient_id
+        logged_id = logged.id
+    with world.tx() as s:
+        assert [d.lot for d in infusions.disposals_of(s, row.id)] == ["LOT-7"]
+        actions = s.execute(select(AuditEntry.action).where(AuditEntry.entity_id == logged_id)).scalars().all()
+        assert actions == ["bag.wasted"]
+    with world.tx() as s, pytest.raises(InputError, match="reason"):
+        record_disposal(
+            s, DisposalRequest(authorization_id=row.id, disposal="refused", product="tysabri", lot="LOT-8", reason=" "),
+            at=world.at, actor="nurse_kim", site_id=None,
+        )  # fmt: skip
+    # the authorization is untouched: the dose may still be infused with a fresh bag
+    infuse(world, row)
 
 
 def test_a_product_of_another_program_is_refused(world: World) -> None:

@@ -97,7 +97,7 @@ def test_enroll_with_consent_then_authorize_hold_clear_and_infuse(browser: Any, 
     kim.get_by_role("button", name="Check and record the decision").click()
     kim.wait_for_url("**/authorizations/**")
     assert "HOLD" in kim.locator("#verdict").inner_text()
-    assert "steroid-use" in kim.locator(".reasons").inner_text()
+    assert "steroid medicines" in kim.locator(".reasons").inner_text()
     assert kim.locator(".reasons .cite-title").count() > 0
     kim.screenshot(path=str(artifacts / "pre-infusion-decision-hold.png"), full_page=True)
     decision_url = kim.url
@@ -111,6 +111,8 @@ def test_enroll_with_consent_then_authorize_hold_clear_and_infuse(browser: Any, 
 
     kim.goto(decision_url)
     assert "YOU MAY INFUSE" in kim.locator("#verdict").inner_text()
+    kim.get_by_label("Product code on the carton (NDC)").fill("64406-008-01")
+    kim.get_by_label("Vial expiry date").fill("2027-06-30")
     kim.get_by_label("Lot number").fill("TY2026-031")
     kim.get_by_label("Dose", exact=True).fill("300")
     kim.get_by_label("Volume (mL)").fill("100")
@@ -122,7 +124,7 @@ def test_enroll_with_consent_then_authorize_hold_clear_and_infuse(browser: Any, 
     kim.locator("#bag-refused").wait_for()  # the live check, before anything is sent
     kim.get_by_role("button", name="Record the infusion").click()
     refusal = kim.locator("#refusal")
-    assert "refused" in refusal.inner_text() and "natalizumab." in refusal.inner_text()
+    assert "refused" in refusal.inner_text() and "Diluted solution older than the label allows" in refusal.inner_text()
     assert refusal.locator(".cite-title").count() > 0
     kim.screenshot(path=str(artifacts / "pre-infusion-decision-refused-bag.png"), full_page=True)
     kim.get_by_label("Prepared (diluted) at").fill("2026-03-02T11:00")

@@ -82,13 +82,15 @@ def test_site_staff_work_in_their_sites_zone_and_find_the_dose_ready_to_infuse(d
     day.context.clear_cookies()
 
     sign_in(day, "paul")
-    assert "Your site today, 2026-03-02" in day.locator(".page-head").inner_text()
+    assert "Your site today, 2 Mar 2026" in day.locator(".page-head").inner_text()
     today = day.locator("#panel-today")
     assert "site_north" not in today.inner_text()
     ready = today.locator(".ready-list li", has_text="Amy Chen")
     assert ready.count() == 1
     assert "17:00" in ready.inner_text()  # the override's visit at 09:00 UTC, shown in the site's zone
     ready.get_by_role("link", name="Record the infusion").click()
+    day.get_by_label("Product code on the carton (NDC)").fill("64406-008-01")
+    day.get_by_label("Vial expiry date").fill("2027-06-30")
     day.get_by_label("Lot number").fill("TY2026-044")
     day.get_by_label("Dose", exact=True).fill("300")
     day.get_by_label("Volume (mL)").fill("100")

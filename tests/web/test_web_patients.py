@@ -22,7 +22,13 @@ def _factory(client: TestClient):  # type: ignore[no-untyped-def]
 
 def _listed(client: TestClient, q: str = "") -> list[tuple[str, str]]:
     html = client.get("/patients", params={"q": q}).text
-    return re.findall(r'<td><a href="/patients/([\w-]+)">[^<]*</a></td>\s*<td class="nowrap">([^<]*)</td>', html)
+    return [
+        (key, born or "—")
+        for key, born in re.findall(
+            r'<td><a href="/patients/([\w-]+)">[^<]*</a></td>\s*<td class="nowrap">(?:<time datetime="([^"]*)">[^<]*</time>|—)</td>',
+            html,
+        )
+    ]
 
 
 def _births(client: TestClient) -> dict[str, date | None]:

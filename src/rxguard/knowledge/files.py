@@ -98,6 +98,11 @@ PACK_FILES: tuple[PackFile, ...] = (
         "rxguard.knowledge.questionnaire:QuestionnaireForm",
         many=True,
     ),
+    PackFile(
+        "translations.yaml",
+        "the pack's rule wording and risk advice in other languages (Simplified Chinese)",
+        "rxguard.knowledge.translations:Translations",
+    ),
 )
 
 #: The folder of vignettes (``vignettes/*.yaml``), each file a list of Vignette entries.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -105,13 +106,14 @@ def _belongs_to_visit(signer: Signer, row: Authorization) -> bool:
     )
 
 
-def hard_stops(program: Program, row: Authorization) -> list[dict[str, str]]:
+def hard_stops(program: Program, row: Authorization) -> list[dict[str, Any]]:
     """The failed checks of this authorization that no override can lift, each with what would lift it."""
     stops = []
     for check in failed_checks(row):
         rule = program.check_rule(check["id"])
         if rule.kind == "hard-stop" or check["outcome"] not in rule.outcomes:
             stops.append({"check": check["id"], "outcome": check["outcome"], "reason": check["reason"],
+                          "code": check.get("code", ""), "values": check.get("values", {}),
                           "lift": rule.lift})  # fmt: skip
     return stops
 

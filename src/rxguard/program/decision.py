@@ -35,16 +35,28 @@ DECISION = {0: "authorized", 1: "hold", 2: "do-not-infuse"}
 
 @dataclass(frozen=True)
 class Check:
+    """One check's outcome and reason.
+
+    ``reason`` is the English sentence the API, the CLI and the audit trail
+    keep; ``code`` and ``values`` say the same as data (a message key and its
+    parts: ids, ISO dates, counts), so an interface can word it in the
+    reader's language with dates in the reader's format.
+    """
+
     id: str
     outcome: str
     reason: str
     sources: list[dict[str, str]] = field(default_factory=list)
+    code: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "outcome": self.outcome,
             "reason": self.reason,
+            "code": self.code,
+            "values": dict(self.values),
             "sources": [dict(s) for s in self.sources],
         }
 
@@ -126,14 +138,19 @@ def valid_until(program: Program, at: datetime) -> datetime:
 def _certification_check(check_id: str, who: str, cert: Cert | None, program: Program, kind: str) -> Check:
     requirement = getattr(program.definition.certification, kind)
     sources = cite(requirement.sources)
+    values: dict[str, Any] = {"program": program.id}
     if cert is None:
-        return Check(check_id, STOP, f"{who} is not enrolled in {program.id}", sources)
+        return Check(check_id, STOP, f"{who} is not enrolled in {program.id}", sources, "cert-not-enrolled", values)
     if cert.status != "certified":
-        return Check(check_id, STOP, f"{who} is {cert.status} in {program.id}, not certified", sources)
+        reason = f"{who} is {cert.status} in {program.id}, not certified"
+        return Check(check_id, STOP, reason, sources, "cert-not-certified", {**values, "status": cert.status})
     if kind == "site" and requirement.site_authorization_number and not cert.site_authorization_number:
-        return Check(check_id, STOP, f"{who} has no site authorization number", sources)
-    number = f", site authorization number {cert.site_authorization_number}" if cert.site_authorization_number else ""
-    return Check(check_id, PASS, f"{who} is certified in {program.id}{number}", sources)
+        return Check(check_id, STOP, f"{who} has no site authorization number", sources, "cert-no-number", values)
+    number = cert.site_authorization_number
+    reason = f"{who} is certified in {program.id}" + (f", site authorization number {number}" if number else "")
+    if number:
+        return Check(check_id, PASS, reason, sources, "cert-certified-number", {**values, "number": number})
+    return Check(check_id, PASS, reason, sources, "cert-certified", values)
 
 
 def _participant_checks(visit: Visit) -> list[Check]:
@@ -154,54 +171,57 @@ def _patient_checks(visit: Visit) -> list[Check]:
     sources = program.citations()
     status = patient.status
     checks = [
-        Check("patient-enrolled", PASS, f"enrolled in {program.id} for {patient.indication}", sources),
+        Check(
+            "patient-enrolled",
+            PASS,
+            f"enrolled in {program.id} for {patient.indication}",
+            sources,
+            "enrolled",
+            {"program": program.id, "indication": patient.indication},
+        ),
         _consent_check(visit),
     ]
-    authorized = status in ("authorized", "lapsed")
-    checks.append(
-        Check(
-            "patient-authorized",
-            PASS if authorized else (STOP if status == "enrolled" else PASS),
-            "treatment authorized by the prescriber"
-            if authorized
-            else (
-                "treatment not yet authorized by the prescriber"
-                if status == "enrolled"
-                else f"status {status} (see below)"
-            ),
-            sources,
+    if status in ("authorized", "lapsed"):
+        checks.append(
+            Check("patient-authorized", PASS, "treatment authorized by the prescriber", sources, "authorized")
         )
-    )
+    elif status == "enrolled":
+        reason = "treatment not yet authorized by the prescriber"
+        checks.append(Check("patient-authorized", STOP, reason, sources, "not-yet-authorized"))
+    else:
+        reason = f"status {status} (see below)"
+        checks.append(Check("patient-authorized", PASS, reason, sources, "status-below", {"status": status}))
     if program.definition.reauthorization_every:
         until = patient.authorized_until_on
+        until_on = {"until_on": until.isoformat()} if until else {}
+        if status == "lapsed":
+            reason = f"reauthorization was due by {until}; reauthorize first"
+            checks.append(Check("authorization-not-lapsed", STOP, reason, sources, "lapsed", until_on))
+        elif until:
+            reason = f"authorized until {until}"
+            checks.append(Check("authorization-not-lapsed", PASS, reason, sources, "authorized-until", until_on))
+        else:
+            reason = "no reauthorization due yet"
+            checks.append(Check("authorization-not-lapsed", PASS, reason, sources, "no-reauthorization-due"))
+    if status == "discontinued":
+        why = patient.discontinuation_reason or ""
         checks.append(
             Check(
-                "authorization-not-lapsed",
-                STOP if status == "lapsed" else PASS,
-                f"reauthorization was due by {until}; reauthorize first"
-                if status == "lapsed"
-                else f"authorized until {until}"
-                if until
-                else "no reauthorization due yet",
+                "not-discontinued",
+                STOP,
+                f"discontinued: {patient.discontinuation_reason}",
                 sources,
+                "discontinued",
+                {"reason": why},
             )
         )
-    checks.append(
-        Check(
-            "not-discontinued",
-            STOP if status == "discontinued" else PASS,
-            f"discontinued: {patient.discontinuation_reason}" if status == "discontinued" else "not discontinued",
-            sources,
-        )
-    )
-    checks.append(
-        Check(
-            "not-suspended",
-            STOP if status == "suspended" else PASS,
-            "treatment suspended (see the enrollment history)" if status == "suspended" else "not suspended",
-            sources,
-        )
-    )
+    else:
+        checks.append(Check("not-discontinued", PASS, "not discontinued", sources, "not-discontinued"))
+    if status == "suspended":
+        reason = "treatment suspended (see the enrollment history)"
+        checks.append(Check("not-suspended", STOP, reason, sources, "suspended"))
+    else:
+        checks.append(Check("not-suspended", PASS, "not suspended", sources, "not-suspended"))
     checks.extend(_form_checks(visit))
     return checks
 
@@ -209,11 +229,12 @@ def _patient_checks(visit: Visit) -> list[Check]:
 def _consent_check(visit: Visit) -> Check:
     document = visit.program.consent_document(visit.at.date())
     # The same answer as enrollment.has_current_consent, from the row read with the other held records.
+    values = {"program": visit.program.id, "document": document.id, "version": document.version}
     if visit.held.consent_signed:
         why = f"consent {document.id} version {document.version} signed by patient and prescriber"
-    else:
-        why = f"no signed consent for {document.id} version {document.version} (the version in force)"
-    return Check("consent-signed", PASS if visit.held.consent_signed else STOP, why, cite(document.sources))
+        return Check("consent-signed", PASS, why, cite(document.sources), "consent-signed", values)
+    why = f"no signed consent for {document.id} version {document.version} (the version in force)"
+    return Check("consent-signed", STOP, why, cite(document.sources), "consent-missing", values)
 
 
 def _form_checks(visit: Visit) -> list[Check]:
@@ -222,20 +243,24 @@ def _form_checks(visit: Visit) -> list[Check]:
         return []
     done = visit.held.forms
     missing: list[str] = []
+    parts: list[dict[str, str]] = []
     sources: list[dict[str, str]] = []
     for form in forms:
         if form.moment == "enrollment" and form.id not in done:
             missing.append(form.title)
+            parts.append({"id": form.id})
             sources += cite(form.sources)
         if form.moment == "continuation" and form.after and visit.history:
             due_on = shift(visit.history[0], form.after)
             last = done.get(form.id)
             if visit.at.date() >= due_on and (last is None or last.date() < due_on):
                 missing.append(f"{form.title} (due {due_on.isoformat()})")
+                parts.append({"id": form.id, "due_on": due_on.isoformat()})
                 sources += cite(form.sources)
+    values = {"program": visit.program.id, "forms": parts}
     if missing:
-        return [Check("program-forms", STOP, "missing: " + "; ".join(missing), sources)]
-    return [Check("program-forms", PASS, "required forms recorded", [])]
+        return [Check("program-forms", STOP, "missing: " + "; ".join(missing), sources, "forms-missing", values)]
+    return [Check("program-forms", PASS, "required forms recorded", [], "forms-recorded")]
 
 
 # --------------------------------------------------------------------------- checklist
@@ -248,16 +273,21 @@ def checklist_questions(program: Program) -> list[str]:
 def _checklist_check(visit: Visit) -> Check:
     questions = checklist_questions(visit.program)
     if not questions:
-        return Check("checklist", PASS, f"{visit.program.id} has no pre-infusion checklist", [])
+        reason = f"{visit.program.id} has no pre-infusion checklist"
+        return Check("checklist", PASS, reason, [], "checklist-none", {"program": visit.program.id})
     yes = [q for q in questions if visit.answers.get(q) is True]
     unanswered = [q for q in questions if q not in visit.answers]
     sources = [cite(visit.program.pack.questions[q].sources) for q in questions]
     flat = [s for group in sources for s in group]
+    pack = {"pack": visit.program.pack.name}
     if yes:
-        return Check("checklist", HOLD, "answered yes: " + ", ".join(yes) + "; contact the prescriber", flat)
+        reason = "answered yes: " + ", ".join(yes) + "; contact the prescriber"
+        return Check("checklist", HOLD, reason, flat, "checklist-yes", {**pack, "questions": yes})
     if unanswered:
-        return Check("checklist", HOLD, "unanswered: " + ", ".join(unanswered) + "; complete the checklist", flat)
-    return Check("checklist", PASS, f"all {len(questions)} checklist answers are no", flat)
+        reason = "unanswered: " + ", ".join(unanswered) + "; complete the checklist"
+        return Check("checklist", HOLD, reason, flat, "checklist-unanswered", {**pack, "questions": unanswered})
+    reason = f"all {len(questions)} checklist answers are no"
+    return Check("checklist", PASS, reason, flat, "checklist-all-no", {"n": len(questions)})
 
 
 def _previous_visit_check(visit: Visit) -> Check:
@@ -274,8 +304,10 @@ def _previous_visit_check(visit: Visit) -> Check:
             f"the previous visit on {previous.visit_at.date()} was held ({previous.status}) and not infused; "
             "the prescriber must confirm before this infusion",
             visit.program.citations()[:1],
+            "previous-held",
+            {"visit_on": previous.visit_at.date().isoformat(), "status": previous.status},
         )
-    return Check("previous-visit-clearance", PASS, "no unresolved hold from the previous visit", [])
+    return Check("previous-visit-clearance", PASS, "no unresolved hold from the previous visit", [], "previous-clear")
 
 
 # --------------------------------------------------------------------------- clinical and schedule
@@ -302,7 +334,10 @@ def _clinical_check(assessment: Assessment) -> Check:
     reason = "; ".join(f"{f.rule_id}: {f.title}" for f in top) or "no clinical finding above info"
     sources = [{"source": s.id, "section": s.section} for f in top for s in f.sources]
     outcome = {3: STOP, 2: HOLD, 1: WARN}.get(worst, PASS)
-    return Check("clinical-assessment", outcome, reason, sources)
+    if not top:
+        return Check("clinical-assessment", outcome, reason, sources, "clinical-none")
+    rules = [f.rule_id for f in top]
+    return Check("clinical-assessment", outcome, reason, sources, "clinical-findings", {"rules": rules})
 
 
 def phase_min_interval(program: Program, index: int) -> str | None:
@@ -316,21 +351,28 @@ def _interval_check(visit: Visit) -> Check:
     program = visit.program
     sources = cite(program.pack.dosing.sources) + cite(program.definition.dose_interval.sources)
     if not visit.history:
-        return Check("dose-interval", PASS, "first infusion", sources)
+        return Check("dose-interval", PASS, "first infusion", sources, "interval-first")
     index = len(visit.history) + 1
     minimum = phase_min_interval(program, index)
     if minimum is None:
-        return Check("dose-interval", PASS, f"no dose phase covers infusion {index}", sources)
+        reason = f"no dose phase covers infusion {index}"
+        return Check("dose-interval", PASS, reason, sources, "interval-no-phase", {"n": index})
     tolerance = program.early_tolerance_days()
     earliest = shift(visit.history[-1], minimum) - timedelta(days=tolerance)
     detail = (
         f"last infusion {visit.history[-1]}; minimum interval {minimum} for infusion {index}, tolerance {tolerance} d"
     )
+    values = {
+        "last_on": visit.history[-1].isoformat(),
+        "minimum": minimum,
+        "n": index,
+        "tolerance": tolerance,
+        "earliest_on": earliest.isoformat(),
+    }
     if visit.at.date() < earliest:
-        return Check(
-            "dose-interval", HOLD, f"too early: not before {earliest} ({detail}); the prescriber must confirm", sources
-        )
-    return Check("dose-interval", PASS, detail, sources)
+        reason = f"too early: not before {earliest} ({detail}); the prescriber must confirm"
+        return Check("dose-interval", HOLD, reason, sources, "interval-too-early", values)
+    return Check("dose-interval", PASS, detail, sources, "interval-ok", values)
 
 
 def _given_today_check(visit: Visit) -> Check:
@@ -344,8 +386,10 @@ def _given_today_check(visit: Visit) -> Check:
             STOP,
             f"a dose was already infused today at {today[-1].astimezone(visit.at.tzinfo):%H:%M}; one dose per visit day",
             sources,
+            "given-today",
+            {"at": today[-1].isoformat()},
         )
-    return Check("dose-not-already-given", PASS, "no dose infused today", sources)
+    return Check("dose-not-already-given", PASS, "no dose infused today", sources, "given-none")
 
 
 def _deferred_check(visit: Visit) -> Check:
@@ -358,8 +402,10 @@ def _deferred_check(visit: Visit) -> Check:
             f"({deferred[-1].visit_at.astimezone(visit.at.tzinfo):%H:%M}); the visit is over — authorize it again at the "
             "next visit",
             visit.program.citations()[:1],
+            "deferred",
+            {"at": deferred[-1].visit_at.isoformat()},
         )
-    return Check("visit-not-deferred", PASS, "this dose was not deferred today", [])
+    return Check("visit-not-deferred", PASS, "this dose was not deferred today", [], "not-deferred")
 
 
 def _course_check(visit: Visit) -> Check | None:
@@ -367,10 +413,13 @@ def _course_check(visit: Visit) -> Check | None:
     if course is None:
         return None
     sources = cite(course.sources)
-    if len(visit.history) >= course.total_infusions:
-        return Check("course-limit", STOP, f"the course of {course.total_infusions} infusions is complete", sources)
+    total = course.total_infusions
+    if len(visit.history) >= total:
+        reason = f"the course of {total} infusions is complete"
+        return Check("course-limit", STOP, reason, sources, "course-complete", {"total": total})
     if visit.history and visit.at.date() > shift(visit.history[0], course.duration):
-        return Check(
-            "course-limit", HOLD, f"beyond the {course.duration} course that began {visit.history[0]}", sources
-        )
-    return Check("course-limit", PASS, f"infusion {len(visit.history) + 1} of {course.total_infusions}", sources)
+        reason = f"beyond the {course.duration} course that began {visit.history[0]}"
+        values = {"duration": course.duration, "start_on": visit.history[0].isoformat()}
+        return Check("course-limit", HOLD, reason, sources, "course-beyond", values)
+    reason = f"infusion {len(visit.history) + 1} of {total}"
+    return Check("course-limit", PASS, reason, sources, "course-count", {"n": len(visit.history) + 1, "total": total})

@@ -1,9 +1,12 @@
 """Infusion records, checked against the pack before they are stored.
 
 A bag past its jurisdiction's limit, or held at room temperature, is rejected
-with the reason (the pack's ``preparation`` rules); a short infusion warns;
-the first N infusions in a program that requires it need a post-infusion
-observation. One infusion per authorization and one per patient and dose
+with the reason (the pack's ``preparation`` rules), and so is an infusion
+shorter than the pack's administration rule allows, a vial past its expiry or
+one whose carton code is not the product's (:mod:`rxguard.program.vials`).
+The first N infusions in a program that requires it need a post-infusion
+observation: the infusion may be recorded while it runs, and its end is
+recorded later (:func:`complete_observation`). One infusion per authorization and one per patient and dose
 number are database constraints; the idempotency key makes a client retry
 return the first record instead of failing or writing twice.
 """
@@ -19,12 +22,14 @@ import orjson
 from sqlalchemy.orm import Session
 
 from rxguard.engine import assess
-from rxguard.errors import ConflictError, InfusionRejectedError, InputError, UnconfirmedError
+from rxguard.errors import ConflictError, InfusionRejectedError, InputError, NotFoundError, UnconfirmedError
 from rxguard.facts.model import PatientFacts
+from rxguard.knowledge.schema import Product
 from rxguard.program import monitoring, schedule, validation
 from rxguard.program.common import by_id, require_aware
 from rxguard.program.registry import Program, get_program
 from rxguard.program.transitions import transition
+from rxguard.program.vials import check_vial
 from rxguard.store import audit, infusions
 from rxguard.store import schedule as kept_schedule
 from rxguard.store.infusions import InfusionVisit
@@ -52,11 +57,17 @@ class InfusionRequest:
     reactions: str = ""
     #: The user checked the unusual values (a dose or volume other than the labelled one) and means them.
     confirm_unusual: bool = False
+    #: The code printed on the carton (NDC, EU number), checked against the product's codes in the pack.
+    product_code: str = ""
+    #: The moment the vial expires: the end of the expiry day printed on it, where it is used.
+    vial_expires_at: datetime | None = None
 
     def digest(self) -> str:
         data = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()}
-        if not self.confirm_unusual:
-            del data["confirm_unusual"]  # the digest of a record made before the flag existed is unchanged
+        # The digest of a record made before a field existed is unchanged while the field keeps its default.
+        for name, default in (("confirm_unusual", False), ("product_code", ""), ("vial_expires_at", None)):
+            if data[name] == default:
+                del data[name]
         return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -73,6 +84,8 @@ def _validate(
     if request.observation_end_at is not None:
         require_aware(request.observation_end_at, "observation_end_at")
         validation.clinical_datetime(request.observation_end_at, "observation_end_at", now=now, born=born)
+    if request.vial_expires_at is not None:
+        require_aware(request.vial_expires_at, "vial_expires_at")
     if request.storage not in STORAGE:
         raise InputError(f"storage {request.storage!r} must be one of {', '.join(STORAGE)}")
     products = program.definition.products
@@ -87,15 +100,14 @@ def _validate(
         raise InputError("times must run prepared ≤ started < stopped")
     if request.observation_end_at is not None and request.observation_end_at < request.stopped_at:
         raise InputError("the observation cannot end before the infusion stops")
-    product = next((p for p in program.pack.identity.products if p.id == request.product), None)
-    if product is None:  # pragma: no cover - the pack's integrity test ties program products to pack products
-        raise InputError(f"product {request.product!r} is not described in the {program.drug} pack")
+    product = _product(program, request)
     dose = validation.check_dose(product, request.dose, request.dose_unit, request.volume_ml)
     cleaned = replace(
         request,
         dose=dose.dose,
         dose_unit=dose.unit,
         lot=validation.clean_text(request.lot, "lot", max_length=64, required=True),
+        product_code=validation.clean_text(request.product_code, "product_code", max_length=32).strip(),
         diluent=validation.clean_text(request.diluent, "diluent", max_length=128, required=True),
         reactions=validation.clean_text(request.reactions, "reactions", max_length=4000, multiline=True),
     )
@@ -141,18 +153,73 @@ def _facts(visit: InfusionVisit) -> PatientFacts:
     return schedule.demographics(enrollment.patient_id, enrollment.birth_on, enrollment.sex)
 
 
-def _observation_problem(program: Program, dose_number: int, request: InfusionRequest) -> str | None:
+def observation_due_at(program: Program, dose_number: int, stopped_at: datetime) -> datetime | None:
+    """When the program's post-infusion observation of this dose may end, or None when none is required."""
     rule = program.definition.observation
-    if rule is None or dose_number > rule.first_infusions:
+    if rule is None or (rule.first_infusions is not None and dose_number > rule.first_infusions):
         return None
-    needed = request.stopped_at + timedelta(minutes=rule.minutes)
-    if request.observation_end_at is None or request.observation_end_at < needed:
-        sources = ", ".join(f"{c.source} {c.section}" for c in rule.sources)
-        return (
-            f"infusion {dose_number} is one of the first {rule.first_infusions}: observe for {rule.minutes} "
-            f"minutes after it stops (until {needed.isoformat()}) and record the end of observation [{sources}]"
-        )
-    return None
+    return stopped_at + timedelta(minutes=rule.minutes)
+
+
+def _observation_sources(program: Program) -> str:
+    rule = program.definition.observation
+    return ", ".join(f"{c.source} {c.section}" for c in rule.sources) if rule else ""
+
+
+def _observation_problem(program: Program, dose_number: int, request: InfusionRequest) -> str | None:
+    """A recorded observation that ended too early (a missing one is pending, recorded later)."""
+    needed = observation_due_at(program, dose_number, request.stopped_at)
+    rule = program.definition.observation
+    if needed is None or rule is None or request.observation_end_at is None or request.observation_end_at >= needed:
+        return None
+    which = (
+        f"is one of the first {rule.first_infusions}"
+        if rule.first_infusions is not None
+        else "is observed after every infusion in this program"
+    )
+    return (
+        f"infusion {dose_number} {which}: observe for {rule.minutes} "
+        f"minutes after it stops (until {needed.isoformat()}) and record the end of observation "
+        f"[{_observation_sources(program)}]"
+    )
+
+
+def _observation_pending(program: Program, dose_number: int, request: InfusionRequest) -> str | None:
+    needed = observation_due_at(program, dose_number, request.stopped_at)
+    if needed is None or request.observation_end_at is not None:
+        return None
+    return (
+        f"observation pending: observe the patient until at least {needed:%Y-%m-%d %H:%M} UTC, then record "
+        "the end of observation on the patient's page"
+    )
+
+
+def _product(program: Program, request: InfusionRequest) -> Product:
+    product = next((p for p in program.pack.identity.products if p.id == request.product), None)
+    if product is None:  # pragma: no cover - the pack's integrity test ties program products to pack products
+        raise InputError(f"product {request.product!r} is not described in the {program.drug} pack")
+    return product
+
+
+def infusion_findings(program: Program, visit: InfusionVisit, request: InfusionRequest) -> tuple[list[str], list[str]]:
+    """(reasons to reject, warnings): the pack's rules, the vial against the product, the observation."""
+    reject, warnings = pack_findings(program, visit, request)
+    product = _product(program, request)
+    others = [p for p in program.pack.identity.products if p.id != product.id]
+    vial_reject, vial_warn = check_vial(
+        product, others, code=request.product_code, expires_at=request.vial_expires_at,
+        prepared_at=request.prepared_at,
+    )  # fmt: skip
+    reject += [f"{program.id}.{line}" for line in vial_reject]
+    warnings += [f"{program.id}.{line}" for line in vial_warn]
+    dose_number = visit.authorization.dose_number
+    problem = _observation_problem(program, dose_number, request)
+    if problem:
+        reject.append(f"{program.id}.post-infusion-observation: {problem}")
+    pending = _observation_pending(program, dose_number, request)
+    if pending:
+        warnings.append(f"{program.id}.post-infusion-observation: {pending}")
+    return reject, warnings
 
 
 def _check_start(authorization: Authorization, request: InfusionRequest, at: datetime) -> None:
@@ -200,7 +267,8 @@ def judge(program: Program, visit: InfusionVisit, request: InfusionRequest, *, a
     In the order a nurse would meet them: the record itself is plausible; the authorization
     still allows an infusion and this dose was not given; the infusion started after the
     authorization, inside its window and not in the future; the patient is under treatment;
-    the pack's preparation and administration rules and the program's observation pass;
+    the pack's preparation and administration rules, the vial (its carton code against the
+    product, its expiry) and the program's observation (when recorded; else it is pending) pass;
     unusual values (a dose or volume other than the label's) are confirmed.
     """
     authorization = visit.authorization
@@ -221,10 +289,7 @@ def judge(program: Program, visit: InfusionVisit, request: InfusionRequest, *, a
             f"the patient is {status} in {program.id}; no dose is given "
             "(a hard stop no override lifts: resume or authorize the patient in the program first)"
         )
-    reject, warnings = pack_findings(program, visit, request)
-    problem = _observation_problem(program, authorization.dose_number, request)
-    if problem:
-        reject.append(f"{program.id}.post-infusion-observation: {problem}")
+    reject, warnings = infusion_findings(program, visit, request)
     if reject:
         raise InfusionRejectedError("infusion record rejected: " + " | ".join(reject), reject)
     if unusual and not request.confirm_unusual:
@@ -294,6 +359,8 @@ def _row(authorization: Authorization, judged: Judged, *, digest: str, at: datet
         stopped_at=request.stopped_at,
         observation_end_at=request.observation_end_at,
         reactions=request.reactions,
+        product_code=request.product_code or None,
+        vial_expires_at=request.vial_expires_at,
         warnings={"warnings": judged.warnings},
         recorded_at=at,
         actor=actor,
@@ -326,3 +393,56 @@ def _refresh_schedule(
         at=at,
     )
     kept_schedule.save(session, enrollment.id, items, current=visit.schedule)
+
+
+def complete_observation(
+    session: Session, *, infusion_id: str, ended_at: datetime, at: datetime, actor: str
+) -> Infusion:
+    """Record the end of an infusion's post-infusion observation, once it has ended.
+
+    The infusion was recorded while the patient was still observed; the end is
+    checked against the program's observation (the first N infusions: at least
+    its minutes after the stop), is never in the future, and is recorded once.
+    """
+    require_aware(at)
+    require_aware(ended_at, "observation_end_at")
+    found = infusions.for_update(session, infusion_id)
+    if found is None:
+        raise NotFoundError(f"no infusion {infusion_id}")
+    row, program_id = found
+    if row.observation_end_at is not None:
+        raise ConflictError(
+            f"the end of observation of this infusion was already recorded ({row.observation_end_at.isoformat()})"
+        )
+    validation.clinical_datetime(ended_at, "observation_end_at", now=at, born=None)
+    if ended_at > at:
+        raise InputError(
+            f"the end of observation {ended_at.isoformat()} is in the future (now {at.isoformat()}); "
+            "record it once the observation has ended"
+        )
+    if ended_at < row.stopped_at:
+        raise InputError("the observation cannot end before the infusion stops")
+    program = get_program(program_id)
+    needed = observation_due_at(program, row.dose_number, row.stopped_at)
+    if needed is not None and ended_at < needed:
+        rule = program.definition.observation
+        assert rule is not None
+        line = (
+            f"{program.id}.post-infusion-observation: infusion {row.dose_number} is one of the first "
+            f"{rule.first_infusions}: observe for {rule.minutes} minutes after it stops (until "
+            f"{needed:%Y-%m-%d %H:%M} UTC) [{_observation_sources(program)}]"
+        )
+        raise InfusionRejectedError("end of observation refused: " + line, [line])
+    row.observation_end_at = ended_at
+    audit.record(
+        session, at=at, actor=actor, action="infusion.observation-recorded", entity="infusion", entity_id=row.id,
+        payload={"observation_end_at": ended_at.isoformat()},
+    )  # fmt: skip
+    return row
+
+
+def observation_pending(program: Program, row: Infusion) -> datetime | None:
+    """When the observation of a stored infusion may end, while its end is not recorded (else None)."""
+    if row.observation_end_at is not None:
+        return None
+    return observation_due_at(program, row.dose_number, row.stopped_at)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from rxguard.errors import InputError
 from rxguard.program.common import by_id
-from rxguard.program.infusion import InfusionRequest, _observation_problem, _validate, pack_findings
+from rxguard.program.infusion import InfusionRequest, _validate, infusion_findings
 from rxguard.program.registry import get_program
 from rxguard.store import infusions
 from rxguard.store.models import Authorization
@@ -47,8 +47,5 @@ def preview_infusion(session: Session, request: InfusionRequest, *, at: datetime
         request, unusual = _validate(request, program, now=at or datetime.now(UTC), born=visit.enrollment.birth_on)
     except InputError as exc:
         return InfusionPreview((), (), str(exc))
-    reject, warnings = pack_findings(program, visit, request)
-    problem = _observation_problem(program, visit.authorization.dose_number, request)
-    if problem:
-        reject.append(f"{program.id}.post-infusion-observation: {problem}")
+    reject, warnings = infusion_findings(program, visit, request)
     return InfusionPreview(tuple(reject), (*unusual, *warnings))

@@ -20,7 +20,15 @@ from typing import Any
 from sqlalchemy import Table, and_, bindparam, literal, null, select, union_all
 from sqlalchemy.orm import Session, load_only
 
-from rxguard.store.models import Authorization, Enrollment, Infusion, MonitoringEvent, Patient, ScheduleItem
+from rxguard.store.models import (
+    Authorization,
+    BagDisposal,
+    Enrollment,
+    Infusion,
+    MonitoringEvent,
+    Patient,
+    ScheduleItem,
+)
 
 _INFUSION: Table = Infusion.__table__  # type: ignore[assignment]
 _AUTHORIZATION: Table = Authorization.__table__  # type: ignore[assignment]
@@ -159,3 +167,38 @@ def earlier_attempt(session: Session, idempotency_key: str) -> Infusion | None:
 def table() -> Table:
     """The infusion table, for the write that goes with the authorization's move to infused."""
     return _INFUSION
+
+
+def for_update(session: Session, infusion_id: str) -> tuple[Infusion, str] | None:
+    """The infusion, locked, with its authorization's program; None when there is no such infusion."""
+    stmt = (
+        select(Infusion, Authorization.program_id)
+        .join(Authorization, Authorization.id == Infusion.authorization_id)
+        .where(Infusion.id == infusion_id)
+        .with_for_update(of=Infusion)
+    )
+    row = session.execute(stmt).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+def awaiting_observation(session: Session, *, site_id: str | None, since: datetime) -> list[tuple[Infusion, str]]:
+    """Infusions stopped since ``since`` whose end of observation is not recorded, with their program."""
+    stmt = (
+        select(Infusion, Authorization.program_id)
+        .join(Authorization, Authorization.id == Infusion.authorization_id)
+        .where(Infusion.observation_end_at.is_(None), Infusion.stopped_at >= since)
+        .order_by(Infusion.stopped_at)
+    )
+    if site_id is not None:
+        stmt = stmt.where(Infusion.site_id == site_id)
+    return [(row[0], row[1]) for row in session.execute(stmt)]
+
+
+def add_disposal(session: Session, row: BagDisposal) -> None:
+    session.add(row)
+    session.flush()
+
+
+def disposals_of(session: Session, authorization_id: str) -> list[BagDisposal]:
+    stmt = select(BagDisposal).where(BagDisposal.authorization_id == authorization_id).order_by(BagDisposal.recorded_at)
+    return list(session.execute(stmt).scalars())

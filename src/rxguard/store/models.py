@@ -486,6 +486,36 @@ class Infusion(Base):
     warnings: Mapped[dict[str, Any]] = mapped_column(JSON)
     recorded_at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(64))
+    #: The code on the carton as recorded (NDC, EU number); empty on records made before it was asked.
+    product_code: Mapped[str | None] = mapped_column(String(32))
+    #: When the vial expired (the end of its printed expiry day at the site); empty when not recorded.
+    vial_expires_at: Mapped[datetime | None]
+
+
+BAG_DISPOSALS = ("refused", "wasted")
+
+
+class BagDisposal(Base):
+    """A prepared bag or a vial that was not infused: refused at the bedside or wasted, with why.
+
+    Recorded under the authorization of the visit it was prepared for, whatever that authorization's
+    state (a dose held after preparation wastes its bag too); never changed afterwards.
+    """
+
+    __tablename__ = "bag_disposal"
+    __table_args__ = (CheckConstraint(_in("disposal", BAG_DISPOSALS), name="disposal"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
+    authorization_id: Mapped[str] = mapped_column(ForeignKey("authorization.id"), index=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"))
+    site_id: Mapped[str] = mapped_column(ForeignKey("site.id"))
+    disposal: Mapped[str] = mapped_column(String(16))
+    product: Mapped[str] = mapped_column(String(64))
+    lot: Mapped[str] = mapped_column(String(64))
+    product_code: Mapped[str] = mapped_column(String(32), default="")
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
 
 
 # --------------------------------------------------------------------------- monitoring

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from rxguard.errors import ImplausibleError
@@ -78,6 +78,12 @@ def a_date(values: Mapping[str, str], name: str, t: Callable[..., str]) -> date:
         raise FormError(name, t("form.date")) from None
 
 
+def end_of_local_day(values: Mapping[str, str], name: str, zone: ZoneInfo, t: Callable[..., str]) -> datetime:
+    """A date field (an expiry day) as the moment that day ends in the site's zone, in UTC."""
+    day = a_date(values, name, t)
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+
+
 def infusion_request(
     authorization_id: str, values: Mapping[str, str], zone: ZoneInfo, t: Callable[..., str]
 ) -> InfusionRequest:
@@ -101,6 +107,8 @@ def infusion_request(
         observation_end_at=optional_local_datetime(values, "observation_end_at", zone, t),
         reactions=(values.get("reactions") or "")[:2000],
         confirm_unusual=values.get("confirm_unusual") == "yes",
+        product_code=required(values, "product_code", t)[:32],
+        vial_expires_at=end_of_local_day(values, "vial_expires_on", zone, t),
     )
 
 

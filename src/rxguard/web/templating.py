@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from starlette.responses import HTMLResponse
 
 from rxguard.web.context import PageContext
 from rxguard.web.security import remember_pre_session
+from rxguard.web.wording import Wording
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -33,20 +33,6 @@ def static_version() -> str:
     return digest.hexdigest()[:10]
 
 
-def _when(ctx: PageContext, value: datetime | None, with_zone: bool = True) -> str:
-    if value is None:
-        return "—"
-    local = value.astimezone(ctx.zone)
-    zone = f" {local.tzname()}" if with_zone else ""
-    return local.strftime("%Y-%m-%d %H:%M") + zone
-
-
-def _day(value: date | datetime | None) -> str:
-    if value is None:
-        return "—"
-    return value.strftime("%Y-%m-%d")
-
-
 @functools.cache
 def environment() -> Environment:
     env = Environment(
@@ -56,7 +42,6 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["day"] = _day
     env.globals["static_version"] = static_version
     return env
 
@@ -64,9 +49,9 @@ def environment() -> Environment:
 def render(ctx: PageContext, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     """A full page (or an htmx fragment) for this request, in the user's language."""
     page = environment().get_template(template)
-    html = page.render(
-        ctx=ctx, t=ctx.t, lang=ctx.lang, user=ctx.user, when=lambda v, z=True: _when(ctx, v, z), **values
-    )
+    words = Wording(ctx.lang, ctx.t, ctx.zone)
+    html = page.render(ctx=ctx, t=ctx.t, lang=ctx.lang, user=ctx.user, words=words, when=words.when, day=words.day,
+                       **values)  # fmt: skip
     response = HTMLResponse(html, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     remember_pre_session(ctx.request, response)

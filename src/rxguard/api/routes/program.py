@@ -621,6 +621,16 @@ class InfusionIn(Body):
     confirm_unusual: bool = Field(
         default=False, description="Set after checking the warnings of a 422 confirmation-needed answer"
     )
+    product_code: str = Field(
+        default="", max_length=32,
+        description="The code on the carton (NDC, EU number), checked against the product's codes in its pack; "
+        "without it the record says the code could not be verified",
+    )  # fmt: skip
+    vial_expires_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the vial expires (the end of its printed expiry day where it is used); a vial used after "
+        "it is refused; without it the record says the expiry could not be verified",
+    )
 
 
 @router.post("/authorizations/{authorization_id}/infusions", operation_id="record_infusion", status_code=201,

@@ -30,13 +30,16 @@ from rxguard.errors import (
     UnconfirmedError,
 )
 from rxguard.program import authorization, clearance
-from rxguard.program.infusion import INFUSABLE, record_infusion
+from rxguard.program.disposal import DisposalRequest, record_disposal
+from rxguard.program.infusion import INFUSABLE, complete_observation, observation_pending, record_infusion
 from rxguard.program.infusion_preview import preview_infusion
 from rxguard.program.overview import authorization_history, patient_file
 from rxguard.program.registry import get_program
+from rxguard.program.vials import carton_codes
+from rxguard.store import infusions
 from rxguard.store.models import Authorization, Infusion, Patient, Site
 from rxguard.web.context import CsrfDep, PageContext, PageDep, unit_of_work
-from rxguard.web.forms import FormError, infusion_request, text_fields
+from rxguard.web.forms import FormError, infusion_request, local_datetime, text_fields
 from rxguard.web.routing import WebRoute, redirect
 from rxguard.web.templating import render
 from rxguard.web.views import cite_program, cite_rule
@@ -59,7 +62,10 @@ INFUSION_FIELDS = (
     "observation_end_at",
     "reactions",
     "confirm_unusual",
+    "product_code",
+    "vial_expires_on",
 )
+DISPOSAL_FIELDS = ("disposal", "product", "lot", "product_code", "reason")
 
 
 # --------------------------------------------------------------------------- checklist
@@ -185,6 +191,14 @@ def _decision(session: Any, ctx: PageContext, authorization_id: str) -> dict[str
         "patient": patient,
         "site": site,
         "infusion": infusion,
+        "observation_until": observation_pending(program, infusion) if infusion is not None else None,
+        "may_log_bag": ctx.user.may("infuse") and ctx.user.site_id == row.site_id,
+        "disposals": infusions.disposals_of(session, row.id),
+        "codes": {
+            p.id: [c.code for c in carton_codes(p) if not c.former]
+            for p in program.pack.identity.products
+            if p.id in program.definition.products
+        },
         "program": program,
         "checks": cited,
         "findings": findings,
@@ -226,19 +240,30 @@ def _decision_page(ctx: PageContext, authorization_id: str, *, status_code: int 
         clear_error=extra.pop("clear_error", None),
         unusual=extra.pop("unusual", []),
         override_error=extra.pop("override_error", None),
+        observation_error=extra.pop("observation_error", None),
+        bag_error=extra.pop("bag_error", None),
+        bag_form=extra.pop("bag_form", {}),
         **data,
     )
 
 
 def _blank_infusion(program: Any) -> dict[str, str]:
+    """A fresh form: the program's only product and, from its pack, the labelled dose, unit and volume."""
     products = program.definition.products
-    return {
+    form = {
         "idempotency_key": uuid.uuid4().hex,
         "product": products[0] if len(products) == 1 else "",
         "dose_unit": "mg",
         "diluent": "0.9% sodium chloride",
         "storage": "refrigerated",
     }
+    product = next((p for p in program.pack.identity.products if p.id == form["product"]), None)
+    if product is not None and product.dose is not None:
+        form["dose"] = f"{product.dose.labelled:g}"
+        form["dose_unit"] = product.dose.unit
+        if product.dose.volume_ml is not None:
+            form["volume_ml"] = f"{product.dose.volume_ml:g}"
+    return form
 
 
 @router.get("/authorizations/{authorization_id}")
@@ -292,6 +317,67 @@ def _record(ctx: PageContext, authorization_id: str, values: dict[str, str]) -> 
     return redirect(ctx.request, f"/patients/{key}?notice=infused")
 
 
+@router.post("/authorizations/{authorization_id}/observation")
+def record_observation_end(
+    ctx: PageDep, _: CsrfDep, authorization_id: AuthId, observation_end_at: Annotated[str, Form(max_length=32)] = ""
+) -> Response:
+    """The end of the post-infusion observation, recorded after the infusion (the site of the visit)."""
+    assert ctx.user is not None
+    ctx.user.require("infuse")
+    try:
+        ended = local_datetime({"observation_end_at": observation_end_at}, "observation_end_at", ctx.zone, ctx.t)
+    except FormError as exc:
+        return _decision_page(ctx, authorization_id, status_code=400, observation_error=str(exc))
+    try:
+        with unit_of_work(ctx.request) as session:
+            row = scoped_authorization(session, ctx.user, authorization_id)
+            if row.site_id != ctx.user.site_id:
+                raise AccessDeniedError(ctx.t("dose.other-site"))
+            infusion = session.query(Infusion).filter(Infusion.authorization_id == row.id).one_or_none()
+            if infusion is None:
+                raise NotFoundError(f"no infusion is recorded under authorization {authorization_id}")
+            complete_observation(session, infusion_id=infusion.id, ended_at=ended, at=ctx.now, actor=ctx.user.name)
+    except (NotFoundError, AccessDeniedError):
+        raise
+    except InfusionRejectedError as exc:
+        return _decision_page(ctx, authorization_id, status_code=422, observation_error=" ".join(exc.reasons))
+    except RxguardError as exc:
+        return _decision_page(ctx, authorization_id, status_code=400, observation_error=str(exc))
+    return redirect(ctx.request, f"/authorizations/{authorization_id}?notice=observation-recorded")
+
+
+@router.post("/authorizations/{authorization_id}/bags")
+async def log_bag(request: Request, ctx: PageDep, _: CsrfDep, authorization_id: AuthId) -> Response:
+    """Log a refused or wasted bag under this visit (the site of the visit)."""
+    values = text_fields(await request.form(), DISPOSAL_FIELDS)
+    return await run_in_threadpool(_log_bag, ctx, authorization_id, values)
+
+
+def _log_bag(ctx: PageContext, authorization_id: str, values: dict[str, str]) -> Response:
+    assert ctx.user is not None
+    ctx.user.require("infuse")
+    if values.get("disposal") not in ("refused", "wasted") or not all(
+        (values.get(k) or "").strip() for k in ("product", "lot", "reason")
+    ):
+        return _decision_page(ctx, authorization_id, status_code=400, bag_error=ctx.t("bag-log.need-all"),
+                              bag_form=values)  # fmt: skip
+    try:
+        with unit_of_work(ctx.request) as session:
+            scoped_authorization(session, ctx.user, authorization_id)
+            record_disposal(
+                session,
+                DisposalRequest(authorization_id=authorization_id, disposal=values["disposal"],
+                                product=values["product"], lot=values["lot"],
+                                product_code=values.get("product_code", ""), reason=values["reason"]),
+                at=ctx.now, actor=ctx.user.name, site_id=ctx.user.site_id,
+            )  # fmt: skip
+    except (NotFoundError, AccessDeniedError):
+        raise
+    except RxguardError as exc:
+        return _decision_page(ctx, authorization_id, status_code=400, bag_error=str(exc), bag_form=values)
+    return redirect(ctx.request, f"/authorizations/{authorization_id}?notice=bag-logged#bags")
+
+
 @router.post("/authorizations/{authorization_id}/infusion/check")
 async def check_bag(request: Request, ctx: PageDep, _: CsrfDep, authorization_id: AuthId) -> Response:
     """htmx: what the pack says about the bag as typed so far (nothing is stored)."""
@@ -310,7 +396,8 @@ def _check_bag(ctx: PageContext, authorization_id: str, values: dict[str, str]) 
         program_id = row.program_id
         preview = preview_infusion(session, request, at=ctx.now)
     refusals = _refusal_views(program_id, list(preview.refusals))
-    return render(ctx, "_bag_check.html", preview=preview, refusals=refusals, incomplete=False)
+    return render(ctx, "_bag_check.html", preview=preview, refusals=refusals, incomplete=False,
+                  program=get_program(program_id))  # fmt: skip
 
 
 # --------------------------------------------------------------------------- prescriber clearance

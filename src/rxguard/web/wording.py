@@ -1,0 +1,258 @@
+"""What a clinician reads, in the page's language: check reasons, rule texts, risk advice, dates.
+
+The program and the engine keep their results as data and as an English
+sentence for the API and the audit trail; here the web words them for a
+person. A check carries a message code and its values (ids, ISO dates,
+counts); the interface catalogue (``i18n/*.yaml``, key ``reason.<code>``)
+holds the sentence in English and Chinese, and the values are shown as a
+person reads them: a question by its text, a rule by its title, a program by
+its name, a date in the reader's format in the site's time zone. The pack's
+own texts in Chinese come from its ``translations.yaml``.
+
+An id never reaches the reader as the sentence; the templates keep it in a
+``title`` tooltip. A check stored before it carried a code shows its English
+reason as it was written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_skeleton, get_datetime_format
+
+from rxguard.errors import RxguardError
+from rxguard.knowledge.loader import Pack
+from rxguard.knowledge.translations import LanguageTexts, pack_texts
+from rxguard.program.registry import Program, get_program
+
+LOCALE = {"en": "en_GB", "zh": "zh_Hans_CN"}
+_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
+
+
+class Wording:
+    """Words and dates for one page: its language, its catalogue and its time zone."""
+
+    def __init__(self, lang: str, t: Callable[..., str], zone: ZoneInfo) -> None:
+        self.lang = lang
+        self.t = t
+        self.zone = zone
+        self.locale = LOCALE.get(lang, "en_GB")
+
+    # ------------------------------------------------------------------ dates
+
+    def day(self, value: date | datetime | str | None) -> str:
+        """A calendar date as the reader writes it (2 Mar 2026, 2026年3月2日)."""
+        moment = _parse(value)
+        if moment is None:
+            return "—"
+        if isinstance(moment, datetime):
+            moment = moment.astimezone(self.zone).date() if moment.tzinfo else moment.date()
+        return format_skeleton("yMMMd", moment, locale=self.locale)
+
+    def when(self, value: datetime | str | None, with_zone: bool = False) -> str:
+        """A moment in the site's time zone, as the reader writes date and time (zone named on request)."""
+        moment = _parse(value)
+        if moment is None:
+            return "—"
+        if not isinstance(moment, datetime):
+            return self.day(moment)
+        local = moment.astimezone(self.zone) if moment.tzinfo else moment.replace(tzinfo=self.zone)
+        day = format_skeleton("yMMMd", local, locale=self.locale)
+        clock = format_skeleton("Hm", local, locale=self.locale)
+        text = str(get_datetime_format("medium", locale=self.locale)).format(clock, day)
+        return f"{text} ({self.zone_name()})" if with_zone else text
+
+    def time(self, value: datetime | str | None) -> str:
+        moment = _parse(value)
+        if not isinstance(moment, datetime):
+            return "—"
+        return format_skeleton("Hm", moment.astimezone(self.zone), locale=self.locale)
+
+    def zone_name(self) -> str:
+        return self.t(f"zone.{self.zone.key}", default=self.zone.key)
+
+    def duration(self, iso: str) -> str:
+        """``P28D`` -> "28 days" (28 天); a duration rxguard cannot read is shown as written."""
+        found = _DURATION.match(iso or "")
+        if not found or not any(found.groups()):
+            return iso
+        parts = []
+        for count, unit in zip(found.groups(), ("years", "months", "weeks", "days"), strict=True):
+            if count:
+                parts.append(self.t(f"unit.{unit}", n=int(count)))
+        return self.t("unit.join").join(parts)
+
+    # ------------------------------------------------------------------ text
+
+    @staticmethod
+    def paragraphs(text: str) -> list[str]:
+        """A pack's wrapped text as paragraphs: lines joined with a space in English, with none in Chinese.
+
+        A line break inside a Chinese sentence is only where the author wrapped the YAML; a space
+        there would show as a gap in the middle of a sentence.
+        """
+        out = []
+        for block in re.split(r"\n\s*\n", text.strip()):
+            lines = [line.strip() for line in block.splitlines() if line.strip()]
+            joined = lines[0] if lines else ""
+            for line in lines[1:]:
+                joined += ("" if _is_cjk(joined[-1]) or _is_cjk(line[0]) else " ") + line
+            if joined:
+                out.append(joined)
+        return out
+
+    # ------------------------------------------------------------------ pack texts
+
+    def texts(self, pack: Pack | None) -> LanguageTexts | None:
+        return pack_texts(pack, self.lang) if pack is not None else None
+
+    def rule(self, pack: Pack | None, rule_id: str, part: str, english: str = "") -> str:
+        """A rule's ``title``, ``message`` or ``action`` in the page's language (English where untranslated)."""
+        texts = self.texts(pack)
+        found = texts.rules.get(rule_id) if texts else None
+        if found is not None:
+            return str(getattr(found, part))
+        if english:
+            return english
+        rule = pack.rules_by_id.get(rule_id) if pack is not None else None
+        return str(getattr(rule, part)) if rule is not None else rule_id
+
+    def finding(self, pack: Pack | None, finding: dict[str, Any]) -> dict[str, Any]:
+        """A stored finding with its title, message and action in the page's language."""
+        rule_id = str(finding.get("rule", ""))
+        out = dict(finding)
+        for part in ("title", "message", "action"):
+            out[part] = self.rule(pack, rule_id, part, str(finding.get(part) or ""))
+        return out
+
+    def stratum(self, pack: Pack | None, stratum_id: str, part: str, english: str) -> str:
+        texts = self.texts(pack)
+        found = texts.strata.get(stratum_id) if texts else None
+        if found is not None:
+            return str(getattr(found, part))
+        if part == "title":
+            return self.t(f"stratum.{stratum_id}", default=english)
+        return english
+
+    def program_title(self, program: Program | None, program_id: str = "") -> str:
+        if program is None:
+            return program_id
+        texts = self.texts(program.pack)
+        return (texts.programs.get(program.id) if texts else None) or program.definition.title
+
+    def program_name(self, program_id: str) -> str:
+        """A program by its name in the page's language; anything that is not a program id is shown as given."""
+        try:
+            return self.program_title(get_program(program_id))
+        except RxguardError:
+            return program_id
+
+    def check_names(self, check_ids: Iterable[str]) -> str:
+        return self._join(self.t(f"check.{c}", default=c) for c in check_ids)
+
+    def lift(self, program: Program, check_id: str, english: str) -> str:
+        """What lifts a hard stop on this check, in the page's language."""
+        texts = self.texts(program.pack)
+        return (texts.lifts.get(check_id) if texts else None) or english
+
+    def form_title(self, program: Program, form_id: str) -> str:
+        texts = self.texts(program.pack)
+        translated = texts.forms.get(form_id) if texts else None
+        if translated:
+            return translated
+        for form in program.definition.forms:
+            if form.id == form_id:
+                return form.title
+        return form_id
+
+    def question(self, pack: Pack, question_id: str) -> str:
+        question = pack.questions.get(question_id)
+        if question is None:
+            return question_id
+        return question.text.get(self.lang) or question.text.get("en") or question_id
+
+    # ------------------------------------------------------------------ checks
+
+    def check_reason(self, program_id: str, check: dict[str, Any]) -> str:
+        """A check's reason in the page's language, or its stored English where it has no message code."""
+        code = str(check.get("code") or "")
+        key = f"reason.{code}"
+        english = str(check.get("reason", ""))
+        if not code or self.t(key, default="") == "":
+            return english
+        try:
+            program: Program | None = get_program(program_id)
+        except RxguardError:
+            program = None
+        values = self._values(program, dict(check.get("values") or {}))
+        try:
+            return self.t(key, **values)
+        except (KeyError, IndexError, ValueError):
+            return english
+
+    def _values(self, program: Program | None, raw: dict[str, Any]) -> dict[str, Any]:
+        pack = program.pack if program is not None else None
+        out: dict[str, Any] = {}
+        for name, value in raw.items():
+            if name.endswith("_on"):
+                out[name] = self.day(value)
+            elif name == "at":
+                out[name] = self.time(value)
+            elif name == "program":
+                out[name] = self.program_title(program, str(value))
+            elif name == "status":
+                out[name] = self.t(f"status.{value}", default=str(value))
+            elif name == "indication":
+                out[name] = self.t(f"indication.{value}", default=str(value))
+            elif name in ("minimum", "duration"):
+                out[name] = self.duration(str(value))
+            elif name == "questions" and pack is not None:
+                out[name] = self._join(self.question(pack, str(q)) for q in value)
+            elif name == "rules":
+                out[name] = self._join(self.rule(pack, str(r), "title") for r in value)
+            elif name == "forms" and program is not None:
+                out[name] = self._join(self._form(program, item) for item in value)
+            elif name == "document" and program is not None:
+                out[name] = self._document(program, str(value))
+            else:
+                out[name] = value
+        if "tolerance" in out:
+            tolerance = int(out["tolerance"])
+            out["tolerance_note"] = self.t("reason.tolerance", n=tolerance) if tolerance else ""
+        return out
+
+    def _form(self, program: Program, item: dict[str, str]) -> str:
+        title = self.form_title(program, item.get("id", ""))
+        if item.get("due_on"):
+            return self.t("reason.form-due", form=title, due_on=self.day(item["due_on"]))
+        return title
+
+    def _document(self, program: Program, document_id: str) -> str:
+        for document in program.consent_documents:
+            if document.id == document_id:
+                return document.title.get("zh" if self.lang == "zh" else "en") or document_id
+        return document_id
+
+    def _join(self, items: Iterable[str]) -> str:
+        return self.t("reason.list-separator").join(items)
+
+
+def _is_cjk(char: str) -> bool:
+    """A Chinese character or full-width punctuation, beside which a wrapped line takes no space."""
+    code = ord(char)
+    return 0x3000 <= code <= 0x303F or 0x4E00 <= code <= 0x9FFF or 0xFF00 <= code <= 0xFFEF
+
+
+def _parse(value: date | datetime | str | None) -> date | datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (date, datetime)):
+        return value
+    try:
+        return datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
+    except ValueError:
+        return None
