@@ -92,7 +92,7 @@ class LabCatalogue(Mapping[str, LabDef]):
         self._by_key: dict[str, LabDef] = {}
         self._by_code: dict[str, str] = {}
         self._by_name: dict[str, str] = {}
-        self._keywords: list[tuple[frozenset[str], str]] = []
+        self._keywords: list[tuple[frozenset[str], frozenset[str], str]] = []
         for lab in labs:
             self._add(lab)
 
@@ -120,9 +120,12 @@ class LabCatalogue(Mapping[str, LabDef]):
                     f"name {name!r} names two labs, {owner!r} and {lab.key!r} ({lab.origin}); give it to one"
                 )
         for group in lab.keywords:
-            words = frozenset(normalize_text(" ".join(group)).split())
-            if words:
-                self._keywords.append((words, lab.key))
+            # A word written "-index" must be absent: [jcv, antibody, -index] reads "anti-JCV antibody"
+            # but leaves "anti-JCV antibody index" to the lab whose group names the index.
+            required = frozenset(normalize_text(" ".join(w for w in group if not w.startswith("-"))).split())
+            forbidden = frozenset(normalize_text(" ".join(w[1:] for w in group if w.startswith("-"))).split())
+            if required:
+                self._keywords.append((required, forbidden, lab.key))
 
     def __getitem__(self, key: str) -> LabDef:
         return self._by_key[key]
@@ -159,16 +162,31 @@ class LabCatalogue(Mapping[str, LabDef]):
                 return key
         for norm in parts:
             words = set(norm.split())
-            for group, key in self._keywords:
-                if group <= words:
+            for required, forbidden, key in self._keywords:
+                if required <= words and not forbidden & words:
                     return key
         return None
 
 
-# LOINC codes as listed in docs/fhir-input.md (clinical-facts §5.4 for the sources).
+# LOINC codes as listed in docs/fhir-input.md (clinical-facts §5.4 for the sources). The further ALT
+# and AST codes and the SGPT/SGOT names are those of the value sets "Alanine Transaminase (ALT/SGPT) Lab
+# Tests" and "Aspartate Transaminase (AST/SGOT) Lab Tests" of the dQM CMS Content IG (2026.1.0 CI build,
+# expanded with LOINC 2.82) and "ALT (GPT) Method" / "AST (GOT) Method" of the Lithuanian Laboratory IG.
 CORE_LABS: tuple[LabDef, ...] = (
-    LabDef("alt", "ALT", ("loinc|1742-6",), "U/L", names=("alanine aminotransferase",)),
-    LabDef("ast", "AST", ("loinc|1920-8",), "U/L", names=("aspartate aminotransferase",)),
+    LabDef(
+        "alt",
+        "ALT",
+        ("loinc|1742-6", "loinc|1743-4", "loinc|1744-2", "loinc|76625-3"),
+        "U/L",
+        names=("alanine aminotransferase", "alanine transaminase", "SGPT", "ALT/SGPT", "ALT (SGPT)"),
+    ),
+    LabDef(
+        "ast",
+        "AST",
+        ("loinc|1920-8", "loinc|30239-8", "loinc|14409-7", "loinc|88112-8"),
+        "U/L",
+        names=("aspartate aminotransferase", "aspartate transaminase", "SGOT", "AST/SGOT", "AST (SGOT)"),
+    ),
     LabDef("bilirubin-total", "Total bilirubin", ("loinc|1975-2",), "mg/dL"),
     LabDef("creatinine", "Creatinine", ("loinc|2160-0", "loinc|14682-9"), "mg/dL"),
     LabDef("egfr", "eGFR", ("loinc|33914-3", "loinc|62238-1", "loinc|98979-8"), "mL/min/{1.73_m2}"),

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from pydantic import GetCoreSchemaHandler
     from pydantic_core import CoreSchema
 
+    from rxguard.engine.predicates import Evidence as _Evidence
     from rxguard.engine.predicates import Pred
     from rxguard.knowledge.loader import Pack
 
@@ -547,6 +548,10 @@ class LabTest(Predicate):
                     return Unknown((result.problem or f"{shown}: not read as positive or negative",), gate=True)
                 return [shown] if result.interpretation == p.result else None
             if result.value is None:
+                if result.as_sent is not None and (
+                    p.below_lln is not None or p.above_uln is not None or p.uln_ratio_gte is not None
+                ):
+                    return p._against_own_range(shown, result.as_sent, result.problem)
                 return Unknown((result.problem or f"{shown}: no numeric value to compare",), gate=True)
             if p.below_lln is not None:
                 if result.lln is None:
@@ -581,6 +586,27 @@ class LabTest(Predicate):
             return [shown]
 
         return pred
+
+    def _against_own_range(
+        self, shown: str, sent: tuple[float, float | None, float | None, str], problem: str
+    ) -> _Evidence:
+        """Compare a value rxguard could not convert with its own reference range, in the unit both were sent in."""
+        from rxguard.engine.predicates import Unknown
+
+        value, high, low, unit = sent
+        own = f"its own reference range, compared in {unit} as sent"
+        if self.below_lln is not None:
+            if low is None:
+                return Unknown((problem or f"{shown}: no lower limit of normal in the unit sent",), gate=True)
+            return [f"{shown}; lower limit {low:g} {unit} ({own})"] if (value < low) == self.below_lln else None
+        if high is None or high <= 0:
+            return Unknown((problem or f"{shown}: no upper limit of normal in the unit sent",), gate=True)
+        if self.above_uln is not None:
+            return [f"{shown}; ULN {high:g} {unit} ({own})"] if (value > high) == self.above_uln else None
+        ratio = value / high
+        if self.uln_ratio_gte is not None and ratio + 1e-9 >= self.uln_ratio_gte:
+            return [f"{shown}; ULN {high:g} {unit} ({own}); {ratio:.1f}× ULN"]
+        return None
 
     def triggers(self) -> frozenset[str] | None:
         return None if self.missing else frozenset({f"lab:{self.test}"})
