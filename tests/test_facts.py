@@ -10,6 +10,7 @@ from tests.conftest import SYNTHEA
 
 from rxguard.errors import FactsError
 from rxguard.facts import CORE_CATALOGUE, FactsReader, LabDef, Vocabulary
+from rxguard.facts.labs import LabCatalogue
 from rxguard.facts.vocabulary import core_vocabulary
 
 # Two labs a pack would declare in its labs.yaml (the core catalogue has only generic labs).
@@ -187,3 +188,36 @@ def test_every_synthea_bundle_is_read() -> None:
     for path in files:
         facts = reader().read(orjson.loads(path.read_bytes()))
         assert facts.birth_date is not None, path.name
+
+
+def test_a_keyword_group_can_forbid_a_word_so_two_labs_of_one_virus_stay_apart() -> None:
+    catalogue = LabCatalogue(
+        [
+            LabDef("virus-ab", "Virus antibody", kind="qualitative", keywords=(("xv", "antibody", "-index"),)),
+            LabDef("virus-index", "Virus antibody index", keywords=(("xv", "index"),)),
+        ]
+    )
+    assert catalogue.key_for((), "Anti-XV antibody, serum") == "virus-ab"
+    assert catalogue.key_for((), "Anti-XV antibody index") == "virus-index"
+    assert catalogue.key_for((), "XV antibody index value") == "virus-index"
+    assert catalogue.key_for((), "XV DNA") is None
+
+
+def test_real_spellings_of_the_antibody_and_index_tests_are_told_apart() -> None:
+    from rxguard.engine.facts import reader_for
+    from rxguard.knowledge.loader import load_all
+
+    labs = reader_for(load_all()).labs
+    index = [
+        t
+        for t in ("Anti-JCV antibody index", "JCV Ab index", "JC virus Ab, index value")
+        if labs.key_for((), t) != "anti-jcv-index"
+    ]
+    status = [
+        t
+        for t in ("Anti-JCV Ab", "JC polyomavirus antibody, serum", "STRATIFY JCV antibody")
+        if labs.key_for((), t) != "anti-jcv-antibody"
+    ]
+    assert index == [] and status == []
+    assert labs.key_for((), "SGPT") == "alt" and labs.key_for((), "SGOT") == "ast"
+    assert labs.key_for((), "AST/ALT ratio") is None
