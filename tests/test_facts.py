@@ -221,3 +221,23 @@ def test_real_spellings_of_the_antibody_and_index_tests_are_told_apart() -> None
     assert index == [] and status == []
     assert labs.key_for((), "SGPT") == "alt" and labs.key_for((), "SGOT") == "ast"
     assert labs.key_for((), "AST/ALT ratio") is None
+
+
+@pytest.mark.parametrize(
+    "abatement",
+    [
+        {"abatementDateTime": "2020-01-01"},
+        {"abatementPeriod": {"start": "2019-06-01", "end": "2020-01-01"}},
+        {"abatementAge": {"value": 30, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"}},
+        {"abatementRange": {"low": {"value": 30, "unit": "a"}}},
+        {"abatementString": "resolved after surgery"},
+    ],
+    ids=["dateTime", "period", "age", "range", "string"],
+)
+def test_a_condition_abated_in_any_form_is_not_active(abatement: dict) -> None:  # type: ignore[type-arg]
+    condition = {
+        "resourceType": "Condition",
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "22255007"}]},
+    }
+    assert reader().read(bundle(condition)).conditions[0].active
+    assert not reader().read(bundle(condition | abatement)).conditions[0].active

@@ -356,7 +356,10 @@ def _read_condition(state: _State, res: Mapping[str, Any]) -> None:
     clinical = _first_code(res, "clinicalStatus", where)
     onset, _ = _period_or_datetime(res, "onset", where)
     abated, _ = _period_or_datetime(res, "abatement", where)
-    active = clinical not in _INACTIVE_CLINICAL and abated is None
+    # FHIR R4 con-4: an abated condition is inactive, resolved or in remission, whatever form the
+    # abatement takes (a date, a period, an age, a range or words such as "resolved after surgery").
+    abatement = any(key.startswith("abatement") and res[key] not in (None, "", {}) for key in res)
+    active = clinical not in _INACTIVE_CLINICAL and abated is None and not abatement
     state.conditions.append(
         ClinicalItem(text, codes, state.vocab.tags_for(codes, text), active, onset, abated, clinical)
     )
