@@ -241,3 +241,29 @@ def test_a_condition_abated_in_any_form_is_not_active(abatement: dict) -> None: 
     }
     assert reader().read(bundle(condition)).conditions[0].active
     assert not reader().read(bundle(condition | abatement)).conditions[0].active
+
+
+def test_a_medication_is_also_read_by_its_active_ingredients() -> None:
+    medication = {
+        "resourceType": "Medication",
+        "id": "m1",
+        "code": {"text": "Compounded capsule"},
+        "ingredient": [
+            {"itemCodeableConcept": {"text": "ibuprofen"}, "isActive": True},
+            {
+                "itemCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "22255007"}]},
+                "isActive": False,
+            },
+        ],
+    }
+    statement = {
+        "resourceType": "MedicationStatement",
+        "status": "active",
+        "medicationReference": {"reference": "Medication/m1"},
+        "effectivePeriod": {"start": "2025-06-01"},
+    }
+    use = reader().read(bundle(medication, statement)).medications[0]
+    assert "nsaids" in use.tags
+    assert "sct|22255007" not in use.codes  # an inactive ingredient (an excipient) is not what the patient takes
+    plain = reader().read(bundle(medication | {"ingredient": []}, statement)).medications[0]
+    assert "nsaids" not in plain.tags
