@@ -78,6 +78,7 @@ def test_0005_antibody_kind_downgrades_and_upgrades_with_the_records_kept(db: Te
     with transaction(db.factory) as s:
         load_demo(s, at=AT)  # records every kind of monitoring, anti-natalizumab antibody tests included
         amy = s.execute(select(Enrollment.id).join(Patient).where(Patient.key == "pat_amy")).scalar_one()
+    _only_kinds_of_the_old_schema(db)
     before = _kinds(db)
     assert before["anti-natalizumab-antibody"] >= 1
     config = alembic_config(db.engine)
@@ -149,10 +150,19 @@ def _old_values(db: TestDatabase, ids: list[str]) -> dict[str, dict[str, float |
     return {row_id: found[row_id] for row_id in ids}
 
 
+def _only_kinds_of_the_old_schema(db: TestDatabase) -> None:
+    """Remove, deliberately (as the downgrade's refusal asks), records of kinds declared only by packs added
+    after 0012: the old schema's CHECK constraints cannot hold them."""
+    old = {*FROZEN["0001"]["monitoring_event.kind"], FROZEN["0005"]["monitoring_event.kind.added"]}
+    with db.engine.begin() as connection:
+        connection.execute(delete(MonitoringEvent).where(MonitoringEvent.kind.not_in(sorted(old))))
+
+
 def test_0012_moves_old_per_value_columns_into_measurements_and_back_without_loss(db: TestDatabase) -> None:
     with transaction(db.factory) as s:
         load_demo(s, at=AT)
         amy = s.execute(select(Enrollment.id).join(Patient).where(Patient.key == "pat_amy")).scalar_one()
+    _only_kinds_of_the_old_schema(db)
     with db.engine.connect() as connection:
         demo_values = dict(connection.execute(select(MonitoringEvent.id, MonitoringEvent.measurements)).all())
     assert any(demo_values.values())

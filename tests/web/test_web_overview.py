@@ -30,8 +30,13 @@ def test_the_dashboard_lists_and_counts_what_needs_doing(db: TestDatabase) -> No
     everyone = _principal(db, "admin", "admin")
     with transaction(db.factory) as session:
         board = dashboard(session, on=NOW.date(), within=visible_patient_ids(everyone))
-    assert [h.patient for h in board.holds] == ["pat_gus"]
+    # pat_nia (LEMTRADA REMS): the clinic's record sent no baseline labs before her first infusion.
+    assert [h.patient for h in board.holds] == ["pat_gus", "pat_nia"]
     assert ("checklist", "answered yes: active-infection; contact the prescriber") in board.holds[0].reasons
+    assert any(
+        check == "clinical-assessment" and "alemtuzumab.baseline-labs-before-first-infusion" in why
+        for check, why in board.holds[1].reasons
+    ), board.holds[1].reasons
     assert [r.patient for r in board.reauthorizations] == ["pat_bob"]
     assert [a.kind for a in board.adverse_events] == ["pml-suspected"]
     assert [o.patient_name for o in board.overrides] == ["Amy Chen"]

@@ -69,7 +69,9 @@ def test_a_hold_shows_every_reason_with_its_source_title_section_tier_and_verifi
     page = client.get(f"/authorizations/{hold.group(1)}").text
     assert "HOLD" in page and "Pre-infusion checklist" in page
     assert "Answered yes: Does the patient have an infection now" in page  # the question, not its id
-    assert re.search(r'class="cite-title">[^<]+</span>\s*<span class="cite-meta">\w[\w-]* · [^<]+</span>', page)
+    assert re.search(
+        r'class="cite-title" lang="en">[^<]+</span>\s*<span class="cite-meta" lang="en">\w[\w-]* · [^<]+</span>', page
+    )
     assert "tier " in page and ("verified" in page)
     assert 'name="outcome" value="proceed"' in page  # the prescriber can clear it here
     assert re.search(r"data-coverage>Coverage: \d+ rule\(s\) checked", page), "the decision says what was checked"

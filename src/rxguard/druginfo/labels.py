@@ -95,6 +95,13 @@ def duration(text: str, lang: Language) -> str:
     return " ".join(f"{n} {en}{'' if n == 1 else 's'}" for n, en, _ in parts)
 
 
+_START = {
+    "first_infusion": ("the first infusion", "首次输注"),
+    "last_infusion": ("the last infusion", "末次输注"),
+    "start": ("the start of treatment", "治疗开始"),
+}
+
+
 def timing(
     *,
     anchor: str,
@@ -102,6 +109,7 @@ def timing(
     every: str | None,
     before_start_within: str | None,
     lang: Language,
+    until: tuple[str, str] | None = None,
 ) -> str:
     """When a monitoring item is due, in words."""
     parts: list[str] = []
@@ -110,8 +118,7 @@ def timing(
         parts.append(
             f"before the first infusion (within {span} before)" if lang == "en" else f"首次输注前（{span}以内）"
         )
-    start = "the first infusion" if anchor == "first_infusion" else "the start of treatment"
-    start_zh = "首次输注" if anchor == "first_infusion" else "治疗开始"
+    start, start_zh = _START.get(anchor, _START["start"])
     if at_offsets:
         spans = [duration(o, lang) for o in at_offsets]
         if lang == "en":
@@ -124,6 +131,11 @@ def timing(
             parts.append(f"{'then ' if at_offsets else ''}every {span}")
         else:
             parts.append(f"{'之后' if at_offsets else ''}每 {span}一次")
+    if until is not None and parts:
+        after, period = until
+        span = duration(period, lang)
+        base, base_zh = _START[after]
+        parts.append(f"until {span} after {base}" if lang == "en" else f"直至{base_zh}后 {span}")
     if not parts:
         return label("timing-none", lang)
     return ", ".join(parts) if lang == "en" else "，".join(parts)

@@ -178,6 +178,7 @@ class _Builder:
             every=item.every,
             before_start_within=item.before_start_within,
             lang=self.lang,
+            until=(item.until.after, item.until.period) if item.until else None,
         )
         due = labels.label("due", self.lang)
         text = f"{due}: {when}." if self.lang == "en" else f"{due}：{when}。"

@@ -7,22 +7,49 @@ from typing import Any
 
 from rxguard.facts.fhir import FactsReader, parse_json
 from rxguard.facts.model import PatientFacts
-from rxguard.facts.vocabulary import Vocabulary, core_vocabulary
+from rxguard.facts.vocabulary import Vocabulary, core_vocabulary, normalize_text
 from rxguard.knowledge.labs import catalogue_for
 from rxguard.knowledge.loader import Pack, load_all
 
 _READERS: dict[tuple[int, ...], tuple[tuple[Pack, ...], FactsReader]] = {}
 
 
-def vocabulary_for(packs: Mapping[str, Pack]) -> Vocabulary:
-    """One vocabulary from the core tags plus every pack's value sets."""
-    vocab = core_vocabulary()
+def brand_lexicon(packs: Mapping[str, Pack]) -> dict[str, list[str]]:
+    """Ingredient (normalized) -> every brand any loaded pack's medication value sets name for it.
+
+    A brand is a fact about a product (its source says which ingredient it contains), not about
+    one value set: a record that says "Rasuvo" is methotrexate in every set that names methotrexate,
+    whichever pack happened to list the brand.
+    """
+    lexicon: dict[str, list[str]] = {}
     for pack in packs.values():
         for vs in pack.valuesets.values():
+            for brand in vs.brands:
+                names = lexicon.setdefault(normalize_text(brand.ingredient), [])
+                if brand.name not in names:
+                    names.append(brand.name)
+    return lexicon
+
+
+def _brands_by_ingredient(names: list[str], lexicon: Mapping[str, list[str]]) -> list[str]:
+    return [brand for name in names for brand in lexicon.get(normalize_text(name), ())]
+
+
+def vocabulary_for(packs: Mapping[str, Pack]) -> Vocabulary:
+    """One vocabulary from the core tags plus every pack's value sets.
+
+    A medication set matches its own names and brands and, through :func:`brand_lexicon`, the
+    brands of the ingredients it names that other sets list.
+    """
+    vocab = core_vocabulary()
+    lexicon = brand_lexicon(packs)
+    for pack in packs.values():
+        for vs in pack.valuesets.values():
+            shared = _brands_by_ingredient(vs.names, lexicon) if vs.kind == "medication" else []
             vocab.add(
                 vs.id,
                 vs.code_values(),
-                vs.match_names(),
+                [*vs.match_names(), *shared],
                 vs.excludes,
                 [c.code for c in vs.exclude_codes],
                 misspellings=vs.kind == "medication",

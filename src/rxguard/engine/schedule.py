@@ -46,13 +46,25 @@ def _status(due_on: date, ctx: Ctx, item: MonitoringItem) -> Literal["overdue", 
     return "upcoming"
 
 
+def _anchor(ctx: Ctx, item: MonitoringItem) -> date | None:
+    """The day the item's schedule counts from: the first or the last infusion (or ``at``, before any)."""
+    if ctx.infusions:
+        return ctx.infusions[-1] if item.anchor == "last_infusion" else ctx.infusions[0]
+    return ctx.at if item.anchor == "start" else None
+
+
+def ends_on(ctx: Ctx, item: MonitoringItem) -> date | None:
+    """The last day the item is due (``until`` after the first or last infusion); None: no end (yet)."""
+    if item.until is None or not ctx.infusions:
+        return None
+    base = ctx.infusions[-1] if item.until.after == "last_infusion" else ctx.infusions[0]
+    return shift(base, item.until.period)
+
+
 def _next_due(ctx: Ctx, item: MonitoringItem, last: date | None) -> date | None:
     """First schedule point not yet met by evidence (evidence up to ``due_soon`` early counts)."""
-    if ctx.infusions:
-        anchor = ctx.infusions[0]
-    elif item.anchor == "start":
-        anchor = ctx.at
-    else:
+    anchor = _anchor(ctx, item)
+    if anchor is None:
         return None
     if not item.at_offsets and item.every:
         return shift(last, item.every) if last else anchor
@@ -63,8 +75,8 @@ def _next_due(ctx: Ctx, item: MonitoringItem, last: date | None) -> date | None:
     if not item.every:
         return None
     point = points[-1] if points else anchor
-    until = shift(ctx.at, item.every)
-    while point <= until:
+    horizon = shift(ctx.at, item.every)
+    while point <= horizon:
         point = shift(point, item.every)
         if last is None or last < shift(point, item.due_soon, -1):
             return point
@@ -101,6 +113,9 @@ def compute_due(items: tuple[CompiledItem, ...], ctx: Ctx) -> tuple[DueItem, ...
             continue
         due_on = _next_due(ctx, item, last)
         if due_on is None:
+            continue
+        end = ends_on(ctx, item)
+        if end is not None and (due_on > end or ctx.at > end):  # the item has ended
             continue
         status = _status(due_on, ctx, item)
         due.append(DueItem(item.id, item.title, due_on, status, last, item.basis, item.needs_review))

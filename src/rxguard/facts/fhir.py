@@ -682,13 +682,42 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
                 found[bound] = number
                 range_problem = range_problem or trouble
         uln, lln = found.get("high"), found.get("low")
+    as_sent = _as_sent(res, ranges[0] if ranges and isinstance(ranges[0], dict) else None) if value is None else None
     shown_as = f"{_number(res)} {sent_unit}".strip() if sent_unit and canonical and sent_unit != canonical else ""
     state.labs.setdefault(key, []).append(
         LabResult(
             key, effective, value, unit, interpretation, uln, lln, value_text or shown_as,
-            problem=problem or range_problem, source=where.label, name=name,
+            problem=problem or range_problem, source=where.label, name=name, as_sent=as_sent,
         )
     )  # fmt: skip
+
+
+def _as_sent(
+    res: Mapping[str, Any], limits: Mapping[str, Any] | None
+) -> tuple[float, float | None, float | None, str] | None:
+    """A value rxguard could not convert, with the reference range sent in that same unit (or with none)."""
+    qty = res.get("valueQuantity")
+    if not isinstance(qty, dict) or limits is None:
+        return None
+    raw = qty.get("value")
+    if not isinstance(raw, int | float) or isinstance(raw, bool):
+        return None
+    unit = _unit_of(qty)
+    if not unit:
+        return None
+    bounds: dict[str, float | None] = {}
+    for bound in ("high", "low"):
+        limit = limits.get(bound)
+        number = limit.get("value") if isinstance(limit, dict) else None
+        if not isinstance(limit, dict) or not isinstance(number, int | float) or isinstance(number, bool):
+            bounds[bound] = None
+            continue
+        if (_unit_of(limit) or unit) != unit:
+            return None
+        bounds[bound] = float(number)
+    if bounds["high"] is None and bounds["low"] is None:
+        return None
+    return float(raw), bounds["high"], bounds["low"], unit
 
 
 def _number(res: Mapping[str, Any]) -> str:

@@ -165,10 +165,25 @@ class LabCatalogue(Mapping[str, LabDef]):
         return None
 
 
-# LOINC codes as listed in docs/fhir-input.md (clinical-facts §5.4 for the sources).
+# LOINC codes as listed in docs/fhir-input.md (clinical-facts §5.4 for the sources). The further ALT
+# and AST codes and the SGPT/SGOT names are those of the value sets "Alanine Transaminase (ALT/SGPT) Lab
+# Tests" and "Aspartate Transaminase (AST/SGOT) Lab Tests" of the dQM CMS Content IG (2026.1.0 CI build,
+# expanded with LOINC 2.82) and "ALT (GPT) Method" / "AST (GOT) Method" of the Lithuanian Laboratory IG.
 CORE_LABS: tuple[LabDef, ...] = (
-    LabDef("alt", "ALT", ("loinc|1742-6",), "U/L", names=("alanine aminotransferase",)),
-    LabDef("ast", "AST", ("loinc|1920-8",), "U/L", names=("aspartate aminotransferase",)),
+    LabDef(
+        "alt",
+        "ALT",
+        ("loinc|1742-6", "loinc|1743-4", "loinc|1744-2", "loinc|76625-3"),
+        "U/L",
+        names=("alanine aminotransferase", "alanine transaminase", "SGPT", "ALT/SGPT", "ALT (SGPT)"),
+    ),
+    LabDef(
+        "ast",
+        "AST",
+        ("loinc|1920-8", "loinc|30239-8", "loinc|14409-7", "loinc|88112-8"),
+        "U/L",
+        names=("aspartate aminotransferase", "aspartate transaminase", "SGOT", "AST/SGOT", "AST (SGOT)"),
+    ),
     LabDef("bilirubin-total", "Total bilirubin", ("loinc|1975-2",), "mg/dL"),
     LabDef("creatinine", "Creatinine", ("loinc|2160-0", "loinc|14682-9"), "mg/dL"),
     LabDef("egfr", "eGFR", ("loinc|33914-3", "loinc|62238-1", "loinc|98979-8"), "mL/min/{1.73_m2}"),

@@ -39,6 +39,10 @@ class LabResult:
     problem: str = ""
     source: str = ""
     name: str = ""
+    # (value, high, low, unit) as sent, kept only when the value could not be converted to the
+    # canonical unit but its reference range is in the same unit: a comparison with the result's
+    # own limits (above the ULN, a multiple of it, below the LLN) needs no conversion.
+    as_sent: tuple[float, float | None, float | None, str] | None = None
 
     def describe(self) -> str:
         name = self.name or self.test

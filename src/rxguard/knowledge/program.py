@@ -59,9 +59,12 @@ class ProgramForm(Strict):
 
 
 class Observation(Strict):
-    """Post-infusion observation the label requires for the first N infusions."""
+    """Post-infusion observation the label requires: after the first N infusions, or after every one.
 
-    first_infusions: int = Field(gt=0)
+    ``first_infusions`` left out means every infusion (a label that says "after each infusion").
+    """
+
+    first_infusions: int | None = Field(default=None, gt=0)
     minutes: int = Field(gt=0)
     sources: list[Citation] = Field(min_length=1)
 
@@ -463,6 +466,16 @@ class DemoStep(Strict):
         return self
 
 
+class DemoLab(Strict):
+    """A lab result the clinic's record sends with every visit of a demo patient, drawn the days before."""
+
+    test: str
+    value: float | None = None  # none: a presence result (the test was done)
+    unit: str = ""
+    high: float | None = None  # the reference range's upper limit, when the result has one
+    drawn_days_before: float = Field(default=1, ge=0)
+
+
 class DemoPatient(Strict):
     key: str
     name: str
@@ -476,6 +489,7 @@ class DemoPatient(Strict):
     authorize: bool = True
     course: DemoCourse | None = None
     steps: list[DemoStep] = Field(default_factory=list)
+    visit_labs: list[DemoLab] = Field(default_factory=list)  # sent as a FHIR Bundle with each visit
     state: str  # what the demo shows; "{given}" becomes the number of infusions given
 
 

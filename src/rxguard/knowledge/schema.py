@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from pydantic import GetCoreSchemaHandler
     from pydantic_core import CoreSchema
 
+    from rxguard.engine.predicates import Evidence as _Evidence
     from rxguard.engine.predicates import Pred
     from rxguard.knowledge.loader import Pack
 
@@ -547,6 +548,10 @@ class LabTest(Predicate):
                     return Unknown((result.problem or f"{shown}: not read as positive or negative",), gate=True)
                 return [shown] if result.interpretation == p.result else None
             if result.value is None:
+                if result.as_sent is not None and (
+                    p.below_lln is not None or p.above_uln is not None or p.uln_ratio_gte is not None
+                ):
+                    return p._against_own_range(shown, result.as_sent, result.problem)
                 return Unknown((result.problem or f"{shown}: no numeric value to compare",), gate=True)
             if p.below_lln is not None:
                 if result.lln is None:
@@ -581,6 +586,27 @@ class LabTest(Predicate):
             return [shown]
 
         return pred
+
+    def _against_own_range(
+        self, shown: str, sent: tuple[float, float | None, float | None, str], problem: str
+    ) -> _Evidence:
+        """Compare a value rxguard could not convert with its own reference range, in the unit both were sent in."""
+        from rxguard.engine.predicates import Unknown
+
+        value, high, low, unit = sent
+        own = f"its own reference range, compared in {unit} as sent"
+        if self.below_lln is not None:
+            if low is None:
+                return Unknown((problem or f"{shown}: no lower limit of normal in the unit sent",), gate=True)
+            return [f"{shown}; lower limit {low:g} {unit} ({own})"] if (value < low) == self.below_lln else None
+        if high is None or high <= 0:
+            return Unknown((problem or f"{shown}: no upper limit of normal in the unit sent",), gate=True)
+        if self.above_uln is not None:
+            return [f"{shown}; ULN {high:g} {unit} ({own})"] if (value > high) == self.above_uln else None
+        ratio = value / high
+        if self.uln_ratio_gte is not None and ratio + 1e-9 >= self.uln_ratio_gte:
+            return [f"{shown}; ULN {high:g} {unit} ({own}); {ratio:.1f}× ULN"]
+        return None
 
     def triggers(self) -> frozenset[str] | None:
         return None if self.missing else frozenset({f"lab:{self.test}"})
@@ -1323,14 +1349,34 @@ class ValueSet(Strict):
 # --------------------------------------------------------------------------- schedule
 
 
+class ScheduleEnd(Strict):
+    """When a recurring monitoring item stops: ``period`` after the first or the last infusion.
+
+    The last infusion is the latest one before the day assessed, so a further course moves the
+    end later. No infusion yet: no end.
+    """
+
+    after: Literal["first_infusion", "last_infusion"] = "last_infusion"
+    period: Duration
+
+
 class MonitoringItem(Strict):
+    """One item of the monitoring calendar.
+
+    ``anchor``: what ``at_offsets`` count from (and the first due date of an ``every`` item
+    without evidence): the first infusion, the last infusion, or the start of treatment.
+    ``until``: the item ends that long after the first or last infusion; a due date after the
+    end, or a day assessed after it, lists nothing.
+    """
+
     id: str
     title: str
     kind: Literal["assessment", "lab", "imaging", "program", "dose"]
     evidence: list[str] = []
-    anchor: Literal["first_infusion", "start"] = "first_infusion"
+    anchor: Literal["first_infusion", "last_infusion", "start"] = "first_infusion"
     at_offsets: list[Duration] = []
     every: Duration | None = None
+    until: ScheduleEnd | None = None
     before_start_within: Duration | None = None
     applies_when: Condition | None = None
     jurisdictions: list[Jurisdiction]
@@ -1339,6 +1385,12 @@ class MonitoringItem(Strict):
     needs_review: bool = False
     review_note: str = ""
     due_soon: Duration = "P14D"
+
+    @model_validator(mode="after")
+    def _until_ends_a_recurring_item(self) -> MonitoringItem:
+        if self.until is not None and not self.every and not self.at_offsets:
+            raise ValueError(f"monitoring item {self.id}: until ends a recurring item; give every or at_offsets")
+        return self
 
 
 class DosePhase(Strict):

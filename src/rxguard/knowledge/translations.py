@@ -49,6 +49,7 @@ class LanguageTexts(Strict):
     risk_title: str = ""
     programs: dict[str, str] = Field(default_factory=dict)  # program id -> title
     forms: dict[str, str] = Field(default_factory=dict)  # program form id -> title
+    lifts: dict[str, str] = Field(default_factory=dict)  # program check id -> what lifts a hard stop
 
 
 class Translations(Strict):
@@ -84,6 +85,12 @@ class Translations(Strict):
             f"{where}: zh.forms names form {fid!r}, which program.yaml does not define"
             for fid in self.zh.forms
             if fid not in form_ids
+        ]
+        check_ids = {c.id for p in programs for c in p.checks}
+        problems += [
+            f"{where}: zh.lifts names check {cid!r}, which no program in program.yaml classifies"
+            for cid in self.zh.lifts
+            if cid not in check_ids
         ]
         return problems
 

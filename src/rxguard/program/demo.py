@@ -11,10 +11,12 @@ show items that are due and overdue.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from rxguard.errors import InputError
+from rxguard.facts.builder import build_bundle
 from rxguard.knowledge.loader import discover_pack_paths
 from rxguard.knowledge.program import DemoFile, DemoPatient, DemoProgram, DemoStep, DemoVisit
 from rxguard.program import adverse_events, authorization, certification, clearance, enrollment, monitoring
@@ -37,6 +39,10 @@ def demo_files() -> list[DemoFile]:
         if isinstance(data, DemoFile):
             files.append(data)
     return files
+
+
+def pack_drug(program_id: str) -> str:
+    return get_program(program_id).drug
 
 
 def ordinary_answers(program_id: str) -> dict[str, bool]:
@@ -90,11 +96,27 @@ def _start(s: Session, patient: DemoPatient, at: datetime) -> None:
                                        at=at, actor=PRESCRIBER)  # fmt: skip
 
 
+def _visit_bundle(patient: DemoPatient, when: datetime) -> dict[str, Any] | None:
+    """The FHIR Bundle the clinic's record sends with a visit: the patient and the labs drawn before it."""
+    if not patient.visit_labs:
+        return None
+    labs = []
+    for lab in patient.visit_labs:
+        spec: dict[str, Any] = {"test": lab.test, "on": (when - lab.drawn_days_before * DAY).date()}
+        if lab.value is not None:
+            spec.update(value=lab.value, unit=lab.unit)
+        if lab.high is not None:
+            spec["high"] = lab.high
+        labs.append(spec)
+    described = {"birth_date": patient.birth_on, "sex": patient.sex, "labs": labs}
+    return build_bundle(described, at=when.date(), drug=pack_drug(patient.program))
+
+
 def _visit(s: Session, patient: DemoPatient, plan: DemoProgram, when: datetime, visit: DemoVisit) -> str:
     """Authorize and, when authorized, infuse (or ask and confirm an override); returns the decision."""
     answers = {**plan.answers, **visit.answers}
     row = authorization.authorize_dose(s, site_key=visit.site, patient_key=patient.key, at=when, actor=visit.actor,
-                                       answers=answers)  # fmt: skip
+                                       answers=answers, bundle=_visit_bundle(patient, when))  # fmt: skip
     if visit.override is not None:
         if row.decision == "hold":
             wanted = visit.override
@@ -110,15 +132,17 @@ def _visit(s: Session, patient: DemoPatient, plan: DemoProgram, when: datetime, 
     if row.decision != "authorized":
         return row.decision
     dose = plan.dose
+    observed = get_program(patient.program).definition.observation
+    watch = timedelta(minutes=max(60, observed.minutes if observed else 0))  # as long as the program requires
     start = when + timedelta(minutes=30)
     stop = start + timedelta(minutes=60)
     request = InfusionRequest(
         authorization_id=row.id, idempotency_key=f"demo-{patient.key}-{row.dose_number}", product=dose.product,
         lot=f"LOT{2400 + row.dose_number}", dose=dose.amount, dose_unit=dose.unit, diluent=dose.diluent,
         volume_ml=dose.volume_ml, prepared_at=start - timedelta(hours=2), storage="refrigerated", started_at=start,
-        stopped_at=stop, observation_end_at=stop + timedelta(minutes=60),
+        stopped_at=stop, observation_end_at=stop + watch,
     )  # fmt: skip
-    record_infusion(s, request, at=stop + timedelta(minutes=60), actor=visit.actor)
+    record_infusion(s, request, at=stop + watch, actor=visit.actor)
     return row.decision
 
 

@@ -156,7 +156,7 @@ def _facts(visit: InfusionVisit) -> PatientFacts:
 def observation_due_at(program: Program, dose_number: int, stopped_at: datetime) -> datetime | None:
     """When the program's post-infusion observation of this dose may end, or None when none is required."""
     rule = program.definition.observation
-    if rule is None or dose_number > rule.first_infusions:
+    if rule is None or (rule.first_infusions is not None and dose_number > rule.first_infusions):
         return None
     return stopped_at + timedelta(minutes=rule.minutes)
 
@@ -172,8 +172,13 @@ def _observation_problem(program: Program, dose_number: int, request: InfusionRe
     rule = program.definition.observation
     if needed is None or rule is None or request.observation_end_at is None or request.observation_end_at >= needed:
         return None
+    which = (
+        f"is one of the first {rule.first_infusions}"
+        if rule.first_infusions is not None
+        else "is observed after every infusion in this program"
+    )
     return (
-        f"infusion {dose_number} is one of the first {rule.first_infusions}: observe for {rule.minutes} "
+        f"infusion {dose_number} {which}: observe for {rule.minutes} "
         f"minutes after it stops (until {needed.isoformat()}) and record the end of observation "
         f"[{_observation_sources(program)}]"
     )

@@ -77,6 +77,7 @@ class HoldRow:
     prescriber: str
     visit_at: datetime
     reasons: tuple[tuple[str, str], ...]  # (check id, reason) of each failed check
+    failed: tuple[dict[str, Any], ...] = ()  # each failed check as stored (with its message code and values)
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,7 @@ def holds(session: Session, *, within: Scope) -> list[HoldRow]:
             doc,
             a.visit_at,
             tuple((str(c["id"]), str(c["reason"])) for c in failed_checks(a)),
+            tuple(failed_checks(a)),
         )
         for a, key, name, site, doc in reads.held_authorizations(session, within=within)
     ]
@@ -328,6 +330,7 @@ class TimelineEntry:
     ref: str = ""  # id of the record a page can open (authorization, consent)
     tone: str = "neutral"  # ok | warn | stop | neutral
     actor: str = ""  # who recorded it
+    values: dict[str, Any] = field(default_factory=dict)  # the parts of title and detail, for an interface to word
 
 
 @dataclass(frozen=True)
@@ -370,6 +373,7 @@ class PatientFile:
     calendar: list[DueItemRow]
     stratum: dict[str, Any] | None
     stratum_from: datetime | None
+    has_risk_model: bool  # a pack of the patient's programs defines a risk model (risk.yaml)
     previous_answers: dict[str, Any]  # checklist answers of the latest visit (shown again: symptoms get hidden)
     open_holds: list[str]
     infusable: list[str]
@@ -411,17 +415,39 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
             )
         )
     for a in reads.authorizations_of(session, patient.id):
-        reasons = "; ".join(c["id"] for c in failed_checks(a))
+        failed = [c["id"] for c in failed_checks(a)]
         out.append(
             TimelineEntry(
-                a.visit_at, "authorization", a.decision, reasons, a.program_id, a.id, _tone(a.decision), a.actor
+                a.visit_at,
+                "authorization",
+                a.decision,
+                "; ".join(failed),
+                a.program_id,
+                a.id,
+                _tone(a.decision),
+                a.actor,
+                {"checks": failed},
             )
         )
     for i in reads.infusions_of(session, patient.id):
         detail = f"{i.product} {i.dose:g} {i.dose_unit}, lot {i.lot}"
         out.append(
             TimelineEntry(
-                i.started_at, "infusion", f"dose {i.dose_number}", detail, i.drug, i.authorization_id, "ok", i.actor
+                i.started_at,
+                "infusion",
+                f"dose {i.dose_number}",
+                detail,
+                i.drug,
+                i.authorization_id,
+                "ok",
+                i.actor,
+                {
+                    "dose_number": i.dose_number,
+                    "product": i.product,
+                    "dose": f"{i.dose:g}",
+                    "unit": i.dose_unit,
+                    "lot": i.lot,
+                },
             )
         )
     for m in reads.monitoring_events(session, ids):
@@ -455,6 +481,7 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
                 c.id,
                 "ok",
                 c.actor,
+                {"document": c.document_id, "version": c.document_version, "language": c.language},
             )
         )
     for cl, program, cl_actor in reads.clearances_of(session, patient.id):
@@ -533,6 +560,7 @@ def patient_file(session: Session, patient: Patient, *, on: date) -> PatientFile
         calendar=calendar,
         stratum=stratum,
         stratum_from=stratum_at,
+        has_risk_model=any(get_program(e.program_id).pack.risk is not None for e, _ in pairs),
         previous_answers=answers,
         open_holds=[i for i, status, _ in pending if status == "hold"],
         infusable=[i for i, _, infusable in pending if infusable],

@@ -144,6 +144,21 @@ class Wording:
         texts = self.texts(program.pack)
         return (texts.programs.get(program.id) if texts else None) or program.definition.title
 
+    def program_name(self, program_id: str) -> str:
+        """A program by its name in the page's language; anything that is not a program id is shown as given."""
+        try:
+            return self.program_title(get_program(program_id))
+        except RxguardError:
+            return program_id
+
+    def check_names(self, check_ids: Iterable[str]) -> str:
+        return self._join(self.t(f"check.{c}", default=c) for c in check_ids)
+
+    def lift(self, program: Program, check_id: str, english: str) -> str:
+        """What lifts a hard stop on this check, in the page's language."""
+        texts = self.texts(program.pack)
+        return (texts.lifts.get(check_id) if texts else None) or english
+
     def form_title(self, program: Program, form_id: str) -> str:
         texts = self.texts(program.pack)
         translated = texts.forms.get(form_id) if texts else None

@@ -56,6 +56,7 @@ def _patient_page(
     if file.stratum:
         stratum_sources = file.stratum.get("sources", [])
     programs = {e.program: get_program(e.program) for e in file.enrollments}
+    stratum_pack = next((p.pack for p in programs.values() if p.pack.risk is not None), None)
     kinds = sorted({e.kind for e in file.timeline})
     actors = sorted({e.actor for e in file.timeline if e.actor})
     timeline = [e for e in file.timeline if kind in ("", e.kind) and actor in ("", e.actor)]
@@ -71,6 +72,7 @@ def _patient_page(
         actor=actor,
         programs=programs,
         stratum_sources=stratum_sources,
+        stratum_pack=stratum_pack,
         error=error,
     )
 

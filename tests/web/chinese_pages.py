@@ -1,0 +1,125 @@
+"""Crawl every page a demo user can reach and find the English a Chinese-mode page still shows.
+
+A page is read as a person reads it: the visible text (not tags, attribute
+values, scripts or styles), plus the ``aria-label``, ``alt`` and
+``placeholder`` texts a screen reader or an empty field shows. A ``title``
+tooltip is where a page keeps an id (a rule's, a program's) for whoever asks,
+so it is not read. A Latin word
+counts as English unless it is on the allowlist: names of people, sites and
+products, units, identifiers and abbreviations that Chinese clinical text
+writes in Latin letters too (MRI, EDSS, ALT). Text the page marks
+``translate="no"`` (a name, a code) or ``lang="en"`` (the title or section of
+an English source document, quoted as cited) is read as such and not counted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+from fastapi.testclient import TestClient
+
+_SKIP_TAGS = {"script", "style", "svg", "code", "kbd", "samp", "pre"}
+_SHOWN_ATTRIBUTES = ("aria-label", "placeholder", "alt")  # not title: the tooltip is where an id is kept
+_WORD = re.compile(r"[A-Za-z][\w'’\-]*(?:\.[A-Za-z][\w'’\-]*)*")
+# Links a crawl must not follow: they change state, sign out, or lead out of the application.
+_NOT_FOLLOWED = re.compile(r"^/(sign-out|api/|docs|redoc|openapi|static/|cds-services|fhir/|language)")
+
+
+class _Visible(HTMLParser):
+    """The text a person sees on the page, each piece with the nearest enclosing element's class names."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.texts: list[str] = []
+        self.links: list[str] = []
+        self._skip = 0
+        self._keep_latin = 0
+        self._stack: list[tuple[str, bool]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "a" and values.get("href"):
+            self.links.append(str(values["href"]))
+        if tag in ("input", "br", "img", "meta", "link", "hr", "source"):
+            if tag == "input" and values.get("type") in ("submit", "button") and values.get("value"):
+                self.texts.append(str(values["value"]))
+            self._attributes(values)
+            return
+        # translate="no": a name or a code, shown as written; lang="en": a quotation of an English source.
+        keep = values.get("translate") == "no" or (values.get("lang") or "").startswith("en")
+        self._stack.append((tag, keep))
+        if tag in _SKIP_TAGS:
+            self._skip += 1
+        if keep:
+            self._keep_latin += 1
+        self._attributes(values)
+
+    def _attributes(self, values: dict[str, str | None]) -> None:
+        if self._skip or self._keep_latin:
+            return
+        for name in _SHOWN_ATTRIBUTES:
+            if values.get(name):
+                self.texts.append(str(values[name]))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self._stack:
+            name, keep = self._stack.pop()
+            if name in _SKIP_TAGS:
+                self._skip -= 1
+            if keep:
+                self._keep_latin -= 1
+            if name == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip and not self._keep_latin and data.strip():
+            self.texts.append(data)
+
+
+def visible_text(html: str) -> tuple[list[str], list[str]]:
+    parser = _Visible()
+    parser.feed(html)
+    return parser.texts, parser.links
+
+
+def english_words(texts: list[str], allowed: set[str]) -> list[str]:
+    found = []
+    for text in texts:
+        for word in _WORD.findall(text):
+            if word.lower() not in allowed and not _is_identifier(word):
+                found.append(word)
+    return found
+
+
+def _is_identifier(word: str) -> bool:
+    """Codes and abbreviations: all capitals (MRI, ALT, REMS), letters with digits (LOT77), a key (site_north)."""
+    return word.isupper() or any(ch.isdigit() or ch == "_" for ch in word)
+
+
+def crawl(client: TestClient, start: list[str], allowed: set[str], limit: int = 400) -> dict[str, list[str]]:
+    """Every page reachable from ``start`` by following links: path -> the English words it shows."""
+    seen: set[str] = set()
+    queue = list(start)
+    found: dict[str, list[str]] = defaultdict(list)
+    while queue and len(seen) < limit:
+        path = queue.pop(0)
+        if path in seen:
+            continue
+        seen.add(path)
+        response = client.get(path)
+        if "text/html" not in response.headers.get("content-type", ""):
+            continue
+        texts, links = visible_text(response.text)
+        words = english_words(texts, allowed)
+        if words:
+            found[path] = words
+        for link in links:
+            target = urlsplit(urljoin("http://testserver" + path, link))
+            if target.netloc != "testserver" or _NOT_FOLLOWED.match(target.path):
+                continue
+            queue.append(target.path + (f"?{target.query}" if target.query else ""))
+    found["(pages read)"] = [str(len(seen))]
+    return dict(found)

@@ -1,0 +1,417 @@
+"""Each persona's whole day, done only in a real browser: a nurse, a prescriber, a pharmacist and a program
+administrator sign in and finish their work with no API call and no command line, in English and in
+Chinese, at desktop width (1280 px) and phone width (390 px).
+
+Every journey runs over its own server and its own copy of the demo program (fixed clock: 2026-03-02
+12:00 UTC), so the journeys run in parallel and in any order. Where a day needs a second person (the
+prescriber who clears the nurse's hold), that person works in a browser of their own. Outcomes are read
+from what the page shows, and where a page cannot show it, from the database afterwards. Full-page
+screenshots of the key steps go to ``test-artifacts/journeys/<persona>-<lang>-<width>-<step>.png``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select
+from web_demo import NOW, PASSWORD, watch_csp
+
+from conftest import LiveServer
+from rxguard.api.app import create_app
+from rxguard.api.settings import ServerSettings
+from rxguard.web.i18n import translator
+
+pytestmark = pytest.mark.browser
+
+LANGUAGES = ("en",)
+VIEWPORTS = {1280: 900, 390: 844}
+ANSWERED = {"en": "en", "zh": "zh-Hans"}
+
+
+@dataclass
+class Served:
+    url: str
+    database: Path
+    clock: list[datetime]  # the server's "now"; the day moves it on as the hours pass
+
+
+@pytest.fixture
+def served(demo_template: Path, tmp_path: Path) -> Iterator[Served]:
+    """A server of the journey's own over its own copy of the demo program."""
+    database = tmp_path / "journey.db"
+    shutil.copy(demo_template, database)
+    settings = ServerSettings(database_url=f"sqlite:///{database}", log_level="WARNING")
+    clock = [NOW]
+    server = LiveServer(create_app(settings, clock=lambda: clock[0]))
+    url = server.start()
+    yield Served(url, database, clock)
+    server.stop()
+
+
+@dataclass
+class Day:
+    """One persona's day: the browser people of the day sign in with, their language, width and screenshots."""
+
+    browser: Any
+    served: Served
+    persona: str
+    lang: str
+    width: int
+    folder: Path
+    contexts: list[Any] = field(default_factory=list)
+    csp: list[list[str]] = field(default_factory=list)
+
+    @property
+    def t(self) -> Callable[..., str]:
+        return translator(self.lang)  # type: ignore[arg-type]
+
+    def person(self, name: str) -> Any:
+        """A new browser (no cookies) at the day's width; signs in as ``name`` in the day's language."""
+        context = self.browser.new_context(
+            base_url=self.served.url,
+            viewport={"width": self.width, "height": VIEWPORTS[self.width]},
+            locale="en-GB",
+        )
+        context.set_default_timeout(15_000)
+        self.csp.append(watch_csp(context))
+        self.contexts.append(context)
+        page = context.new_page()
+        page.goto("/sign-in")
+        if self.lang == "zh":
+            page.get_by_role("button", name="简体中文").click()
+            page.wait_for_url("**/sign-in**")
+        assert page.locator("html").get_attribute("lang") == ANSWERED[self.lang]
+        page.get_by_label(self.t("sign-in.name")).fill(name)
+        page.get_by_label(self.t("sign-in.password")).fill(PASSWORD)
+        page.get_by_role("button", name=self.t("sign-in.submit")).click()
+        page.wait_for_url("**/")
+        assert page.get_by_role("heading", name=self.t("dashboard.title"), exact=True).is_visible()
+        return page
+
+    def shot(self, page: Any, step: str) -> None:
+        page.screenshot(path=str(self.folder / f"{self.persona}-{self.lang}-{self.width}-{step}.png"), full_page=True)
+
+    def nav(self, page: Any, key: str) -> None:
+        """Follow a link of the header's menu, opening the menu first where the width folds it away."""
+        toggle = page.locator("header.top button[aria-controls]")
+        if toggle.count() and toggle.first.is_visible() and toggle.first.get_attribute("aria-expanded") != "true":
+            toggle.first.click()
+        page.locator("header.top nav").get_by_role("link", name=self.t(f"nav.{key}"), exact=True).click()
+        page.wait_for_load_state()
+
+    def at(self, hour: int, minute: int = 0) -> None:
+        """The day moves on: the server's clock shows ``hour:minute`` UTC on 2026-03-02 from now on."""
+        moved = NOW.replace(hour=hour, minute=minute)
+        assert moved >= self.served.clock[0]
+        self.served.clock[0] = moved
+
+    def notice(self, page: Any, key: str) -> None:
+        assert self.t(f"notice.{key}") in page.locator(".notice").inner_text()
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+        assert all(v == [] for v in self.csp), f"the Content-Security-Policy blocked something: {self.csp}"
+
+    # ----------------------------------------------------------------- steps more than one persona takes
+
+    def checklist(self, page: Any, *, yes: tuple[str, ...] = ()) -> None:
+        """Ask every checklist question (``yes`` names the questions the patient answers yes to) and submit."""
+        questions = page.locator("#checklist fieldset.question")
+        assert questions.count() > 0
+        for question in questions.all():
+            question.get_by_text(self.t("dose.answer-no"), exact=True).click()
+        for question_id in yes:
+            page.locator(f"label[for='q-{question_id}-yes']").click()
+        page.get_by_role("button", name=self.t("dose.submit")).click()
+        page.wait_for_url("**/authorizations/**")
+
+    def verdict(self, page: Any) -> str:
+        return page.locator("#verdict .verdict-word").inner_text().strip()
+
+    def fill_bag(self, form: Any, *, product: str, code: str, lot: str, prepared: str = "2026-03-02T11:30") -> None:
+        """The vial from its carton and the bag as prepared; the infusion from 12:00 to 13:00 in the site's time
+        (the demo sites keep UTC+0 in March, so the server's 12:00 UTC is 12:00 there)."""
+        t = self.t
+        form.get_by_label(t("infusion.product"), exact=True).select_option(product)
+        form.get_by_label(t("vial.product-code")).fill(code)
+        form.get_by_label(t("vial.expires")).fill("2027-06-30")
+        form.get_by_label(t("infusion.lot")).fill(lot)
+        form.get_by_label(t("infusion.dose"), exact=True).fill("300")
+        form.get_by_label(t("infusion.volume")).fill("100")
+        form.get_by_label(t("infusion.prepared")).fill(prepared)
+        form.get_by_label(t("infusion.started")).fill("2026-03-02T12:00")
+        form.get_by_label(t("infusion.stopped")).fill("2026-03-02T13:00")
+
+    def record_infusion(self, page: Any, **bag: str) -> None:
+        """Record the infusion while the patient is still observed (the observation's end comes later)."""
+        form = page.locator("#infusion")
+        self.fill_bag(form, **bag)
+        form.locator("#bag-ok").wait_for()  # the live check passed before anything is sent
+        form.get_by_role("button", name=self.t("infusion.submit")).click()
+        page.wait_for_url("**/patients/*?notice=infused")
+        self.notice(page, "infused")
+
+    def query(self, statement: Any) -> list[Any]:
+        engine = create_engine(f"sqlite:///{self.served.database}")
+        try:
+            with engine.connect() as connection:
+                return list(connection.execute(statement))
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(params=[(lang, width) for lang in LANGUAGES for width in VIEWPORTS], ids=lambda p: f"{p[0]}-{p[1]}")
+def day(request: pytest.FixtureRequest, browser: Any, served: Served, artifacts: Path) -> Iterator[Day]:
+    lang, width = request.param
+    folder = artifacts / "journeys"
+    folder.mkdir(exist_ok=True)
+    persona = request.node.originalname.removeprefix("test_the_").split("_")[0]
+    journey = Day(browser, served, persona, lang, width, folder)
+    yield journey
+    journey.close()
+
+
+def infusions_of(day: Day, patient_key: str) -> list[tuple[str, str]]:
+    """(lot, actor) of every infusion the database holds for one patient today."""
+    from rxguard.store.models import Infusion, Patient
+
+    rows = day.query(
+        select(Infusion.lot, Infusion.actor)
+        .join(Patient, Patient.id == Infusion.patient_id)
+        .where(Patient.key == patient_key, Infusion.started_at >= NOW.replace(hour=0))
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+# --------------------------------------------------------------------------- the nurse
+
+
+def test_the_nurse_checks_her_patients_through_a_stop_and_a_hold_and_records_both_infusions(day: Day) -> None:
+    """Nina at the North Infusion Centre: today's list, a patient found by date of birth, a STOP lifted by the
+    prescriber's form, a clear checklist and an infusion with its observation; a HOLD cleared by the
+    prescriber, then the dose is under "ready to infuse" and she records it."""
+    t = day.t
+    nina = day.person("nina")
+    today = nina.locator("#panel-today")
+    due = today.locator("li", has_text="Hana Kowalska")
+    assert due.count() == 1 and today.locator("li", has_text="Gus Wang").count() == 1
+    assert "Amy Chen" not in today.inner_text()  # dosed three days ago: not due today
+    assert "Gus Wang" in nina.locator("#panel-holds").inner_text()  # the visit two days ago still waits
+    day.shot(nina, "dashboard")
+
+    day.nav(nina, "patients")
+    nina.get_by_placeholder(t("patients.search")).fill("1986-04-21")
+    nina.get_by_role("button", name=t("patients.search-button")).click()
+    rows = nina.locator("main table tbody tr")
+    assert rows.count() == 1 and "Hana Kowalska" in rows.inner_text()
+    rows.get_by_role("link", name="Hana Kowalska").click()
+    nina.get_by_role("link", name=t("patient.before-dose")).click()
+    day.checklist(nina)
+    assert day.verdict(nina) == t("verdict.do-not-infuse")
+    assert nina.locator("#hard-stops").is_visible()  # no one may override a missing program form
+    assert nina.locator("#infusion").count() == 0
+    day.shot(nina, "stop")
+
+    # She calls the prescriber, who records the continuation form in her own browser.
+    ada = day.person("ada")
+    ada.goto("/patients/pat_hana")
+    ada.get_by_role("link", name=t("patient.record")).click()
+    ada.get_by_label(t("records.form-label")).select_option(value="natalizumab-eu|treatment-continuation")
+    ada.locator("form[action$='/records/forms']").get_by_label(t("records.note")).fill("re-informed about PML")
+    ada.get_by_role("button", name=t("records.form-submit")).click()
+    day.notice(ada, "recorded")
+
+    nina.goto("/patients/pat_hana")
+    nina.get_by_role("link", name=t("patient.before-dose")).click()
+    day.checklist(nina)
+    assert day.verdict(nina) == t("verdict.authorized")
+    day.shot(nina, "authorized")
+    day.record_infusion(nina, product="tysabri", code="64406-008-01", lot="TY2026-101")
+    nina.locator(".timeline li", has_text=t("kind.infusion")).first.locator("a[href^='/authorizations/']").click()
+    assert nina.locator("#infusion-recorded").is_visible()
+    assert nina.locator("#observation-pending").count() == 0  # her 28th dose: no observation is required
+
+    day.nav(nina, "dashboard")
+    nina.locator("#panel-today li", has_text="Gus Wang").get_by_role("link", name=t("today.start")).click()
+    day.checklist(nina)
+    assert day.verdict(nina) == t("verdict.hold")
+    assert nina.locator(".reasons").is_visible()
+    assert nina.locator("#infusion").count() == 0
+    hold_url = nina.url
+    day.shot(nina, "hold")
+
+    day.nav(ada, "queue")
+    card = ada.locator("article.hold-card", has=ada.locator(f"a[href='{hold_url.split(day.served.url)[1]}']"))
+    card.get_by_text(t("clear.proceed"), exact=True).click()
+    card.get_by_placeholder(t("clear.reason")).fill("infection treated and resolved; no PML signs")
+    card.get_by_role("button", name=t("clear.submit")).click()
+    day.notice(ada, "cleared")
+
+    day.nav(nina, "dashboard")
+    ready = nina.locator("#panel-today .ready-list li", has_text="Gus Wang")
+    assert ready.count() == 1
+    day.at(13, 5)  # the infusion ran from 12:00 to 13:00; she records it as he is observed
+    ready.get_by_role("link", name=t("today.record")).click()
+    assert day.verdict(nina) == t("verdict.cleared")
+    day.record_infusion(nina, product="tyruko", code="EU/1/23/1745/001", lot="TK2026-007")
+    # His fourth dose: he is observed for an hour after it; the infusion's page asks for the end, which she records.
+    nina.locator(".timeline li", has_text=t("kind.infusion")).first.locator("a[href^='/authorizations/']").click()
+    assert nina.locator("#observation-pending").is_visible()
+    observation = nina.locator("#observation-form")
+    day.at(14, 5)
+    observation.get_by_label(t("observe.ended")).fill("2026-03-02T14:00")
+    observation.get_by_role("button", name=t("observe.submit")).click()
+    assert nina.locator("#observation-done").is_visible()
+    assert nina.locator("#observation-pending").count() == 0
+    day.shot(nina, "observed")
+    day.nav(nina, "dashboard")
+    assert nina.locator("#panel-today .ready-list li", has_text="Gus Wang").count() == 0
+    day.shot(nina, "done")
+
+    assert infusions_of(day, "pat_hana") == [("TY2026-101", "nina")]
+    assert infusions_of(day, "pat_gus") == [("TK2026-007", "nina")]
+
+
+# --------------------------------------------------------------------------- the prescriber
+
+
+def test_the_prescriber_lifts_a_stop_clears_holds_and_reauthorizes_with_the_status_report(day: Day) -> None:
+    """Dr Ada: a held visit of two days ago deferred from her queue; the nurse's STOP for a missing form lifted
+    by recording the form and an anti-JCV result; a new hold cleared on its decision page; a lapsed patient
+    reauthorized with the status report questionnaire."""
+    t = day.t
+    ada = day.person("ada")
+    assert "Gus Wang" in ada.locator("#panel-holds").inner_text()
+    assert "Bob Okafor" in ada.locator("#panel-reauthorizations").inner_text()
+    day.shot(ada, "dashboard")
+
+    day.nav(ada, "queue")
+    old = ada.locator("article.hold-card", has_text="Gus Wang")  # the visit of two days ago
+    assert old.count() == 1
+    old.get_by_text(t("clear.defer"), exact=True).click()
+    old.get_by_placeholder(t("clear.reason")).fill("infection under treatment; see again at the next visit")
+    old.get_by_role("button", name=t("clear.submit")).click()
+    day.notice(ada, "cleared")
+    assert ada.locator("#holds article.hold-card").count() == 0
+
+    # The nurse checks two patients: a STOP for a missing form, and a HOLD on a "yes".
+    nina = day.person("nina")
+    nina.goto("/patients/pat_hana/dose")
+    day.checklist(nina)
+    assert day.verdict(nina) == t("verdict.do-not-infuse")
+    nina.goto("/patients/pat_gus/dose")
+    day.checklist(nina, yes=("steroid-use",))
+    assert day.verdict(nina) == t("verdict.hold")
+
+    day.nav(ada, "dashboard")
+    ada.locator("#panel-today a[href^='/authorizations/']", has_text="Hana Kowalska").click()  # checked today
+    assert day.verdict(ada) == t("verdict.do-not-infuse")
+    stops = ada.locator("#hard-stops")
+    day.shot(ada, "stop")
+    stops.get_by_role("link", name=t("patient.record")).click()
+    ada.wait_for_url("**/records/new**")
+    ada.get_by_label(t("records.form-label")).select_option(value="natalizumab-eu|treatment-continuation")
+    ada.get_by_role("button", name=t("records.form-submit")).click()
+    day.notice(ada, "recorded")
+    ada.get_by_role("link", name=t("patient.record")).click()
+    jcv = ada.locator("details.record-kind[data-kind='anti-jcv']")
+    jcv.locator("summary").click()
+    jcv.locator("select[name=result]").select_option("negative")
+    jcv.locator("input[name='measure.anti-jcv-index']").fill("0.18")
+    day.shot(ada, "record-result")
+    jcv.get_by_role("button").click()
+    day.notice(ada, "recorded")
+    calendar = ada.locator("#h-calendar").locator("xpath=..")
+    assert calendar.locator("tr", has_text=t("item.re-information-at-2-years")).locator(".badge-stop").count() == 0
+
+    nina.goto("/patients/pat_hana/dose")
+    day.checklist(nina)
+    assert day.verdict(nina) == t("verdict.authorized")  # the stop is lifted
+    assert t("stratum.anti-jcv-negative") in nina.locator("#h-findings").locator("xpath=..").inner_text()
+
+    day.nav(ada, "dashboard")
+    ada.locator("#panel-holds li", has_text="Gus Wang").get_by_role("link", name="Gus Wang").click()
+    clearance = ada.locator("#clearance")
+    clearance.get_by_text(t("clear.proceed"), exact=True).click()
+    clearance.get_by_label(t("clear.reason")).fill("short steroid course for a rash ended 4 weeks ago; no PML signs")
+    clearance.get_by_role("button", name=t("clear.submit")).click()
+    assert day.verdict(ada) == t("verdict.cleared")
+
+    day.nav(ada, "queue")
+    ada.locator("#h-reauth").locator("xpath=..").get_by_role("link", name=t("patient.reauthorize")).click()
+    form = ada.locator("#decide-form")
+    for question in form.locator("fieldset.question").all():
+        question.get_by_text(t("dose.answer-yes"), exact=True).click()
+    form.locator("textarea").first.fill("EDSS stable; no new lesions; no PML signs")
+    form.get_by_label(t("decide.confirm-reauthorize", patient="Bob Okafor")).check()
+    day.shot(ada, "reauthorize")
+    form.get_by_role("button", name=t("decide.submit-reauthorize")).click()
+    ada.wait_for_url("**/patients/pat_bob?notice=reauthorize")
+    day.notice(ada, "reauthorize")
+    assert t("status.authorized") in ada.locator(".enrollment .status-large").inner_text()
+    day.nav(ada, "dashboard")
+    assert "Bob Okafor" not in ada.locator("#panel-reauthorizations").inner_text()
+    assert ada.locator("#panel-holds li").count() == 0
+    day.shot(ada, "done")
+
+
+# --------------------------------------------------------------------------- the pharmacist
+
+
+def test_the_pharmacist_checks_the_bag_of_a_dose_and_reconciles_the_override_at_her_site_only(day: Day) -> None:
+    """Paul at the South Clinic: his dashboard shows his site only (the North nurse's checks of the morning
+    are not his); the overridden dose's bag is refused as prepared too early, then passes and is recorded;
+    he reconciles the override; another site's patient is not reachable."""
+    t = day.t
+    nina = day.person("nina")
+    nina.goto("/patients/pat_hana/dose")
+    day.checklist(nina)
+
+    paul = day.person("paul")
+    today = paul.locator("#panel-today")
+    assert "Hana Kowalska" not in today.inner_text() and "Gus Wang" not in paul.locator("main").inner_text()
+    ready = today.locator(".ready-list li", has_text="Amy Chen")
+    assert ready.count() == 1
+    assert paul.locator("#panel-overrides li", has_text="Amy Chen").count() == 1
+    day.shot(paul, "dashboard")
+    day.nav(paul, "patients")
+    assert paul.locator("main table tbody tr").count() == 1
+
+    day.nav(paul, "dashboard")
+    paul.locator("#panel-today .ready-list li", has_text="Amy Chen").get_by_role("link", name=t("today.record")).click()
+    assert day.verdict(paul) == t("verdict.overridden")
+    form = paul.locator("#infusion")
+    # Four days in the fridge since dilution: the live check refuses the bag before anything is sent.
+    day.fill_bag(form, product="tysabri", code="64406-008-01", lot="TY2026-044", prepared="2026-02-27T09:00")
+    form.get_by_label(t("infusion.observation")).fill("2026-03-02T14:00")
+    form.locator("#bag-refused").wait_for()
+    assert t("infusion.will-refuse") in form.locator("#bag-check").inner_text()
+    day.shot(paul, "bag-refused")
+    form.get_by_label(t("infusion.prepared")).fill("2026-03-02T11:30")
+    form.locator("#bag-ok").wait_for()
+    form.get_by_role("button", name=t("infusion.submit")).click()
+    paul.wait_for_url("**/patients/pat_amy?notice=infused")
+    day.notice(paul, "infused")
+
+    day.nav(paul, "dashboard")
+    panel = paul.locator("#panel-overrides")
+    panel.get_by_placeholder(t("admin.reconcile-note")).fill("steroid history reviewed with the prescriber")
+    panel.get_by_role("button", name=t("admin.reconcile")).click()
+    paul.wait_for_url("**/?notice=override-reconciled**")
+    day.notice(paul, "override-reconciled")
+    assert paul.locator("#panel-overrides form").count() == 0
+    assert paul.locator("#panel-today .ready-list li", has_text="Amy Chen").count() == 0
+    day.shot(paul, "done")
+
+    assert paul.goto("/patients/pat_hana").status == 404  # the North Infusion Centre's patient
+    assert infusions_of(day, "pat_amy") == [("TY2026-044", "paul")]
+    from rxguard.store.models import Override
+
+    assert [row[0] for row in day.query(select(Override.reconciled_by))] == ["paul"]
