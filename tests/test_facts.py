@@ -10,6 +10,7 @@ from tests.conftest import SYNTHEA
 
 from rxguard.errors import FactsError
 from rxguard.facts import CORE_CATALOGUE, FactsReader, LabDef, Vocabulary
+from rxguard.facts.labs import LabCatalogue
 from rxguard.facts.vocabulary import core_vocabulary
 
 # Two labs a pack would declare in its labs.yaml (the core catalogue has only generic labs).
@@ -187,3 +188,82 @@ def test_every_synthea_bundle_is_read() -> None:
     for path in files:
         facts = reader().read(orjson.loads(path.read_bytes()))
         assert facts.birth_date is not None, path.name
+
+
+def test_a_keyword_group_can_forbid_a_word_so_two_labs_of_one_virus_stay_apart() -> None:
+    catalogue = LabCatalogue(
+        [
+            LabDef("virus-ab", "Virus antibody", kind="qualitative", keywords=(("xv", "antibody", "-index"),)),
+            LabDef("virus-index", "Virus antibody index", keywords=(("xv", "index"),)),
+        ]
+    )
+    assert catalogue.key_for((), "Anti-XV antibody, serum") == "virus-ab"
+    assert catalogue.key_for((), "Anti-XV antibody index") == "virus-index"
+    assert catalogue.key_for((), "XV antibody index value") == "virus-index"
+    assert catalogue.key_for((), "XV DNA") is None
+
+
+def test_real_spellings_of_the_antibody_and_index_tests_are_told_apart() -> None:
+    from rxguard.engine.facts import reader_for
+    from rxguard.knowledge.loader import load_all
+
+    labs = reader_for(load_all()).labs
+    index = [
+        t
+        for t in ("Anti-JCV antibody index", "JCV Ab index", "JC virus Ab, index value")
+        if labs.key_for((), t) != "anti-jcv-index"
+    ]
+    status = [
+        t
+        for t in ("Anti-JCV Ab", "JC polyomavirus antibody, serum", "STRATIFY JCV antibody")
+        if labs.key_for((), t) != "anti-jcv-antibody"
+    ]
+    assert index == [] and status == []
+    assert labs.key_for((), "SGPT") == "alt" and labs.key_for((), "SGOT") == "ast"
+    assert labs.key_for((), "AST/ALT ratio") is None
+
+
+@pytest.mark.parametrize(
+    "abatement",
+    [
+        {"abatementDateTime": "2020-01-01"},
+        {"abatementPeriod": {"start": "2019-06-01", "end": "2020-01-01"}},
+        {"abatementAge": {"value": 30, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"}},
+        {"abatementRange": {"low": {"value": 30, "unit": "a"}}},
+        {"abatementString": "resolved after surgery"},
+    ],
+    ids=["dateTime", "period", "age", "range", "string"],
+)
+def test_a_condition_abated_in_any_form_is_not_active(abatement: dict) -> None:  # type: ignore[type-arg]
+    condition = {
+        "resourceType": "Condition",
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "22255007"}]},
+    }
+    assert reader().read(bundle(condition)).conditions[0].active
+    assert not reader().read(bundle(condition | abatement)).conditions[0].active
+
+
+def test_a_medication_is_also_read_by_its_active_ingredients() -> None:
+    medication = {
+        "resourceType": "Medication",
+        "id": "m1",
+        "code": {"text": "Compounded capsule"},
+        "ingredient": [
+            {"itemCodeableConcept": {"text": "ibuprofen"}, "isActive": True},
+            {
+                "itemCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "22255007"}]},
+                "isActive": False,
+            },
+        ],
+    }
+    statement = {
+        "resourceType": "MedicationStatement",
+        "status": "active",
+        "medicationReference": {"reference": "Medication/m1"},
+        "effectivePeriod": {"start": "2025-06-01"},
+    }
+    use = reader().read(bundle(medication, statement)).medications[0]
+    assert "nsaids" in use.tags
+    assert "sct|22255007" not in use.codes  # an inactive ingredient (an excipient) is not what the patient takes
+    plain = reader().read(bundle(medication | {"ingredient": []}, statement)).medications[0]
+    assert "nsaids" not in plain.tags

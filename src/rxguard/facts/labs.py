@@ -92,7 +92,7 @@ class LabCatalogue(Mapping[str, LabDef]):
         self._by_key: dict[str, LabDef] = {}
         self._by_code: dict[str, str] = {}
         self._by_name: dict[str, str] = {}
-        self._keywords: list[tuple[frozenset[str], str]] = []
+        self._keywords: list[tuple[frozenset[str], frozenset[str], str]] = []
         for lab in labs:
             self._add(lab)
 
@@ -120,9 +120,12 @@ class LabCatalogue(Mapping[str, LabDef]):
                     f"name {name!r} names two labs, {owner!r} and {lab.key!r} ({lab.origin}); give it to one"
                 )
         for group in lab.keywords:
-            words = frozenset(normalize_text(" ".join(group)).split())
-            if words:
-                self._keywords.append((words, lab.key))
+            # A word written "-index" must be absent: [jcv, antibody, -index] reads "anti-JCV antibody"
+            # but leaves "anti-JCV antibody index" to the lab whose group names the index.
+            required = frozenset(normalize_text(" ".join(w for w in group if not w.startswith("-"))).split())
+            forbidden = frozenset(normalize_text(" ".join(w[1:] for w in group if w.startswith("-"))).split())
+            if required:
+                self._keywords.append((required, forbidden, lab.key))
 
     def __getitem__(self, key: str) -> LabDef:
         return self._by_key[key]
@@ -159,8 +162,8 @@ class LabCatalogue(Mapping[str, LabDef]):
                 return key
         for norm in parts:
             words = set(norm.split())
-            for group, key in self._keywords:
-                if group <= words:
+            for required, forbidden, key in self._keywords:
+                if required <= words and not forbidden & words:
                     return key
         return None
 

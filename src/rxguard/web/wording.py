@@ -207,7 +207,8 @@ class Wording:
             elif name == "status":
                 out[name] = self.t(f"status.{value}", default=str(value))
             elif name == "indication":
-                out[name] = self.t(f"indication.{value}", default=str(value))
+                titles = {i.id: i.title for i in program.definition.indications} if program is not None else {}
+                out[name] = self.t(f"indication.{value}", default=titles.get(str(value), str(value)))
             elif name in ("minimum", "duration"):
                 out[name] = self.duration(str(value))
             elif name == "questions" and pack is not None:
