@@ -221,3 +221,49 @@ def test_real_spellings_of_the_antibody_and_index_tests_are_told_apart() -> None
     assert index == [] and status == []
     assert labs.key_for((), "SGPT") == "alt" and labs.key_for((), "SGOT") == "ast"
     assert labs.key_for((), "AST/ALT ratio") is None
+
+
+@pytest.mark.parametrize(
+    "abatement",
+    [
+        {"abatementDateTime": "2020-01-01"},
+        {"abatementPeriod": {"start": "2019-06-01", "end": "2020-01-01"}},
+        {"abatementAge": {"value": 30, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"}},
+        {"abatementRange": {"low": {"value": 30, "unit": "a"}}},
+        {"abatementString": "resolved after surgery"},
+    ],
+    ids=["dateTime", "period", "age", "range", "string"],
+)
+def test_a_condition_abated_in_any_form_is_not_active(abatement: dict) -> None:  # type: ignore[type-arg]
+    condition = {
+        "resourceType": "Condition",
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "22255007"}]},
+    }
+    assert reader().read(bundle(condition)).conditions[0].active
+    assert not reader().read(bundle(condition | abatement)).conditions[0].active
+
+
+def test_a_medication_is_also_read_by_its_active_ingredients() -> None:
+    medication = {
+        "resourceType": "Medication",
+        "id": "m1",
+        "code": {"text": "Compounded capsule"},
+        "ingredient": [
+            {"itemCodeableConcept": {"text": "ibuprofen"}, "isActive": True},
+            {
+                "itemCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "22255007"}]},
+                "isActive": False,
+            },
+        ],
+    }
+    statement = {
+        "resourceType": "MedicationStatement",
+        "status": "active",
+        "medicationReference": {"reference": "Medication/m1"},
+        "effectivePeriod": {"start": "2025-06-01"},
+    }
+    use = reader().read(bundle(medication, statement)).medications[0]
+    assert "nsaids" in use.tags
+    assert "sct|22255007" not in use.codes  # an inactive ingredient (an excipient) is not what the patient takes
+    plain = reader().read(bundle(medication | {"ingredient": []}, statement)).medications[0]
+    assert "nsaids" not in plain.tags

@@ -180,3 +180,30 @@ def test_the_program_runs_through_the_gate_and_the_calendar_ends_48_months_after
         assert listed(end - timedelta(days=1)) >= ENDING
         assert not listed(end + timedelta(days=1)) & ENDING
         assert not listed(shift(last, "P60M")) & ENDING
+
+
+def test_after_discontinuation_the_monitoring_runs_on_until_48_months_after_the_last_infusion(
+    db: TestDatabase,
+) -> None:
+    _setup(db)
+    baseline = (T0 - timedelta(days=7)).date()
+    days = [T0 + timedelta(days=i) for i in range(5)]
+    for day in days:
+        _give(db, day, baseline)
+    stopped = days[-1] + timedelta(days=60)
+    with transaction(db.factory) as s:
+        enrollment.discontinue(s, program_id=PROGRAM, patient_key="pat_lou", at=stopped, actor="dr_ada",
+                               reason="pregnancy planned; no second course")  # fmt: skip
+    end = shift(days[-1].date(), "P48M")
+    with transaction(db.factory) as s:
+        enrolled = enrollment.enrollment_of(s, "pat_lou", PROGRAM)
+        assert enrolled.status == "discontinued"
+        kept = {row.item: row.due_on for row in monitoring.calendar(s, enrolled, on=stopped.date())}
+        assert set(kept) >= ENDING, kept  # the tests go on after the last dose, as the label asks
+        assert "baseline-labs" not in kept and all(due <= end for due in kept.values())
+        # Recorded near the end, the next test would fall after it: nothing more is kept.
+        near_end = end - timedelta(days=5)
+        for kind in ("blood-count", "serum-creatinine", "urinalysis", "thyroid-function"):
+            monitoring.record(s, enrolled, kind=kind, on=near_end, at=datetime.combine(near_end, T0.timetz()),
+                              actor="dr_ada")  # fmt: skip
+        assert not {row.item for row in monitoring.calendar(s, enrolled, on=near_end)} & ENDING

@@ -135,3 +135,23 @@ def test_every_sign_in_decision_is_logged_without_the_password(make_client, capf
     logged = "".join(capfd.readouterr())
     assert '"event":"sign_in"' in logged and '"outcome":"wrong"' in logged and '"user":"nina"' in logged
     assert "not her password at all" not in logged
+
+
+def test_the_administrator_adds_a_nurse_with_a_first_password_and_she_signs_in(make_client) -> None:  # type: ignore[no-untyped-def]
+    admin = make_client()
+    csrf = sign_in(admin, "admin")
+    form = {"csrf_token": csrf, "name": "lin", "display_name": "Lin Zhou, RN", "role": "nurse",
+            "password": "amber kettle under moss"}  # fmt: skip
+    refused = admin.post("/admin/users", data=form, follow_redirects=False)  # no site chosen
+    assert refused.status_code == 400 and "infusion site they work at" in refused.text
+    weak = admin.post("/admin/users", data={**form, "site": "site_south", "password": "password1234"})
+    assert weak.status_code == 400 and "too easy to guess" in weak.text
+    assert "Lin Zhou" not in admin.get("/admin").text  # nothing was created by the refusals
+    added = admin.post("/admin/users", data={**form, "site": "site_south"}, follow_redirects=False)
+    assert added.status_code == 303 and "notice=user-created" in added.headers["location"]
+    assert "Lin Zhou, RN" in admin.get("/admin").text
+    nurse = TestClient(admin.app, raise_server_exceptions=False)
+    with nurse:
+        sign_in(nurse, "lin", "amber kettle under moss")
+        patients = nurse.get("/patients").text
+        assert "Amy Chen" in patients and "Gus Wang" not in patients  # site_south's patients only

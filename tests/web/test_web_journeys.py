@@ -71,8 +71,18 @@ class Day:
     def t(self) -> Callable[..., str]:
         return translator(self.lang)  # type: ignore[arg-type]
 
-    def person(self, name: str) -> Any:
+    def person(self, name: str, password: str = PASSWORD) -> Any:
         """A new browser (no cookies) at the day's width; signs in as ``name`` in the day's language."""
+        page = self.sign_in_page()
+        page.get_by_label(self.t("sign-in.name")).fill(name)
+        page.get_by_label(self.t("sign-in.password")).fill(password)
+        page.get_by_role("button", name=self.t("sign-in.submit")).click()
+        page.wait_for_url("**/")
+        assert page.get_by_role("heading", name=self.t("dashboard.title"), exact=True).is_visible()
+        return page
+
+    def sign_in_page(self) -> Any:
+        """A new browser (no cookies) at the day's width, at the sign-in page in the day's language."""
         context = self.browser.new_context(
             base_url=self.served.url,
             viewport={"width": self.width, "height": VIEWPORTS[self.width]},
@@ -87,11 +97,6 @@ class Day:
             page.get_by_role("button", name="简体中文").click()
             page.wait_for_url("**/sign-in**")
         assert page.locator("html").get_attribute("lang") == ANSWERED[self.lang]
-        page.get_by_label(self.t("sign-in.name")).fill(name)
-        page.get_by_label(self.t("sign-in.password")).fill(PASSWORD)
-        page.get_by_role("button", name=self.t("sign-in.submit")).click()
-        page.wait_for_url("**/")
-        assert page.get_by_role("heading", name=self.t("dashboard.title"), exact=True).is_visible()
         return page
 
     def shot(self, page: Any, step: str) -> None:
@@ -419,3 +424,102 @@ def test_the_pharmacist_checks_the_bag_of_a_dose_and_reconciles_the_override_at_
     from rxguard.store.models import Override
 
     assert [row[0] for row in day.query(select(Override.reconciled_by))] == ["paul"]
+
+
+# --------------------------------------------------------------------------- the administrator
+
+
+def test_the_administrator_registers_certifies_and_manages_the_users_of_a_new_site(day: Day) -> None:
+    """The program administrator opens a new infusion site: registers its prescriber, the site in its own time
+    zone and its pharmacy, certifies both, adds the site's nurse and the prescriber's user with a first
+    password (the nurse signs in and sees her empty site), disables a prescriber who left, verifies the audit
+    log and reconciles the morning's override."""
+    t = day.t
+    admin = day.person("admin")
+    assert "Amy Chen" in admin.locator("#panel-overrides").inner_text()
+    day.shot(admin, "dashboard")
+    day.nav(admin, "admin")
+
+    prescriber = admin.locator("form[action='/admin/prescribers']")
+    prescriber.get_by_label(t("register.prescriber-key")).fill("dr_cho")
+    prescriber.get_by_label(t("register.prescriber-name")).fill("Dr Mei Cho")
+    prescriber.get_by_role("button", name=t("register.prescriber-submit")).click()
+    day.notice(admin, "prescriber-registered")
+    site = admin.locator("form[action='/admin/sites']")
+    site.get_by_label(t("register.site-key")).fill("site_east")
+    site.get_by_label(t("register.site-name")).fill("East Infusion Unit")
+    site.get_by_label(t("register.timezone")).fill("Asia/Shanghai")
+    site.get_by_role("button", name=t("register.site-submit")).click()
+    day.notice(admin, "site-registered")
+    pharmacy = admin.locator("form[action='/admin/pharmacies']")
+    pharmacy.get_by_label(t("register.pharmacy-site")).select_option("site_east")
+    pharmacy.get_by_label(t("register.pharmacy-key")).fill("pharm_east")
+    pharmacy.get_by_label(t("register.pharmacy-name")).fill("East Unit Pharmacy")
+    pharmacy.get_by_role("button", name=t("register.pharmacy-submit")).click()
+    day.notice(admin, "pharmacy-registered")
+    row = admin.locator(".sites-table tr", has_text="East Infusion Unit")
+    assert row.locator("input[name=timezone]").input_value() == "Asia/Shanghai"
+    assert "East Unit Pharmacy" in row.inner_text()
+
+    for participant, number in (("site:site_east", "SAN-9-EAST"), ("prescriber:dr_cho", "")):
+        certify = admin.locator("form[action='/admin/certifications']")
+        certify.get_by_label(t("admin.participant")).select_option(participant)
+        certify.get_by_label(t("patient.program")).select_option("touch")
+        certify.get_by_label(t("admin.change-label")).select_option("certify")
+        certify.get_by_label(t("admin.san")).fill(number)
+        certify.get_by_label(t("admin.reason")).fill("training attested on the site visit")
+        certify.get_by_role("button", name=t("admin.apply")).click()
+        day.notice(admin, "certification-certify")
+    assert "SAN-9-EAST" in admin.locator(".cert-table tr", has_text="East Infusion Unit").inner_text()
+    assert admin.locator(".cert-table tr", has_text="Dr Mei Cho").locator(".badge").count() >= 1
+    day.shot(admin, "registered")
+
+    for name, display, role, link in (
+        ("lin", "Lin Zhou, RN", "nurse", ("site", "site_east")),
+        ("mei", "Dr Mei Cho", "prescriber", ("prescriber", "dr_cho")),
+    ):
+        add = admin.locator("#add-user")
+        add.get_by_label(t("admin.create-name")).fill(name)
+        add.get_by_label(t("admin.create-display")).fill(display)
+        add.get_by_label(t("admin.role"), exact=True).select_option(role)
+        add.get_by_label(t(f"admin.create-{link[0]}")).select_option(link[1])
+        add.get_by_label(t("admin.create-password")).fill("amber kettle under moss")
+        add.get_by_role("button", name=t("admin.create-submit")).click()
+        day.notice(admin, "user-created")
+    users = admin.locator(".users-table")
+    assert "Lin Zhou, RN" in users.inner_text() and "Dr Mei Cho" in users.inner_text()
+
+    lin = day.person("lin", "amber kettle under moss")
+    assert lin.locator(".who-name").inner_text() == "Lin Zhou, RN"
+    assert t("today.none-due") in lin.locator("#panel-today").inner_text()  # a new site: nobody is due yet
+    day.nav(lin, "patients")
+    assert lin.locator("main table tbody tr").count() == 0
+    day.shot(lin, "new-nurse")
+
+    users.locator("tr", has_text="Dr Ben Carter").get_by_role("button", name=t("admin.disable")).click()
+    day.notice(admin, "user-disabled")
+    assert t("admin.state-disabled") in admin.locator(".users-table tr", has_text="Dr Ben Carter").inner_text()
+    ben = day.sign_in_page()
+    ben.get_by_label(t("sign-in.name")).fill("ben")
+    ben.get_by_label(t("sign-in.password")).fill(PASSWORD)
+    ben.get_by_role("button", name=t("sign-in.submit")).click()
+    assert t("sign-in.wrong") in ben.locator("#sign-in-error").inner_text()
+
+    admin.get_by_role("button", name=t("admin.audit-run")).click()
+    assert t("admin.audit-ok") in admin.locator("#audit-result").inner_text()
+    overrides = admin.locator("#overrides")
+    overrides.get_by_placeholder(t("admin.reconcile-note")).fill("reviewed with the medical director and Dr Ada")
+    overrides.get_by_role("button", name=t("admin.reconcile")).click()
+    day.notice(admin, "override-reconciled")
+    assert admin.locator("#overrides form").count() == 0
+    day.shot(admin, "done")
+
+    from rxguard.store.auth_models import AppUser
+    from rxguard.store.models import Site
+
+    accounts = {
+        row[0]: (row[1], row[2] is None) for row in day.query(select(AppUser.name, AppUser.role, AppUser.disabled_at))
+    }
+    assert accounts["lin"] == ("nurse", True) and accounts["mei"] == ("prescriber", True)
+    assert accounts["ben"] == ("prescriber", False)
+    assert day.query(select(Site.timezone).where(Site.key == "site_east")) == [("Asia/Shanghai",)]

@@ -356,7 +356,10 @@ def _read_condition(state: _State, res: Mapping[str, Any]) -> None:
     clinical = _first_code(res, "clinicalStatus", where)
     onset, _ = _period_or_datetime(res, "onset", where)
     abated, _ = _period_or_datetime(res, "abatement", where)
-    active = clinical not in _INACTIVE_CLINICAL and abated is None
+    # FHIR R4 con-4: an abated condition is inactive, resolved or in remission, whatever form the
+    # abatement takes (a date, a period, an age, a range or words such as "resolved after surgery").
+    abatement = any(key.startswith("abatement") and res[key] not in (None, "", {}) for key in res)
+    active = clinical not in _INACTIVE_CLINICAL and abated is None and not abatement
     state.conditions.append(
         ClinicalItem(text, codes, state.vocab.tags_for(codes, text), active, onset, abated, clinical)
     )
@@ -430,9 +433,24 @@ def _medication_concept(state: _State, res: Mapping[str, Any], where: _Where) ->
             display = ref.get("display")
             if not text and isinstance(display, str):
                 text = display
-            return codes, text
+            return _with_ingredients(med, codes, text)
     display = ref.get("display")
     return (), display if isinstance(display, str) else ""
+
+
+def _with_ingredients(med: Mapping[str, Any], codes: tuple[str, ...], text: str) -> tuple[tuple[str, ...], str]:
+    """A Medication's own code and text, and those of its active ingredients (a compounded product, a
+    local formulary item with no code of its own, a combination): azathioprine in a capsule is azathioprine."""
+    where = _Where(med)
+    all_codes, texts = list(codes), [text] if text else []
+    for item in _list(med, "ingredient", where):
+        if not isinstance(item, dict) or item.get("isActive") is False or "itemCodeableConcept" not in item:
+            continue
+        more, words = _codeable(item, "itemCodeableConcept", where)
+        all_codes += [c for c in more if c not in all_codes]
+        if words:
+            texts.append(words)
+    return tuple(all_codes), " / ".join(texts)
 
 
 def _dosage(res: Mapping[str, Any], key: str, where: _Where) -> tuple[float | None, str, str]:

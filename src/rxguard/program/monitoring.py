@@ -222,8 +222,8 @@ def refresh_schedule(session: Session, enrollment: Enrollment, *, at: datetime) 
         follow_up_due_on=enrollment.follow_up_due_on,
         followed_up=discontinued and _followed_up(session, enrollment),
         facts=schedule.demographics(patient_row.id, patient_row.birth_on, patient_row.sex),
-        infusions=[] if discontinued else infusion_dates(session, enrollment),
-        events={} if discontinued else event_dates(session, enrollment),
+        infusions=infusion_dates(session, enrollment),  # items that outlive the treatment read them
+        events=event_dates(session, enrollment),
         at=at,
     )
     session.flush()

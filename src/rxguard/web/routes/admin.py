@@ -13,9 +13,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form
 from starlette.responses import Response
 
+from rxguard.access.passwords import set_password
+from rxguard.access.policy import SITE_STAFF
 from rxguard.access.scope import scoped_authorization
 from rxguard.access.tokens import list_tokens, revoke_token, token_state
-from rxguard.access.users import change_role, disable_user, enable_user, list_users
+from rxguard.access.users import change_role, create_user, disable_user, enable_user, list_users
 from rxguard.errors import AccessDeniedError, NotFoundError, RxguardError
 from rxguard.program import certification, clearance, participants, reconciliation, transfer
 from rxguard.program.participants_overview import certification_board, site_directory
@@ -239,6 +241,35 @@ def _account_change(ctx: PageContext, change: Any, notice: str) -> Response:
     except RxguardError as exc:
         return _admin_page(ctx, error=str(exc), status_code=400)
     return redirect(ctx.request, f"/admin?notice={notice}#users")
+
+
+@router.post("/admin/users")
+def add_user(
+    ctx: PageDep,
+    _: CsrfDep,
+    name: Field,
+    role: Field,
+    password: Annotated[str, Form(max_length=256)],
+    display_name: Field = "",
+    prescriber: Field = "",
+    site: Field = "",
+) -> Response:
+    """Add a user with a first password: a prescriber user is a registered prescriber, site staff work at one site."""
+    assert ctx.user is not None
+    ctx.user.require("administer")
+    if role == "prescriber" and not prescriber.strip():
+        return _admin_page(ctx, error=ctx.t("admin.create-needs-prescriber"), status_code=400)
+    if role in SITE_STAFF and not site.strip():
+        return _admin_page(ctx, error=ctx.t("admin.create-needs-site"), status_code=400)
+    actor, user_name = ctx.user.name, name.strip().lower()
+
+    def add(session: Any) -> None:
+        create_user(session, name=user_name, role=role, display_name=display_name.strip(), at=ctx.now, actor=actor,
+                    prescriber_key=prescriber.strip() if role == "prescriber" else None,
+                    site_key=site.strip() if role in SITE_STAFF else None)  # fmt: skip
+        set_password(session, user_name=user_name, password=password, at=ctx.now, actor=actor)
+
+    return _account_change(ctx, add, "user-created")
 
 
 @router.post("/admin/users/{name}/disable")
