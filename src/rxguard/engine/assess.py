@@ -15,7 +15,7 @@ from typing import Any
 from rxguard.engine.model import Assessment, Coverage, Finding, SourceRef, StratumResult, Verdict
 from rxguard.engine.predicates import Ctx, ExposureRow, Pred, Unknown, compile_condition, triggers
 from rxguard.engine.schedule import CompiledItem, compute_due
-from rxguard.facts.model import MedicationUse, PatientFacts
+from rxguard.facts.model import ClinicalItem, MedicationUse, PatientFacts
 from rxguard.knowledge.loader import Pack
 from rxguard.knowledge.references import iter_predicates
 from rxguard.knowledge.schema import JURISDICTIONS, SEVERITY_RANK, Citation, LabConfounded, Rule, Stratum
@@ -174,6 +174,28 @@ def _infusion_history(pack: Pack, facts: PatientFacts, at: date, extra: Any) -> 
     return tuple(sorted(days))
 
 
+_TAKEN_STATEMENT = frozenset({"active", "completed", "stopped", "on-hold"})
+
+
+def _treatment_since(pack: Pack, facts: PatientFacts, at: date) -> tuple[date, str] | None:
+    """The earliest day before ``at`` any record says the patient was treated with the pack's drug, and which record.
+
+    Administrations and dispenses that happened, statements that the patient took it (active,
+    completed, stopped, on hold) from a start date, and procedures that name it. Orders are not
+    treatment and are left out.
+    """
+    found: list[tuple[date, str]] = []
+    for item in facts.tagged("medication", pack.identity.id):
+        if not isinstance(item, MedicationUse) or item.start is None or item.start >= at:
+            continue
+        if item.was_given() or (item.kind == "statement" and item.status in _TAKEN_STATEMENT):
+            found.append((item.start, item.source or item.kind))
+    for proc in facts.tagged("procedure", pack.identity.id):
+        if isinstance(proc, ClinicalItem) and proc.onset is not None and proc.onset < at:
+            found.append((proc.onset, f"procedure {proc.text}".strip()))
+    return min(found) if found else None
+
+
 def _current_order(pack: Pack, facts: PatientFacts, context: Mapping[str, Any]) -> Mapping[str, Any] | None:
     if context.get("order") is not None:
         order: Mapping[str, Any] = context["order"]
@@ -313,6 +335,7 @@ def build_context(
         events=_events(context),
         exposures=compiled.exposures,
         risk_title=pack.risk.title if pack.risk else "Risk",
+        treatment_since=_treatment_since(pack, facts, at),
     )
     if compiled.confounders:
         _mark_invalid_results(ctx, compiled.confounders)

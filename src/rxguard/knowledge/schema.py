@@ -830,14 +830,24 @@ class InfusionCheck(Predicate):
                 return None
             if p.count_lt is not None and count >= p.count_lt:
                 return None
-            if p.since_first_gte is not None and (not dates or shift(dates[0], p.since_first_gte) > ctx.at):
+            first = dates[0] if dates else None
+            earlier = (
+                ctx.treatment_since
+                if ctx.treatment_since and (first is None or ctx.treatment_since[0] < first)
+                else None
+            )
+            if earlier is not None:
+                first = earlier[0]
+            if p.since_first_gte is not None and (first is None or shift(first, p.since_first_gte) > ctx.at):
                 return None
-            if p.since_first_gt is not None and (not dates or shift(dates[0], p.since_first_gt) >= ctx.at):
+            if p.since_first_gt is not None and (first is None or shift(first, p.since_first_gt) >= ctx.at):
                 return None
             if p.since_last_lt is not None and (not dates or shift(dates[-1], p.since_last_lt) <= ctx.at):
                 return None
             # The evidence is written only once the checks that need no text have passed.
             evidence = [f"{count} previous infusion(s)" + (f", first {dates[0]}, last {dates[-1]}" if dates else "")]
+            if earlier is not None and (p.since_first_gte is not None or p.since_first_gt is not None):
+                evidence.append(f"treated since {earlier[0]} ({earlier[1]})")
             if p.gap_gte is not None:
                 if not dates or shift(dates[-1], p.gap_gte) > ctx.at:
                     return None
