@@ -98,3 +98,31 @@ def test_an_order_an_intention_or_another_patient_is_not_treatment(resource: dic
         bundle["entry"].append({"resource": {"resourceType": "Patient", "id": "someone-else"}})
     result = assess(PACKS["natalizumab"], READER.read(bundle, "p"), at=AT, jurisdiction="EU")
     assert result.stratum is not None and result.stratum.id != "higher-risk-eu"
+
+
+LEMTRADA = {"text": "LEMTRADA 12 mg/1.2 mL"}
+COURSE = {
+    "administrations": lambda day: [
+        {"resourceType": "MedicationAdministration", "status": "completed", "medicationCodeableConcept": LEMTRADA,
+         "effectiveDateTime": (day + timedelta(days=i)).isoformat()} for i in range(5)
+    ],
+    "statement": lambda day: [
+        {"resourceType": "MedicationStatement", "status": "completed", "medicationCodeableConcept": LEMTRADA,
+         "effectivePeriod": {"start": day.isoformat(), "end": (day + timedelta(days=4)).isoformat()}}
+    ],
+    "dispenses": lambda day: [
+        {"resourceType": "MedicationDispense", "status": "completed", "medicationCodeableConcept": LEMTRADA,
+         "whenHandedOver": (day + timedelta(days=i)).isoformat()} for i in range(5)
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("months_ago", [6, 30, 47, 49, 60])
+def test_monitoring_after_the_last_dose_is_the_same_whatever_records_the_course(months_ago: int) -> None:
+    day = AT - timedelta(days=round(months_ago * 30.44))
+    fired = {}
+    for form, make in COURSE.items():
+        result = assess(PACKS["alemtuzumab"], READER.read(_bundle(*make(day)), None), at=AT, jurisdiction="US")
+        fired[form] = {f.rule_id for f in result.findings if f.rule_id.startswith("alemtuzumab.monthly")}
+    assert fired["statement"] == fired["administrations"] == fired["dispenses"], fired
+    assert bool(fired["administrations"]) == (months_ago < 48)

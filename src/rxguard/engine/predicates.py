@@ -108,6 +108,8 @@ class Ctx:
     # taking it since a date, a procedure naming it), earlier than the first administration or not:
     # "treated for more than 2 years" must not wait for the administrations to be in the record.
     treatment_since: tuple[date, str] | None = None
+    # The latest day a record says the patient was treated (ongoing statements: the day assessed).
+    treatment_last: tuple[date, str] | None = None
     _order_text: str | None = None
 
     def order_text(self) -> str:
