@@ -93,3 +93,13 @@ def test_every_value_set_tested_for_current_use_says_how_long_an_administration_
             assert exposure.sources, exposure.id
         else:
             assert exposure.needs_review and exposure.review_note, exposure.id
+
+
+def test_a_schedule_items_title_says_what_is_due_and_its_basis_says_where_it_comes_from() -> None:
+    """A card's summary is the item's title: "(seed page; ...)" belongs to the basis, shown beside it in plain words."""
+    from rxguard.cds_hooks.cards import BASIS_WORDS
+
+    for pack in load_all().values():
+        for item in pack.monitoring:
+            assert "seed" not in item.title.lower() and "label requirement" not in item.title, item.id
+            assert item.basis in BASIS_WORDS, item.id

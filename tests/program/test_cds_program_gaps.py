@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 from personas import World
 from sqlalchemy import event
 
+from rxguard.cds_hooks.cards import CardContext, program_cards
 from rxguard.cds_hooks.program_gaps import ProgramGapLookup
 from rxguard.cds_hooks.services import SERVICES, Call
-from rxguard.program import certification, enrollment, participants
+from rxguard.program import adverse_events, certification, enrollment, participants
 
 
 def _call(world: World, patient: str, *, user: str | None = "Practitioner/dr_ada", hook: str = "order-sign",
@@ -82,3 +84,38 @@ def test_one_query_per_call(world: World) -> None:
     finally:
         event.remove(world.db.engine, "before_cursor_execute", count)
     assert len(statements) == 1, statements
+
+
+def _suspend_amy(world: World) -> None:
+    with world.tx() as s:
+        adverse_events.report_adverse_event(
+            s, program_id="touch", patient_key="pat_amy", kind="pml-suspected", serious=True,
+            seriousness=["hospitalisation"], onset_on=world.at.date(), outcome="unknown",
+            description="new hemiparesis", at=world.at, actor="dr_ada",
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(("hook", "indicator"), [("order-sign", "critical"), ("patient-view", "warning")])
+def test_a_suspended_patients_card_weighs_as_the_pack_declares_the_suspending_event(
+    world: World, hook: str, indicator: str
+) -> None:
+    """The pack declares a suspected-PML report contraindicated for the next dose: critical when ordering."""
+    _suspend_amy(world)
+    call = _call(world, "pat_amy", hook=hook)
+    gaps = ProgramGapLookup(world.db.engine)(call, "natalizumab")
+    assert [(g.code, g.severity) for g in gaps] == [("suspended", "contraindicated")]
+    ctx = CardContext(hook, "hook-1", "pat_amy", "https://rxguard.test/patients/pat_amy/dose", False, {})
+    assert [card["indicator"] for card in program_cards(gaps, "natalizumab", "Tysabri", ctx)] == [indicator]
+
+
+def test_a_lapsed_reauthorization_stays_a_warning_when_ordering(world: World) -> None:
+    call = _call(world, "pat_amy", on=world.at.date() + timedelta(days=400))
+    gaps = ProgramGapLookup(world.db.engine)(call, "natalizumab")
+    ctx = CardContext("order-sign", "hook-1", "pat_amy", "https://rxguard.test/patients", False, {})
+    assert [card["indicator"] for card in program_cards(gaps, "natalizumab", "Tysabri", ctx)] == ["warning"]
+
+
+def test_a_card_links_only_to_a_patient_the_program_holds(world: World) -> None:
+    lookup = ProgramGapLookup(world.db.engine)
+    assert lookup.patient_key(replace(_call(world, "pat_amy"), issuer=None)) == "pat_amy"
+    assert lookup.patient_key(replace(_call(world, "patient-0"), issuer=None)) is None

@@ -12,6 +12,8 @@ overdue monitoring        —                   ``warning`` (one card)
 due monitoring            —                   ``info`` (one card)
 Risk stratum              —                   ``info``
 program gap               ``warning``         ``warning``
+suspended (pack severity  ``critical``        ``warning``
+contraindicated)
 ========================  ==================  ======================
 
 ``critical`` is kept for a contraindication at the moment of ordering: some
@@ -38,6 +40,7 @@ import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -69,6 +72,21 @@ OVERRIDE_REASONS: tuple[dict[str, str], ...] = tuple(
     )
 )
 ORDER_HOOKS = frozenset({"order-select", "order-sign"})
+#: A rule's or a schedule item's basis, as a clinician reads it on a card.
+BASIS_WORDS = {
+    "label": "the product label",
+    "program": "a program requirement",
+    "literature": "published literature",
+    "protocol": "a local protocol",
+    "seed": "a seed page, not a label requirement",
+}
+
+
+def _day(value: date) -> str:
+    """A date as a clinician reads it on a card: 2 Mar 2026."""
+    return f"{value.day} {value:%b %Y}"
+
+
 _FINDING_INDICATOR = {"contraindicated": "critical", "hold": "warning"}
 
 
@@ -203,7 +221,7 @@ def _coverage_md(a: Assessment) -> str:
 
 def _footer(a: Assessment) -> list[str]:
     where = a.jurisdiction or "no jurisdiction given: the stricter rule applies"
-    return ["", _coverage_md(a), "", f"_rxguard {a.pack_name} pack {a.pack_version}, assessed for {a.at.isoformat()} ({where}). "
+    return ["", _coverage_md(a), "", f"_rxguard {a.pack_name} pack {a.pack_version}, assessed for {_day(a.at)} ({where}). "
             "For healthcare professionals; supports, does not replace, clinical judgement._"]  # fmt: skip
 
 
@@ -338,9 +356,10 @@ def due_cards(a: Assessment, pack: Pack, display: str, ctx: CardContext) -> list
         sources: list[SourceRef] = []
         suggestions = []
         for d in due:
-            last = f", last done {d.last_done.isoformat()}" if d.last_done else ", never recorded"
-            review = " — threshold needs review" if d.needs_review else ""
-            lines.append(f"- {_md(d.title)}: due {d.due_on.isoformat()}{last} (basis {d.basis}){review}")
+            last = f", last done {_day(d.last_done)}" if d.last_done else ", never recorded"
+            review = " — interval not verified" if d.needs_review else ""
+            basis = BASIS_WORDS.get(d.basis, d.basis)
+            lines.append(f"- {_md(d.title)}: due {_day(d.due_on)}{last} (source: {basis}){review}")
             item = items.get(d.item)
             if item is not None:
                 sources += source_refs(pack, item.sources)
@@ -394,10 +413,13 @@ PROGRAM_GAPS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class ProgramGap:
+    """What the program records lack; ``severity`` weighs it like a finding (a suspension takes the pack's)."""
+
     code: str
     program: str
     message: str
     action: str
+    severity: str = "hold"
 
 
 def program_cards(gaps: Sequence[ProgramGap], drug: str, display: str, ctx: CardContext) -> list[dict[str, Any]]:
@@ -409,10 +431,11 @@ def program_cards(gaps: Sequence[ProgramGap], drug: str, display: str, ctx: Card
             "label": clip(f"{gap.program} (rxguard program records)", 200),
             "topic": {"system": TOPIC_SYSTEM, "code": topic, "display": gap.code},
         }
+        indicator = "critical" if gap.severity == "contraindicated" and ctx.hook in ORDER_HOOKS else "warning"
         cards.append(
             _card(
                 f"{display}: {gap.message}",
-                "warning",
+                indicator,
                 lines,
                 source,
                 topic,

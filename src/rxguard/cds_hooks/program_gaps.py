@@ -76,9 +76,18 @@ class ProgramGapLookup:
         return self._programs[key]
 
     def patient_key(self, call: Call) -> str | None:
-        """The program key the calling EHR's ``context.patientId`` is linked to, if any."""
+        """The program key the calling EHR's ``context.patientId`` is linked to, if any.
+
+        Without an issuer (development only) the id is taken as a program key when the program holds
+        a patient with that key, so a card never links to a patient page that does not exist.
+        """
         if call.issuer is None:
-            return str(call.context.get("patientId") or "") or None
+            key = str(call.context.get("patientId") or "")
+            if not key:
+                return None
+            with self._engine.connect() as connection:
+                found = connection.execute(select(Patient.key).where(Patient.key == key)).first()
+            return key if found is not None else None
         with self._engine.connect() as connection:
             row = connection.execute(_LINKED_KEY, {
                 "issuer": call.issuer, "tenant": call.tenant or "", "value": str(call.context.get("patientId") or ""),
@@ -91,6 +100,12 @@ class ProgramGapLookup:
             return []
         with self._engine.connect() as connection:
             return _gaps(connection, call, programs)
+
+
+def suspension_severity(program: Program) -> str:
+    """The weight of a suspension: the most severe that the pack declares for its suspending event kinds."""
+    declared = [kind.suspends.severity for kind in program.kinds.adverse_events if kind.suspends is not None]
+    return "contraindicated" if "contraindicated" in declared else "hold"
 
 
 def _prescriber_key(call: Call) -> str | None:
@@ -210,7 +225,8 @@ def _enrollment_gaps(connection: Connection, enrollment: _Enrolled, on: date) ->
     status = effective_status(enrollment, on)
     if status in _STATUS_GAP:
         code, message, action = _STATUS_GAP[status]
-        return [ProgramGap(code, title, message, action)]
+        severity = suspension_severity(enrollment.program) if status == "suspended" else "hold"
+        return [ProgramGap(code, title, message, action, severity)]
     if status == "enrolled":
         consented, why = consent_in_force(connection, enrollment.program, enrollment.id, on)
         if not consented:

@@ -235,8 +235,9 @@ async def cds_call_service(request: Request, caller: CallerDep, service_id: Serv
 
 def _cards(call: Call, program_gaps: ProgramGapLookup, base: str) -> list[dict[str, Any]]:
     """Cards for the call; a card's link to the pre-infusion page names the program patient the EHR's id
-    is linked to (never a program patient whose key happens to equal the EHR's id), or the patient list."""
-    if call.issuer is not None and not call.smart_launch:
+    is linked to (never a program patient whose key happens to equal the EHR's id, and never a patient the
+    program does not hold), or the patient list."""
+    if not call.smart_launch:
         key = program_gaps.patient_key(call)
         link = f"{base}/patients/{quote(key, safe='')}/dose" if key else f"{base}/patients"
         call = replace(call, launch_url=link)

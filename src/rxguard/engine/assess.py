@@ -15,7 +15,7 @@ from typing import Any
 from rxguard.engine.model import Assessment, Coverage, Finding, SourceRef, StratumResult, Verdict
 from rxguard.engine.predicates import Ctx, ExposureRow, Pred, Unknown, compile_condition, triggers
 from rxguard.engine.schedule import CompiledItem, compute_due
-from rxguard.facts.model import MedicationUse, PatientFacts
+from rxguard.facts.model import ClinicalItem, MedicationUse, PatientFacts
 from rxguard.knowledge.loader import Pack
 from rxguard.knowledge.references import iter_predicates
 from rxguard.knowledge.schema import JURISDICTIONS, SEVERITY_RANK, Citation, LabConfounded, Rule, Stratum
@@ -174,6 +174,38 @@ def _infusion_history(pack: Pack, facts: PatientFacts, at: date, extra: Any) -> 
     return tuple(sorted(days))
 
 
+_TAKEN_STATEMENT = frozenset({"active", "completed", "stopped", "on-hold"})
+
+
+def _treatment(pack: Pack, facts: PatientFacts, at: date) -> tuple[tuple[date, str], tuple[date, str]] | None:
+    """The first and the last day before ``at`` any record says the patient was treated with the pack's drug, each
+    with the record that says so.
+
+    Administrations and dispenses that happened, statements that the patient took it (active,
+    completed, stopped, on hold) from a start date (until its end, or until today while it is
+    ongoing), and procedures that name it. Orders are not treatment and are left out.
+    """
+    found: list[tuple[date, date, str]] = []
+    for item in facts.tagged("medication", pack.identity.id):
+        if not isinstance(item, MedicationUse) or item.start is None or item.start >= at:
+            continue
+        source = item.source or item.kind
+        if item.was_given():
+            found.append((item.start, item.start, source))
+        elif item.kind == "statement" and item.status in _TAKEN_STATEMENT:
+            ongoing = item.end is None and item.status in ("active", "on-hold")
+            last = at if ongoing else min(item.end or item.start, at)
+            found.append((item.start, last, source))
+    for proc in facts.tagged("procedure", pack.identity.id):
+        if isinstance(proc, ClinicalItem) and proc.onset is not None and proc.onset < at:
+            found.append((proc.onset, proc.onset, f"procedure {proc.text}".strip()))
+    if not found:
+        return None
+    earliest = min(found)
+    latest = max(found, key=lambda f: f[1])
+    return (earliest[0], earliest[2]), (latest[1], latest[2])
+
+
 def _current_order(pack: Pack, facts: PatientFacts, context: Mapping[str, Any]) -> Mapping[str, Any] | None:
     if context.get("order") is not None:
         order: Mapping[str, Any] = context["order"]
@@ -238,7 +270,7 @@ def _present_keys(ctx: Ctx) -> frozenset[str]:
         extra.append("order")
     if ctx.preparation is not None:
         extra.append("preparation")
-    if ctx.infusions:
+    if ctx.infusions or ctx.treatment_last is not None:
         extra.append("infusions")
     return keys.union(extra) if extra else keys
 
@@ -314,6 +346,9 @@ def build_context(
         exposures=compiled.exposures,
         risk_title=pack.risk.title if pack.risk else "Risk",
     )
+    treatment = _treatment(pack, facts, at)
+    if treatment is not None:
+        ctx.treatment_since, ctx.treatment_last = treatment
     if compiled.confounders:
         _mark_invalid_results(ctx, compiled.confounders)
     stratum = _stratum(compiled, ctx)

@@ -104,6 +104,12 @@ class Ctx:
     risk_title: str = "Risk"
     notes: list[str] = field(default_factory=list)
     params_used: set[str] = field(default_factory=set)
+    # The first record of treatment with the pack's drug in any form (a dispense, a statement of
+    # taking it since a date, a procedure naming it), earlier than the first administration or not:
+    # "treated for more than 2 years" must not wait for the administrations to be in the record.
+    treatment_since: tuple[date, str] | None = None
+    # The latest day a record says the patient was treated (ongoing statements: the day assessed).
+    treatment_last: tuple[date, str] | None = None
     _order_text: str | None = None
 
     def order_text(self) -> str:

@@ -120,8 +120,8 @@ class LabCatalogue(Mapping[str, LabDef]):
                     f"name {name!r} names two labs, {owner!r} and {lab.key!r} ({lab.origin}); give it to one"
                 )
         for group in lab.keywords:
-            # A word written "-index" must be absent: [jcv, antibody, -index] reads "anti-JCV antibody"
-            # but leaves "anti-JCV antibody index" to the lab whose group names the index.
+            # A word written "-index" must be absent: [xv, antibody, -index] reads "XV antibody"
+            # but leaves "XV antibody index" to the lab whose group names the index.
             required = frozenset(normalize_text(" ".join(w for w in group if not w.startswith("-"))).split())
             forbidden = frozenset(normalize_text(" ".join(w[1:] for w in group if w.startswith("-"))).split())
             if required:

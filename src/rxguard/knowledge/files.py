@@ -98,11 +98,6 @@ PACK_FILES: tuple[PackFile, ...] = (
         "rxguard.knowledge.questionnaire:QuestionnaireForm",
         many=True,
     ),
-    PackFile(
-        "translations.yaml",
-        "the pack's rule wording and risk advice in other languages (Simplified Chinese)",
-        "rxguard.knowledge.translations:Translations",
-    ),
 )
 
 #: The folder of vignettes (``vignettes/*.yaml``), each file a list of Vignette entries.

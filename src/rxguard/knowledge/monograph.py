@@ -12,6 +12,13 @@ rendered from ``conflicts.yaml`` (its claims and resolution) so it is never
 written twice; only its Chinese wording is stored here, keyed by conflict id
 (``conflicts_zh``). Source titles, tiers and verification come from
 ``sources.yaml`` at render time.
+
+The pack's other Chinese wording is stored here too, so a pack has one place
+for it: the monitoring calendar (``calendar_zh``), the risk strata
+(``strata_zh``), the rules a decision page shows (``rules_zh``: title,
+message, what to do) and the names program.yaml gives in English
+(``program_zh``: programs, forms, what lifts a hard stop). Each translated
+entry but the names carries ``en_digest``, so English edited later is found.
 """
 
 from __future__ import annotations
@@ -208,6 +215,29 @@ class StratumText(Strict):
         return join_cjk_lines(value)
 
 
+class RuleText(Strict):
+    """Chinese wording of one rules.yaml rule: what a clinician reads on a decision page."""
+
+    title: str = Field(min_length=1)
+    message: str = Field(min_length=1)
+    action: str = Field(min_length=1)
+    review_note: str = ""  # the term a clinical translator should confirm, when there is one
+    en_digest: str = ""
+
+    @field_validator("title", "message", "action", "review_note")
+    @classmethod
+    def _join_lines(cls, value: str) -> str:
+        return join_cjk_lines(value)
+
+
+class ProgramText(Strict):
+    """Chinese names from program.yaml: each program's title, each form's title, what lifts each hard stop."""
+
+    programs: dict[str, str] = Field(default_factory=dict)
+    forms: dict[str, str] = Field(default_factory=dict)
+    lifts: dict[str, str] = Field(default_factory=dict)
+
+
 class RedFlag(Strict):
     """Symptoms that always get the pack's urgent action in ``rxguard ask``, whatever was asked.
 
@@ -262,6 +292,8 @@ class Monograph(Strict):
     conflicts_zh: dict[str, ConflictText] = Field(default_factory=dict)
     calendar_zh: dict[str, CalendarText] = Field(default_factory=dict)
     strata_zh: dict[str, StratumText] = Field(default_factory=dict)
+    rules_zh: dict[str, RuleText] = Field(default_factory=dict)
+    program_zh: ProgramText = Field(default_factory=ProgramText)
     red_flags: list[RedFlag] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -306,7 +338,24 @@ class Monograph(Strict):
                     problems.append(
                         f"{path}: red flag {flag.id} names rule {rule_id!r}, which rules.yaml does not define"
                     )
-        return problems
+        for rule_id in self.rules_zh:
+            if rule_id not in pack.rules_by_id:
+                problems.append(f"{path}: rules_zh names rule {rule_id!r}, which rules.yaml does not define")
+        return problems + self._program_text_problems(pack, path)
+
+    def _program_text_problems(self, pack: Pack, path: Path) -> list[str]:
+        programs = list(getattr(pack.extras.get("program.yaml"), "programs", []))
+        known = {
+            "programs": {p.id for p in programs},
+            "forms": {f.id for p in programs for f in p.forms},
+            "lifts": {c.id for p in programs for c in p.checks},
+        }
+        return [
+            f"{path}: program_zh.{group} names {name!r}, which no program in program.yaml defines"
+            for group, ids in known.items()
+            for name in getattr(self.program_zh, group)
+            if name not in ids
+        ]
 
     def translation_problems(self, pack: Pack, path: Path) -> list[str]:
         """Chinese wording that is missing, or stale against conflicts, calendar or strata.
@@ -321,6 +370,13 @@ class Monograph(Strict):
             ("calendar_zh", self.calendar_zh, list(pack.monitoring)),
             ("strata_zh", self.strata_zh, list(pack.risk.strata) if pack.risk else []),
         ]
+        for rule_id, rule_text in self.rules_zh.items():  # a rule not yet translated shows its English
+            rule = pack.rules_by_id.get(rule_id)
+            if rule is not None and is_stale(rule_text, rule):
+                problems.append(
+                    f"{path}: rules_zh.{rule_id} was translated from older English; re-translate it "
+                    f'and set en_digest: "{english_digest(rule)}"'
+                )
         for key, wording, entries in groups:
             for item in entries:
                 text = wording.get(item.id)
@@ -361,17 +417,17 @@ def english_digest(item: BaseModel) -> str:
     """A short fingerprint of the English a Chinese wording was written from.
 
     Stored, quoted, as ``en_digest`` next to the Chinese text; when the English in
-    conflicts.yaml, schedule.yaml or risk.yaml changes, the digest no longer
+    conflicts.yaml, schedule.yaml, risk.yaml or rules.yaml changes, the digest no longer
     matches and :meth:`Monograph.translation_problems` says which entry to re-translate.
     """
-    fields = ("topic", "claims", "resolution", "title", "action", "review_note")
+    fields = ("topic", "claims", "resolution", "title", "message", "action", "review_note")
     data = {name: getattr(item, name) for name in fields if hasattr(item, name)}
     if "claims" in data:
         data["claims"] = [claim.says for claim in data["claims"]]
     return hashlib.sha256(json.dumps(data, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def is_stale(text: ConflictText | CalendarText | StratumText, item: BaseModel) -> bool:
+def is_stale(text: ConflictText | CalendarText | StratumText | RuleText, item: BaseModel) -> bool:
     """True when the Chinese wording was written from English that has changed since."""
     return bool(text.en_digest) and text.en_digest != english_digest(item)
 

@@ -298,9 +298,15 @@ class MonitoringKind(Strict):
 
 
 class Suspension(Strict):
-    """An adverse event kind that suspends treatment at once when reported, and why (cited)."""
+    """An adverse event kind that suspends treatment at once when reported, and why (cited).
+
+    ``severity`` is how a report weighs on the next dose, in the rules' scale: ``contraindicated``
+    when no dose may be given until the prescriber resumes treatment, ``hold`` when a clinician
+    decides. An EHR card about a suspended patient takes its indicator from it.
+    """
 
     reason: str = Field(min_length=1)
+    severity: Literal["contraindicated", "hold"] = "hold"
     sources: list[Citation] = Field(min_length=1)
 
 

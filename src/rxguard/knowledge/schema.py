@@ -824,20 +824,41 @@ class InfusionCheck(Predicate):
         def pred(ctx: Ctx) -> Evidence:
             dates = ctx.infusions
             count = len(dates)
-            if p.count_gte is not None and count < p.count_gte:
+            # A record of treatment in another form (a statement, a dispense) shows at least one
+            # treatment even when no administration is in the record.
+            if p.count_gte is not None and max(count, 1 if ctx.treatment_last else 0) < p.count_gte:
                 return None
             if p.count_lte is not None and count > p.count_lte:
                 return None
             if p.count_lt is not None and count >= p.count_lt:
                 return None
-            if p.since_first_gte is not None and (not dates or shift(dates[0], p.since_first_gte) > ctx.at):
+            first = dates[0] if dates else None
+            earlier = (
+                ctx.treatment_since
+                if ctx.treatment_since and (first is None or ctx.treatment_since[0] < first)
+                else None
+            )
+            if earlier is not None:
+                first = earlier[0]
+            if p.since_first_gte is not None and (first is None or shift(first, p.since_first_gte) > ctx.at):
                 return None
-            if p.since_first_gt is not None and (not dates or shift(dates[0], p.since_first_gt) >= ctx.at):
+            if p.since_first_gt is not None and (first is None or shift(first, p.since_first_gt) >= ctx.at):
                 return None
-            if p.since_last_lt is not None and (not dates or shift(dates[-1], p.since_last_lt) <= ctx.at):
-                return None
+            last = dates[-1] if dates else None
+            later = (
+                ctx.treatment_last if ctx.treatment_last and (last is None or ctx.treatment_last[0] > last) else None
+            )
+            if p.since_last_lt is not None:
+                if later is not None:
+                    last = later[0]
+                if last is None or shift(last, p.since_last_lt) <= ctx.at:
+                    return None
             # The evidence is written only once the checks that need no text have passed.
             evidence = [f"{count} previous infusion(s)" + (f", first {dates[0]}, last {dates[-1]}" if dates else "")]
+            if earlier is not None and (p.since_first_gte is not None or p.since_first_gt is not None):
+                evidence.append(f"treated since {earlier[0]} ({earlier[1]})")
+            if later is not None and (p.since_last_lt is not None or (p.count_gte is not None and not dates)):
+                evidence.append(f"last treated {later[0]} ({later[1]})")
             if p.gap_gte is not None:
                 if not dates or shift(dates[-1], p.gap_gte) > ctx.at:
                     return None

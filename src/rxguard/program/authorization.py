@@ -21,6 +21,7 @@ concurrent authorization of the same patient waits for this one.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -49,7 +50,7 @@ from rxguard.program.decision import (
     valid_until,
     visit_day,
 )
-from rxguard.program.enrollment import notice_lapse
+from rxguard.program.enrollment import effective_status, notice_lapse
 from rxguard.program.gate_facts import with_program_records
 from rxguard.program.registry import Program, get_program
 from rxguard.program.transitions import transition
@@ -132,19 +133,28 @@ def merge_history(held: Iterable[date], drug: str, facts: PatientFacts, before: 
     return sorted(days)
 
 
-def authorize_dose(
-    session: Session,
-    *,
-    site_key: str,
-    patient_key: str,
-    at: datetime,
-    answers: dict[str, Any],
-    actor: str,
-    bundle: dict[str, Any] | None = None,
-    program_id: str | None = None,
-) -> Authorization:
-    """Run every check for one visit and store the decision, whatever it is."""
-    require_aware(at)
+@dataclass(frozen=True)
+class _Read:
+    """What a visit reads before its decision: the enrollment, the site, the held history, the same visit."""
+
+    enrollment: Enrollment
+    program: Program
+    site_id: str
+    site_key: str
+    prescriber_key: str
+    site_cert: visits.Cert | None
+    prescriber_cert: visits.Cert | None
+    answers: dict[str, bool | float]
+    facts: PatientFacts
+    held: visits.Held
+    same: list[visits.SameVisit]
+    open_now: list[visits.SameVisit]
+
+
+def _read(
+    session: Session, *, site_key: str, patient_key: str, at: datetime, answers: dict[str, Any],
+    bundle: dict[str, Any] | None, program_id: str | None,
+) -> _Read:  # fmt: skip
     enrollment, pat, prescriber_key = _locked_enrollment(session, patient_key, site_key, program_id)
     program = get_program(enrollment.program_id)
     site_id, site_key, site_cert, prescriber_cert = _site_and_certifications(
@@ -160,30 +170,64 @@ def authorize_dose(
     dose_number = len(held.infusions) + 1
     same = visits.read_same_visit(session, enrollment.id, dose_number, visit_day(at))
     open_now = [v for v in same if v.status in OPEN_AUTHORIZATION_STATES]
-    if open_now and open_now[0].site_id != site_id:
-        raise ConflictError(
-            f"dose {dose_number} of patient {patient_key} already has an open authorization today at another site "
-            f"(since {open_now[0].visit_at:%H:%M} UTC, {open_now[0].status}); one authorization per dose and visit: "
-            "that site records the infusion, or the prescriber defers that visit"
-        )
-    if open_now and open_now[0].status == "hold":
-        return _continue_hold(session, open_now[0], clean, at=at, actor=actor, program=program)
-    # What the program itself recorded reaches the clinical check as facts, with where it comes from.
+    return _Read(enrollment, program, site_id, site_key, prescriber_key, site_cert, prescriber_cert, clean, facts,
+                 held, same, open_now)  # fmt: skip
+
+
+def _visit(session: Session, read: _Read, *, at: datetime, status: str) -> Visit:
+    """The visit as :func:`decide` reads it, with what the program itself recorded reaching it as facts."""
+    enrollment, program, held = read.enrollment, read.program, read.held
     records = visits.read_program_records(
         session, patient_id=enrollment.patient_id, enrollment_id=enrollment.id, at=at,
         adverse_kinds=tuple(sorted(program.records.adverse_events)),
         monitoring_kinds=tuple(sorted(program.records.monitoring)),
     )  # fmt: skip
-    facts = with_program_records(facts, program.records, records, drug=program.drug, infusions=held.infusions)
+    facts = with_program_records(read.facts, program.records, records, drug=program.drug, infusions=held.infusions)
     # Infusions earlier on the visit's own day count too: a second dose the same day is "too early".
     history = merge_history(
         (started.date() for started in held.infusions), enrollment.drug, facts, at.date() + timedelta(days=1)
     )
-    status = notice_lapse(session, enrollment, at=at, actor=actor)
     state = PatientState(status, enrollment.indication, enrollment.authorized_until_on,
                          enrollment.discontinuation_reason)  # fmt: skip
-    visit = Visit(program, state, site_key, prescriber_key, at, clean, facts, history, held, tuple(same), site_cert,
-                  prescriber_cert)  # fmt: skip
+    return Visit(program, state, read.site_key, read.prescriber_key, at, read.answers, facts, history, held,
+                 tuple(read.same), read.site_cert, read.prescriber_cert)  # fmt: skip
+
+
+def _open_elsewhere(read: _Read, patient_key: str) -> ConflictError | None:
+    open_now = read.open_now
+    if not open_now or open_now[0].site_id == read.site_id:
+        return None
+    dose_number = len(read.held.infusions) + 1
+    return ConflictError(
+        f"dose {dose_number} of patient {patient_key} already has an open authorization today at another site "
+        f"(since {open_now[0].visit_at:%H:%M} UTC, {open_now[0].status}); one authorization per dose and visit: "
+        "that site records the infusion, or the prescriber defers that visit"
+    )
+
+
+def authorize_dose(
+    session: Session,
+    *,
+    site_key: str,
+    patient_key: str,
+    at: datetime,
+    answers: dict[str, Any],
+    actor: str,
+    bundle: dict[str, Any] | None = None,
+    program_id: str | None = None,
+) -> Authorization:
+    """Run every check for one visit and store the decision, whatever it is."""
+    require_aware(at)
+    read = _read(session, site_key=site_key, patient_key=patient_key, at=at, answers=answers, bundle=bundle,
+                 program_id=program_id)  # fmt: skip
+    elsewhere = _open_elsewhere(read, patient_key)
+    if elsewhere is not None:
+        raise elsewhere
+    open_now, program, enrollment = read.open_now, read.program, read.enrollment
+    if open_now and open_now[0].status == "hold":
+        return _continue_hold(session, open_now[0], read.answers, at=at, actor=actor, program=program)
+    status = notice_lapse(session, enrollment, at=at, actor=actor)
+    visit = _visit(session, read, at=at, status=status)
     decision = decide(visit)
     if open_now:  # authorized, cleared or overridden at this visit, not yet infused
         earlier = session.get(Authorization, open_now[0].id)
@@ -197,7 +241,50 @@ def authorize_dose(
         transition(earlier, "do-not-infuse", at=at, actor=actor,
                    reason="withdrawn: the checks were run again at this visit and failed "
                    f"({', '.join(decision.failed)})")  # fmt: skip
-    return _store(session, visit, decision, enrollment, site_id, actor)
+    return _store(session, visit, decision, enrollment, read.site_id, actor)
+
+
+@dataclass(frozen=True)
+class GatePreview:
+    """What the dose gate will say before the checklist is sent, if every checklist answer is "no".
+
+    ``state`` is ``authorized``, ``hold`` or ``do-not-infuse`` (the decision the checks would store), or the
+    visit's own state when one is already open: ``hold-pending`` (a new checklist continues that hold),
+    ``already-authorized`` (record the infusion under it) or ``open-elsewhere`` (another site holds the dose).
+    ``blocking`` are the checks that would hold or stop the dose, with their reasons, in the stored shape.
+    """
+
+    state: str
+    dose_number: int
+    blocking: list[dict[str, Any]]
+    authorization_id: str | None = None
+    message: str = ""
+
+
+def preview_gate(
+    session: Session, *, site_key: str, patient_key: str, at: datetime, program_id: str | None = None
+) -> GatePreview:
+    """The gate's state for this visit, read like :func:`authorize_dose` reads it, stored nowhere.
+
+    The checklist is taken as all "no": what still blocks is what the nurse must know before she asks
+    the questions (program status, certifications, the dose interval, the clinical assessment, a pending hold).
+    """
+    require_aware(at)
+    read = _read(session, site_key=site_key, patient_key=patient_key, at=at, answers={}, bundle=None,
+                 program_id=program_id)  # fmt: skip
+    read = replace(read, answers={q: False for q in checklist_questions(read.program)})
+    dose_number = len(read.held.infusions) + 1
+    elsewhere = _open_elsewhere(read, patient_key)
+    if elsewhere is not None:
+        return GatePreview("open-elsewhere", dose_number, [], read.open_now[0].id, str(elsewhere))
+    if read.open_now and read.open_now[0].status == "hold":
+        return GatePreview("hold-pending", dose_number, [], read.open_now[0].id)
+    status = effective_status(read.enrollment, at.date())
+    decision = decide(_visit(session, read, at=at, status=status))
+    if read.open_now and decision.decision == "authorized":
+        return GatePreview("already-authorized", dose_number, [], read.open_now[0].id)
+    blocking = [c.to_dict() for c in decision.checks if c.outcome in (HOLD, STOP)]
+    return GatePreview(decision.decision, dose_number, blocking)
 
 
 def _continue_hold(

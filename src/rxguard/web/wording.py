@@ -7,7 +7,9 @@ counts); the interface catalogue (``i18n/*.yaml``, key ``reason.<code>``)
 holds the sentence in English and Chinese, and the values are shown as a
 person reads them: a question by its text, a rule by its title, a program by
 its name, a date in the reader's format in the site's time zone. The pack's
-own texts in Chinese come from its ``translations.yaml``.
+own texts in Chinese come from its ``monograph.yaml`` (``rules_zh``,
+``strata_zh``, ``program_zh``); a Chinese text written from English that has
+changed since is not shown (the English is).
 
 An id never reaches the reader as the sentence; the templates keep it in a
 ``title`` tooltip. A check stored before it carried a code shows its English
@@ -26,7 +28,7 @@ from babel.dates import format_skeleton, get_datetime_format
 
 from rxguard.errors import RxguardError
 from rxguard.knowledge.loader import Pack
-from rxguard.knowledge.translations import LanguageTexts, pack_texts
+from rxguard.knowledge.monograph import Monograph, is_stale, monograph_of
 from rxguard.program.registry import Program, get_program
 
 LOCALE = {"en": "en_GB", "zh": "zh_Hans_CN"}
@@ -107,18 +109,19 @@ class Wording:
 
     # ------------------------------------------------------------------ pack texts
 
-    def texts(self, pack: Pack | None) -> LanguageTexts | None:
-        return pack_texts(pack, self.lang) if pack is not None else None
+    def chinese(self, pack: Pack | None) -> Monograph | None:
+        """The pack's Chinese wording, when the page is in Chinese."""
+        return monograph_of(pack) if pack is not None and self.lang == "zh" else None
 
     def rule(self, pack: Pack | None, rule_id: str, part: str, english: str = "") -> str:
         """A rule's ``title``, ``message`` or ``action`` in the page's language (English where untranslated)."""
-        texts = self.texts(pack)
-        found = texts.rules.get(rule_id) if texts else None
-        if found is not None:
+        mono = self.chinese(pack)
+        rule = pack.rules_by_id.get(rule_id) if pack is not None else None
+        found = mono.rules_zh.get(rule_id) if mono else None
+        if found is not None and rule is not None and not is_stale(found, rule):
             return str(getattr(found, part))
         if english:
             return english
-        rule = pack.rules_by_id.get(rule_id) if pack is not None else None
         return str(getattr(rule, part)) if rule is not None else rule_id
 
     def finding(self, pack: Pack | None, finding: dict[str, Any]) -> dict[str, Any]:
@@ -130,9 +133,10 @@ class Wording:
         return out
 
     def stratum(self, pack: Pack | None, stratum_id: str, part: str, english: str) -> str:
-        texts = self.texts(pack)
-        found = texts.strata.get(stratum_id) if texts else None
-        if found is not None:
+        mono = self.chinese(pack)
+        found = mono.strata_zh.get(stratum_id) if mono else None
+        stratum = next((s for s in pack.risk.strata if s.id == stratum_id), None) if pack and pack.risk else None
+        if found is not None and stratum is not None and not is_stale(found, stratum):
             return str(getattr(found, part))
         if part == "title":
             return self.t(f"stratum.{stratum_id}", default=english)
@@ -141,8 +145,8 @@ class Wording:
     def program_title(self, program: Program | None, program_id: str = "") -> str:
         if program is None:
             return program_id
-        texts = self.texts(program.pack)
-        return (texts.programs.get(program.id) if texts else None) or program.definition.title
+        mono = self.chinese(program.pack)
+        return (mono.program_zh.programs.get(program.id) if mono else None) or program.definition.title
 
     def program_name(self, program_id: str) -> str:
         """A program by its name in the page's language; anything that is not a program id is shown as given."""
@@ -156,12 +160,12 @@ class Wording:
 
     def lift(self, program: Program, check_id: str, english: str) -> str:
         """What lifts a hard stop on this check, in the page's language."""
-        texts = self.texts(program.pack)
-        return (texts.lifts.get(check_id) if texts else None) or english
+        mono = self.chinese(program.pack)
+        return (mono.program_zh.lifts.get(check_id) if mono else None) or english
 
     def form_title(self, program: Program, form_id: str) -> str:
-        texts = self.texts(program.pack)
-        translated = texts.forms.get(form_id) if texts else None
+        mono = self.chinese(program.pack)
+        translated = mono.program_zh.forms.get(form_id) if mono else None
         if translated:
             return translated
         for form in program.definition.forms:

@@ -89,11 +89,12 @@ def _dose_page(
         found = scoped_patient(session, ctx.user, key)
         record_read(session, ctx.user, found, at=ctx.now, what="dose")
         file = patient_file(session, found, on=ctx.today)
-    candidates = [e for e in file.enrollments if program in (None, e.program)]
-    if not candidates:
-        raise NotFoundError(f"patient {key} is not enrolled in {program}")
-    active = [e for e in candidates if e.status != "discontinued"] or candidates
-    chosen = active[-1]
+        candidates = [e for e in file.enrollments if program in (None, e.program)]
+        if not candidates:
+            raise NotFoundError(f"patient {key} is not enrolled in {program}")
+        active = [e for e in candidates if e.status != "discontinued"] or candidates
+        chosen = active[-1]
+        gate = _gate(session, ctx, key, chosen.program)
     questions = _checklist(chosen.program)
     sources = {q.id: cite_program(chosen.program, [c.model_dump() for c in q.sources]) for q in questions}
     return render(
@@ -107,7 +108,21 @@ def _dose_page(
         answers=answers or {},
         error=error,
         others=[e for e in active if e != chosen],
+        gate=gate,
     )
+
+
+def _gate(session: Any, ctx: PageContext, key: str, program_id: str) -> authorization.GatePreview | None:
+    """What the dose gate will say if every answer is "no" (None when it cannot be read for this user)."""
+    assert ctx.user is not None
+    try:
+        site_key = own_site_key(session, ctx.user, None)
+        return authorization.preview_gate(session, site_key=site_key, patient_key=key, at=ctx.now,
+                                          program_id=program_id)  # fmt: skip
+    except (NotFoundError, AccessDeniedError):
+        raise
+    except RxguardError:
+        return None
 
 
 @router.get("/patients/{key}/dose")
