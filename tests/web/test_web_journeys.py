@@ -88,6 +88,8 @@ class Day:
         page.get_by_role("button", name=self.t("sign-in.submit")).click()
         page.wait_for_url("**/")
         assert page.get_by_role("heading", name=self.t("dashboard.title"), exact=True).is_visible()
+        # At phone width the header folds its menu behind a toggle; at desktop width the menu is always shown.
+        assert page.locator("header.top button[aria-controls]").is_visible() == (self.width < 600)
         return page
 
     def sign_in_page(self) -> Any:
@@ -103,6 +105,7 @@ class Day:
         page = context.new_page()
         page.goto("/sign-in")
         if self.lang == "zh":
+            self.menu(page)
             page.get_by_role("button", name="简体中文").click()
             page.wait_for_url("**/sign-in**")
         assert page.locator("html").get_attribute("lang") == ANSWERED[self.lang]
@@ -137,11 +140,16 @@ class Day:
             names += [f"{p.name} {p.proper_name} {p.manufacturer} {p.id}" for p in pack.identity.products]
         return {word.lower() for name in names for word in name.replace("-", " ").replace(",", " ").split()}
 
+    def menu(self, page: Any) -> None:
+        """Open the header's menu where the width folds it behind its toggle (the phone width)."""
+        toggle = page.locator("header.top button[aria-controls]")
+        if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+            toggle.click()
+            assert toggle.get_attribute("aria-expanded") == "true"
+
     def nav(self, page: Any, key: str) -> None:
         """Follow a link of the header's menu, opening the menu first where the width folds it away."""
-        toggle = page.locator("header.top button[aria-controls]")
-        if toggle.count() and toggle.first.is_visible() and toggle.first.get_attribute("aria-expanded") != "true":
-            toggle.first.click()
+        self.menu(page)
         page.locator("header.top nav").get_by_role("link", name=self.t(f"nav.{key}"), exact=True).click()
         page.wait_for_load_state()
 
