@@ -19,7 +19,7 @@ WIDTHS = {"desktop": 1280, "phone": 390}
 #: persona -> the pages a day of theirs goes through (read only: nothing is changed)
 PAGES = {
     "nina": ["/", "/patients", "/patients/pat_hana", "/patients/pat_gus/dose", "holds", "/drugs"],
-    "ada": ["/queue", "/enroll"],
+    "ada": ["/queue", "/enroll", "/patients/pat_amy"],
     "admin": ["/admin"],
 }
 
@@ -125,3 +125,18 @@ def test_the_accessibility_scan_finds_what_it_must(browser: Any, live_url: str) 
     found = axe_violations(page)
     assert any(line.startswith("image-alt (critical)") for line in found), found
     context.close()
+
+
+def test_the_trend_charts_show_on_the_patient_page_at_both_widths(browser: Any, live_url: str, shots: Path) -> None:
+    for px in WIDTHS.values():
+        context = _context(browser, live_url, px)
+        page = context.new_page()
+        sign_in(page, "ada")
+        page.goto("/patients/pat_amy")
+        chart = page.locator("#trend-edss svg[role=img]")
+        assert chart.is_visible()
+        box = chart.bounding_box()
+        assert box is not None and box["width"] <= px
+        assert page.get_by_role("img", name="EDSS score").count() == 1
+        page.locator("#trends").screenshot(path=str(shots / f"ada-trends-{px}.png"))
+        context.close()
