@@ -120,7 +120,9 @@ _EN: dict[str, _Weighted] = {
             r"stor(?:e|ed|ing)\b", r"refrigerat", r"fridge", r"room temperature", r"posology",
             r"how (?:often|frequently) (?:is|are|do|does|should|will|must) .{0,30}\b(?:given|infused|administered|dosed|taken|injected|get|have|receive)\b",
             r"how long (?:is|are|does|do|will) .{0,30}\b(?:infusions?|courses?|treatment|take|last|run)\b",
-            r"how (?:many|much) (?:minutes|hours|days|weeks)"),
+            r"how (?:many|much) (?:minutes|hours|days|weeks)",
+            r"how (?:is|are|should|will) .{0,30}\b(?:given|administered|infused|injected)\b",
+            rf"how long (?:will|do|does|should|must|can) {_WHO} (?:be on|take|stay on|need|continue|keep)\b"),
         2: (r"administ", r"freez", r"stabilit", r"shelf", r"how long (?:can|is|does)", r"push\b", r"bolus",
             r"saline", r"sodium chloride", r"regimen", r"how many infusions", r"premedicat"),
         1: (r"how much", r"infus(?:e|ion rate)", r"shak", r"mg\b", r"schedule", r"observ(?:e|ation)"),
@@ -164,7 +166,9 @@ _ZH: dict[str, _Weighted] = {
         5: ("禁忌", "禁用"),
         3: ("不适合", "不能使用", "不能用", "不宜", "哪些人不能", "不可使用", "不得使用", "不应使用", "哪些患者不"),
         # "能用吗" alone is a weak cue: a child's age or a pregnancy outweighs it
-        2: ("能用吗", "可以用吗", "能不能用", "能打吗", "能不能打", "可以打吗", "能使用吗", "可以使用吗", "的人能", "的人可以"),
+        # ("…" stands for a few characters, a drug's name: "能用阿仑单抗吗")
+        2: ("能用…吗", "可以用…吗", "能不能用", "能打…吗", "能不能打", "可以打…吗", "能使用…吗", "可以使用…吗", "的人能",
+            "的人可以"),
     },
     "warnings": {
         3: ("注意事项", "注意什么", "警告", "慎用", "黑框", "需要注意", "用药须知"),
@@ -299,10 +303,26 @@ def _score(
     for phrase, weight in phrases:
         # Latin phrases of the Chinese list (an abbreviation) count only in Chinese text; in English
         # text the English patterns already score them.
-        if (chinese or _HAN.search(phrase)) and phrase.upper() in upper:
+        if (chinese or _HAN.search(phrase)) and _zh_in(phrase, upper):
             score += weight
             matched.append(phrase)
     return score, matched
+
+
+#: In a Chinese phrase, "…" stands for up to this many characters (a drug's name between two words).
+_GAP = 12
+
+
+@functools.lru_cache(maxsize=512)
+def _gap_pattern(phrase: str) -> re.Pattern[str]:
+    return re.compile(f".{{0,{_GAP}}}".join(re.escape(part) for part in phrase.upper().split("…")))
+
+
+def _zh_in(phrase: str, upper_text: str) -> bool:
+    """Whether a Chinese phrase occurs in the (upper-cased) text; "…" in it matches a short gap."""
+    if "…" not in phrase:
+        return phrase.upper() in upper_text
+    return bool(_gap_pattern(phrase).search(upper_text))
 
 
 def score_intents(question: str) -> list[IntentScore]:
@@ -329,7 +349,7 @@ def topic_words(question: str, min_weight: float = 3.0) -> tuple[str, ...]:
             if hit:
                 found.append(hit.group(0))
         for phrase, weight in zh_phrases[intent]:
-            if weight >= min_weight and (chinese or _HAN.search(phrase)) and phrase.upper() in upper:
+            if weight >= min_weight and (chinese or _HAN.search(phrase)) and _zh_in(phrase, upper):
                 found.append(phrase)
     return tuple(found)
 
