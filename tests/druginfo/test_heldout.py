@@ -16,6 +16,10 @@ FLOORS = {
     "heldout.yaml": {"en": (0.95, 0.75, 0.90), "zh": (0.95, 0.85, 0.90)},
     "tuned.yaml": {"en": (0.95, 0.90, 0.90), "zh": (0.95, 0.90, 0.90)},
 }
+#: paraphrases.yaml (everyday phrasings: "can I get X if I have Y", "how long", "how often",
+#: "X side effects"): measured before the phrasing changes at English 100 % / 67 % / 73 %,
+#: Chinese 100 % / 81 % / 94 %; after, 100 % / 93 % / 100 % and 100 % / 100 % / 100 %.
+PARAPHRASE_FLOORS = {"en": (0.95, 0.90, 0.95), "zh": (0.95, 0.90, 0.95)}
 
 
 @pytest.fixture(scope="module")
@@ -38,5 +42,15 @@ def test_drug_topic_and_key_fact_figures_hold(packs: dict[str, Pack], name: str)
     report = "; ".join(f.line(lang) for lang, f in figures.items())
     print(name, report)
     for lang, (drug, topic, facts) in FLOORS[name].items():
+        got = figures[lang]
+        assert got.drug >= drug and got.topic >= topic and got.facts >= facts, f"{report}; misses {got.misses}"
+
+
+def test_everyday_phrasings_hold(packs: dict[str, Pack]) -> None:
+    items = load_items("paraphrases.yaml")
+    assert len(items) >= 40 and {i["drug"] for i in items} >= {"natalizumab", "mifamurtide", "alemtuzumab"}
+    figures = evaluate(items, packs)
+    report = "; ".join(f.line(lang) for lang, f in figures.items())
+    for lang, (drug, topic, facts) in PARAPHRASE_FLOORS.items():
         got = figures[lang]
         assert got.drug >= drug and got.topic >= topic and got.facts >= facts, f"{report}; misses {got.misses}"
