@@ -290,7 +290,8 @@ def _content_terms(text: str, matched_cues: tuple[str, ...]) -> list[str]:
     rest = text
     for cue in sorted(matched_cues, key=len, reverse=True):
         rest = re.sub(re.escape(cue) + r"[a-z]*", " ", rest, flags=re.IGNORECASE)
-    out = english_terms(rest, expand=False)
+    asking = set(english_terms(" ".join(lexicon()["en"].get("asking", ())), expand=False))
+    out = [t for t in english_terms(rest, expand=False) if t not in asking]
     if has_han(rest):
         stop = sorted(lexicon()["zh"]["stop"], key=len, reverse=True)
         for word in stop:
@@ -340,12 +341,14 @@ def _best_sentences(
     lang: Language,
     limit: int = 2,
     facets: tuple[str, ...] = (),
+    own: frozenset[str] = frozenset(),
 ) -> tuple[str, tuple[str, ...]]:
     """The best sentences of the best statements: those sharing most terms with the question
     (and stating what it asks for: a duration, a frequency). Every other statement of the best
-    one's section that matches nearly as well is an item of the same answer ("which tests":
-    each of them) and is listed too, up to :data:`MAX_ITEMS`; statements whose rules an item
-    already listed covers are not repeated."""
+    one's section that matches nearly as well, in one of the question's own words (``own``,
+    not a synonym added to them), is an item of the same answer ("which tests": each of them)
+    and is listed too, up to :data:`MAX_ITEMS`; statements whose rules an item already listed
+    covers are not repeated."""
     picked: list[tuple[str, str]] = []
     covered: set[str] = set()
     rules_said: set[str] = set()
@@ -365,7 +368,7 @@ def _best_sentences(
             scored.append((facet, len(found - covered), len(found), -len(sentence), sentence, found))
         facet, gain, total, _, sentence, found = max(scored)
         if position > 0:
-            item_of_section = same_section and item.score >= ITEM_SHARE * top.score and (total or facet)
+            item_of_section = same_section and item.score >= ITEM_SHARE * top.score and bool(found & own)
             if not item_of_section and (position >= 3 or gain == 0 or item.score < 0.8 * top.score):
                 continue
             if not item_of_section and len(picked) >= limit:
@@ -560,7 +563,8 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
         )
         direct, direct_from = _overview(canonical or [support[0][2]], lang)
     elif ranked:
-        direct, direct_from = _best_sentences(ranked, query_set, shown_index, lang, facets=facets)
+        own = frozenset(terms(text, ask_index.segmenter, expand=False))
+        direct, direct_from = _best_sentences(ranked, query_set, shown_index, lang, facets=facets, own=own)
     else:
         direct, direct_from = "", ()
     if not direct and lead:

@@ -84,14 +84,16 @@ _EN: dict[str, _Weighted] = {
         5: (r"contra-?indicat",),
         3: (r"who (?:should|must|can)(?:n[o']t| not) ",
             # "can I take/get/use X if I have/am Y": a condition of the patient asked about
-            rf"(?:can|could|may|should) {_WHO} (?:still )?(?:take|get|use|have|receive|be given|be treated with|start|be started on|go on)\b.{{0,40}}\b(?:if|when|while|though|even though) {_WHO}(?:'m|'re|'s|'ve| am| is| are| have| has| had| was| were| got)\b",
+            rf"(?:can|could|may|should|would|will) {_WHO} (?:still )?(?:take|get|use|have|receive|be given|be treated with|start|be started on|go on|be allowed|be able to \w+)\b.{{0,40}}\b(?:if|when|while|though|even though) {_WHO}(?:'m|'re|'s|'ve| am| is| are| have| has| had| was| were| got)\b",
             rf"is it (?:safe|ok|okay|possible) (?:for {_WHO} )?to (?:take|get|use|have|receive|give|start)\b.{{0,40}}\b(?:if|when|while) {_WHO}(?:'m|'re|'s|'ve| am| is| are| have| has| had)\b",
             r"(?:safe|ok|okay|suitable) for (?:someone|people|patients?|a patient|me|him|her) with\b", r"not suitable", r"unsuitable",
             r"should(?:n't| not) (?:be )?(?:use|take|give|receiv)",
             r"must(?:n't| not) (?:be )?(?:use|take|give|receiv)",
             r"(?:can't|cannot|can not) (?:use|take|receiv)", r"not be given"),
         1: (r"absolute", r"which patients", r"exclud"),
-        2: (r"not (?:be )?allowed", r"forbidden", r"prohibit", r"who (?:is|are) (?:not )?eligible"),
+        2: (rf"(?:can|could|may|should) {_WHO} still (?:take|get|use|have|receive|start|be given)\b",
+            r"who (?:is|are) not (?:allowed|permitted|able)\b",
+            r"not (?:be )?allowed", r"forbidden", r"prohibit", r"who (?:is|are) (?:not )?eligible"),
     },
     "warnings": {
         3: (r"precaution", r"warning", r"caution", r"black box"),
@@ -109,7 +111,8 @@ _EN: dict[str, _Weighted] = {
         1: (r"reactions?\b", r"what happens after", r"how often do patients (?:get|have)", r"frequen", r"normal\b"),
     },
     "monitoring": {
-        3: (r"monitor", r"follow[- ]?up", r"surveillance", r"mri\b"),
+        3: (r"monitor", r"follow[- ]?up", r"surveillance", r"mri\b",
+            r"how long .{0,60}\b(?:tests?|checks?|monitoring|blood counts?)\b (?:continue|go on|last|needed)"),
         2: (r"check(?:s|ed|ing)?\b", r"tests?\b", r"testing", r"labs?\b", r"laborator", r"scan",
             r"blood counts?", r"cbc\b", r"how often .{0,30}(?:check|test|scan|mri|see)", r"screen", r"calendar"),
         1: (r"assess", r"visit"),
@@ -120,7 +123,9 @@ _EN: dict[str, _Weighted] = {
             r"stor(?:e|ed|ing)\b", r"refrigerat", r"fridge", r"room temperature", r"posology",
             r"how (?:often|frequently) (?:is|are|do|does|should|will|must) .{0,30}\b(?:given|infused|administered|dosed|taken|injected|get|have|receive)\b",
             r"how long (?:is|are|does|do|will) .{0,30}\b(?:infusions?|courses?|treatment|take|last|run)\b",
-            r"how (?:many|much) (?:minutes|hours|days|weeks)"),
+            r"how (?:many|much) (?:minutes|hours|days|weeks)",
+            r"how (?:is|are|should|will) .{0,30}\b(?:given|administered|infused|injected)\b",
+            rf"how long (?:will|do|does|should|must|can) {_WHO} (?:be on|take|stay on|need|continue|keep)\b"),
         2: (r"administ", r"freez", r"stabilit", r"shelf", r"how long (?:can|is|does)", r"push\b", r"bolus",
             r"saline", r"sodium chloride", r"regimen", r"how many infusions", r"premedicat"),
         1: (r"how much", r"infus(?:e|ion rate)", r"shak", r"mg\b", r"schedule", r"observ(?:e|ation)"),
@@ -164,7 +169,9 @@ _ZH: dict[str, _Weighted] = {
         5: ("禁忌", "禁用"),
         3: ("不适合", "不能使用", "不能用", "不宜", "哪些人不能", "不可使用", "不得使用", "不应使用", "哪些患者不"),
         # "能用吗" alone is a weak cue: a child's age or a pregnancy outweighs it
-        2: ("能用吗", "可以用吗", "能不能用", "能打吗", "能不能打", "可以打吗", "能使用吗", "可以使用吗", "的人能", "的人可以"),
+        # ("…" stands for a few characters, a drug's name: "能用阿仑单抗吗")
+        2: ("能用…吗", "可以用…吗", "能不能用", "能打…吗", "能不能打", "可以打…吗", "能使用…吗", "可以使用…吗", "的人能",
+            "的人可以"),
     },
     "warnings": {
         3: ("注意事项", "注意什么", "警告", "慎用", "黑框", "需要注意", "用药须知"),
@@ -184,12 +191,12 @@ _ZH: dict[str, _Weighted] = {
     },
     "administration": {
         3: ("剂量", "用法", "用量", "配制", "稀释", "复溶", "储存", "贮存", "保存", "冷藏", "室温", "输注速度", "怎么用", "如何使用", "多少毫克",
-            "输注多久", "多久打一次", "多久输一次", "多久用一次", "几周一次", "打几天", "输几天", "输一次要多久"),
+            "输注多久", "用多少", "打多少", "给多少", "每天用", "一天用", "多久打一次", "多久输一次", "多久用一次", "几周一次", "打几天", "输几天", "输一次要多久"),
         2: ("给药", "配置", "冷冻", "稳定性", "推注", "疗程", "多少次", "打几次", "几次", "多长时间", "输多久", "打多久"),
         1: ("多久", "一共"),
     },
     "special-populations": {
-        4: ("孕", "妊娠", "哺乳", "母乳", "乳汁", "特殊人群"),
+        4: ("孕", "妊娠", "哺乳", "母乳", "乳汁", "特殊人群", "喂奶"),
         3: ("儿童", "小孩", "青少年", "老年", "老人", "避孕", "新生儿", "婴儿"),
         2: ("肾功能", "肝功能不全", "生育"),
         1: ("岁",),
@@ -299,10 +306,26 @@ def _score(
     for phrase, weight in phrases:
         # Latin phrases of the Chinese list (an abbreviation) count only in Chinese text; in English
         # text the English patterns already score them.
-        if (chinese or _HAN.search(phrase)) and phrase.upper() in upper:
+        if (chinese or _HAN.search(phrase)) and _zh_in(phrase, upper):
             score += weight
             matched.append(phrase)
     return score, matched
+
+
+#: In a Chinese phrase, "…" stands for up to this many characters (a drug's name between two words).
+_GAP = 12
+
+
+@functools.lru_cache(maxsize=512)
+def _gap_pattern(phrase: str) -> re.Pattern[str]:
+    return re.compile(f".{{0,{_GAP}}}".join(re.escape(part) for part in phrase.upper().split("…")))
+
+
+def _zh_in(phrase: str, upper_text: str) -> bool:
+    """Whether a Chinese phrase occurs in the (upper-cased) text; "…" in it matches a short gap."""
+    if "…" not in phrase:
+        return phrase.upper() in upper_text
+    return bool(_gap_pattern(phrase).search(upper_text))
 
 
 def score_intents(question: str) -> list[IntentScore]:
@@ -329,7 +352,7 @@ def topic_words(question: str, min_weight: float = 3.0) -> tuple[str, ...]:
             if hit:
                 found.append(hit.group(0))
         for phrase, weight in zh_phrases[intent]:
-            if weight >= min_weight and (chinese or _HAN.search(phrase)) and phrase.upper() in upper:
+            if weight >= min_weight and (chinese or _HAN.search(phrase)) and _zh_in(phrase, upper):
                 found.append(phrase)
     return tuple(found)
 
