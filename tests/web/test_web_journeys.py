@@ -180,6 +180,9 @@ class Day:
     def close(self) -> None:
         for context in self.contexts:
             context.close()
+        if self.lang == "zh":  # what the day still met of the English listed as left to translate, for a person
+            left = self.folder / f"{self.persona}-{self.lang}-{self.width}-english-left.txt"
+            left.write_text("".join(f"{page} {word}\n" for page, word in sorted(self.residue)), encoding="utf-8")
         assert all(v == [] for v in self.csp), f"the Content-Security-Policy blocked something: {self.csp}"
 
     # ----------------------------------------------------------------- steps more than one persona takes
