@@ -290,7 +290,8 @@ def _content_terms(text: str, matched_cues: tuple[str, ...]) -> list[str]:
     rest = text
     for cue in sorted(matched_cues, key=len, reverse=True):
         rest = re.sub(re.escape(cue) + r"[a-z]*", " ", rest, flags=re.IGNORECASE)
-    out = english_terms(rest, expand=False)
+    asking = set(english_terms(" ".join(lexicon()["en"].get("asking", ())), expand=False))
+    out = [t for t in english_terms(rest, expand=False) if t not in asking]
     if has_han(rest):
         stop = sorted(lexicon()["zh"]["stop"], key=len, reverse=True)
         for word in stop:

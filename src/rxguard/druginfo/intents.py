@@ -84,14 +84,16 @@ _EN: dict[str, _Weighted] = {
         5: (r"contra-?indicat",),
         3: (r"who (?:should|must|can)(?:n[o']t| not) ",
             # "can I take/get/use X if I have/am Y": a condition of the patient asked about
-            rf"(?:can|could|may|should) {_WHO} (?:still )?(?:take|get|use|have|receive|be given|be treated with|start|be started on|go on)\b.{{0,40}}\b(?:if|when|while|though|even though) {_WHO}(?:'m|'re|'s|'ve| am| is| are| have| has| had| was| were| got)\b",
+            rf"(?:can|could|may|should|would|will) {_WHO} (?:still )?(?:take|get|use|have|receive|be given|be treated with|start|be started on|go on|be allowed|be able to \w+)\b.{{0,40}}\b(?:if|when|while|though|even though) {_WHO}(?:'m|'re|'s|'ve| am| is| are| have| has| had| was| were| got)\b",
             rf"is it (?:safe|ok|okay|possible) (?:for {_WHO} )?to (?:take|get|use|have|receive|give|start)\b.{{0,40}}\b(?:if|when|while) {_WHO}(?:'m|'re|'s|'ve| am| is| are| have| has| had)\b",
             r"(?:safe|ok|okay|suitable) for (?:someone|people|patients?|a patient|me|him|her) with\b", r"not suitable", r"unsuitable",
             r"should(?:n't| not) (?:be )?(?:use|take|give|receiv)",
             r"must(?:n't| not) (?:be )?(?:use|take|give|receiv)",
             r"(?:can't|cannot|can not) (?:use|take|receiv)", r"not be given"),
         1: (r"absolute", r"which patients", r"exclud"),
-        2: (r"not (?:be )?allowed", r"forbidden", r"prohibit", r"who (?:is|are) (?:not )?eligible"),
+        2: (rf"(?:can|could|may|should) {_WHO} still (?:take|get|use|have|receive|start|be given)\b",
+            r"who (?:is|are) not (?:allowed|permitted|able)\b",
+            r"not (?:be )?allowed", r"forbidden", r"prohibit", r"who (?:is|are) (?:not )?eligible"),
     },
     "warnings": {
         3: (r"precaution", r"warning", r"caution", r"black box"),
@@ -109,7 +111,8 @@ _EN: dict[str, _Weighted] = {
         1: (r"reactions?\b", r"what happens after", r"how often do patients (?:get|have)", r"frequen", r"normal\b"),
     },
     "monitoring": {
-        3: (r"monitor", r"follow[- ]?up", r"surveillance", r"mri\b"),
+        3: (r"monitor", r"follow[- ]?up", r"surveillance", r"mri\b",
+            r"how long .{0,60}\b(?:tests?|checks?|monitoring|blood counts?)\b (?:continue|go on|last|needed)"),
         2: (r"check(?:s|ed|ing)?\b", r"tests?\b", r"testing", r"labs?\b", r"laborator", r"scan",
             r"blood counts?", r"cbc\b", r"how often .{0,30}(?:check|test|scan|mri|see)", r"screen", r"calendar"),
         1: (r"assess", r"visit"),
@@ -188,12 +191,12 @@ _ZH: dict[str, _Weighted] = {
     },
     "administration": {
         3: ("剂量", "用法", "用量", "配制", "稀释", "复溶", "储存", "贮存", "保存", "冷藏", "室温", "输注速度", "怎么用", "如何使用", "多少毫克",
-            "输注多久", "多久打一次", "多久输一次", "多久用一次", "几周一次", "打几天", "输几天", "输一次要多久"),
+            "输注多久", "用多少", "打多少", "给多少", "每天用", "一天用", "多久打一次", "多久输一次", "多久用一次", "几周一次", "打几天", "输几天", "输一次要多久"),
         2: ("给药", "配置", "冷冻", "稳定性", "推注", "疗程", "多少次", "打几次", "几次", "多长时间", "输多久", "打多久"),
         1: ("多久", "一共"),
     },
     "special-populations": {
-        4: ("孕", "妊娠", "哺乳", "母乳", "乳汁", "特殊人群"),
+        4: ("孕", "妊娠", "哺乳", "母乳", "乳汁", "特殊人群", "喂奶"),
         3: ("儿童", "小孩", "青少年", "老年", "老人", "避孕", "新生儿", "婴儿"),
         2: ("肾功能", "肝功能不全", "生育"),
         1: ("岁",),
