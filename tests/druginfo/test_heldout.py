@@ -16,6 +16,14 @@ FLOORS = {
     "heldout.yaml": {"en": (0.95, 0.75, 0.90), "zh": (0.95, 0.85, 0.90)},
     "tuned.yaml": {"en": (0.95, 0.90, 0.90), "zh": (0.95, 0.90, 0.90)},
 }
+#: paraphrases.yaml (everyday phrasings: "can I get X if I have Y", "how long", "how often",
+#: "X side effects"): measured before the phrasing changes at English 100 % / 67 % / 73 %,
+#: Chinese 100 % / 81 % / 94 %; after, 100 % / 93 % / 100 % and 100 % / 100 % / 100 %.
+PARAPHRASE_FLOORS = {
+    "paraphrases.yaml": {"en": (0.95, 0.90, 0.95), "zh": (0.95, 0.90, 0.95)},
+    # measured when written at 100/75/95 and 100/83/92; after the fixes 100/95/95 and 100/100/100
+    "paraphrases_unseen.yaml": {"en": (0.95, 0.85, 0.90), "zh": (0.95, 0.90, 0.90)},
+}
 
 
 @pytest.fixture(scope="module")
@@ -38,5 +46,16 @@ def test_drug_topic_and_key_fact_figures_hold(packs: dict[str, Pack], name: str)
     report = "; ".join(f.line(lang) for lang, f in figures.items())
     print(name, report)
     for lang, (drug, topic, facts) in FLOORS[name].items():
+        got = figures[lang]
+        assert got.drug >= drug and got.topic >= topic and got.facts >= facts, f"{report}; misses {got.misses}"
+
+
+@pytest.mark.parametrize("name", list(PARAPHRASE_FLOORS))
+def test_everyday_phrasings_hold(packs: dict[str, Pack], name: str) -> None:
+    items = load_items(name)
+    assert len(items) >= 30 and {i["drug"] for i in items} >= {"natalizumab", "mifamurtide", "alemtuzumab"}
+    figures = evaluate(items, packs)
+    report = "; ".join(f.line(lang) for lang, f in figures.items())
+    for lang, (drug, topic, facts) in PARAPHRASE_FLOORS[name].items():
         got = figures[lang]
         assert got.drug >= drug and got.topic >= topic and got.facts >= facts, f"{report}; misses {got.misses}"

@@ -246,3 +246,24 @@ def test_chinese_written_from_older_english_is_reported_and_not_shown(tmp_path: 
     assert doc.missing_translations == ("conflict:x",)
     section = doc.section(CONFLICTS_SECTION)
     assert section is not None and "New English." in section.statements[0].points[0]
+
+
+def test_a_rules_chinese_written_from_older_english_is_reported_and_the_english_is_shown(tmp_path: Path) -> None:
+    import shutil
+    from zoneinfo import ZoneInfo
+
+    from rxguard.knowledge.loader import discover_pack_paths
+    from rxguard.web.i18n import translator
+    from rxguard.web.wording import Wording
+
+    folder = tmp_path / "natalizumab"
+    shutil.copytree(discover_pack_paths()["natalizumab"], folder)
+    words = Wording("zh", translator("zh"), ZoneInfo("UTC"))
+    rule_id = "natalizumab.checklist-steroid-use"
+    assert words.rule(load_pack(folder), rule_id, "title") == "输注前核查清单：类固醇药物"
+    rules = folder / "rules.yaml"
+    rules.write_text(rules.read_text().replace("steroid medicines in the past month", "steroids this month"))
+    pack = load_pack(folder)
+    problems = _mono(pack).translation_problems(pack, folder / "monograph.yaml")
+    assert any(f"rules_zh.{rule_id} was translated from older English" in p for p in problems)
+    assert words.rule(pack, rule_id, "message") == pack.rules_by_id[rule_id].message

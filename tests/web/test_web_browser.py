@@ -141,7 +141,11 @@ def test_enroll_with_consent_then_authorize_hold_clear_and_infuse(browser: Any, 
 def test_the_pre_infusion_decision_stops_a_lapsed_patient_with_its_reasons(page: Any, artifacts: Path) -> None:
     sign_in(page, "nina")
     page.goto("/patients/pat_bob/dose")
-    assert page.locator(".alert-stop").is_visible()
+    assert page.locator(".alert-stop").first.is_visible()
+    # before the checklist is sent, the page already says the dose will be stopped, and why
+    assert page.locator("#gate").get_attribute("data-gate") == "do-not-infuse"
+    assert "Reauthorization not lapsed" in page.locator("#gate").inner_text()
+    assert "Reauthorization not lapsed" in page.locator("#submit-warning").inner_text()
     for question in page.locator("fieldset.question").all():
         question.get_by_text("No", exact=True).click()
     page.get_by_role("button", name="Check and record the decision").click()

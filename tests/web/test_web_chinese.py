@@ -118,3 +118,15 @@ def _report(found: dict[str, dict[str, list[str]]]) -> str:
     lines = [f"{word!r} on {len(where)} page(s), e.g. {min(where)}" for word, where in pages.items()]
     lines.sort(key=lambda line: -int(line.split(" on ")[1].split(" ")[0]))
     return f"{total} Chinese page(s) show English ({len(pages)} words):\n" + "\n".join(lines[:150])
+
+
+def test_the_audit_check_reports_in_chinese(make_client: object) -> None:
+    client: TestClient = make_client()  # type: ignore[operator]
+    token = sign_in(client, "admin")
+    client.cookies.set(LANG_COOKIE, "zh")
+    html = client.post("/admin/audit-verification", data={"csrf_token": token}).text
+    start = html.index(">", html.index('id="audit-result"')) + 1
+    result = html[start : html.index("</div>", start)]
+    texts, _ = visible_text(result)
+    assert "审计日志完整" in result
+    assert english_words(texts, UNITS) == [], result

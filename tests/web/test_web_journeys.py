@@ -11,25 +11,33 @@ screenshots of the key steps go to ``test-artifacts/journeys/<persona>-<lang>-<w
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
+from chinese_pages import english_words, visible_text
 from sqlalchemy import create_engine, select
+from test_web_chinese import UNITS, _left, page_of
 from web_demo import NOW, PASSWORD, watch_csp
 
 from conftest import LiveServer
 from rxguard.api.app import create_app
 from rxguard.api.settings import ServerSettings
+from rxguard.knowledge.loader import load_all
+from rxguard.program.registry import get_program
 from rxguard.web.i18n import translator
+from rxguard.web.wording import Wording
 
 pytestmark = pytest.mark.browser
 
-LANGUAGES = ("en",)
+LANGUAGES = ("en", "zh")
 VIEWPORTS = {1280: 900, 390: 844}
 ANSWERED = {"en": "en", "zh": "zh-Hans"}
 
@@ -66,6 +74,7 @@ class Day:
     folder: Path
     contexts: list[Any] = field(default_factory=list)
     csp: list[list[str]] = field(default_factory=list)
+    residue: set[tuple[str, str]] = field(default_factory=set)  # listed English met on the day's Chinese pages
 
     @property
     def t(self) -> Callable[..., str]:
@@ -79,6 +88,8 @@ class Day:
         page.get_by_role("button", name=self.t("sign-in.submit")).click()
         page.wait_for_url("**/")
         assert page.get_by_role("heading", name=self.t("dashboard.title"), exact=True).is_visible()
+        # At phone width the header folds its menu behind a toggle; at desktop width the menu is always shown.
+        assert page.locator("header.top button[aria-controls]").is_visible() == (self.width < 600)
         return page
 
     def sign_in_page(self) -> Any:
@@ -94,19 +105,51 @@ class Day:
         page = context.new_page()
         page.goto("/sign-in")
         if self.lang == "zh":
+            self.menu(page)
             page.get_by_role("button", name="简体中文").click()
             page.wait_for_url("**/sign-in**")
         assert page.locator("html").get_attribute("lang") == ANSWERED[self.lang]
         return page
 
     def shot(self, page: Any, step: str) -> None:
+        """A full-page screenshot of a key step; in Chinese, the step's page must show no English."""
         page.screenshot(path=str(self.folder / f"{self.persona}-{self.lang}-{self.width}-{step}.png"), full_page=True)
+        if self.lang == "zh":
+            english = self.english(page)
+            assert not english, f"the Chinese page of step {step!r} ({page.url}) shows English: {english}"
+
+    def english(self, page: Any) -> list[str]:
+        """The English words the page shows a reader, beyond names, units and what is listed as left to
+        translate on that page (the same reader and list as the crawl of every Chinese page)."""
+        texts, _ = visible_text(page.content())
+        words = english_words(texts, UNITS | self.names())
+        where = page_of(urlsplit(page.url).path)
+        listed = _left()
+        self.residue.update((where, w) for w in words if (where, w) in listed)
+        return [w for w in words if (where, w) not in listed]
+
+    def names(self) -> set[str]:
+        """Every word of a name the program holds now (its patients, prescribers, sites and users), and the
+        packs' product names: names are written as they are in any language."""
+        from rxguard.store.auth_models import AppUser
+        from rxguard.store.models import Patient, Prescriber, Site
+
+        names = [str(row[0]) for model in (Patient, Prescriber, Site) for row in self.query(select(model.name))]
+        names += [str(row[0]) for row in self.query(select(AppUser.display_name))]
+        for pack in load_all().values():
+            names += [f"{p.name} {p.proper_name} {p.manufacturer} {p.id}" for p in pack.identity.products]
+        return {word.lower() for name in names for word in name.replace("-", " ").replace(",", " ").split()}
+
+    def menu(self, page: Any) -> None:
+        """Open the header's menu where the width folds it behind its toggle (the phone width)."""
+        toggle = page.locator("header.top button[aria-controls]")
+        if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+            toggle.click()
+            assert toggle.get_attribute("aria-expanded") == "true"
 
     def nav(self, page: Any, key: str) -> None:
         """Follow a link of the header's menu, opening the menu first where the width folds it away."""
-        toggle = page.locator("header.top button[aria-controls]")
-        if toggle.count() and toggle.first.is_visible() and toggle.first.get_attribute("aria-expanded") != "true":
-            toggle.first.click()
+        self.menu(page)
         page.locator("header.top nav").get_by_role("link", name=self.t(f"nav.{key}"), exact=True).click()
         page.wait_for_load_state()
 
@@ -115,6 +158,21 @@ class Day:
         moved = NOW.replace(hour=hour, minute=minute)
         assert moved >= self.served.clock[0]
         self.served.clock[0] = moved
+
+    def stratum(self, program_id: str, stratum_id: str, english: str) -> str:
+        """A risk stratum's title as the pages write it in the day's language."""
+        words = Wording(self.lang, self.t, ZoneInfo("UTC"))
+        return words.stratum(get_program(program_id).pack, stratum_id, "title", english)
+
+    def open_infusion(self, page: Any) -> None:
+        """From the patient's timeline, open the dose whose infusion is the latest entry."""
+        kind = page.locator(".tl-kind").filter(has_text=re.compile(f"^{re.escape(self.t('kind.infusion'))}$"))
+        page.locator(".timeline li").filter(has=kind).first.locator("a[href^='/authorizations/']").click()
+        page.wait_for_url("**/authorizations/**")
+
+    def say(self, english: str, chinese: str) -> str:
+        """What a person types, in the day's language (a Chinese-speaking nurse writes her notes in Chinese)."""
+        return chinese if self.lang == "zh" else english
 
     def notice(self, page: Any, key: str) -> None:
         assert self.t(f"notice.{key}") in page.locator(".notice").inner_text()
@@ -229,7 +287,9 @@ def test_the_nurse_checks_her_patients_through_a_stop_and_a_hold_and_records_bot
     ada.goto("/patients/pat_hana")
     ada.get_by_role("link", name=t("patient.record")).click()
     ada.get_by_label(t("records.form-label")).select_option(value="natalizumab-eu|treatment-continuation")
-    ada.locator("form[action$='/records/forms']").get_by_label(t("records.note")).fill("re-informed about PML")
+    ada.locator("form[action$='/records/forms']").get_by_label(t("records.note")).fill(
+        day.say("re-informed about PML", "已再次告知 PML 风险")
+    )
     ada.get_by_role("button", name=t("records.form-submit")).click()
     day.notice(ada, "recorded")
 
@@ -239,7 +299,7 @@ def test_the_nurse_checks_her_patients_through_a_stop_and_a_hold_and_records_bot
     assert day.verdict(nina) == t("verdict.authorized")
     day.shot(nina, "authorized")
     day.record_infusion(nina, product="tysabri", code="64406-008-01", lot="TY2026-101")
-    nina.locator(".timeline li", has_text=t("kind.infusion")).first.locator("a[href^='/authorizations/']").click()
+    day.open_infusion(nina)
     assert nina.locator("#infusion-recorded").is_visible()
     assert nina.locator("#observation-pending").count() == 0  # her 28th dose: no observation is required
 
@@ -255,7 +315,9 @@ def test_the_nurse_checks_her_patients_through_a_stop_and_a_hold_and_records_bot
     day.nav(ada, "queue")
     card = ada.locator("article.hold-card", has=ada.locator(f"a[href='{hold_url.split(day.served.url)[1]}']"))
     card.get_by_text(t("clear.proceed"), exact=True).click()
-    card.get_by_placeholder(t("clear.reason")).fill("infection treated and resolved; no PML signs")
+    card.get_by_placeholder(t("clear.reason")).fill(
+        day.say("infection treated and resolved; no PML signs", "感染已治愈；无 PML 征象")
+    )
     card.get_by_role("button", name=t("clear.submit")).click()
     day.notice(ada, "cleared")
 
@@ -267,7 +329,7 @@ def test_the_nurse_checks_her_patients_through_a_stop_and_a_hold_and_records_bot
     assert day.verdict(nina) == t("verdict.cleared")
     day.record_infusion(nina, product="tyruko", code="EU/1/23/1745/001", lot="TK2026-007")
     # His fourth dose: he is observed for an hour after it; the infusion's page asks for the end, which she records.
-    nina.locator(".timeline li", has_text=t("kind.infusion")).first.locator("a[href^='/authorizations/']").click()
+    day.open_infusion(nina)
     assert nina.locator("#observation-pending").is_visible()
     observation = nina.locator("#observation-form")
     day.at(14, 5)
@@ -301,7 +363,9 @@ def test_the_prescriber_lifts_a_stop_clears_holds_and_reauthorizes_with_the_stat
     old = ada.locator("article.hold-card", has_text="Gus Wang")  # the visit of two days ago
     assert old.count() == 1
     old.get_by_text(t("clear.defer"), exact=True).click()
-    old.get_by_placeholder(t("clear.reason")).fill("infection under treatment; see again at the next visit")
+    old.get_by_placeholder(t("clear.reason")).fill(
+        day.say("infection under treatment; see again at the next visit", "感染仍在治疗中；下次就诊时再评估")
+    )
     old.get_by_role("button", name=t("clear.submit")).click()
     day.notice(ada, "cleared")
     # What is left is the LEMTRADA patient whose clinic sent no baseline labs (the alemtuzumab demo).
@@ -341,13 +405,19 @@ def test_the_prescriber_lifts_a_stop_clears_holds_and_reauthorizes_with_the_stat
     nina.goto("/patients/pat_hana/dose")
     day.checklist(nina)
     assert day.verdict(nina) == t("verdict.authorized")  # the stop is lifted
-    assert t("stratum.anti-jcv-negative") in nina.locator("#h-findings").locator("xpath=..").inner_text()
+    findings = nina.locator("#h-findings").locator("xpath=..").inner_text()
+    assert day.stratum("natalizumab-eu", "anti-jcv-negative", "Anti-JCV negative") in findings
 
     day.nav(ada, "dashboard")
     ada.locator("#panel-holds li", has_text="Gus Wang").get_by_role("link", name="Gus Wang").click()
     clearance = ada.locator("#clearance")
     clearance.get_by_text(t("clear.proceed"), exact=True).click()
-    clearance.get_by_label(t("clear.reason")).fill("short steroid course for a rash ended 4 weeks ago; no PML signs")
+    clearance.get_by_label(t("clear.reason")).fill(
+        day.say(
+            "short steroid course for a rash ended 4 weeks ago; no PML signs",
+            "因皮疹短期使用激素，4 周前已停用；无 PML 征象",
+        )
+    )
     clearance.get_by_role("button", name=t("clear.submit")).click()
     assert day.verdict(ada) == t("verdict.cleared")
 
@@ -356,7 +426,9 @@ def test_the_prescriber_lifts_a_stop_clears_holds_and_reauthorizes_with_the_stat
     form = ada.locator("#decide-form")
     for question in form.locator("fieldset.question").all():
         question.get_by_text(t("dose.answer-yes"), exact=True).click()
-    form.locator("textarea").first.fill("EDSS stable; no new lesions; no PML signs")
+    form.locator("textarea").first.fill(
+        day.say("EDSS stable; no new lesions; no PML signs", "EDSS 稳定；无新病灶；无 PML 征象")
+    )
     form.get_by_label(t("decide.confirm-reauthorize", patient="Bob Okafor")).check()
     day.shot(ada, "reauthorize")
     form.get_by_role("button", name=t("decide.submit-reauthorize")).click()
@@ -411,7 +483,9 @@ def test_the_pharmacist_checks_the_bag_of_a_dose_and_reconciles_the_override_at_
 
     day.nav(paul, "dashboard")
     panel = paul.locator("#panel-overrides")
-    panel.get_by_placeholder(t("admin.reconcile-note")).fill("steroid history reviewed with the prescriber")
+    panel.get_by_placeholder(t("admin.reconcile-note")).fill(
+        day.say("steroid history reviewed with the prescriber", "已与处方医生核对激素用药史")
+    )
     panel.get_by_role("button", name=t("admin.reconcile")).click()
     paul.wait_for_url("**/?notice=override-reconciled**")
     day.notice(paul, "override-reconciled")
@@ -467,7 +541,9 @@ def test_the_administrator_registers_certifies_and_manages_the_users_of_a_new_si
         certify.get_by_label(t("patient.program")).select_option("touch")
         certify.get_by_label(t("admin.change-label")).select_option("certify")
         certify.get_by_label(t("admin.san")).fill(number)
-        certify.get_by_label(t("admin.reason")).fill("training attested on the site visit")
+        certify.get_by_label(t("admin.reason")).fill(
+            day.say("training attested on the site visit", "现场访视时已确认完成培训")
+        )
         certify.get_by_role("button", name=t("admin.apply")).click()
         day.notice(admin, "certification-certify")
     assert "SAN-9-EAST" in admin.locator(".cert-table tr", has_text="East Infusion Unit").inner_text()
@@ -508,7 +584,9 @@ def test_the_administrator_registers_certifies_and_manages_the_users_of_a_new_si
     admin.get_by_role("button", name=t("admin.audit-run")).click()
     assert t("admin.audit-ok") in admin.locator("#audit-result").inner_text()
     overrides = admin.locator("#overrides")
-    overrides.get_by_placeholder(t("admin.reconcile-note")).fill("reviewed with the medical director and Dr Ada")
+    overrides.get_by_placeholder(t("admin.reconcile-note")).fill(
+        day.say("reviewed with the medical director and Dr Ada", "已与医务主任及处方医生核对")
+    )
     overrides.get_by_role("button", name=t("admin.reconcile")).click()
     day.notice(admin, "override-reconciled")
     assert admin.locator("#overrides form").count() == 0

@@ -25,7 +25,7 @@ def _listed(client: TestClient, q: str = "") -> list[tuple[str, str]]:
     return [
         (key, born or "—")
         for key, born in re.findall(
-            r'<td><a href="/patients/([\w-]+)">[^<]*</a></td>\s*<td class="nowrap">(?:<time datetime="([^"]*)">[^<]*</time>|—)</td>',
+            r'<td><a href="/patients/([\w-]+)">[^<]*</a></td>\s*<td class="nowrap"[^>]*>(?:<time datetime="([^"]*)">[^<]*</time>|—)</td>',
             html,
         )
     ]

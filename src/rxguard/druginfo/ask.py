@@ -23,7 +23,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rxguard.druginfo.intents import INTENTS, SECTION_OF, Intent, out_of_scope_score, score_intents, topic_words
+from rxguard.druginfo.intents import (
+    INTENTS,
+    SECTION_OF,
+    Intent,
+    out_of_scope_score,
+    question_facets,
+    score_intents,
+    states_facet,
+    topic_words,
+)
 from rxguard.druginfo.labels import Language
 from rxguard.druginfo.monograph import (
     CONFLICTS_SECTION,
@@ -281,7 +290,8 @@ def _content_terms(text: str, matched_cues: tuple[str, ...]) -> list[str]:
     rest = text
     for cue in sorted(matched_cues, key=len, reverse=True):
         rest = re.sub(re.escape(cue) + r"[a-z]*", " ", rest, flags=re.IGNORECASE)
-    out = english_terms(rest, expand=False)
+    asking = set(english_terms(" ".join(lexicon()["en"].get("asking", ())), expand=False))
+    out = [t for t in english_terms(rest, expand=False) if t not in asking]
     if has_han(rest):
         stop = sorted(lexicon()["zh"]["stop"], key=len, reverse=True)
         for word in stop:
@@ -318,31 +328,59 @@ def _jurisdiction_ok(st: StatementView, jurisdiction: str | None) -> bool:
     return jurisdiction is None or not st.jurisdictions or jurisdiction in st.jurisdictions
 
 
+#: Share of the best score an item of the same section needs to be listed in the direct answer.
+ITEM_SHARE = 0.6
+#: Most items listed in a direct answer.
+MAX_ITEMS = 6
+
+
 def _best_sentences(
-    ranked: list[Ranked], query: set[str], index: PackIndex, lang: Language, limit: int = 2
+    ranked: list[Ranked],
+    query: set[str],
+    index: PackIndex,
+    lang: Language,
+    limit: int = 2,
+    facets: tuple[str, ...] = (),
+    own: frozenset[str] = frozenset(),
 ) -> tuple[str, tuple[str, ...]]:
-    """One or two sentences from the best statements: those sharing most terms with the question."""
+    """The best sentences of the best statements: those sharing most terms with the question
+    (and stating what it asks for: a duration, a frequency). Every other statement of the best
+    one's section that matches nearly as well, in one of the question's own words (``own``,
+    not a synonym added to them), is an item of the same answer ("which tests": each of them)
+    and is listed too, up to :data:`MAX_ITEMS`; statements whose rules an item already listed
+    covers are not repeated."""
     picked: list[tuple[str, str]] = []
     covered: set[str] = set()
-    for position, item in enumerate(ranked[:3]):
+    rules_said: set[str] = set()
+    if not ranked:
+        return "", ()
+    top = ranked[0]
+    for position, item in enumerate(ranked[:12]):
         st = _plain_statement(index.by_id.get(item.passage.statement.id, item.passage).statement)
+        same_section = item.passage.section == top.passage.section
+        if position > 0 and st.rules and set(st.rules) <= rules_said:
+            continue
         candidates = sentences(st.text) or [st.text]
         scored = []
         for sentence in candidates:
             found = set(terms(sentence, index.segmenter, expand=False)) & query
-            scored.append((len(found - covered), len(found), -len(sentence), sentence, found))
-        if not scored:
-            continue
-        gain, total, _, sentence, found = max(scored)
-        if position > 0 and (gain == 0 or item.score < 0.8 * ranked[0].score):
-            continue
-        if position == 0 and total == 0:
+            facet = sum(states_facet(sentence, f) for f in facets)
+            scored.append((facet, len(found - covered), len(found), -len(sentence), sentence, found))
+        facet, gain, total, _, sentence, found = max(scored)
+        if position > 0:
+            item_of_section = same_section and item.score >= ITEM_SHARE * top.score and bool(found & own)
+            if not item_of_section and (position >= 3 or gain == 0 or item.score < 0.8 * top.score):
+                continue
+            if not item_of_section and len(picked) >= limit:
+                continue
+        if position == 0 and total == 0 and not facet:
             sentence = candidates[0]
         head = st.heading
         text = f"{head}: {sentence}" if head and lang == "en" else (f"{head}：{sentence}" if head else sentence)
         picked.append((text, st.id))
         covered |= found
-        if len(picked) >= limit:
+        rules_said |= set(st.rules)
+        if len(picked) >= MAX_ITEMS:
             break
     return (" " if lang == "en" else "").join(t for t, _ in picked), tuple(i for _, i in picked)
 
@@ -451,10 +489,26 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
     ranked = [r for r in ranked if _jurisdiction_ok(r.passage.statement, reading.jurisdiction)]
     disagreements = [r for r in ranked if r.passage.kind == "conflict"]
     ranked = [r for r in ranked if r.passage.kind != "conflict"]
+    facets = question_facets(reading.question)
+    if facets:
+        # "how long", "how often": a statement stating a duration or a frequency answers it
+        ranked = sorted(
+            (
+                dataclasses.replace(r, score=r.score + FACET_BONUS)
+                if any(
+                    states_facet(" ".join([r.passage.statement.text, *r.passage.statement.points]), f) for f in facets
+                )
+                else r
+                for r in ranked
+            ),
+            key=lambda r: -r.score,
+        )
     support: list[tuple[str, str, StatementView]] = []
     topic = ranked[0].passage.section if ranked else None
     content = len(_content_terms(text, reading.cues))
-    broad = reading.intent is not None and content <= 1
+    # a topic asked about in words no statement uses ("safe with <a drug the pack does not name>"):
+    # the section itself answers, rather than nothing
+    broad = reading.intent is not None and (content <= 1 or not ranked)
     if broad and reading.intent is not None:
         topic = SECTION_OF[reading.intent]
         section = doc.section(topic)
@@ -501,10 +555,16 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
         direct_from = tuple(flags[0].flag.statements)
     elif broad and support:
         section_order = {st.id: n for n, st in enumerate(section.statements)} if section is not None else {}
-        canonical = sorted((st for _, _, st in support[len(lead) :]), key=lambda st: section_order.get(st.id, 0))
+        # a word beyond the topic ("contraindications ... HIV"): the statements it matches lead
+        matched = {r.passage.statement.id for r in ranked if r.passage.section == topic} if content else set()
+        canonical = sorted(
+            (st for _, _, st in support[len(lead) :]),
+            key=lambda st: (st.id not in matched, section_order.get(st.id, 0)),
+        )
         direct, direct_from = _overview(canonical or [support[0][2]], lang)
     elif ranked:
-        direct, direct_from = _best_sentences(ranked, query_set, shown_index, lang)
+        own = frozenset(terms(text, ask_index.segmenter, expand=False))
+        direct, direct_from = _best_sentences(ranked, query_set, shown_index, lang, facets=facets, own=own)
     else:
         direct, direct_from = "", ()
     if not direct and lead:
@@ -576,6 +636,15 @@ def _no_intent(question: str, lang: Language, drugs: list[Resolution], packs: Ma
     return Answer(question, lang, "no-intent", None, message, covers=covers)
 
 
+#: Bonus, on the 0..1 scale of the ranking, for a statement stating the fact a question's facet asks for.
+FACET_BONUS = 0.3
+
+#: A topic a pack may have no section on, and the sections that say the most about it instead.
+FALLBACK_SECTIONS: dict[str, tuple[str, ...]] = {
+    "adverse-reactions": ("warnings",),
+    "risk": ("warnings",),
+}
+
 #: Least BM25 score of the best statement for a question with no topic cue to be answered.
 MIN_UNCUED_SCORE = 2.0
 
@@ -617,6 +686,7 @@ def answer_question(
         jurisdiction=jurisdiction,
     )
     flagged = any(raised_flags(question, packs[r.drug]) for r in drugs)
+    fallback_note = ""
     if not flagged and (out_of_scope > 0 and intent is None):
         return _no_intent(question, language, drugs, packs)
     if (
@@ -631,8 +701,36 @@ def answer_question(
             if language == "en"
             else f"{names}的药品信息中没有关于{topic_name}的部分。"
         )
-        return Answer(question, language, "no-section", intent, message, (), _covers(language))
+        fallback = next(
+            (
+                f
+                for f in FALLBACK_SECTIONS.get(intent, ())
+                if all(lib.index(r.drug, language).doc.section(f) is not None for r in drugs)
+            ),
+            None,
+        )
+        if fallback is None:
+            return Answer(question, language, "no-section", intent, message, (), _covers(language))
+        # say so, then answer from the section that covers the topic in part (the boxed warning)
+        title = lib.index(drugs[0].drug, language).doc.section(fallback)
+        shown_title = title.title if title is not None else fallback
+        fallback_note = (
+            f"{message} What it states under “{shown_title}” follows; it is not a list of adverse reactions."
+            if language == "en"
+            else f"{message}以下是其“{shown_title}”部分的内容，并非不良反应列表。"
+        )
+        fallback_intent: Intent = fallback  # type: ignore[assignment]
+        reading = dataclasses.replace(
+            reading, intent=fallback_intent, prior={fallback: reading.prior.get(intent, 1.0)}, cues=()
+        )
     answers = tuple(a for a in (_drug_answer(lib, r, reading, drugs) for r in drugs) if a is not None)
+    if fallback_note:
+        answers = tuple(
+            dataclasses.replace(
+                a, note=f"{fallback_note} {a.note}".strip() if language == "en" else fallback_note + a.note
+            )
+            for a in answers
+        )
     if not flagged and intent is None:
         # no topic cue: answer only when the statements match the question well
         answers = tuple(a for a in answers if a.scores and _lexical_best(lib, a, reading) >= MIN_UNCUED_SCORE)

@@ -61,6 +61,9 @@ SECTION_OF: dict[Intent, str] = {intent: intent for intent in INTENTS}
 #: typical cue, 1 a weak hint that only tips a balance.
 _Weighted = dict[int, tuple[str, ...]]
 
+#: Who a question is asked for: "can I / my son / the patient take it if ...".
+_WHO = r"(?:i|we|you|he|she|they|someone|people|my \w+|the patient|a patient|patients|the child|a child)"
+
 # fmt: off
 _EN: dict[str, _Weighted] = {
     "access": {
@@ -79,12 +82,18 @@ _EN: dict[str, _Weighted] = {
     },
     "contraindications": {
         5: (r"contra-?indicat",),
-        3: (r"who (?:should|must|can)(?:n[o']t| not) ", r"not suitable", r"unsuitable",
+        3: (r"who (?:should|must|can)(?:n[o']t| not) ",
+            # "can I take/get/use X if I have/am Y": a condition of the patient asked about
+            rf"(?:can|could|may|should|would|will) {_WHO} (?:still )?(?:take|get|use|have|receive|be given|be treated with|start|be started on|go on|be allowed|be able to \w+)\b.{{0,40}}\b(?:if|when|while|though|even though) {_WHO}(?:'m|'re|'s|'ve| am| is| are| have| has| had| was| were| got)\b",
+            rf"is it (?:safe|ok|okay|possible) (?:for {_WHO} )?to (?:take|get|use|have|receive|give|start)\b.{{0,40}}\b(?:if|when|while) {_WHO}(?:'m|'re|'s|'ve| am| is| are| have| has| had)\b",
+            r"(?:safe|ok|okay|suitable) for (?:someone|people|patients?|a patient|me|him|her) with\b", r"not suitable", r"unsuitable",
             r"should(?:n't| not) (?:be )?(?:use|take|give|receiv)",
             r"must(?:n't| not) (?:be )?(?:use|take|give|receiv)",
             r"(?:can't|cannot|can not) (?:use|take|receiv)", r"not be given"),
-        2: (r"not (?:be )?allowed", r"forbidden", r"prohibit", r"who (?:is|are) (?:not )?eligible"),
         1: (r"absolute", r"which patients", r"exclud"),
+        2: (rf"(?:can|could|may|should) {_WHO} still (?:take|get|use|have|receive|start|be given)\b",
+            r"who (?:is|are) not (?:allowed|permitted|able)\b",
+            r"not (?:be )?allowed", r"forbidden", r"prohibit", r"who (?:is|are) (?:not )?eligible"),
     },
     "warnings": {
         3: (r"precaution", r"warning", r"caution", r"black box"),
@@ -102,7 +111,8 @@ _EN: dict[str, _Weighted] = {
         1: (r"reactions?\b", r"what happens after", r"how often do patients (?:get|have)", r"frequen", r"normal\b"),
     },
     "monitoring": {
-        3: (r"monitor", r"follow[- ]?up", r"surveillance", r"mri\b"),
+        3: (r"monitor", r"follow[- ]?up", r"surveillance", r"mri\b",
+            r"how long .{0,60}\b(?:tests?|checks?|monitoring|blood counts?)\b (?:continue|go on|last|needed)"),
         2: (r"check(?:s|ed|ing)?\b", r"tests?\b", r"testing", r"labs?\b", r"laborator", r"scan",
             r"blood counts?", r"cbc\b", r"how often .{0,30}(?:check|test|scan|mri|see)", r"screen", r"calendar"),
         1: (r"assess", r"visit"),
@@ -110,7 +120,12 @@ _EN: dict[str, _Weighted] = {
     "administration": {
         3: (r"doses?\b", r"dosing", r"dosage", r"how (?:is|should) it (?:be )?given", r"how to give",
             r"how (?:do|should) (?:i|we|you) give", r"prepar", r"dilut", r"reconstitut", r"storage",
-            r"stor(?:e|ed|ing)\b", r"refrigerat", r"fridge", r"room temperature", r"posology"),
+            r"stor(?:e|ed|ing)\b", r"refrigerat", r"fridge", r"room temperature", r"posology",
+            r"how (?:often|frequently) (?:is|are|do|does|should|will|must) .{0,30}\b(?:given|infused|administered|dosed|taken|injected|get|have|receive)\b",
+            r"how long (?:is|are|does|do|will) .{0,30}\b(?:infusions?|courses?|treatment|take|last|run)\b",
+            r"how (?:many|much) (?:minutes|hours|days|weeks)",
+            r"how (?:is|are|should|will) .{0,30}\b(?:given|administered|infused|injected)\b",
+            rf"how long (?:will|do|does|should|must|can) {_WHO} (?:be on|take|stay on|need|continue|keep)\b"),
         2: (r"administ", r"freez", r"stabilit", r"shelf", r"how long (?:can|is|does)", r"push\b", r"bolus",
             r"saline", r"sodium chloride", r"regimen", r"how many infusions", r"premedicat"),
         1: (r"how much", r"infus(?:e|ion rate)", r"shak", r"mg\b", r"schedule", r"observ(?:e|ation)"),
@@ -126,7 +141,7 @@ _EN: dict[str, _Weighted] = {
     },
     "interactions": {
         4: (r"interact",),
-        3: (r"together with", r"combin", r"concomitant", r"co-?administ",
+        3: (r"together with", r"combin", r"(?:safe|ok|okay|fine) (?:to (?:take|use|give|combine) )?(?:it )?with\b(?! (?:hiv|an? (?:infection|history|condition)))", r"concomitant", r"co-?administ",
             r"other (?:drugs|medicines|medications)",
             r"\bwith (?:ibuprofen|aspirin|ciclosporin|cyclosporin|azathioprine|doxorubicin|interferon|steroids?|nsaids?)"),
         2: (r"at the same time", r"along with", r"(?:taken|given|used) with", r"ibuprofen", r"nsaids?",
@@ -153,6 +168,10 @@ _ZH: dict[str, _Weighted] = {
     "contraindications": {
         5: ("禁忌", "禁用"),
         3: ("不适合", "不能使用", "不能用", "不宜", "哪些人不能", "不可使用", "不得使用", "不应使用", "哪些患者不"),
+        # "能用吗" alone is a weak cue: a child's age or a pregnancy outweighs it
+        # ("…" stands for a few characters, a drug's name: "能用阿仑单抗吗")
+        2: ("能用…吗", "可以用…吗", "能不能用", "能打…吗", "能不能打", "可以打…吗", "能使用…吗", "可以使用…吗", "的人能",
+            "的人可以"),
     },
     "warnings": {
         3: ("注意事项", "注意什么", "警告", "慎用", "黑框", "需要注意", "用药须知"),
@@ -166,18 +185,18 @@ _ZH: dict[str, _Weighted] = {
         2: ("耐受",),
     },
     "monitoring": {
-        3: ("监测", "随访", "复查", "多久查"),
+        3: ("监测", "随访", "复查", "多久查", "查血", "验血", "抽血", "哪些检查", "什么检查"),
         2: ("检查", "检测", "化验", "核磁", "磁共振", "血常规"),
         1: ("定期", "评估"),
     },
     "administration": {
         3: ("剂量", "用法", "用量", "配制", "稀释", "复溶", "储存", "贮存", "保存", "冷藏", "室温", "输注速度", "怎么用", "如何使用", "多少毫克",
-            "输注多久"),
+            "输注多久", "用多少", "打多少", "给多少", "每天用", "一天用", "多久打一次", "多久输一次", "多久用一次", "几周一次", "打几天", "输几天", "输一次要多久"),
         2: ("给药", "配置", "冷冻", "稳定性", "推注", "疗程", "多少次", "打几次", "几次", "多长时间", "输多久", "打多久"),
         1: ("多久", "一共"),
     },
     "special-populations": {
-        4: ("孕", "妊娠", "哺乳", "母乳", "乳汁", "特殊人群"),
+        4: ("孕", "妊娠", "哺乳", "母乳", "乳汁", "特殊人群", "喂奶"),
         3: ("儿童", "小孩", "青少年", "老年", "老人", "避孕", "新生儿", "婴儿"),
         2: ("肾功能", "肝功能不全", "生育"),
         1: ("岁",),
@@ -287,10 +306,26 @@ def _score(
     for phrase, weight in phrases:
         # Latin phrases of the Chinese list (an abbreviation) count only in Chinese text; in English
         # text the English patterns already score them.
-        if (chinese or _HAN.search(phrase)) and phrase.upper() in upper:
+        if (chinese or _HAN.search(phrase)) and _zh_in(phrase, upper):
             score += weight
             matched.append(phrase)
     return score, matched
+
+
+#: In a Chinese phrase, "…" stands for up to this many characters (a drug's name between two words).
+_GAP = 12
+
+
+@functools.lru_cache(maxsize=512)
+def _gap_pattern(phrase: str) -> re.Pattern[str]:
+    return re.compile(f".{{0,{_GAP}}}".join(re.escape(part) for part in phrase.upper().split("…")))
+
+
+def _zh_in(phrase: str, upper_text: str) -> bool:
+    """Whether a Chinese phrase occurs in the (upper-cased) text; "…" in it matches a short gap."""
+    if "…" not in phrase:
+        return phrase.upper() in upper_text
+    return bool(_gap_pattern(phrase).search(upper_text))
 
 
 def score_intents(question: str) -> list[IntentScore]:
@@ -317,7 +352,7 @@ def topic_words(question: str, min_weight: float = 3.0) -> tuple[str, ...]:
             if hit:
                 found.append(hit.group(0))
         for phrase, weight in zh_phrases[intent]:
-            if weight >= min_weight and (chinese or _HAN.search(phrase)) and phrase.upper() in upper:
+            if weight >= min_weight and (chinese or _HAN.search(phrase)) and _zh_in(phrase, upper):
                 found.append(phrase)
     return tuple(found)
 
@@ -335,3 +370,40 @@ def classify_intent(question: str) -> Intent | None:
     if out_of_scope_score(question) >= ranked[0].score:
         return None
     return ranked[0].intent
+
+
+# --------------------------------------------------------------------------- facets of a question
+
+#: What kind of fact a question wants, beyond its topic: a duration ("how long does the infusion
+#: take") or a frequency ("how often"). A statement that states that kind of fact is preferred
+#: among those of the question's topic. Question patterns, then statement patterns (en, zh).
+_FACETS: dict[str, tuple[str, str, str, str]] = {
+    "frequency": (
+        r"\bhow (?:often|frequently)\b|\bhow many times (?:a|per)\b|\binterval",
+        r"多久.{0,3}一次|每隔多久|频率|几周一次|多长时间.{0,3}一次|多久查",
+        r"\bevery (?:\d+|one|two|three|four|six|other)?\s*(?:days?|weeks?|months?|years?)\b|\bmonthly\b|\bweekly\b"
+        r"|\btwice\b|\bonce (?:a|per|every)\b",
+        r"每\s*\d*\s*(?:个)?(?:周|月|天|日|年)|每月|每周|每日|一次",
+    ),
+    "duration": (
+        r"\bhow long\b|\bduration\b|\bhow many (?:minutes|hours|days)\b",
+        r"多长时间|多久|几个?小时|几天|几分钟",
+        r"\bover (?:about |approximately |around |at least )?(?:\d+|one|two|three|an?|half an?)\s*(?:hours?|minutes?|h|min)\b"
+        r"|\b\d+ consecutive days\b|\bfor (?:\d+|a further \d+) (?:weeks|months|days)\b|\b(?:one|two|\d+)[- ]hours? infusion",
+        r"输注(?:时间)?\s*(?:约|至少|不少于)?\s*\d+\s*(?:小时|分钟)|输注约|连续\s*\d+\s*天|\d+\s*周",
+    ),
+}
+_FACET_RES = {name: tuple(re.compile(p, re.IGNORECASE) for p in pats) for name, pats in _FACETS.items()}
+
+
+def question_facets(question: str) -> tuple[str, ...]:
+    """The facets a question asks for ("frequency" wins over "duration" for "多久一次")."""
+    chinese = bool(_HAN.search(question))
+    found = [n for n, (en, zh, _, _) in _FACET_RES.items() if (zh if chinese else en).search(question)]
+    return ("frequency",) if "frequency" in found else tuple(found)
+
+
+def states_facet(text: str, facet: str) -> bool:
+    """Whether a statement's text states a fact of the facet (a duration, a frequency)."""
+    _, _, en, zh = _FACET_RES[facet]
+    return bool((zh if _HAN.search(text) else en).search(text))

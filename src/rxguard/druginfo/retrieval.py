@@ -49,6 +49,12 @@ RULE_SECTION: dict[str, str] = {
 }
 #: Weight of the intent prior against the best BM25 score (1.0).
 PRIOR_WEIGHT = 0.45
+#: Weight of the prior when the question's wording points at one section unmistakably: a strong
+#: score (:data:`CLEAR_SCORE`) at least :data:`CLEAR_MARGIN` times the next one ("HIV感染者能不能用"
+#: is about contraindications even though the warnings on infections share more words with it).
+CLEAR_PRIOR_WEIGHT = 0.75
+CLEAR_SCORE = 5.0
+CLEAR_MARGIN = 3.0
 #: A passage scoring below this share of the best one is not shown as support.
 SUPPORT_SHARE = 0.55
 #: Most supporting statements shown.
@@ -104,12 +110,15 @@ class PackIndex:
         scores = self._retriever().get_scores(list(query))
         best = float(max(scores)) if len(scores) else 0.0
         top_prior = max(prior.values(), default=0.0)
+        others = sorted(prior.values(), reverse=True)[1:2]
+        clear = top_prior >= CLEAR_SCORE and top_prior >= CLEAR_MARGIN * (others[0] if others else 0.0)
+        weight = CLEAR_PRIOR_WEIGHT if clear else PRIOR_WEIGHT
         ranked: list[Ranked] = []
         for passage, raw in zip(self.passages, scores, strict=True):
             lexical = float(raw)
             if lexical <= 0.0 or passage.section in _QUIET_SECTIONS:
                 continue
-            bonus = PRIOR_WEIGHT * prior.get(passage.section, 0.0) / top_prior if top_prior else 0.0
+            bonus = weight * prior.get(passage.section, 0.0) / top_prior if top_prior else 0.0
             ranked.append(Ranked(passage, lexical / best + bonus, lexical))
         return sorted(ranked, key=lambda r: -r.score)
 

@@ -303,10 +303,15 @@ def measurement_trend(session: Session, enrollment: Enrollment) -> dict[str, Any
     first and the last, their change and direction (``higher``, ``lower``, ``same``), and the total
     (for integer measurements, counts such as relapses).
     """
-    kinds = kinds_of(enrollment)
+    return trend_of(session, enrollment_id=enrollment.id, program_id=enrollment.program_id)
+
+
+def trend_of(session: Session, *, enrollment_id: str, program_id: str) -> dict[str, Any]:
+    """:func:`measurement_trend` of the enrollment with this id, in the program with this id."""
+    kinds = get_program(program_id).kinds
     points: list[dict[str, Any]] = [
         {"on": on.isoformat(), "kind": kind, "measurements": dict(values)}
-        for on, kind, values in reads.measured_records(session, enrollment.id)
+        for on, kind, values in reads.measured_records(session, enrollment_id)
         if values
     ]
     summary: dict[str, Any] = {}

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
@@ -45,4 +47,10 @@ def install(app: FastAPI, settings: WebSettings | None = None) -> None:
                 paths.setdefault(route.path, set()).update(route.methods or ())
     for path, methods in paths.items():
         app.router.routes.append(Route(path, endpoint=pages, methods=sorted(methods), include_in_schema=False))
+    app.router.routes.append(Route("/favicon.ico", endpoint=_favicon, methods=["GET", "HEAD"], include_in_schema=False))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+
+async def _favicon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico whatever the page says; they get the application's icon, not a 404."""
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml", headers={"cache-control": "max-age=86400"})

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from markupsafe import Markup
 
 from rxguard.errors import RxguardError
 from rxguard.program.overview import Dashboard
-from rxguard.program.registry import get_program
-from rxguard.web.charts import Bar, column_chart, row_chart
+from rxguard.program.registry import Program, get_program
+from rxguard.web.charts import Bar, Point, column_chart, row_chart, trend_chart
 
 TONE = {
     "pass": "ok",
@@ -105,3 +106,29 @@ def charts(board: Dashboard, t: Callable[..., str]) -> dict[str, Markup]:
 
 def _describe(bars: list[Bar]) -> str:
     return "; ".join(f"{b.label}: {b.value}" for b in bars) or "—"
+
+
+def trend_charts(program: Program, trend: dict[str, Any], *, lang: str, t: Callable[..., str],
+                 day: Callable[[Any], str]) -> list[tuple[str, str, Markup]]:  # fmt: skip
+    """(measurement id, title, SVG) for each measurement the pack declares that has values, in its order."""
+    out = []
+    for definition in program.kinds.measurements:
+        summary = trend["measurements"].get(definition.id)
+        if summary is None:
+            continue
+        points = [
+            Point(date.fromisoformat(p["on"]), float(p["measurements"][definition.id]),
+                  f"{p['measurements'][definition.id]:g}")
+            for p in trend["points"] if definition.id in p["measurements"]
+        ]  # fmt: skip
+        title = definition.title.get(lang) or definition.title.get("en") or definition.id  # type: ignore[call-overload]
+        change = summary["change"]
+        description = t(
+            "trend.desc", title=title, n=summary["count"], first=f"{summary['first']:g}", last=f"{summary['last']:g}",
+            since=day(points[0].on), until=day(points[-1].on),
+            change=t(f"trend.{summary['direction']}", by=f"{abs(change):g}") if change is not None else "",
+        )  # fmt: skip
+        chart = trend_chart(points, title=title, description=description, low=definition.min, high=definition.max,
+                            date_label=day)  # fmt: skip
+        out.append((definition.id, title, chart))
+    return out

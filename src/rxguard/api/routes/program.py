@@ -114,6 +114,14 @@ class ParticipantIn(Body):
     name: str = Field(min_length=1, max_length=200)
 
 
+class SiteRegistrationIn(ParticipantIn):
+    timezone: str | None = Field(
+        default=None, max_length=64,
+        description="The IANA time zone the site's people see and type times in (e.g. Asia/Shanghai); "
+        "empty for the installation's zone. Stored times stay UTC",
+    )  # fmt: skip
+
+
 @router.get("/prescribers", operation_id="list_prescribers", response_model=Page[Open], responses=READ)
 def list_prescribers(user: UserDep, session: SessionDep, page: PageDep) -> dict[str, Any]:
     """Registered prescribers."""
@@ -144,11 +152,14 @@ def list_sites(user: UserDep, session: SessionDep, page: PageDep) -> dict[str, A
 @router.post("/sites", operation_id="register_site", status_code=201, response_model=Open, responses=WRITE)
 @idempotent(201)
 def register_site(
-    user: UserDep, session: SessionDep, clock: ClockDep, idempotency: IdempotencyDep, body: ParticipantIn
+    user: UserDep, session: SessionDep, clock: ClockDep, idempotency: IdempotencyDep, body: SiteRegistrationIn
 ) -> dict[str, Any]:
-    """Register an infusion site (program administrator)."""
+    """Register an infusion site with its time zone (program administrator)."""
     user.require("administer")
-    return _participant(participants.register_site(session, key=body.key, name=body.name, at=clock(), actor=user.name))
+    row = participants.register_site(
+        session, key=body.key, name=body.name, at=clock(), actor=user.name, timezone=body.timezone
+    )
+    return {**_participant(row), "timezone": row.timezone}
 
 
 @router.post(

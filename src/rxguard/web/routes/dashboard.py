@@ -8,6 +8,7 @@ from starlette.responses import Response
 from rxguard.access.scope import visible_patient_ids
 from rxguard.program import reconciliation
 from rxguard.program.overview import dashboard
+from rxguard.program.participants_overview import site_directory
 from rxguard.web.context import PageDep, unit_of_work
 from rxguard.web.routing import WebRoute
 from rxguard.web.templating import render
@@ -39,5 +40,6 @@ def show_dashboard(ctx: PageDep) -> Response:
         )
         reviewer = reconciliation.Reviewer(ctx.user.name, ctx.user.role, ctx.user.site_id)
         may_reconcile = reconciliation.reconcilable(session, [o.id for o in board.overrides], reviewer)
+        site_names = {site.key: site.name for site in site_directory(session)}
     return render(ctx, "dashboard.html", board=board, panels=PANELS[ctx.user.role], charts=charts(board, ctx.t),
-                  may_reconcile=may_reconcile)  # fmt: skip
+                  may_reconcile=may_reconcile, site_names=site_names)  # fmt: skip

@@ -218,7 +218,8 @@ def _decision(session: Any, ctx: PageContext, authorization_id: str) -> dict[str
         "checks": cited,
         "findings": findings,
         "history": history,
-        "last_reason": history[-1].reason if len(history) > 1 else "",
+        "last_reason": _said(history[-1].reason) if len(history) > 1 else "",
+        "said": _said,
         "may_infuse": may_infuse,
         "may_clear": may_clear,
         "hard_stops": hard_stops,
@@ -229,6 +230,13 @@ def _decision(session: Any, ctx: PageContext, authorization_id: str) -> dict[str
         "stratum": stratum_of(row.assessment),
         "coverage": row.assessment.get("coverage"),
     }
+
+
+def _said(reason: str) -> str:
+    """A status change's reason as the person wrote it: a clearance's stored ``proceed: ...`` loses the outcome's
+    id, which the status beside it already says in the reader's language."""
+    outcome, sep, written = reason.partition(": ")
+    return written if sep and outcome in clearance.OUTCOMES else reason
 
 
 def _check_sources(program: Any, row: Authorization, check: dict[str, Any]) -> list[dict[str, Any]]:

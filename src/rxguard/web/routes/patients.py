@@ -16,7 +16,7 @@ from rxguard.access.records import record_read
 from rxguard.access.scope import own_prescriber_key, scoped_patient, visible_patient_ids
 from rxguard.errors import InputError, NotFoundError, RxguardError
 from rxguard.fhir.questionnaires import questionnaire_response, submit_response
-from rxguard.program import enrollment
+from rxguard.program import enrollment, monitoring
 from rxguard.program.overview import patient_file, patient_list
 from rxguard.program.questionnaires import answers_from_fields, check_complete, prescriber_form
 from rxguard.program.registry import get_program
@@ -24,7 +24,8 @@ from rxguard.web.context import CsrfDep, PageContext, PageDep, unit_of_work
 from rxguard.web.forms import text_fields
 from rxguard.web.routing import WebRoute, redirect
 from rxguard.web.templating import render
-from rxguard.web.views import cite_program
+from rxguard.web.views import cite_program, trend_charts
+from rxguard.web.wording import Wording
 
 router = APIRouter(route_class=WebRoute)
 Key = Annotated[str, Path(min_length=1, max_length=64)]
@@ -52,6 +53,9 @@ def _patient_page(
         found = scoped_patient(session, ctx.user, key)
         record_read(session, ctx.user, found, at=ctx.now, what="file")
         file = patient_file(session, found, on=ctx.today)
+        trends = {
+            e.id: monitoring.trend_of(session, enrollment_id=e.id, program_id=e.program) for e in file.enrollments
+        }
     stratum_sources = []
     if file.stratum:
         stratum_sources = file.stratum.get("sources", [])
@@ -60,6 +64,11 @@ def _patient_page(
     kinds = sorted({e.kind for e in file.timeline})
     actors = sorted({e.actor for e in file.timeline if e.actor})
     timeline = [e for e in file.timeline if kind in ("", e.kind) and actor in ("", e.actor)]
+    words = Wording(ctx.lang, ctx.t, ctx.zone)
+    charts = {
+        e.id: trend_charts(programs[e.program], trends[e.id], lang=ctx.lang, t=ctx.t, day=words.day)
+        for e in file.enrollments
+    }
     return render(
         ctx,
         "patient.html",
@@ -74,6 +83,7 @@ def _patient_page(
         stratum_sources=stratum_sources,
         stratum_pack=stratum_pack,
         error=error,
+        trend_charts=charts,
     )
 
 

@@ -7,3 +7,26 @@ document.addEventListener("click", function (event) {
     window.print();
   }
 });
+
+// The header menu on a narrow screen: without this script the menu is simply always shown; with it, the
+// "Menu" button shows and hides it (aria-expanded says which) and Escape closes it.
+document.addEventListener("DOMContentLoaded", function () {
+  var toggle = document.querySelector(".menu-toggle");
+  var header = document.querySelector("header.top");
+  if (!toggle || !header) return;
+  toggle.hidden = false;
+  header.classList.add("menu-ready");
+  function set(open) {
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    header.classList.toggle("menu-open", open);
+  }
+  toggle.addEventListener("click", function () {
+    set(toggle.getAttribute("aria-expanded") !== "true");
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && toggle.getAttribute("aria-expanded") === "true") {
+      set(false);
+      toggle.focus();
+    }
+  });
+});
