@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from bench.scenarios import AT
 from rxguard.engine import assess, read_facts
-from rxguard.program.monitoring import EVIDENCE_KEYS, refresh_schedule
+from rxguard.program.monitoring import evidence_of, refresh_schedule
 from rxguard.program.registry import Program, get_program
 from rxguard.store.models import Enrollment, ScheduleItem
 
@@ -207,7 +207,7 @@ def engine_items(prog: Program, pid: str, birth: date, sex: str, infusions: list
     facts = read_facts({"resourceType": "Bundle", "entry": [{"resource": resource}]}, {prog.drug: prog.pack})
     evidence: dict[str, list[date]] = {}
     for kind, on in events:
-        for key in EVIDENCE_KEYS.get(kind, (kind,)):
+        for key in evidence_of(prog.kinds).get(kind, (kind,)):
             evidence.setdefault(key, []).append(on)
     context = {"infusions": infusions, "events": evidence}
     assessment = assess(prog.pack, facts, at=day, jurisdiction=prog.definition.jurisdiction, context=context)

@@ -57,7 +57,7 @@ def test_the_administrator_registers_a_site_with_its_zone_and_pharmacy_and_certi
     assert row.locator("input[name=timezone]").input_value() == "Asia/Shanghai"
     assert "East Unit Pharmacy" in row.inner_text()
     day.get_by_label("Prescriber key (letters, digits, _ or -)").fill("dr_cho")
-    day.get_by_label("Full name").fill("Dr Mei Cho")
+    day.get_by_label("Full name", exact=True).fill("Dr Mei Cho")
     day.get_by_role("button", name="Register the prescriber").click()
     assert "Prescriber registered" in day.locator(".notice").inner_text()
     day.locator("#c-who").select_option("site:site_east")

@@ -158,6 +158,12 @@ class Wording:
     def check_names(self, check_ids: Iterable[str]) -> str:
         return self._join(self.t(f"check.{c}", default=c) for c in check_ids)
 
+    def program_form(self, program_id: str, form_id: str, english: str) -> str:
+        try:
+            return self.form_title(get_program(program_id), form_id)
+        except RxguardError:
+            return english
+
     def lift(self, program: Program, check_id: str, english: str) -> str:
         """What lifts a hard stop on this check, in the page's language."""
         mono = self.chinese(program.pack)
