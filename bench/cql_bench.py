@@ -144,12 +144,12 @@ def ensure_packages() -> dict[str, str]:
     return {name: _installed(name) or "?" for name in PACKAGES}
 
 
-def compile_library() -> tuple[Path, dict[str, Any]]:
+def compile_library(library: Path = LIBRARY) -> tuple[Path, dict[str, Any]]:
     """CQL -> ELM JSON at bench time; translator errors stop the run."""
     WORK.mkdir(parents=True, exist_ok=True)
     elm = WORK / "RxguardSubset.elm.json"
     done = subprocess.run(
-        [node(), str(CQL_DIR / "compile.mjs"), str(NODE_DIR / "node_modules"), str(LIBRARY), str(elm)],
+        [node(), str(CQL_DIR / "compile.mjs"), str(NODE_DIR / "node_modules"), str(library), str(elm)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -162,17 +162,33 @@ def compile_library() -> tuple[Path, dict[str, Any]]:
     return elm, info
 
 
-def check_lists(packs: Mapping[str, Pack]) -> list[str]:
-    """The CQL's inline name lists must be the packs' value sets, or the gate compares different rules."""
+def pack_names(packs: Mapping[str, Pack], sources: list[tuple[str, str]]) -> list[str]:
+    """A CQL list's names as the packs hold them: names and brands, normalised, a stem's ``*`` dropped."""
+    names = {
+        normalize_text(n.replace("*", "")) for pack, vs in sources for n in packs[pack].valuesets[vs].match_names()
+    }
+    return sorted(n for n in names if n)
+
+
+def library_from_packs(packs: Mapping[str, Pack]) -> Path:
+    """The CQL library with its inline name lists written from the packs' value sets at bench time.
+
+    The two engines must compare the same rules; a list kept by hand in the CQL drifts as packs
+    gain brands and spellings. A list the CQL no longer defines stops the run.
+    """
     text = LIBRARY.read_text()
-    problems = []
     for define, sources in CQL_LISTS.items():
-        match = re.search(rf'define "{define}":\s*\{{(.*?)\}}', text, re.S)
-        in_cql = set(re.findall(r"'([^']*)'", match.group(1))) if match else set()
-        in_packs = {normalize_text(n) for pack, vs in sources for n in packs[pack].valuesets[vs].names}
-        if in_cql != in_packs:
-            problems.append(f"{define}: CQL lacks {sorted(in_packs - in_cql)}, has extra {sorted(in_cql - in_packs)}")
-    return problems
+        pattern = re.compile(rf'(define "{re.escape(define)}":\s*)\{{.*?\}}', re.S)
+        if not pattern.search(text):
+            raise SystemExit(f"cql bench: the CQL library has no list {define!r}; add it or drop it from CQL_LISTS")
+        quoted = ", ".join("'" + n.replace("'", "\\'") + "'" for n in pack_names(packs, sources))
+        found = pattern.search(text)
+        assert found is not None
+        text = text[: found.start()] + found.group(1) + "{ " + quoted + " }" + text[found.end() :]
+    WORK.mkdir(parents=True, exist_ok=True)
+    generated = WORK / LIBRARY.name
+    generated.write_text(text)
+    return generated
 
 
 # ----------------------------------------------------------------------------- rxguard side
@@ -388,11 +404,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # Node inherits this: same core for both engines
     packs = {name: get_pack(name) for name in ("natalizumab", "mifamurtide")}
-    problems = check_lists(packs)
-    if problems:
-        raise SystemExit("cql bench: the CQL name lists differ from the packs:\n  " + "\n  ".join(problems))
+    library = library_from_packs(packs)
     ensure_packages()
-    elm, compiled = compile_library()
+    elm, compiled = compile_library(library)
     full = scenario_bundles()
     sets = {"edge": edge_cases(), "full": full, "prefetch": [to_prefetch_size(b) for b in full]}
     figures: dict[str, Any] = {"load_average_at_start": _load()}
