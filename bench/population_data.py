@@ -74,8 +74,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                  "authorization_infusable", "site_id", "product", "lot", "dose", "dose_unit", "diluent", "volume_ml",
                  "prepared_at", "storage", "started_at", "stopped_at", "observation_end_at", "reactions", "warnings",
                  "recorded_at", "actor"),
-    "monitoring_event": ("id", "enrollment_id", "kind", "occurred_on", "edss", "relapses", "t1_gd_lesions",
-                         "new_t2_lesions", "result", "note", "recorded_at", "actor"),
+    "monitoring_event": ("id", "enrollment_id", "kind", "occurred_on", "measurements", "result", "note",
+                         "recorded_at", "actor"),
     "schedule_item": ("id", "enrollment_id", "item", "title", "due_on"),
     "bench_patient": ("n", "template", "patient_id", "enrollment_id", "program_id", "drug", "prescriber_id",
                       "site_id", "site_cert", "site_event", "pres_cert", "pres_event"),
@@ -383,7 +383,7 @@ def expansion(dialect: str, lo: int, hi: int) -> list[str]:
                'bench'
         {where.format(table="bench_history_infusion")}""",
         f"""INSERT INTO monitoring_event ({", ".join(COLUMNS["monitoring_event"])})
-        SELECT {mid}, p.enrollment_id, h.kind, h.day, NULL, NULL, NULL, NULL, '', '', {ts("16:00")}, 'bench'
+        SELECT {mid}, p.enrollment_id, h.kind, h.day, '{{}}', '', '', {ts("16:00")}, 'bench'
         {where.format(table="bench_history_event")}""",
     ]
 
