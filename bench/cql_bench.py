@@ -220,7 +220,11 @@ def outcomes(drug: str | None, assessment: Assessment | None) -> dict[str, Any]:
         return found
     for name, rule in RULE_OUTCOMES.items():
         if rule.split(".")[0] == drug:
-            found[name] = assessment.fired(rule) is not None
+            # The CQL subset states when a rule holds on facts it can read; rxguard's "could not verify"
+            # (an administration whose exposure duration no source gives, an ALT with no usable range)
+            # is a separate outcome the CQL does not model, so it is compared as not fired.
+            finding = assessment.fired(rule)
+            found[name] = finding is not None and not finding.could_not_verify
     if drug == "natalizumab":
         due = {d.item: f"{d.status} {d.due_on.isoformat()}" for d in assessment.due}
         for name, item in DUE_OUTCOMES.items():
