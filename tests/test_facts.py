@@ -267,3 +267,14 @@ def test_a_medication_is_also_read_by_its_active_ingredients() -> None:
     assert "sct|22255007" not in use.codes  # an inactive ingredient (an excipient) is not what the patient takes
     plain = reader().read(bundle(medication | {"ingredient": []}, statement)).medications[0]
     assert "nsaids" not in plain.tags
+
+
+def test_a_name_also_matches_its_plural_but_not_words_that_only_look_plural() -> None:
+    vocab = Vocabulary()
+    vocab.add("signs", [], ["visual field defect", "lymphoma", "opportunistic infection", "herpe"])
+    vocab.add("therapy", [], ["biologic therapy"])
+    assert "signs" in vocab.tags_for((), "Unspecified visual field defects")
+    assert "signs" in vocab.tags_for((), "Lymphomas, unspecified")
+    assert "signs" in vocab.tags_for((), "Opportunistic infections")
+    assert "therapy" in vocab.tags_for((), "Biologic therapies")
+    assert "signs" not in vocab.tags_for((), "Herpes zoster")  # "herpes" is not the plural of "herpe"

@@ -111,6 +111,20 @@ def _stem_pattern(name: str) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)" + r"\s".join(parts) + r"(?!\w)")
 
 
+def _singular(word: str) -> str:
+    """An English plural read as its singular ("defects" -> "defect", "therapies" -> "therapy"), so a
+    name matches its plural; words that only look plural ("herpes", "virus", "analysis") are left."""
+    if len(word) <= 3 or not word.isalpha() or word.endswith(("ss", "us", "is", "pes")):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    if word.endswith("s"):
+        return word[:-1]
+    return word
+
+
 @dataclass
 class _Matcher:
     """One direction of matching (what adds a tag, or what removes it)."""
@@ -169,11 +183,16 @@ class _Matcher:
         if not norm:
             return found
         words = norm.split()
+        singular = [_singular(w) for w in words]
         for size in range(1, min(self.max_words, len(words)) + 1):
             for start in range(len(words) - size + 1):
                 hit = self.names.get(" ".join(words[start : start + size]))
                 if hit:
                     found |= hit
+                if singular[start : start + size] != words[start : start + size]:
+                    hit = self.names.get(" ".join(singular[start : start + size]))
+                    if hit:
+                        found |= hit
         for pattern, tag in self.stems:
             if tag not in found and pattern.search(norm):
                 found.add(tag)
