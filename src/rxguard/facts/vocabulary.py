@@ -51,6 +51,7 @@ SYSTEMS: dict[str, str] = {
     "http://www.whocc.no/atc": "atc",
     "http://hl7.org/fhir/sid/icd-10": "icd10",
     "http://hl7.org/fhir/sid/icd-10-cm": "icd10",
+    "http://hl7.org/fhir/sid/ndc": "ndc",
     "urn:rxguard:lab": "rxguard-lab",
     "urn:rxguard:procedure": "rxguard-procedure",
 }
@@ -75,6 +76,21 @@ def normalize_code(system: str, value: str) -> str:
     if system in HIERARCHICAL:
         return value.upper().replace(".", "").replace(" ", "")
     return value.strip()
+
+
+_NDC_PARTS = re.compile(r"^(\d{4,5})-(\d{3,4})-(\d{1,2})$")
+
+
+def ndc_forms(value: str) -> frozenset[str]:
+    """Every form one NDC is written in: its digits, and for a hyphenated 10-digit code the 11-digit
+    5-4-2 form that claims and HL7 use ("64406-008-01" is also "64406000801")."""
+    text = value.strip()
+    forms = {re.sub(r"\D", "", text)}
+    match = _NDC_PARTS.match(text)
+    if match:
+        labeler, product, package = match.groups()
+        forms.add(labeler.zfill(5) + product.zfill(4) + package.zfill(2))
+    return frozenset(f for f in forms if f)
 
 
 def expand_icd10_block(value: str) -> list[str]:
@@ -145,6 +161,9 @@ class _Matcher:
                 self.prefixes.setdefault(f"icd10|{category}", set()).add(tag)
         elif system in HIERARCHICAL:
             self.prefixes.setdefault(f"{system}|{normalize_code(system, value)}", set()).add(tag)
+        elif system == "ndc":
+            for form in ndc_forms(value):
+                self.exact.setdefault(f"ndc|{form}", set()).add(tag)
         else:
             self.exact.setdefault(f"{system}|{normalize_code(system, value)}", set()).add(tag)
 
@@ -170,6 +189,11 @@ class _Matcher:
                 value = normalize_code(system, value)
                 for length in range(1, len(value) + 1):
                     hit = self.prefixes.get(f"{system}|{value[:length]}")
+                    if hit:
+                        found |= hit
+            elif system == "ndc":
+                for form in ndc_forms(value):
+                    hit = self.exact.get(f"ndc|{form}")
                     if hit:
                         found |= hit
             else:
