@@ -723,6 +723,13 @@ def _as_sent(
     unit = _unit_of(qty)
     if not unit:
         return None
+    try:  # a unit rxguard cannot read at all ("furlongs") says nothing it could compare in
+        units.parse(
+            qty.get("code") if isinstance(qty.get("code"), str) else None,
+            qty.get("unit") if isinstance(qty.get("unit"), str) else None,
+        )
+    except units.UnitError:
+        return None
     bounds: dict[str, float | None] = {}
     for bound in ("high", "low"):
         limit = limits.get(bound)
