@@ -267,3 +267,44 @@ def test_a_medication_is_also_read_by_its_active_ingredients() -> None:
     assert "sct|22255007" not in use.codes  # an inactive ingredient (an excipient) is not what the patient takes
     plain = reader().read(bundle(medication | {"ingredient": []}, statement)).medications[0]
     assert "nsaids" not in plain.tags
+
+
+def test_a_name_also_matches_its_plural_but_not_words_that_only_look_plural() -> None:
+    vocab = Vocabulary()
+    vocab.add("signs", [], ["visual field defect", "lymphoma", "opportunistic infection", "herpe"])
+    vocab.add("therapy", [], ["biologic therapy"])
+    assert "signs" in vocab.tags_for((), "Unspecified visual field defects")
+    assert "signs" in vocab.tags_for((), "Lymphomas, unspecified")
+    assert "signs" in vocab.tags_for((), "Opportunistic infections")
+    assert "therapy" in vocab.tags_for((), "Biologic therapies")
+    assert "signs" not in vocab.tags_for((), "Herpes zoster")  # "herpes" is not the plural of "herpe"
+
+
+def test_an_order_sent_with_only_a_products_ndc_is_that_packs_drug_in_every_written_form() -> None:
+    from rxguard.engine.facts import reader_for
+    from rxguard.facts.vocabulary import ndc_forms
+    from rxguard.knowledge.loader import load_all
+
+    packs = load_all()
+    read = reader_for(packs)
+    checked = 0
+    for pack in packs.values():
+        for product in pack.identity.products:
+            for key, value in product.identifiers.items():
+                if key.split("-", 1)[0] != "ndc":
+                    continue
+                for form in {value, *ndc_forms(value)}:
+                    order = {
+                        "resourceType": "MedicationRequest",
+                        "status": "active",
+                        "intent": "order",
+                        "authoredOn": "2026-01-04",
+                        "medicationCodeableConcept": {
+                            "coding": [{"system": "http://hl7.org/fhir/sid/ndc", "code": form}]
+                        },
+                    }
+                    assert pack.identity.id in read.read(bundle(order)).medications[0].tags, (pack.name, form)
+                    checked += 1
+    assert checked >= 3  # TYSABRI's current and former NDC, each in more than one form
+    assert ndc_forms("64406-008-01") == {"6440600801", "64406000801"}
+    assert ndc_forms("0078-0986-15") == {"0078098615", "00078098615"}

@@ -54,6 +54,16 @@ def vocabulary_for(packs: Mapping[str, Pack]) -> Vocabulary:
                 [c.code for c in vs.exclude_codes],
                 misspellings=vs.kind == "medication",
             )
+        # A product's carton code (its NDC, current or former, as pack.yaml declares it) is the drug itself:
+        # an order or a dispense sent with nothing but the NDC is still this pack's drug.
+        ndcs = [
+            f"ndc|{value}"
+            for product in pack.identity.products
+            for key, value in product.identifiers.items()
+            if key.split("-", 1)[0] == "ndc"
+        ]
+        if ndcs:
+            vocab.add(pack.identity.id, ndcs, [])
         for exposure in pack.exposures:
             tag = exposure.member_tag(pack.identity.id)
             if tag is not None:

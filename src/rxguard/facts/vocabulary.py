@@ -51,6 +51,7 @@ SYSTEMS: dict[str, str] = {
     "http://www.whocc.no/atc": "atc",
     "http://hl7.org/fhir/sid/icd-10": "icd10",
     "http://hl7.org/fhir/sid/icd-10-cm": "icd10",
+    "http://hl7.org/fhir/sid/ndc": "ndc",
     "urn:rxguard:lab": "rxguard-lab",
     "urn:rxguard:procedure": "rxguard-procedure",
 }
@@ -75,6 +76,21 @@ def normalize_code(system: str, value: str) -> str:
     if system in HIERARCHICAL:
         return value.upper().replace(".", "").replace(" ", "")
     return value.strip()
+
+
+_NDC_PARTS = re.compile(r"^(\d{4,5})-(\d{3,4})-(\d{1,2})$")
+
+
+def ndc_forms(value: str) -> frozenset[str]:
+    """Every form one NDC is written in: its digits, and for a hyphenated 10-digit code the 11-digit
+    5-4-2 form that claims and HL7 use ("64406-008-01" is also "64406000801")."""
+    text = value.strip()
+    forms = {re.sub(r"\D", "", text)}
+    match = _NDC_PARTS.match(text)
+    if match:
+        labeler, product, package = match.groups()
+        forms.add(labeler.zfill(5) + product.zfill(4) + package.zfill(2))
+    return frozenset(f for f in forms if f)
 
 
 def expand_icd10_block(value: str) -> list[str]:
@@ -111,6 +127,20 @@ def _stem_pattern(name: str) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)" + r"\s".join(parts) + r"(?!\w)")
 
 
+def _singular(word: str) -> str:
+    """An English plural read as its singular ("defects" -> "defect", "therapies" -> "therapy"), so a
+    name matches its plural; words that only look plural ("herpes", "virus", "analysis") are left."""
+    if len(word) <= 3 or not word.isalpha() or word.endswith(("ss", "us", "is", "pes")):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    if word.endswith("s"):
+        return word[:-1]
+    return word
+
+
 @dataclass
 class _Matcher:
     """One direction of matching (what adds a tag, or what removes it)."""
@@ -131,6 +161,9 @@ class _Matcher:
                 self.prefixes.setdefault(f"icd10|{category}", set()).add(tag)
         elif system in HIERARCHICAL:
             self.prefixes.setdefault(f"{system}|{normalize_code(system, value)}", set()).add(tag)
+        elif system == "ndc":
+            for form in ndc_forms(value):
+                self.exact.setdefault(f"ndc|{form}", set()).add(tag)
         else:
             self.exact.setdefault(f"{system}|{normalize_code(system, value)}", set()).add(tag)
 
@@ -158,6 +191,11 @@ class _Matcher:
                     hit = self.prefixes.get(f"{system}|{value[:length]}")
                     if hit:
                         found |= hit
+            elif system == "ndc":
+                for form in ndc_forms(value):
+                    hit = self.exact.get(f"ndc|{form}")
+                    if hit:
+                        found |= hit
             else:
                 hit = self.exact.get(code)
                 if hit:
@@ -169,11 +207,16 @@ class _Matcher:
         if not norm:
             return found
         words = norm.split()
+        singular = [_singular(w) for w in words]
         for size in range(1, min(self.max_words, len(words)) + 1):
             for start in range(len(words) - size + 1):
                 hit = self.names.get(" ".join(words[start : start + size]))
                 if hit:
                     found |= hit
+                if singular[start : start + size] != words[start : start + size]:
+                    hit = self.names.get(" ".join(singular[start : start + size]))
+                    if hit:
+                        found |= hit
         for pattern, tag in self.stems:
             if tag not in found and pattern.search(norm):
                 found.add(tag)
