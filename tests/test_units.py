@@ -109,3 +109,11 @@ def test_every_code_read_without_the_registry_is_ucum_to_the_registry(code: str)
 def test_a_record_in_the_labs_own_unit_reads_the_same_as_one_converted() -> None:
     assert convert(2.5, parse("mg/dL"), "mg/dL") == 2.5
     assert math.isclose(convert(25.0, parse("g/L"), "g/dL"), 2.5)
+
+
+def test_square_metres_written_in_capitals_are_read_as_square_metres() -> None:
+    from rxguard.facts import units
+
+    for text in ("MG/M2", "mg/M2", "Mg/M2", "MG/M^2", "mg/m2"):
+        assert units.parse(None, text).ucum == "mg/m2", text
+    assert units.convert(2.0, units.parse(None, "MG/M2"), units.parse(None, "ug/m2")) == 2000.0
