@@ -15,7 +15,7 @@ from rxguard.errors import InputError, PackError
 from rxguard.knowledge.loader import Pack, load_all, load_pack
 from rxguard.knowledge.monograph import Monograph, monograph_of
 
-DRUGS = ("natalizumab", "mifamurtide")
+DRUGS = ("natalizumab", "mifamurtide", "alemtuzumab")
 LANGS = ("en", "zh")
 FORMATS = ("md", "html", "json")
 
@@ -70,6 +70,11 @@ def test_every_recorded_conflict_appears_where_sources_disagree(packs: dict[str,
     assert [st.id for st in section.statements] == [f"conflict-{c.id}" for c in pack.conflicts]
     for conflict, statement in zip(pack.conflicts, section.statements, strict=True):
         assert len(statement.points) == len(conflict.claims)
+        # the same claims in parts, so a page can mark the cited document's English title as quoted
+        for claim, part, point in zip(conflict.claims, statement.claims, statement.points, strict=True):
+            assert (part.source, part.section) == (claim.source, claim.section)
+            assert part.title == pack.sources[claim.source].title
+            assert all(piece in point for piece in (part.title, part.source, part.section, part.tier, part.says))
         if lang == "en":
             assert conflict.resolution in statement.text
     rendered = render_monograph(doc, "md")

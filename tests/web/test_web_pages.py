@@ -5,13 +5,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 from sqlalchemy import func, select
 from web_demo import csrf_of, sign_in
 
+from rxguard.druginfo.monograph import CONFLICTS_SECTION, build_monograph
+from rxguard.knowledge.loader import load_all
 from rxguard.store import make_engine, session_factory, transaction
 from rxguard.store.models import Authorization, Infusion, Patient
 from rxguard.web.i18n import strings
+from rxguard.web.security import LANG_COOKIE
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "rxguard" / "web" / "templates"
 
@@ -150,6 +155,28 @@ def test_the_language_switch_changes_every_page_and_is_remembered(client: TestCl
     monograph = client.get("/drugs/natalizumab").text
     assert "资料分歧" in monograph
     assert 'id="conflicts"' in monograph
+
+
+@pytest.mark.parametrize("drug", sorted(load_all()))
+def test_a_chinese_monograph_quotes_each_disagreeing_source_by_its_english_title(client: TestClient, drug: str) -> None:
+    """The cited document's title and section are quoted as English (lang="en"), its id kept in the tooltip;
+    what the source says is the Chinese wording. The English document, opened from a Chinese page, is English
+    down to its window title."""
+    sign_in(client, "nina")
+    client.cookies.set(LANG_COOKIE, "zh")
+    pack = load_all()[drug]
+    page = client.get(f"/drugs/{drug}").text
+    doc = build_monograph(pack, "zh")
+    section = doc.section(CONFLICTS_SECTION)
+    assert section is not None
+    for statement in section.statements:
+        for claim in statement.claims:
+            quoted = f'<span lang="en" title="{escape(claim.source)}">{escape(claim.title)}</span>'
+            assert f'{quoted}（<span lang="en">{escape(claim.section)}</span>；{claim.tier}）' in page
+            assert escape(claim.says) in page
+    english = client.get(f"/drugs/{drug}?lang=en").text
+    assert f'<title lang="en">{escape(build_monograph(pack, "en").title)}' in english
+    assert '<title lang="zh-Hans">' in page
 
 
 def test_both_languages_have_every_interface_string() -> None:

@@ -56,6 +56,17 @@ class TableView:
 
 
 @dataclass(frozen=True)
+class ClaimView:
+    """One source's claim in a disagreement, in parts, so a page can mark the English document name as quoted."""
+
+    source: str
+    title: str
+    section: str
+    tier: str
+    says: str
+
+
+@dataclass(frozen=True)
 class StatementView:
     id: str
     text: str
@@ -67,6 +78,8 @@ class StatementView:
     rules: tuple[str, ...] = ()
     unverified: bool = False
     generated_from: str = "monograph.yaml"
+    #: A disagreement's claims, the same as ``points`` in parts (empty for other statements).
+    claims: tuple[ClaimView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -224,9 +237,8 @@ class _Builder:
             topic, says, resolution = conflict.topic, [c.says for c in conflict.claims], conflict.resolution
             if self.lang == "zh":
                 topic = f"{topic} {labels.label('english-only', 'zh')}"
-        points = tuple(
-            self._claim_line(claim.source, claim.section, text)
-            for claim, text in zip(conflict.claims, says, strict=True)
+        claims = tuple(
+            self._claim(claim.source, claim.section, text) for claim, text in zip(conflict.claims, says, strict=True)
         )
         kind = labels.label(f"kind-{conflict.kind}", self.lang)
         return StatementView(
@@ -235,20 +247,24 @@ class _Builder:
             text=f"{labels.label('applies', self.lang)}: {resolution}"
             if self.lang == "en"
             else f"{labels.label('applies', self.lang)}：{resolution}",
-            points=points,
+            points=tuple(self._claim_line(c) for c in claims),
+            claims=claims,
             citations=tuple(self._citation(c.source, c.section) for c in conflict.claims),
             rules=tuple(conflict.rules),
             generated_from="conflicts.yaml",
         )
 
-    def _claim_line(self, source_id: str, section: str, says: str) -> str:
+    def _claim(self, source_id: str, section: str, says: str) -> ClaimView:
         source = self.pack.sources[source_id]
         tier = f"{labels.label('tier', self.lang)} {source.tier}" if self.lang == "en" else (
             f"{source.tier} {labels.label('tier', self.lang)}"
         )  # fmt: skip
+        return ClaimView(source_id, source.title, section, tier, says)
+
+    def _claim_line(self, c: ClaimView) -> str:
         if self.lang == "en":
-            return f"{source.title} ({source_id}, {section}; {tier}) {labels.label('says', 'en')}: {says}"
-        return f"{source.title}（{source_id}，{section}；{tier}）{labels.label('says', 'zh')}：{says}"
+            return f"{c.title} ({c.source}, {c.section}; {c.tier}) {labels.label('says', 'en')}: {c.says}"
+        return f"{c.title}（{c.source}，{c.section}；{c.tier}）{labels.label('says', 'zh')}：{c.says}"
 
 
 def _sections(builder: _Builder) -> list[SectionView]:

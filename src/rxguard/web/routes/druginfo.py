@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
+from rxguard.druginfo import labels
 from rxguard.druginfo.ask import answer_question
 from rxguard.druginfo.monograph import CONFLICTS_SECTION, build_monograph
 from rxguard.knowledge.loader import load_all
@@ -55,4 +56,8 @@ def monograph(
     doc_lang = lang if lang in ("en", "zh") else ctx.lang
     pack = load_all()[resolve_drug(drug).drug]
     doc = build_monograph(pack, doc_lang)  # type: ignore[arg-type]
-    return render(ctx, "monograph.html", doc=doc, conflicts_id=CONFLICTS_SECTION)
+
+    def doc_label(key: str) -> str:  # the document's own wording, in its language (not the interface's)
+        return labels.label(key, doc.lang)
+
+    return render(ctx, "monograph.html", doc=doc, conflicts_id=CONFLICTS_SECTION, doc_label=doc_label)
