@@ -59,7 +59,8 @@ CLEAR_MARGIN = 3.0
 SUPPORT_SHARE = 0.55
 #: Most supporting statements shown.
 MAX_SUPPORT = 4
-#: Sections that never answer a question on their own (names are for the resolver).
+#: Sections that answer only a question whose wording points at them (names are for the resolver,
+#: unless the question asks about names: "what was it called before?").
 _QUIET_SECTIONS = frozenset({"names"})
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
 
@@ -116,7 +117,7 @@ class PackIndex:
         ranked: list[Ranked] = []
         for passage, raw in zip(self.passages, scores, strict=True):
             lexical = float(raw)
-            if lexical <= 0.0 or passage.section in _QUIET_SECTIONS:
+            if lexical <= 0.0 or (passage.section in _QUIET_SECTIONS and not prior.get(passage.section)):
                 continue
             bonus = weight * prior.get(passage.section, 0.0) / top_prior if top_prior else 0.0
             ranked.append(Ranked(passage, lexical / best + bonus, lexical))
