@@ -47,7 +47,7 @@ from rxguard.druginfo.monograph import (
     StatementView,
 )
 from rxguard.druginfo.redflags import RaisedFlag, raised_flags
-from rxguard.druginfo.retrieval import MAX_SUPPORT, SUPPORT_SHARE, PackIndex, Ranked, cite, sentences
+from rxguard.druginfo.retrieval import MAX_SUPPORT, SUPPORT_SHARE, PackIndex, Passage, Ranked, cite, sentences
 from rxguard.druginfo.specifics import Finding, compute_findings, read_specifics
 from rxguard.druginfo.tokens import ChineseSegmenter, english_terms, has_han, lexicon, terms, to_simplified
 from rxguard.errors import InputError
@@ -475,6 +475,7 @@ class _Reading:
     intent: Intent | None
     cues: tuple[str, ...]
     jurisdiction: str | None
+    concepts: tuple[Concept, ...] = ()
 
 
 def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[Resolution]) -> DrugAnswer | None:
@@ -486,7 +487,7 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
     flags = raised_flags(reading.question, pack)
     urgent = tuple(_urgent(f, pack, doc, lang) for f in flags)
     text = _without_names(reading.question, drugs)
-    query = terms(text, ask_index.segmenter)
+    query = terms(text, ask_index.segmenter) + ask_index.expansion(text)
     ranked = ask_index.rank(query, reading.prior)
     findings = compute_findings(pack, doc, read_specifics(reading.question), lang)
 
@@ -497,6 +498,18 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
     ranked = [r for r in ranked if _jurisdiction_ok(r.passage.statement, reading.jurisdiction)]
     disagreements = [r for r in ranked if r.passage.kind == "conflict"]
     ranked = [r for r in ranked if r.passage.kind != "conflict"]
+    stated = [c for c in reading.concepts if c not in _unstated(lib, res.drug, reading.ask_lang, (c,))]
+    if stated:
+        # "can I drive after it": the statements that speak of what the question names lead
+        ranked = sorted(
+            (
+                dataclasses.replace(r, score=r.score + CONCEPT_BONUS)
+                if any(states_concept(_passage_text(r.passage), c) for c in stated)
+                else r
+                for r in ranked
+            ),
+            key=lambda r: -r.score,
+        )
     facets = question_facets(reading.question)
     if facets:
         # "how long", "how often": a statement stating a duration or a frequency answers it
@@ -522,7 +535,7 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
         section = doc.section(topic)
         if section is not None:
             # the whole section, the statements the question matches first
-            order = {r.passage.statement.id: n for n, r in enumerate(ranked) if r.passage.section == topic and content}
+            order = {r.passage.statement.id: n for n, r in enumerate(ranked) if r.passage.section == topic}
             statements = sorted(section.statements, key=lambda st: order.get(st.id, len(order)))
             support += [(topic, section.title, _plain_statement(st)) for st in statements
                         if _jurisdiction_ok(st, reading.jurisdiction)]  # fmt: skip
@@ -564,10 +577,11 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
     elif broad and support:
         section_order = {st.id: n for n, st in enumerate(section.statements)} if section is not None else {}
         # a word beyond the topic ("contraindications ... HIV"): the statements it matches lead
-        matched = {r.passage.statement.id for r in ranked if r.passage.section == topic} if content else set()
+        matched = [r.passage.statement.id for r in ranked if r.passage.section == topic]
+        rank_of = {sid: n for n, sid in enumerate(matched)} if content else {}
         canonical = sorted(
             (st for _, _, st in support[len(lead) :]),
-            key=lambda st: (st.id not in matched, section_order.get(st.id, 0)),
+            key=lambda st: (st.id not in matched, rank_of.get(st.id, 0), section_order.get(st.id, 0)),
         )
         direct, direct_from = _overview(canonical or [support[0][2]], lang)
     elif ranked:
@@ -629,11 +643,13 @@ def _no_drug(question: str, lang: Language, packs: Mapping[str, Pack], intent: I
 
 
 def label_sources(pack: Pack) -> tuple[SourceView, ...]:
-    """Where to read what a monograph does not say: per jurisdiction, the first verified source of
-    the best evidence tier the pack registers (the regulator's label where it has one)."""
+    """Where to read what a monograph does not say: per jurisdiction where a product is marketed,
+    the first verified source of the best evidence tier the pack registers (the regulator's label
+    where it has one)."""
     best: dict[str, SourceView] = {}
+    marketed = {j for product in pack.identity.products for j in product.jurisdictions}
     for s in pack.sources.values():
-        if not s.verified or s.tier not in ("A", "B"):
+        if not s.verified or s.tier not in ("A", "B") or s.jurisdiction not in marketed:
             continue
         shown = SourceView(s.id, s.title, s.jurisdiction, s.version, s.tier, s.verified, s.url)
         held = best.get(s.jurisdiction)
@@ -695,16 +711,18 @@ def _unstated(lib: Library, drug: str, lang: Language, asked: tuple[Concept, ...
     indexes = [lib.index(drug, "en", segmenter=False)]
     if lang != "en":
         indexes.append(lib.index(drug, lang, segmenter=False))
-    texts = [
-        " ".join([p.statement.heading or "", p.statement.text, *p.statement.points])
-        for index in indexes
-        for p in index.passages
-    ]
+    texts = [_passage_text(p) for index in indexes for p in index.passages]
     return [c for c in asked if not any(states_concept(t, c) for t in texts)]
+
+
+def _passage_text(passage: Passage) -> str:
+    return " ".join([passage.statement.heading or "", passage.statement.text, *passage.statement.points])
 
 
 #: Bonus, on the 0..1 scale of the ranking, for a statement stating the fact a question's facet asks for.
 FACET_BONUS = 0.3
+#: Bonus for a statement that speaks of a concept the question names (driving, vaccines).
+CONCEPT_BONUS = 0.5
 
 #: A topic a pack may have no section on, and the sections that say the most about it instead.
 FALLBACK_SECTIONS: dict[str, tuple[str, ...]] = {
@@ -751,10 +769,11 @@ def answer_question(
         intent=intent,
         cues=topic_words(simplified),
         jurisdiction=jurisdiction,
+        concepts=question_concepts(simplified),
     )
     flagged = any(raised_flags(question, packs[r.drug]) for r in drugs)
     fallback_note = ""
-    asked = question_concepts(simplified)
+    asked = reading.concepts
     if asked and not flagged:
         missing = [_unstated(lib, r.drug, ask_lang, asked) for r in drugs]
         if all(missing):
