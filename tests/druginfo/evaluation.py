@@ -1,7 +1,8 @@
 """Scoring `rxguard ask` on a labelled question file: drug, topic and key facts, per language.
 
-An item is ``{q, drug, topic, facts}``: the drug the question is about (null: rxguard has no
-pack for it), the monograph section the answer must come from (null: rxguard must decline)
+An item is ``{q, drug, topic, items, facts}``: the drug the question is about (null: rxguard
+has no pack for it), the monograph section the answer must come from (null: rxguard must
+decline), optionally the statement ids of which the direct answer must quote at least one,
 and key facts, each a phrase (alternatives separated by " | ") that must appear in the
 rendered answer. ``python -m tests.druginfo.evaluation FILE`` prints the figures and misses.
 """
@@ -36,6 +37,8 @@ class Figures:
     topic_hits: int = 0
     with_facts: int = 0
     fact_hits: int = 0
+    with_items: int = 0
+    item_hits: int = 0
     misses: list[str] = field(default_factory=list)
 
     @property
@@ -50,10 +53,15 @@ class Figures:
     def facts(self) -> float:
         return self.fact_hits / self.with_facts if self.with_facts else 0.0
 
+    @property
+    def items(self) -> float:
+        return self.item_hits / self.with_items if self.with_items else 0.0
+
     def line(self, lang: str) -> str:
+        quoted = f", items quoted {self.item_hits}/{self.with_items} ({self.items:.0%})" if self.with_items else ""
         return (
             f"{lang}: {self.n} questions; drug {self.drug:.0%}, topic {self.topic:.0%}, "
-            f"key facts {self.fact_hits}/{self.with_facts} ({self.facts:.0%})"
+            f"key facts {self.fact_hits}/{self.with_facts} ({self.facts:.0%}){quoted}"
         )
 
 
@@ -78,15 +86,22 @@ def evaluate(items: list[dict[str, Any]], packs: Mapping[str, Pack]) -> dict[str
         topic_ok = topic in wanted
         facts = item.get("facts") or []
         facts_ok = all(has_fact(text, f) for f in facts)
+        expected = set(item.get("items") or ())
+        quoted = {i for a in answer.drugs for i in a.direct_from} if answer.status == "answered" else set()
+        items_ok = not expected or bool(expected & quoted)
         figures.drug_hits += drug_ok
         figures.topic_hits += topic_ok
         if facts:
             figures.with_facts += 1
             figures.fact_hits += facts_ok
-        if not (drug_ok and topic_ok and facts_ok):
+        if expected:
+            figures.with_items += 1
+            figures.item_hits += items_ok
+        if not (drug_ok and topic_ok and facts_ok and items_ok):
             figures.misses.append(
                 f"{question!r}: drug {drug} (want {item['drug']}), topic {topic} (want {item['topic']}), "
                 f"facts {'ok' if facts_ok else [f for f in facts if not has_fact(text, f)]}"
+                + ("" if items_ok else f", quoted {sorted(quoted)} (want one of {sorted(expected)})")
             )
     return out
 

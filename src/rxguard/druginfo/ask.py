@@ -26,10 +26,13 @@ from typing import Literal
 from rxguard.druginfo.intents import (
     INTENTS,
     SECTION_OF,
+    Concept,
     Intent,
     out_of_scope_score,
+    question_concepts,
     question_facets,
     score_intents,
+    states_concept,
     states_facet,
     topic_words,
 )
@@ -44,14 +47,14 @@ from rxguard.druginfo.monograph import (
     StatementView,
 )
 from rxguard.druginfo.redflags import RaisedFlag, raised_flags
-from rxguard.druginfo.retrieval import MAX_SUPPORT, SUPPORT_SHARE, PackIndex, Ranked, cite, sentences
+from rxguard.druginfo.retrieval import MAX_SUPPORT, SUPPORT_SHARE, PackIndex, Passage, Ranked, cite, sentences
 from rxguard.druginfo.specifics import Finding, compute_findings, read_specifics
 from rxguard.druginfo.tokens import ChineseSegmenter, english_terms, has_han, lexicon, terms, to_simplified
 from rxguard.errors import InputError
 from rxguard.knowledge.loader import Pack, load_all
 from rxguard.knowledge.names import Resolution, find_drugs_in_text, is_cjk, suggest
 
-Status = Literal["answered", "no-drug", "no-intent", "no-section"]
+Status = Literal["answered", "no-drug", "no-intent", "no-section", "not-covered"]
 
 _INTENT_NAMES: dict[str, tuple[str, str]] = {
     "access": ("how to obtain it (programs, certification, enrolment)", "如何获得（项目、认证、登记）"),
@@ -64,6 +67,10 @@ _INTENT_NAMES: dict[str, tuple[str, str]] = {
     "special-populations": ("pregnancy, breast-feeding, children and older adults", "妊娠、哺乳、儿童和老年人"),
     "interactions": ("interactions", "相互作用"),
     "risk": ("risk factors and risk strata", "风险因素与风险分层"),
+    "names": (
+        "names and identifiers (brand, biosimilar, former and Chinese names, codes)",
+        "名称与标识（商品名、生物类似药、曾用名、中文名、编码）",
+    ),
 }
 
 
@@ -117,6 +124,7 @@ class Answer:
     covers: tuple[str, ...] = ()
     suggestions: tuple[str, ...] = field(default=())
     topic: str | None = None
+    see: tuple[SourceView, ...] = ()
     contract_version: int = CONTRACT_VERSION
 
 
@@ -467,6 +475,7 @@ class _Reading:
     intent: Intent | None
     cues: tuple[str, ...]
     jurisdiction: str | None
+    concepts: tuple[Concept, ...] = ()
 
 
 def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[Resolution]) -> DrugAnswer | None:
@@ -478,7 +487,7 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
     flags = raised_flags(reading.question, pack)
     urgent = tuple(_urgent(f, pack, doc, lang) for f in flags)
     text = _without_names(reading.question, drugs)
-    query = terms(text, ask_index.segmenter)
+    query = terms(text, ask_index.segmenter) + ask_index.expansion(text)
     ranked = ask_index.rank(query, reading.prior)
     findings = compute_findings(pack, doc, read_specifics(reading.question), lang)
 
@@ -489,6 +498,18 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
     ranked = [r for r in ranked if _jurisdiction_ok(r.passage.statement, reading.jurisdiction)]
     disagreements = [r for r in ranked if r.passage.kind == "conflict"]
     ranked = [r for r in ranked if r.passage.kind != "conflict"]
+    stated = [c for c in reading.concepts if c not in _unstated(lib, res.drug, reading.ask_lang, (c,))]
+    if stated:
+        # "can I drive after it": the statements that speak of what the question names lead
+        ranked = sorted(
+            (
+                dataclasses.replace(r, score=r.score + CONCEPT_BONUS)
+                if any(states_concept(_passage_text(r.passage), c) for c in stated)
+                else r
+                for r in ranked
+            ),
+            key=lambda r: -r.score,
+        )
     facets = question_facets(reading.question)
     if facets:
         # "how long", "how often": a statement stating a duration or a frequency answers it
@@ -514,7 +535,7 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
         section = doc.section(topic)
         if section is not None:
             # the whole section, the statements the question matches first
-            order = {r.passage.statement.id: n for n, r in enumerate(ranked) if r.passage.section == topic and content}
+            order = {r.passage.statement.id: n for n, r in enumerate(ranked) if r.passage.section == topic}
             statements = sorted(section.statements, key=lambda st: order.get(st.id, len(order)))
             support += [(topic, section.title, _plain_statement(st)) for st in statements
                         if _jurisdiction_ok(st, reading.jurisdiction)]  # fmt: skip
@@ -556,10 +577,11 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
     elif broad and support:
         section_order = {st.id: n for n, st in enumerate(section.statements)} if section is not None else {}
         # a word beyond the topic ("contraindications ... HIV"): the statements it matches lead
-        matched = {r.passage.statement.id for r in ranked if r.passage.section == topic} if content else set()
+        matched = [r.passage.statement.id for r in ranked if r.passage.section == topic]
+        rank_of = {sid: n for n, sid in enumerate(matched)} if content else {}
         canonical = sorted(
             (st for _, _, st in support[len(lead) :]),
-            key=lambda st: (st.id not in matched, section_order.get(st.id, 0)),
+            key=lambda st: (st.id not in matched, rank_of.get(st.id, 0), section_order.get(st.id, 0)),
         )
         direct, direct_from = _overview(canonical or [support[0][2]], lang)
     elif ranked:
@@ -620,9 +642,35 @@ def _no_drug(question: str, lang: Language, packs: Mapping[str, Pack], intent: I
     return Answer(question, lang, "no-drug", intent, message, covers=_covers(lang), suggestions=tuple(hints))
 
 
+def label_sources(pack: Pack) -> tuple[SourceView, ...]:
+    """Where to read what a monograph does not say: per jurisdiction where a product is marketed,
+    the first verified source of the best evidence tier the pack registers (the regulator's label
+    where it has one)."""
+    best: dict[str, SourceView] = {}
+    marketed = {j for product in pack.identity.products for j in product.jurisdictions}
+    for s in pack.sources.values():
+        if not s.verified or s.tier not in ("A", "B") or s.jurisdiction not in marketed:
+            continue
+        shown = SourceView(s.id, s.title, s.jurisdiction, s.version, s.tier, s.verified, s.url)
+        held = best.get(s.jurisdiction)
+        if held is None or s.tier < held.tier:
+            best[s.jurisdiction] = shown
+    return tuple(best.values())
+
+
+def _see_line(sources: tuple[SourceView, ...], lang: Language) -> str:
+    if not sources:
+        return ""
+    listed = [f"{s.title}{f' ({s.url})' if s.url else ''}" for s in sources]
+    if lang == "en":
+        return " Check the product information: " + "; ".join(listed) + "."
+    return "请查阅药品说明书：" + "；".join(listed) + "。"
+
+
 def _no_intent(question: str, lang: Language, drugs: list[Resolution], packs: Mapping[str, Pack]) -> Answer:
     covers = _covers(lang)
     names = ", ".join(packs[r.drug].identity.display.get(lang) or r.drug for r in drugs)
+    see = tuple(s for r in drugs for s in label_sources(packs[r.drug]))
     if lang == "en":
         message = (
             f"rxguard cannot answer that about {names}. It answers questions on: {'; '.join(covers)}. "
@@ -633,11 +681,48 @@ def _no_intent(question: str, lang: Language, drugs: list[Resolution], packs: Ma
             f"rxguard 无法回答关于{names}的这个问题。它可以回答以下方面的问题：{'；'.join(covers)}。"
             f"运行 `rxguard monograph {drugs[0].drug} --lang zh` 可查看全部内容。"
         )
-    return Answer(question, lang, "no-intent", None, message, covers=covers)
+    return Answer(question, lang, "no-intent", None, message + _see_line(see, lang), covers=covers, see=see)
+
+
+def _not_covered(
+    question: str, lang: Language, drugs: list[Resolution], packs: Mapping[str, Pack], missing: list[Concept]
+) -> Answer:
+    """The question names something (a missed dose, vaccines) that no statement of the packs states:
+    say so and where to read it, rather than answer a nearby question."""
+    names = ", ".join(packs[r.drug].identity.display.get(lang) or r.drug for r in drugs)
+    what = (
+        ", ".join(c.title.get(lang) or c.id for c in missing)
+        if lang == "en"
+        else "、".join(c.title.get(lang) or c.id for c in missing)
+    )
+    see = tuple(s for r in drugs for s in label_sources(packs[r.drug]))
+    if lang == "en":
+        message = (
+            f"The {names} monograph does not cover {what}: rxguard has no cited statement on it and does not guess."
+        )
+    else:
+        message = f"{names}的药品信息未涉及{what}：rxguard 没有这方面有出处的内容，不作猜测。"
+    return Answer(question, lang, "not-covered", None, message + _see_line(see, lang), covers=_covers(lang), see=see)
+
+
+def _unstated(lib: Library, drug: str, lang: Language, asked: tuple[Concept, ...]) -> list[Concept]:
+    """The concepts of the question that no statement of the drug's monograph states (in English,
+    the language every statement is written in, and in the language asked)."""
+    indexes = [lib.index(drug, "en", segmenter=False)]
+    if lang != "en":
+        indexes.append(lib.index(drug, lang, segmenter=False))
+    texts = [_passage_text(p) for index in indexes for p in index.passages]
+    return [c for c in asked if not any(states_concept(t, c) for t in texts)]
+
+
+def _passage_text(passage: Passage) -> str:
+    return " ".join([passage.statement.heading or "", passage.statement.text, *passage.statement.points])
 
 
 #: Bonus, on the 0..1 scale of the ranking, for a statement stating the fact a question's facet asks for.
 FACET_BONUS = 0.3
+#: Bonus for a statement that speaks of a concept the question names (driving, vaccines).
+CONCEPT_BONUS = 0.5
 
 #: A topic a pack may have no section on, and the sections that say the most about it instead.
 FALLBACK_SECTIONS: dict[str, tuple[str, ...]] = {
@@ -684,9 +769,15 @@ def answer_question(
         intent=intent,
         cues=topic_words(simplified),
         jurisdiction=jurisdiction,
+        concepts=question_concepts(simplified),
     )
     flagged = any(raised_flags(question, packs[r.drug]) for r in drugs)
     fallback_note = ""
+    asked = reading.concepts
+    if asked and not flagged:
+        missing = [_unstated(lib, r.drug, ask_lang, asked) for r in drugs]
+        if all(missing):
+            return _not_covered(question, language, drugs, packs, missing[0])
     if not flagged and (out_of_scope > 0 and intent is None):
         return _no_intent(question, language, drugs, packs)
     if (

@@ -59,7 +59,8 @@ CLEAR_MARGIN = 3.0
 SUPPORT_SHARE = 0.55
 #: Most supporting statements shown.
 MAX_SUPPORT = 4
-#: Sections that never answer a question on their own (names are for the resolver).
+#: Sections that answer only a question whose wording points at them (names are for the resolver,
+#: unless the question asks about names: "what was it called before?").
 _QUIET_SECTIONS = frozenset({"names"})
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
 
@@ -90,6 +91,15 @@ class PackIndex:
         self.passages: list[Passage] = _passages(self.doc, pack, lang)
         self.by_id: dict[str, Passage] = {p.statement.id: p for p in self.passages}
         self._bm25: Any = None
+        self._expansions: list[tuple[re.Pattern[str], list[str]]] | None = None
+
+    def expansion(self, text: str) -> list[str]:
+        """Terms of the value sets whose names the question uses: "tacrolimus" adds the words of
+        "Ciclosporin and other calcineurin inhibitors", so a medicine or condition the pack's rules
+        know by name finds the statements that speak of its class."""
+        if self._expansions is None:
+            self._expansions = _value_set_expansions(self.pack)
+        return [t for pattern, words in self._expansions if pattern.search(text) for t in words]
 
     def _retriever(self) -> Any:
         if self._bm25 is None:
@@ -116,11 +126,34 @@ class PackIndex:
         ranked: list[Ranked] = []
         for passage, raw in zip(self.passages, scores, strict=True):
             lexical = float(raw)
-            if lexical <= 0.0 or passage.section in _QUIET_SECTIONS:
+            if lexical <= 0.0 or (passage.section in _QUIET_SECTIONS and not prior.get(passage.section)):
                 continue
             bonus = weight * prior.get(passage.section, 0.0) / top_prior if top_prior else 0.0
             ranked.append(Ranked(passage, lexical / best + bonus, lexical))
         return sorted(ranked, key=lambda r: -r.score)
+
+
+def _value_set_expansions(pack: Pack) -> list[tuple[re.Pattern[str], list[str]]]:
+    """Per medication or condition value set of the pack (not the drug's own): a pattern of its
+    names (whole words, ``*`` a stem) and the terms of its title."""
+    own = {pack.identity.inn.casefold()}
+    out = []
+    for vs in pack.valuesets.values():
+        if vs.kind not in ("medication", "condition") or not vs.names:
+            continue
+        names = [n.strip() for n in vs.names if n.strip()]
+        if own & {n.casefold() for n in names}:
+            continue
+        alternatives = sorted(
+            (re.escape(n.strip("*")) + (r"\w*" if n.endswith("*") else "") for n in names if len(n.strip("*")) >= 3),
+            key=len,
+            reverse=True,
+        )
+        if not alternatives:
+            continue
+        pattern = re.compile(rf"(?<![\w-])(?:{'|'.join(alternatives)})(?![\w-])", re.IGNORECASE)
+        out.append((pattern, terms(vs.title, None, expand=False)))
+    return out
 
 
 def _passages(doc: MonographDoc, pack: Pack, lang: Language) -> list[Passage]:
