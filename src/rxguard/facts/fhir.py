@@ -39,6 +39,8 @@ _POSITIVE_WORDS = frozenset(
 )
 _NEGATIVE_WORDS = frozenset({"negative", "neg", "not", "no", "non", "nonreactive", "absent", "false", "undetected"})
 _INACTIVE_CLINICAL = frozenset({"inactive", "remission", "resolved"})
+# FHIR R4 condition-clinical codes under which the condition is not active but not said to be over.
+_STILL_PRESENT_CLINICAL = frozenset({"inactive", "remission"})
 _SEVERITY_ORDER = {"mild": 1, "moderate": 2, "severe": 3}
 
 
@@ -358,10 +360,15 @@ def _read_condition(state: _State, res: Mapping[str, Any]) -> None:
     abated, _ = _period_or_datetime(res, "abatement", where)
     # FHIR R4 con-4: an abated condition is inactive, resolved or in remission, whatever form the
     # abatement takes (a date, a period, an age, a range or words such as "resolved after surgery").
-    abatement = any(key.startswith("abatement") and res[key] not in (None, "", {}) for key in res)
+    # (abatementBoolean false, an STU3 form, says the condition has not abated.)
+    abatement = any(
+        key.startswith("abatement") and res[key] not in (None, "", {}) and res[key] is not False for key in res
+    )
     active = clinical not in _INACTIVE_CLINICAL and abated is None and not abatement
+    # Resolved, or abated with no status saying the condition is only inactive or in remission.
+    ended = clinical == "resolved" or (abatement and clinical not in _STILL_PRESENT_CLINICAL)
     state.conditions.append(
-        ClinicalItem(text, codes, state.vocab.tags_for(codes, text), active, onset, abated, clinical)
+        ClinicalItem(text, codes, state.vocab.tags_for(codes, text), active, onset, abated, clinical, ended=ended)
     )
 
 
