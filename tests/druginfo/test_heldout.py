@@ -66,9 +66,12 @@ def test_everyday_phrasings_hold(packs: dict[str, Pack], name: str) -> None:
 
 #: questions_heldout.yaml (220 questions over the three packs, written before the changes it
 #: measures): drug / topic / key facts / statements quoted, measured when written at English
-#: 100 / 81 / 76 / 80 %, Chinese 100 / 88 / 100 / 82 %.
+#: 100 / 81 / 76 / 80 %, Chinese 100 / 88 / 100 / 82 %; after the changes it prompted at
+#: 100 / 95 / 95 (35 of 37) / 93 (117 of 126) % and 100 / 99 / 100 (4 of 4) / 99 (66 of 67) %.
+#: The floors sit one question below the measured figures (Chinese has four key facts: one miss
+#: is 75 %).
 HELDOUT_FLOORS = {
-    "questions_heldout.yaml": {"en": (0.95, 0.80, 0.75, 0.80), "zh": (0.95, 0.87, 0.95, 0.80)},
+    "questions_heldout.yaml": {"en": (0.99, 0.94, 0.91, 0.92), "zh": (0.99, 0.97, 0.75, 0.97)},
 }
 
 
