@@ -18,16 +18,20 @@ mechanism, efficacy), the answer says so and lists what rxguard covers.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from rxguard.druginfo.intents import (
+    _VOCABULARY,
     INTENTS,
     SECTION_OF,
     Concept,
     Intent,
+    asks_to_combine,
+    intent_vocabulary,
     out_of_scope_score,
     question_concepts,
     question_facets,
@@ -729,10 +733,70 @@ def _not_covered(
     if lang == "en":
         message = (
             f"The {names} monograph does not cover {what}: rxguard has no cited statement on it and does not guess."
+            " Ask the prescriber or pharmacist."
         )
     else:
-        message = f"{names}的药品信息未涉及{what}：rxguard 没有这方面有出处的内容，不作猜测。"
+        message = f"{names}的药品信息未涉及{what}：rxguard 没有这方面有出处的内容，不作猜测。请咨询处方医生或药师。"
     return Answer(question, lang, "not-covered", None, message + _see_line(see, lang), covers=_covers(lang), see=see)
+
+
+@functools.cache
+def _question_words() -> tuple[frozenset[str], tuple[str, ...]]:
+    """Words of asking, not things asked about: in English the lexicon's stop, asking and everyday
+    words and the words of the ``combining`` patterns and of ``who`` in intents.yaml; in Chinese
+    the phrases of intents.yaml and the lexicon's words."""
+    vocabulary = _VOCABULARY.read_text("utf-8")
+    words = lexicon()["en"]
+    combining = " ".join([*intent_vocabulary()["combining"]["en"], intent_vocabulary()["who"]])
+    english = {w for w in re.findall(r"[a-z]{3,}", combining)}
+    english |= {w for w in (*words["stop"], *words["asking"], *words["synonyms"]) if isinstance(w, str)}
+    chinese = {p for p in re.findall(r"[\u3400-\u9fff]+", vocabulary)} | set(lexicon()["zh"]["synonyms"])
+    chinese |= {w for w in lexicon()["zh"]["stop"] if len(w) >= 2}
+    return frozenset(english), tuple(sorted(chinese, key=len, reverse=True))
+
+
+def _unknown_things(lib: Library, drug: str, lang: Language, text: str) -> list[str]:
+    """The words of a question (its drug names taken out) for things the drug's pack never speaks
+    of: no statement uses them and no value set names them ("ibuprofen" for a pack that does not
+    name it). Words of asking and the lexicon's everyday words do not count."""
+    index = lib.index(drug, lang)
+    if index.expansion(text):
+        return []
+    asking, phrases = _question_words()
+    vocabulary = lib.index(drug, "en").vocabulary()
+    out: list[str] = []
+    for word in re.findall(r"[a-z][a-z-]{3,}", text.casefold()):
+        if word in asking or any(word.startswith(w) for w in asking if len(w) >= 4):
+            continue
+        if vocabulary.is_unknown(word) and not (vocabulary.completions(word) or vocabulary.correction(word)):
+            out.append(word)
+    if has_han(text):
+        rest = to_simplified(text)
+        for phrase in phrases:
+            for part in phrase.split("…"):
+                if part:
+                    rest = rest.replace(part, " ")
+        bigrams = index.bigrams()
+        for run in re.findall(r"[\u3400-\u9fff]{2,}", rest):
+            pairs = [run[i : i + 2] for i in range(len(run) - 1)]
+            if sum(p in bigrams for p in pairs) * 2 < len(pairs):
+                out.append(run)
+    return out
+
+
+def _combination(things: list[str], lang: Language) -> Concept:
+    """What a combining question names that the pack never speaks of, as a concept not covered."""
+    latin = [t for t in things if not has_han(t)]
+    return Concept(
+        id="combination",
+        # Chinese words are not segmented reliably enough to be quoted back
+        title={
+            "en": f"taking it with {', '.join(latin)}" if latin else "taking it with what the question names",
+            "zh": f"与{'、'.join(latin)}合用" if latin else "与问题中提到的其他药物或物品合用",
+        },
+        question=((), ()),
+        statement=((), ()),
+    )
 
 
 def _unstated(lib: Library, drug: str, lang: Language, asked: tuple[Concept, ...]) -> list[Concept]:
@@ -810,6 +874,10 @@ def answer_question(
         missing = [_unstated(lib, r.drug, ask_lang, asked) for r in drugs]
         if all(missing):
             return _not_covered(asked_text, language, drugs, packs, missing[0])
+    if not flagged and asks_to_combine(simplified):
+        unknown = [_unknown_things(lib, r.drug, ask_lang, _without_names(question, drugs)) for r in drugs]
+        if all(unknown):
+            return _not_covered(asked_text, language, drugs, packs, [_combination(unknown[0], language)])
     if not flagged and (out_of_scope > 0 and intent is None):
         return _no_intent(asked_text, language, drugs, packs)
     if (

@@ -73,6 +73,11 @@ def _vocabulary() -> dict[str, Any]:
     return data
 
 
+def intent_vocabulary() -> dict[str, Any]:
+    """The parsed ``intents.yaml``."""
+    return _vocabulary()
+
+
 def _weighted(table: Mapping[Any, Any], who: str = "") -> _Weighted:
     return {int(w): tuple(p.replace("{who}", who) for p in ps) for w, ps in table.items()}
 
@@ -280,6 +285,7 @@ class Concept:
     title: dict[str, str]
     question: tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]
     statement: tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]
+    unless: tuple[tuple[re.Pattern[str], ...], tuple[str, ...]] = ((), ())
 
 
 def _concept_patterns(given: Mapping[str, Any]) -> tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]:
@@ -289,7 +295,13 @@ def _concept_patterns(given: Mapping[str, Any]) -> tuple[tuple[re.Pattern[str], 
 @functools.cache
 def concepts() -> tuple[Concept, ...]:
     return tuple(
-        Concept(cid, dict(c["title"]), _concept_patterns(c["question"]), _concept_patterns(c["statement"]))
+        Concept(
+            cid,
+            dict(c["title"]),
+            _concept_patterns(c["question"]),
+            _concept_patterns(c["statement"]),
+            _concept_patterns(c.get("unless", {})),
+        )
         for cid, c in _vocabulary().get("concepts", {}).items()
     )
 
@@ -297,11 +309,27 @@ def concepts() -> tuple[Concept, ...]:
 def question_concepts(question: str) -> tuple[Concept, ...]:
     """The concepts a question names (English patterns in any question, Chinese phrases in Chinese)."""
     upper = question.upper()
-    return tuple(
-        c
-        for c in concepts()
-        if any(p.search(question) for p in c.question[0]) or any(_zh_in(z, upper) for z in c.question[1])
-    )
+
+    def names(patterns: tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]) -> bool:
+        return any(p.search(question) for p in patterns[0]) or any(_zh_in(z, upper) for z in patterns[1])
+
+    return tuple(c for c in concepts() if names(c.question) and not names(c.unless))
+
+
+@functools.cache
+def _combining() -> tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]:
+    table = _vocabulary()["combining"]
+    return tuple(re.compile(p, re.IGNORECASE) for p in table["en"]), tuple(table["zh"])
+
+
+def asks_to_combine(question: str, names: tuple[str, ...] = ()) -> bool:
+    """Whether a question asks if the drug may be taken with something else (``combining`` in
+    ``intents.yaml``); ``names``: how the drug is written, which a Chinese "…" must not be."""
+    en, zh = _combining()
+    if any(p.search(question) for p in en):
+        return True
+    upper = question.upper()
+    return any(_zh_in(z, upper) for z in zh)
 
 
 def states_concept(text: str, concept: Concept) -> bool:

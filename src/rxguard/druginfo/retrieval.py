@@ -62,6 +62,7 @@ MAX_SUPPORT = 4
 #: Sections that answer only a question whose wording points at them (names are for the resolver,
 #: unless the question asks about names: "what was it called before?").
 _QUIET_SECTIONS = frozenset({"names"})
+_HAN_RUN = re.compile(r"[\u3400-\u9fff]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
 
 
@@ -93,6 +94,7 @@ class PackIndex:
         self._bm25: Any = None
         self._expansions: list[tuple[re.Pattern[str], list[str]]] | None = None
         self._vocabulary: Vocabulary | None = None
+        self._bigrams: frozenset[str] | None = None
 
     def expansion(self, text: str) -> list[str]:
         """Terms of the value sets whose names the question uses: "tacrolimus" adds the words of
@@ -108,6 +110,13 @@ class PackIndex:
         "tired" -> tiredness) or is a misspelling of, and the value sets' words for a medicine
         or condition the question names (:meth:`expansion`)."""
         return terms(text, self.segmenter) + self.vocabulary().repairs(text) + self.expansion(text)
+
+    def bigrams(self) -> frozenset[str]:
+        """Every pair of adjacent Chinese characters of the pack's statements in this language."""
+        if self._bigrams is None:
+            runs = [r for p in self.passages for r in _HAN_RUN.findall(_document_text(p))]
+            self._bigrams = frozenset(r[i : i + 2] for r in runs for i in range(len(r) - 1))
+        return self._bigrams
 
     def vocabulary(self) -> Vocabulary:
         if self._vocabulary is None:

@@ -131,7 +131,8 @@ class Vocabulary:
         self.stems: frozenset[str] = frozenset(stem(w) for w in self.words)
         self._known = frozenset(self.words)
 
-    def _unknown(self, word: str) -> bool:
+    def is_unknown(self, word: str) -> bool:
+        """Whether a word is neither the corpus' (as written or stemmed), a stop word nor one the lexicon maps."""
         return (
             word.isalpha()
             and word not in self._known
@@ -142,7 +143,7 @@ class Vocabulary:
 
     def correction(self, word: str) -> str | None:
         """The corpus word a misspelt word stands for, or None."""
-        if len(word) < 5 or not self._unknown(word):
+        if len(word) < 5 or not self.is_unknown(word):
             return None
         from rapidfuzz import fuzz, process
 
@@ -151,7 +152,7 @@ class Vocabulary:
         return best[0] if best else None
 
     def completions(self, word: str) -> list[str]:
-        if len(word) < 4 or not self._unknown(word):
+        if len(word) < 4 or not self.is_unknown(word):
             return []
         found = [w for w in self.words if w.startswith(word) and w != word]
         return sorted(found, key=len)[: self.MAX_COMPLETIONS]
