@@ -63,6 +63,12 @@ class ClinicalItem:
     (low / high / unable-to-assess), ``verification`` (unconfirmed, confirmed...),
     ``reaction_severity`` (the worst of mild / moderate / severe) and the reactions'
     ``manifestations`` are kept as recorded; the engine decides what they mean.
+
+    ``active`` is false for a Condition recorded inactive, in remission or resolved, or with an
+    abatement. ``ended`` says which of these the record states as over: resolved, or an abatement
+    without a status saying inactive or remission (FHIR R4 Condition.abatement is the date the
+    condition "resolved or went into remission", so an abatement alone does not make a remission
+    an end). An item that is not active and not ended may still be present.
     """
 
     text: str
@@ -77,6 +83,7 @@ class ClinicalItem:
     verification: str = ""
     reaction_severity: str = ""
     manifestations: tuple[str, ...] = ()
+    ended: bool = False
 
 
 MedicationKind = Literal["request", "statement", "administration", "dispense"]
@@ -126,6 +133,12 @@ class MedicationUse:
         if self.start is not None and self.start > at:
             return self.kind == "request" and self.status == "draft"
         return self.end is None or self.end >= at
+
+    @property
+    def is_planned(self) -> bool:
+        """A record of intent only: a draft order, or a statement that the medicine may be taken later.
+        It counts as current use (the medicine is about to be given) but never as use that happened."""
+        return (self.kind, self.status) in (("request", "draft"), ("statement", "intended"))
 
     def was_given(self) -> bool:
         """An event that happened (status completed, in progress...), not a stopped or not-done one."""

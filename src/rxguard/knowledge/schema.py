@@ -338,7 +338,7 @@ class HasCondition(Predicate):
     onset_within: Duration | None = None
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import Ctx, Evidence, describe_item, shift
+        from rxguard.engine.predicates import Ctx, Evidence, Unknown, describe_item, shift
         from rxguard.facts.model import ClinicalItem
 
         p = self
@@ -357,16 +357,30 @@ class HasCondition(Predicate):
             if p.onset_within is not None:
                 window = shift(ctx.at, p.onset_within, -1)
                 since = max(since, window) if since else window
+            lifelong = ctx.lifelong.get(p.valueset) if p.status == "active" else None
+            unsure: list[str] = []
             for item in items:
                 assert isinstance(item, ClinicalItem)
-                if p.status == "active" and not item.active:
-                    continue
                 if item.onset is not None and item.onset > ctx.at:
                     continue
                 if since is not None and (item.onset is None or item.onset < since):
                     continue
+                if p.status == "active" and not item.active:
+                    recorded = describe_item(item)
+                    if lifelong is not None and not item.ended:
+                        found.append(f"Condition: {recorded}; counts as present: {lifelong}")
+                    elif lifelong is not None:
+                        unsure.append(f"Condition: {recorded} is recorded as over, but {lifelong}; confirm the record")
+                    elif not item.ended:
+                        unsure.append(
+                            f"Condition: {recorded} is recorded as {item.status or 'not active'}, not resolved; "
+                            "whether it is still present is not known"
+                        )
+                    continue
                 found.append(f"Condition: {describe_item(item)}")
-            return found or None
+            if found:
+                return found
+            return Unknown(tuple(unsure)) if unsure else None
 
         return pred
 
@@ -437,6 +451,8 @@ class HasMedication(Predicate):
             window = shift(ctx.at, p.within, -1) if p.within else None
             for item in items:
                 assert isinstance(item, MedicationUse)
+                if p.status != "active" and item.is_planned:
+                    continue  # a draft order or an intention is not past use
                 state = EventState(item.is_active(ctx.at))
                 if item.is_event:
                     if item.start is None or item.start > ctx.at or not (item.was_given() or item.status == "stopped"):
@@ -1343,6 +1359,10 @@ class ValueSet(Strict):
     brands: list[Brand] = []
     excludes: list[str] = []
     sources: list[Citation] = []
+    # Sources stating the condition is lifelong (it does not go away once a patient has it): a
+    # Condition of this set recorded inactive or in remission still counts as present, and one
+    # recorded resolved cannot be taken as over ("could not verify").
+    lifelong: list[Citation] = []
     verified: bool = False
     note: str = ""
 
@@ -1353,6 +1373,12 @@ class ValueSet(Strict):
             if isinstance(code, str):
                 _check_code(code)
         return codes
+
+    @model_validator(mode="after")
+    def _lifelong_conditions_only(self) -> ValueSet:
+        if self.lifelong and self.kind != "condition":
+            raise ValueError(f"value set {self.id}: lifelong applies to condition value sets only")
+        return self
 
     def code_values(self) -> list[str]:
         """Every code as ``system|value``."""
