@@ -251,7 +251,7 @@ class Vocabulary:
 
     include: _Matcher = field(default_factory=lambda: _Matcher(misspellings=True))  # only names added with it
     exclude: _Matcher = field(default_factory=_Matcher)
-    _cache: dict[tuple[tuple[str, ...], str], frozenset[str]] = field(default_factory=dict)
+    _cache: dict[tuple[tuple[str, ...], str, str], frozenset[str]] = field(default_factory=dict)
 
     def add(
         self,
@@ -273,8 +273,11 @@ class Vocabulary:
             self.exclude.add_name(tag, name)
         self._cache.clear()
 
-    def tags_for(self, codes: tuple[str, ...], text: str) -> frozenset[str]:
-        key = (codes, text)
+    def tags_for(self, codes: tuple[str, ...], text: str, route: str = "") -> frozenset[str]:
+        """The value sets an item is in. ``route`` (a medicine's route, method or dose form, as words) is
+        read only against the excluded phrases: "Intravenous" in a dosage's route takes a medicine out of a
+        set that excludes injected forms, but a route never puts a medicine into a set."""
+        key = (codes, text, route)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
@@ -283,6 +286,8 @@ class Vocabulary:
         found = self.include.by_codes(codes) | self.include.by_text(norm) | self.include.by_text(split)
         if found:
             found -= self.exclude.by_codes(codes) | self.exclude.by_text(norm) | self.exclude.by_text(split)
+        if found and route:
+            found -= self.exclude.by_text(normalize_text(route))
         result = frozenset(found)
         if len(self._cache) < 50_000:
             self._cache[key] = result
