@@ -97,6 +97,8 @@ class Ctx:
     events: Mapping[str, tuple[date, ...]]
     # value set -> (member tag or None, duration or None, needs review, note) from exposure.yaml
     exposures: Mapping[str, tuple[ExposureRow, ...]] = field(default_factory=dict)
+    # value set -> why it is lifelong (its valuesets.yaml ``lifelong`` sources, as words)
+    lifelong: Mapping[str, str] = field(default_factory=dict)
     invalid: dict[str, set[date]] = field(default_factory=dict)
     # Review notes of unverified inputs a rule used (an exposure duration applied to a whole class)
     review_notes: list[str] = field(default_factory=list)

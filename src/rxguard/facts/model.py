@@ -64,6 +64,12 @@ class ClinicalItem:
     ``reaction_severity`` (the worst of mild / moderate / severe) and the reactions'
     ``manifestations`` are kept as recorded; the engine decides what they mean.
 
+    ``active`` is false for a Condition recorded inactive, in remission or resolved, or with an
+    abatement. ``ended`` says which of these the record states as over: resolved, or an abatement
+    without a status saying inactive or remission (FHIR R4 Condition.abatement is the date the
+    condition "resolved or went into remission", so an abatement alone does not make a remission
+    an end). An item that is not active and not ended may still be present.
+
     What the record says about its own certainty (see :meth:`rxguard.facts.vocabulary.Vocabulary.read`):
     ``negated`` holds the value sets its text names only to negate ("lymphoma ruled out"); they are
     not in ``tags``, so code that does not ask sees the item as not in those sets. ``uncertain``
@@ -87,6 +93,7 @@ class ClinicalItem:
     negated: frozenset[str] = frozenset()
     uncertain: frozenset[str] = frozenset()
     cue: str = ""
+    ended: bool = False
 
 
 MedicationKind = Literal["request", "statement", "administration", "dispense"]
@@ -136,6 +143,12 @@ class MedicationUse:
         if self.start is not None and self.start > at:
             return self.kind == "request" and self.status == "draft"
         return self.end is None or self.end >= at
+
+    @property
+    def is_planned(self) -> bool:
+        """A record of intent only: a draft order, or a statement that the medicine may be taken later.
+        It counts as current use (the medicine is about to be given) but never as use that happened."""
+        return (self.kind, self.status) in (("request", "draft"), ("statement", "intended"))
 
     def was_given(self) -> bool:
         """An event that happened (status completed, in progress...), not a stopped or not-done one."""

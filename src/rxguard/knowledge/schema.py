@@ -357,31 +357,52 @@ class HasCondition(Predicate):
             if p.onset_within is not None:
                 window = shift(ctx.at, p.onset_within, -1)
                 since = max(since, window) if since else window
+            lifelong = ctx.lifelong.get(p.valueset) if p.status == "active" else None
 
-            def counts(item: ClinicalItem) -> bool:
-                if p.status == "active" and not item.active:
-                    return False
+            def in_window(item: ClinicalItem) -> bool:
                 if item.onset is not None and item.onset > ctx.at:
                     return False
                 return since is None or (item.onset is not None and item.onset >= since)
 
             certain: list[str] = []
             unsure: list[tuple[ClinicalItem, str]] = []
+            status_unknown: list[str] = []
             for item in items:
                 assert isinstance(item, ClinicalItem)
-                if counts(item):
-                    line = f"Condition: {describe_item(item)}"
-                    if p.valueset in item.uncertain:
-                        unsure.append((item, line))
+                if not in_window(item):
+                    continue
+                line = f"Condition: {describe_item(item)}"
+                if p.status == "active" and not item.active:
+                    recorded = describe_item(item)
+                    if lifelong is not None and not item.ended:
+                        line = f"Condition: {recorded}; counts as present: {lifelong}"
                     else:
-                        certain.append(line)
+                        if lifelong is not None:
+                            status_unknown.append(
+                                f"Condition: {recorded} is recorded as over, but {lifelong}; confirm the record"
+                            )
+                        elif not item.ended:
+                            status_unknown.append(
+                                f"Condition: {recorded} is recorded as {item.status or 'not active'}, not resolved; "
+                                "whether it is still present is not known"
+                            )
+                        continue
+                if p.valueset in item.uncertain:
+                    unsure.append((item, line))
+                else:
+                    certain.append(line)
             found = by_assertion(ctx, certain, unsure, "condition")
             if found:
                 return found
             # A record that names the condition only to negate it ("lymphoma ruled out") is not proof of
             # absence: the rule says it could not verify, quoting the record.
-            denied = tuple(negated_reason(item, "Condition") for item in negated if counts(item))
-            return Unknown(denied) if denied else None
+            denied = [
+                negated_reason(item, "Condition")
+                for item in negated
+                if in_window(item) and (p.status != "active" or item.active)
+            ]
+            reasons = (*status_unknown, *denied)
+            return Unknown(reasons) if reasons else None
 
         return pred
 
@@ -468,6 +489,8 @@ class HasMedication(Predicate):
             window = shift(ctx.at, p.within, -1) if p.within else None
             for item in items:
                 assert isinstance(item, MedicationUse)
+                if p.status != "active" and item.is_planned:
+                    continue  # a draft order or an intention is not past use
                 state = EventState(item.is_active(ctx.at))
                 if item.is_event:
                     if item.start is None or item.start > ctx.at or not (item.was_given() or item.status == "stopped"):
@@ -1388,6 +1411,10 @@ class ValueSet(Strict):
     brands: list[Brand] = []
     excludes: list[str] = []
     sources: list[Citation] = []
+    # Sources stating the condition is lifelong (it does not go away once a patient has it): a
+    # Condition of this set recorded inactive or in remission still counts as present, and one
+    # recorded resolved cannot be taken as over ("could not verify").
+    lifelong: list[Citation] = []
     verified: bool = False
     note: str = ""
 
@@ -1398,6 +1425,12 @@ class ValueSet(Strict):
             if isinstance(code, str):
                 _check_code(code)
         return codes
+
+    @model_validator(mode="after")
+    def _lifelong_conditions_only(self) -> ValueSet:
+        if self.lifelong and self.kind != "condition":
+            raise ValueError(f"value set {self.id}: lifelong applies to condition value sets only")
+        return self
 
     def code_values(self) -> list[str]:
         """Every code as ``system|value``."""
