@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from rxguard.druginfo.labels import Language
 from rxguard.druginfo.monograph import CONFLICTS_SECTION, CitationView, MonographDoc, StatementView, build_monograph
-from rxguard.druginfo.tokens import ChineseSegmenter, cached_terms, terms
+from rxguard.druginfo.tokens import ChineseSegmenter, Vocabulary, cached_terms, terms
 
 if TYPE_CHECKING:
     from rxguard.knowledge.loader import Pack
@@ -62,6 +62,7 @@ MAX_SUPPORT = 4
 #: Sections that answer only a question whose wording points at them (names are for the resolver,
 #: unless the question asks about names: "what was it called before?").
 _QUIET_SECTIONS = frozenset({"names"})
+_HAN_RUN = re.compile(r"[\u3400-\u9fff]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
 
 
@@ -92,6 +93,8 @@ class PackIndex:
         self.by_id: dict[str, Passage] = {p.statement.id: p for p in self.passages}
         self._bm25: Any = None
         self._expansions: list[tuple[re.Pattern[str], list[str]]] | None = None
+        self._vocabulary: Vocabulary | None = None
+        self._bigrams: frozenset[str] | None = None
 
     def expansion(self, text: str) -> list[str]:
         """Terms of the value sets whose names the question uses: "tacrolimus" adds the words of
@@ -100,6 +103,25 @@ class PackIndex:
         if self._expansions is None:
             self._expansions = _value_set_expansions(self.pack)
         return [t for pattern, words in self._expansions if pattern.search(text) for t in words]
+
+    def query_terms(self, text: str) -> list[str]:
+        """The search terms of a question for this pack: its terms, each English word the pack's
+        statements do not use read as the pack's word it begins ("chemo" -> chemotherapy,
+        "tired" -> tiredness) or is a misspelling of, and the value sets' words for a medicine
+        or condition the question names (:meth:`expansion`)."""
+        return terms(text, self.segmenter) + self.vocabulary().repairs(text) + self.expansion(text)
+
+    def bigrams(self) -> frozenset[str]:
+        """Every pair of adjacent Chinese characters of the pack's statements in this language."""
+        if self._bigrams is None:
+            runs = [r for p in self.passages for r in _HAN_RUN.findall(_document_text(p))]
+            self._bigrams = frozenset(r[i : i + 2] for r in runs for i in range(len(r) - 1))
+        return self._bigrams
+
+    def vocabulary(self) -> Vocabulary:
+        if self._vocabulary is None:
+            self._vocabulary = Vocabulary(_document_text(p) for p in self.passages)
+        return self._vocabulary
 
     def _retriever(self) -> Any:
         if self._bm25 is None:

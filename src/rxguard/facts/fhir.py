@@ -252,10 +252,10 @@ class FactsReader:
             rtype = res.get("resourceType")
             if rtype == "Patient":
                 patients.append((full_url, res))
-            elif rtype == "Medication":
+            elif rtype in ("Medication", "Substance"):
                 rid = res.get("id")
                 if isinstance(rid, str):
-                    medications_by_ref[f"Medication/{rid}"] = res
+                    medications_by_ref[f"{rtype}/{rid}"] = res
                     medications_by_ref[f"#{rid}"] = res
                 if full_url:
                     medications_by_ref[full_url] = res
@@ -461,31 +461,66 @@ def _medication_concept(state: _State, res: Mapping[str, Any], where: _Where) ->
     if "medicationCodeableConcept" in res:
         return _codeable(res, "medicationCodeableConcept", where)
     ref = _dict(res, "medicationReference", where)
+    shown = ref.get("display")
+    display = shown if isinstance(shown, str) else ""
+    contained = {f"#{c.get('id')}": c for c in _list(res, "contained", where) if isinstance(c, dict)}
+    med = _resolve(state, contained, ref, ("Medication",))
+    if med is not None:
+        codes, text = _codeable(med, "code", _Where(med))
+        return _with_ingredients(state, med, contained, codes, text or display)
+    if not display:
+        target = ref.get("reference")
+        state.notes.append(
+            f"{where.label}: its medicine ({target if isinstance(target, str) else 'medicationReference'}) is not in "
+            "the input and has no display, so which medicine it records could not be read"
+        )
+    return (), display
+
+
+def _resolve(
+    state: _State, contained: Mapping[str, Mapping[str, Any]], ref: Mapping[str, Any], types: tuple[str, ...]
+) -> Mapping[str, Any] | None:
+    """The resource of one of ``types`` a Reference points to: contained (``#id``) or in the input
+    (``Type/id``, its fullUrl, or an absolute URL ending in ``Type/id``)."""
     target = ref.get("reference")
-    if isinstance(target, str):
-        contained = {f"#{c.get('id')}": c for c in _list(res, "contained", where) if isinstance(c, dict)}
-        med = contained.get(target) or state.medications_by_ref.get(target)
-        if med is None and "/" in target:
-            med = state.medications_by_ref.get("Medication/" + target.rsplit("/", 1)[-1])
-        if med is not None:
-            codes, text = _codeable(med, "code", _Where(med))
-            display = ref.get("display")
-            if not text and isinstance(display, str):
-                text = display
-            return _with_ingredients(med, codes, text)
-    display = ref.get("display")
-    return (), display if isinstance(display, str) else ""
+    if not isinstance(target, str):
+        return None
+    found = contained.get(target) or state.medications_by_ref.get(target)
+    if found is None and "/" in target:
+        kind, _, rid = target.rstrip("/").rpartition("/")
+        found = state.medications_by_ref.get(f"{kind.rpartition('/')[2]}/{rid}")
+    return found if found is not None and found.get("resourceType") in types else None
 
 
-def _with_ingredients(med: Mapping[str, Any], codes: tuple[str, ...], text: str) -> tuple[tuple[str, ...], str]:
+def _with_ingredients(
+    state: _State,
+    med: Mapping[str, Any],
+    contained: Mapping[str, Mapping[str, Any]],
+    codes: tuple[str, ...],
+    text: str,
+) -> tuple[tuple[str, ...], str]:
     """A Medication's own code and text, and those of its active ingredients (a compounded product, a
-    local formulary item with no code of its own, a combination): azathioprine in a capsule is azathioprine."""
+    local formulary item with no code of its own, a combination): azathioprine in a capsule is azathioprine.
+
+    An ingredient is an ``itemCodeableConcept`` or an ``itemReference`` to a Substance (or Medication)
+    that is contained or in the input; one level deep, so a Medication that lists itself cannot loop.
+    """
     where = _Where(med)
     all_codes, texts = list(codes), [text] if text else []
     for item in _list(med, "ingredient", where):
-        if not isinstance(item, dict) or item.get("isActive") is False or "itemCodeableConcept" not in item:
+        if not isinstance(item, dict) or item.get("isActive") is False:
             continue
-        more, words = _codeable(item, "itemCodeableConcept", where)
+        if "itemCodeableConcept" in item:
+            more, words = _codeable(item, "itemCodeableConcept", where)
+        elif isinstance(item.get("itemReference"), dict):
+            target = _resolve(state, contained, item["itemReference"], ("Substance", "Medication"))
+            shown = item["itemReference"].get("display")
+            if target is None or target is med:
+                more, words = (), shown if isinstance(shown, str) else ""
+            else:
+                more, words = _codeable(target, "code", _Where(target))
+        else:
+            continue
         all_codes += [c for c in more if c not in all_codes]
         if words:
             texts.append(words)
@@ -553,6 +588,11 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
     rtype = res["resourceType"]
     status = _str(res, "status", where)
     if status in _SKIP_STATUS:
+        return
+    refused = res.get("doNotPerform")
+    if refused is not None and not isinstance(refused, bool):
+        raise where.fail("doNotPerform", "true or false")
+    if refused:  # an order NOT to give the medicine records no exposure to it
         return
     codes, text = _medication_concept(state, res, where)
     intent = ""

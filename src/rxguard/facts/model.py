@@ -134,6 +134,12 @@ class MedicationUse:
             return self.kind == "request" and self.status == "draft"
         return self.end is None or self.end >= at
 
+    @property
+    def is_planned(self) -> bool:
+        """A record of intent only: a draft order, or a statement that the medicine may be taken later.
+        It counts as current use (the medicine is about to be given) but never as use that happened."""
+        return (self.kind, self.status) in (("request", "draft"), ("statement", "intended"))
+
     def was_given(self) -> bool:
         """An event that happened (status completed, in progress...), not a stopped or not-done one."""
         return self.is_event and self.status in _GIVEN_STATUSES

@@ -18,7 +18,8 @@ Matching order, for each value set:
    overruled by the words beside it.
 3. **Names**, the last resort: whole words, case-insensitively, in the text and
    the codings' displays (``azathioprine`` matches "Azathioprine 50 MG Oral
-   Tablet" but not "azathioprinex"). A word written with ``*`` at its start or
+   Tablet" but not "azathioprinex"). A strength written onto the name
+   ("Ibuprofen400mg") is read as the separate words it stands for. A word written with ``*`` at its start or
    end is a stem: ``*carcinoma`` matches "adenocarcinoma", ``azathioprin*``
    matches "Azathioprin". Excluded phrases (same syntax) remove the tag: they
    carry what a code does not say (a route, "history of", a negation).
@@ -69,6 +70,18 @@ def short_system(system: str) -> str:
 def normalize_text(text: str) -> str:
     """Lower case, punctuation to single spaces: the form names are matched in."""
     return " ".join(_WORD.split(text.casefold())).strip()
+
+
+_GLUED = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
+
+
+@functools.lru_cache(maxsize=16384)
+def unglued(norm: str) -> str:
+    """Normalized text with letters and digits written together taken apart ("ibuprofen400mg" ->
+    "ibuprofen 400 mg"), or "" when no word mixes them. Matched besides the text as written, so a
+    name that itself holds digits ("fk506") still matches as it is written."""
+    split = _GLUED.sub(" ", norm)
+    return split if split != norm else ""
 
 
 def normalize_code(system: str, value: str) -> str:
@@ -266,9 +279,10 @@ class Vocabulary:
         if cached is not None:
             return cached
         norm = normalize_text(text) if text else ""
-        found = self.include.by_codes(codes) | self.include.by_text(norm)
+        split = unglued(norm)
+        found = self.include.by_codes(codes) | self.include.by_text(norm) | self.include.by_text(split)
         if found:
-            found -= self.exclude.by_codes(codes) | self.exclude.by_text(norm)
+            found -= self.exclude.by_codes(codes) | self.exclude.by_text(norm) | self.exclude.by_text(split)
         result = frozenset(found)
         if len(self._cache) < 50_000:
             self._cache[key] = result
@@ -277,9 +291,10 @@ class Vocabulary:
     def explain(self, codes: tuple[str, ...], text: str) -> dict[str, str]:
         """tag -> how it matched ("code", "text"), for tests and reviews of the census."""
         norm = normalize_text(text) if text else ""
+        split = unglued(norm)
         by_code = self.include.by_codes(codes)
-        by_text = self.include.by_text(norm)
-        removed = self.exclude.by_codes(codes) | self.exclude.by_text(norm)
+        by_text = self.include.by_text(norm) | self.include.by_text(split)
+        removed = self.exclude.by_codes(codes) | self.exclude.by_text(norm) | self.exclude.by_text(split)
         return {tag: ("code" if tag in by_code else "text") for tag in (by_code | by_text) - removed}
 
 

@@ -451,6 +451,8 @@ class HasMedication(Predicate):
             window = shift(ctx.at, p.within, -1) if p.within else None
             for item in items:
                 assert isinstance(item, MedicationUse)
+                if p.status != "active" and item.is_planned:
+                    continue  # a draft order or an intention is not past use
                 state = EventState(item.is_active(ctx.at))
                 if item.is_event:
                     if item.start is None or item.start > ctx.at or not (item.was_given() or item.status == "stopped"):
