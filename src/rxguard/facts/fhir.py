@@ -730,7 +730,7 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
         if key is not None:
             read.add(key)
     if read and not any(k in res for k in _VALUE_KEYS):
-        # A panel whose own code names a lab its components already gave ("JCV antibody panel"): the
+        # A panel whose own code names a lab its components already gave (an antibody panel): the
         # panel is the container, not a further result without a value.
         codes, text = _codeable(res, "code", where)
         if state.catalogue.key_for(codes, text) in read:
