@@ -29,7 +29,7 @@ from rxguard.facts.model import (
     Sex,
     Unreadable,
 )
-from rxguard.facts.vocabulary import Vocabulary, normalize_text, short_system
+from rxguard.facts.vocabulary import Reading, Vocabulary, normalize_text, short_system
 
 # Statuses under which a resource says nothing happened or it was recorded in error: never read.
 _SKIP_STATUS = frozenset({"entered-in-error", "cancelled", "not-done", "refuted", "not-taken", "declined"})
@@ -71,6 +71,10 @@ _INTERPRETATION_CODES = {
     "POS": "positive", "NEG": "negative", "DET": "positive", "ND": "negative", "IND": "indeterminate",
 }  # fmt: skip
 _INACTIVE_CLINICAL = frozenset({"inactive", "remission", "resolved"})
+# verificationStatus codes under which a Condition (or an allergy, unconfirmed) is not established:
+# FHIR R4 condition-ver-status "provisional" (a tentative diagnosis), "differential" (one of a set of
+# potential diagnoses), "unconfirmed"; allergyintolerance-verification "unconfirmed".
+_UNCERTAIN_VERIFICATION = frozenset({"unconfirmed", "provisional", "differential"})
 # FHIR R4 condition-clinical codes under which the condition is not active but not said to be over.
 _STILL_PRESENT_CLINICAL = frozenset({"inactive", "remission"})
 _SEVERITY_ORDER = {"mild": 1, "moderate": 2, "severe": 3}
@@ -332,10 +336,14 @@ class FactsReader:
             ("procedure", state.procedures),
             ("medication", state.medications),
         )
+        negated: dict[str, list[ClinicalItem]] = {}
         for kind, items in groups:
             for item in items:
                 for tag in item.tags:
                     by_tag.setdefault(f"{kind}:{tag}", []).append(item)
+                if isinstance(item, ClinicalItem):
+                    for tag in item.negated:
+                        negated.setdefault(f"{kind}:{tag}", []).append(item)
         pid = patient.get("id")
         unread_labs = {f"lab:{u.key}" for u in state.unreadable if u.kind == "lab"}
         return PatientFacts(
@@ -348,7 +356,8 @@ class FactsReader:
             medications=tuple(state.medications),
             labs=labs,
             by_tag={tag: tuple(items) for tag, items in by_tag.items()},
-            keys=frozenset(by_tag).union(f"lab:{test}" for test in labs).union(unread_labs),
+            keys=frozenset(by_tag).union(negated, (f"lab:{test}" for test in labs), unread_labs),
+            negated_by_tag={tag: tuple(items) for tag, items in negated.items()},
             unreadable=tuple(state.unreadable),
             reading_notes=tuple(state.notes),
             deceased=bool(flag) or deceased_on is not None,
@@ -378,13 +387,24 @@ class _State:
         self.notes: list[str] = []
 
 
-def _verification_skipped(res: Mapping[str, Any], where: _Where) -> bool:
-    return _first_code(res, "verificationStatus", where) in _SKIP_STATUS
+def _reading(state: _State, codes: tuple[str, ...], text: str, verification: str) -> Reading:
+    """The item's tags with what its text negates or suspects; an unestablished verificationStatus makes all uncertain."""
+    reading = state.vocab.read(codes, text)
+    if verification in _UNCERTAIN_VERIFICATION:
+        reading = reading.all_uncertain(f"verificationStatus {verification}")
+    return reading
+
+
+def _clinical_item(reading: Reading, **fields: Any) -> ClinicalItem:
+    return ClinicalItem(
+        tags=reading.tags, negated=reading.negated, uncertain=reading.uncertain, cue=reading.cue, **fields
+    )
 
 
 def _read_condition(state: _State, res: Mapping[str, Any]) -> None:
     where = _Where(res)
-    if _verification_skipped(res, where):
+    verification = _first_code(res, "verificationStatus", where)
+    if verification in _SKIP_STATUS:
         return
     codes, text = _codeable(res, "code", where)
     clinical = _first_code(res, "clinicalStatus", where)
@@ -399,9 +419,13 @@ def _read_condition(state: _State, res: Mapping[str, Any]) -> None:
     active = clinical not in _INACTIVE_CLINICAL and abated is None and not abatement
     # Resolved, or abated with no status saying the condition is only inactive or in remission.
     ended = clinical == "resolved" or (abatement and clinical not in _STILL_PRESENT_CLINICAL)
+    reading = _reading(state, codes, text, verification)
     state.conditions.append(
-        ClinicalItem(text, codes, state.vocab.tags_for(codes, text), active, onset, abated, clinical, ended=ended)
-    )
+        _clinical_item(
+            reading, text=text, codes=codes, active=active, onset=onset, abated=abated, status=clinical,
+            verification=verification, ended=ended,
+        )
+    )  # fmt: skip
 
 
 def _read_allergy(state: _State, res: Mapping[str, Any]) -> None:
@@ -425,14 +449,14 @@ def _read_allergy(state: _State, res: Mapping[str, Any]) -> None:
             if shown:
                 manifestations.append(shown)
     state.allergies.append(
-        ClinicalItem(
-            text,
-            codes,
-            state.vocab.tags_for(codes, text),
-            clinical not in _INACTIVE_CLINICAL,
-            onset,
-            None,
-            clinical,
+        _clinical_item(
+            _reading(state, codes, text, verification),
+            text=text,
+            codes=codes,
+            active=clinical not in _INACTIVE_CLINICAL,
+            onset=onset,
+            abated=None,
+            status=clinical,
             allergy_type=_str(res, "type", where),
             criticality=_str(res, "criticality", where),
             verification=verification,
@@ -449,7 +473,9 @@ def _read_procedure(state: _State, res: Mapping[str, Any]) -> None:
         return
     codes, text = _codeable(res, "code", where)
     start, end = _period_or_datetime(res, "performed", where)
-    item = ClinicalItem(text, codes, state.vocab.tags_for(codes, text), False, start, end, status)
+    item = _clinical_item(
+        state.vocab.read(codes, text), text=text, codes=codes, active=False, onset=start, abated=end, status=status
+    )
     state.procedures.append(item)
     lab = state.catalogue.key_for(codes, text)
     if lab is not None and start is not None:
