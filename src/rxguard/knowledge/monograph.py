@@ -295,6 +295,17 @@ class Monograph(Strict):
     rules_zh: dict[str, RuleText] = Field(default_factory=dict)
     program_zh: ProgramText = Field(default_factory=ProgramText)
     red_flags: list[RedFlag] = Field(default_factory=list)
+    #: Eponyms the Chinese text keeps in Latin letters, as Chinese clinical writing does ("Child-Pugh
+    #: 分级"); the check of Chinese pages allows these words of the pack and no other English.
+    latin_terms: list[str] = Field(default_factory=list)
+
+    @field_validator("latin_terms")
+    @classmethod
+    def _latin_words(cls, value: list[str]) -> list[str]:
+        for term in value:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z\-]*", term):
+                raise ValueError(f"latin term {term!r} must be one word of Latin letters (hyphens allowed)")
+        return value
 
     @model_validator(mode="after")
     def _ordered_and_unique(self) -> Monograph:
