@@ -38,6 +38,38 @@ _POSITIVE_WORDS = frozenset(
     {"positive", "pos", "detected", "reactive", "present", "yes", "true", "pregnant", "lactating", "breastfeeding"}
 )
 _NEGATIVE_WORDS = frozenset({"negative", "neg", "not", "no", "non", "nonreactive", "absent", "false", "undetected"})
+# Coded qualitative results (valueCodeableConcept sent with a code and no words). SNOMED CT
+# qualifier values as listed by WHO's SMART DDCC value set "Lab Test - Qualitative Result - SNOMED CT"
+# (lab-test-qual-result-snomed) and HL7's mCODE PositiveNegativeVS; LOINC answers of the answer
+# lists LL1055-4 (Detected|Not det|Equiv|Inconcl|Spec unsat for eval) and LL2206-2
+# (Neg|Borderline|Pos|Strong Pos) as the SMART Health Cards value set of laboratory results lists them.
+RESULT_CODES: dict[str, str] = {
+    "sct|10828004": "positive",  # Positive
+    "sct|11214006": "positive",  # Reactive
+    "sct|260373001": "positive",  # Detected
+    "sct|260385009": "negative",  # Negative
+    "sct|131194007": "negative",  # Non-reactive
+    "sct|260415000": "negative",  # Not detected
+    "sct|82334004": "indeterminate",  # Indeterminate
+    "sct|42425007": "indeterminate",  # Equivocal
+    "sct|419984006": "indeterminate",  # Inconclusive
+    "sct|125154007": "indeterminate",  # Specimen unsatisfactory for evaluation
+    "sct|455371000124106": "indeterminate",  # Invalid result
+    "loinc|LA6576-8": "positive",  # Positive
+    "loinc|LA18996-1": "positive",  # Strong positive
+    "loinc|LA11882-0": "positive",  # Detected
+    "loinc|LA6577-6": "negative",  # Negative
+    "loinc|LA11883-8": "negative",  # Not detected
+    "loinc|LA4259-3": "indeterminate",  # Borderline
+    "loinc|LA11885-3": "indeterminate",  # Equivocal
+    "loinc|LA9663-1": "indeterminate",  # Inconclusive
+    "loinc|LA13548-5": "indeterminate",  # Specimen unsatisfactory for evaluation
+}
+_RESULT_DISPLAYS = {"positive": "coded positive", "negative": "coded negative", "indeterminate": "coded indeterminate"}
+# Observation.interpretation codes (HL7 v3 ObservationInterpretation) read when there is no value.
+_INTERPRETATION_CODES = {
+    "POS": "positive", "NEG": "negative", "DET": "positive", "ND": "negative", "IND": "indeterminate",
+}  # fmt: skip
 _INACTIVE_CLINICAL = frozenset({"inactive", "remission", "resolved"})
 # verificationStatus codes under which a Condition (or an allergy, unconfirmed) is not established:
 # FHIR R4 condition-ver-status "provisional" (a tentative diagnosis), "differential" (one of a set of
@@ -718,15 +750,47 @@ def _quantity_in(
         return None, sent, f"{where.label}: {field} {raw:g} {sent}: {exc}"
 
 
+_VALUE_KEYS = ("valueQuantity", "valueCodeableConcept", "valueString", "valueBoolean")
+# What a component of a panel shares with the panel that holds it.
+_PANEL_KEYS = ("status", "subject", "patient", "effectiveDateTime", "effectiveInstant", "effectivePeriod", "issued")
+
+
 def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
+    """An Observation, and each result in its ``component`` array (a panel such as a hepatic
+    function panel sends ALT, AST and bilirubin as components of one Observation)."""
+    where = _Where(res)
+    if _str(res, "status", where) in _SKIP_STATUS:
+        return
+    read: set[str] = set()
+    for n, component in enumerate(_list(res, "component", where)):
+        if not isinstance(component, dict):
+            raise where.fail("component", "an array of component objects")
+        part = {key: res[key] for key in _PANEL_KEYS if key in res}
+        part.update(component)
+        part["resourceType"] = "Observation"
+        part["id"] = f"{res.get('id')}.component[{n}]" if isinstance(res.get("id"), str) else f"component[{n}]"
+        key = _read_result(state, part)
+        if key is not None:
+            read.add(key)
+    if read and not any(k in res for k in _VALUE_KEYS):
+        # A panel whose own code names a lab its components already gave (an antibody panel): the
+        # panel is the container, not a further result without a value.
+        codes, text = _codeable(res, "code", where)
+        if state.catalogue.key_for(codes, text) in read:
+            return
+    _read_result(state, res)
+
+
+def _read_result(state: _State, res: Mapping[str, Any]) -> str | None:
+    """One result (an Observation or one of its components); the lab key it was read as, if any."""
     where = _Where(res)
     status = _str(res, "status", where)
     if status in _SKIP_STATUS:
-        return
+        return None
     codes, text = _codeable(res, "code", where)
     key = state.catalogue.key_for(codes, text)
     if key is None:
-        return
+        return None
     lab = state.catalogue[key]
     name = lab.display
     effective, _ = _period_or_datetime(res, "effective", where)
@@ -735,7 +799,7 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
         state.unreadable.append(
             Unreadable("lab", key, f"{where.label}: {name} result has no date (effective[x] or issued)")
         )
-        return
+        return key
     canonical = lab.unit
     value: float | None = None
     unit = canonical
@@ -750,8 +814,12 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
         unit = canonical or sent_unit
     elif "valueCodeableConcept" in res:
         value_codes, value_text = _codeable(res, "valueCodeableConcept", where)
+        coded = next((RESULT_CODES[c] for c in value_codes if c in RESULT_CODES), "")
         if "pregnancy" in state.vocab.tags_for(value_codes, "") and key == "pregnancy-status":
             interpretation = "positive"  # e.g. SNOMED CT 77386006 "Patient currently pregnant"
+        elif coded:
+            interpretation = coded
+            value_text = value_text or _RESULT_DISPLAYS[coded]
         else:
             interpretation = next((_qualitative(t, lab) for t in value_text.split(" / ") if _qualitative(t, lab)), "")
     elif "valueString" in res:
@@ -766,11 +834,13 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
         for concept in _list(res, "interpretation", where):
             if isinstance(concept, dict):
                 code = _first_code({"c": concept}, "c", where)
-                interpretation = {"POS": "positive", "NEG": "negative", "DET": "positive", "ND": "negative"}.get(
-                    code, ""
-                )
+                interpretation = _INTERPRETATION_CODES.get(code, "")
                 if interpretation:
+                    value_text = value_text or f"interpretation {code}"
                     break
+    absent = _first_code(res, "dataAbsentReason", where) or _codeable(res, "dataAbsentReason", where)[1]
+    if absent and value is None and not interpretation:
+        value_text = value_text or f"no value (data absent: {absent})"
     if interpretation == "indeterminate":
         interpretation = ""
         problem = problem or f"{where.label}: {name} result “{value_text}” is indeterminate; repeat or confirm the test"
@@ -798,6 +868,7 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
             problem=problem or range_problem, source=where.label, name=name, as_sent=as_sent,
         )
     )  # fmt: skip
+    return key
 
 
 def _as_sent(
