@@ -29,7 +29,7 @@ from rxguard.facts.model import (
     Sex,
     Unreadable,
 )
-from rxguard.facts.vocabulary import Vocabulary, normalize_text, short_system
+from rxguard.facts.vocabulary import Reading, Vocabulary, normalize_text, short_system
 
 # Statuses under which a resource says nothing happened or it was recorded in error: never read.
 _SKIP_STATUS = frozenset({"entered-in-error", "cancelled", "not-done", "refuted", "not-taken", "declined"})
@@ -38,7 +38,43 @@ _POSITIVE_WORDS = frozenset(
     {"positive", "pos", "detected", "reactive", "present", "yes", "true", "pregnant", "lactating", "breastfeeding"}
 )
 _NEGATIVE_WORDS = frozenset({"negative", "neg", "not", "no", "non", "nonreactive", "absent", "false", "undetected"})
+# Coded qualitative results (valueCodeableConcept sent with a code and no words). SNOMED CT
+# qualifier values as listed by WHO's SMART DDCC value set "Lab Test - Qualitative Result - SNOMED CT"
+# (lab-test-qual-result-snomed) and HL7's mCODE PositiveNegativeVS; LOINC answers of the answer
+# lists LL1055-4 (Detected|Not det|Equiv|Inconcl|Spec unsat for eval) and LL2206-2
+# (Neg|Borderline|Pos|Strong Pos) as the SMART Health Cards value set of laboratory results lists them.
+RESULT_CODES: dict[str, str] = {
+    "sct|10828004": "positive",  # Positive
+    "sct|11214006": "positive",  # Reactive
+    "sct|260373001": "positive",  # Detected
+    "sct|260385009": "negative",  # Negative
+    "sct|131194007": "negative",  # Non-reactive
+    "sct|260415000": "negative",  # Not detected
+    "sct|82334004": "indeterminate",  # Indeterminate
+    "sct|42425007": "indeterminate",  # Equivocal
+    "sct|419984006": "indeterminate",  # Inconclusive
+    "sct|125154007": "indeterminate",  # Specimen unsatisfactory for evaluation
+    "sct|455371000124106": "indeterminate",  # Invalid result
+    "loinc|LA6576-8": "positive",  # Positive
+    "loinc|LA18996-1": "positive",  # Strong positive
+    "loinc|LA11882-0": "positive",  # Detected
+    "loinc|LA6577-6": "negative",  # Negative
+    "loinc|LA11883-8": "negative",  # Not detected
+    "loinc|LA4259-3": "indeterminate",  # Borderline
+    "loinc|LA11885-3": "indeterminate",  # Equivocal
+    "loinc|LA9663-1": "indeterminate",  # Inconclusive
+    "loinc|LA13548-5": "indeterminate",  # Specimen unsatisfactory for evaluation
+}
+_RESULT_DISPLAYS = {"positive": "coded positive", "negative": "coded negative", "indeterminate": "coded indeterminate"}
+# Observation.interpretation codes (HL7 v3 ObservationInterpretation) read when there is no value.
+_INTERPRETATION_CODES = {
+    "POS": "positive", "NEG": "negative", "DET": "positive", "ND": "negative", "IND": "indeterminate",
+}  # fmt: skip
 _INACTIVE_CLINICAL = frozenset({"inactive", "remission", "resolved"})
+# verificationStatus codes under which a Condition (or an allergy, unconfirmed) is not established:
+# FHIR R4 condition-ver-status "provisional" (a tentative diagnosis), "differential" (one of a set of
+# potential diagnoses), "unconfirmed"; allergyintolerance-verification "unconfirmed".
+_UNCERTAIN_VERIFICATION = frozenset({"unconfirmed", "provisional", "differential"})
 # FHIR R4 condition-clinical codes under which the condition is not active but not said to be over.
 _STILL_PRESENT_CLINICAL = frozenset({"inactive", "remission"})
 _SEVERITY_ORDER = {"mild": 1, "moderate": 2, "severe": 3}
@@ -300,10 +336,14 @@ class FactsReader:
             ("procedure", state.procedures),
             ("medication", state.medications),
         )
+        negated: dict[str, list[ClinicalItem]] = {}
         for kind, items in groups:
             for item in items:
                 for tag in item.tags:
                     by_tag.setdefault(f"{kind}:{tag}", []).append(item)
+                if isinstance(item, ClinicalItem):
+                    for tag in item.negated:
+                        negated.setdefault(f"{kind}:{tag}", []).append(item)
         pid = patient.get("id")
         unread_labs = {f"lab:{u.key}" for u in state.unreadable if u.kind == "lab"}
         return PatientFacts(
@@ -316,7 +356,8 @@ class FactsReader:
             medications=tuple(state.medications),
             labs=labs,
             by_tag={tag: tuple(items) for tag, items in by_tag.items()},
-            keys=frozenset(by_tag).union(f"lab:{test}" for test in labs).union(unread_labs),
+            keys=frozenset(by_tag).union(negated, (f"lab:{test}" for test in labs), unread_labs),
+            negated_by_tag={tag: tuple(items) for tag, items in negated.items()},
             unreadable=tuple(state.unreadable),
             reading_notes=tuple(state.notes),
             deceased=bool(flag) or deceased_on is not None,
@@ -346,13 +387,24 @@ class _State:
         self.notes: list[str] = []
 
 
-def _verification_skipped(res: Mapping[str, Any], where: _Where) -> bool:
-    return _first_code(res, "verificationStatus", where) in _SKIP_STATUS
+def _reading(state: _State, codes: tuple[str, ...], text: str, verification: str) -> Reading:
+    """The item's tags with what its text negates or suspects; an unestablished verificationStatus makes all uncertain."""
+    reading = state.vocab.read(codes, text)
+    if verification in _UNCERTAIN_VERIFICATION:
+        reading = reading.all_uncertain(f"verificationStatus {verification}")
+    return reading
+
+
+def _clinical_item(reading: Reading, **fields: Any) -> ClinicalItem:
+    return ClinicalItem(
+        tags=reading.tags, negated=reading.negated, uncertain=reading.uncertain, cue=reading.cue, **fields
+    )
 
 
 def _read_condition(state: _State, res: Mapping[str, Any]) -> None:
     where = _Where(res)
-    if _verification_skipped(res, where):
+    verification = _first_code(res, "verificationStatus", where)
+    if verification in _SKIP_STATUS:
         return
     codes, text = _codeable(res, "code", where)
     clinical = _first_code(res, "clinicalStatus", where)
@@ -367,9 +419,13 @@ def _read_condition(state: _State, res: Mapping[str, Any]) -> None:
     active = clinical not in _INACTIVE_CLINICAL and abated is None and not abatement
     # Resolved, or abated with no status saying the condition is only inactive or in remission.
     ended = clinical == "resolved" or (abatement and clinical not in _STILL_PRESENT_CLINICAL)
+    reading = _reading(state, codes, text, verification)
     state.conditions.append(
-        ClinicalItem(text, codes, state.vocab.tags_for(codes, text), active, onset, abated, clinical, ended=ended)
-    )
+        _clinical_item(
+            reading, text=text, codes=codes, active=active, onset=onset, abated=abated, status=clinical,
+            verification=verification, ended=ended,
+        )
+    )  # fmt: skip
 
 
 def _read_allergy(state: _State, res: Mapping[str, Any]) -> None:
@@ -393,14 +449,14 @@ def _read_allergy(state: _State, res: Mapping[str, Any]) -> None:
             if shown:
                 manifestations.append(shown)
     state.allergies.append(
-        ClinicalItem(
-            text,
-            codes,
-            state.vocab.tags_for(codes, text),
-            clinical not in _INACTIVE_CLINICAL,
-            onset,
-            None,
-            clinical,
+        _clinical_item(
+            _reading(state, codes, text, verification),
+            text=text,
+            codes=codes,
+            active=clinical not in _INACTIVE_CLINICAL,
+            onset=onset,
+            abated=None,
+            status=clinical,
             allergy_type=_str(res, "type", where),
             criticality=_str(res, "criticality", where),
             verification=verification,
@@ -417,7 +473,9 @@ def _read_procedure(state: _State, res: Mapping[str, Any]) -> None:
         return
     codes, text = _codeable(res, "code", where)
     start, end = _period_or_datetime(res, "performed", where)
-    item = ClinicalItem(text, codes, state.vocab.tags_for(codes, text), False, start, end, status)
+    item = _clinical_item(
+        state.vocab.read(codes, text), text=text, codes=codes, active=False, onset=start, abated=end, status=status
+    )
     state.procedures.append(item)
     lab = state.catalogue.key_for(codes, text)
     if lab is not None and start is not None:
@@ -425,9 +483,10 @@ def _read_procedure(state: _State, res: Mapping[str, Any]) -> None:
         state.labs.setdefault(lab, []).append(LabResult(lab, start, text=text, source=where.label, name=name))
 
 
-def _medication_concept(state: _State, res: Mapping[str, Any], where: _Where) -> tuple[tuple[str, ...], str]:
+def _medication_concept(state: _State, res: Mapping[str, Any], where: _Where) -> tuple[tuple[str, ...], str, str]:
+    """(codes, text, dose form words) of the medicine a request, statement, administration or dispense records."""
     if "medicationCodeableConcept" in res:
-        return _codeable(res, "medicationCodeableConcept", where)
+        return (*_codeable(res, "medicationCodeableConcept", where), "")
     ref = _dict(res, "medicationReference", where)
     shown = ref.get("display")
     display = shown if isinstance(shown, str) else ""
@@ -435,14 +494,30 @@ def _medication_concept(state: _State, res: Mapping[str, Any], where: _Where) ->
     med = _resolve(state, contained, ref, ("Medication",))
     if med is not None:
         codes, text = _codeable(med, "code", _Where(med))
-        return _with_ingredients(state, med, contained, codes, text or display)
+        _, form = _codeable(med, "form", _Where(med))
+        return (*_with_ingredients(state, med, contained, codes, text or display), form)
     if not display:
         target = ref.get("reference")
         state.notes.append(
             f"{where.label}: its medicine ({target if isinstance(target, str) else 'medicationReference'}) is not in "
             "the input and has no display, so which medicine it records could not be read"
         )
-    return (), display
+    return (), display, ""
+
+
+def _route(res: Mapping[str, Any], where: _Where) -> str:
+    """The words of a record's dosage route and method (the route a medicine is or was given by)."""
+    key = "dosage" if res["resourceType"] in ("MedicationStatement", "MedicationAdministration") else "dosageInstruction"
+    raw = res.get(key)
+    dosages = [raw] if isinstance(raw, dict) else raw if isinstance(raw, list) else []
+    words = []
+    for dosage in dosages:
+        if isinstance(dosage, dict):
+            for part in ("route", "method"):
+                _, text = _codeable(dosage, part, where)
+                if text:
+                    words.append(text)
+    return " ; ".join(words)
 
 
 def _resolve(
@@ -562,7 +637,7 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
         raise where.fail("doNotPerform", "true or false")
     if refused:  # an order NOT to give the medicine records no exposure to it
         return
-    codes, text = _medication_concept(state, res, where)
+    codes, text, form = _medication_concept(state, res, where)
     intent = ""
     supply_end: date | None = None
     if rtype == "MedicationRequest":
@@ -597,7 +672,7 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
         kind = "administration"
         start, end = _period_or_datetime(res, "effective", where)
         dose, unit, instructions = _dosage(res, "dosage", where)
-    tags = state.vocab.tags_for(codes, text)
+    tags = state.vocab.tags_for(codes, text, " ; ".join(w for w in (form, _route(res, where)) if w))
     if start is None and tags and kind in ("administration", "dispense"):
         state.unreadable.append(Unreadable("medication", "", f"{where.label}: {text or 'medicine'} has no date"))
     state.medications.append(
@@ -675,15 +750,47 @@ def _quantity_in(
         return None, sent, f"{where.label}: {field} {raw:g} {sent}: {exc}"
 
 
+_VALUE_KEYS = ("valueQuantity", "valueCodeableConcept", "valueString", "valueBoolean")
+# What a component of a panel shares with the panel that holds it.
+_PANEL_KEYS = ("status", "subject", "patient", "effectiveDateTime", "effectiveInstant", "effectivePeriod", "issued")
+
+
 def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
+    """An Observation, and each result in its ``component`` array (a panel such as a hepatic
+    function panel sends ALT, AST and bilirubin as components of one Observation)."""
+    where = _Where(res)
+    if _str(res, "status", where) in _SKIP_STATUS:
+        return
+    read: set[str] = set()
+    for n, component in enumerate(_list(res, "component", where)):
+        if not isinstance(component, dict):
+            raise where.fail("component", "an array of component objects")
+        part = {key: res[key] for key in _PANEL_KEYS if key in res}
+        part.update(component)
+        part["resourceType"] = "Observation"
+        part["id"] = f"{res.get('id')}.component[{n}]" if isinstance(res.get("id"), str) else f"component[{n}]"
+        key = _read_result(state, part)
+        if key is not None:
+            read.add(key)
+    if read and not any(k in res for k in _VALUE_KEYS):
+        # A panel whose own code names a lab its components already gave (an antibody panel): the
+        # panel is the container, not a further result without a value.
+        codes, text = _codeable(res, "code", where)
+        if state.catalogue.key_for(codes, text) in read:
+            return
+    _read_result(state, res)
+
+
+def _read_result(state: _State, res: Mapping[str, Any]) -> str | None:
+    """One result (an Observation or one of its components); the lab key it was read as, if any."""
     where = _Where(res)
     status = _str(res, "status", where)
     if status in _SKIP_STATUS:
-        return
+        return None
     codes, text = _codeable(res, "code", where)
     key = state.catalogue.key_for(codes, text)
     if key is None:
-        return
+        return None
     lab = state.catalogue[key]
     name = lab.display
     effective, _ = _period_or_datetime(res, "effective", where)
@@ -692,7 +799,7 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
         state.unreadable.append(
             Unreadable("lab", key, f"{where.label}: {name} result has no date (effective[x] or issued)")
         )
-        return
+        return key
     canonical = lab.unit
     value: float | None = None
     unit = canonical
@@ -707,8 +814,12 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
         unit = canonical or sent_unit
     elif "valueCodeableConcept" in res:
         value_codes, value_text = _codeable(res, "valueCodeableConcept", where)
+        coded = next((RESULT_CODES[c] for c in value_codes if c in RESULT_CODES), "")
         if "pregnancy" in state.vocab.tags_for(value_codes, "") and key == "pregnancy-status":
             interpretation = "positive"  # e.g. SNOMED CT 77386006 "Patient currently pregnant"
+        elif coded:
+            interpretation = coded
+            value_text = value_text or _RESULT_DISPLAYS[coded]
         else:
             interpretation = next((_qualitative(t, lab) for t in value_text.split(" / ") if _qualitative(t, lab)), "")
     elif "valueString" in res:
@@ -723,11 +834,13 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
         for concept in _list(res, "interpretation", where):
             if isinstance(concept, dict):
                 code = _first_code({"c": concept}, "c", where)
-                interpretation = {"POS": "positive", "NEG": "negative", "DET": "positive", "ND": "negative"}.get(
-                    code, ""
-                )
+                interpretation = _INTERPRETATION_CODES.get(code, "")
                 if interpretation:
+                    value_text = value_text or f"interpretation {code}"
                     break
+    absent = _first_code(res, "dataAbsentReason", where) or _codeable(res, "dataAbsentReason", where)[1]
+    if absent and value is None and not interpretation:
+        value_text = value_text or f"no value (data absent: {absent})"
     if interpretation == "indeterminate":
         interpretation = ""
         problem = problem or f"{where.label}: {name} result “{value_text}” is indeterminate; repeat or confirm the test"
@@ -755,6 +868,7 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
             problem=problem or range_problem, source=where.label, name=name, as_sent=as_sent,
         )
     )  # fmt: skip
+    return key
 
 
 def _as_sent(
