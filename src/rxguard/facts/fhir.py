@@ -507,7 +507,9 @@ def _medication_concept(state: _State, res: Mapping[str, Any], where: _Where) ->
 
 def _route(res: Mapping[str, Any], where: _Where) -> str:
     """The words of a record's dosage route and method (the route a medicine is or was given by)."""
-    key = "dosage" if res["resourceType"] in ("MedicationStatement", "MedicationAdministration") else "dosageInstruction"
+    key = (
+        "dosage" if res["resourceType"] in ("MedicationStatement", "MedicationAdministration") else "dosageInstruction"
+    )
     raw = res.get(key)
     dosages = [raw] if isinstance(raw, dict) else raw if isinstance(raw, list) else []
     words = []
@@ -528,6 +530,7 @@ def _resolve(
     target = ref.get("reference")
     if not isinstance(target, str):
         return None
+    target = target.split("/_history/", 1)[0]  # a versioned reference names the same resource
     found = contained.get(target) or state.medications_by_ref.get(target)
     if found is None and "/" in target:
         kind, _, rid = target.rstrip("/").rpartition("/")
