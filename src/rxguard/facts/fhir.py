@@ -583,9 +583,10 @@ def _read_procedure(state: _State, res: Mapping[str, Any]) -> None:
         state.labs.setdefault(lab, []).append(LabResult(lab, start, text=text, source=where.label, name=name))
 
 
-def _medication_concept(state: _State, res: Mapping[str, Any], where: _Where) -> tuple[tuple[str, ...], str]:
+def _medication_concept(state: _State, res: Mapping[str, Any], where: _Where) -> tuple[tuple[str, ...], str, str]:
+    """(codes, text, dose form words) of the medicine a request, statement, administration or dispense records."""
     if "medicationCodeableConcept" in res:
-        return _codeable(res, "medicationCodeableConcept", where)
+        return (*_codeable(res, "medicationCodeableConcept", where), "")
     ref = _dict(res, "medicationReference", where)
     shown = ref.get("display")
     display = shown if isinstance(shown, str) else ""
@@ -593,14 +594,32 @@ def _medication_concept(state: _State, res: Mapping[str, Any], where: _Where) ->
     med = _resolve(state, contained, ref, ("Medication",))
     if med is not None:
         codes, text = _codeable(med, "code", _Where(med))
-        return _with_ingredients(state, med, contained, codes, text or display)
+        _, form = _codeable(med, "form", _Where(med))
+        return (*_with_ingredients(state, med, contained, codes, text or display), form)
     if not display:
         target = ref.get("reference")
         state.notes.append(
             f"{where.label}: its medicine ({target if isinstance(target, str) else 'medicationReference'}) is not in "
             "the input and has no display, so which medicine it records could not be read"
         )
-    return (), display
+    return (), display, ""
+
+
+def _route(res: Mapping[str, Any], where: _Where) -> str:
+    """The words of a record's dosage route and method (the route a medicine is or was given by)."""
+    key = (
+        "dosage" if res["resourceType"] in ("MedicationStatement", "MedicationAdministration") else "dosageInstruction"
+    )
+    raw = res.get(key)
+    dosages = [raw] if isinstance(raw, dict) else raw if isinstance(raw, list) else []
+    words = []
+    for dosage in dosages:
+        if isinstance(dosage, dict):
+            for part in ("route", "method"):
+                _, text = _codeable(dosage, part, where)
+                if text:
+                    words.append(text)
+    return " ; ".join(words)
 
 
 def _resolve(
@@ -611,6 +630,7 @@ def _resolve(
     target = ref.get("reference")
     if not isinstance(target, str):
         return None
+    target = target.split("/_history/", 1)[0]  # a versioned reference names the same resource
     found = contained.get(target) or state.medications_by_ref.get(target)
     if found is None and "/" in target:
         kind, _, rid = target.rstrip("/").rpartition("/")
@@ -720,7 +740,7 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
         raise where.fail("doNotPerform", "true or false")
     if refused:  # an order NOT to give the medicine records no exposure to it
         return
-    codes, text = _medication_concept(state, res, where)
+    codes, text, form = _medication_concept(state, res, where)
     intent = ""
     supply_end: date | None = None
     if rtype == "MedicationRequest":
@@ -755,7 +775,7 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
         kind = "administration"
         start, end = _period_or_datetime(res, "effective", where)
         dose, unit, instructions = _dosage(res, "dosage", where)
-    tags = state.vocab.tags_for(codes, text)
+    tags = state.vocab.tags_for(codes, text, " ; ".join(w for w in (form, _route(res, where)) if w))
     if start is None and tags and kind in ("administration", "dispense"):
         state.unreadable.append(Unreadable("medication", "", f"{where.label}: {text or 'medicine'} has no date"))
     state.medications.append(
