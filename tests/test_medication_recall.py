@@ -178,6 +178,17 @@ def test_a_medication_whose_ingredient_refers_to_a_substance_is_read_as_that_ing
     )
 
 
+@pytest.mark.parametrize(
+    "reference",
+    ["Medication/m1", "Medication/m1/_history/3", "https://ehr.example.org/fhir/Medication/m1", "urn:uuid:med-1"],
+)
+def test_a_bundled_medication_is_found_however_the_reference_is_written(reference: str) -> None:
+    medication = {"resourceType": "Medication", "id": "m1", "code": {"text": "Ibuprofen 400 MG Oral Tablet"}}
+    bundle = _bundle(_statement(medicationReference={"reference": reference}))
+    bundle["entry"].append({"fullUrl": "urn:uuid:med-1", "resource": medication})
+    assert "nsaids" in _tags(bundle)
+
+
 def test_a_medicine_the_input_does_not_hold_is_said_to_be_unread() -> None:
     facts = READER.read(_bundle(_statement(medicationReference={"reference": "Medication/missing"})))
     assert any("Medication/missing" in note and "could not be read" in note for note in facts.reading_notes)
