@@ -157,13 +157,43 @@ def describe_item(item: ClinicalItem | MedicationUse) -> str:
         when += f" to {item.end}" if item.end else ""
         return f"{text} ({item.kind}, {item.status or 'no status'}{when})"
     bits = []
-    if item.onset:
-        bits.append(f"onset {item.onset}")
-    if item.abated:
-        bits.append(f"resolved {item.abated}")
+    if item.onset_text or item.onset:
+        bits.append(f"onset {item.onset_text or item.onset}")
+    if item.abated_text or item.abated:
+        bits.append(f"{'resolved' if item.ended else item.status or 'abated'} {item.abated_text or item.abated}")
     elif item.status:
         bits.append(item.status)
     return f"{text} ({', '.join(bits)})" if bits else text
+
+
+def onset_window(item: ClinicalItem, at: date, since: date | None) -> bool | None:
+    """Whether a condition began by ``at`` and on or after ``since``: True, False, or None when its
+    onset (a partial date, an age, words, none at all) leaves both possible.
+
+    A condition recorded before ``since`` began before it, whatever its onset says.
+    """
+    if item.onset is not None and item.onset > at:
+        return False
+    if since is None:
+        return True
+    latest = item.onset_latest or item.onset
+    if item.onset is not None and item.onset >= since:
+        return True
+    if latest is not None and latest < since:
+        return False
+    if item.recorded is not None and item.recorded < since:
+        return False
+    return None
+
+
+def abated_by(item: ClinicalItem, at: date) -> bool | None:
+    """Whether a Condition with an abatement date had abated by ``at`` (None: a partial date leaves both possible)."""
+    if item.abated is None:
+        return True
+    if item.abated > at:
+        return False
+    latest = item.abated_latest or item.abated
+    return True if latest <= at else None
 
 
 def uncertain_line(item: ClinicalItem, line: str) -> str:

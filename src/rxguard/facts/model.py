@@ -94,6 +94,15 @@ class ClinicalItem:
     uncertain: frozenset[str] = frozenset()
     cue: str = ""
     ended: bool = False
+    # How precise the record's dates are: a partial date ("2025"), an age or words cover a span.
+    # ``onset``/``abated`` are the earliest day, ``onset_latest``/``abated_latest`` the latest;
+    # ``onset_text``/``abated_text`` are what was sent when it was not a full date. ``recorded`` is
+    # the (latest) day the record was made, which the onset cannot be after.
+    onset_latest: date | None = None
+    onset_text: str = ""
+    abated_latest: date | None = None
+    abated_text: str = ""
+    recorded: date | None = None
 
 
 MedicationKind = Literal["request", "statement", "administration", "dispense"]

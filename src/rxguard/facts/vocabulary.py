@@ -287,7 +287,7 @@ class Vocabulary:
     exclude: _Matcher = field(default_factory=_Matcher)
     # Reads negation and possibility in clinical texts (None: texts are tagged as written).
     assertions: AssertionReader | None = None
-    _cache: dict[tuple[tuple[str, ...], str], frozenset[str]] = field(default_factory=dict)
+    _cache: dict[tuple[tuple[str, ...], str, str], frozenset[str]] = field(default_factory=dict)
     _readings: dict[tuple[tuple[str, ...], str], Reading] = field(default_factory=dict)
 
     def add(
@@ -351,8 +351,11 @@ class Vocabulary:
             self._readings[key] = result
         return result
 
-    def tags_for(self, codes: tuple[str, ...], text: str) -> frozenset[str]:
-        key = (codes, text)
+    def tags_for(self, codes: tuple[str, ...], text: str, route: str = "") -> frozenset[str]:
+        """The value sets an item is in. ``route`` (a medicine's route, method or dose form, as words) is
+        read only against the excluded phrases: "Intravenous" in a dosage's route takes a medicine out of a
+        set that excludes injected forms, but a route never puts a medicine into a set."""
+        key = (codes, text, route)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
@@ -361,6 +364,8 @@ class Vocabulary:
         found = self.include.by_codes(codes) | self.include.by_text(norm) | self.include.by_text(split)
         if found:
             found -= self.exclude.by_codes(codes) | self.exclude.by_text(norm) | self.exclude.by_text(split)
+        if found and route:
+            found -= self.exclude.by_text(normalize_text(route))
         result = frozenset(found)
         if len(self._cache) < 50_000:
             self._cache[key] = result

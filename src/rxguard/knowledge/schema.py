@@ -338,7 +338,17 @@ class HasCondition(Predicate):
     onset_within: Duration | None = None
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import Ctx, Evidence, Unknown, by_assertion, describe_item, negated_reason, shift
+        from rxguard.engine.predicates import (
+            Ctx,
+            Evidence,
+            Unknown,
+            abated_by,
+            by_assertion,
+            describe_item,
+            negated_reason,
+            onset_window,
+            shift,
+        )  # fmt: skip
         from rxguard.facts.model import ClinicalItem
 
         p = self
@@ -360,19 +370,34 @@ class HasCondition(Predicate):
             lifelong = ctx.lifelong.get(p.valueset) if p.status == "active" else None
 
             def in_window(item: ClinicalItem) -> bool:
-                if item.onset is not None and item.onset > ctx.at:
-                    return False
-                return since is None or (item.onset is not None and item.onset >= since)
+                return onset_window(item, ctx.at, since) is not False
 
             certain: list[str] = []
             unsure: list[tuple[ClinicalItem, str]] = []
             status_unknown: list[str] = []
             for item in items:
                 assert isinstance(item, ClinicalItem)
-                if not in_window(item):
+                began_in = onset_window(item, ctx.at, since)
+                if began_in is False:
+                    continue
+                if began_in is None:
+                    began = f"its onset is recorded as {item.onset_text}" if item.onset_text else "no onset date"
+                    status_unknown.append(
+                        f"Condition: {describe_item(item)}: {began}, so whether it began on or after {since} "
+                        "is not known"
+                    )
                     continue
                 line = f"Condition: {describe_item(item)}"
-                if p.status == "active" and not item.active:
+                ended_by = abated_by(item, ctx.at) if item.ended else True
+                if p.status == "active" and not item.active and ended_by is False:
+                    line = f"Condition: {describe_item(item)}; still present on {ctx.at}, before its abatement"
+                elif p.status == "active" and not item.active and ended_by is None:
+                    status_unknown.append(
+                        f"Condition: {describe_item(item)}: its abatement is recorded as {item.abated_text}, "
+                        f"so whether it had ended by {ctx.at} is not known"
+                    )
+                    continue
+                elif p.status == "active" and not item.active:
                     recorded = describe_item(item)
                     if lifelong is not None and not item.ended:
                         line = f"Condition: {recorded}; counts as present: {lifelong}"
