@@ -311,19 +311,26 @@ class Vocabulary:
         self._cache.clear()
         self._readings.clear()
 
-    def read(self, codes: tuple[str, ...], text: str) -> Reading:
-        """The tags of a Condition, allergy or procedure, with what its text negates or only suspects."""
+    def read(self, codes: tuple[str, ...], text: str, displays: str = "") -> Reading:
+        """The tags of a Condition, allergy or procedure, with what its text negates or only suspects.
+
+        ``text`` is the record's own words (``code.text``); ``displays`` the names its codings give, read
+        as names of the codes (never for negation): "lymphoma ruled out" coded lymphoma, whose display names lymphoma,
+        is a code its own text negates.
+        """
+        whole = " / ".join(t for t in (text, displays) if t)
         runs = self.assertions.read(text) if self.assertions is not None and text else None
         if runs is None:
-            return Reading(self.tags_for(codes, text))
-        key = (codes, text)
+            return Reading(self.tags_for(codes, whole))
+        key = (codes, whole + "\x00" + text)
         cached = self._readings.get(key)
         if cached is not None:
             return cached
-        by_code = self.include.by_codes(codes)
+        shown = normalize_text(displays) if displays else ""
+        by_code = self.include.by_codes(codes) | self.include.by_text(shown)
         # Excluded phrases are read in the record's own words, not in the trigger phrases: "history of"
         # (a past cancer) still removes a malignancy tag, but not out of "No history of lymphoma".
-        removed = self.exclude.by_codes(codes)
+        removed = self.exclude.by_codes(codes) | self.exclude.by_text(shown)
         for run in runs:
             removed |= self.exclude.by_text(run.text)
         affirmed: set[str] = set()
