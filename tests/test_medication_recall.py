@@ -178,6 +178,17 @@ def test_a_medication_whose_ingredient_refers_to_a_substance_is_read_as_that_ing
     )
 
 
+@pytest.mark.parametrize(
+    "reference",
+    ["Medication/m1", "Medication/m1/_history/3", "https://ehr.example.org/fhir/Medication/m1", "urn:uuid:med-1"],
+)
+def test_a_bundled_medication_is_found_however_the_reference_is_written(reference: str) -> None:
+    medication = {"resourceType": "Medication", "id": "m1", "code": {"text": "Ibuprofen 400 MG Oral Tablet"}}
+    bundle = _bundle(_statement(medicationReference={"reference": reference}))
+    bundle["entry"].append({"fullUrl": "urn:uuid:med-1", "resource": medication})
+    assert "nsaids" in _tags(bundle)
+
+
 def test_a_medicine_the_input_does_not_hold_is_said_to_be_unread() -> None:
     facts = READER.read(_bundle(_statement(medicationReference={"reference": "Medication/missing"})))
     assert any("Medication/missing" in note and "could not be read" in note for note in facts.reading_notes)
@@ -276,3 +287,40 @@ def test_another_patients_medicine_is_never_read_whatever_resource_records_it(ki
     facts = READER.read(_bundle(other, patients=("p1", "p2")), "p1")
     assert not facts.medications and any("another patient" in note for note in facts.reading_notes)
     assert READER.read(_bundle(other, patients=("p1", "p2")), "p2").medications
+
+
+# --------------------------------------------------------------------------- route and dose form
+
+ROUTED = [
+    pytest.param(vs.id, _a_member(vs), phrase, id=f"{pack}:{vs.id}:{phrase}")
+    for pack, vs in SETS
+    if any(n.isalpha() for n in _member_names(vs))
+    for phrase in vs.excludes
+]
+
+
+@pytest.mark.parametrize(("valueset", "name", "phrase"), ROUTED)
+def test_a_route_or_dose_form_the_set_excludes_takes_the_medicine_out_of_it(
+    valueset: str, name: str, phrase: str
+) -> None:
+    concept = {"text": f"{name} 10 MG"}
+    routed = _record("MedicationRequest", "active", name, ended=False) | {
+        "medicationCodeableConcept": concept,
+        "dosageInstruction": [{"route": {"text": phrase}}],
+    }
+    assert valueset not in _tags(_bundle(routed))
+    given = _record("MedicationAdministration", "completed", name, ended=False) | {
+        "dosage": {"route": {"text": phrase}}
+    }
+    assert valueset not in _tags(_bundle(given))
+    medication = {"resourceType": "Medication", "id": "m1", "code": concept, "form": {"text": phrase}}
+    formed = _statement(contained=[medication], medicationReference={"reference": "#m1"})
+    assert valueset not in _tags(_bundle(formed))
+    assert valueset in _tags(_bundle(_statement(concept))), "the medicine itself must be in the set"
+
+
+def test_a_route_never_puts_a_medicine_in_a_set() -> None:
+    assert ROUTED, "some medication set excludes a route"
+    for _valueset, _name, phrase in (p.values for p in ROUTED):
+        unrelated = _statement({"text": "Acetaminophen 325 MG"}, dosage=[{"route": {"text": phrase}}])
+        assert not _tags(_bundle(unrelated))

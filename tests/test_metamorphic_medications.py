@@ -11,7 +11,9 @@ value sets (their names, brands, ingredient codes and ATC classes):
 - **branded drug**: the RxNorm branded-drug form, "azathioprine 5 MG Oral Tablet [Imuran]";
 - **ingredient code**: an RxNorm ingredient code of the set, with no text;
 - **ATC class**: a code under the ATC class the set lists, with no text;
-- **ingredient by reference**: a contained Medication whose ingredient refers to a Substance.
+- **ingredient by reference**: a contained Medication whose ingredient refers to a Substance;
+- **ended use in another record**: a completed or stopped statement written as a completed or
+  stopped order, and the reverse (use that ended counts the same for rules that look back).
 
 Each must give the same verdict and the same fired rules. And forms that record no use must
 behave as if the medicine were absent: the record marked not taken / not done / cancelled /
@@ -216,6 +218,23 @@ def _variants(pack: Pack, vignette: Vignette) -> Iterator[Case]:
         ):
             if found:
                 yield Case(pack.name, vignette, label, f"{found} for {where}", with_item({**bare, "code": found}))
+        ended = item.get("end") is not None and str(item["end"]) < vignette.at.isoformat()
+        if (
+            ended
+            and item.get("status") in ("completed", "stopped")
+            and item.get("kind", "statement") in ("statement", "request")
+        ):
+            for kind, status in (
+                ("statement", "stopped"),
+                ("statement", "completed"),
+                ("request", "completed"),
+                ("request", "stopped"),
+            ):
+                if (kind, status) != (item.get("kind", "statement"), item.get("status")):
+                    yield Case(
+                        pack.name, vignette, "ended use in another record", f"{kind} {status} for {where}",
+                        with_item({**item, "kind": kind, "status": status}),
+                    )  # fmt: skip
         marker = f"medication-marker-{index}"
         marked = with_item({**bare, "text": marker})
         yield Case(
@@ -278,7 +297,7 @@ def test_variants_are_generated_for_every_form_and_every_pack_with_co_medication
     expected = {
         "salt and strength", "capitals", "combination", "strength on the name", "branded drug", "ingredient code",
         "ATC class", "ingredient by reference to a Substance", "recorded as not taken", "an order not to give it",
-        "recorded only for another patient",
+        "recorded only for another patient", "ended use in another record",
     }  # fmt: skip
     assert expected <= kinds, expected - kinds
     assert {"natalizumab", "mifamurtide"} <= {case.pack for case in CASES}

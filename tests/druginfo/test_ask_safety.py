@@ -30,6 +30,8 @@ QUESTIONS: dict[str, tuple[str, str]] = {
 }
 #: Medicines and other things to combine with, checked to be absent from a pack before use.
 OTHERS = [("sertraline", "舍曲林"), ("omeprazole", "奥美拉唑"), ("melatonin", "褪黑素")]
+#: Conditions likewise.
+CONDITIONS = [("gout", "痛风"), ("psoriasis", "银屑病"), ("glaucoma", "青光眼")]
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +45,13 @@ def _statements(pack: Pack) -> dict[str, StatementView]:
 
 def _text(st: StatementView) -> str:
     return " ".join([st.heading or "", st.text, *st.points])
+
+
+def _value_set_words(pack: Pack) -> str:
+    """Every name and code display of the pack's value sets (what it knows by name)."""
+    words = [n for vs in pack.valuesets.values() for n in vs.names]
+    words += [getattr(c, "display", "") or "" for vs in pack.valuesets.values() for c in getattr(vs, "codes", ())]
+    return " " + " ".join(words).casefold()
 
 
 def _declines_honestly(answer: Answer) -> bool:
@@ -88,7 +97,7 @@ def test_a_safety_question_gets_the_statement_on_it_or_an_honest_not_covered(
 def test_combining_with_a_medicine_the_pack_never_names_is_not_covered(packs: dict[str, Pack], lang: str) -> None:
     checked = 0
     for pack in packs.values():
-        corpus = " ".join(_text(st) for st in _statements(pack).values()).casefold()
+        corpus = " ".join(_text(st) for st in _statements(pack).values()).casefold() + _value_set_words(pack)
         name = pack.identity.display.get(lang) or pack.identity.inn
         for en, zh in OTHERS:
             if en in corpus or zh in corpus:
@@ -102,6 +111,22 @@ def test_combining_with_a_medicine_the_pack_never_names_is_not_covered(packs: di
                 assert _declines_honestly(answer), (question, answer.status, answer.topic)
                 checked += 1
     assert checked >= 6
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_condition_the_pack_never_names_is_not_covered(packs: dict[str, Pack], lang: str) -> None:
+    checked = 0
+    for pack in packs.values():
+        corpus = " ".join(_text(st) for st in _statements(pack).values()).casefold() + _value_set_words(pack)
+        name = pack.identity.display.get(lang) or pack.identity.inn
+        for en, zh in CONDITIONS:
+            if en in corpus or zh in corpus:
+                continue
+            question = f"Can a patient with {en} get {name}?" if lang == "en" else f"有{zh}能用{name}吗？"
+            answer = answer_question(question, packs=packs)
+            assert _declines_honestly(answer), (question, answer.status, answer.topic)
+            checked += 1
+    assert checked >= 3
 
 
 def test_combining_with_a_medicine_a_value_set_names_is_answered_from_the_rules_on_it(

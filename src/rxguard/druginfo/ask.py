@@ -30,7 +30,8 @@ from rxguard.druginfo.intents import (
     SECTION_OF,
     Concept,
     Intent,
-    asks_to_combine,
+    _gap_pattern,
+    asks_whether_allowed,
     intent_vocabulary,
     out_of_scope_score,
     question_concepts,
@@ -747,7 +748,8 @@ def _question_words() -> tuple[frozenset[str], tuple[str, ...]]:
     the phrases of intents.yaml and the lexicon's words."""
     vocabulary = _VOCABULARY.read_text("utf-8")
     words = lexicon()["en"]
-    combining = " ".join([*intent_vocabulary()["combining"]["en"], intent_vocabulary()["who"]])
+    table = intent_vocabulary()
+    combining = " ".join([*table["combining"]["en"], *table["eligibility"]["en"], table["who"]])
     english = {w for w in re.findall(r"[a-z]{3,}", combining)}
     english |= {w for w in (*words["stop"], *words["asking"], *words["synonyms"]) if isinstance(w, str)}
     chinese = {p for p in re.findall(r"[\u3400-\u9fff]+", vocabulary)} | set(lexicon()["zh"]["synonyms"])
@@ -756,43 +758,53 @@ def _question_words() -> tuple[frozenset[str], tuple[str, ...]]:
 
 
 def _unknown_things(lib: Library, drug: str, lang: Language, text: str) -> list[str]:
-    """The words of a question (its drug names taken out) for things the drug's pack never speaks
-    of: no statement uses them and no value set names them ("ibuprofen" for a pack that does not
-    name it). Words of asking and the lexicon's everyday words do not count."""
+    """The words of a question (its drug names taken out) for the things it asks to take the drug
+    with, or the condition it asks about, that the drug's pack never speaks of: no statement uses
+    them and no value set names them ("ibuprofen" for a pack that does not name it). Only the
+    words just after ``asked_after`` words ("with X", "take X", "has Y") and, in Chinese, the gap
+    of a ``combining`` or ``eligibility`` phrase ("和…一起") are read; words of asking and the
+    lexicon's everyday words do not count."""
     index = lib.index(drug, lang)
     if index.expansion(text):
         return []
-    asking, phrases = _question_words()
+    asking, _ = _question_words()
+    table = intent_vocabulary()
+    after = set(table["asked_after"]["en"])
     vocabulary = lib.index(drug, "en").vocabulary()
+    tokens = re.findall(r"[a-z][a-z'-]*|\d+(?:\.\d+)?", text.casefold())
+    slots = sorted({j for i, t in enumerate(tokens) if t in after for j in range(i + 1, min(i + 4, len(tokens)))})
     out: list[str] = []
-    for word in re.findall(r"[a-z][a-z-]{3,}", text.casefold()):
-        if word in asking or any(word.startswith(w) for w in asking if len(w) >= 4):
+    for word in dict.fromkeys(tokens[j] for j in slots if tokens[j] not in after):
+        if len(word) < 4 or word in asking or any(word.startswith(w) for w in asking if len(w) >= 4):
             continue
         if vocabulary.is_unknown(word) and not (vocabulary.completions(word) or vocabulary.correction(word)):
             out.append(word)
     if has_han(text):
-        rest = to_simplified(text)
-        for phrase in phrases:
-            for part in phrase.split("…"):
-                if part:
-                    rest = rest.replace(part, " ")
+        simplified = to_simplified(text).upper()
+        _, phrases = _question_words()
         bigrams = index.bigrams()
-        for run in re.findall(r"[\u3400-\u9fff]{2,}", rest):
-            pairs = [run[i : i + 2] for i in range(len(run) - 1)]
-            if sum(p in bigrams for p in pairs) * 2 < len(pairs):
-                out.append(run)
+        for phrase in (p for kind in ("combining", "eligibility") for p in table[kind]["zh"] if "…" in p):
+            for hit in _gap_pattern(phrase).finditer(simplified):
+                gap = hit.group(1)[len(phrase.split("…")[0]) : len(hit.group(1)) - len(phrase.split("…")[-1])]
+                for word in phrases:
+                    gap = gap.replace(word, " ")
+                for run in re.findall(r"[\u3400-\u9fff]{2,}", gap):
+                    pairs = [run[i : i + 2] for i in range(len(run) - 1)]
+                    if sum(p in bigrams for p in pairs) * 2 < len(pairs):
+                        out.append(run)
     return out
 
 
 def _combination(things: list[str], lang: Language) -> Concept:
-    """What a combining question names that the pack never speaks of, as a concept not covered."""
+    """What a question about taking the drug with something, or with a condition, names that the
+    pack never speaks of, as a concept not covered."""
     latin = [t for t in things if not has_han(t)]
     return Concept(
         id="combination",
         # Chinese words are not segmented reliably enough to be quoted back
         title={
-            "en": f"taking it with {', '.join(latin)}" if latin else "taking it with what the question names",
-            "zh": f"与{'、'.join(latin)}合用" if latin else "与问题中提到的其他药物或物品合用",
+            "en": ", ".join(f"“{t}”" for t in latin) if latin else "what the question names",
+            "zh": "问题中提到的" + ("、".join(f"“{t}”" for t in latin) if latin else "其他药物或情况"),
         },
         question=((), ()),
         statement=((), ()),
@@ -874,7 +886,7 @@ def answer_question(
         missing = [_unstated(lib, r.drug, ask_lang, asked) for r in drugs]
         if all(missing):
             return _not_covered(asked_text, language, drugs, packs, missing[0])
-    if not flagged and asks_to_combine(simplified):
+    if not flagged and asks_whether_allowed(simplified):
         unknown = [_unknown_things(lib, r.drug, ask_lang, _without_names(question, drugs)) for r in drugs]
         if all(unknown):
             return _not_covered(asked_text, language, drugs, packs, [_combination(unknown[0], language)])

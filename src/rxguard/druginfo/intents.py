@@ -317,19 +317,20 @@ def question_concepts(question: str) -> tuple[Concept, ...]:
 
 
 @functools.cache
-def _combining() -> tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]:
-    table = _vocabulary()["combining"]
+def _safety_patterns(kind: str) -> tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]:
+    table = _vocabulary()[kind]
     return tuple(re.compile(p, re.IGNORECASE) for p in table["en"]), tuple(table["zh"])
 
 
-def asks_to_combine(question: str, names: tuple[str, ...] = ()) -> bool:
+def asks_whether_allowed(question: str) -> bool:
     """Whether a question asks if the drug may be taken with something else (``combining`` in
-    ``intents.yaml``); ``names``: how the drug is written, which a Chinese "…" must not be."""
-    en, zh = _combining()
-    if any(p.search(question) for p in en):
-        return True
+    ``intents.yaml``) or by someone with a condition (``eligibility``)."""
     upper = question.upper()
-    return any(_zh_in(z, upper) for z in zh)
+    for kind in ("combining", "eligibility"):
+        en, zh = _safety_patterns(kind)
+        if any(p.search(question) for p in en) or any(_zh_in(z, upper) for z in zh):
+            return True
+    return False
 
 
 def states_concept(text: str, concept: Concept) -> bool:

@@ -113,7 +113,8 @@ class Vocabulary:
     """The English words of a corpus, for reading a question's words that the corpus does not use.
 
     A word of four letters or more that begins corpus words is read as them ("chemo" ->
-    chemotherapy, "tired" -> tiredness); a word of five letters or more within a small edit of one
+    chemotherapy, "tired" -> tiredness), one of six or more that ends them as them too
+    ("steroids" -> corticosteroids); a word of five letters or more within a small edit of one
     corpus word (rapidfuzz ``ratio`` at least :data:`SPELLING_SCORE`, same first letter) is read as
     that word ("pregant" -> pregnant, "immunosupressants"). A word the corpus uses, a stop word or
     a word the lexicon maps is left as it is.
@@ -154,7 +155,7 @@ class Vocabulary:
     def completions(self, word: str) -> list[str]:
         if len(word) < 4 or not self.is_unknown(word):
             return []
-        found = [w for w in self.words if w.startswith(word) and w != word]
+        found = [w for w in self.words if w != word and (w.startswith(word) or (len(word) >= 6 and w.endswith(word)))]
         return sorted(found, key=len)[: self.MAX_COMPLETIONS]
 
     def repairs(self, text: str) -> list[str]:

@@ -157,13 +157,75 @@ def describe_item(item: ClinicalItem | MedicationUse) -> str:
         when += f" to {item.end}" if item.end else ""
         return f"{text} ({item.kind}, {item.status or 'no status'}{when})"
     bits = []
-    if item.onset:
-        bits.append(f"onset {item.onset}")
-    if item.abated:
-        bits.append(f"resolved {item.abated}")
+    if item.onset_text or item.onset:
+        bits.append(f"onset {item.onset_text or item.onset}")
+    if item.abated_text or item.abated:
+        bits.append(f"{'resolved' if item.ended else item.status or 'abated'} {item.abated_text or item.abated}")
     elif item.status:
         bits.append(item.status)
     return f"{text} ({', '.join(bits)})" if bits else text
+
+
+def onset_window(item: ClinicalItem, at: date, since: date | None) -> bool | None:
+    """Whether a condition began by ``at`` and on or after ``since``: True, False, or None when its
+    onset (a partial date, an age, words, none at all) leaves both possible.
+
+    A condition recorded before ``since`` began before it, whatever its onset says.
+    """
+    if item.onset is not None and item.onset > at:
+        return False
+    if since is None:
+        return True
+    latest = item.onset_latest or item.onset
+    if item.onset is not None and item.onset >= since:
+        return True
+    if latest is not None and latest < since:
+        return False
+    if item.recorded is not None and item.recorded < since:
+        return False
+    return None
+
+
+def abated_by(item: ClinicalItem, at: date) -> bool | None:
+    """Whether a Condition with an abatement date had abated by ``at`` (None: a partial date leaves both possible)."""
+    if item.abated is None:
+        return True
+    if item.abated > at:
+        return False
+    latest = item.abated_latest or item.abated
+    return True if latest <= at else None
+
+
+def uncertain_line(item: ClinicalItem, line: str) -> str:
+    """An evidence line for an item the record only suspects, saying why."""
+    return f"{line}; not established ({item.cue or 'recorded as uncertain'})"
+
+
+def uncertain_note(item: ClinicalItem, what: str) -> str:
+    """The review note of a finding that rests on a record not established (suspected, provisional, unconfirmed)."""
+    return (
+        f"The {what} “{item.text or ', '.join(item.codes)}” is recorded as not established "
+        f"({item.cue or 'uncertain'}); a clinician confirms or excludes it."
+    )
+
+
+def negated_reason(item: ClinicalItem, what: str) -> str:
+    """Why a rule whose only input is a negated record could not be verified."""
+    return (
+        f"{what} “{item.text}” names it only to negate it ({item.cue or 'negated'}): the text is not read as "
+        "proof either way; confirm that it is absent"
+    )
+
+
+def by_assertion(ctx: Ctx, certain: list[str], unsure: list[tuple[ClinicalItem, str]], what: str) -> list[str] | None:
+    """The evidence of found items: the certain ones; else the uncertain ones, each with a review note."""
+    if certain:
+        return certain
+    if not unsure:
+        return None
+    for item, _ in unsure:
+        ctx.review_notes.append(uncertain_note(item, what))
+    return [uncertain_line(item, line) for item, line in unsure]
 
 
 # Reaction words that make any recorded reaction a hypersensitivity reaction, whatever its type.
@@ -305,25 +367,42 @@ def confounders(ctx: Ctx, p: LabConfounded, drawn: date) -> list[str]:
 
 
 def status_flag(tag: str, lab: str, expected: bool) -> Pred:
-    """A pregnancy- or breastfeeding-style status: an active condition tagged ``tag`` or a positive ``lab``."""
+    """A pregnancy- or breastfeeding-style status: an active condition tagged ``tag`` or a positive ``lab``.
+
+    A record that only suspects the status ("possible pregnancy") counts, with a review note; one
+    whose text negates it ("Not pregnant") counts as absent, as a negative result does, and is
+    quoted where the rule asks for the status to be absent.
+    """
 
     def pred(ctx: Ctx) -> Evidence:
-        found = [
-            f"Condition: {describe_item(item)}"
-            for item in ctx.facts.tagged("condition", tag)
-            if isinstance(item, ClinicalItem) and item.active and (item.onset is None or item.onset <= ctx.at)
-        ]
+        def current(item: ClinicalItem) -> bool:
+            return item.active and (item.onset is None or item.onset <= ctx.at)
+
+        certain: list[str] = []
+        unsure: list[tuple[ClinicalItem, str]] = []
+        for item in ctx.facts.tagged("condition", tag):
+            if isinstance(item, ClinicalItem) and current(item):
+                line = f"Condition: {describe_item(item)}"
+                if tag in item.uncertain:
+                    unsure.append((item, line))
+                else:
+                    certain.append(line)
         result = ctx.latest(lab)
         if result is not None and result.interpretation == "positive":
-            found.append(result.describe())
+            certain.append(result.describe())
         unread = unreadable_lab(ctx, lab)
         if result is not None and not result.interpretation:
             unread = Unknown((result.problem or f"{result.describe()}: not read",))
-        if found:
-            return found if expected else None
+        if certain or unsure:
+            return by_assertion(ctx, certain, unsure, "status") if expected else None
         if unread is not None:
             return Unknown(unread.reasons)
-        return None if expected else [f"No active {tag} recorded"]
+        denied = [
+            f"Condition: {describe_item(item)} (says it is absent: {item.cue or 'negated'})"
+            for item in ctx.facts.negated("condition", tag)
+            if current(item)
+        ]
+        return None if expected else [f"No active {tag} recorded", *denied]
 
     return pred
 

@@ -338,17 +338,27 @@ class HasCondition(Predicate):
     onset_within: Duration | None = None
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import Ctx, Evidence, Unknown, describe_item, shift
+        from rxguard.engine.predicates import (
+            Ctx,
+            Evidence,
+            Unknown,
+            abated_by,
+            by_assertion,
+            describe_item,
+            negated_reason,
+            onset_window,
+            shift,
+        )  # fmt: skip
         from rxguard.facts.model import ClinicalItem
 
         p = self
         key = f"condition:{p.valueset}"
 
         def pred(ctx: Ctx) -> Evidence:
-            items = ctx.facts.by_tag.get(key)
-            if not items:
+            items = ctx.facts.by_tag.get(key, ())
+            negated = ctx.facts.negated_by_tag.get(key, ())
+            if not items and not negated:
                 return None
-            found = []
             since: date | None = None
             if p.onset_since is not None:
                 if not ctx.infusions:
@@ -358,29 +368,66 @@ class HasCondition(Predicate):
                 window = shift(ctx.at, p.onset_within, -1)
                 since = max(since, window) if since else window
             lifelong = ctx.lifelong.get(p.valueset) if p.status == "active" else None
-            unsure: list[str] = []
+
+            def in_window(item: ClinicalItem) -> bool:
+                return onset_window(item, ctx.at, since) is not False
+
+            certain: list[str] = []
+            unsure: list[tuple[ClinicalItem, str]] = []
+            status_unknown: list[str] = []
             for item in items:
                 assert isinstance(item, ClinicalItem)
-                if item.onset is not None and item.onset > ctx.at:
+                began_in = onset_window(item, ctx.at, since)
+                if began_in is False:
                     continue
-                if since is not None and (item.onset is None or item.onset < since):
+                if began_in is None:
+                    began = f"its onset is recorded as {item.onset_text}" if item.onset_text else "no onset date"
+                    status_unknown.append(
+                        f"Condition: {describe_item(item)}: {began}, so whether it began on or after {since} "
+                        "is not known"
+                    )
                     continue
-                if p.status == "active" and not item.active:
+                line = f"Condition: {describe_item(item)}"
+                ended_by = abated_by(item, ctx.at) if item.ended else True
+                if p.status == "active" and not item.active and ended_by is False:
+                    line = f"Condition: {describe_item(item)}; still present on {ctx.at}, before its abatement"
+                elif p.status == "active" and not item.active and ended_by is None:
+                    status_unknown.append(
+                        f"Condition: {describe_item(item)}: its abatement is recorded as {item.abated_text}, "
+                        f"so whether it had ended by {ctx.at} is not known"
+                    )
+                    continue
+                elif p.status == "active" and not item.active:
                     recorded = describe_item(item)
                     if lifelong is not None and not item.ended:
-                        found.append(f"Condition: {recorded}; counts as present: {lifelong}")
-                    elif lifelong is not None:
-                        unsure.append(f"Condition: {recorded} is recorded as over, but {lifelong}; confirm the record")
-                    elif not item.ended:
-                        unsure.append(
-                            f"Condition: {recorded} is recorded as {item.status or 'not active'}, not resolved; "
-                            "whether it is still present is not known"
-                        )
-                    continue
-                found.append(f"Condition: {describe_item(item)}")
+                        line = f"Condition: {recorded}; counts as present: {lifelong}"
+                    else:
+                        if lifelong is not None:
+                            status_unknown.append(
+                                f"Condition: {recorded} is recorded as over, but {lifelong}; confirm the record"
+                            )
+                        elif not item.ended:
+                            status_unknown.append(
+                                f"Condition: {recorded} is recorded as {item.status or 'not active'}, not resolved; "
+                                "whether it is still present is not known"
+                            )
+                        continue
+                if p.valueset in item.uncertain:
+                    unsure.append((item, line))
+                else:
+                    certain.append(line)
+            found = by_assertion(ctx, certain, unsure, "condition")
             if found:
                 return found
-            return Unknown(tuple(unsure)) if unsure else None
+            # A record that names the condition only to negate it ("lymphoma ruled out") is not proof of
+            # absence: the rule says it could not verify, quoting the record.
+            denied = [
+                negated_reason(item, "Condition")
+                for item in negated
+                if in_window(item) and (p.status != "active" or item.active)
+            ]
+            reasons = (*status_unknown, *denied)
+            return Unknown(reasons) if reasons else None
 
         return pred
 
@@ -396,28 +443,44 @@ class HasAllergy(Predicate):
     valueset: str
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import Ctx, Evidence, Unknown, describe_allergy, is_hypersensitivity
+        from rxguard.engine.predicates import (
+            Ctx,
+            Evidence,
+            Unknown,
+            by_assertion,
+            describe_allergy,
+            is_hypersensitivity,
+            negated_reason,
+        )
         from rxguard.facts.model import ClinicalItem
 
         p = self
         key = f"allergy:{p.valueset}"
 
         def pred(ctx: Ctx) -> Evidence:
-            found: list[str] = []
-            unsure: list[str] = []
+            certain: list[str] = []
+            unsure: list[tuple[ClinicalItem, str]] = []
+            intolerances: list[str] = []
             for item in ctx.facts.by_tag.get(key, ()):
                 if not isinstance(item, ClinicalItem) or not item.active:
                     continue
                 if is_hypersensitivity(item):
-                    found.append(f"Allergy: {describe_allergy(item)}")
+                    line = f"Allergy: {describe_allergy(item)}"
+                    if p.valueset in item.uncertain:  # unconfirmed, or only suspected by its text
+                        unsure.append((item, line))
+                    else:
+                        certain.append(line)
                 else:
-                    unsure.append(
+                    intolerances.append(
                         f"Intolerance: {describe_allergy(item)} is recorded as an intolerance, not as a "
                         "hypersensitivity reaction; the contraindication concerns hypersensitivity reactions"
                     )
+            found = by_assertion(ctx, certain, unsure, "allergy")
             if found:
                 return found
-            return Unknown(tuple(unsure)) if unsure else None
+            denied = [negated_reason(item, "Allergy") for item in ctx.facts.negated_by_tag.get(key, ()) if item.active]
+            reasons = (*intolerances, *denied)
+            return Unknown(reasons) if reasons else None
 
         return pred
 
@@ -498,7 +561,7 @@ class HasProcedure(Predicate):
     within: Duration | None = None
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import Ctx, Evidence, shift
+        from rxguard.engine.predicates import Ctx, Evidence, Unknown, by_assertion, negated_reason, shift
         from rxguard.facts.model import ClinicalItem
 
         p = self
@@ -506,14 +569,28 @@ class HasProcedure(Predicate):
 
         def pred(ctx: Ctx) -> Evidence:
             window = shift(ctx.at, p.within, -1) if p.within else None
-            found = []
+
+            def counts(item: ClinicalItem) -> bool:
+                day = item.onset
+                return day is not None and day <= ctx.at and (window is None or day >= window)
+
+            certain: list[str] = []
+            unsure: list[tuple[ClinicalItem, str]] = []
             for item in ctx.facts.by_tag.get(key, ()):
                 assert isinstance(item, ClinicalItem)
-                day = item.onset
-                if day is None or day > ctx.at or (window is not None and day < window):
-                    continue
-                found.append(f"Procedure: {item.text} on {day}")
-            return found or None
+                if counts(item):
+                    line = f"Procedure: {item.text} on {item.onset}"
+                    if p.valueset in item.uncertain:
+                        unsure.append((item, line))
+                    else:
+                        certain.append(line)
+            found = by_assertion(ctx, certain, unsure, "procedure")
+            if found:
+                return found
+            denied = tuple(
+                negated_reason(item, "Procedure") for item in ctx.facts.negated_by_tag.get(key, ()) if counts(item)
+            )
+            return Unknown(denied) if denied else None
 
         return pred
 
