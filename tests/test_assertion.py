@@ -144,6 +144,25 @@ def test_a_code_whose_own_text_negates_it_is_uncertain() -> None:
     assert tag in reading.tags and tag in reading.uncertain and "ruled out" in reading.cue
 
 
+def test_a_display_names_the_code_and_never_outweighs_the_record_text() -> None:
+    tag, code, display = next(
+        (vs.id, c.code, c.display)
+        for pack in PACKS.values()
+        for vs in pack.valuesets.values()
+        if vs.kind == "condition"
+        for c in vs.code_entries()
+        if VOCAB.tags_for((c.code,), "") == {vs.id} and VOCAB.tags_for((), c.display) == {vs.id}
+    )
+    # The display alone (no own text) is read as written, whatever words it holds.
+    assert VOCAB.read((code,), "", display) == VOCAB.read((code,), display)
+    # Coded, with a display naming it, and a text ruling it out: the record contradicts itself.
+    reading = VOCAB.read((code,), f"{display} ruled out", display)
+    assert tag in reading.uncertain
+    # A local code no set knows, with the display naming the condition: the display stands for the code.
+    reading = VOCAB.read(("urn:local|1",), f"{display} ruled out", display)
+    assert tag in reading.uncertain
+
+
 def test_excluded_phrases_are_read_in_the_record_words_not_in_the_trigger() -> None:
     vocab = Vocabulary(assertions=READER)
     vocab.add("lymphoma-set", [], ["lymphoma"], ["history of"])
@@ -284,3 +303,44 @@ def test_a_provisional_pml_diagnosis_holds_for_review() -> None:
     finding = _findings(bundle)["natalizumab.pml-history"]
     assert finding.needs_review and finding.effective_severity == "hold"
     assert any("provisional" in line for line in finding.evidence)
+
+
+def _pred(evidence: list[str] | None, note: str = "") -> Any:
+    def pred(ctx: Any) -> list[str] | None:
+        if note:
+            ctx.review_notes.append(note)
+        return evidence
+
+    return pred
+
+
+def test_any_keeps_a_review_note_only_when_every_part_that_holds_needs_one() -> None:
+    from types import SimpleNamespace
+
+    from rxguard.engine.predicates import any_of
+
+    ctx = SimpleNamespace(review_notes=[])
+    assert any_of([_pred(["suspected"], "confirm"), _pred(["recorded"])])(ctx) == ["suspected", "recorded"]
+    assert ctx.review_notes == []
+    ctx = SimpleNamespace(review_notes=[])
+    assert any_of([_pred(["suspected"], "confirm"), _pred(None, "not used")])(ctx) == ["suspected"]
+    assert ctx.review_notes == ["confirm"]
+    ctx = SimpleNamespace(review_notes=[])
+    assert any_of([_pred(None, "not used")])(ctx) is None and ctx.review_notes == []
+
+
+def test_the_gate_keeps_a_negated_record_visible_when_it_adds_the_program_records() -> None:
+    from rxguard.knowledge.program import ProgramRecords
+    from rxguard.program.gate_facts import with_program_records
+
+    facts = reader_for(PACKS).read(_natalizumab_bundle({"text": "PML ruled out"}))
+    gated = with_program_records(facts, ProgramRecords(), [], drug="natalizumab", infusions=[])
+    assert "condition:pml" in gated.keys and gated.negated("condition", "pml")
+    assert not gated.tagged("condition", "pml")
+    finding = _findings_of(gated)["natalizumab.pml-history"]
+    assert finding.could_not_verify
+
+
+def _findings_of(facts: Any) -> dict[str, Finding]:
+    result = assess(PACKS["natalizumab"], facts, at=AT, jurisdiction="EU")
+    return {f.rule_id: f for f in result.findings}

@@ -452,15 +452,27 @@ def all_of(children: list[Pred]) -> Pred:
 
 
 def any_of(children: list[Pred]) -> Pred:
+    """True as soon as one part holds. A review note (an unverified input, a record not established) is kept
+    only when every part that holds needs one: a part that holds on verified input does not need the review."""
+
     def pred(ctx: Ctx) -> Evidence:
         evidence: list[str] | None = None
         unknown: Unknown | None = None
+        notes: list[str] = []
+        verified = False
         for child in children:
+            mark = len(ctx.review_notes)
             found = child(ctx)
+            added = ctx.review_notes[mark:]
+            del ctx.review_notes[mark:]
             if isinstance(found, Unknown):
                 unknown = found if unknown is None else unknown.merged(found)
             elif found is not None:
                 evidence = (evidence or []) + found
+                notes.extend(added)
+                verified = verified or not added
+        if evidence is not None and not verified:
+            ctx.review_notes.extend(notes)
         return evidence if evidence is not None else unknown
 
     return pred

@@ -83,15 +83,16 @@ def normalize_text(text: str) -> str:
     return " ".join(_WORD.split(text.casefold())).strip()
 
 
-_GLUED = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
+# A word of at least three letters with a strength written onto it ("ibuprofen400mg", "prednisolone5mg").
+_GLUED = re.compile(r"(?<!\S)([^\W\d_]{3,})(\d+)([^\W\d_]*)(?!\S)")
 
 
 @functools.lru_cache(maxsize=16384)
 def unglued(norm: str) -> str:
-    """Normalized text with letters and digits written together taken apart ("ibuprofen400mg" ->
-    "ibuprofen 400 mg"), or "" when no word mixes them. Matched besides the text as written, so a
-    name that itself holds digits ("fk506") still matches as it is written."""
-    split = _GLUED.sub(" ", norm)
+    """Normalized text with a strength written onto a word taken apart ("ibuprofen400mg" -> "ibuprofen
+    400 mg"), or "" when there is none. Matched besides the text as written, so a name that itself
+    holds digits ("fk506") still matches as written; short letter runs ("ms4a1") are left alone."""
+    split = _GLUED.sub(lambda m: " ".join(part for part in m.groups() if part), norm)
     return split if split != norm else ""
 
 
@@ -311,19 +312,26 @@ class Vocabulary:
         self._cache.clear()
         self._readings.clear()
 
-    def read(self, codes: tuple[str, ...], text: str) -> Reading:
-        """The tags of a Condition, allergy or procedure, with what its text negates or only suspects."""
+    def read(self, codes: tuple[str, ...], text: str, displays: str = "") -> Reading:
+        """The tags of a Condition, allergy or procedure, with what its text negates or only suspects.
+
+        ``text`` is the record's own words (``code.text``); ``displays`` the names its codings give, read
+        as names of the codes (never for negation): "lymphoma ruled out" coded lymphoma, whose display names lymphoma,
+        is a code its own text negates.
+        """
+        whole = " / ".join(t for t in (text, displays) if t)
         runs = self.assertions.read(text) if self.assertions is not None and text else None
         if runs is None:
-            return Reading(self.tags_for(codes, text))
-        key = (codes, text)
+            return Reading(self.tags_for(codes, whole))
+        key = (codes, whole + "\x00" + text)
         cached = self._readings.get(key)
         if cached is not None:
             return cached
-        by_code = self.include.by_codes(codes)
+        shown = normalize_text(displays) if displays else ""
+        by_code = self.include.by_codes(codes) | self.include.by_text(shown)
         # Excluded phrases are read in the record's own words, not in the trigger phrases: "history of"
         # (a past cancer) still removes a malignancy tag, but not out of "No history of lymphoma".
-        removed = self.exclude.by_codes(codes)
+        removed = self.exclude.by_codes(codes) | self.exclude.by_text(shown)
         for run in runs:
             removed |= self.exclude.by_text(run.text)
         affirmed: set[str] = set()
