@@ -83,15 +83,16 @@ def normalize_text(text: str) -> str:
     return " ".join(_WORD.split(text.casefold())).strip()
 
 
-_GLUED = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
+# A word of at least three letters with a strength written onto it ("ibuprofen400mg", "prednisolone5mg").
+_GLUED = re.compile(r"(?<!\S)([^\W\d_]{3,})(\d+)([^\W\d_]*)(?!\S)")
 
 
 @functools.lru_cache(maxsize=16384)
 def unglued(norm: str) -> str:
-    """Normalized text with letters and digits written together taken apart ("ibuprofen400mg" ->
-    "ibuprofen 400 mg"), or "" when no word mixes them. Matched besides the text as written, so a
-    name that itself holds digits ("fk506") still matches as it is written."""
-    split = _GLUED.sub(" ", norm)
+    """Normalized text with a strength written onto a word taken apart ("ibuprofen400mg" -> "ibuprofen
+    400 mg"), or "" when there is none. Matched besides the text as written, so a name that itself
+    holds digits ("fk506") still matches as written; short letter runs ("ms4a1") are left alone."""
+    split = _GLUED.sub(lambda m: " ".join(part for part in m.groups() if part), norm)
     return split if split != norm else ""
 
 
