@@ -8,7 +8,11 @@ catalogue (the core labs and the packs' ``labs.yaml``):
 - **display-only**: the lab's display or one of its names as the display of an unknown local
   code, with no ``text``; and as the ``text`` alone, without any coding;
 - **other unit**: a numeric result and its reference range sent in another UCUM unit of the
-  same dimension (the number converted).
+  same dimension (the number converted);
+- **panel component**: the result sent as a ``component`` of a panel Observation whose own code
+  names no lab (a hepatic function panel, a blood count), the panel carrying status and date;
+- **coded**: a positive or negative qualitative result sent as a SNOMED CT or LOINC answer code
+  with no words.
 
 Each variant must be read as the same lab with the same value or reading, and give the same
 verdict, fired rules and risk stratum as the vignette. The variants come from the catalogue, so
@@ -28,6 +32,7 @@ from rxguard.engine.assess import assess
 from rxguard.engine.facts import read_facts
 from rxguard.errors import PackError
 from rxguard.facts import units
+from rxguard.facts.fhir import RESULT_CODES
 from rxguard.facts.labs import RXGUARD_LAB_SYSTEM, LabCatalogue, LabDef
 from rxguard.facts.vocabulary import SYSTEMS
 from rxguard.knowledge.labs import catalogue_for, pack_catalogue
@@ -92,7 +97,36 @@ def _in_unit(target: str, canonical: str) -> Transform:
     return rewrite
 
 
-def _variants(lab: LabDef, numeric_value: bool) -> Iterator[tuple[str, Transform]]:
+PANEL = {"coding": [{"system": LOCAL, "code": "PANEL-1", "display": "Results panel"}], "text": "Results panel"}
+
+
+def _in_panel(observation: dict[str, Any]) -> None:
+    component = {k: observation.pop(k) for k in list(observation) if k in ("code", "interpretation", "referenceRange")
+                 or k.startswith("value")}  # fmt: skip
+    observation["code"] = copy.deepcopy(PANEL)
+    observation["component"] = [{"code": {"coding": [{"system": LOCAL, "code": "OTHER"}], "text": "Comment"}},
+                                component]  # fmt: skip
+
+
+def _coded(system: str, code: str) -> Transform:
+    def rewrite(observation: dict[str, Any]) -> None:
+        for key in [k for k in observation if k.startswith("value")]:
+            del observation[key]
+        observation["valueCodeableConcept"] = {"coding": [{"system": system, "code": code}]}
+
+    return rewrite
+
+
+def _result_codes(reading: str) -> Iterator[tuple[str, Transform]]:
+    """One SNOMED CT and one LOINC answer code the reader reads as ``reading``."""
+    for short in ("sct", "loinc"):
+        code = next((c for c, read in RESULT_CODES.items() if read == reading and c.startswith(f"{short}|")), None)
+        if code is not None:
+            yield f"coded {code}", _coded(URLS[short], code.partition("|")[2])
+
+
+def _variants(lab: LabDef, item: dict[str, Any]) -> Iterator[tuple[str, Transform]]:
+    numeric_value = "value" in item
     for code in lab.codes:
         system, _, value = code.partition("|")
         yield f"code-only {code}", _code({"coding": [{"system": URLS.get(system, system), "code": value}]})
@@ -104,6 +138,10 @@ def _variants(lab: LabDef, numeric_value: bool) -> Iterator[tuple[str, Transform
         target = _other_unit(lab)
         if target is not None:
             yield f"unit {target}", _in_unit(target, lab.unit)
+    if "value" in item or "result" in item:
+        yield "panel component", _in_panel
+    if lab.kind == "qualitative" and item.get("result") in ("positive", "negative"):
+        yield from _result_codes(str(item["result"]))
 
 
 PER_VARIANT = 4  # vignettes each variant of a lab is tried on
@@ -120,7 +158,7 @@ def _cases() -> list[Case]:
                 if key in seen:
                     continue
                 seen.add(key)
-                for label, rewrite in _variants(CATALOGUE[key], "value" in item):
+                for label, rewrite in _variants(CATALOGUE[key], item):
                     count = tried.get((pack.name, key, label), 0)
                     if count < PER_VARIANT:
                         tried[pack.name, key, label] = count + 1
@@ -154,7 +192,7 @@ def _outcome(pack: Pack, vignette: Vignette, bundle: dict[str, Any]) -> tuple[An
 
 def test_variants_cover_every_way_of_writing_a_lab() -> None:
     labels = {case.label.split()[0] for case in CASES}
-    assert {"code-only", "display-only", "text-only", "unit"} <= labels
+    assert {"code-only", "display-only", "text-only", "unit", "panel", "coded"} <= labels
     assert {case.lab for case in CASES if case.label.startswith("unit")}, "no numeric lab got another unit"
     by_rules = {
         getattr(pred, "test", None)
@@ -179,7 +217,8 @@ def test_a_lab_written_another_way_reads_the_same(case: Case) -> None:
         if resource["resourceType"] == "Observation" and _lab_of(resource) == case.lab:
             case.rewrite(resource)
             hits += 1
-            assert _lab_of(resource) == case.lab, f"{case.label}: not recognised as {case.lab}"
+            inner = resource["component"][-1] if case.label == "panel component" else resource
+            assert _lab_of(inner) == case.lab, f"{case.label}: not recognised as {case.lab}"
     assert hits, f"no {case.lab} result in the vignette's bundle"
     assert _outcome(pack, case.vignette, rewritten) == expected
 

@@ -58,6 +58,7 @@ LOOK_ALIKES: dict[str, str] = {
     "ms": "Systemic sclerosis",
     "crohns-disease": "Irritable bowel syndrome",
     "immunodeficiency": "HIV screening",
+    "hiv": "HIV screening",
     "malignancy": "Basal cell carcinoma of skin",
     "liver-injury": "Fatty liver",
     "opportunistic-infections": "Community-acquired pneumonia",

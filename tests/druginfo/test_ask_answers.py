@@ -252,12 +252,13 @@ def test_ask_file_refuses_bad_input_with_one_line(args: list[str], capsys: pytes
 
 
 def test_the_druginfo_path_imports_nothing_heavy_until_it_needs_it() -> None:
+    """An English answer never needs jieba, numpy or bm25s (rxguard scores BM25 itself)."""
     code = (
         "import sys; import rxguard.druginfo.ask, rxguard.cli.druginfo; "
         "heavy = [m for m in ('jieba', 'numpy', 'bm25s', 'opencc', 'Stemmer', 'sqlalchemy', 'alembic') if m in sys.modules]; "
         "print(heavy); "
         "from rxguard.druginfo.ask import answer_question; answer_question('What is the dose of natalizumab?'); "
-        "print([m for m in ('jieba', 'pkg_resources', 'sqlalchemy', 'alembic') if m in sys.modules])"
+        "print([m for m in ('jieba', 'pkg_resources', 'sqlalchemy', 'alembic', 'numpy', 'bm25s') if m in sys.modules])"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -56,6 +56,19 @@ def test_ask_answers_in_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(st["citations"] for s in data["drugs"][0]["sections"] for st in s["statements"])
 
 
+def test_the_answer_json_carries_contract_3(capsys: pytest.CaptureFixture[str]) -> None:
+    """Contract 3: `see` on every answer, the status `not-covered` and the intent `names`."""
+    _, out, _ = cli(capsys, "ask", "What was natalizumab called before?", "--format", "json")
+    data = orjson.loads(out)
+    assert data["contract_version"] == 3 and data["intent"] == "names" and data["see"] == []
+    _, out, _ = cli(capsys, "ask", "What if a dose of natalizumab is missed?", "--format", "json")
+    data = orjson.loads(out)
+    assert data["contract_version"] == 3 and data["status"] == "not-covered" and data["drugs"] == []
+    assert data["see"] and all({"id", "title", "url", "tier", "verified"} <= set(s) for s in data["see"])
+    _, out, _ = cli(capsys, "monograph", "natalizumab", "--format", "json")
+    assert orjson.loads(out)["contract_version"] == 3
+
+
 def test_ask_filters_by_jurisdiction(capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = cli(capsys, "ask", "How do I obtain natalizumab?", "--jurisdiction", "EU", "--format", "json")
     statements = orjson.loads(out)["drugs"][0]["sections"][0]["statements"]

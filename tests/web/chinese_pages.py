@@ -23,7 +23,14 @@ from fastapi.testclient import TestClient
 
 _SKIP_TAGS = {"script", "style", "svg", "code", "kbd", "samp", "pre"}
 _SHOWN_ATTRIBUTES = ("aria-label", "placeholder", "alt")  # not title: the tooltip is where an id is kept
-_WORD = re.compile(r"[A-Za-z][\w'’\-]*(?:\.[A-Za-z][\w'’\-]*)*")
+_CJK = r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]"
+# Word characters but Chinese ones (a Latin word glued to Chinese text ends there), apostrophes, hyphens.
+_LETTERS = rf"(?:(?!{_CJK})[\w'’\-])"
+# A word starts at a Latin letter that begins a token, or follows Chinese text: letters glued after digits
+# ("β-1a", "300mg", a hex id "12af") are part of a code, not a word.
+_WORD = re.compile(rf"(?:(?<!\w)|(?<={_CJK}))[A-Za-z]{_LETTERS}*(?:\.[A-Za-z]{_LETTERS}*)*")
+_CAPITAL = re.compile(r"[A-Z]")
+_LOWER_RUN = re.compile(r"[a-z]{3}")
 # Links a crawl must not follow: they change state, sign out, or lead out of the application.
 _NOT_FOLLOWED = re.compile(r"^/(sign-out|api/|docs|redoc|openapi|static/|cds-services|fhir/|language)")
 
@@ -86,8 +93,13 @@ def visible_text(html: str) -> tuple[list[str], list[str]]:
 
 
 def english_words(texts: list[str], allowed: set[str]) -> list[str]:
+    phrases = [
+        re.compile(rf"(?<![A-Za-z0-9\-]){re.escape(a)}(?![A-Za-z0-9\-])", re.IGNORECASE) for a in allowed if " " in a
+    ]
     found = []
     for text in texts:
+        for phrase in phrases:
+            text = phrase.sub(" ", text)
         for word in _WORD.findall(text):
             if word.lower() not in allowed and not _is_identifier(word):
                 found.append(word)
@@ -95,8 +107,12 @@ def english_words(texts: list[str], allowed: set[str]) -> list[str]:
 
 
 def _is_identifier(word: str) -> bool:
-    """Codes and abbreviations: all capitals (MRI, ALT, REMS), letters with digits (LOT77), a key (site_north)."""
-    return word.isupper() or any(ch.isdigit() or ch == "_" for ch in word)
+    """Codes and abbreviations: all capitals (MRI, ALT, REMS), letters with digits (LOT77), a key (site_north),
+    or two capitals or more with no three lower-case letters in a row (IVIg, eGFR, CrCl, NSAIDs, TNF-α):
+    an English word has a run of lower-case letters."""
+    if word.isupper() or any(ch.isdigit() or ch == "_" for ch in word):
+        return True
+    return len(_CAPITAL.findall(word)) >= 2 and not _LOWER_RUN.search(word)
 
 
 def crawl(client: TestClient, start: list[str], allowed: set[str], limit: int = 400) -> dict[str, list[str]]:

@@ -20,6 +20,7 @@ from web_demo import sign_in
 
 from rxguard.access.demo import DEMO_USERS
 from rxguard.knowledge.loader import load_all
+from rxguard.knowledge.monograph import monograph_of
 from rxguard.store import make_engine, session_factory, transaction
 from rxguard.store.models import Patient, Prescriber, Site
 from rxguard.web.security import LANG_COOKIE
@@ -51,9 +52,13 @@ def shown_pairs(found: dict[str, dict[str, list[str]]]) -> set[tuple[str, str]]:
 
 
 def _names(client: TestClient) -> set[str]:
-    """Every word of a name the demo holds: patients, prescribers, sites, users, products and brands."""
+    """Every word of a name the demo holds (patients, prescribers, sites, users) and of the names the packs
+    give (products, brands, nonproprietary and former names, the drug's input aliases a monograph quotes, the
+    eponyms its Chinese text keeps in Latin letters). A hyphenated name is kept whole as well as in parts, so
+    "natalizumab-sztn" is a name and "natalizumab-treated" is not; a pack name of several words is a phrase."""
     factory = session_factory(make_engine(url=str(client.app.state.settings.database_url)))  # type: ignore[attr-defined]
     names: list[str] = [display for _, display, _, _ in DEMO_USERS.values()]
+    phrases: set[str] = set()
     with transaction(factory) as session:
         for model in (Patient, Prescriber, Site):
             names += [str(n) for n in session.execute(select(model.name)).scalars()]
@@ -61,7 +66,12 @@ def _names(client: TestClient) -> set[str]:
         identity = pack.identity
         names += [identity.inn, *identity.display.values(), *identity.former_names]
         names += [f"{p.name} {p.proper_name} {p.manufacturer} {p.id}" for p in identity.products]
-    return {word.lower() for name in names for word in name.replace("-", " ").replace(",", " ").split()}
+        mono = monograph_of(pack)
+        names += mono.latin_terms if mono else []
+        # the drug's own aliases (misspellings, codes); a program's name is English words and is translated
+        phrases |= {alias.text.lower() for alias in identity.aliases if alias.kind != "program"}
+    words = {word.lower() for name in names for word in name.replace(",", " ").split()}
+    return words | {part for word in words for part in word.split("-") if part} | phrases
 
 
 def _chinese_client(make_client: object, persona: str) -> TestClient:
@@ -81,6 +91,27 @@ def test_the_reader_counts_visible_english_and_nothing_else() -> None:
     texts, links = visible_text(html)
     assert english_words(texts, {"mg"}) == ["Not", "yet", "Search", "here", "Open", "it"]
     assert links == ["/x"]
+
+
+def test_a_hyphenated_name_is_one_word_and_an_english_word_glued_to_it_is_still_english() -> None:
+    allowed = {"natalizumab-sztn", "natalizumab", "sztn", "milvage peptide"}
+    texts = [
+        "TYRUKO（natalizumab-sztn）通过 TYRUKO REMS",
+        "natalizumab-treated 患者；natalizumab治疗treated",
+        "“Milvage peptide” 不是药名；peptide 是英文",
+        "干扰素 β-1a，IVIg、eGFR、CrCl、TNF-α 抑制剂；DailyMed、Child-Pugh、anti-drug-antibodies",
+    ]
+    found = english_words(texts, allowed)
+    assert found == ["natalizumab-treated", "treated", "peptide", "DailyMed", "Child-Pugh", "anti-drug-antibodies"]
+
+
+def test_no_english_word_has_the_shape_of_an_abbreviation() -> None:
+    """Capitalised, title-case and camel-case English words are still English: only a word with two capitals
+    and no three lower-case letters in a row passes as an abbreviation."""
+    words = "Relapsing Thyroid Pharmacy Complete Boxed Warning DailyMed McDonald Follow-Up Anti-JCV Child-Pugh"
+    variants = [w for word in words.split() for w in (word, word.lower(), word.title())]
+    assert english_words(variants, set()) == variants
+    assert english_words(["IVIg eGFR CrCl SmPC NSAIDs TNF-α MRI PhD"], set()) == []
 
 
 def test_no_page_a_demo_user_reaches_in_chinese_shows_english(make_client: object) -> None:

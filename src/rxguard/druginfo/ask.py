@@ -18,16 +18,21 @@ mechanism, efficacy), the answer says so and lists what rxguard covers.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from rxguard.druginfo.intents import (
+    _VOCABULARY,
     INTENTS,
     SECTION_OF,
     Concept,
     Intent,
+    _gap_pattern,
+    asks_whether_allowed,
+    intent_vocabulary,
     out_of_scope_score,
     question_concepts,
     question_facets,
@@ -49,7 +54,15 @@ from rxguard.druginfo.monograph import (
 from rxguard.druginfo.redflags import RaisedFlag, raised_flags
 from rxguard.druginfo.retrieval import MAX_SUPPORT, SUPPORT_SHARE, PackIndex, Passage, Ranked, cite, sentences
 from rxguard.druginfo.specifics import Finding, compute_findings, read_specifics
-from rxguard.druginfo.tokens import ChineseSegmenter, english_terms, has_han, lexicon, terms, to_simplified
+from rxguard.druginfo.tokens import (
+    ChineseSegmenter,
+    Vocabulary,
+    english_terms,
+    has_han,
+    lexicon,
+    terms,
+    to_simplified,
+)
 from rxguard.errors import InputError
 from rxguard.knowledge.loader import Pack, load_all
 from rxguard.knowledge.names import Resolution, find_drugs_in_text, is_cjk, suggest
@@ -238,6 +251,7 @@ class Library:
         self.packs = packs
         self._indexes: dict[tuple[str, Language], PackIndex] = {}
         self._segmenter: ChineseSegmenter | None = None
+        self._spelling: Vocabulary | None = None
 
     def segmenter(self) -> ChineseSegmenter:
         if self._segmenter is None:
@@ -254,6 +268,15 @@ class Library:
             ]
             self._segmenter = ChineseSegmenter(corpus, extra)
         return self._segmenter
+
+    def spelling(self) -> Vocabulary:
+        """Every English word of the packs' statements and of the lexicon, for reading misspelt words."""
+        if self._spelling is None:
+            words = lexicon()["en"]
+            texts = [_passage_text(p) for drug in self.packs for p in self.index(drug, "en").passages]
+            texts += [*words["synonyms"], *(v for vs in words["synonyms"].values() for v in vs), *words["asking"]]
+            self._spelling = Vocabulary(texts)
+        return self._spelling
 
     def index(self, drug: str, lang: Language, *, segmenter: bool = True) -> PackIndex:
         key = (drug, lang)
@@ -281,6 +304,11 @@ def library(packs: Mapping[str, Pack]) -> Library:
 
 
 # --------------------------------------------------------------------------- reading the question
+
+
+def _surfaces(drugs: list[Resolution]) -> tuple[str, ...]:
+    """How the drugs were written in the question (Simplified too)."""
+    return tuple(dict.fromkeys(s for r in drugs for s in (r.matched, to_simplified(r.matched)) if s))
 
 
 def _without_names(question: str, drugs: list[Resolution]) -> str:
@@ -487,7 +515,7 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
     flags = raised_flags(reading.question, pack)
     urgent = tuple(_urgent(f, pack, doc, lang) for f in flags)
     text = _without_names(reading.question, drugs)
-    query = terms(text, ask_index.segmenter) + ask_index.expansion(text)
+    query = ask_index.query_terms(text)
     ranked = ask_index.rank(query, reading.prior)
     findings = compute_findings(pack, doc, read_specifics(reading.question), lang)
 
@@ -529,7 +557,11 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
     content = len(_content_terms(text, reading.cues))
     # a topic asked about in words no statement uses ("safe with <a drug the pack does not name>"):
     # the section itself answers, rather than nothing
-    broad = reading.intent is not None and (content <= 1 or not ranked)
+    # one word beyond the topic cue is a broad question unless the cues point at two sections
+    # equally ("my kid has asthma, is it safe?": children or warnings) and the statements decide
+    priors = sorted(reading.prior.values(), reverse=True)
+    tied = len(priors) > 1 and priors[0] == priors[1]
+    broad = reading.intent is not None and (content == 0 or not ranked or (content == 1 and not tied))
     if broad and reading.intent is not None:
         topic = SECTION_OF[reading.intent]
         section = doc.section(topic)
@@ -594,6 +626,9 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
     computed = " ".join(f.text for f in relevant) if lang == "en" else "".join(f.text for f in relevant)
     if computed:
         direct = f"{computed} {direct}".strip() if lang == "en" else computed + direct
+        # the statements a fired finding rests on are part of the direct answer, and come first
+        said = tuple(i for f in relevant if f.fires for i in f.statements if i in by_id)
+        direct_from = tuple(dict.fromkeys([*said, *direct_from]))
     finding_views = tuple(_finding_view(f, n, pack, doc) for n, f in enumerate(relevant, start=1))
     sections = _group(support)
     shown = [st for sec in sections for st in sec.statements]
@@ -699,10 +734,81 @@ def _not_covered(
     if lang == "en":
         message = (
             f"The {names} monograph does not cover {what}: rxguard has no cited statement on it and does not guess."
+            " Ask the prescriber or pharmacist."
         )
     else:
-        message = f"{names}的药品信息未涉及{what}：rxguard 没有这方面有出处的内容，不作猜测。"
+        message = f"{names}的药品信息未涉及{what}：rxguard 没有这方面有出处的内容，不作猜测。请咨询处方医生或药师。"
     return Answer(question, lang, "not-covered", None, message + _see_line(see, lang), covers=_covers(lang), see=see)
+
+
+@functools.cache
+def _question_words() -> tuple[frozenset[str], tuple[str, ...]]:
+    """Words of asking, not things asked about: in English the lexicon's stop, asking and everyday
+    words and the words of the ``combining`` patterns and of ``who`` in intents.yaml; in Chinese
+    the phrases of intents.yaml and the lexicon's words."""
+    vocabulary = _VOCABULARY.read_text("utf-8")
+    words = lexicon()["en"]
+    table = intent_vocabulary()
+    combining = " ".join([*table["combining"]["en"], *table["eligibility"]["en"], table["who"]])
+    english = {w for w in re.findall(r"[a-z]{3,}", combining)}
+    english |= {w for w in (*words["stop"], *words["asking"], *words["synonyms"]) if isinstance(w, str)}
+    chinese = {p for p in re.findall(r"[\u3400-\u9fff]+", vocabulary)} | set(lexicon()["zh"]["synonyms"])
+    chinese |= {w for w in lexicon()["zh"]["stop"] if len(w) >= 2}
+    return frozenset(english), tuple(sorted(chinese, key=len, reverse=True))
+
+
+def _unknown_things(lib: Library, drug: str, lang: Language, text: str) -> list[str]:
+    """The words of a question (its drug names taken out) for the things it asks to take the drug
+    with, or the condition it asks about, that the drug's pack never speaks of: no statement uses
+    them and no value set names them ("ibuprofen" for a pack that does not name it). Only the
+    words just after ``asked_after`` words ("with X", "take X", "has Y") and, in Chinese, the gap
+    of a ``combining`` or ``eligibility`` phrase ("和…一起") are read; words of asking and the
+    lexicon's everyday words do not count."""
+    index = lib.index(drug, lang)
+    if index.expansion(text):
+        return []
+    asking, _ = _question_words()
+    table = intent_vocabulary()
+    after = set(table["asked_after"]["en"])
+    vocabulary = lib.index(drug, "en").vocabulary()
+    tokens = re.findall(r"[a-z][a-z'-]*|\d+(?:\.\d+)?", text.casefold())
+    slots = sorted({j for i, t in enumerate(tokens) if t in after for j in range(i + 1, min(i + 4, len(tokens)))})
+    out: list[str] = []
+    for word in dict.fromkeys(tokens[j] for j in slots if tokens[j] not in after):
+        if len(word) < 4 or word in asking or any(word.startswith(w) for w in asking if len(w) >= 4):
+            continue
+        if vocabulary.is_unknown(word) and not (vocabulary.completions(word) or vocabulary.correction(word)):
+            out.append(word)
+    if has_han(text):
+        simplified = to_simplified(text).upper()
+        _, phrases = _question_words()
+        bigrams = index.bigrams()
+        for phrase in (p for kind in ("combining", "eligibility") for p in table[kind]["zh"] if "…" in p):
+            for hit in _gap_pattern(phrase).finditer(simplified):
+                gap = hit.group(1)[len(phrase.split("…")[0]) : len(hit.group(1)) - len(phrase.split("…")[-1])]
+                for word in phrases:
+                    gap = gap.replace(word, " ")
+                for run in re.findall(r"[\u3400-\u9fff]{2,}", gap):
+                    pairs = [run[i : i + 2] for i in range(len(run) - 1)]
+                    if sum(p in bigrams for p in pairs) * 2 < len(pairs):
+                        out.append(run)
+    return out
+
+
+def _combination(things: list[str], lang: Language) -> Concept:
+    """What a question about taking the drug with something, or with a condition, names that the
+    pack never speaks of, as a concept not covered."""
+    latin = [t for t in things if not has_han(t)]
+    return Concept(
+        id="combination",
+        # Chinese words are not segmented reliably enough to be quoted back
+        title={
+            "en": ", ".join(f"“{t}”" for t in latin) if latin else "what the question names",
+            "zh": "问题中提到的" + ("、".join(f"“{t}”" for t in latin) if latin else "其他药物或情况"),
+        },
+        question=((), ()),
+        statement=((), ()),
+    )
 
 
 def _unstated(lib: Library, drug: str, lang: Language, asked: tuple[Concept, ...]) -> list[Concept]:
@@ -752,15 +858,17 @@ def answer_question(
     lib = library(packs)
     ask_lang: Language = question_language(question)
     language: Language = lang or ask_lang
+    drugs = [r for r in find_drugs_in_text(question, packs) if r.drug in packs]
+    asked_text = question
+    question = lib.spelling().corrected(question, keep=[r.matched for r in drugs])
     simplified = to_simplified(question)
-    scored = score_intents(simplified)
+    scored = score_intents(simplified, names=_surfaces(drugs))
     intent: Intent | None = scored[0].intent if scored else None
     out_of_scope = out_of_scope_score(simplified)
     if scored and out_of_scope >= scored[0].score:
         intent = None
-    drugs = [r for r in find_drugs_in_text(question, packs) if r.drug in packs]
     if not drugs:
-        return _no_drug(question, language, packs, intent)
+        return _no_drug(asked_text, language, packs, intent)
     reading = _Reading(
         question=question,
         lang=language,
@@ -777,9 +885,13 @@ def answer_question(
     if asked and not flagged:
         missing = [_unstated(lib, r.drug, ask_lang, asked) for r in drugs]
         if all(missing):
-            return _not_covered(question, language, drugs, packs, missing[0])
+            return _not_covered(asked_text, language, drugs, packs, missing[0])
+    if not flagged and asks_whether_allowed(simplified):
+        unknown = [_unknown_things(lib, r.drug, ask_lang, _without_names(question, drugs)) for r in drugs]
+        if all(unknown):
+            return _not_covered(asked_text, language, drugs, packs, [_combination(unknown[0], language)])
     if not flagged and (out_of_scope > 0 and intent is None):
-        return _no_intent(question, language, drugs, packs)
+        return _no_intent(asked_text, language, drugs, packs)
     if (
         not flagged
         and intent is not None
@@ -801,7 +913,7 @@ def answer_question(
             None,
         )
         if fallback is None:
-            return Answer(question, language, "no-section", intent, message, (), _covers(language))
+            return Answer(asked_text, language, "no-section", intent, message, (), _covers(language))
         # say so, then answer from the section that covers the topic in part (the boxed warning)
         title = lib.index(drugs[0].drug, language).doc.section(fallback)
         shown_title = title.title if title is not None else fallback
@@ -826,16 +938,16 @@ def answer_question(
         # no topic cue: answer only when the statements match the question well
         answers = tuple(a for a in answers if a.scores and _lexical_best(lib, a, reading) >= MIN_UNCUED_SCORE)
     if not answers:
-        return _no_intent(question, language, drugs, packs)
+        return _no_intent(asked_text, language, drugs, packs)
     topic = next((a.topic for a in answers if a.topic), None)
     name = _INTENT_NAMES.get(topic or "", ("", ""))[0 if language == "en" else 1] if topic else ""
-    return Answer(question, language, "answered", intent, name, answers, _covers(language), topic=topic)
+    return Answer(asked_text, language, "answered", intent, name, answers, _covers(language), topic=topic)
 
 
 def _lexical_best(lib: Library, answer: DrugAnswer, reading: _Reading) -> float:
     index = lib.index(answer.drug, reading.ask_lang)
     text = _without_names(reading.question, [])
-    ranked = index.rank(terms(text, index.segmenter), {})
+    ranked = index.rank(index.query_terms(text), {})
     return ranked[0].lexical if ranked else 0.0
 
 

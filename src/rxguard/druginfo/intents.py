@@ -73,6 +73,11 @@ def _vocabulary() -> dict[str, Any]:
     return data
 
 
+def intent_vocabulary() -> dict[str, Any]:
+    """The parsed ``intents.yaml``."""
+    return _vocabulary()
+
+
 def _weighted(table: Mapping[Any, Any], who: str = "") -> _Weighted:
     return {int(w): tuple(p.replace("{who}", who) for p in ps) for w, ps in table.items()}
 
@@ -152,7 +157,7 @@ class IntentScore:
 
 
 def _score(
-    text: str, patterns: tuple[tuple[re.Pattern[str], float], ...], phrases: _Phrases
+    text: str, patterns: tuple[tuple[re.Pattern[str], float], ...], phrases: _Phrases, names: tuple[str, ...] = ()
 ) -> tuple[float, list[str]]:
     score, matched = 0.0, []
     for pattern, weight in patterns:
@@ -165,7 +170,7 @@ def _score(
     for phrase, weight in phrases:
         # Latin phrases of the Chinese list (an abbreviation) count only in Chinese text; in English
         # text the English patterns already score them.
-        if (chinese or _HAN.search(phrase)) and _zh_in(phrase, upper):
+        if (chinese or _HAN.search(phrase)) and _zh_in(phrase, upper, names):
             score += weight
             matched.append(phrase)
     return score, matched
@@ -177,22 +182,28 @@ _GAP = 12
 
 @functools.lru_cache(maxsize=512)
 def _gap_pattern(phrase: str) -> re.Pattern[str]:
-    return re.compile(f".{{0,{_GAP}}}".join(re.escape(part) for part in phrase.upper().split("…")))
+    return re.compile(f"(?=({f'.{{0,{_GAP}}}?'.join(re.escape(part) for part in phrase.upper().split('…'))}))")
 
 
-def _zh_in(phrase: str, upper_text: str) -> bool:
-    """Whether a Chinese phrase occurs in the (upper-cased) text; "…" in it matches a short gap."""
+def _zh_in(phrase: str, upper_text: str, names: tuple[str, ...] = ()) -> bool:
+    """Whether a Chinese phrase occurs in the (upper-cased) text; "…" in it matches a short gap,
+    which must hold one of ``names`` when they are given (the drug: "能用…吗" matches 能用阿仑单抗吗,
+    not 可以用激素吗, which asks about another medicine)."""
     if "…" not in phrase:
         return phrase.upper() in upper_text
-    return bool(_gap_pattern(phrase).search(upper_text))
+    hits = [m.group(1) for m in _gap_pattern(phrase).finditer(upper_text)]
+    if not names:
+        return bool(hits)
+    return any(name.upper() in hit for hit in hits for name in names)
 
 
-def score_intents(question: str) -> list[IntentScore]:
-    """Every intent with a positive score, best first (ties by :data:`INTENTS` order)."""
+def score_intents(question: str, names: tuple[str, ...] = ()) -> list[IntentScore]:
+    """Every intent with a positive score, best first (ties by :data:`INTENTS` order); ``names``:
+    how the drugs are written in the question, which a "…" of a Chinese phrase must hold."""
     scores = []
     en_re, zh_phrases = _tables()
     for intent in INTENTS:
-        score, matched = _score(question, en_re[intent], zh_phrases[intent])
+        score, matched = _score(question, en_re[intent], zh_phrases[intent], names)
         if score > 0:
             scores.append(IntentScore(intent, score, tuple(matched)))
     return sorted(scores, key=lambda s: (-s.score, INTENTS.index(s.intent)))
@@ -274,6 +285,7 @@ class Concept:
     title: dict[str, str]
     question: tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]
     statement: tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]
+    unless: tuple[tuple[re.Pattern[str], ...], tuple[str, ...]] = ((), ())
 
 
 def _concept_patterns(given: Mapping[str, Any]) -> tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]:
@@ -283,7 +295,13 @@ def _concept_patterns(given: Mapping[str, Any]) -> tuple[tuple[re.Pattern[str], 
 @functools.cache
 def concepts() -> tuple[Concept, ...]:
     return tuple(
-        Concept(cid, dict(c["title"]), _concept_patterns(c["question"]), _concept_patterns(c["statement"]))
+        Concept(
+            cid,
+            dict(c["title"]),
+            _concept_patterns(c["question"]),
+            _concept_patterns(c["statement"]),
+            _concept_patterns(c.get("unless", {})),
+        )
         for cid, c in _vocabulary().get("concepts", {}).items()
     )
 
@@ -291,11 +309,28 @@ def concepts() -> tuple[Concept, ...]:
 def question_concepts(question: str) -> tuple[Concept, ...]:
     """The concepts a question names (English patterns in any question, Chinese phrases in Chinese)."""
     upper = question.upper()
-    return tuple(
-        c
-        for c in concepts()
-        if any(p.search(question) for p in c.question[0]) or any(_zh_in(z, upper) for z in c.question[1])
-    )
+
+    def names(patterns: tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]) -> bool:
+        return any(p.search(question) for p in patterns[0]) or any(_zh_in(z, upper) for z in patterns[1])
+
+    return tuple(c for c in concepts() if names(c.question) and not names(c.unless))
+
+
+@functools.cache
+def _safety_patterns(kind: str) -> tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]:
+    table = _vocabulary()[kind]
+    return tuple(re.compile(p, re.IGNORECASE) for p in table["en"]), tuple(table["zh"])
+
+
+def asks_whether_allowed(question: str) -> bool:
+    """Whether a question asks if the drug may be taken with something else (``combining`` in
+    ``intents.yaml``) or by someone with a condition (``eligibility``)."""
+    upper = question.upper()
+    for kind in ("combining", "eligibility"):
+        en, zh = _safety_patterns(kind)
+        if any(p.search(question) for p in en) or any(_zh_in(z, upper) for z in zh):
+            return True
+    return False
 
 
 def states_concept(text: str, concept: Concept) -> bool:

@@ -102,7 +102,7 @@ class SourceView:
 
 
 #: Version of the JSON of monographs and answers (docs/druginfo.md, "JSON contract").
-CONTRACT_VERSION = 2
+CONTRACT_VERSION = 3
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ English every rule's message and action (rules carry no Chinese wording; a
 rule that a monograph statement already explains is not indexed twice).
 Each passage keeps its citations.
 
-Ranking is BM25 (``bm25s``) over the terms of :mod:`rxguard.druginfo.tokens`,
+Ranking is BM25 (:mod:`rxguard.druginfo.bm25`, the Lucene variant as ``bm25s`` computes it) over the terms of :mod:`rxguard.druginfo.tokens`,
 plus the intent of the question (:mod:`rxguard.druginfo.intents`) as a
 prior: a passage of the section the question's wording points at gets a
 bonus, so a strong cue helps without deciding alone, and one weak word
@@ -23,11 +23,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from rxguard.druginfo.bm25 import BM25
 from rxguard.druginfo.labels import Language
 from rxguard.druginfo.monograph import CONFLICTS_SECTION, CitationView, MonographDoc, StatementView, build_monograph
-from rxguard.druginfo.tokens import ChineseSegmenter, cached_terms, terms
+from rxguard.druginfo.tokens import ChineseSegmenter, Vocabulary, cached_terms, terms
 
 if TYPE_CHECKING:
     from rxguard.knowledge.loader import Pack
@@ -62,6 +63,7 @@ MAX_SUPPORT = 4
 #: Sections that answer only a question whose wording points at them (names are for the resolver,
 #: unless the question asks about names: "what was it called before?").
 _QUIET_SECTIONS = frozenset({"names"})
+_HAN_RUN = re.compile(r"[\u3400-\u9fff]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
 
 
@@ -90,8 +92,10 @@ class PackIndex:
         self.doc: MonographDoc = build_monograph(pack, lang)
         self.passages: list[Passage] = _passages(self.doc, pack, lang)
         self.by_id: dict[str, Passage] = {p.statement.id: p for p in self.passages}
-        self._bm25: Any = None
+        self._bm25: BM25 | None = None
         self._expansions: list[tuple[re.Pattern[str], list[str]]] | None = None
+        self._vocabulary: Vocabulary | None = None
+        self._bigrams: frozenset[str] | None = None
 
     def expansion(self, text: str) -> list[str]:
         """Terms of the value sets whose names the question uses: "tacrolimus" adds the words of
@@ -101,16 +105,31 @@ class PackIndex:
             self._expansions = _value_set_expansions(self.pack)
         return [t for pattern, words in self._expansions if pattern.search(text) for t in words]
 
-    def _retriever(self) -> Any:
-        if self._bm25 is None:
-            import bm25s
+    def query_terms(self, text: str) -> list[str]:
+        """The search terms of a question for this pack: its terms, each English word the pack's
+        statements do not use read as the pack's word it begins ("chemo" -> chemotherapy,
+        "tired" -> tiredness) or is a misspelling of, and the value sets' words for a medicine
+        or condition the question names (:meth:`expansion`)."""
+        return terms(text, self.segmenter) + self.vocabulary().repairs(text) + self.expansion(text)
 
-            retriever = bm25s.BM25()
+    def bigrams(self) -> frozenset[str]:
+        """Every pair of adjacent Chinese characters of the pack's statements in this language."""
+        if self._bigrams is None:
+            runs = [r for p in self.passages for r in _HAN_RUN.findall(_document_text(p))]
+            self._bigrams = frozenset(r[i : i + 2] for r in runs for i in range(len(r) - 1))
+        return self._bigrams
+
+    def vocabulary(self) -> Vocabulary:
+        if self._vocabulary is None:
+            self._vocabulary = Vocabulary(_document_text(p) for p in self.passages)
+        return self._vocabulary
+
+    def _retriever(self) -> BM25:
+        if self._bm25 is None:
             texts = [_document_text(p) for p in self.passages]
             key = f"{self.lang}\0{self.segmenter is not None}\0" + "\0".join(texts)
             corpus = cached_terms(key, lambda: [terms(t, self.segmenter, expand=False) or ["∅"] for t in texts])
-            retriever.index(corpus, show_progress=False)
-            self._bm25 = retriever
+            self._bm25 = BM25(corpus)
         return self._bm25
 
     def rank(self, query: Sequence[str], prior: Mapping[str, float]) -> list[Ranked]:

@@ -109,6 +109,77 @@ def english_terms(text: str, *, expand: bool = True) -> list[str]:
     return out
 
 
+class Vocabulary:
+    """The English words of a corpus, for reading a question's words that the corpus does not use.
+
+    A word of four letters or more that begins corpus words is read as them ("chemo" ->
+    chemotherapy, "tired" -> tiredness), one of six or more that ends them as them too
+    ("steroids" -> corticosteroids); a word of five letters or more within a small edit of one
+    corpus word (rapidfuzz ``ratio`` at least :data:`SPELLING_SCORE`, same first letter) is read as
+    that word ("pregant" -> pregnant, "immunosupressants"). A word the corpus uses, a stop word or
+    a word the lexicon maps is left as it is.
+    """
+
+    #: Least rapidfuzz ratio (0-100) for a word to be read as a corpus word it is a misspelling of.
+    SPELLING_SCORE = 86.0
+    #: Most corpus words a prefix is read as.
+    MAX_COMPLETIONS = 3
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        words = {w for t in texts for w in _EN_WORD.findall(unicodedata.normalize("NFKC", t).casefold())}
+        words |= {p for w in list(words) if "-" in w for p in w.split("-")}
+        self.words: tuple[str, ...] = tuple(sorted(w for w in words if w.isalpha() and len(w) >= 3))
+        self.stems: frozenset[str] = frozenset(stem(w) for w in self.words)
+        self._known = frozenset(self.words)
+
+    def is_unknown(self, word: str) -> bool:
+        """Whether a word is neither the corpus' (as written or stemmed), a stop word nor one the lexicon maps."""
+        return (
+            word.isalpha()
+            and word not in self._known
+            and word not in _en_stop()
+            and stem(word) not in self.stems
+            and stem(word) not in _en_synonyms()
+        )
+
+    def correction(self, word: str) -> str | None:
+        """The corpus word a misspelt word stands for, or None."""
+        if len(word) < 5 or not self.is_unknown(word):
+            return None
+        from rapidfuzz import fuzz, process
+
+        candidates = [w for w in self.words if w[0] == word[0] and abs(len(w) - len(word)) <= 2]
+        best = process.extractOne(word, candidates, scorer=fuzz.ratio, score_cutoff=self.SPELLING_SCORE)
+        return best[0] if best else None
+
+    def completions(self, word: str) -> list[str]:
+        if len(word) < 4 or not self.is_unknown(word):
+            return []
+        found = [w for w in self.words if w != word and (w.startswith(word) or (len(word) >= 6 and w.endswith(word)))]
+        return sorted(found, key=len)[: self.MAX_COMPLETIONS]
+
+    def repairs(self, text: str) -> list[str]:
+        """Stems of the corpus words a text's unknown words stand for."""
+        out: list[str] = []
+        for word in _EN_WORD.findall(unicodedata.normalize("NFKC", text).casefold()):
+            found = self.completions(word) or [c for c in [self.correction(word)] if c]
+            out.extend(stem(w) for w in found)
+        return out
+
+    def corrected(self, text: str, keep: Iterable[str] = ()) -> str:
+        """The text with each misspelt English word replaced by the corpus word it stands for
+        (words inside ``keep``, such as the drug names found in it, are left alone)."""
+        kept = {w for k in keep for w in _EN_WORD.findall(k.casefold())}
+
+        def fix(match: re.Match[str]) -> str:
+            word = match.group(0)
+            if word.casefold() in kept:
+                return word
+            return self.correction(word.casefold()) or word
+
+        return re.sub(r"[A-Za-z]{5,}", fix, text)
+
+
 # --------------------------------------------------------------------------- Chinese
 
 

@@ -90,6 +90,7 @@ class CompiledPack:
     items: tuple[CompiledItem, ...]
     question_text: Mapping[str, str]
     exposures: Mapping[str, tuple[ExposureRow, ...]]
+    lifelong: Mapping[str, str]
 
 
 _COMPILED: dict[int, CompiledPack] = {}
@@ -151,10 +152,20 @@ def compile_pack(pack: Pack) -> CompiledPack:
         by_jurisdiction[where] = RulePlan.of(tuple(cr for cr in rules if where in cr.rule.jurisdictions))
     compiled = CompiledPack(
         pack, tuple(rules), by_jurisdiction, strata, tuple(confounders), items, questions,
-        {vs: tuple(rows) for vs, rows in exposures.items()},
+        {vs: tuple(rows) for vs, rows in exposures.items()}, _lifelong(pack),
     )  # fmt: skip
     _COMPILED[id(pack)] = compiled
     return compiled
+
+
+def _lifelong(pack: Pack) -> dict[str, str]:
+    """Value set -> why its conditions are lifelong, in words naming the sources."""
+    out = {}
+    for vs in pack.valuesets.values():
+        if vs.lifelong:
+            cited = "; ".join(dict.fromkeys(pack.sources[c.source].title for c in vs.lifelong))
+            out[vs.id] = f"{vs.title} is lifelong (sources: {cited})"
+    return out
 
 
 def _infusion_history(pack: Pack, facts: PatientFacts, at: date, extra: Any) -> tuple[date, ...]:
@@ -344,6 +355,7 @@ def build_context(
         bands=pack.risk.bands if pack.risk else None,
         events=_events(context),
         exposures=compiled.exposures,
+        lifelong=compiled.lifelong,
         risk_title=pack.risk.title if pack.risk else "Risk",
     )
     treatment = _treatment(pack, facts, at)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from rxguard.engine.messages import Said, said
 from rxguard.facts.labs import LabDef
 from rxguard.facts.model import ClinicalItem, LabResult, MedicationUse, PatientFacts
 from rxguard.facts.vocabulary import normalize_text
@@ -97,6 +98,8 @@ class Ctx:
     events: Mapping[str, tuple[date, ...]]
     # value set -> (member tag or None, duration or None, needs review, note) from exposure.yaml
     exposures: Mapping[str, tuple[ExposureRow, ...]] = field(default_factory=dict)
+    # value set -> why it is lifelong (its valuesets.yaml ``lifelong`` sources, as words)
+    lifelong: Mapping[str, str] = field(default_factory=dict)
     invalid: dict[str, set[date]] = field(default_factory=dict)
     # Review notes of unverified inputs a rule used (an exposure duration applied to a whole class)
     review_notes: list[str] = field(default_factory=list)
@@ -155,13 +158,75 @@ def describe_item(item: ClinicalItem | MedicationUse) -> str:
         when += f" to {item.end}" if item.end else ""
         return f"{text} ({item.kind}, {item.status or 'no status'}{when})"
     bits = []
-    if item.onset:
-        bits.append(f"onset {item.onset}")
-    if item.abated:
-        bits.append(f"resolved {item.abated}")
+    if item.onset_text or item.onset:
+        bits.append(f"onset {item.onset_text or item.onset}")
+    if item.abated_text or item.abated:
+        bits.append(f"{'resolved' if item.ended else item.status or 'abated'} {item.abated_text or item.abated}")
     elif item.status:
         bits.append(item.status)
     return f"{text} ({', '.join(bits)})" if bits else text
+
+
+def onset_window(item: ClinicalItem, at: date, since: date | None) -> bool | None:
+    """Whether a condition began by ``at`` and on or after ``since``: True, False, or None when its
+    onset (a partial date, an age, words, none at all) leaves both possible.
+
+    A condition recorded before ``since`` began before it, whatever its onset says.
+    """
+    if item.onset is not None and item.onset > at:
+        return False
+    if since is None:
+        return True
+    latest = item.onset_latest or item.onset
+    if item.onset is not None and item.onset >= since:
+        return True
+    if latest is not None and latest < since:
+        return False
+    if item.recorded is not None and item.recorded < since:
+        return False
+    return None
+
+
+def abated_by(item: ClinicalItem, at: date) -> bool | None:
+    """Whether a Condition with an abatement date had abated by ``at`` (None: a partial date leaves both possible)."""
+    if item.abated is None:
+        return True
+    if item.abated > at:
+        return False
+    latest = item.abated_latest or item.abated
+    return True if latest <= at else None
+
+
+def uncertain_line(item: ClinicalItem, line: str) -> str:
+    """An evidence line for an item the record only suspects, saying why."""
+    return f"{line}; not established ({item.cue or 'recorded as uncertain'})"
+
+
+def uncertain_note(item: ClinicalItem, what: str) -> str:
+    """The review note of a finding that rests on a record not established (suspected, provisional, unconfirmed)."""
+    return (
+        f"The {what} “{item.text or ', '.join(item.codes)}” is recorded as not established "
+        f"({item.cue or 'uncertain'}); a clinician confirms or excludes it."
+    )
+
+
+def negated_reason(item: ClinicalItem, what: str) -> str:
+    """Why a rule whose only input is a negated record could not be verified."""
+    return (
+        f"{what} “{item.text}” names it only to negate it ({item.cue or 'negated'}): the text is not read as "
+        "proof either way; confirm that it is absent"
+    )
+
+
+def by_assertion(ctx: Ctx, certain: list[str], unsure: list[tuple[ClinicalItem, str]], what: str) -> list[str] | None:
+    """The evidence of found items: the certain ones; else the uncertain ones, each with a review note."""
+    if certain:
+        return certain
+    if not unsure:
+        return None
+    for item, _ in unsure:
+        ctx.review_notes.append(uncertain_note(item, what))
+    return [uncertain_line(item, line) for item, line in unsure]
 
 
 # Reaction words that make any recorded reaction a hypersensitivity reaction, whatever its type.
@@ -248,6 +313,22 @@ def event_state(ctx: Ctx, valueset: str, item: MedicationUse) -> EventState:
     return EventState(False, None, note)
 
 
+def lab_line(result: LabResult) -> Said:
+    """A result as evidence: ``result.describe()`` in English, with the lab, value, unit and date as data."""
+    text = result.describe()
+    on = result.effective.isoformat()
+    if result.value is not None:
+        if result.text:
+            return said("lab-result-sent-as", text, test=result.test, value=result.value, unit=result.unit,
+                        sent_as=result.text, on=on)  # fmt: skip
+        return said("lab-result", text, test=result.test, value=result.value, unit=result.unit, on=on)
+    if result.interpretation:
+        return said("lab-result-word", text, test=result.test, interpretation=result.interpretation, on=on)
+    if result.text:
+        return said("lab-result-word", text, test=result.test, interpretation=result.text, on=on)
+    return said("lab-result-recorded", text, test=result.test, on=on)
+
+
 def uln_of(ctx: Ctx, result: LabResult) -> tuple[float | None, str]:
     if result.uln is not None:
         return result.uln, "reference range"
@@ -303,25 +384,42 @@ def confounders(ctx: Ctx, p: LabConfounded, drawn: date) -> list[str]:
 
 
 def status_flag(tag: str, lab: str, expected: bool) -> Pred:
-    """A pregnancy- or breastfeeding-style status: an active condition tagged ``tag`` or a positive ``lab``."""
+    """A pregnancy- or breastfeeding-style status: an active condition tagged ``tag`` or a positive ``lab``.
+
+    A record that only suspects the status ("possible pregnancy") counts, with a review note; one
+    whose text negates it ("Not pregnant") counts as absent, as a negative result does, and is
+    quoted where the rule asks for the status to be absent.
+    """
 
     def pred(ctx: Ctx) -> Evidence:
-        found = [
-            f"Condition: {describe_item(item)}"
-            for item in ctx.facts.tagged("condition", tag)
-            if isinstance(item, ClinicalItem) and item.active and (item.onset is None or item.onset <= ctx.at)
-        ]
+        def current(item: ClinicalItem) -> bool:
+            return item.active and (item.onset is None or item.onset <= ctx.at)
+
+        certain: list[str] = []
+        unsure: list[tuple[ClinicalItem, str]] = []
+        for item in ctx.facts.tagged("condition", tag):
+            if isinstance(item, ClinicalItem) and current(item):
+                line = f"Condition: {describe_item(item)}"
+                if tag in item.uncertain:
+                    unsure.append((item, line))
+                else:
+                    certain.append(line)
         result = ctx.latest(lab)
         if result is not None and result.interpretation == "positive":
-            found.append(result.describe())
+            certain.append(lab_line(result))
         unread = unreadable_lab(ctx, lab)
         if result is not None and not result.interpretation:
             unread = Unknown((result.problem or f"{result.describe()}: not read",))
-        if found:
-            return found if expected else None
+        if certain or unsure:
+            return by_assertion(ctx, certain, unsure, "status") if expected else None
         if unread is not None:
             return Unknown(unread.reasons)
-        return None if expected else [f"No active {tag} recorded"]
+        denied = [
+            f"Condition: {describe_item(item)} (says it is absent: {item.cue or 'negated'})"
+            for item in ctx.facts.negated("condition", tag)
+            if current(item)
+        ]
+        return None if expected else [f"No active {tag} recorded", *denied]
 
     return pred
 
@@ -371,15 +469,27 @@ def all_of(children: list[Pred]) -> Pred:
 
 
 def any_of(children: list[Pred]) -> Pred:
+    """True as soon as one part holds. A review note (an unverified input, a record not established) is kept
+    only when every part that holds needs one: a part that holds on verified input does not need the review."""
+
     def pred(ctx: Ctx) -> Evidence:
         evidence: list[str] | None = None
         unknown: Unknown | None = None
+        notes: list[str] = []
+        verified = False
         for child in children:
+            mark = len(ctx.review_notes)
             found = child(ctx)
+            added = ctx.review_notes[mark:]
+            del ctx.review_notes[mark:]
             if isinstance(found, Unknown):
                 unknown = found if unknown is None else unknown.merged(found)
             elif found is not None:
                 evidence = (evidence or []) + found
+                notes.extend(added)
+                verified = verified or not added
+        if evidence is not None and not verified:
+            ctx.review_notes.extend(notes)
         return evidence if evidence is not None else unknown
 
     return pred

@@ -10,6 +10,7 @@ resource and the field. ``docs/fhir-input.md`` documents the input profile.
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
@@ -29,7 +30,7 @@ from rxguard.facts.model import (
     Sex,
     Unreadable,
 )
-from rxguard.facts.vocabulary import Vocabulary, normalize_text, short_system
+from rxguard.facts.vocabulary import Reading, Vocabulary, normalize_text, short_system
 
 # Statuses under which a resource says nothing happened or it was recorded in error: never read.
 _SKIP_STATUS = frozenset({"entered-in-error", "cancelled", "not-done", "refuted", "not-taken", "declined"})
@@ -38,7 +39,45 @@ _POSITIVE_WORDS = frozenset(
     {"positive", "pos", "detected", "reactive", "present", "yes", "true", "pregnant", "lactating", "breastfeeding"}
 )
 _NEGATIVE_WORDS = frozenset({"negative", "neg", "not", "no", "non", "nonreactive", "absent", "false", "undetected"})
+# Coded qualitative results (valueCodeableConcept sent with a code and no words). SNOMED CT
+# qualifier values as listed by WHO's SMART DDCC value set "Lab Test - Qualitative Result - SNOMED CT"
+# (lab-test-qual-result-snomed) and HL7's mCODE PositiveNegativeVS; LOINC answers of the answer
+# lists LL1055-4 (Detected|Not det|Equiv|Inconcl|Spec unsat for eval) and LL2206-2
+# (Neg|Borderline|Pos|Strong Pos) as the SMART Health Cards value set of laboratory results lists them.
+RESULT_CODES: dict[str, str] = {
+    "sct|10828004": "positive",  # Positive
+    "sct|11214006": "positive",  # Reactive
+    "sct|260373001": "positive",  # Detected
+    "sct|260385009": "negative",  # Negative
+    "sct|131194007": "negative",  # Non-reactive
+    "sct|260415000": "negative",  # Not detected
+    "sct|82334004": "indeterminate",  # Indeterminate
+    "sct|42425007": "indeterminate",  # Equivocal
+    "sct|419984006": "indeterminate",  # Inconclusive
+    "sct|125154007": "indeterminate",  # Specimen unsatisfactory for evaluation
+    "sct|455371000124106": "indeterminate",  # Invalid result
+    "loinc|LA6576-8": "positive",  # Positive
+    "loinc|LA18996-1": "positive",  # Strong positive
+    "loinc|LA11882-0": "positive",  # Detected
+    "loinc|LA6577-6": "negative",  # Negative
+    "loinc|LA11883-8": "negative",  # Not detected
+    "loinc|LA4259-3": "indeterminate",  # Borderline
+    "loinc|LA11885-3": "indeterminate",  # Equivocal
+    "loinc|LA9663-1": "indeterminate",  # Inconclusive
+    "loinc|LA13548-5": "indeterminate",  # Specimen unsatisfactory for evaluation
+}
+_RESULT_DISPLAYS = {"positive": "coded positive", "negative": "coded negative", "indeterminate": "coded indeterminate"}
+# Observation.interpretation codes (HL7 v3 ObservationInterpretation) read when there is no value.
+_INTERPRETATION_CODES = {
+    "POS": "positive", "NEG": "negative", "DET": "positive", "ND": "negative", "IND": "indeterminate",
+}  # fmt: skip
 _INACTIVE_CLINICAL = frozenset({"inactive", "remission", "resolved"})
+# verificationStatus codes under which a Condition (or an allergy, unconfirmed) is not established:
+# FHIR R4 condition-ver-status "provisional" (a tentative diagnosis), "differential" (one of a set of
+# potential diagnoses), "unconfirmed"; allergyintolerance-verification "unconfirmed".
+_UNCERTAIN_VERIFICATION = frozenset({"unconfirmed", "provisional", "differential"})
+# FHIR R4 condition-clinical codes under which the condition is not active but not said to be over.
+_STILL_PRESENT_CLINICAL = frozenset({"inactive", "remission"})
 _SEVERITY_ORDER = {"mild": 1, "moderate": 2, "severe": 3}
 
 
@@ -86,20 +125,30 @@ def _list(res: Mapping[str, Any], key: str, where: _Where) -> list[Any]:
     return value
 
 
-def parse_date(value: Any, field: str, where: _Where) -> date | None:
-    """FHIR date, dateTime or instant -> date (partial dates take the first day)."""
+def parse_date(value: Any, field: str, where: _Where, *, last: bool = False) -> date | None:
+    """FHIR date, dateTime or instant -> date.
+
+    A partial date ("2025", "2025-03") takes its first day, or its last day with ``last`` (the end
+    of a period sent as "2026-01" is the end of January, not its first day).
+    """
     if value is None:
         return None
     if not isinstance(value, str) or len(value) < 4:
         raise where.fail(field, "a FHIR date or dateTime such as 2026-01-05")
     try:
         if len(value) == 4:
-            return date(int(value), 1, 1)
+            return date(int(value), 12, 31) if last else date(int(value), 1, 1)
         if len(value) == 7:
-            return date(int(value[:4]), int(value[5:7]), 1)
+            year, month = int(value[:4]), int(value[5:7])
+            return date(year, month, calendar.monthrange(year, month)[1] if last else 1)
         return date.fromisoformat(value[:10])
     except ValueError:
         raise where.fail(field, "a FHIR date or dateTime such as 2026-01-05") from None
+
+
+def _partial(value: Any) -> str:
+    """The value as sent when it is a partial date (a year, or a year and month), else ""."""
+    return value if isinstance(value, str) and len(value) in (4, 7) else ""
 
 
 def _codeable(res: Mapping[str, Any], key: str, where: _Where) -> tuple[tuple[str, ...], str]:
@@ -131,16 +180,89 @@ def _first_code(res: Mapping[str, Any], key: str, where: _Where) -> str:
 
 
 def _period_or_datetime(res: Mapping[str, Any], prefix: str, where: _Where) -> tuple[date | None, date | None]:
+    """(first day, last day) of ``<prefix>DateTime`` / ``Instant`` / ``Date`` or ``<prefix>Period``.
+
+    A partial date covers its whole year or month: "2026-01" is 2026-01-01 to 2026-01-31.
+    """
     for shape in ("DateTime", "Instant", "Date"):
         if f"{prefix}{shape}" in res:
-            day = parse_date(res[f"{prefix}{shape}"], f"{prefix}{shape}", where)
-            return day, day
+            field = f"{prefix}{shape}"
+            return parse_date(res[field], field, where), parse_date(res[field], field, where, last=True)
     period = _dict(res, f"{prefix}Period", where)
     if period:
         return parse_date(period.get("start"), f"{prefix}Period.start", where), parse_date(
-            period.get("end"), f"{prefix}Period.end", where
+            period.get("end"), f"{prefix}Period.end", where, last=True
         )
     return None, None
+
+
+def _add_months(day: date, months: int) -> date:
+    total = day.year * 12 + day.month - 1 + months
+    year, month = divmod(total, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+_AGE_MONTHS = {"a": 12, "mo": 1}
+_AGE_DAYS = {"wk": 7, "d": 1}
+
+
+def _age_range(age: Mapping[str, Any], birth: date | None) -> tuple[date | None, date | None]:
+    """(first day, last day) a FHIR Age (years ``a``, months ``mo``, weeks ``wk``, days ``d``) can be, from the birth date."""
+    value = age.get("value")
+    unit = age.get("code") if isinstance(age.get("code"), str) else age.get("unit")
+    if birth is None or isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return None, None
+    whole = int(value)
+    if unit in _AGE_MONTHS:
+        step = _AGE_MONTHS[unit]
+        return _add_months(birth, whole * step), _add_months(birth, (whole + 1) * step) - timedelta(days=1)
+    if unit in _AGE_DAYS:
+        step = _AGE_DAYS[unit]
+        return birth + timedelta(days=whole * step), birth + timedelta(days=(whole + 1) * step - 1)
+    return None, None
+
+
+def _when_began(
+    res: Mapping[str, Any], prefix: str, where: _Where, birth: date | None
+) -> tuple[date | None, date | None, str]:
+    """(earliest, latest, as sent when imprecise) of an onset[x] or abatement[x]: a date (a partial one
+    covers its year or month), a Period (its start), an Age or Range of ages (from the birth date), or
+    words, which give no date."""
+    for shape in ("DateTime", "Instant", "Date"):
+        field = f"{prefix}{shape}"
+        if field in res:
+            value = res[field]
+            return parse_date(value, field, where), parse_date(value, field, where, last=True), _partial(value)
+    period = _dict(res, f"{prefix}Period", where)
+    if period:
+        start, end = period.get("start"), period.get("end")
+        if start is not None:
+            field = f"{prefix}Period.start"
+            return parse_date(start, field, where), parse_date(start, field, where, last=True), _partial(start)
+        return None, parse_date(end, f"{prefix}Period.end", where, last=True), f"before {end}" if end else ""
+    age = _dict(res, f"{prefix}Age", where)
+    if age:
+        first, latest = _age_range(age, birth)
+        return first, latest, f"at age {age.get('value')} {age.get('unit') or age.get('code') or ''}".strip()
+    ages = _dict(res, f"{prefix}Range", where)
+    if ages:
+        low, _ = _age_range(_dict(ages, "low", where), birth)
+        _, high = _age_range(_dict(ages, "high", where), birth)
+        return low, high, "at an age range"
+    words = res.get(f"{prefix}String")
+    if isinstance(words, str) and words.strip():
+        return None, None, words.strip()
+    return None, None, ""
+
+
+def _birth_date(chosen: PatientEntry, held: PatientFacts | None) -> date | None:
+    if held is not None:
+        return held.birth_date
+    value = chosen.resource.get("birthDate")
+    try:
+        return parse_date(value, "birthDate", _Where(chosen.resource))
+    except FactsError:
+        return None  # the Patient's own reading names the field
 
 
 def iter_entries(data: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -218,10 +340,10 @@ class FactsReader:
             rtype = res.get("resourceType")
             if rtype == "Patient":
                 patients.append((full_url, res))
-            elif rtype == "Medication":
+            elif rtype in ("Medication", "Substance"):
                 rid = res.get("id")
                 if isinstance(rid, str):
-                    medications_by_ref[f"Medication/{rid}"] = res
+                    medications_by_ref[f"{rtype}/{rid}"] = res
                     medications_by_ref[f"#{rid}"] = res
                 if full_url:
                     medications_by_ref[full_url] = res
@@ -235,7 +357,7 @@ class FactsReader:
         chosen = choose_patient(every, patient)
         others = [p for p in every if p is not chosen]
         own = self._own_resources(rest, chosen, others)
-        state = _State(self.vocabulary, self.labs, medications_by_ref)
+        state = _State(self.vocabulary, self.labs, medications_by_ref, _birth_date(chosen, held))
         state.notes.extend(own[1])
         for res in own[0]:
             _READERS[res["resourceType"]](state, res)
@@ -298,10 +420,14 @@ class FactsReader:
             ("procedure", state.procedures),
             ("medication", state.medications),
         )
+        negated: dict[str, list[ClinicalItem]] = {}
         for kind, items in groups:
             for item in items:
                 for tag in item.tags:
                     by_tag.setdefault(f"{kind}:{tag}", []).append(item)
+                if isinstance(item, ClinicalItem):
+                    for tag in item.negated:
+                        negated.setdefault(f"{kind}:{tag}", []).append(item)
         pid = patient.get("id")
         unread_labs = {f"lab:{u.key}" for u in state.unreadable if u.kind == "lab"}
         return PatientFacts(
@@ -314,7 +440,8 @@ class FactsReader:
             medications=tuple(state.medications),
             labs=labs,
             by_tag={tag: tuple(items) for tag, items in by_tag.items()},
-            keys=frozenset(by_tag).union(f"lab:{test}" for test in labs).union(unread_labs),
+            keys=frozenset(by_tag).union(negated, (f"lab:{test}" for test in labs), unread_labs),
+            negated_by_tag={tag: tuple(items) for tag, items in negated.items()},
             unreadable=tuple(state.unreadable),
             reading_notes=tuple(state.notes),
             deceased=bool(flag) or deceased_on is not None,
@@ -325,14 +452,28 @@ class FactsReader:
 
 class _State:
     __slots__ = (
-        "allergies", "catalogue", "conditions", "labs", "medications", "medications_by_ref", "notes",
-        "procedures", "unreadable", "vocab",
+        "allergies",
+        "birth",
+        "catalogue",
+        "conditions",
+        "labs",
+        "medications",
+        "medications_by_ref",
+        "notes",
+        "procedures",
+        "unreadable",
+        "vocab",
     )  # fmt: skip
 
     def __init__(
-        self, vocab: Vocabulary, catalogue: LabCatalogue, medications_by_ref: dict[str, Mapping[str, Any]]
+        self,
+        vocab: Vocabulary,
+        catalogue: LabCatalogue,
+        medications_by_ref: dict[str, Mapping[str, Any]],
+        birth: date | None = None,
     ) -> None:
         self.vocab = vocab
+        self.birth = birth  # the patient's birth date, for onsets sent as an age
         self.catalogue = catalogue
         self.medications_by_ref = medications_by_ref
         self.conditions: list[ClinicalItem] = []
@@ -344,25 +485,60 @@ class _State:
         self.notes: list[str] = []
 
 
-def _verification_skipped(res: Mapping[str, Any], where: _Where) -> bool:
-    return _first_code(res, "verificationStatus", where) in _SKIP_STATUS
+def _concept_words(res: Mapping[str, Any], key: str, where: _Where) -> tuple[str, str]:
+    """A CodeableConcept's own text and its codings' displays (joined as :func:`_codeable` joins them)."""
+    concept = _dict(res, key, where)
+    own = concept.get("text")
+    displays = [
+        c["display"]
+        for c in _list(concept, "coding", where)
+        if isinstance(c, dict) and isinstance(c.get("display"), str)
+    ]
+    return (own if isinstance(own, str) else ""), " / ".join(displays)
+
+
+def _reading(state: _State, res: Mapping[str, Any], codes: tuple[str, ...], verification: str) -> Reading:
+    """The item's tags with what its text negates or suspects; an unestablished verificationStatus makes all uncertain."""
+    own, displays = _concept_words(res, "code", _Where(res))
+    reading = state.vocab.read(codes, own, displays)
+    if verification in _UNCERTAIN_VERIFICATION:
+        reading = reading.all_uncertain(f"verificationStatus {verification}")
+    return reading
+
+
+def _clinical_item(reading: Reading, **fields: Any) -> ClinicalItem:
+    return ClinicalItem(
+        tags=reading.tags, negated=reading.negated, uncertain=reading.uncertain, cue=reading.cue, **fields
+    )
 
 
 def _read_condition(state: _State, res: Mapping[str, Any]) -> None:
     where = _Where(res)
-    if _verification_skipped(res, where):
+    verification = _first_code(res, "verificationStatus", where)
+    if verification in _SKIP_STATUS:
         return
     codes, text = _codeable(res, "code", where)
     clinical = _first_code(res, "clinicalStatus", where)
-    onset, _ = _period_or_datetime(res, "onset", where)
-    abated, _ = _period_or_datetime(res, "abatement", where)
+    onset, onset_latest, onset_text = _when_began(res, "onset", where, state.birth)
+    abated, abated_latest, abated_text = _when_began(res, "abatement", where, state.birth)
+    recorded = parse_date(res.get("recordedDate"), "recordedDate", where, last=True)
     # FHIR R4 con-4: an abated condition is inactive, resolved or in remission, whatever form the
     # abatement takes (a date, a period, an age, a range or words such as "resolved after surgery").
-    abatement = any(key.startswith("abatement") and res[key] not in (None, "", {}) for key in res)
-    active = clinical not in _INACTIVE_CLINICAL and abated is None and not abatement
-    state.conditions.append(
-        ClinicalItem(text, codes, state.vocab.tags_for(codes, text), active, onset, abated, clinical)
+    # (abatementBoolean false, an STU3 form, says the condition has not abated.)
+    abatement = any(
+        key.startswith("abatement") and res[key] not in (None, "", {}) and res[key] is not False for key in res
     )
+    active = clinical not in _INACTIVE_CLINICAL and abated is None and not abatement
+    # Resolved, or abated with no status saying the condition is only inactive or in remission.
+    ended = clinical == "resolved" or (abatement and clinical not in _STILL_PRESENT_CLINICAL)
+    reading = _reading(state, res, codes, verification)
+    state.conditions.append(
+        _clinical_item(
+            reading, text=text, codes=codes, active=active, onset=onset, abated=abated, status=clinical,
+            verification=verification, ended=ended, onset_latest=onset_latest, onset_text=onset_text,
+            abated_latest=abated_latest, abated_text=abated_text, recorded=recorded,
+        )
+    )  # fmt: skip
 
 
 def _read_allergy(state: _State, res: Mapping[str, Any]) -> None:
@@ -386,14 +562,14 @@ def _read_allergy(state: _State, res: Mapping[str, Any]) -> None:
             if shown:
                 manifestations.append(shown)
     state.allergies.append(
-        ClinicalItem(
-            text,
-            codes,
-            state.vocab.tags_for(codes, text),
-            clinical not in _INACTIVE_CLINICAL,
-            onset,
-            None,
-            clinical,
+        _clinical_item(
+            _reading(state, res, codes, verification),
+            text=text,
+            codes=codes,
+            active=clinical not in _INACTIVE_CLINICAL,
+            onset=onset,
+            abated=None,
+            status=clinical,
             allergy_type=_str(res, "type", where),
             criticality=_str(res, "criticality", where),
             verification=verification,
@@ -410,7 +586,9 @@ def _read_procedure(state: _State, res: Mapping[str, Any]) -> None:
         return
     codes, text = _codeable(res, "code", where)
     start, end = _period_or_datetime(res, "performed", where)
-    item = ClinicalItem(text, codes, state.vocab.tags_for(codes, text), False, start, end, status)
+    item = _clinical_item(
+        _reading(state, res, codes, ""), text=text, codes=codes, active=False, onset=start, abated=end, status=status
+    )
     state.procedures.append(item)
     lab = state.catalogue.key_for(codes, text)
     if lab is not None and start is not None:
@@ -418,35 +596,90 @@ def _read_procedure(state: _State, res: Mapping[str, Any]) -> None:
         state.labs.setdefault(lab, []).append(LabResult(lab, start, text=text, source=where.label, name=name))
 
 
-def _medication_concept(state: _State, res: Mapping[str, Any], where: _Where) -> tuple[tuple[str, ...], str]:
+def _medication_concept(state: _State, res: Mapping[str, Any], where: _Where) -> tuple[tuple[str, ...], str, str]:
+    """(codes, text, dose form words) of the medicine a request, statement, administration or dispense records."""
     if "medicationCodeableConcept" in res:
-        return _codeable(res, "medicationCodeableConcept", where)
+        return (*_codeable(res, "medicationCodeableConcept", where), "")
     ref = _dict(res, "medicationReference", where)
+    shown = ref.get("display")
+    display = shown if isinstance(shown, str) else ""
+    contained = {f"#{c.get('id')}": c for c in _list(res, "contained", where) if isinstance(c, dict)}
+    med = _resolve(state, contained, ref, ("Medication",))
+    if med is not None:
+        codes, text = _codeable(med, "code", _Where(med))
+        _, form = _codeable(med, "form", _Where(med))
+        return (*_with_ingredients(state, med, contained, codes, text or display), form)
+    if not display:
+        target = ref.get("reference")
+        state.notes.append(
+            f"{where.label}: its medicine ({target if isinstance(target, str) else 'medicationReference'}) is not in "
+            "the input and has no display, so which medicine it records could not be read"
+        )
+    return (), display, ""
+
+
+def _route(res: Mapping[str, Any], where: _Where) -> str:
+    """The words of a record's dosage route and method (the route a medicine is or was given by)."""
+    key = (
+        "dosage" if res["resourceType"] in ("MedicationStatement", "MedicationAdministration") else "dosageInstruction"
+    )
+    raw = res.get(key)
+    dosages = [raw] if isinstance(raw, dict) else raw if isinstance(raw, list) else []
+    words = []
+    for dosage in dosages:
+        if isinstance(dosage, dict):
+            for part in ("route", "method"):
+                _, text = _codeable(dosage, part, where)
+                if text:
+                    words.append(text)
+    return " ; ".join(words)
+
+
+def _resolve(
+    state: _State, contained: Mapping[str, Mapping[str, Any]], ref: Mapping[str, Any], types: tuple[str, ...]
+) -> Mapping[str, Any] | None:
+    """The resource of one of ``types`` a Reference points to: contained (``#id``) or in the input
+    (``Type/id``, its fullUrl, or an absolute URL ending in ``Type/id``)."""
     target = ref.get("reference")
-    if isinstance(target, str):
-        contained = {f"#{c.get('id')}": c for c in _list(res, "contained", where) if isinstance(c, dict)}
-        med = contained.get(target) or state.medications_by_ref.get(target)
-        if med is None and "/" in target:
-            med = state.medications_by_ref.get("Medication/" + target.rsplit("/", 1)[-1])
-        if med is not None:
-            codes, text = _codeable(med, "code", _Where(med))
-            display = ref.get("display")
-            if not text and isinstance(display, str):
-                text = display
-            return _with_ingredients(med, codes, text)
-    display = ref.get("display")
-    return (), display if isinstance(display, str) else ""
+    if not isinstance(target, str):
+        return None
+    target = target.split("/_history/", 1)[0]  # a versioned reference names the same resource
+    found = contained.get(target) or state.medications_by_ref.get(target)
+    if found is None and "/" in target:
+        kind, _, rid = target.rstrip("/").rpartition("/")
+        found = state.medications_by_ref.get(f"{kind.rpartition('/')[2]}/{rid}")
+    return found if found is not None and found.get("resourceType") in types else None
 
 
-def _with_ingredients(med: Mapping[str, Any], codes: tuple[str, ...], text: str) -> tuple[tuple[str, ...], str]:
+def _with_ingredients(
+    state: _State,
+    med: Mapping[str, Any],
+    contained: Mapping[str, Mapping[str, Any]],
+    codes: tuple[str, ...],
+    text: str,
+) -> tuple[tuple[str, ...], str]:
     """A Medication's own code and text, and those of its active ingredients (a compounded product, a
-    local formulary item with no code of its own, a combination): azathioprine in a capsule is azathioprine."""
+    local formulary item with no code of its own, a combination): azathioprine in a capsule is azathioprine.
+
+    An ingredient is an ``itemCodeableConcept`` or an ``itemReference`` to a Substance (or Medication)
+    that is contained or in the input; one level deep, so a Medication that lists itself cannot loop.
+    """
     where = _Where(med)
     all_codes, texts = list(codes), [text] if text else []
     for item in _list(med, "ingredient", where):
-        if not isinstance(item, dict) or item.get("isActive") is False or "itemCodeableConcept" not in item:
+        if not isinstance(item, dict) or item.get("isActive") is False:
             continue
-        more, words = _codeable(item, "itemCodeableConcept", where)
+        if "itemCodeableConcept" in item:
+            more, words = _codeable(item, "itemCodeableConcept", where)
+        elif isinstance(item.get("itemReference"), dict):
+            target = _resolve(state, contained, item["itemReference"], ("Substance", "Medication"))
+            shown = item["itemReference"].get("display")
+            if target is None or target is med:
+                more, words = (), shown if isinstance(shown, str) else ""
+            else:
+                more, words = _codeable(target, "code", _Where(target))
+        else:
+            continue
         all_codes += [c for c in more if c not in all_codes]
         if words:
             texts.append(words)
@@ -515,7 +748,12 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
     status = _str(res, "status", where)
     if status in _SKIP_STATUS:
         return
-    codes, text = _medication_concept(state, res, where)
+    refused = res.get("doNotPerform")
+    if refused is not None and not isinstance(refused, bool):
+        raise where.fail("doNotPerform", "true or false")
+    if refused:  # an order NOT to give the medicine records no exposure to it
+        return
+    codes, text, form = _medication_concept(state, res, where)
     intent = ""
     supply_end: date | None = None
     if rtype == "MedicationRequest":
@@ -528,9 +766,9 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
                 raise where.fail("dosageInstruction", "an array of Dosage objects")
             bounds = _dict(_dict(_dict(dosage, "timing", where), "repeat", where), "boundsPeriod", where)
             start = parse_date(bounds.get("start"), "boundsPeriod.start", where) or start
-            end = parse_date(bounds.get("end"), "boundsPeriod.end", where) or end
+            end = parse_date(bounds.get("end"), "boundsPeriod.end", where, last=True) or end
         validity = _dict(_dict(res, "dispenseRequest", where), "validityPeriod", where)
-        end = end or parse_date(validity.get("end"), "validityPeriod.end", where)
+        end = end or parse_date(validity.get("end"), "validityPeriod.end", where, last=True)
         dose, unit, instructions = _dosage(res, "dosageInstruction", where)
     elif rtype == "MedicationStatement":
         kind = "statement"
@@ -550,7 +788,7 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
         kind = "administration"
         start, end = _period_or_datetime(res, "effective", where)
         dose, unit, instructions = _dosage(res, "dosage", where)
-    tags = state.vocab.tags_for(codes, text)
+    tags = state.vocab.tags_for(codes, text, " ; ".join(w for w in (form, _route(res, where)) if w))
     if start is None and tags and kind in ("administration", "dispense"):
         state.unreadable.append(Unreadable("medication", "", f"{where.label}: {text or 'medicine'} has no date"))
     state.medications.append(
@@ -628,15 +866,47 @@ def _quantity_in(
         return None, sent, f"{where.label}: {field} {raw:g} {sent}: {exc}"
 
 
+_VALUE_KEYS = ("valueQuantity", "valueCodeableConcept", "valueString", "valueBoolean")
+# What a component of a panel shares with the panel that holds it.
+_PANEL_KEYS = ("status", "subject", "patient", "effectiveDateTime", "effectiveInstant", "effectivePeriod", "issued")
+
+
 def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
+    """An Observation, and each result in its ``component`` array (a panel such as a hepatic
+    function panel sends ALT, AST and bilirubin as components of one Observation)."""
+    where = _Where(res)
+    if _str(res, "status", where) in _SKIP_STATUS:
+        return
+    read: set[str] = set()
+    for n, component in enumerate(_list(res, "component", where)):
+        if not isinstance(component, dict):
+            raise where.fail("component", "an array of component objects")
+        part = {key: res[key] for key in _PANEL_KEYS if key in res}
+        part.update(component)
+        part["resourceType"] = "Observation"
+        part["id"] = f"{res.get('id')}.component[{n}]" if isinstance(res.get("id"), str) else f"component[{n}]"
+        key = _read_result(state, part)
+        if key is not None:
+            read.add(key)
+    if read and not any(k in res for k in _VALUE_KEYS):
+        # A panel whose own code names a lab its components already gave (an antibody panel): the
+        # panel is the container, not a further result without a value.
+        codes, text = _codeable(res, "code", where)
+        if state.catalogue.key_for(codes, text) in read:
+            return
+    _read_result(state, res)
+
+
+def _read_result(state: _State, res: Mapping[str, Any]) -> str | None:
+    """One result (an Observation or one of its components); the lab key it was read as, if any."""
     where = _Where(res)
     status = _str(res, "status", where)
     if status in _SKIP_STATUS:
-        return
+        return None
     codes, text = _codeable(res, "code", where)
     key = state.catalogue.key_for(codes, text)
     if key is None:
-        return
+        return None
     lab = state.catalogue[key]
     name = lab.display
     effective, _ = _period_or_datetime(res, "effective", where)
@@ -645,7 +915,7 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
         state.unreadable.append(
             Unreadable("lab", key, f"{where.label}: {name} result has no date (effective[x] or issued)")
         )
-        return
+        return key
     canonical = lab.unit
     value: float | None = None
     unit = canonical
@@ -660,8 +930,12 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
         unit = canonical or sent_unit
     elif "valueCodeableConcept" in res:
         value_codes, value_text = _codeable(res, "valueCodeableConcept", where)
+        coded = next((RESULT_CODES[c] for c in value_codes if c in RESULT_CODES), "")
         if "pregnancy" in state.vocab.tags_for(value_codes, "") and key == "pregnancy-status":
             interpretation = "positive"  # e.g. SNOMED CT 77386006 "Patient currently pregnant"
+        elif coded:
+            interpretation = coded
+            value_text = value_text or _RESULT_DISPLAYS[coded]
         else:
             interpretation = next((_qualitative(t, lab) for t in value_text.split(" / ") if _qualitative(t, lab)), "")
     elif "valueString" in res:
@@ -676,11 +950,13 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
         for concept in _list(res, "interpretation", where):
             if isinstance(concept, dict):
                 code = _first_code({"c": concept}, "c", where)
-                interpretation = {"POS": "positive", "NEG": "negative", "DET": "positive", "ND": "negative"}.get(
-                    code, ""
-                )
+                interpretation = _INTERPRETATION_CODES.get(code, "")
                 if interpretation:
+                    value_text = value_text or f"interpretation {code}"
                     break
+    absent = _first_code(res, "dataAbsentReason", where) or _codeable(res, "dataAbsentReason", where)[1]
+    if absent and value is None and not interpretation:
+        value_text = value_text or f"no value (data absent: {absent})"
     if interpretation == "indeterminate":
         interpretation = ""
         problem = problem or f"{where.label}: {name} result “{value_text}” is indeterminate; repeat or confirm the test"
@@ -708,6 +984,7 @@ def _read_observation(state: _State, res: Mapping[str, Any]) -> None:
             problem=problem or range_problem, source=where.label, name=name, as_sent=as_sent,
         )
     )  # fmt: skip
+    return key
 
 
 def _as_sent(

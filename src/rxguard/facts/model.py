@@ -63,6 +63,19 @@ class ClinicalItem:
     (low / high / unable-to-assess), ``verification`` (unconfirmed, confirmed...),
     ``reaction_severity`` (the worst of mild / moderate / severe) and the reactions'
     ``manifestations`` are kept as recorded; the engine decides what they mean.
+
+    ``active`` is false for a Condition recorded inactive, in remission or resolved, or with an
+    abatement. ``ended`` says which of these the record states as over: resolved, or an abatement
+    without a status saying inactive or remission (FHIR R4 Condition.abatement is the date the
+    condition "resolved or went into remission", so an abatement alone does not make a remission
+    an end). An item that is not active and not ended may still be present.
+
+    What the record says about its own certainty (see :meth:`rxguard.facts.vocabulary.Vocabulary.read`):
+    ``negated`` holds the value sets its text names only to negate ("lymphoma ruled out"); they are
+    not in ``tags``, so code that does not ask sees the item as not in those sets. ``uncertain``
+    holds the tags the record only suspects ("suspected lymphoma", verificationStatus provisional,
+    differential or unconfirmed, or a code its own text negates). ``cue`` is the phrase or
+    status that said so, quoted in evidence.
     """
 
     text: str
@@ -77,6 +90,19 @@ class ClinicalItem:
     verification: str = ""
     reaction_severity: str = ""
     manifestations: tuple[str, ...] = ()
+    negated: frozenset[str] = frozenset()
+    uncertain: frozenset[str] = frozenset()
+    cue: str = ""
+    ended: bool = False
+    # How precise the record's dates are: a partial date ("2025"), an age or words cover a span.
+    # ``onset``/``abated`` are the earliest day, ``onset_latest``/``abated_latest`` the latest;
+    # ``onset_text``/``abated_text`` are what was sent when it was not a full date. ``recorded`` is
+    # the (latest) day the record was made, which the onset cannot be after.
+    onset_latest: date | None = None
+    onset_text: str = ""
+    abated_latest: date | None = None
+    abated_text: str = ""
+    recorded: date | None = None
 
 
 MedicationKind = Literal["request", "statement", "administration", "dispense"]
@@ -127,6 +153,12 @@ class MedicationUse:
             return self.kind == "request" and self.status == "draft"
         return self.end is None or self.end >= at
 
+    @property
+    def is_planned(self) -> bool:
+        """A record of intent only: a draft order, or a statement that the medicine may be taken later.
+        It counts as current use (the medicine is about to be given) but never as use that happened."""
+        return (self.kind, self.status) in (("request", "draft"), ("statement", "intended"))
+
     def was_given(self) -> bool:
         """An event that happened (status completed, in progress...), not a stopped or not-done one."""
         return self.is_event and self.status in _GIVEN_STATUSES
@@ -155,9 +187,12 @@ class PatientFacts:
     medications: tuple[MedicationUse, ...] = ()
     labs: Mapping[str, tuple[LabResult, ...]] = field(default_factory=dict)
     by_tag: Mapping[str, tuple[ClinicalItem | MedicationUse, ...]] = field(default_factory=dict)
-    # "<kind>:<value set>" for every tag present and "lab:<test>" for every lab with a result:
-    # the engine skips rules whose data is absent with one set look-up.
+    # "<kind>:<value set>" for every tag present or negated and "lab:<test>" for every lab with a result:
+    # the engine skips rules whose data is absent with one set look-up. A negated tag is a key, so the
+    # rule is still evaluated and says it could not verify, but not in ``by_tag``.
     keys: frozenset[str] = frozenset()
+    # "<kind>:<value set>" -> the items whose text names the set only to negate it ("lymphoma ruled out").
+    negated_by_tag: Mapping[str, tuple[ClinicalItem, ...]] = field(default_factory=dict)
     # What the reader recognised but could not read (rules whose input it is say "could not verify"),
     # and what it left out or read with an assumption (records of another patient, and so on).
     unreadable: tuple[Unreadable, ...] = ()
@@ -173,7 +208,7 @@ class PatientFacts:
     def present_keys(self) -> frozenset[str]:
         if self.keys or not (self.by_tag or self.labs):
             return self.keys
-        return frozenset(self.by_tag).union(f"lab:{test}" for test in self.labs)
+        return frozenset(self.by_tag).union(self.negated_by_tag, (f"lab:{test}" for test in self.labs))
 
     def latest(self, test: str) -> LabResult | None:
         results = self.labs.get(test)
@@ -182,6 +217,10 @@ class PatientFacts:
     def tagged(self, kind: str, tag: str) -> tuple[ClinicalItem | MedicationUse, ...]:
         """Items of one kind (condition, allergy, procedure, medication) in a value set."""
         return self.by_tag.get(f"{kind}:{tag}", ())
+
+    def negated(self, kind: str, tag: str) -> tuple[ClinicalItem, ...]:
+        """Items of one kind whose text names the value set only to negate it."""
+        return self.negated_by_tag.get(f"{kind}:{tag}", ())
 
     def age_on(self, at: date) -> float | None:
         if self.birth_date is None:

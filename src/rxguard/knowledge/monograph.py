@@ -17,7 +17,8 @@ The pack's other Chinese wording is stored here too, so a pack has one place
 for it: the monitoring calendar (``calendar_zh``), the risk strata
 (``strata_zh``), the rules a decision page shows (``rules_zh``: title,
 message, what to do) and the names program.yaml gives in English
-(``program_zh``: programs, forms, what lifts a hard stop). Each translated
+(``program_zh``: programs, forms, what lifts a hard stop, indications, override
+roles, why an event suspends treatment). Each translated
 entry but the names carries ``en_digest``, so English edited later is found.
 """
 
@@ -299,8 +300,18 @@ class Monograph(Strict):
     strata_zh: dict[str, StratumText] = Field(default_factory=dict)
     rules_zh: dict[str, RuleText] = Field(default_factory=dict)
     program_zh: ProgramText = Field(default_factory=ProgramText)
-    labs_zh: dict[str, str] = Field(default_factory=dict)  # lab id (labs.yaml) -> its name in Chinese
     red_flags: list[RedFlag] = Field(default_factory=list)
+    #: Eponyms the Chinese text keeps in Latin letters, as Chinese clinical writing does ("Child-Pugh
+    #: 分级"); the check of Chinese pages allows these words of the pack and no other English.
+    latin_terms: list[str] = Field(default_factory=list)
+
+    @field_validator("latin_terms")
+    @classmethod
+    def _latin_words(cls, value: list[str]) -> list[str]:
+        for term in value:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z\-]*", term):
+                raise ValueError(f"latin term {term!r} must be one word of Latin letters (hyphens allowed)")
+        return value
 
     @model_validator(mode="after")
     def _ordered_and_unique(self) -> Monograph:
@@ -350,18 +361,12 @@ class Monograph(Strict):
         return problems + self._program_text_problems(pack, path)
 
     def _program_text_problems(self, pack: Pack, path: Path) -> list[str]:
-        problems = [
+        return [
             f"{path}: program_zh.{group} names {name!r}, which no program in program.yaml defines"
             for group, ids in program_names(pack).items()
             for name in self._named(group)
             if name not in ids
         ]
-        problems += [
-            f"{path}: labs_zh names lab {name!r}, which labs.yaml does not define"
-            for name in self.labs_zh
-            if name not in pack.labs
-        ]
-        return problems
 
     def _named(self, group: str) -> set[str]:
         """The ids ``program_zh.<group>`` gives a name (an indication as ``program/indication``)."""
@@ -370,20 +375,15 @@ class Monograph(Strict):
         return set(getattr(self.program_zh, group))
 
     def name_problems(self, pack: Pack, path: Path) -> list[str]:
-        """Names the program pages show that have no Chinese here: a Chinese page would show them in English."""
-        problems = [
+        """Names the program pages show that have no Chinese here: a Chinese page would show them in English.
+        (A lab's Chinese name is its ``display_zh`` in labs.yaml.)"""
+        return [
             f"{path}: program_zh.{group} has no Chinese name for {name!r}"
             for group, ids in program_names(pack).items()
             if group != "lifts"
             for name in sorted(ids)
             if name not in self._named(group)
         ]
-        problems += [
-            f"{path}: labs_zh has no Chinese name for lab {name!r}"
-            for name in sorted(pack.labs)
-            if name not in self.labs_zh
-        ]
-        return problems
 
     def translation_problems(self, pack: Pack, path: Path) -> list[str]:
         """Chinese wording that is missing, or stale against conflicts, calendar or strata.

@@ -338,17 +338,27 @@ class HasCondition(Predicate):
     onset_within: Duration | None = None
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import Ctx, Evidence, describe_item, shift
+        from rxguard.engine.predicates import (
+            Ctx,
+            Evidence,
+            Unknown,
+            abated_by,
+            by_assertion,
+            describe_item,
+            negated_reason,
+            onset_window,
+            shift,
+        )  # fmt: skip
         from rxguard.facts.model import ClinicalItem
 
         p = self
         key = f"condition:{p.valueset}"
 
         def pred(ctx: Ctx) -> Evidence:
-            items = ctx.facts.by_tag.get(key)
-            if not items:
+            items = ctx.facts.by_tag.get(key, ())
+            negated = ctx.facts.negated_by_tag.get(key, ())
+            if not items and not negated:
                 return None
-            found = []
             since: date | None = None
             if p.onset_since is not None:
                 if not ctx.infusions:
@@ -357,16 +367,67 @@ class HasCondition(Predicate):
             if p.onset_within is not None:
                 window = shift(ctx.at, p.onset_within, -1)
                 since = max(since, window) if since else window
+            lifelong = ctx.lifelong.get(p.valueset) if p.status == "active" else None
+
+            def in_window(item: ClinicalItem) -> bool:
+                return onset_window(item, ctx.at, since) is not False
+
+            certain: list[str] = []
+            unsure: list[tuple[ClinicalItem, str]] = []
+            status_unknown: list[str] = []
             for item in items:
                 assert isinstance(item, ClinicalItem)
-                if p.status == "active" and not item.active:
+                began_in = onset_window(item, ctx.at, since)
+                if began_in is False:
                     continue
-                if item.onset is not None and item.onset > ctx.at:
+                if began_in is None:
+                    began = f"its onset is recorded as {item.onset_text}" if item.onset_text else "no onset date"
+                    status_unknown.append(
+                        f"Condition: {describe_item(item)}: {began}, so whether it began on or after {since} "
+                        "is not known"
+                    )
                     continue
-                if since is not None and (item.onset is None or item.onset < since):
+                line = f"Condition: {describe_item(item)}"
+                ended_by = abated_by(item, ctx.at) if item.ended else True
+                if p.status == "active" and not item.active and ended_by is False:
+                    line = f"Condition: {describe_item(item)}; still present on {ctx.at}, before its abatement"
+                elif p.status == "active" and not item.active and ended_by is None:
+                    status_unknown.append(
+                        f"Condition: {describe_item(item)}: its abatement is recorded as {item.abated_text}, "
+                        f"so whether it had ended by {ctx.at} is not known"
+                    )
                     continue
-                found.append(f"Condition: {describe_item(item)}")
-            return found or None
+                elif p.status == "active" and not item.active:
+                    recorded = describe_item(item)
+                    if lifelong is not None and not item.ended:
+                        line = f"Condition: {recorded}; counts as present: {lifelong}"
+                    else:
+                        if lifelong is not None:
+                            status_unknown.append(
+                                f"Condition: {recorded} is recorded as over, but {lifelong}; confirm the record"
+                            )
+                        elif not item.ended:
+                            status_unknown.append(
+                                f"Condition: {recorded} is recorded as {item.status or 'not active'}, not resolved; "
+                                "whether it is still present is not known"
+                            )
+                        continue
+                if p.valueset in item.uncertain:
+                    unsure.append((item, line))
+                else:
+                    certain.append(line)
+            found = by_assertion(ctx, certain, unsure, "condition")
+            if found:
+                return found
+            # A record that names the condition only to negate it ("lymphoma ruled out") is not proof of
+            # absence: the rule says it could not verify, quoting the record.
+            denied = [
+                negated_reason(item, "Condition")
+                for item in negated
+                if in_window(item) and (p.status != "active" or item.active)
+            ]
+            reasons = (*status_unknown, *denied)
+            return Unknown(reasons) if reasons else None
 
         return pred
 
@@ -382,28 +443,44 @@ class HasAllergy(Predicate):
     valueset: str
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import Ctx, Evidence, Unknown, describe_allergy, is_hypersensitivity
+        from rxguard.engine.predicates import (
+            Ctx,
+            Evidence,
+            Unknown,
+            by_assertion,
+            describe_allergy,
+            is_hypersensitivity,
+            negated_reason,
+        )
         from rxguard.facts.model import ClinicalItem
 
         p = self
         key = f"allergy:{p.valueset}"
 
         def pred(ctx: Ctx) -> Evidence:
-            found: list[str] = []
-            unsure: list[str] = []
+            certain: list[str] = []
+            unsure: list[tuple[ClinicalItem, str]] = []
+            intolerances: list[str] = []
             for item in ctx.facts.by_tag.get(key, ()):
                 if not isinstance(item, ClinicalItem) or not item.active:
                     continue
                 if is_hypersensitivity(item):
-                    found.append(f"Allergy: {describe_allergy(item)}")
+                    line = f"Allergy: {describe_allergy(item)}"
+                    if p.valueset in item.uncertain:  # unconfirmed, or only suspected by its text
+                        unsure.append((item, line))
+                    else:
+                        certain.append(line)
                 else:
-                    unsure.append(
+                    intolerances.append(
                         f"Intolerance: {describe_allergy(item)} is recorded as an intolerance, not as a "
                         "hypersensitivity reaction; the contraindication concerns hypersensitivity reactions"
                     )
+            found = by_assertion(ctx, certain, unsure, "allergy")
             if found:
                 return found
-            return Unknown(tuple(unsure)) if unsure else None
+            denied = [negated_reason(item, "Allergy") for item in ctx.facts.negated_by_tag.get(key, ()) if item.active]
+            reasons = (*intolerances, *denied)
+            return Unknown(reasons) if reasons else None
 
         return pred
 
@@ -437,6 +514,8 @@ class HasMedication(Predicate):
             window = shift(ctx.at, p.within, -1) if p.within else None
             for item in items:
                 assert isinstance(item, MedicationUse)
+                if p.status != "active" and item.is_planned:
+                    continue  # a draft order or an intention is not past use
                 state = EventState(item.is_active(ctx.at))
                 if item.is_event:
                     if item.start is None or item.start > ctx.at or not (item.was_given() or item.status == "stopped"):
@@ -482,7 +561,7 @@ class HasProcedure(Predicate):
     within: Duration | None = None
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import Ctx, Evidence, shift
+        from rxguard.engine.predicates import Ctx, Evidence, Unknown, by_assertion, negated_reason, shift
         from rxguard.facts.model import ClinicalItem
 
         p = self
@@ -490,14 +569,28 @@ class HasProcedure(Predicate):
 
         def pred(ctx: Ctx) -> Evidence:
             window = shift(ctx.at, p.within, -1) if p.within else None
-            found = []
+
+            def counts(item: ClinicalItem) -> bool:
+                day = item.onset
+                return day is not None and day <= ctx.at and (window is None or day >= window)
+
+            certain: list[str] = []
+            unsure: list[tuple[ClinicalItem, str]] = []
             for item in ctx.facts.by_tag.get(key, ()):
                 assert isinstance(item, ClinicalItem)
-                day = item.onset
-                if day is None or day > ctx.at or (window is not None and day < window):
-                    continue
-                found.append(f"Procedure: {item.text} on {day}")
-            return found or None
+                if counts(item):
+                    line = f"Procedure: {item.text} on {item.onset}"
+                    if p.valueset in item.uncertain:
+                        unsure.append((item, line))
+                    else:
+                        certain.append(line)
+            found = by_assertion(ctx, certain, unsure, "procedure")
+            if found:
+                return found
+            denied = tuple(
+                negated_reason(item, "Procedure") for item in ctx.facts.negated_by_tag.get(key, ()) if counts(item)
+            )
+            return Unknown(denied) if denied else None
 
         return pred
 
@@ -523,8 +616,9 @@ class LabTest(Predicate):
     missing: bool | None = None
 
     def compile(self) -> Pred:
+        from rxguard.engine.messages import said
         from rxguard.engine.predicates import COMPARE as _COMPARE
-        from rxguard.engine.predicates import Ctx, Evidence, Unknown, is_readable, uln_of, unreadable_lab
+        from rxguard.engine.predicates import Ctx, Evidence, Unknown, is_readable, lab_line, uln_of, unreadable_lab
 
         p = self
 
@@ -538,7 +632,13 @@ class LabTest(Predicate):
                     unread = [u.reason for u in ctx.facts.unreadable_for("lab", p.test)]
                     if result is not None:
                         unread.append(result.problem or f"{result.describe()}: not read")
-                    return [f"No readable {name} result{age} before {ctx.at}", *unread]
+                    text = f"No readable {name} result{age} before {ctx.at}"
+                    on = ctx.at.isoformat()
+                    if p.max_age:
+                        line = said("lab-missing-within", text, test=p.test, max_age=p.max_age, before_on=on)
+                    else:
+                        line = said("lab-missing", text, test=p.test, before_on=on)
+                    return [line, *unread]
                 return None
             if result is None:
                 return unreadable_lab(ctx, p.test)
@@ -546,7 +646,7 @@ class LabTest(Predicate):
             if p.result is not None:
                 if not result.interpretation:
                     return Unknown((result.problem or f"{shown}: not read as positive or negative",), gate=True)
-                return [shown] if result.interpretation == p.result else None
+                return [lab_line(result)] if result.interpretation == p.result else None
             if result.value is None:
                 if result.as_sent is not None and (
                     p.below_lln is not None or p.above_uln is not None or p.uln_ratio_gte is not None
@@ -583,7 +683,7 @@ class LabTest(Predicate):
             for threshold, symbol in ((p.value_gte, "≥"), (p.value_gt, ">"), (p.value_lt, "<"), (p.value_lte, "≤")):
                 if threshold is not None:
                     return [f"{shown} ({symbol} {threshold:g})"] if _COMPARE[symbol](value, threshold) else None
-            return [shown]
+            return [lab_line(result)]
 
         return pred
 
@@ -622,7 +722,7 @@ class LabPersistent(Predicate):
     min_apart: Duration
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import Ctx, Evidence, Unknown, shift, unreadable_lab
+        from rxguard.engine.predicates import Ctx, Evidence, Unknown, lab_line, shift, unreadable_lab
 
         p = self
 
@@ -641,7 +741,7 @@ class LabPersistent(Predicate):
                 unread = [r.problem or f"{r.describe()}: not read" for r in results[1:] if not r.interpretation]
                 unread += [u.reason for u in ctx.facts.unreadable_for("lab", p.test)]
                 return Unknown(tuple(unread), gate=True) if unread else None
-            return [earlier.describe(), latest.describe(), f"{(latest.effective - earlier.effective).days} days apart"]
+            return [lab_line(earlier), lab_line(latest), f"{(latest.effective - earlier.effective).days} days apart"]
 
         return pred
 
@@ -663,7 +763,7 @@ class LabConfounded(Predicate):
     medication_within: Duration | None = None
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import Ctx, Evidence, confounders, unreadable_lab
+        from rxguard.engine.predicates import Ctx, Evidence, confounders, lab_line, unreadable_lab
 
         p = self
 
@@ -672,7 +772,7 @@ class LabConfounded(Predicate):
             if result is None:
                 return unreadable_lab(ctx, p.test)
             found = confounders(ctx, p, result.effective)
-            return [result.describe(), *found] if found else None
+            return [lab_line(result), *found] if found else None
 
         return pred
 
@@ -696,6 +796,7 @@ class AgeCheck(Predicate):
     gt: float | None = None
 
     def compile(self) -> Pred:
+        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence, Unknown
 
         p = self
@@ -705,7 +806,11 @@ class AgeCheck(Predicate):
             if age is None:
                 return Unknown(("The record has no birth date, so the patient's age could not be checked",))
             ok = (p.lt is None or age < p.lt) and (p.gte is None or age >= p.gte) and (p.gt is None or age > p.gt)
-            return [f"Age {age:g} years on {ctx.at} (born {ctx.facts.birth_date})"] if ok else None
+            if not ok:
+                return None
+            born = ctx.facts.birth_date
+            text = f"Age {age:g} years on {ctx.at} (born {born})"
+            return [said("age", text, age=age, on=ctx.at.isoformat(), born_on=born.isoformat() if born else "")]
 
         return pred
 
@@ -721,6 +826,7 @@ class SexCheck(ValuePredicate):
     root: Literal["female", "male"]
 
     def compile(self) -> Pred:
+        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence, Unknown
 
         value = self.root
@@ -728,7 +834,7 @@ class SexCheck(ValuePredicate):
         def pred(ctx: Ctx) -> Evidence:
             if ctx.facts.sex == "unknown":
                 return Unknown(("The record gives no administrative sex (Patient.gender)",))
-            return [f"Sex: {ctx.facts.sex}"] if ctx.facts.sex == value else None
+            return [said("sex", f"Sex: {ctx.facts.sex}", sex=value)] if ctx.facts.sex == value else None
 
         return pred
 
@@ -746,6 +852,7 @@ class AnswerCheck(Predicate):
     gt: float | None = None
 
     def compile(self) -> Pred:
+        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence
 
         p = self
@@ -757,10 +864,12 @@ class AnswerCheck(Predicate):
             text = ctx.question_text.get(p.id, p.id)
             if p.equals is not None:
                 if isinstance(value, bool) and value == p.equals:
-                    return [f"Answer to “{text}”: {'yes' if value else 'no'}"]
+                    answer = "yes" if value else "no"
+                    return [said("answer-yes-no", f"Answer to “{text}”: {answer}", question=p.id, answer=answer)]
                 return None
             if p.gt is not None and not isinstance(value, bool) and value > p.gt:
-                return [f"Answer to “{text}”: {value:g} (> {p.gt:g})"]
+                line = f"Answer to “{text}”: {value:g} (> {p.gt:g})"
+                return [said("answer-above", line, question=p.id, value=value, limit=p.gt)]
             return None
 
         return pred
@@ -817,6 +926,7 @@ class InfusionCheck(Predicate):
     since_last_lt_param: str | None = None
 
     def compile(self) -> Pred:
+        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence, shift
 
         p = self
@@ -854,20 +964,30 @@ class InfusionCheck(Predicate):
                 if last is None or shift(last, p.since_last_lt) <= ctx.at:
                     return None
             # The evidence is written only once the checks that need no text have passed.
-            evidence = [f"{count} previous infusion(s)" + (f", first {dates[0]}, last {dates[-1]}" if dates else "")]
+            evidence: list[str] = [
+                said("infusions-before", f"{count} previous infusion(s), first {dates[0]}, last {dates[-1]}",
+                     count=count, first_on=dates[0].isoformat(), last_on=dates[-1].isoformat())
+                if dates
+                else said("infusions-none", f"{count} previous infusion(s)")
+            ]  # fmt: skip
             if earlier is not None and (p.since_first_gte is not None or p.since_first_gt is not None):
-                evidence.append(f"treated since {earlier[0]} ({earlier[1]})")
+                text = f"treated since {earlier[0]} ({earlier[1]})"
+                evidence.append(said("treated-since", text, since_on=earlier[0].isoformat(), record=earlier[1]))
             if later is not None and (p.since_last_lt is not None or (p.count_gte is not None and not dates)):
-                evidence.append(f"last treated {later[0]} ({later[1]})")
+                text = f"last treated {later[0]} ({later[1]})"
+                evidence.append(said("treated-last", text, last_on=later[0].isoformat(), record=later[1]))
             if p.gap_gte is not None:
                 if not dates or shift(dates[-1], p.gap_gte) > ctx.at:
                     return None
-                evidence.append(f"{(ctx.at - dates[-1]).days} days since the last infusion")
+                gap = (ctx.at - dates[-1]).days
+                evidence.append(said("days-since-infusion", f"{gap} days since the last infusion", days=gap))
             if p.since_last_lt_param is not None:
                 days = ctx.param(p.since_last_lt_param)
                 if days is None or not dates or (ctx.at - dates[-1]).days >= days:
                     return None
-                evidence.append(f"{(ctx.at - dates[-1]).days} days since the last infusion (minimum {days:g})")
+                gap = (ctx.at - dates[-1]).days
+                text = f"{gap} days since the last infusion (minimum {days:g})"
+                evidence.append(said("days-since-infusion-minimum", text, days=gap, minimum=days))
             return evidence
 
         return pred
@@ -998,12 +1118,16 @@ class StratumCheck(Predicate):
     any_of: list[str]
 
     def compile(self) -> Pred:
+        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence
 
         p = self
 
         def pred(ctx: Ctx) -> Evidence:
-            return [f"{ctx.risk_title} stratum: {ctx.stratum}"] if ctx.stratum in p.any_of else None
+            if ctx.stratum not in p.any_of:
+                return None
+            text = f"{ctx.risk_title} stratum: {ctx.stratum}"
+            return [said("risk-stratum", text, model=ctx.risk_title, stratum=ctx.stratum)]
 
         return pred
 
@@ -1078,12 +1202,15 @@ class JurisdictionCheck(ValuePredicate):
     root: Jurisdiction
 
     def compile(self) -> Pred:
+        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence
 
         value = self.root
 
         def pred(ctx: Ctx) -> Evidence:
-            return [f"Jurisdiction: {ctx.jurisdiction}"] if ctx.jurisdiction == value else None
+            if ctx.jurisdiction != value:
+                return None
+            return [said("jurisdiction", f"Jurisdiction: {ctx.jurisdiction}", jurisdiction=value)]
 
         return pred
 
@@ -1343,6 +1470,10 @@ class ValueSet(Strict):
     brands: list[Brand] = []
     excludes: list[str] = []
     sources: list[Citation] = []
+    # Sources stating the condition is lifelong (it does not go away once a patient has it): a
+    # Condition of this set recorded inactive or in remission still counts as present, and one
+    # recorded resolved cannot be taken as over ("could not verify").
+    lifelong: list[Citation] = []
     verified: bool = False
     note: str = ""
 
@@ -1353,6 +1484,12 @@ class ValueSet(Strict):
             if isinstance(code, str):
                 _check_code(code)
         return codes
+
+    @model_validator(mode="after")
+    def _lifelong_conditions_only(self) -> ValueSet:
+        if self.lifelong and self.kind != "condition":
+            raise ValueError(f"value set {self.id}: lifelong applies to condition value sets only")
+        return self
 
     def code_values(self) -> list[str]:
         """Every code as ``system|value``."""

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_skeleton, get_datetime_format
 
 from rxguard.errors import RxguardError
+from rxguard.facts.labs import CORE_CATALOGUE
 from rxguard.knowledge.loader import Pack
 from rxguard.knowledge.monograph import Monograph, is_stale, monograph_of
 from rxguard.program.questionnaires import pack_forms
@@ -255,14 +256,6 @@ class Wording:
         program = self._program(program_id)
         return self._document(program, document_id) if program is not None else document_id
 
-    def lab(self, program_id: str, lab_id: str, english: str) -> str:
-        """A lab test by its name: the pack's ``labs_zh``, then the catalogue (``lab.<id>``), else ``english``."""
-        _, mono = self._of(program_id)
-        found = mono.labs_zh.get(lab_id) if mono else None
-        if found:
-            return found
-        return self.t(f"lab.{lab_id}", default=english) if self.lang != "en" else english
-
     @staticmethod
     def unit(ucum: str) -> str:
         """A unit as a person reads it: a UCUM annotation (``{score}``) or ``1`` counts and is shown as nothing."""
@@ -275,6 +268,66 @@ class Wording:
         if not code:
             return english
         return self._message("history", program_id, {"code": code, "values": values or {}, "reason": english})
+
+    # ------------------------------------------------------------------ evidence
+
+    def lab_name(self, pack: Pack | None, test: str) -> str:
+        """A lab by its name in the page's language: the pack's ``labs.yaml`` (``display_zh``), else rxguard's own
+        labs (``lab.<id>`` in the catalogue); English where there is no Chinese, the id where rxguard has no name."""
+        lab = pack.labs.get(test) if pack is not None else None
+        if lab is not None:
+            return lab.display_zh if self.lang == "zh" and lab.display_zh else lab.display
+        core = CORE_CATALOGUE.display(test)
+        return self.t(f"lab.{test}", default=core) if self.lang == "zh" else core
+
+    def evidence(self, pack: Pack | None, found: dict[str, Any]) -> list[str]:
+        """The evidence lines of a stored finding or stratum in the page's language.
+
+        A line stored with a message id (``evidence_messages``) is worded from ``evidence.<id>``;
+        a line without one (what the record reader could not read, an assessment stored before
+        lines carried ids) is shown as the engine wrote it.
+        """
+        lines = [str(line) for line in found.get("evidence") or ()]
+        messages = list(found.get("evidence_messages") or ())
+        return [
+            self.evidence_line(pack, line, messages[i] if i < len(messages) else None) for i, line in enumerate(lines)
+        ]
+
+    def evidence_line(self, pack: Pack | None, english: str, message: dict[str, Any] | None) -> str:
+        if not isinstance(message, dict) or not message.get("message_id"):
+            return english
+        key = f"evidence.{message['message_id']}"
+        if self.t(key, default="") == "":
+            return english
+        try:
+            return self.t(key, **self._evidence_values(pack, dict(message.get("params") or {})))
+        except (KeyError, IndexError, ValueError):
+            return english
+
+    def _evidence_values(self, pack: Pack | None, raw: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in raw.items():
+            if name.endswith("_on"):
+                out[name] = self.day(value) if value else "—"
+            elif name == "test":
+                out[name] = self.lab_name(pack, str(value))
+            elif name == "question":
+                out[name] = self.question(pack, str(value)) if pack is not None else str(value)
+            elif name == "answer":
+                out[name] = self.t(f"evidence.answer-{value}", default=str(value))
+            elif name == "interpretation":
+                out[name] = self.t(f"result.{str(value).casefold()}", default=str(value))
+            elif name == "max_age":
+                out[name] = self.duration(str(value))
+            elif name == "stratum":
+                strata = pack.risk.strata if pack is not None and pack.risk is not None else []
+                english = next((s.title for s in strata if s.id == value), str(value))
+                out[name] = self.stratum(pack, str(value), "title", english)
+            elif name == "sex":
+                out[name] = self.t(f"sex.{value}", default=str(value))
+            else:
+                out[name] = value
+        return out
 
     # ------------------------------------------------------------------ checks
 
