@@ -30,6 +30,19 @@ class SourceOut(Open):
     jurisdiction: str
 
 
+class EvidenceMessageOut(Open):
+    """An evidence line as a message id and its values (codes, ISO dates, numbers), to word in any language."""
+
+    message_id: str
+    params: dict[str, Any]
+
+
+EVIDENCE_MESSAGES: Any = Field(
+    default_factory=list,
+    description="One entry per evidence line, in order: its message id and values, or null for a line without one",
+)
+
+
 class FindingOut(Open):
     rule: str = Field(description="Rule id, '<drug>.<slug>'")
     severity: str
@@ -43,6 +56,7 @@ class FindingOut(Open):
     message: str
     action: str
     evidence: list[str]
+    evidence_messages: list[EvidenceMessageOut | None] = EVIDENCE_MESSAGES
     basis: str
     needs_review: bool
     review_note: str
@@ -91,6 +105,7 @@ class StratumOut(Open):
     title: str
     action: str
     evidence: list[str]
+    evidence_messages: list[EvidenceMessageOut | None] = EVIDENCE_MESSAGES
     needs_review: bool
     review_note: str
     sources: list[SourceOut]

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
+from rxguard.engine.messages import messages_of
+
 Verdict = Literal["contraindicated", "hold", "caution", "ok"]
 VERDICT_ORDER: tuple[Verdict, ...] = ("ok", "caution", "hold", "contraindicated")
 
@@ -61,6 +63,7 @@ class Finding:
             "message": self.message,
             "action": self.action,
             "evidence": list(self.evidence),
+            "evidence_messages": messages_of(self.evidence),
             "basis": self.basis,
             "needs_review": self.needs_review,
             "review_note": self.review_note,
@@ -159,6 +162,7 @@ class StratumResult:
             "title": self.title,
             "action": self.action,
             "evidence": list(self.evidence),
+            "evidence_messages": messages_of(self.evidence),
             "needs_review": self.needs_review,
             "review_note": self.review_note,
             "sources": [s.to_dict() for s in self.sources],

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from rxguard.engine.messages import Said, said
 from rxguard.facts.labs import LabDef
 from rxguard.facts.model import ClinicalItem, LabResult, MedicationUse, PatientFacts
 from rxguard.facts.vocabulary import normalize_text
@@ -312,6 +313,22 @@ def event_state(ctx: Ctx, valueset: str, item: MedicationUse) -> EventState:
     return EventState(False, None, note)
 
 
+def lab_line(result: LabResult) -> Said:
+    """A result as evidence: ``result.describe()`` in English, with the lab, value, unit and date as data."""
+    text = result.describe()
+    on = result.effective.isoformat()
+    if result.value is not None:
+        if result.text:
+            return said("lab-result-sent-as", text, test=result.test, value=result.value, unit=result.unit,
+                        sent_as=result.text, on=on)  # fmt: skip
+        return said("lab-result", text, test=result.test, value=result.value, unit=result.unit, on=on)
+    if result.interpretation:
+        return said("lab-result-word", text, test=result.test, interpretation=result.interpretation, on=on)
+    if result.text:
+        return said("lab-result-word", text, test=result.test, interpretation=result.text, on=on)
+    return said("lab-result-recorded", text, test=result.test, on=on)
+
+
 def uln_of(ctx: Ctx, result: LabResult) -> tuple[float | None, str]:
     if result.uln is not None:
         return result.uln, "reference range"
@@ -389,7 +406,7 @@ def status_flag(tag: str, lab: str, expected: bool) -> Pred:
                     certain.append(line)
         result = ctx.latest(lab)
         if result is not None and result.interpretation == "positive":
-            certain.append(result.describe())
+            certain.append(lab_line(result))
         unread = unreadable_lab(ctx, lab)
         if result is not None and not result.interpretation:
             unread = Unknown((result.problem or f"{result.describe()}: not read",))

@@ -58,6 +58,8 @@ class Lab(Strict):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     display: str = Field(min_length=1)
+    # The lab's name in Simplified Chinese, as a Chinese page names it (a pack test asks every lab for one).
+    display_zh: str = ""
     kind: Literal["numeric", "qualitative", "presence"]
     unit: str = ""  # canonical UCUM unit; results are converted to it
     codes: list[CodeEntry] = Field(default_factory=list)

@@ -616,8 +616,9 @@ class LabTest(Predicate):
     missing: bool | None = None
 
     def compile(self) -> Pred:
+        from rxguard.engine.messages import said
         from rxguard.engine.predicates import COMPARE as _COMPARE
-        from rxguard.engine.predicates import Ctx, Evidence, Unknown, is_readable, uln_of, unreadable_lab
+        from rxguard.engine.predicates import Ctx, Evidence, Unknown, is_readable, lab_line, uln_of, unreadable_lab
 
         p = self
 
@@ -631,7 +632,13 @@ class LabTest(Predicate):
                     unread = [u.reason for u in ctx.facts.unreadable_for("lab", p.test)]
                     if result is not None:
                         unread.append(result.problem or f"{result.describe()}: not read")
-                    return [f"No readable {name} result{age} before {ctx.at}", *unread]
+                    text = f"No readable {name} result{age} before {ctx.at}"
+                    on = ctx.at.isoformat()
+                    if p.max_age:
+                        line = said("lab-missing-within", text, test=p.test, max_age=p.max_age, before_on=on)
+                    else:
+                        line = said("lab-missing", text, test=p.test, before_on=on)
+                    return [line, *unread]
                 return None
             if result is None:
                 return unreadable_lab(ctx, p.test)
@@ -639,7 +646,7 @@ class LabTest(Predicate):
             if p.result is not None:
                 if not result.interpretation:
                     return Unknown((result.problem or f"{shown}: not read as positive or negative",), gate=True)
-                return [shown] if result.interpretation == p.result else None
+                return [lab_line(result)] if result.interpretation == p.result else None
             if result.value is None:
                 if result.as_sent is not None and (
                     p.below_lln is not None or p.above_uln is not None or p.uln_ratio_gte is not None
@@ -676,7 +683,7 @@ class LabTest(Predicate):
             for threshold, symbol in ((p.value_gte, "≥"), (p.value_gt, ">"), (p.value_lt, "<"), (p.value_lte, "≤")):
                 if threshold is not None:
                     return [f"{shown} ({symbol} {threshold:g})"] if _COMPARE[symbol](value, threshold) else None
-            return [shown]
+            return [lab_line(result)]
 
         return pred
 
@@ -715,7 +722,7 @@ class LabPersistent(Predicate):
     min_apart: Duration
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import Ctx, Evidence, Unknown, shift, unreadable_lab
+        from rxguard.engine.predicates import Ctx, Evidence, Unknown, lab_line, shift, unreadable_lab
 
         p = self
 
@@ -734,7 +741,7 @@ class LabPersistent(Predicate):
                 unread = [r.problem or f"{r.describe()}: not read" for r in results[1:] if not r.interpretation]
                 unread += [u.reason for u in ctx.facts.unreadable_for("lab", p.test)]
                 return Unknown(tuple(unread), gate=True) if unread else None
-            return [earlier.describe(), latest.describe(), f"{(latest.effective - earlier.effective).days} days apart"]
+            return [lab_line(earlier), lab_line(latest), f"{(latest.effective - earlier.effective).days} days apart"]
 
         return pred
 
@@ -756,7 +763,7 @@ class LabConfounded(Predicate):
     medication_within: Duration | None = None
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import Ctx, Evidence, confounders, unreadable_lab
+        from rxguard.engine.predicates import Ctx, Evidence, confounders, lab_line, unreadable_lab
 
         p = self
 
@@ -765,7 +772,7 @@ class LabConfounded(Predicate):
             if result is None:
                 return unreadable_lab(ctx, p.test)
             found = confounders(ctx, p, result.effective)
-            return [result.describe(), *found] if found else None
+            return [lab_line(result), *found] if found else None
 
         return pred
 
@@ -789,6 +796,7 @@ class AgeCheck(Predicate):
     gt: float | None = None
 
     def compile(self) -> Pred:
+        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence, Unknown
 
         p = self
@@ -798,7 +806,11 @@ class AgeCheck(Predicate):
             if age is None:
                 return Unknown(("The record has no birth date, so the patient's age could not be checked",))
             ok = (p.lt is None or age < p.lt) and (p.gte is None or age >= p.gte) and (p.gt is None or age > p.gt)
-            return [f"Age {age:g} years on {ctx.at} (born {ctx.facts.birth_date})"] if ok else None
+            if not ok:
+                return None
+            born = ctx.facts.birth_date
+            text = f"Age {age:g} years on {ctx.at} (born {born})"
+            return [said("age", text, age=age, on=ctx.at.isoformat(), born_on=born.isoformat() if born else "")]
 
         return pred
 
@@ -814,6 +826,7 @@ class SexCheck(ValuePredicate):
     root: Literal["female", "male"]
 
     def compile(self) -> Pred:
+        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence, Unknown
 
         value = self.root
@@ -821,7 +834,7 @@ class SexCheck(ValuePredicate):
         def pred(ctx: Ctx) -> Evidence:
             if ctx.facts.sex == "unknown":
                 return Unknown(("The record gives no administrative sex (Patient.gender)",))
-            return [f"Sex: {ctx.facts.sex}"] if ctx.facts.sex == value else None
+            return [said("sex", f"Sex: {ctx.facts.sex}", sex=value)] if ctx.facts.sex == value else None
 
         return pred
 
@@ -839,6 +852,7 @@ class AnswerCheck(Predicate):
     gt: float | None = None
 
     def compile(self) -> Pred:
+        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence
 
         p = self
@@ -850,10 +864,12 @@ class AnswerCheck(Predicate):
             text = ctx.question_text.get(p.id, p.id)
             if p.equals is not None:
                 if isinstance(value, bool) and value == p.equals:
-                    return [f"Answer to “{text}”: {'yes' if value else 'no'}"]
+                    answer = "yes" if value else "no"
+                    return [said("answer-yes-no", f"Answer to “{text}”: {answer}", question=p.id, answer=answer)]
                 return None
             if p.gt is not None and not isinstance(value, bool) and value > p.gt:
-                return [f"Answer to “{text}”: {value:g} (> {p.gt:g})"]
+                line = f"Answer to “{text}”: {value:g} (> {p.gt:g})"
+                return [said("answer-above", line, question=p.id, value=value, limit=p.gt)]
             return None
 
         return pred
@@ -910,6 +926,7 @@ class InfusionCheck(Predicate):
     since_last_lt_param: str | None = None
 
     def compile(self) -> Pred:
+        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence, shift
 
         p = self
@@ -947,20 +964,30 @@ class InfusionCheck(Predicate):
                 if last is None or shift(last, p.since_last_lt) <= ctx.at:
                     return None
             # The evidence is written only once the checks that need no text have passed.
-            evidence = [f"{count} previous infusion(s)" + (f", first {dates[0]}, last {dates[-1]}" if dates else "")]
+            evidence: list[str] = [
+                said("infusions-before", f"{count} previous infusion(s), first {dates[0]}, last {dates[-1]}",
+                     count=count, first_on=dates[0].isoformat(), last_on=dates[-1].isoformat())
+                if dates
+                else said("infusions-none", f"{count} previous infusion(s)")
+            ]  # fmt: skip
             if earlier is not None and (p.since_first_gte is not None or p.since_first_gt is not None):
-                evidence.append(f"treated since {earlier[0]} ({earlier[1]})")
+                text = f"treated since {earlier[0]} ({earlier[1]})"
+                evidence.append(said("treated-since", text, since_on=earlier[0].isoformat(), record=earlier[1]))
             if later is not None and (p.since_last_lt is not None or (p.count_gte is not None and not dates)):
-                evidence.append(f"last treated {later[0]} ({later[1]})")
+                text = f"last treated {later[0]} ({later[1]})"
+                evidence.append(said("treated-last", text, last_on=later[0].isoformat(), record=later[1]))
             if p.gap_gte is not None:
                 if not dates or shift(dates[-1], p.gap_gte) > ctx.at:
                     return None
-                evidence.append(f"{(ctx.at - dates[-1]).days} days since the last infusion")
+                gap = (ctx.at - dates[-1]).days
+                evidence.append(said("days-since-infusion", f"{gap} days since the last infusion", days=gap))
             if p.since_last_lt_param is not None:
                 days = ctx.param(p.since_last_lt_param)
                 if days is None or not dates or (ctx.at - dates[-1]).days >= days:
                     return None
-                evidence.append(f"{(ctx.at - dates[-1]).days} days since the last infusion (minimum {days:g})")
+                gap = (ctx.at - dates[-1]).days
+                text = f"{gap} days since the last infusion (minimum {days:g})"
+                evidence.append(said("days-since-infusion-minimum", text, days=gap, minimum=days))
             return evidence
 
         return pred
@@ -1091,12 +1118,16 @@ class StratumCheck(Predicate):
     any_of: list[str]
 
     def compile(self) -> Pred:
+        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence
 
         p = self
 
         def pred(ctx: Ctx) -> Evidence:
-            return [f"{ctx.risk_title} stratum: {ctx.stratum}"] if ctx.stratum in p.any_of else None
+            if ctx.stratum not in p.any_of:
+                return None
+            text = f"{ctx.risk_title} stratum: {ctx.stratum}"
+            return [said("risk-stratum", text, model=ctx.risk_title, stratum=ctx.stratum)]
 
         return pred
 
@@ -1171,12 +1202,15 @@ class JurisdictionCheck(ValuePredicate):
     root: Jurisdiction
 
     def compile(self) -> Pred:
+        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence
 
         value = self.root
 
         def pred(ctx: Ctx) -> Evidence:
-            return [f"Jurisdiction: {ctx.jurisdiction}"] if ctx.jurisdiction == value else None
+            if ctx.jurisdiction != value:
+                return None
+            return [said("jurisdiction", f"Jurisdiction: {ctx.jurisdiction}", jurisdiction=value)]
 
         return pred
 
