@@ -859,6 +859,9 @@ def _passage_text(passage: Passage) -> str:
     return " ".join([passage.statement.heading or "", passage.statement.text, *passage.statement.points])
 
 
+#: The sections a question asking whether someone with a condition may have the drug points at,
+#: when nothing else in it does.
+ELIGIBILITY_PRIOR: dict[str, float] = {"contraindications": 2.0, "warnings": 1.0, "special-populations": 1.0}
 #: Intent weight a question asking to take the drug with something adds to the interactions.
 COMBINING_PRIOR = {"interactions": 3.0}
 #: Bonus, on the 0..1 scale of the ranking, for a statement stating the fact a question's facet asks for.
@@ -934,6 +937,9 @@ def answer_question(
             for section, weight in COMBINING_PRIOR.items():
                 prior[section] = prior.get(section, 0.0) + weight
         reading = dataclasses.replace(reading, specific=any(known for known, _ in things), prior=prior)
+        if reading.intent is None and out_of_scope == 0:
+            # "can a patient with Y start X?" with no other cue: who may have it
+            reading = dataclasses.replace(reading, intent="contraindications", prior=dict(ELIGIBILITY_PRIOR))
     if not flagged and (out_of_scope > 0 and intent is None):
         return _no_intent(asked_text, language, drugs, packs)
     if (
@@ -978,7 +984,7 @@ def answer_question(
             )
             for a in answers
         )
-    if not flagged and intent is None:
+    if not flagged and reading.intent is None:
         # no topic cue: answer only when the statements match the question well
         answers = tuple(a for a in answers if a.scores and _lexical_best(lib, a, reading) >= MIN_UNCUED_SCORE)
     if not answers:
