@@ -20,7 +20,7 @@ import orjson
 
 from rxguard.errors import FactsError
 from rxguard.facts import units
-from rxguard.facts.identity import PatientEntry, choose_patient, distinct_patients, owner_of
+from rxguard.facts.identity import PatientEntry, choose_patient, distinct_patients, named_subject, owner_of
 from rxguard.facts.labs import CORE_CATALOGUE, LabCatalogue, LabDef
 from rxguard.facts.model import (
     ClinicalItem,
@@ -373,12 +373,31 @@ class FactsReader:
         """The chosen patient's resources, and notes on what was left out or read on assumption."""
         own: list[Mapping[str, Any]] = []
         other = unresolved = 0
+        pending: list[Mapping[str, Any]] = []
         for res in resources:
             owner = owner_of(res, chosen, others)
             if owner == "own":
                 own.append(res)
             elif owner == "other":
                 other += 1
+            else:
+                pending.append(res)
+        # A reference that names someone else ("Patient/p2" with p2 not in the input, a dangling
+        # urn:uuid, a Group) is another subject's record once the input's other references show how the
+        # assessed patient is referred to. With no such reference, one subject named throughout is taken
+        # to be the assessed patient under another id (read, and said so); several are several patients.
+        chosen_id = chosen.resource.get("id")
+        foreign = {id(res): name for res in pending if (name := named_subject(res)) is not None}
+        foreign_ids = sorted(set(foreign.values()))
+        elsewhere = 0
+        if foreign and not others and not own and len(foreign_ids) > 1:
+            raise FactsError(
+                f"the input's resources name {len(foreign_ids)} patients ({', '.join(foreign_ids[:5])}) and none of "
+                f"them is {chosen.label}; send one patient's resources with their Patient resource"
+            )
+        for res in pending:
+            if id(res) in foreign and isinstance(chosen_id, str) and chosen_id and own:
+                elsewhere += 1
             elif others:
                 unresolved += 1
             else:
@@ -387,6 +406,11 @@ class FactsReader:
         notes = []
         if other:
             notes.append(f"{other} resource(s) of another patient in the input were not read")
+        if elsewhere:
+            named = ", ".join(foreign_ids[:5])
+            notes.append(
+                f"{elsewhere} resource(s) name another patient ({named}), not {chosen.label}, and were not read"
+            )
         if unresolved and others:
             notes.append(
                 f"{unresolved} resource(s) name no patient of the input (no subject, or a reference that resolves "
