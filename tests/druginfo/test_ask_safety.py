@@ -6,6 +6,7 @@ English and Chinese, whatever each pack states."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from rxguard.druginfo.ask import Answer, answer_question
 from rxguard.druginfo.intents import concepts, states_concept
 from rxguard.druginfo.monograph import StatementView, build_monograph
+from rxguard.druginfo.tokens import english_terms
 from rxguard.knowledge.loader import Pack, load_all
 
 #: What a statement answering each kind of question must speak of.
@@ -20,6 +22,8 @@ TOPICS: dict[str, re.Pattern[str]] = {
     "pregnancy": re.compile(r"pregnan|妊娠|孕", re.IGNORECASE),
     "breastfeeding": re.compile(r"breast|milk|lactat|哺乳|母乳|乳汁", re.IGNORECASE),
     "vaccines": re.compile(r"vaccin|疫苗", re.IGNORECASE),
+    # kidney function as a population (not a kidney disease the drug may cause)
+    "kidney": re.compile(r"renal (?:function|impairment)|kidney (?:function|impairment)|肾功能", re.IGNORECASE),
 }
 QUESTIONS: dict[str, tuple[str, str]] = {
     "pregnancy": ("Is it safe to use {drug} during pregnancy?", "怀孕期间可以用{drug}吗？"),
@@ -27,6 +31,7 @@ QUESTIONS: dict[str, tuple[str, str]] = {
     "vaccines": ("Can I have a live vaccine while on {drug}?", "用{drug}期间能接种活疫苗吗？"),
     "missed-dose": ("I forgot my {drug} dose, what now?", "{drug}忘记打了怎么办？"),
     "overdose": ("Is it dangerous if too much of it was given? ({drug} overdose)", "{drug}打多了怎么办？"),
+    "kidney": ("Can a patient with kidney disease get {drug}?", "肾不好的病人能用{drug}吗？"),
 }
 #: Medicines and other things to combine with, checked to be absent from a pack before use.
 OTHERS = [("sertraline", "舍曲林"), ("omeprazole", "奥美拉唑"), ("melatonin", "褪黑素")]
@@ -134,6 +139,7 @@ def test_combining_with_a_medicine_a_value_set_names_is_answered_from_the_rules_
 ) -> None:
     checked = 0
     for pack in packs.values():
+        statements = _statements(pack)
         for vs in pack.valuesets.values():
             plain = [n for n in vs.names if "*" not in n and len(n) >= 4 and n.isalpha()]
             if vs.kind != "medication" or not plain or pack.identity.inn in vs.names:
@@ -141,6 +147,16 @@ def test_combining_with_a_medicine_a_value_set_names_is_answered_from_the_rules_
             question = f"Is it safe to take {plain[0]} with {pack.identity.inn}?"
             answer = answer_question(question, packs=packs)
             assert answer.status == "answered", (question, answer.status, answer.message)
-            assert answer.topic in ("contraindications", "interactions", "warnings"), (question, answer.topic)
+            # the direct answer rests on a rule that reads the value set, or speaks of its class
+            reading = {r.id for r in pack.rules if f'"{vs.id}"' in json.dumps(r.model_dump(mode="json"))}
+            said = [i for d in answer.drugs for i in d.direct_from]
+            rules = {r for i in said if i in statements for r in statements[i].rules}
+            rules |= {i.removeprefix("rule-") for i in said if i.startswith("rule-")}
+            title = set(english_terms(vs.title, expand=False))
+            texts = [_text(statements[i]) for i in said if i in statements]
+            assert rules & reading or any(title & set(english_terms(t, expand=False)) for t in texts), (
+                question,
+                said,
+            )
             checked += 1
     assert checked >= 3
