@@ -947,11 +947,14 @@ def _read_result(state: _State, res: Mapping[str, Any]) -> str | None:
     problem = ""
     interpretation = ""
     value_text = ""
+    comparator = ""
     if "valueQuantity" in res:
-        value, sent_unit, problem = _quantity_in(
-            _dict(res, "valueQuantity", where), canonical, "", where, "valueQuantity"
-        )
+        quantity = _dict(res, "valueQuantity", where)
+        value, sent_unit, problem = _quantity_in(quantity, canonical, "", where, "valueQuantity")
         unit = canonical or sent_unit
+        comparator = _str(quantity, "comparator", where)
+        if comparator not in ("", "<", "<=", ">=", ">"):
+            raise where.fail("valueQuantity.comparator", "one of <, <=, >=, >")
     elif "valueCodeableConcept" in res:
         value_codes, value_text = _codeable(res, "valueCodeableConcept", where)
         coded = next((RESULT_CODES[c] for c in value_codes if c in RESULT_CODES), "")
@@ -1006,6 +1009,7 @@ def _read_result(state: _State, res: Mapping[str, Any]) -> str | None:
         LabResult(
             key, effective, value, unit, interpretation, uln, lln, value_text or shown_as,
             problem=problem or range_problem, source=where.label, name=name, as_sent=as_sent,
+            comparator=comparator if value is not None else "",
         )
     )  # fmt: skip
     return key
