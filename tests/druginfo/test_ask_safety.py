@@ -98,40 +98,35 @@ def test_a_safety_question_gets_the_statement_on_it_or_an_honest_not_covered(
         _check(answer_question(template.format(drug=name), packs=packs), pack, topic)
 
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_combining_with_a_medicine_the_pack_never_names_is_not_covered(packs: dict[str, Pack], lang: str) -> None:
-    checked = 0
+def _questions_on_unknown_things(packs: dict[str, Pack], lang: str, kind: str) -> list[str]:
+    """Questions on taking each pack's drug with a medicine it never names (``combining``), or by
+    someone with a condition it never names (``condition``); names the pack knows are left out."""
+    out = []
     for pack in packs.values():
         corpus = " ".join(_text(st) for st in _statements(pack).values()).casefold() + _value_set_words(pack)
         name = pack.identity.display.get(lang) or pack.identity.inn
-        for en, zh in OTHERS:
+        for en, zh in OTHERS if kind == "combining" else CONDITIONS:
             if en in corpus or zh in corpus:
                 continue
-            for question in (
-                [f"Is it safe to take {en} with {name}?", f"Can {name} be given together with {en}?"]
-                if lang == "en"
-                else [f"{name}能和{zh}一起吃吗？", f"用{name}期间可以和{zh}同时用吗？"]
-            ):
-                answer = answer_question(question, packs=packs)
-                assert _declines_honestly(answer), (question, answer.status, answer.topic)
-                checked += 1
-    assert checked >= 6
+            if kind == "condition":
+                out.append(f"Can a patient with {en} get {name}?" if lang == "en" else f"有{zh}能用{name}吗？")
+            elif lang == "en":
+                out += [f"Is it safe to take {en} with {name}?", f"Can {name} be given together with {en}?"]
+            else:
+                out += [f"{name}能和{zh}一起吃吗？", f"用{name}期间可以和{zh}同时用吗？"]
+    return out
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_a_condition_the_pack_never_names_is_not_covered(packs: dict[str, Pack], lang: str) -> None:
-    checked = 0
-    for pack in packs.values():
-        corpus = " ".join(_text(st) for st in _statements(pack).values()).casefold() + _value_set_words(pack)
-        name = pack.identity.display.get(lang) or pack.identity.inn
-        for en, zh in CONDITIONS:
-            if en in corpus or zh in corpus:
-                continue
-            question = f"Can a patient with {en} get {name}?" if lang == "en" else f"有{zh}能用{name}吗？"
-            answer = answer_question(question, packs=packs)
-            assert _declines_honestly(answer), (question, answer.status, answer.topic)
-            checked += 1
-    assert checked >= 3
+@pytest.mark.parametrize(("kind", "least"), [("combining", 6), ("condition", 3)])
+def test_a_medicine_or_condition_the_pack_never_names_is_not_covered(
+    packs: dict[str, Pack], lang: str, kind: str, least: int
+) -> None:
+    questions = _questions_on_unknown_things(packs, lang, kind)
+    assert len(questions) >= least
+    for question in questions:
+        answer = answer_question(question, packs=packs)
+        assert _declines_honestly(answer), (question, answer.status, answer.topic)
 
 
 def test_combining_with_a_medicine_a_value_set_names_is_answered_from_the_rules_on_it(
