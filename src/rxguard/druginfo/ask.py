@@ -940,6 +940,12 @@ def answer_question(
         if reading.intent is None and out_of_scope == 0:
             # "can a patient with Y start X?" with no other cue: who may have it
             reading = dataclasses.replace(reading, intent="contraindications", prior=dict(ELIGIBILITY_PRIOR))
+        elif "eligibility" in allowed and reading.intent is not None:
+            # "in a patient with previous Y?": who may have it weighs in beside the topic's words
+            prior = {s: reading.prior.get(s, 0.0) + w for s, w in ELIGIBILITY_PRIOR.items()} | {
+                s: w for s, w in reading.prior.items() if s not in ELIGIBILITY_PRIOR
+            }
+            reading = dataclasses.replace(reading, prior=prior)
     if not flagged and (out_of_scope > 0 and intent is None):
         return _no_intent(asked_text, language, drugs, packs)
     if (
