@@ -99,6 +99,25 @@ def test_resources_naming_several_patients_none_of_them_given_are_a_clear_error(
         read_facts(bundle(extra=(a, b)))
 
 
+def test_a_result_carried_in_a_report_is_the_reports_patients_unless_it_or_the_report_says_otherwise() -> None:
+    alt = {
+        "resourceType": "Observation", "id": "a", "status": "final", "effectiveDateTime": "2026-01-02",
+        "code": {"coding": [{"system": LOINC, "code": "1742-6"}]}, "valueQuantity": {"value": 240, "unit": "U/L"},
+    }  # fmt: skip
+    report = {
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "code": {"text": "Liver panel"},
+        "contained": [alt],
+    }
+    assert read_facts(bundle(report)).latest("alt") is not None
+    in_error = {**report, "status": "entered-in-error"}
+    assert read_facts(bundle(in_error)).latest("alt") is None
+    ms = {"resourceType": "Condition", "code": {"coding": [{"system": SCT, "code": "24700007"}]}}
+    elsewhere = {**report, "contained": [{**alt, "subject": {"reference": "Patient/ehr-9"}}]}
+    assert read_facts(bundle(ms, elsewhere)).latest("alt") is None
+
+
 def test_a_deceased_patient_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(FactsError, match="recorded as deceased on 2025-12-01"):
         check_patient("natalizumab", bundle(patient={"deceasedDateTime": "2025-12-01"}), at=AT)

@@ -255,6 +255,25 @@ def _when_began(
     return None, None, ""
 
 
+def _contained_results(container: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Resources rxguard reads that another resource carries in ``contained`` (a DiagnosticReport's
+    result Observations): each about the container's patient unless it names its own subject."""
+    contained = container.get("contained")
+    if not isinstance(contained, list) or container.get("status") in _SKIP_STATUS:
+        return
+    owner = {key: container[key] for key in ("subject", "patient") if isinstance(container.get(key), dict)}
+    cid = container.get("id")
+    for item in contained:
+        if not isinstance(item, dict) or item.get("resourceType") not in _READERS:
+            continue
+        res = dict(item)
+        if not any(isinstance(res.get(key), dict) for key in ("subject", "patient")):
+            res.update(owner)
+        res["id"] = f"{cid}#{item.get('id')}" if isinstance(cid, str) else f"#{item.get('id')}"
+        res["resourceType"] = item["resourceType"]
+        yield res
+
+
 def _birth_date(chosen: PatientEntry, held: PatientFacts | None) -> date | None:
     if held is not None:
         return held.birth_date
@@ -349,6 +368,8 @@ class FactsReader:
                     medications_by_ref[full_url] = res
             elif rtype in _READERS:
                 rest.append(res)
+            if rtype != "Medication":
+                rest.extend(_contained_results(res))
         every = distinct_patients(patients)
         if not every and held is not None:
             every = [PatientEntry.of("", {"id": held.patient_id})]
