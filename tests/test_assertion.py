@@ -112,6 +112,29 @@ def test_a_termination_word_ends_a_forward_scope() -> None:
     assert a_tag in reading.negated and b_tag in reading.tags and b_tag not in reading.uncertain
 
 
+def test_brackets_and_spaced_dashes_end_a_scope_and_belong_to_a_phrase_beside_them() -> None:
+    (a_tag, a_name), (b_tag, b_name) = FIRST, SECOND
+    for text in (f"{a_name} (ruled out)", f"{a_name} - negative", f"negative for ({a_name})"):
+        assert a_tag in VOCAB.read((), text).negated, text
+    for text in (f"{a_name} - {b_name} not detected", f"{a_name} ({b_name} not detected)"):
+        reading = VOCAB.read((), text)
+        assert a_tag in reading.tags and a_tag not in reading.uncertain and b_tag in reading.negated, text
+
+
+def test_a_no_after_a_colon_answers_what_precedes_it() -> None:
+    (a_tag, a_name), (b_tag, b_name) = FIRST, SECOND
+    assert a_tag in VOCAB.read((), f"{a_name}: no").negated
+    reading = VOCAB.read((), f"{a_name}: no {b_name}")
+    assert a_tag in reading.tags and b_tag in reading.negated
+
+
+def test_the_dots_of_an_abbreviation_or_a_number_end_no_scope() -> None:
+    (tag, name) = FIRST
+    assert tag in VOCAB.read((), f"r.o. {name}").uncertain
+    assert tag in VOCAB.read((), f"no 2.5 {name}").negated
+    assert tag in VOCAB.read((), f"no fever. {name}").tags
+
+
 def test_possible_wins_where_a_negation_and_a_possibility_reach_the_same_words() -> None:
     (tag, name) = FIRST
     reading = VOCAB.read((), f"no suspected {name}")
@@ -176,6 +199,7 @@ def test_the_core_status_words_read_negation() -> None:
     assert core.read((), "Not pregnant").negated == {"pregnancy"}
     assert core.read((), "Not pregnant").tags == frozenset()
     assert core.read((), "possible pregnancy").uncertain == {"pregnancy"}
+    assert core.read((), "Non-pregnant").tags == frozenset() and core.read((), "Pregnant").tags == {"pregnancy"}
 
 
 # --------------------------------------------------------------------------- every phrase of the file

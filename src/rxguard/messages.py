@@ -30,8 +30,8 @@ MESSAGES: dict[str, frozenset[str]] = {
     # Lab results: missing, as recorded, compared.
     "lab-missing": frozenset({"test", "before_on"}),
     "lab-missing-within": frozenset({"test", "max_age", "before_on"}),
-    "lab-result": frozenset({"test", "value", "unit", "on"}),
-    "lab-result-sent-as": frozenset({"test", "value", "unit", "sent_as", "on"}),
+    "lab-result": frozenset({"test", "comparator", "value", "unit", "on"}),
+    "lab-result-sent-as": frozenset({"test", "comparator", "value", "unit", "sent_as", "on"}),
     "lab-result-word": frozenset({"test", "interpretation", "on"}),
     "lab-result-recorded": frozenset({"test", "on"}),
     "lab-threshold": frozenset({"line", "symbol", "threshold"}),
@@ -47,6 +47,8 @@ MESSAGES: dict[str, frozenset[str]] = {
     "risk-band": frozenset({"line", "band"}),
     "risk-band-unverified": frozenset({"line", "band", "low", "high"}),
     "risk-band-no-result": frozenset({"test", "band"}),
+    "risk-band-possible": frozenset({"line", "bands"}),
+    "lab-beyond-reach": frozenset({"line", "symbol", "threshold"}),
     # Lab results that could not be used.
     "lab-not-read": _LAB,
     "lab-not-positive-negative": _LAB,

@@ -61,7 +61,7 @@ def test_the_answer_json_carries_contract_3(capsys: pytest.CaptureFixture[str]) 
     _, out, _ = cli(capsys, "ask", "What was natalizumab called before?", "--format", "json")
     data = orjson.loads(out)
     assert data["contract_version"] == 3 and data["intent"] == "names" and data["see"] == []
-    _, out, _ = cli(capsys, "ask", "What if a dose of natalizumab is missed?", "--format", "json")
+    _, out, _ = cli(capsys, "ask", "Can I drink alcohol on natalizumab?", "--format", "json")
     data = orjson.loads(out)
     assert data["contract_version"] == 3 and data["status"] == "not-covered" and data["drugs"] == []
     assert data["see"] and all({"id", "title", "url", "tier", "verified"} <= set(s) for s in data["see"])

@@ -272,3 +272,38 @@ def test_a_rules_chinese_written_from_older_english_is_reported_and_the_english_
     problems = _mono(pack).translation_problems(pack, folder / "monograph.yaml")
     assert any(f"rules_zh.{rule_id} was translated from older English" in p for p in problems)
     assert words.rule(pack, rule_id, "message") == pack.rules_by_id[rule_id].message
+
+
+# --------------------------------------------------------------------------- names the program pages show
+
+
+def test_every_pack_names_its_programs_indications_roles_and_suspensions_in_chinese() -> None:
+    packs = load_all()
+    assert set(DRUGS) <= set(packs)
+    for pack in packs.values():
+        assert _mono(pack).name_problems(pack, pack.path / "monograph.yaml") == [], pack.name
+
+
+@pytest.mark.parametrize(
+    ("removed", "reported"),
+    [
+        ("    medical-director: 医疗主任\n", "program_zh.roles has no Chinese name for 'medical-director'"),
+        ("      crohns-disease: 中度至重度活动性克罗恩病（CD TOUCH）\n", "'touch/crohns-disease'"),
+        ("    pml-confirmed: 已确诊 PML；", "program_zh.suspensions has no Chinese name for 'pml-confirmed'"),
+    ],
+)
+def test_a_name_without_its_chinese_is_reported_and_nothing_else(tmp_path: Path, removed: str, reported: str) -> None:
+    import shutil
+
+    from rxguard.knowledge.loader import discover_pack_paths
+
+    folder = tmp_path / "natalizumab"
+    shutil.copytree(discover_pack_paths()["natalizumab"], folder)
+    monograph = folder / "monograph.yaml"
+    text = monograph.read_text(encoding="utf-8")
+    line = next(line for line in text.splitlines(keepends=True) if line.startswith(removed))
+    monograph.write_text(text.replace(line, "", 1), encoding="utf-8")
+    pack = load_pack(folder)
+    problems = _mono(pack).name_problems(pack, monograph)
+    assert len(problems) == 1 and reported in problems[0], problems
+    assert problems[0] in _mono(pack).translation_problems(pack, monograph)

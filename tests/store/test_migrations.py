@@ -227,3 +227,27 @@ def test_0006_sign_in_throttle_downgrades_and_upgrades(db: TestDatabase) -> None
     inspector = inspect(db.engine)
     assert "sign_in_throttle" in inspector.get_table_names()
     assert {"totp_secret", "totp_last_step"} <= {c["name"] for c in inspector.get_columns("user_password")}
+
+
+def test_0014_reason_codes_downgrade_and_upgrade_with_the_english_reasons_kept(db: TestDatabase) -> None:
+    with transaction(db.factory) as s:
+        load_demo(s, at=AT)
+    tables = ("certification_event", "enrollment_event", "authorization_event")
+    with db.engine.connect() as connection:
+        before = {t: sorted(connection.execute(text(f"SELECT id, reason FROM {t}")).all()) for t in tables}
+        coded = connection.execute(text("SELECT count(*) FROM enrollment_event WHERE reason_code IS NOT NULL"))
+        assert coded.scalar_one() > 0
+    config = alembic_config(db.engine)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    try:
+        command.downgrade(config, "0013")
+        for table in tables:
+            assert not {"reason_code", "reason_values"} & {c["name"] for c in inspect(db.engine).get_columns(table)}
+    finally:
+        upgrade(db.engine)
+    assert current_revision(db.engine) == head
+    for table in tables:
+        assert {"reason_code", "reason_values"} <= {c["name"] for c in inspect(db.engine).get_columns(table)}
+    with db.engine.connect() as connection:
+        after = {t: sorted(connection.execute(text(f"SELECT id, reason FROM {t}")).all()) for t in tables}
+    assert after == before

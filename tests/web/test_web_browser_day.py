@@ -132,7 +132,7 @@ def test_the_prescriber_completes_the_status_report_to_reauthorize(day: Any, art
     day.wait_for_url("**/patients/pat_bob?notice=reauthorize")
     assert "Reauthorization recorded" in day.locator(".notice").inner_text()
     timeline = day.locator(".timeline").inner_text()
-    assert "status report and reauthorization form completed: EDSS stable at 3.0" in timeline
+    assert "Form completed: patient status report and reauthorization; notes: EDSS stable at 3.0" in timeline
     assert "by ada" in timeline
 
 

@@ -138,7 +138,9 @@ def test_the_status_report_is_kept_and_validates_as_fhir_r4_and_the_timeline_say
     assert validate_r4([response]) == [[]]
     assert response["authored"] == NOW.isoformat()
     page = client.get("/patients/pat_bob").text
-    assert "status report and reauthorization form completed: EDSS stable; no new lesions" in page
+    assert "Form completed: patient status report and reauthorization; notes: EDSS stable; no new lesions" in page
+    client.cookies.set(LANG_COOKIE, "zh")
+    assert "已填写患者状况报告及再授权表；备注：EDSS stable; no new lesions" in client.get("/patients/pat_bob").text
 
 
 def test_a_reauthorization_outside_the_form_does_not_claim_a_status_report(client: TestClient) -> None:

@@ -57,6 +57,10 @@ def _values(pack: Pack, name: str, depth: int = 0) -> st.SearchStrategy[Any]:
         return st.sampled_from(sorted(pack.valuesets))
     if name == "words":
         return st.lists(st.sampled_from(["push", "bolus", "iv push"]), min_size=1, max_size=2)
+    if name == "comparator":
+        return st.sampled_from(["", "<", "<=", ">=", ">"])
+    if name == "bands":
+        return st.lists(st.sampled_from(["low", "intermediate", "high", "at-boundary"]), min_size=1, unique=True)
     if name == "symbol":
         return st.sampled_from(["≥", ">", "<", "≤"])
     if name == "origin":

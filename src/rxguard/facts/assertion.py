@@ -11,15 +11,17 @@ read in):
   the concept follows) or **backward** ("ruled out", "negative", "suspected": it
   precedes);
 - a forward scope runs to a comma, a semicolon, a full stop, a question mark, a
-  termination phrase ("but", "however") or the next trigger, whichever comes first;
+  bracket, a dash between spaces, a termination phrase ("but", "however") or the next
+  trigger, whichever comes first;
 - a backward scope runs back to the same marks (ConText's sentence scope rather than
   NegEx's five words: "Deep vein thrombosis of the left leg ruled out" rules out the
-  thrombosis, not only its last five words); a comma right before the phrase is stepped
-  over, so "hepatitis B, ruled out" is ruled out while "hepatitis B infection, lymphoma ruled out" rules out
+  thrombosis, not only its last five words); a comma, bracket or dash right before the
+  phrase is stepped over, so "hepatitis B, ruled out" is ruled out while "hepatitis B infection, lymphoma ruled out" rules out
   only the lymphoma;
 - pseudo-triggers ("gram negative", "no change") contain a trigger's words and
   negate nothing;
-- a question mark written against a word ("?lymphoma", "lymphoma?") reads as possible.
+- a question mark written against a word ("?lymphoma", "lymphoma?") reads as possible,
+  and "lymphoma: no" (a "no" after a colon that ends its clause) negates backward.
 
 The words in a negated scope are *negated*, those in a possible scope *possible*
 (possible wins where both reach a word); the others, and the trigger phrases
@@ -42,9 +44,15 @@ Kind = Literal["negated", "possible", "terminate", "pseudo"]
 Direction = Literal["forward", "backward", ""]
 
 TRIGGERS_FILE = "assertion_triggers.yaml"
-_TOKEN = re.compile(r"\w+|[,;.?!]", re.UNICODE)
-_STOPS_FORWARD = frozenset({",", ";", ".", "?", "!"})
+# Words, and the marks that end a scope: , ; ? ! ( ), a dash between spaces ("HIV infection - viral load not
+# detected"), and a full stop that ends a word of two letters or more (not the dots of "r.o." or "3.5").
+_TOKEN = re.compile(r"\w+|[,;?!()]|(?<=\w\w)\.(?=\s|$)|(?<=\s)[-\u2013\u2014](?=\s)", re.UNICODE)
+_STOPS_FORWARD = frozenset({",", ";", ".", "?", "!", "(", ")", "-", "\u2013", "\u2014"})
 _STOPS_BACKWARD = _STOPS_FORWARD
+# A mark right before a backward phrase (or right after a forward one) belongs to it: "HIV, ruled out",
+# "lymphoma (ruled out)", "HIV - negative", "negative for (HIV)".
+_STEP_BACKWARD = frozenset({",", "(", "-", "\u2013", "\u2014"})
+_STEP_FORWARD = frozenset({"("})
 
 
 class TriggerFileError(ValueError):
@@ -164,6 +172,7 @@ class AssertionReader:
                 else:
                     k += 1
             i = j
+        spans = [self._answer(text, tokens, span) for span in spans]
         spans.extend(self._question_marks(text, tokens))
         spans.sort(key=lambda s: s[0])
         if not any(t.kind in ("negated", "possible") for _, _, ts in spans for t in ts):
@@ -190,6 +199,18 @@ class AssertionReader:
         return _runs(tokens, state, cue, in_trigger)
 
     @staticmethod
+    def _answer(
+        text: str, tokens: list[_Token], span: tuple[int, int, list[Trigger]]
+    ) -> tuple[int, int, list[Trigger]]:
+        """ "HIV: no" answers a question about what precedes it: "no" after a colon, ending its clause, reads backward."""
+        start, end, found = span
+        if found[0].words != ("no",) or start == 0:
+            return span
+        before = text.casefold()[tokens[start - 1].end : tokens[start].start].strip()
+        last = end == len(tokens) or not tokens[end].is_word
+        return (start, end, [_COLON_NO]) if before == ":" and last else span
+
+    @staticmethod
     def _question_marks(text: str, tokens: list[_Token]) -> list[tuple[int, int, list[Trigger]]]:
         """'?lymphoma' and 'lymphoma?' read as possible: a question mark written against a word."""
         out = []
@@ -211,12 +232,14 @@ class AssertionReader:
         out: list[int] = []
         if direction == "forward":
             n = end
+            if n < len(tokens) and tokens[n].text in _STEP_FORWARD:
+                n += 1
             while n < len(tokens) and tokens[n].text not in _STOPS_FORWARD and n not in starts:
                 out.append(n)
                 n += 1
         elif direction == "backward":
             n = start - 1
-            if n >= 0 and tokens[n].text == ",":
+            if n >= 0 and tokens[n].text in _STEP_BACKWARD:
                 n -= 1
             while n >= 0 and tokens[n].text not in _STOPS_BACKWARD and n not in ends:
                 out.append(n)
@@ -224,6 +247,8 @@ class AssertionReader:
         return out
 
 
+# medspaCy's ": no" (NEGATED_EXISTENCE, backward); the colon is not a word, so it is read here.
+_COLON_NO = Trigger(": no", ("no",), "negated", "backward", ("medspacy",))
 _QUERY_FORWARD = Trigger("?", ("?",), "possible", "forward", ("rxguard",))
 _QUERY_BACKWARD = Trigger("?", ("?",), "possible", "backward", ("rxguard",))
 

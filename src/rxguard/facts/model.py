@@ -43,11 +43,14 @@ class LabResult:
     # canonical unit but its reference range is in the same unit: a comparison with the result's
     # own limits (above the ULN, a multiple of it, below the LLN) needs no conversion.
     as_sent: tuple[float, float | None, float | None, str] | None = None
+    # FHIR Quantity.comparator ("<", "<=", ">=", ">"): the true value is beyond ``value`` that way
+    # (a result reported as "<5" or ">1000"); rules compare the whole range it leaves.
+    comparator: str = ""
 
     def describe(self) -> str:
         name = self.name or self.test
         if self.value is not None:
-            shown = f"{self.value:g} {self.unit}".strip()
+            shown = f"{self.comparator}{self.value:g} {self.unit}".strip()
             if self.text:
                 shown += f" (sent as {self.text})"
         else:

@@ -255,9 +255,9 @@ def _apply(
     principal.require("prescribe")
     prescriber = access_scope.own_prescriber_key(session, principal, None)
     if form.form == "reauthorization":
-        reason = record_reason(form, answers)
         renewed = enrollment.reauthorize(session, program_id=program.id, patient_key=key,
-                                         prescriber_key=prescriber, at=now, actor=principal.name, reason=reason)  # fmt: skip
+                                         prescriber_key=prescriber, at=now, actor=principal.name,
+                                         reason=record_reason(form, answers))  # fmt: skip
         return _status(renewed), renewed.id
     if form.form == "discontinuation":
         stopped = enrollment.discontinue(session, program_id=program.id, patient_key=key, at=now,

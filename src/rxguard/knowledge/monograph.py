@@ -17,7 +17,8 @@ The pack's other Chinese wording is stored here too, so a pack has one place
 for it: the monitoring calendar (``calendar_zh``), the risk strata
 (``strata_zh``), the rules a decision page shows (``rules_zh``: title,
 message, what to do) and the names program.yaml gives in English
-(``program_zh``: programs, forms, what lifts a hard stop). Each translated
+(``program_zh``: programs, forms, what lifts a hard stop, indications, override
+roles, why an event suspends treatment). Each translated
 entry but the names carries ``en_digest``, so English edited later is found.
 """
 
@@ -231,11 +232,16 @@ class RuleText(Strict):
 
 
 class ProgramText(Strict):
-    """Chinese names from program.yaml: each program's title, each form's title, what lifts each hard stop."""
+    """Chinese names from program.yaml: each program's title, each form's title, what lifts each hard stop,
+    each indication's title, each override role, and why a reported adverse event suspends treatment
+    (keyed by the event kind)."""
 
     programs: dict[str, str] = Field(default_factory=dict)
     forms: dict[str, str] = Field(default_factory=dict)
     lifts: dict[str, str] = Field(default_factory=dict)
+    indications: dict[str, dict[str, str]] = Field(default_factory=dict)  # program id -> indication id -> title
+    roles: dict[str, str] = Field(default_factory=dict)
+    suspensions: dict[str, str] = Field(default_factory=dict)
 
 
 class RedFlag(Strict):
@@ -355,17 +361,28 @@ class Monograph(Strict):
         return problems + self._program_text_problems(pack, path)
 
     def _program_text_problems(self, pack: Pack, path: Path) -> list[str]:
-        programs = list(getattr(pack.extras.get("program.yaml"), "programs", []))
-        known = {
-            "programs": {p.id for p in programs},
-            "forms": {f.id for p in programs for f in p.forms},
-            "lifts": {c.id for p in programs for c in p.checks},
-        }
         return [
             f"{path}: program_zh.{group} names {name!r}, which no program in program.yaml defines"
-            for group, ids in known.items()
-            for name in getattr(self.program_zh, group)
+            for group, ids in program_names(pack).items()
+            for name in self._named(group)
             if name not in ids
+        ]
+
+    def _named(self, group: str) -> set[str]:
+        """The ids ``program_zh.<group>`` gives a name (an indication as ``program/indication``)."""
+        if group == "indications":
+            return {f"{program}/{i}" for program, names in self.program_zh.indications.items() for i in names}
+        return set(getattr(self.program_zh, group))
+
+    def name_problems(self, pack: Pack, path: Path) -> list[str]:
+        """Names the program pages show that have no Chinese here: a Chinese page would show them in English.
+        (A lab's Chinese name is its ``display_zh`` in labs.yaml.)"""
+        return [
+            f"{path}: program_zh.{group} has no Chinese name for {name!r}"
+            for group, ids in program_names(pack).items()
+            if group != "lifts"
+            for name in sorted(ids)
+            if name not in self._named(group)
         ]
 
     def translation_problems(self, pack: Pack, path: Path) -> list[str]:
@@ -374,7 +391,7 @@ class Monograph(Strict):
         Not a load error on purpose: a pack author who edits conflicts.yaml must not break
         the pack; the renderer falls back to English (marked) and the test suite reports it.
         """
-        problems: list[str] = []
+        problems: list[str] = self.name_problems(pack, path)
         groups: list[tuple[str, dict[str, ConflictText] | dict[str, CalendarText] | dict[str, StratumText], list[Any]]]
         groups = [
             ("conflicts_zh", self.conflicts_zh, list(pack.conflicts)),
@@ -422,6 +439,21 @@ class Monograph(Strict):
                     f"conflicts.yaml has {len(known.claims)} claims; translate each claim once"
                 )
         return problems
+
+
+def program_names(pack: Pack) -> dict[str, set[str]]:
+    """The ids of the names a pack's programs declare, by ``program_zh`` group (roles: who may override)."""
+    declared = pack.extras.get("program.yaml")
+    programs = list(getattr(declared, "programs", []))
+    kinds = getattr(getattr(declared, "record_kinds", None), "adverse_events", [])
+    return {
+        "programs": {p.id for p in programs},
+        "forms": {f.id for p in programs for f in p.forms},
+        "lifts": {c.id for p in programs for c in p.checks},
+        "indications": {f"{p.id}/{i.id}" for p in programs for i in p.indications},
+        "roles": {r for p in programs for r in p.override_roles},
+        "suspensions": {k.id for k in kinds if k.suspends is not None},
+    }
 
 
 def english_digest(item: BaseModel) -> str:

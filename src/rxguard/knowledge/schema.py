@@ -648,11 +648,12 @@ class LabTest(Predicate):
     missing: bool | None = None
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import COMPARE as _COMPARE
         from rxguard.engine.predicates import (
             Ctx,
             Evidence,
             Unknown,
+            beyond_reach,
+            holds,
             is_readable,
             lab_line,
             not_read,
@@ -699,7 +700,9 @@ class LabTest(Predicate):
                 if result.lln is None:
                     why = not_read(result, "lab-no-lln", "no lower limit of normal (reference range) to compare with")
                     return Unknown((why,), gate=True)
-                below = result.value < result.lln
+                below = holds(result, "<", result.lln)
+                if below is None:
+                    return beyond_reach(result, "<", result.lln)
                 text = f"{shown}; lower limit {result.lln:g}"
                 return [said("lab-lower-limit", text, line=shown, lln=result.lln)] if below == p.below_lln else None
             value = result.value
@@ -715,16 +718,26 @@ class LabTest(Predicate):
                 source = "range" if origin == "reference range" else "default"
                 text = f"{shown}; ULN {uln:g} {result.unit} ({origin})"
                 if p.above_uln is not None:
+                    above = holds(result, ">", uln)
+                    if above is None:
+                        return beyond_reach(result, ">", uln)
                     line = said("lab-uln", text, line=shown, uln=uln, unit=result.unit, origin=source)
-                    return [line] if (value > uln) == p.above_uln else None
+                    return [line] if above == p.above_uln else None
                 ratio = value / uln
-                if ratio + 1e-9 >= (p.uln_ratio_gte or 0):
+                goal = p.uln_ratio_gte or 0
+                reaches = holds(result, "≥", goal * uln * (1 - 1e-9))
+                if reaches is None:
+                    return beyond_reach(result, "≥", goal * uln)
+                if reaches:
                     return [said("lab-uln-ratio", f"{text}; {ratio:.1f}× ULN", line=shown, uln=uln, unit=result.unit,
                                  origin=source, ratio=round(ratio, 1))]  # fmt: skip
                 return None
             for threshold, symbol in ((p.value_gte, "≥"), (p.value_gt, ">"), (p.value_lt, "<"), (p.value_lte, "≤")):
                 if threshold is not None:
-                    if not _COMPARE[symbol](value, threshold):
+                    met = holds(result, symbol, threshold)
+                    if met is None:
+                        return beyond_reach(result, symbol, threshold)
+                    if not met:
                         return None
                     text = f"{shown} ({symbol} {threshold:g})"
                     return [said("lab-threshold", text, line=shown, symbol=symbol, threshold=threshold)]
@@ -1224,13 +1237,33 @@ class RiskBandCheck(Predicate):
     band: list[BandName]
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import Ctx, Evidence, Unknown, lab_line, not_read, risk_band, unreadable_lab
+        from rxguard.engine.predicates import (
+            Ctx,
+            Evidence,
+            Unknown,
+            lab_line,
+            not_read,
+            possible_bands,
+            risk_band,
+            unreadable_lab,
+        )  # fmt: skip
         from rxguard.messages import said
 
         p = self
 
         def pred(ctx: Ctx) -> Evidence:
             band, result = risk_band(ctx, p.test)
+            if band == "unknown" and result is not None and result.comparator and ctx.bands is not None:
+                possible = possible_bands(result, ctx.bands)
+                if not possible & set(p.band):
+                    return None
+                why = (
+                    f"{result.describe()}: sent as {result.comparator}{result.value:g}, so it may be in band "
+                    f"{' or '.join(sorted(possible))}"
+                )
+                return Unknown(
+                    (said("risk-band-possible", why, line=lab_line(result), bands=sorted(possible)),), gate=True
+                )
             if band == "unknown" and "unknown" not in p.band:
                 if result is not None and result.value is None:
                     return Unknown((not_read(result, "lab-no-number", "no numeric value"),), gate=True)

@@ -52,6 +52,7 @@ from rxguard.store.models import (
     Patient,
     Prescriber,
 )
+from rxguard.store.transitions import Reason
 
 SERIOUSNESS = (
     "death",
@@ -154,9 +155,17 @@ def report_adverse_event(
         },
     )
     if declared.suspends is not None:
-        cited = "; ".join(f"{c.source} {c.section}" for c in declared.suspends.sources)
+        cited = [f"{c.source} {c.section}" for c in declared.suspends.sources]
         suspend_patient(
-            session, enrollment, at=at, actor=actor, reason=f"{kind} reported: {declared.suspends.reason} ({cited})"
+            session,
+            enrollment,
+            at=at,
+            actor=actor,
+            reason=Reason(
+                f"{kind} reported: {declared.suspends.reason} ({'; '.join(cited)})",
+                "event-suspends",
+                {"event": kind, "sources": cited},
+            ),
         )
     flush_or_conflict(session, "adverse event")
     return event

@@ -32,6 +32,11 @@ from rxguard.program.registry import Program, get_program
 from rxguard.program.transitions import require, transition
 from rxguard.store import audit, enrollments
 from rxguard.store.models import Authorization, Consent, Enrollment, EnrollmentEvent, FormRecord, Patient
+from rxguard.store.transitions import Reason
+
+#: The program's own reasons, when the prescriber gives none.
+AUTHORIZED = Reason("treatment authorized", "treatment-authorized")
+REAUTHORIZED = Reason("reauthorized", "reauthorized")
 
 
 def _program_prescriber_is_certified(session: Session, program: Program, prescriber_id: str, key: str) -> None:
@@ -86,7 +91,11 @@ def enroll_patient(
             to_status="enrolled",
             actor=actor,
             at=at,
-            reason=f"enrolled by {prescriber_key} for {indication}",
+            **Reason(
+                f"enrolled by {prescriber_key} for {indication}",
+                "enrolled",
+                {"prescriber": prescriber_key, "indication": indication},
+            ).columns(),
         )
     )
     audit.record(
@@ -229,9 +238,10 @@ def authorize_treatment(
     prescriber_key: str,
     at: datetime,
     actor: str,
-    reason: str = "treatment authorized",
+    reason: str | Reason = AUTHORIZED,
 ) -> Enrollment:
-    """The prescriber authorizes treatment once the consent in force is signed."""
+    """The prescriber authorizes treatment once the consent in force is signed (``reason``: as typed, or
+    the program's own)."""
     require_aware(at)
     program = get_program(program_id)
     enrollment = enrollment_of(session, patient_key, program_id, lock=True)
@@ -290,7 +300,11 @@ def notice_lapse(session: Session, enrollment: Enrollment, *, at: datetime, acto
             "lapsed",
             at=at,
             actor=actor,
-            reason=f"reauthorization was due by {enrollment.authorized_until_on}",
+            reason=Reason(
+                f"reauthorization was due by {enrollment.authorized_until_on}",
+                "lapsed",
+                {"until_on": str(enrollment.authorized_until_on)},
+            ),
         )
     return status
 
@@ -303,9 +317,10 @@ def reauthorize(
     prescriber_key: str,
     at: datetime,
     actor: str,
-    reason: str = "reauthorized",
+    reason: str | Reason = REAUTHORIZED,
 ) -> Enrollment:
-    """The periodic reauthorization: renews the authorization for another period."""
+    """The periodic reauthorization: renews the authorization for another period (``reason``: what the
+    prescriber's form recorded, or the program's own)."""
     require_aware(at)
     program = get_program(program_id)
     if not program.definition.reauthorization_every:
@@ -334,7 +349,9 @@ def reauthorize(
     return enrollment
 
 
-def suspend_patient(session: Session, enrollment: Enrollment, *, at: datetime, actor: str, reason: str) -> None:
+def suspend_patient(
+    session: Session, enrollment: Enrollment, *, at: datetime, actor: str, reason: str | Reason
+) -> None:
     """Suspend at once and make every not-yet-infused authorization unusable."""
     if enrollment.status in ("suspended", "discontinued"):
         return

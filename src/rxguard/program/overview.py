@@ -403,6 +403,7 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
     ids = list(programs)
     out: list[TimelineEntry] = []
     for ev in reads.enrollment_events(session, ids):
+        said = {"code": ev.reason_code, "params": dict(ev.reason_values or {})} if ev.reason_code else {}
         out.append(
             TimelineEntry(
                 ev.at,
@@ -412,6 +413,7 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
                 programs[ev.enrollment_id],
                 tone=_tone(ev.to_status),
                 actor=ev.actor,
+                values=said,
             )
         )
     for a in reads.authorizations_of(session, patient.id):
@@ -453,8 +455,11 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
     for m in reads.monitoring_events(session, ids):
         values = [describe_measurements(programs[m.enrollment_id], m.measurements), m.result, m.note]
         at = datetime.combine(m.occurred_on, time(12), tzinfo=UTC)
+        parts = {"measurements": dict(m.measurements or {}), "result": m.result or "", "note": m.note or ""}
         out.append(
-            TimelineEntry(at, "monitoring", m.kind, " · ".join(v for v in values if v), programs[m.enrollment_id])
+            TimelineEntry(
+                at, "monitoring", m.kind, " · ".join(v for v in values if v), programs[m.enrollment_id], values=parts
+            )
         )
     for ae in reads.adverse_events_of(session, patient.id):
         detail = f"{ae.description} (onset {ae.onset_on}, {ae.outcome})"
@@ -468,6 +473,7 @@ def _timeline(session: Session, patient: Patient, programs: dict[str, str]) -> l
                 ae.id,
                 "stop" if ae.serious else "warn",
                 ae.actor,
+                {"description": ae.description, "onset_on": ae.onset_on.isoformat(), "outcome": ae.outcome},
             )
         )
     for c in reads.consents(session, ids):

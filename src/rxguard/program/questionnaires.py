@@ -31,8 +31,10 @@ from datetime import date
 from typing import Any, Literal
 
 from rxguard.errors import InputError, NotFoundError, TransitionError
+from rxguard.knowledge.monograph import monograph_of
 from rxguard.knowledge.questionnaire import LocalText, QuestionnaireForm
 from rxguard.program.registry import Program, cite
+from rxguard.store.transitions import Reason
 
 ItemType = Literal["boolean", "decimal", "string", "text", "choice", "display"]
 FORMS = ("enrollment", "pre-infusion-checklist", "reauthorization", "discontinuation")
@@ -117,7 +119,13 @@ def _from_pack(program: Program, spec: QuestionnaireForm, language: str) -> Form
         for i in spec.items
     )
     return FormDefinition(f"{program.id}-{spec.form}", spec.form, program.id,
-                          f"{program.definition.title}: {say(spec.title)}", say(spec.purpose), items)  # fmt: skip
+                          f"{_program_title(program, language)}: {say(spec.title)}", say(spec.purpose), items)  # fmt: skip
+
+
+def _program_title(program: Program, language: str) -> str:
+    """The program's name in ``language`` (the pack's ``program_zh`` in Chinese; its title otherwise)."""
+    mono = monograph_of(program.pack) if language == "zh" else None
+    return (mono.program_zh.programs.get(program.id) if mono else None) or program.definition.title
 
 
 def prescriber_form(program: Program, form: str, *, language: str = "en") -> FormDefinition:
@@ -174,11 +182,19 @@ def check_complete(form: FormDefinition, answers: Mapping[str, Any]) -> None:
         raise TransitionError(f"the {form.form} cannot take effect: {', '.join(refused)} must be yes")
 
 
-def record_reason(form: FormDefinition, answers: Mapping[str, Any]) -> str:
-    """The reason a completed form records on the patient's timeline: what was completed, and the notes given."""
-    notes = [str(answers[i.link_id]) for i in form.items if i.type in ("text", "string") and answers.get(i.link_id)]
+def record_reason(form: FormDefinition, answers: Mapping[str, Any]) -> Reason:
+    """The reason a completed form records on the patient's timeline: what was completed, and the notes given
+    (as typed), as an English sentence and as a message code with values."""
+    notes = "; ".join(_notes(form, answers))[:1000]
     title = form.title.split(": ", 1)[-1]
-    return (f"{title} form completed" + (": " + "; ".join(notes) if notes else ""))[:1000]
+    text = (f"{title} form completed" + (": " + notes if notes else ""))[:1000]
+    if not notes:
+        return Reason(text, "form-completed", {"questionnaire": form.form})
+    return Reason(text, "form-completed-notes", {"questionnaire": form.form, "notes": notes})
+
+
+def _notes(form: FormDefinition, answers: Mapping[str, Any]) -> list[str]:
+    return [str(answers[i.link_id]) for i in form.items if i.type in ("text", "string") and answers.get(i.link_id)]
 
 
 def form_definitions(program: Program, *, on: date, language: str = "en") -> list[FormDefinition]:

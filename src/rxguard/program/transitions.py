@@ -21,6 +21,7 @@ state diagrams:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +31,7 @@ from rxguard.errors import TransitionError
 from rxguard.program import validation
 from rxguard.store import audit
 from rxguard.store.models import Base
-from rxguard.store.transitions import entity_of, write_transition
+from rxguard.store.transitions import Reason, entity_of, write_transition
 from rxguard.store.writes import Write
 
 _LIVE_ENROLLMENT = frozenset({"suspended", "discontinued"})
@@ -99,7 +100,7 @@ def transition(
     *,
     at: datetime,
     actor: str,
-    reason: str,
+    reason: str | Reason,
     name: str | None = None,
     extra: dict[str, Any] | None = None,
     along_with: Sequence[Write] = (),
@@ -109,15 +110,17 @@ def transition(
 
     ``extra``: more of the audit entry's payload; ``along_with``: rows written in the same
     statement before the event (an infusion with its authorization's move to infused).
+    ``reason``: as typed, or a :class:`Reason` the program wrote with its message code and values.
     """
     entity = entity_of(row)
     require(row, to, name=name)
     session = object_session(row)
     if session is None:
         raise ValueError(f"{entity} {row.id} is not in a session")  # type: ignore[attr-defined]
-    reason = validation.clean_text(reason, "reason", max_length=4000, multiline=True)
+    said = Reason.of(reason)
+    said = replace(said, text=validation.clean_text(said.text, "reason", max_length=4000, multiline=True))
     before: str = row.status  # type: ignore[attr-defined]
-    payload: dict[str, Any] = {"from": before, "to": to, "reason": reason}
+    payload: dict[str, Any] = {"from": before, "to": to, "reason": said.text}
     if entity != "authorization":
         payload = {"program": row.program_id, **payload}  # type: ignore[attr-defined]
     values: dict[str, Any] = {}
@@ -126,7 +129,7 @@ def transition(
         if infusable != row.is_infusable:  # type: ignore[attr-defined]
             values["is_infusable"] = payload["infusable"] = infusable
     payload.update(extra or {})
-    write_transition(session, row, to, at=at, actor=actor, reason=reason, values=values, along_with=along_with,
+    write_transition(session, row, to, at=at, actor=actor, reason=said, values=values, along_with=along_with,
                      what=what or f"{entity} change")  # fmt: skip
     audit.record(session, at=at, actor=actor, action=f"{entity}.{to}", entity=entity, entity_id=row.id,  # type: ignore[attr-defined]
                  payload=payload)  # fmt: skip

@@ -12,7 +12,11 @@ described by the pack (``record_kinds`` in ``program.yaml``).
 
 State changes follow the Healthchecks pattern: the owning row keeps its
 current ``status`` for fast reads, and every change is appended to a
-``*_event`` row (from, to, who, when, why) that is never updated.
+``*_event`` row (from, to, who, when, why) that is never updated. A reason the
+program wrote itself also carries its message code and values (``reason_code``,
+``reason_values``), so an interface can word it in the reader's language; a
+reason a person typed has no code, and rows written before the code was kept
+have none either: they show the English ``reason`` as it was stored.
 
 Invariants the database itself enforces (see ``docs/program.md``):
 
@@ -194,6 +198,8 @@ class CertificationEvent(Base):
     actor: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
     reason: Mapped[str] = mapped_column(Text)
+    reason_code: Mapped[str | None] = mapped_column(String(64))
+    reason_values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 # --------------------------------------------------------------------------- patients
@@ -234,6 +240,8 @@ class EnrollmentEvent(Base):
     actor: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
     reason: Mapped[str] = mapped_column(Text)
+    reason_code: Mapped[str | None] = mapped_column(String(64))
+    reason_values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Consent(Base):
@@ -376,6 +384,8 @@ class AuthorizationEvent(Base):
     actor: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
     reason: Mapped[str] = mapped_column(Text)
+    reason_code: Mapped[str | None] = mapped_column(String(64))
+    reason_values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Clearance(Base):

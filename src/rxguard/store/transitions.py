@@ -7,6 +7,7 @@ this module only knows where each entity's events live and writes them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,26 @@ _EVENTS: dict[type[Base], tuple[str, Table, Table, str]] = {
 }
 
 
+@dataclass(frozen=True)
+class Reason:
+    """Why a state changed: the English sentence the API and the audit trail read and, when the program
+    wrote it itself, its message code and values (ids, ISO dates) for an interface to word in the reader's
+    language. A reason a person typed has no code: it is shown as typed."""
+
+    text: str
+    code: str | None = None
+    values: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, reason: str | Reason) -> Reason:
+        """A typed reason (a string) or one the program wrote."""
+        return reason if isinstance(reason, Reason) else cls(reason)
+
+    def columns(self) -> dict[str, Any]:
+        """The event row's columns that keep it."""
+        return {"reason": self.text, "reason_code": self.code, "reason_values": self.values}
+
+
 def entity_of(row: Base) -> str:
     """The entity a row is (``certification``, ``enrollment``, ``authorization``)."""
     try:
@@ -49,7 +70,7 @@ def write_transition(
     *,
     at: datetime,
     actor: str,
-    reason: str,
+    reason: Reason,
     values: dict[str, Any] | None = None,
     along_with: Sequence[Write] = (),
     what: str,
@@ -70,7 +91,7 @@ def write_transition(
         "to_status": to,
         "actor": actor,
         "at": at,
-        "reason": reason,
+        **reason.columns(),
     }
     changed = {"status": to, **(values or {})}
     writes = [*along_with, Write(events, event), Write(table, changed, row_id=row.id)]  # type: ignore[attr-defined]

@@ -31,6 +31,7 @@ from rxguard.errors import RxguardError
 from rxguard.facts.labs import CORE_CATALOGUE
 from rxguard.knowledge.loader import Pack
 from rxguard.knowledge.monograph import Monograph, is_stale, monograph_of
+from rxguard.program.questionnaires import pack_forms
 from rxguard.program.registry import Program, get_program
 
 LOCALE = {"en": "en_GB", "zh": "zh_Hans_CN"}
@@ -153,10 +154,7 @@ class Wording:
 
     def program_name(self, program_id: str) -> str:
         """A program by its name in the page's language; anything that is not a program id is shown as given."""
-        try:
-            return self.program_title(get_program(program_id))
-        except RxguardError:
-            return program_id
+        return self.program_title(self._program(program_id), program_id)
 
     def check_names(self, check_ids: Iterable[str]) -> str:
         return self._join(self.t(f"check.{c}", default=c) for c in check_ids)
@@ -187,6 +185,91 @@ class Wording:
         if question is None:
             return question_id
         return question.text.get(self.lang) or question.text.get("en") or question_id
+
+    # ------------------------------------------------------------------ program names
+
+    def _program(self, program_id: str) -> Program | None:
+        try:
+            return get_program(program_id)
+        except RxguardError:
+            return None
+
+    def _of(self, program_id: str) -> tuple[Program | None, Monograph | None]:
+        """The program and, on a Chinese page, its pack's Chinese wording (either None when there is none)."""
+        program = self._program(program_id)
+        return program, self.chinese(program.pack) if program is not None else None
+
+    def indication(self, program_id: str, indication_id: str) -> str:
+        """An indication by its short name in the catalogue (``indication.<id>``), else by the program's title
+        for it in the page's language (the pack's ``program_zh.indications`` in Chinese)."""
+        short = self.t(f"indication.{indication_id}", default="")
+        program, mono = self._of(program_id)
+        if short or program is None:
+            return short or indication_id
+        found = mono.program_zh.indications.get(program.id, {}).get(indication_id) if mono else None
+        titles = {i.id: i.title for i in program.definition.indications}
+        return found or titles.get(indication_id, indication_id)
+
+    def role(self, program_id: str, role: str) -> str:
+        """Who acted: a user role of rxguard's, or a role the program lets override."""
+        _, mono = self._of(program_id)
+        return (mono.program_zh.roles.get(role) if mono else None) or self.t(f"role.{role}", default=role)
+
+    def monitoring_kind(self, program_id: str, kind: str) -> str:
+        return self._kind("monitoring", program_id, kind, f"monitoring.{kind}")
+
+    def event_kind(self, program_id: str, kind: str) -> str:
+        return self._kind("adverse_events", program_id, kind, f"ae.kind.{kind}")
+
+    def _kind(self, group: str, program_id: str, kind: str, key: str) -> str:
+        """A record kind the pack declares (``record_kinds.<group>``) by its title, else the catalogue's."""
+        program = self._program(program_id)
+        declared = {k.id: k for k in getattr(program.kinds, group)} if program is not None else {}
+        if kind in declared:
+            return _in(declared[kind].title, self.lang)
+        return self.t(key, default=kind)
+
+    def measurements(self, program_id: str, values: dict[str, Any] | None) -> str:
+        """``Score 2.5; Relapses 0`` in the page's language, with its list separator."""
+        program = self._program(program_id)
+        if not values or program is None:
+            return ""
+        titles = {m.id: _in(m.title, self.lang) for m in program.kinds.measurements}
+        return self._join(
+            f"{titles.get(name, name)} {value:g}" if isinstance(value, int | float) else f"{name} {value}"
+            for name, value in values.items()
+        )
+
+    def result(self, result: str) -> str:
+        """A qualitative result (positive, negative) in the page's language; free text as written."""
+        return self.t(f"records.value.{result}", default=result)
+
+    def calendar_item(self, program_id: str, item_id: str, english: str) -> str:
+        """A calendar item by its title (the pack's ``calendar_zh`` when current, else the catalogue's)."""
+        program, mono = self._of(program_id)
+        found = mono.calendar_zh.get(item_id) if mono else None
+        item = next((m for m in program.pack.monitoring if m.id == item_id), None) if program is not None else None
+        if found is not None and item is not None and not is_stale(found, item):
+            return found.title
+        return self.t(f"item.{item_id}", default=english)
+
+    def document(self, program_id: str, document_id: str) -> str:
+        """A consent document by its title in the page's language (its id when the program has none)."""
+        program = self._program(program_id)
+        return self._document(program, document_id) if program is not None else document_id
+
+    @staticmethod
+    def unit(ucum: str) -> str:
+        """A unit as a person reads it: a UCUM annotation (``{score}``) or ``1`` counts and is shown as nothing."""
+        return "" if ucum == "1" or re.fullmatch(r"\{[^}]*\}", ucum or "") else ucum
+
+    # ------------------------------------------------------------------ history
+
+    def history(self, program_id: str, code: str | None, values: dict[str, Any] | None, english: str) -> str:
+        """A state change's reason in the page's language (``history.<code>``), or as stored where it has none."""
+        if not code:
+            return english
+        return self._message("history", program_id, {"code": code, "values": values or {}, "reason": english})
 
     # ------------------------------------------------------------------ evidence
 
@@ -280,6 +363,10 @@ class Wording:
                 out[name] = self._joined(Markup('<span lang="en">{}</span>').format(title) for title in titles)
             elif name == "valueset":
                 out[name] = pack.valuesets[value].title if pack is not None and value in pack.valuesets else value
+            elif name == "bands":
+                out[name] = self._joined((self._word("band", band) for band in value), "or")
+            elif name == "comparator":
+                out[name] = value  # <, <=, >=, > as the result was sent
             elif name == "words":
                 out[name] = self._joined(_as_recorded(str(w)) for w in value)
             elif name == "unit" and not value:
@@ -342,16 +429,15 @@ class Wording:
 
     def check_reason(self, program_id: str, check: dict[str, Any]) -> str:
         """A check's reason in the page's language, or its stored English where it has no message code."""
-        code = str(check.get("code") or "")
-        key = f"reason.{code}"
-        english = str(check.get("reason", ""))
+        return self._message("reason", program_id, check)
+
+    def _message(self, section: str, program_id: str, message: dict[str, Any]) -> str:
+        code = str(message.get("code") or "")
+        key = f"{section}.{code}"
+        english = str(message.get("reason", ""))
         if not code or self.t(key, default="") == "":
             return english
-        try:
-            program: Program | None = get_program(program_id)
-        except RxguardError:
-            program = None
-        values = self._values(program, dict(check.get("values") or {}))
+        values = self._values(self._program(program_id), dict(message.get("values") or {}))
         try:
             return self.t(key, **values)
         except (KeyError, IndexError, ValueError):
@@ -370,8 +456,12 @@ class Wording:
             elif name == "status":
                 out[name] = self.t(f"status.{value}", default=str(value))
             elif name == "indication":
-                titles = {i.id: i.title for i in program.definition.indications} if program is not None else {}
-                out[name] = self.t(f"indication.{value}", default=titles.get(str(value), str(value)))
+                out[name] = self.indication(program.id if program is not None else "", str(value))
+            elif name == "event" and program is not None:
+                out[name] = self.event_kind(program.id, str(value))
+                out["why"] = self._suspension(program, str(value))
+            elif name == "questionnaire" and program is not None:
+                out[name] = self._questionnaire(program, str(value))
             elif name in ("minimum", "duration"):
                 out[name] = self.duration(str(value))
             elif name == "questions" and pack is not None:
@@ -388,6 +478,21 @@ class Wording:
             tolerance = int(out["tolerance"])
             out["tolerance_note"] = self.t("reason.tolerance", n=tolerance) if tolerance else ""
         return out
+
+    def _questionnaire(self, program: Program, form: str) -> str:
+        """A prescriber's form of the pack (``questionnaires.yaml``) by its title in the page's language."""
+        for spec in pack_forms(program):
+            if spec.form == form:
+                return spec.title.zh if self.lang == "zh" else spec.title.en
+        return form
+
+    def _suspension(self, program: Program, kind: str) -> str:
+        """Why a reported event of ``kind`` suspends treatment, as the pack says it."""
+        mono = self.chinese(program.pack)
+        found = mono.program_zh.suspensions.get(kind) if mono else None
+        declared = next((k for k in program.kinds.adverse_events if k.id == kind), None)
+        english = declared.suspends.reason if declared is not None and declared.suspends is not None else ""
+        return found or english
 
     def _form(self, program: Program, item: dict[str, str]) -> str:
         title = self.form_title(program, item.get("id", ""))
@@ -408,6 +513,11 @@ class Wording:
 def _as_recorded(text: str) -> Markup:
     """Text as a record, an order or a pack holds it: shown as written, never taken for the page's own words."""
     return Markup('<span translate="no">{}</span>').format(text) if text else Markup("")
+
+
+def _in(titles: dict[Any, str], lang: str) -> str:
+    """A pack title in ``lang``, else in English."""
+    return titles.get(lang) or titles.get("en") or ""
 
 
 def _is_cjk(char: str) -> bool:
