@@ -11,6 +11,8 @@ catalogue (the core labs and the packs' ``labs.yaml``):
   same dimension (the number converted);
 - **panel component**: the result sent as a ``component`` of a panel Observation whose own code
   names no lab (a hepatic function panel, a blood count), the panel carrying status and date;
+- **report contained**: the result carried in a DiagnosticReport's ``contained``, with no subject
+  of its own (it is the report's patient's);
 - **coded**: a positive or negative qualitative result sent as a SNOMED CT or LOINC answer code
   with no words.
 
@@ -108,6 +110,29 @@ def _in_panel(observation: dict[str, Any]) -> None:
                                 component]  # fmt: skip
 
 
+def _in_report(observation: dict[str, Any]) -> None:
+    """The result carried in a DiagnosticReport's ``contained``, the report naming it in ``result``."""
+    result = copy.deepcopy(observation)
+    result.pop("subject", None)
+    result["id"] = "r1"
+    subject, status = observation.get("subject"), observation.get("status", "final")
+    observation.clear()
+    observation.update(
+        resourceType="DiagnosticReport", id="report", status=status, code=copy.deepcopy(PANEL), contained=[result],
+        result=[{"reference": "#r1"}], **({"subject": subject} if subject else {}),
+        **{k: v for k, v in result.items() if k.startswith("effective")},
+    )  # fmt: skip
+
+
+def _result_in(resource: dict[str, Any], label: str) -> dict[str, Any]:
+    """The result a rewritten resource carries (itself, a panel's component, a report's contained)."""
+    if label == "panel component":
+        return dict(resource["component"][-1])
+    if label == "report contained":
+        return dict(resource["contained"][0])
+    return resource
+
+
 def _coded(system: str, code: str) -> Transform:
     def rewrite(observation: dict[str, Any]) -> None:
         for key in [k for k in observation if k.startswith("value")]:
@@ -140,6 +165,7 @@ def _variants(lab: LabDef, item: dict[str, Any]) -> Iterator[tuple[str, Transfor
             yield f"unit {target}", _in_unit(target, lab.unit)
     if "value" in item or "result" in item:
         yield "panel component", _in_panel
+        yield "report contained", _in_report
     if lab.kind == "qualitative" and item.get("result") in ("positive", "negative"):
         yield from _result_codes(str(item["result"]))
 
@@ -192,7 +218,7 @@ def _outcome(pack: Pack, vignette: Vignette, bundle: dict[str, Any]) -> tuple[An
 
 def test_variants_cover_every_way_of_writing_a_lab() -> None:
     labels = {case.label.split()[0] for case in CASES}
-    assert {"code-only", "display-only", "text-only", "unit", "panel", "coded"} <= labels
+    assert {"code-only", "display-only", "text-only", "unit", "panel", "report", "coded"} <= labels
     assert {case.lab for case in CASES if case.label.startswith("unit")}, "no numeric lab got another unit"
     by_rules = {
         getattr(pred, "test", None)
@@ -217,7 +243,7 @@ def test_a_lab_written_another_way_reads_the_same(case: Case) -> None:
         if resource["resourceType"] == "Observation" and _lab_of(resource) == case.lab:
             case.rewrite(resource)
             hits += 1
-            inner = resource["component"][-1] if case.label == "panel component" else resource
+            inner = _result_in(resource, case.label)
             assert _lab_of(inner) == case.lab, f"{case.label}: not recognised as {case.lab}"
     assert hits, f"no {case.lab} result in the vignette's bundle"
     assert _outcome(pack, case.vignette, rewritten) == expected

@@ -14,12 +14,16 @@ stratum):
   supply covers the day assessed, a MedicationRequest or a MedicationStatement,
   and through ``medicationReference`` to a contained or a bundled Medication;
 - units spelled out or in SI units with converted values (U/L as µkat/L,
-  10³/µL as 10⁹/L, g/dL as g/L, the order's mg as "milligram" or g).
+  10³/µL as 10⁹/L, g/dL as g/L, the order's mg as "milligram" or g);
+- each SNOMED CT and ICD-10 coding's system written as its OID, a national
+  edition (ICD-10-GM), over https or with a trailing slash.
 
 And forms that must not count, checked against the same Bundle with the
 resource removed: each resource marked ``entered-in-error`` (``refuted`` for a
-Condition or an allergy), and each resource moved to another patient in the
-Bundle.
+Condition or an allergy), each resource moved to another patient in the
+Bundle, and each resource referring to a subject the Bundle does not hold (a
+Patient id, an absolute Patient URL, a urn:uuid, a Group) while the others
+refer to the patient.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from rxguard.engine import assess
 from rxguard.engine.facts import reader_for
 from rxguard.engine.vignettes import vignette_bundle
 from rxguard.errors import FactsError
+from rxguard.facts.vocabulary import SYSTEM_ALIASES, SYSTEMS
 from rxguard.knowledge.loader import Pack, VignetteFile, load_all
 from rxguard.knowledge.schema import Vignette
 
@@ -232,6 +237,33 @@ def _unit_variants(bundle: Bundle) -> Iterator[tuple[str, Bundle]]:
                         yield f"{resource['id']} dose in {spelling['unit']}", out
 
 
+def _system_spellings(url: str) -> list[str]:
+    """Other ways records name the code system ``url``: its registered aliases (an OID, a national
+    edition), and the same URI over https or with a trailing slash."""
+    short = SYSTEMS[url]
+    return [alias for alias, name in SYSTEM_ALIASES.items() if name == short] + [
+        url.replace("http://", "https://", 1),
+        url + "/",
+    ]
+
+
+def _system_variants(bundle: Bundle) -> Iterator[tuple[str, Bundle, Bundle]]:
+    """(label, the Bundle with one concept reduced to one SNOMED CT or ICD-10 code and no words, the same
+    with that code's system written another way)."""
+    for i in _clinical(bundle):
+        resource = bundle["entry"][i]["resource"]
+        for key in ("code", "medicationCodeableConcept"):
+            for coding in resource.get(key, {}).get("coding", []):
+                if coding.get("system") not in SYSTEMS or SYSTEMS[coding["system"]] not in ("sct", "icd10"):
+                    continue
+                only = copy.deepcopy(bundle)
+                only["entry"][i]["resource"][key] = {"coding": [{"system": coding["system"], "code": coding["code"]}]}
+                for spelling in _system_spellings(coding["system"]):
+                    out = copy.deepcopy(only)
+                    out["entry"][i]["resource"][key]["coding"][0]["system"] = spelling
+                    yield f"{resource['id']} coded {coding['code']} in {spelling}", only, out
+
+
 # --------------------------------------------------------------------------- must not count
 
 
@@ -252,6 +284,12 @@ def _moved_to_other_patient(resource: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(resource)
     key = "patient" if out["resourceType"] == "AllergyIntolerance" else "subject"
     out[key] = {"reference": OTHER_URL}
+    return out
+
+
+def _referring_to(resource: dict[str, Any], reference: str) -> dict[str, Any]:
+    out = copy.deepcopy(resource)
+    out["patient" if out["resourceType"] == "AllergyIntolerance" else "subject"] = {"reference": reference}
     return out
 
 
@@ -287,6 +325,8 @@ def test_a_record_written_another_way_gives_the_same_assessment(pack: Pack, vfil
     ]
     variants += [(name, b, None) for name, b in _medication_variants(pack, bundle, at)]
     variants += [(name, b, None) for name, b in _unit_variants(bundle)]
+    for name, only, spelled in _system_variants(bundle):
+        assert _assess(pack, vignette, spelled) == _assess(pack, vignette, only), f"{vignette.name} [{name}]"
     for name, variant, patient in variants:
         assert _assess(pack, vignette, variant, patient) == base, f"{vignette.name} [{name}]"
     with pytest.raises(FactsError, match="say which one to assess"):
@@ -305,6 +345,15 @@ def test_a_record_in_error_or_of_another_patient_counts_as_absent(pack: Pack, vf
         assert in_error == absent, f"{vignette.name} [{resource['id']} marked not counting]"
         moved = _with_other(_replaced(bundle, i, _moved_to_other_patient))
         assert _assess(pack, vignette, moved, pid) == absent, f"{vignette.name} [{resource['id']} of another patient]"
+        if len(_clinical(bundle)) > 1:  # the others still show how the patient is referred to
+            for elsewhere in (
+                "Patient/not-in-the-input",
+                "https://ehr.example/fhir/Patient/x9",
+                "urn:uuid:0000",
+                "Group/g1",
+            ):
+                away = _replaced(bundle, i, lambda r, to=elsewhere: _referring_to(r, to))
+                assert _assess(pack, vignette, away) == absent, f"{vignette.name} [{resource['id']} of {elsewhere}]"
 
 
 def test_every_pack_has_vignettes_to_rewrite() -> None:

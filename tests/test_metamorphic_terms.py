@@ -27,6 +27,7 @@ import pytest
 
 from rxguard.engine.assess import assess
 from rxguard.engine.facts import read_facts, vocabulary_for
+from rxguard.facts.assertion import default_reader
 from rxguard.facts.builder import build_bundle
 from rxguard.facts.vocabulary import expand_icd10_block, normalize_text
 from rxguard.knowledge.loader import Pack, load_all
@@ -155,6 +156,8 @@ def _variants(pack: Pack, vignette: Vignette) -> Iterator[Case]:
             tags = _item_tags(pack, item)
             if not tags or "text" not in item:
                 continue
+            if field != "medications" and default_reader().read(str(item["text"])) is not None:
+                continue  # "PML ruled out" says more than a code can (tests/test_metamorphic_assertion.py)
             where = f"{field}[{index}] {item['text']!r}"
 
             def with_item(new: dict[str, Any] | None, *, field: str = field, index: int = index) -> dict[str, Any]:

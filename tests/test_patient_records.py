@@ -82,6 +82,42 @@ def test_a_resource_naming_no_patient_of_the_input_is_read_only_with_one_patient
     assert "natalizumab.pml-history" not in fired(two, patient="amy")
 
 
+def test_a_resource_naming_another_patient_id_beside_the_patients_own_is_not_read() -> None:
+    """Once the other resources refer to the patient, Patient/ehr-123 is someone else: their PML is not read."""
+    ms = {"resourceType": "Condition", "code": {"coding": [{"system": SCT, "code": "24700007"}]}}
+    for ref in ("Patient/ehr-123", "https://ehr.example.org/fhir/Patient/ehr-123", "urn:uuid:nobody", "Group/ward-4"):
+        elsewhere = {"resource": {**PML, "subject": {"reference": ref}}}
+        assessment = check_patient("natalizumab", bundle(ms, extra=(elsewhere,)), at=AT, jurisdiction="EU").assessment
+        assert assessment.fired("natalizumab.pml-history") is None, ref
+        assert any("name another patient" in note and "not read" in note for note in assessment.coverage.notes), ref
+
+
+def test_resources_naming_several_patients_none_of_them_given_are_a_clear_error() -> None:
+    a = {"resource": {**PML, "subject": {"reference": "Patient/ehr-1"}}}
+    b = {"resource": {"resourceType": "Condition", "code": {"text": "MS"}, "subject": {"reference": "Patient/ehr-2"}}}
+    with pytest.raises(FactsError, match="name 2 patients"):
+        read_facts(bundle(extra=(a, b)))
+
+
+def test_a_result_carried_in_a_report_is_the_reports_patients_unless_it_or_the_report_says_otherwise() -> None:
+    alt = {
+        "resourceType": "Observation", "id": "a", "status": "final", "effectiveDateTime": "2026-01-02",
+        "code": {"coding": [{"system": LOINC, "code": "1742-6"}]}, "valueQuantity": {"value": 240, "unit": "U/L"},
+    }  # fmt: skip
+    report = {
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "code": {"text": "Liver panel"},
+        "contained": [alt],
+    }
+    assert read_facts(bundle(report)).latest("alt") is not None
+    in_error = {**report, "status": "entered-in-error"}
+    assert read_facts(bundle(in_error)).latest("alt") is None
+    ms = {"resourceType": "Condition", "code": {"coding": [{"system": SCT, "code": "24700007"}]}}
+    elsewhere = {**report, "contained": [{**alt, "subject": {"reference": "Patient/ehr-9"}}]}
+    assert read_facts(bundle(ms, elsewhere)).latest("alt") is None
+
+
 def test_a_deceased_patient_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(FactsError, match="recorded as deceased on 2025-12-01"):
         check_patient("natalizumab", bundle(patient={"deceasedDateTime": "2025-12-01"}), at=AT)

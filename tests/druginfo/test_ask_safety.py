@@ -6,6 +6,7 @@ English and Chinese, whatever each pack states."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from rxguard.druginfo.ask import Answer, answer_question
 from rxguard.druginfo.intents import concepts, states_concept
 from rxguard.druginfo.monograph import StatementView, build_monograph
+from rxguard.druginfo.tokens import english_terms
 from rxguard.knowledge.loader import Pack, load_all
 
 #: What a statement answering each kind of question must speak of.
@@ -20,6 +22,8 @@ TOPICS: dict[str, re.Pattern[str]] = {
     "pregnancy": re.compile(r"pregnan|妊娠|孕", re.IGNORECASE),
     "breastfeeding": re.compile(r"breast|milk|lactat|哺乳|母乳|乳汁", re.IGNORECASE),
     "vaccines": re.compile(r"vaccin|疫苗", re.IGNORECASE),
+    # kidney function as a population (not a kidney disease the drug may cause)
+    "kidney": re.compile(r"renal (?:function|impairment)|kidney (?:function|impairment)|肾功能", re.IGNORECASE),
 }
 QUESTIONS: dict[str, tuple[str, str]] = {
     "pregnancy": ("Is it safe to use {drug} during pregnancy?", "怀孕期间可以用{drug}吗？"),
@@ -27,6 +31,7 @@ QUESTIONS: dict[str, tuple[str, str]] = {
     "vaccines": ("Can I have a live vaccine while on {drug}?", "用{drug}期间能接种活疫苗吗？"),
     "missed-dose": ("I forgot my {drug} dose, what now?", "{drug}忘记打了怎么办？"),
     "overdose": ("Is it dangerous if too much of it was given? ({drug} overdose)", "{drug}打多了怎么办？"),
+    "kidney": ("Can a patient with kidney disease get {drug}?", "肾不好的病人能用{drug}吗？"),
 }
 #: Medicines and other things to combine with, checked to be absent from a pack before use.
 OTHERS = [("sertraline", "舍曲林"), ("omeprazole", "奥美拉唑"), ("melatonin", "褪黑素")]
@@ -93,40 +98,35 @@ def test_a_safety_question_gets_the_statement_on_it_or_an_honest_not_covered(
         _check(answer_question(template.format(drug=name), packs=packs), pack, topic)
 
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_combining_with_a_medicine_the_pack_never_names_is_not_covered(packs: dict[str, Pack], lang: str) -> None:
-    checked = 0
+def _questions_on_unknown_things(packs: dict[str, Pack], lang: str, kind: str) -> list[str]:
+    """Questions on taking each pack's drug with a medicine it never names (``combining``), or by
+    someone with a condition it never names (``condition``); names the pack knows are left out."""
+    out = []
     for pack in packs.values():
         corpus = " ".join(_text(st) for st in _statements(pack).values()).casefold() + _value_set_words(pack)
         name = pack.identity.display.get(lang) or pack.identity.inn
-        for en, zh in OTHERS:
+        for en, zh in OTHERS if kind == "combining" else CONDITIONS:
             if en in corpus or zh in corpus:
                 continue
-            for question in (
-                [f"Is it safe to take {en} with {name}?", f"Can {name} be given together with {en}?"]
-                if lang == "en"
-                else [f"{name}能和{zh}一起吃吗？", f"用{name}期间可以和{zh}同时用吗？"]
-            ):
-                answer = answer_question(question, packs=packs)
-                assert _declines_honestly(answer), (question, answer.status, answer.topic)
-                checked += 1
-    assert checked >= 6
+            if kind == "condition":
+                out.append(f"Can a patient with {en} get {name}?" if lang == "en" else f"有{zh}能用{name}吗？")
+            elif lang == "en":
+                out += [f"Is it safe to take {en} with {name}?", f"Can {name} be given together with {en}?"]
+            else:
+                out += [f"{name}能和{zh}一起吃吗？", f"用{name}期间可以和{zh}同时用吗？"]
+    return out
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_a_condition_the_pack_never_names_is_not_covered(packs: dict[str, Pack], lang: str) -> None:
-    checked = 0
-    for pack in packs.values():
-        corpus = " ".join(_text(st) for st in _statements(pack).values()).casefold() + _value_set_words(pack)
-        name = pack.identity.display.get(lang) or pack.identity.inn
-        for en, zh in CONDITIONS:
-            if en in corpus or zh in corpus:
-                continue
-            question = f"Can a patient with {en} get {name}?" if lang == "en" else f"有{zh}能用{name}吗？"
-            answer = answer_question(question, packs=packs)
-            assert _declines_honestly(answer), (question, answer.status, answer.topic)
-            checked += 1
-    assert checked >= 3
+@pytest.mark.parametrize(("kind", "least"), [("combining", 6), ("condition", 3)])
+def test_a_medicine_or_condition_the_pack_never_names_is_not_covered(
+    packs: dict[str, Pack], lang: str, kind: str, least: int
+) -> None:
+    questions = _questions_on_unknown_things(packs, lang, kind)
+    assert len(questions) >= least
+    for question in questions:
+        answer = answer_question(question, packs=packs)
+        assert _declines_honestly(answer), (question, answer.status, answer.topic)
 
 
 def test_combining_with_a_medicine_a_value_set_names_is_answered_from_the_rules_on_it(
@@ -134,6 +134,7 @@ def test_combining_with_a_medicine_a_value_set_names_is_answered_from_the_rules_
 ) -> None:
     checked = 0
     for pack in packs.values():
+        statements = _statements(pack)
         for vs in pack.valuesets.values():
             plain = [n for n in vs.names if "*" not in n and len(n) >= 4 and n.isalpha()]
             if vs.kind != "medication" or not plain or pack.identity.inn in vs.names:
@@ -141,6 +142,16 @@ def test_combining_with_a_medicine_a_value_set_names_is_answered_from_the_rules_
             question = f"Is it safe to take {plain[0]} with {pack.identity.inn}?"
             answer = answer_question(question, packs=packs)
             assert answer.status == "answered", (question, answer.status, answer.message)
-            assert answer.topic in ("contraindications", "interactions", "warnings"), (question, answer.topic)
+            # the direct answer rests on a rule that reads the value set, or speaks of its class
+            reading = {r.id for r in pack.rules if f'"{vs.id}"' in json.dumps(r.model_dump(mode="json"))}
+            said = [i for d in answer.drugs for i in d.direct_from]
+            rules = {r for i in said if i in statements for r in statements[i].rules}
+            rules |= {i.removeprefix("rule-") for i in said if i.startswith("rule-")}
+            title = set(english_terms(vs.title, expand=False))
+            texts = [_text(statements[i]) for i in said if i in statements]
+            assert rules & reading or any(title & set(english_terms(t, expand=False)) for t in texts), (
+                question,
+                said,
+            )
             checked += 1
     assert checked >= 3

@@ -68,17 +68,18 @@ def test_everyday_phrasings_hold(packs: dict[str, Pack], name: str) -> None:
 #: measures): drug / topic / key facts / statements quoted, measured when written at English
 #: 100 / 81 / 76 / 80 %, Chinese 100 / 88 / 100 / 82 %; after the changes it prompted at
 #: 100 / 95 / 95 (35 of 37) / 93 (117 of 126) % and 100 / 99 / 100 (4 of 4) / 99 (66 of 67) %;
-#: after those of questions_personas.yaml at 100 / 97 / 97 / 95 % and 100 / 99 / 100 / 99 %.
+#: after those of questions_personas.yaml at 100 / 97 / 97 / 96 % and 100 / 99 / 100 / 99 %.
 #: The floors sit one question below the measured figures (Chinese has four key facts: one miss
 #: is 75 %).
 HELDOUT_FLOORS = {
-    "questions_heldout.yaml": {"en": (0.99, 0.955, 0.94, 0.94), "zh": (0.99, 0.97, 0.75, 0.97)},
+    "questions_heldout.yaml": {"en": (0.99, 0.96, 0.94, 0.95), "zh": (0.99, 0.97, 0.75, 0.97)},
     # questions_personas.yaml (220 questions as patients, nurses, pharmacists and prescribers ask
     # them, written from the monographs' statements alone before the changes it measures):
     # measured when written at English 100 / 85 / 93 (26 of 28) / 85 (104 of 123) %, Chinese
     # 100 / 90 / 100 (11 of 11) / 84 (46 of 55) %; after the changes it prompted at
-    # 100 / 95 / 100 / 92 % and 100 / 96 / 100 / 87 %. Floors one question below.
-    "questions_personas.yaml": {"en": (0.99, 0.945, 0.96, 0.91), "zh": (0.99, 0.94, 0.90, 0.85)},
+    # 100 / 96 / 100 / 93 % and 100 / 97 / 100 / 93 %. Floors one question below. (Some questions
+    # are now answered from statements added since: missed dose, driving, overdose, storage.)
+    "questions_personas.yaml": {"en": (0.99, 0.95, 0.96, 0.92), "zh": (0.99, 0.955, 0.90, 0.91)},
 }
 
 

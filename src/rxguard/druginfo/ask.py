@@ -25,12 +25,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rxguard.druginfo.intents import (
-    _VOCABULARY,
     INTENTS,
     SECTION_OF,
     Concept,
     Intent,
-    _gap_pattern,
     asks_whether_allowed,
     intent_vocabulary,
     out_of_scope_score,
@@ -60,6 +58,7 @@ from rxguard.druginfo.tokens import (
     english_terms,
     has_han,
     lexicon,
+    synonym_stems,
     terms,
     to_simplified,
 )
@@ -504,6 +503,7 @@ class _Reading:
     cues: tuple[str, ...]
     jurisdiction: str | None
     concepts: tuple[Concept, ...] = ()
+    specific: bool = False
 
 
 def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[Resolution]) -> DrugAnswer | None:
@@ -561,7 +561,9 @@ def _drug_answer(lib: Library, res: Resolution, reading: _Reading, drugs: list[R
     # equally ("my kid has asthma, is it safe?": children or warnings) and the statements decide
     priors = sorted(reading.prior.values(), reverse=True)
     tied = len(priors) > 1 and priors[0] == priors[1]
-    broad = reading.intent is not None and (content == 0 or not ranked or (content == 1 and not tied))
+    broad = reading.intent is not None and (
+        content == 0 or not ranked or (content == 1 and not tied and not reading.specific)
+    )
     if broad and reading.intent is not None:
         topic = SECTION_OF[reading.intent]
         section = doc.section(topic)
@@ -743,56 +745,88 @@ def _not_covered(
 
 @functools.cache
 def _question_words() -> tuple[frozenset[str], tuple[str, ...]]:
-    """Words of asking, not things asked about: in English the lexicon's stop, asking and everyday
-    words and the words of the ``combining`` patterns and of ``who`` in intents.yaml; in Chinese
-    the phrases of intents.yaml and the lexicon's words."""
-    vocabulary = _VOCABULARY.read_text("utf-8")
+    """Words of asking, not things asked about: in English the lexicon's stop and asking words and
+    the words of the ``combining``, ``eligibility`` and ``who`` patterns of intents.yaml; in Chinese
+    the lexicon's stop words of two characters or more, longest first."""
     words = lexicon()["en"]
     table = intent_vocabulary()
-    combining = " ".join([*table["combining"]["en"], *table["eligibility"]["en"], table["who"]])
-    english = {w for w in re.findall(r"[a-z]{3,}", combining)}
-    english |= {w for w in (*words["stop"], *words["asking"], *words["synonyms"]) if isinstance(w, str)}
-    chinese = {p for p in re.findall(r"[\u3400-\u9fff]+", vocabulary)} | set(lexicon()["zh"]["synonyms"])
-    chinese |= {w for w in lexicon()["zh"]["stop"] if len(w) >= 2}
-    return frozenset(english), tuple(sorted(chinese, key=len, reverse=True))
+    patterns = " ".join([*table["combining"]["en"], *table["eligibility"]["en"], table["who"]])
+    english = {w for w in re.findall(r"[a-z]{3,}", patterns)}
+    english |= {w for w in (*words["stop"], *words["asking"]) if isinstance(w, str)}
+    chinese = sorted((w for w in lexicon()["zh"]["stop"] if isinstance(w, str) and len(w) >= 2), key=len, reverse=True)
+    return frozenset(english), tuple(chinese)
 
 
-def _unknown_things(lib: Library, drug: str, lang: Language, text: str) -> list[str]:
-    """The words of a question (its drug names taken out) for the things it asks to take the drug
-    with, or the condition it asks about, that the drug's pack never speaks of: no statement uses
-    them and no value set names them ("ibuprofen" for a pack that does not name it). Only the
-    words just after ``asked_after`` words ("with X", "take X", "has Y") and, in Chinese, the gap
-    of a ``combining`` or ``eligibility`` phrase ("和…一起") are read; words of asking and the
-    lexicon's everyday words do not count."""
+def _asked_things(lib: Library, drug: str, lang: Language, text: str) -> tuple[list[str], list[str]]:
+    """The things a question (its drug names taken out) asks to take the drug with, or the
+    condition it asks about, split into those the drug's pack speaks of and those it never does
+    (no statement uses them, no value set names them: "ibuprofen" for a pack that does not name
+    it). Only the words just after ``asked_after`` words ("with X", "take X", "has Y") and, in
+    Chinese, the gap of a ``combining`` or ``eligibility`` phrase ("和…一起") are read. An everyday
+    word of the lexicon counts as spoken of when the words it stands for are ("kidney" only where
+    a statement speaks of renal function)."""
     index = lib.index(drug, lang)
     if index.expansion(text):
-        return []
-    asking, _ = _question_words()
+        return ["(value set)"], []
+    asking, stop_zh = _question_words()
     table = intent_vocabulary()
     after = set(table["asked_after"]["en"])
     vocabulary = lib.index(drug, "en").vocabulary()
     tokens = re.findall(r"[a-z][a-z'-]*|\d+(?:\.\d+)?", text.casefold())
     slots = sorted({j for i, t in enumerate(tokens) if t in after for j in range(i + 1, min(i + 4, len(tokens)))})
-    out: list[str] = []
+    known: list[str] = []
+    unknown: list[str] = []
     for word in dict.fromkeys(tokens[j] for j in slots if tokens[j] not in after):
-        if len(word) < 4 or word in asking or any(word.startswith(w) for w in asking if len(w) >= 4):
+        if (
+            len(word) < 4
+            or not word.isalpha()
+            or word in asking
+            or any(word.startswith(w) for w in asking if len(w) >= 4)
+        ):
             continue
-        if vocabulary.is_unknown(word) and not (vocabulary.completions(word) or vocabulary.correction(word)):
-            out.append(word)
+        if vocabulary.uses(word):
+            known.append(word)
+        elif synonym_stems(word):
+            (known if set(synonym_stems(word)) & vocabulary.stems else unknown).append(word)
+        elif vocabulary.completions(word) or vocabulary.correction(word):
+            known.append(word)
+        else:
+            unknown.append(word)
     if has_han(text):
         simplified = to_simplified(text).upper()
-        _, phrases = _question_words()
-        bigrams = index.bigrams()
+        bigrams, written = index.bigrams(), index.han_text()
+
+        def spoken_of(run: str) -> bool:
+            # a short word must occur as written; a longer one may be written apart or hold a
+            # modifier (免疫功能不好): half of its pairs of characters occur
+            if run in written or len(run) < 4:
+                return run in written
+            pairs = [run[i : i + 2] for i in range(len(run) - 1)]
+            return sum(p in bigrams for p in pairs) * 2 >= len(pairs)
+
+        zh_synonyms = sorted(lexicon()["zh"]["synonyms"].items(), key=lambda kv: -len(kv[0]))
+
+        def everyday_word_spoken_of(run: str) -> bool:
+            # an everyday word in it stands for words the pack uses (肾不好 -> 肾功能); a one-character
+            # word only where the run starts with it (肾不好, not 乙肝)
+            for key, values in zh_synonyms:
+                if key in run and (len(key) >= 2 or run.startswith(key)):
+                    mapped = [str(v) for v in values or ()]
+                    if any(spoken_of(v) if has_han(v) else vocabulary.uses(v.casefold()) for v in mapped):
+                        return True
+            return False
+
         for phrase in (p for kind in ("combining", "eligibility") for p in table[kind]["zh"] if "…" in p):
-            for hit in _gap_pattern(phrase).finditer(simplified):
-                gap = hit.group(1)[len(phrase.split("…")[0]) : len(hit.group(1)) - len(phrase.split("…")[-1])]
-                for word in phrases:
+            head, tail = phrase.upper().split("…")[0], phrase.upper().split("…")[-1]
+            # the longest gap from the leftmost start when the phrase opens with it (…的人能)
+            between = "(.{0,12}?)" if head else "(.{1,12})"
+            for hit in re.finditer(re.escape(head) + between + re.escape(tail), simplified):
+                gap = hit.group(1)
+                for word in stop_zh:
                     gap = gap.replace(word, " ")
                 for run in re.findall(r"[\u3400-\u9fff]{2,}", gap):
-                    pairs = [run[i : i + 2] for i in range(len(run) - 1)]
-                    if sum(p in bigrams for p in pairs) * 2 < len(pairs):
-                        out.append(run)
-    return out
+                    (known if spoken_of(run) or everyday_word_spoken_of(run) else unknown).append(run)
+    return known, unknown
 
 
 def _combination(things: list[str], lang: Language) -> Concept:
@@ -825,6 +859,11 @@ def _passage_text(passage: Passage) -> str:
     return " ".join([passage.statement.heading or "", passage.statement.text, *passage.statement.points])
 
 
+#: The sections a question asking whether someone with a condition may have the drug points at,
+#: when nothing else in it does.
+ELIGIBILITY_PRIOR: dict[str, float] = {"contraindications": 2.0, "warnings": 1.0, "special-populations": 1.0}
+#: Intent weight a question asking to take the drug with something adds to the interactions.
+COMBINING_PRIOR = {"interactions": 3.0}
 #: Bonus, on the 0..1 scale of the ranking, for a statement stating the fact a question's facet asks for.
 FACET_BONUS = 0.3
 #: Bonus for a statement that speaks of a concept the question names (driving, vaccines).
@@ -886,10 +925,27 @@ def answer_question(
         missing = [_unstated(lib, r.drug, ask_lang, asked) for r in drugs]
         if all(missing):
             return _not_covered(asked_text, language, drugs, packs, missing[0])
-    if not flagged and asks_whether_allowed(simplified):
-        unknown = [_unknown_things(lib, r.drug, ask_lang, _without_names(question, drugs)) for r in drugs]
-        if all(unknown):
-            return _not_covered(asked_text, language, drugs, packs, [_combination(unknown[0], language)])
+    allowed = asks_whether_allowed(simplified) if not flagged else ()
+    if allowed:
+        things = [_asked_things(lib, r.drug, ask_lang, _without_names(question, drugs)) for r in drugs]
+        if all(unknown for _, unknown in things):
+            return _not_covered(asked_text, language, drugs, packs, [_combination(things[0][1], language)])
+        # what it asks about is spoken of: the statements on it answer, not the section's opening;
+        # taking it with something is a question for the interactions and contraindications
+        prior = dict(reading.prior)
+        if "combining" in allowed and reading.intent is not None:
+            for section, weight in COMBINING_PRIOR.items():
+                prior[section] = prior.get(section, 0.0) + weight
+        reading = dataclasses.replace(reading, specific=any(known for known, _ in things), prior=prior)
+        if reading.intent is None and out_of_scope == 0:
+            # "can a patient with Y start X?" with no other cue: who may have it
+            reading = dataclasses.replace(reading, intent="contraindications", prior=dict(ELIGIBILITY_PRIOR))
+        elif "eligibility" in allowed and reading.intent is not None:
+            # "in a patient with previous Y?": who may have it weighs in beside the topic's words
+            prior = {s: reading.prior.get(s, 0.0) + w for s, w in ELIGIBILITY_PRIOR.items()} | {
+                s: w for s, w in reading.prior.items() if s not in ELIGIBILITY_PRIOR
+            }
+            reading = dataclasses.replace(reading, prior=prior)
     if not flagged and (out_of_scope > 0 and intent is None):
         return _no_intent(asked_text, language, drugs, packs)
     if (
@@ -934,7 +990,7 @@ def answer_question(
             )
             for a in answers
         )
-    if not flagged and intent is None:
+    if not flagged and reading.intent is None:
         # no topic cue: answer only when the statements match the question well
         answers = tuple(a for a in answers if a.scores and _lexical_best(lib, a, reading) >= MIN_UNCUED_SCORE)
     if not answers:

@@ -322,15 +322,16 @@ def _safety_patterns(kind: str) -> tuple[tuple[re.Pattern[str], ...], tuple[str,
     return tuple(re.compile(p, re.IGNORECASE) for p in table["en"]), tuple(table["zh"])
 
 
-def asks_whether_allowed(question: str) -> bool:
-    """Whether a question asks if the drug may be taken with something else (``combining`` in
-    ``intents.yaml``) or by someone with a condition (``eligibility``)."""
+def asks_whether_allowed(question: str) -> tuple[str, ...]:
+    """What a question asks to be allowed: to take the drug with something else (``combining`` in
+    ``intents.yaml``), or by someone with a condition (``eligibility``); empty when neither."""
     upper = question.upper()
+    found = []
     for kind in ("combining", "eligibility"):
         en, zh = _safety_patterns(kind)
         if any(p.search(question) for p in en) or any(_zh_in(z, upper) for z in zh):
-            return True
-    return False
+            found.append(kind)
+    return tuple(found)
 
 
 def states_concept(text: str, concept: Concept) -> bool:

@@ -96,6 +96,7 @@ class PackIndex:
         self._expansions: list[tuple[re.Pattern[str], list[str]]] | None = None
         self._vocabulary: Vocabulary | None = None
         self._bigrams: frozenset[str] | None = None
+        self._han: str | None = None
 
     def expansion(self, text: str) -> list[str]:
         """Terms of the value sets whose names the question uses: "tacrolimus" adds the words of
@@ -111,6 +112,12 @@ class PackIndex:
         "tired" -> tiredness) or is a misspelling of, and the value sets' words for a medicine
         or condition the question names (:meth:`expansion`)."""
         return terms(text, self.segmenter) + self.vocabulary().repairs(text) + self.expansion(text)
+
+    def han_text(self) -> str:
+        """The Chinese of the pack's statements in this language, runs joined by a space."""
+        if self._han is None:
+            self._han = " ".join(r for p in self.passages for r in _HAN_RUN.findall(_document_text(p)))
+        return self._han
 
     def bigrams(self) -> frozenset[str]:
         """Every pair of adjacent Chinese characters of the pack's statements in this language."""

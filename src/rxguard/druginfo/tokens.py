@@ -76,6 +76,11 @@ def _zh_synonyms() -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(sorted(pairs, key=lambda p: -len(p[0])))
 
 
+def synonym_stems(word: str) -> tuple[str, ...]:
+    """Stems of the monographs' words the lexicon maps an everyday English word onto."""
+    return _en_synonyms().get(stem(word.casefold()), ())
+
+
 # --------------------------------------------------------------------------- English
 
 
@@ -131,6 +136,10 @@ class Vocabulary:
         self.words: tuple[str, ...] = tuple(sorted(w for w in words if w.isalpha() and len(w) >= 3))
         self.stems: frozenset[str] = frozenset(stem(w) for w in self.words)
         self._known = frozenset(self.words)
+
+    def uses(self, word: str) -> bool:
+        """Whether the corpus uses the word, as written or stemmed."""
+        return word in self._known or stem(word) in self.stems
 
     def is_unknown(self, word: str) -> bool:
         """Whether a word is neither the corpus' (as written or stemmed), a stop word nor one the lexicon maps."""
@@ -321,7 +330,8 @@ def chinese_terms(text: str, segmenter: ChineseSegmenter | None, *, expand: bool
         for phrase, words in _zh_synonyms():
             if phrase in simplified:
                 extra.extend(words)
-    out: list[str] = []
+    # an everyday Chinese word may stand for a Latin one (艾滋病 -> HIV)
+    out: list[str] = english_terms(" ".join(e for e in extra if not has_han(e)), expand=False)
     for run in _HAN_RUN.findall(" ".join([simplified, *extra])):
         if segmenter is not None:
             out.extend(f"w:{w}" for w in segmenter.words(run) if len(w) >= 2)

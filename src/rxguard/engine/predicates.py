@@ -435,6 +435,57 @@ def as_datetime(value: Any) -> datetime | None:
     return None
 
 
+def holds(result: LabResult, symbol: str, threshold: float) -> bool | None:
+    """Whether ``result``'s value compares with ``threshold`` as ``symbol`` (≥ > < ≤) says.
+
+    A value sent with a comparator ("<5", ">=1000") stands for every value beyond it that way: the
+    comparison holds when it holds for all of them, fails when it fails for all, and is None (not
+    known) when it holds for some only.
+    """
+    assert result.value is not None
+    value, comparator = result.value, result.comparator
+    low = None if comparator in ("<", "<=") else value  # the lowest value it can be (None: unbounded)
+    high = None if comparator in (">", ">=") else value
+    low_open, high_open = comparator == ">", comparator == "<"
+    if symbol == "≥":
+        always = low is not None and low >= threshold
+        never = high is not None and (high < threshold or (high == threshold and high_open))
+    elif symbol == ">":
+        always = low is not None and (low > threshold or (low == threshold and low_open))
+        never = high is not None and high <= threshold
+    elif symbol == "<":
+        always = high is not None and (high < threshold or (high == threshold and high_open))
+        never = low is not None and low >= threshold
+    else:  # ≤
+        always = high is not None and high <= threshold
+        never = low is not None and (low > threshold or (low == threshold and low_open))
+    return True if always else False if never else None
+
+
+def beyond_reach(result: LabResult, symbol: str, threshold: float) -> Unknown:
+    """A result sent as "<x" or ">x" that may be either side of a rule's threshold."""
+    return Unknown(
+        (f"{result.describe()}: sent as {result.comparator}{result.value:g}, so whether it is {symbol} {threshold:g} "
+         "is not known",),
+        gate=True,
+    )  # fmt: skip
+
+
+def possible_bands(result: LabResult, bands: Bands) -> frozenset[str]:
+    """The bands a result sent with a comparator ("<0.2", ">3") may be in."""
+    low, high = bands.low_max, bands.high_above
+    found = set()
+    if holds(result, "<", low) is not False:
+        found.add("low")
+    if any(holds(result, "≥", b) is not False and holds(result, "≤", b) is not False for b in (low, high)):
+        found.add("at-boundary")
+    if holds(result, ">", low) is not False and holds(result, "<", high) is not False:
+        found.add("intermediate")
+    if holds(result, ">", high) is not False:
+        found.add("high")
+    return frozenset(found)
+
+
 def risk_band(ctx: Ctx, test: str) -> tuple[str, LabResult | None]:
     """Band of the latest valid ``test`` result by the risk model's cut-offs ("unknown" without one)."""
     result = ctx.latest(test)
@@ -442,6 +493,9 @@ def risk_band(ctx: Ctx, test: str) -> tuple[str, LabResult | None]:
     if result is None or result.value is None or bands is None or bands.test != test:
         return "unknown", result
     value = result.value
+    if result.comparator:  # "<0.2", ">3": a band only when every value it stands for is in it
+        possible = possible_bands(result, bands)
+        return (next(iter(possible)) if len(possible) == 1 else "unknown"), result
     if abs(value - bands.low_max) < 1e-9 or abs(value - bands.high_above) < 1e-9:
         return "at-boundary", result
     if value < bands.low_max:

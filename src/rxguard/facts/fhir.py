@@ -20,7 +20,7 @@ import orjson
 
 from rxguard.errors import FactsError
 from rxguard.facts import units
-from rxguard.facts.identity import PatientEntry, choose_patient, distinct_patients, owner_of
+from rxguard.facts.identity import PatientEntry, choose_patient, distinct_patients, named_subject, owner_of
 from rxguard.facts.labs import CORE_CATALOGUE, LabCatalogue, LabDef
 from rxguard.facts.model import (
     ClinicalItem,
@@ -255,6 +255,25 @@ def _when_began(
     return None, None, ""
 
 
+def _contained_results(container: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Resources rxguard reads that another resource carries in ``contained`` (a DiagnosticReport's
+    result Observations): each about the container's patient unless it names its own subject."""
+    contained = container.get("contained")
+    if not isinstance(contained, list) or container.get("status") in _SKIP_STATUS:
+        return
+    owner = {key: container[key] for key in ("subject", "patient") if isinstance(container.get(key), dict)}
+    cid = container.get("id")
+    for item in contained:
+        if not isinstance(item, dict) or item.get("resourceType") not in _READERS:
+            continue
+        res = dict(item)
+        if not any(isinstance(res.get(key), dict) for key in ("subject", "patient")):
+            res.update(owner)
+        res["id"] = f"{cid}#{item.get('id')}" if isinstance(cid, str) else f"#{item.get('id')}"
+        res["resourceType"] = item["resourceType"]
+        yield res
+
+
 def _birth_date(chosen: PatientEntry, held: PatientFacts | None) -> date | None:
     if held is not None:
         return held.birth_date
@@ -349,6 +368,8 @@ class FactsReader:
                     medications_by_ref[full_url] = res
             elif rtype in _READERS:
                 rest.append(res)
+            if rtype != "Medication":
+                rest.extend(_contained_results(res))
         every = distinct_patients(patients)
         if not every and held is not None:
             every = [PatientEntry.of("", {"id": held.patient_id})]
@@ -373,12 +394,31 @@ class FactsReader:
         """The chosen patient's resources, and notes on what was left out or read on assumption."""
         own: list[Mapping[str, Any]] = []
         other = unresolved = 0
+        pending: list[Mapping[str, Any]] = []
         for res in resources:
             owner = owner_of(res, chosen, others)
             if owner == "own":
                 own.append(res)
             elif owner == "other":
                 other += 1
+            else:
+                pending.append(res)
+        # A reference that names someone else ("Patient/p2" with p2 not in the input, a dangling
+        # urn:uuid, a Group) is another subject's record once the input's other references show how the
+        # assessed patient is referred to. With no such reference, one subject named throughout is taken
+        # to be the assessed patient under another id (read, and said so); several are several patients.
+        chosen_id = chosen.resource.get("id")
+        foreign = {id(res): name for res in pending if (name := named_subject(res)) is not None}
+        foreign_ids = sorted(set(foreign.values()))
+        elsewhere = 0
+        if foreign and not others and not own and len(foreign_ids) > 1:
+            raise FactsError(
+                f"the input's resources name {len(foreign_ids)} patients ({', '.join(foreign_ids[:5])}) and none of "
+                f"them is {chosen.label}; send one patient's resources with their Patient resource"
+            )
+        for res in pending:
+            if id(res) in foreign and isinstance(chosen_id, str) and chosen_id and own:
+                elsewhere += 1
             elif others:
                 unresolved += 1
             else:
@@ -387,6 +427,11 @@ class FactsReader:
         notes = []
         if other:
             notes.append(f"{other} resource(s) of another patient in the input were not read")
+        if elsewhere:
+            named = ", ".join(foreign_ids[:5])
+            notes.append(
+                f"{elsewhere} resource(s) name another patient ({named}), not {chosen.label}, and were not read"
+            )
         if unresolved and others:
             notes.append(
                 f"{unresolved} resource(s) name no patient of the input (no subject, or a reference that resolves "
@@ -756,6 +801,7 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
     codes, text, form = _medication_concept(state, res, where)
     intent = ""
     supply_end: date | None = None
+    start_latest: date | None = None
     if rtype == "MedicationRequest":
         kind = "request"
         intent = _str(res, "intent", where)
@@ -774,15 +820,15 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
         kind = "statement"
         start, end = _period_or_datetime(res, "effective", where)
         if "effectiveDateTime" in res:
-            end = None
+            start_latest, end = end, None  # a partial date: taken some day of that year or month
         dose, unit, instructions = _dosage(res, "dosage", where)
     elif rtype == "MedicationDispense":
         kind = "dispense"
-        start = parse_date(res.get("whenHandedOver"), "whenHandedOver", where) or parse_date(
-            res.get("whenPrepared"), "whenPrepared", where
-        )
+        handed = "whenHandedOver" if res.get("whenHandedOver") is not None else "whenPrepared"
+        start = parse_date(res.get(handed), handed, where)
+        # The supply runs from the latest day a partial date ("2026-01") allows.
+        supply_end = _supply_end(state, res, parse_date(res.get(handed), handed, where, last=True), where)
         end = None
-        supply_end = _supply_end(state, res, start, where)
         dose, unit, instructions = _dosage(res, "dosageInstruction", where)
     else:
         kind = "administration"
@@ -794,7 +840,7 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
     state.medications.append(
         MedicationUse(
             text, codes, tags, kind, status, start, end, dose, unit, instructions, intent,  # type: ignore[arg-type]
-            supply_end=supply_end, source=where.label,
+            supply_end=supply_end, source=where.label, start_latest=start_latest if start_latest != start else None,
         )
     )  # fmt: skip
 
@@ -923,11 +969,14 @@ def _read_result(state: _State, res: Mapping[str, Any]) -> str | None:
     problem = ""
     interpretation = ""
     value_text = ""
+    comparator = ""
     if "valueQuantity" in res:
-        value, sent_unit, problem = _quantity_in(
-            _dict(res, "valueQuantity", where), canonical, "", where, "valueQuantity"
-        )
+        quantity = _dict(res, "valueQuantity", where)
+        value, sent_unit, problem = _quantity_in(quantity, canonical, "", where, "valueQuantity")
         unit = canonical or sent_unit
+        comparator = _str(quantity, "comparator", where)
+        if comparator not in ("", "<", "<=", ">=", ">"):
+            raise where.fail("valueQuantity.comparator", "one of <, <=, >=, >")
     elif "valueCodeableConcept" in res:
         value_codes, value_text = _codeable(res, "valueCodeableConcept", where)
         coded = next((RESULT_CODES[c] for c in value_codes if c in RESULT_CODES), "")
@@ -982,6 +1031,7 @@ def _read_result(state: _State, res: Mapping[str, Any]) -> str | None:
         LabResult(
             key, effective, value, unit, interpretation, uln, lln, value_text or shown_as,
             problem=problem or range_problem, source=where.label, name=name, as_sent=as_sent,
+            comparator=comparator if value is not None else "",
         )
     )  # fmt: skip
     return key

@@ -14,6 +14,7 @@ assessment says so; with several Patients it is left out, and said so.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -103,6 +104,20 @@ def subject_of(resource: Mapping[str, Any]) -> Mapping[str, Any] | None:
         if isinstance(value, dict):
             return value
     return None
+
+
+_PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+
+
+def named_subject(resource: Mapping[str, Any]) -> str | None:
+    """Whom a resource's literal reference names: ``Patient/123`` for a Patient (relative or absolute
+    URL), else the reference as written (``urn:uuid:...``, ``Group/g1``); None without one."""
+    reference = subject_of(resource)
+    ref = reference.get("reference") if reference is not None else None
+    if not isinstance(ref, str) or not ref.strip():
+        return None
+    match = _PATIENT_REFERENCE.search(ref.strip())
+    return f"Patient/{match.group(1)}" if match else ref.strip()
 
 
 def owner_of(resource: Mapping[str, Any], chosen: PatientEntry, others: Sequence[PatientEntry]) -> Owner:

@@ -43,11 +43,14 @@ class LabResult:
     # canonical unit but its reference range is in the same unit: a comparison with the result's
     # own limits (above the ULN, a multiple of it, below the LLN) needs no conversion.
     as_sent: tuple[float, float | None, float | None, str] | None = None
+    # FHIR Quantity.comparator ("<", "<=", ">=", ">"): the true value is beyond ``value`` that way
+    # (a result reported as "<5" or ">1000"); rules compare the whole range it leaves.
+    comparator: str = ""
 
     def describe(self) -> str:
         name = self.name or self.test
         if self.value is not None:
-            shown = f"{self.value:g} {self.unit}".strip()
+            shown = f"{self.comparator}{self.value:g} {self.unit}".strip()
             if self.text:
                 shown += f" (sent as {self.text})"
         else:
@@ -134,6 +137,9 @@ class MedicationUse:
     intent: str = ""
     supply_end: date | None = None
     source: str = ""
+    # The latest day ``start`` can be when it was sent as a year or a month ("2025-08"): the last
+    # day the medicine may have been taken, for "within the last 6 months" windows.
+    start_latest: date | None = None
 
     @property
     def is_event(self) -> bool:
@@ -164,7 +170,7 @@ class MedicationUse:
         return self.is_event and self.status in _GIVEN_STATUSES
 
     def last_day(self) -> date | None:
-        return self.supply_end or self.end or self.start
+        return self.supply_end or self.end or self.start_latest or self.start
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,8 +73,28 @@ _BLOCK = re.compile(r"^([A-Z])(\d{2})-([A-Z])(\d{2})$")
 MISSPELLING_MIN_LENGTH = 8
 
 
+# Other identifiers records send for the same code systems: the OIDs HL7 Terminology (THO) gives
+# SNOMED CT (2.16.840.1.113883.6.96), ICD-10 (2.16.840.1.113883.6.3) and ICD-10-CM
+# (2.16.840.1.113883.6.90) as urn:oid, and ICD-10-GM, the German modification of ICD-10, whose
+# categories are ICD-10's (HL7 Germany's Terminologie-Basis-DE: http://fhir.de/CodeSystem/bfarm/icd-10-gm).
+SYSTEM_ALIASES: dict[str, str] = {
+    "urn:oid:2.16.840.1.113883.6.96": "sct",
+    "urn:oid:2.16.840.1.113883.6.3": "icd10",
+    "urn:oid:2.16.840.1.113883.6.90": "icd10",
+    "http://fhir.de/CodeSystem/bfarm/icd-10-gm": "icd10",
+}
+
+
+@functools.lru_cache(maxsize=1024)
 def short_system(system: str) -> str:
-    return SYSTEMS.get(system, system)
+    """The short name of a code system URI; an https or trailing-slash spelling of a known URI is that URI."""
+    found = SYSTEMS.get(system) or SYSTEM_ALIASES.get(system)
+    if found is not None:
+        return found
+    plain = system.strip().rstrip("/")
+    if plain.startswith("https://"):
+        plain = "http://" + plain[len("https://") :]
+    return SYSTEMS.get(plain) or SYSTEM_ALIASES.get(plain) or system
 
 
 @functools.lru_cache(maxsize=16384)

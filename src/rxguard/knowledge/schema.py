@@ -617,8 +617,17 @@ class LabTest(Predicate):
 
     def compile(self) -> Pred:
         from rxguard.engine.messages import said
-        from rxguard.engine.predicates import COMPARE as _COMPARE
-        from rxguard.engine.predicates import Ctx, Evidence, Unknown, is_readable, lab_line, uln_of, unreadable_lab
+        from rxguard.engine.predicates import (
+            Ctx,
+            Evidence,
+            Unknown,
+            beyond_reach,
+            holds,
+            is_readable,
+            lab_line,
+            uln_of,
+            unreadable_lab,
+        )  # fmt: skip
 
         p = self
 
@@ -657,7 +666,9 @@ class LabTest(Predicate):
                 if result.lln is None:
                     why = result.problem or f"{shown}: no lower limit of normal (reference range) to compare with"
                     return Unknown((why,), gate=True)
-                below = result.value < result.lln
+                below = holds(result, "<", result.lln)
+                if below is None:
+                    return beyond_reach(result, "<", result.lln)
                 return [f"{shown}; lower limit {result.lln:g}"] if below == p.below_lln else None
             value = result.value
             if p.above_uln is not None:
@@ -667,7 +678,9 @@ class LabTest(Predicate):
                         f"{shown} has no reference range and no default upper limit of normal is configured"
                     )
                     return Unknown((why,), gate=True)
-                above = value > uln
+                above = holds(result, ">", uln)
+                if above is None:
+                    return beyond_reach(result, ">", uln)
                 return [f"{shown}; ULN {uln:g} {result.unit} ({origin})"] if above == p.above_uln else None
             if p.uln_ratio_gte is not None:
                 uln, origin = uln_of(ctx, result)
@@ -677,12 +690,18 @@ class LabTest(Predicate):
                     )
                     return Unknown((why,), gate=True)
                 ratio = value / uln
-                if ratio + 1e-9 >= p.uln_ratio_gte:
+                reaches = holds(result, "≥", p.uln_ratio_gte * uln * (1 - 1e-9))
+                if reaches is None:
+                    return beyond_reach(result, "≥", p.uln_ratio_gte * uln)
+                if reaches:
                     return [f"{shown}; ULN {uln:g} {result.unit} ({origin}); {ratio:.1f}× ULN"]
                 return None
             for threshold, symbol in ((p.value_gte, "≥"), (p.value_gt, ">"), (p.value_lt, "<"), (p.value_lte, "≤")):
                 if threshold is not None:
-                    return [f"{shown} ({symbol} {threshold:g})"] if _COMPARE[symbol](value, threshold) else None
+                    met = holds(result, symbol, threshold)
+                    if met is None:
+                        return beyond_reach(result, symbol, threshold)
+                    return [f"{shown} ({symbol} {threshold:g})"] if met else None
             return [lab_line(result)]
 
         return pred
@@ -1152,12 +1171,21 @@ class RiskBandCheck(Predicate):
     band: list[BandName]
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import Ctx, Evidence, Unknown, risk_band, unreadable_lab
+        from rxguard.engine.predicates import Ctx, Evidence, Unknown, possible_bands, risk_band, unreadable_lab
 
         p = self
 
         def pred(ctx: Ctx) -> Evidence:
             band, result = risk_band(ctx, p.test)
+            if band == "unknown" and result is not None and result.comparator and ctx.bands is not None:
+                possible = possible_bands(result, ctx.bands)
+                if not possible & set(p.band):
+                    return None
+                return Unknown(
+                    (f"{result.describe()}: sent as {result.comparator}{result.value:g}, so it may be in band "
+                     f"{' or '.join(sorted(possible))}",),
+                    gate=True,
+                )  # fmt: skip
             if band == "unknown" and "unknown" not in p.band:
                 if result is not None and result.value is None:
                     return Unknown((result.problem or f"{result.describe()}: no numeric value",), gate=True)
