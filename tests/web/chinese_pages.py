@@ -118,6 +118,12 @@ def typed_text(html: str) -> list[str]:
     return parser.typed
 
 
+def name_words(names: list[str]) -> set[str]:
+    """The words of names, as the allowlist holds them: a hyphenated name whole ("natalizumab-sztn") and in parts."""
+    words = {word.lower() for name in names for word in name.replace(",", " ").split()}
+    return words | {part for word in words for part in word.split("-") if part}
+
+
 def english_words(texts: list[str], allowed: set[str]) -> list[str]:
     phrases = [
         re.compile(rf"(?<![A-Za-z0-9\-]){re.escape(a)}(?![A-Za-z0-9\-])", re.IGNORECASE) for a in allowed if " " in a

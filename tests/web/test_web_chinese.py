@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from chinese_pages import crawl, english_words, typed_text, visible_text
+from chinese_pages import crawl, english_words, name_words, typed_text, visible_text
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from web_demo import sign_in
@@ -70,8 +70,7 @@ def _names(client: TestClient) -> set[str]:
         names += mono.latin_terms if mono else []
         # the drug's own aliases (misspellings, codes); a program's name is English words and is translated
         phrases |= {alias.text.lower() for alias in identity.aliases if alias.kind != "program"}
-    words = {word.lower() for name in names for word in name.replace(",", " ").split()}
-    return words | {part for word in words for part in word.split("-") if part} | phrases
+    return name_words(names) | phrases
 
 
 def _chinese_client(make_client: object, persona: str) -> TestClient:
