@@ -42,6 +42,7 @@ class PatientEntry:
     def is_referenced_by(self, reference: Mapping[str, Any]) -> bool:
         ref = reference.get("reference")
         if isinstance(ref, str) and ref:
+            ref = _HISTORY.sub("", ref.strip())  # a versioned reference names the same patient
             if ref in self.references:
                 return True
             rid = self.resource.get("id")
@@ -106,6 +107,7 @@ def subject_of(resource: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
+_HISTORY = re.compile(r"/_history/[^/]+$")
 _PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
 
