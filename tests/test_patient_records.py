@@ -95,6 +95,16 @@ def test_a_resource_naming_another_patient_id_beside_the_patients_own_is_not_rea
         assert any("name another patient" in note and "not read" in note for note in assessment.coverage.notes), ref
 
 
+def test_a_conditional_reference_by_the_patients_identifier_is_the_patients_record() -> None:
+    ms = {"resourceType": "Condition", "code": {"coding": [{"system": SCT, "code": "24700007"}]}}
+    amy = {"identifier": [{"system": "urn:example:mrn", "value": "MRN-7"}]}
+    for ref in ("Patient?identifier=urn:example:mrn|MRN-7", "Patient?identifier=MRN-7"):
+        conditional = {"resource": {**PML, "subject": {"reference": ref}}}
+        data = bundle(ms, patient=amy, extra=(conditional,))
+        assessment = check_patient("natalizumab", data, at=AT, jurisdiction="EU").assessment
+        assert assessment.fired("natalizumab.pml-history") is not None, ref
+
+
 def test_resources_naming_several_patients_none_of_them_given_are_a_clear_error() -> None:
     a = {"resource": {**PML, "subject": {"reference": "Patient/ehr-1"}}}
     b = {"resource": {"resourceType": "Condition", "code": {"text": "MS"}, "subject": {"reference": "Patient/ehr-2"}}}
