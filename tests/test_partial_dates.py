@@ -139,6 +139,24 @@ def test_a_period_end_sent_as_a_month_or_year_is_its_last_day() -> None:
         assert (facts.medications[0].start, facts.medications[0].end) == (date(2025, 1, 1), last)
 
 
+def test_a_medicine_taken_or_handed_over_on_a_partial_date_counts_to_the_latest_day_it_allows() -> None:
+    patient = {"resourceType": "Patient", "id": "p"}
+    subject = {"reference": "Patient/p"}
+    taken = {
+        "resourceType": "MedicationStatement", "status": "completed", "subject": subject,
+        "medicationCodeableConcept": {"text": "x"}, "effectiveDateTime": "2025",
+    }  # fmt: skip
+    handed = {
+        "resourceType": "MedicationDispense", "status": "completed", "subject": subject,
+        "medicationCodeableConcept": {"text": "x"}, "whenHandedOver": "2026-01",
+        "daysSupply": {"value": 30, "unit": "d"},
+    }  # fmt: skip
+    entries = [{"resource": patient}, {"resource": taken}, {"resource": handed}]
+    statement, dispense = READER.read({"resourceType": "Bundle", "entry": entries}).medications
+    assert (statement.start, statement.end, statement.last_day()) == (date(2025, 1, 1), None, date(2025, 12, 31))
+    assert (dispense.start, dispense.supply_end) == (date(2026, 1, 1), date(2026, 3, 2))
+
+
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [

@@ -66,7 +66,7 @@ def test_another_patients_pml_never_blocks_this_patient() -> None:
 
 
 def test_references_by_patient_id_and_absolute_url_resolve() -> None:
-    for ref in ("Patient/amy", "https://ehr.example.org/fhir/Patient/amy"):
+    for ref in ("Patient/amy", "https://ehr.example.org/fhir/Patient/amy", "Patient/amy/_history/3"):
         data = bundle(
             extra=({"fullUrl": "urn:uuid:ben", "resource": BEN}, {"resource": {**PML, "subject": {"reference": ref}}})
         )
@@ -85,11 +85,24 @@ def test_a_resource_naming_no_patient_of_the_input_is_read_only_with_one_patient
 def test_a_resource_naming_another_patient_id_beside_the_patients_own_is_not_read() -> None:
     """Once the other resources refer to the patient, Patient/ehr-123 is someone else: their PML is not read."""
     ms = {"resourceType": "Condition", "code": {"coding": [{"system": SCT, "code": "24700007"}]}}
+    versioned = {"resource": {**PML, "subject": {"reference": "https://ehr.example.org/fhir/Patient/amy/_history/7"}}}
+    assessment = check_patient("natalizumab", bundle(ms, extra=(versioned,)), at=AT, jurisdiction="EU").assessment
+    assert assessment.fired("natalizumab.pml-history") is not None, "a versioned reference is the same patient"
     for ref in ("Patient/ehr-123", "https://ehr.example.org/fhir/Patient/ehr-123", "urn:uuid:nobody", "Group/ward-4"):
         elsewhere = {"resource": {**PML, "subject": {"reference": ref}}}
         assessment = check_patient("natalizumab", bundle(ms, extra=(elsewhere,)), at=AT, jurisdiction="EU").assessment
         assert assessment.fired("natalizumab.pml-history") is None, ref
         assert any("name another patient" in note and "not read" in note for note in assessment.coverage.notes), ref
+
+
+def test_a_conditional_reference_by_the_patients_identifier_is_the_patients_record() -> None:
+    ms = {"resourceType": "Condition", "code": {"coding": [{"system": SCT, "code": "24700007"}]}}
+    amy = {"identifier": [{"system": "urn:example:mrn", "value": "MRN-7"}]}
+    for ref in ("Patient?identifier=urn:example:mrn|MRN-7", "Patient?identifier=MRN-7"):
+        conditional = {"resource": {**PML, "subject": {"reference": ref}}}
+        data = bundle(ms, patient=amy, extra=(conditional,))
+        assessment = check_patient("natalizumab", data, at=AT, jurisdiction="EU").assessment
+        assert assessment.fired("natalizumab.pml-history") is not None, ref
 
 
 def test_resources_naming_several_patients_none_of_them_given_are_a_clear_error() -> None:

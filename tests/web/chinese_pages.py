@@ -10,6 +10,15 @@ products, units, identifiers and abbreviations that Chinese clinical text
 writes in Latin letters too (MRI, EDSS, ALT). Text the page marks
 ``translate="no"`` (a name, a code) or ``lang="en"`` (the title or section of
 an English source document, quoted as cited) is read as such and not counted.
+
+Text a person typed (an override or clearance reason, an adverse event's
+description, a note) is not a message of the application: it is shown as
+typed, in whatever language it was typed. The templates mark it with the
+``as_typed`` macro: an element of class ``typed`` with ``translate="no"``, followed
+by a label saying so in the page's language. The reader keeps such text apart
+(:func:`typed_text`) and does not count it; the label is read like any text.
+An element of class ``typed`` without ``translate="no"`` is not typed text to
+this reader (it is counted), so the mark cannot be half applied.
 """
 
 from __future__ import annotations
@@ -42,9 +51,11 @@ class _Visible(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.texts: list[str] = []
         self.links: list[str] = []
+        self.typed: list[str] = []
         self._skip = 0
         self._keep_latin = 0
-        self._stack: list[tuple[str, bool]] = []
+        self._typed = 0
+        self._stack: list[tuple[str, bool, bool]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
@@ -57,11 +68,15 @@ class _Visible(HTMLParser):
             return
         # translate="no": a name or a code, shown as written; lang="en": a quotation of an English source.
         keep = values.get("translate") == "no" or (values.get("lang") or "").startswith("en")
-        self._stack.append((tag, keep))
+        # class "typed" with translate="no": what a person typed, shown as typed (the templates' as_typed macro).
+        typed = values.get("translate") == "no" and "typed" in (values.get("class") or "").split()
+        self._stack.append((tag, keep, typed))
         if tag in _SKIP_TAGS:
             self._skip += 1
         if keep:
             self._keep_latin += 1
+        if typed:
+            self._typed += 1
         self._attributes(values)
 
     def _attributes(self, values: dict[str, str | None]) -> None:
@@ -73,16 +88,20 @@ class _Visible(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         while self._stack:
-            name, keep = self._stack.pop()
+            name, keep, typed = self._stack.pop()
             if name in _SKIP_TAGS:
                 self._skip -= 1
             if keep:
                 self._keep_latin -= 1
+            if typed:
+                self._typed -= 1
             if name == tag:
                 break
 
     def handle_data(self, data: str) -> None:
-        if not self._skip and not self._keep_latin and data.strip():
+        if self._typed and not self._skip and data.strip():
+            self.typed.append(data)
+        elif not self._skip and not self._keep_latin and data.strip():
             self.texts.append(data)
 
 
@@ -90,6 +109,19 @@ def visible_text(html: str) -> tuple[list[str], list[str]]:
     parser = _Visible()
     parser.feed(html)
     return parser.texts, parser.links
+
+
+def typed_text(html: str) -> list[str]:
+    """The text a page shows as a person typed it (the ``as_typed`` macro's mark), which no reader counts as English."""
+    parser = _Visible()
+    parser.feed(html)
+    return parser.typed
+
+
+def name_words(names: list[str]) -> set[str]:
+    """The words of names, as the allowlist holds them: a hyphenated name whole ("natalizumab-sztn") and in parts."""
+    words = {word.lower() for name in names for word in name.replace(",", " ").split()}
+    return words | {part for word in words for part in word.split("-") if part}
 
 
 def english_words(texts: list[str], allowed: set[str]) -> list[str]:

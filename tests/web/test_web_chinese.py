@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from chinese_pages import crawl, english_words, visible_text
+from chinese_pages import crawl, english_words, name_words, typed_text, visible_text
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from web_demo import sign_in
@@ -70,8 +70,7 @@ def _names(client: TestClient) -> set[str]:
         names += mono.latin_terms if mono else []
         # the drug's own aliases (misspellings, codes); a program's name is English words and is translated
         phrases |= {alias.text.lower() for alias in identity.aliases if alias.kind != "program"}
-    words = {word.lower() for name in names for word in name.replace(",", " ").split()}
-    return words | {part for word in words for part in word.split("-") if part} | phrases
+    return name_words(names) | phrases
 
 
 def _chinese_client(make_client: object, persona: str) -> TestClient:
@@ -112,6 +111,58 @@ def test_no_english_word_has_the_shape_of_an_abbreviation() -> None:
     variants = [w for word in words.split() for w in (word, word.lower(), word.title())]
     assert english_words(variants, set()) == variants
     assert english_words(["IVIg eGFR CrCl SmPC NSAIDs TNF-α MRI PhD"], set()) == []
+
+
+def _typed(lang: str, text: str) -> str:
+    from rxguard.web.i18n import translator
+    from rxguard.web.templating import environment
+
+    macros = environment().get_template("_macros.html").make_module({"t": translator(lang), "lang": lang})  # type: ignore[arg-type]
+    return str(macros.as_typed(text))  # type: ignore[attr-defined]
+
+
+def test_typed_text_is_read_as_typed_and_its_label_in_the_page_language_is_read_as_text() -> None:
+    typed = "planning pregnancy <b>soon</b>"
+    html = f"<p>停药原因：{_typed('zh', typed)}</p><p>Not typed</p>"
+    texts, _ = visible_text(html)
+    assert typed_text(html) == [typed]  # escaped in the page, read back as it was typed
+    assert english_words(texts, set()) == ["Not", "typed"]
+    assert "（原文）" in "".join(texts)
+    assert "<b>" not in html
+    # on an English page the text is marked the same way, without a label
+    assert typed_text(_typed("en", typed)) == [typed] and visible_text(_typed("en", typed))[0] == []
+    # half a mark is no mark: a "typed" class without translate="no", or translate="no" alone, is not typed text
+    assert typed_text('<span class="typed">planning pregnancy</span><span translate="no">site_north</span>') == []
+    assert english_words(visible_text('<span class="typed">planning pregnancy</span>')[0], set()) == [
+        "planning",
+        "pregnancy",
+    ]
+
+
+def test_the_chinese_patient_page_shows_what_people_typed_as_typed(make_client: object) -> None:
+    client = _chinese_client(make_client, "ada")
+    cases = {
+        "pat_amy": "prescriber unreachable overnight; prednisone stopped 3 weeks ago",  # an override's reason
+        "pat_eli": "Progressive right-sided weakness and word-finding difficulty over 10 days",  # an adverse event
+        "pat_fay": "planning pregnancy",  # why treatment was stopped
+    }
+    for key, typed in cases.items():
+        page = client.get(f"/patients/{key}").text
+        assert typed in typed_text(page), key
+        shown = english_words(visible_text(page)[0], set())
+        assert not set(english_words([typed], set())) & set(shown), (key, shown)
+
+
+def test_the_dashboard_charts_in_chinese_name_every_overdue_calendar_item_in_chinese(make_client: object) -> None:
+    """The charts are SVG, which the crawl does not read: their labels, titles and descriptions are read here."""
+    client = _chinese_client(make_client, "admin")
+    page = client.get("/").text
+    charts = re.findall(r"<svg.*?</svg>", page, re.S)
+    assert len(charts) >= 4
+    texts = [re.sub(r"<[^>]+>", " ", chart) for chart in charts]
+    assert english_words(texts, UNITS | _names(client)) == []
+    items = set(re.findall(r'<li title="([a-z0-9-]+)">', page))  # the overdue panel keeps each item's id
+    assert len(items) > 3 and not [i for i in items if any(i in text for text in texts)]
 
 
 def test_no_page_a_demo_user_reaches_in_chinese_shows_english(make_client: object) -> None:

@@ -7,9 +7,11 @@ when one was, and the stored response validates as FHIR R4 with a validator rxgu
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from chinese_pages import typed_text
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.fhir_r4_validator import validate_r4
@@ -138,9 +140,19 @@ def test_the_status_report_is_kept_and_validates_as_fhir_r4_and_the_timeline_say
     assert validate_r4([response]) == [[]]
     assert response["authored"] == NOW.isoformat()
     page = client.get("/patients/pat_bob").text
-    assert "Form completed: patient status report and reauthorization; notes: EDSS stable; no new lesions" in page
+    assert "Form completed: patient status report and reauthorization; notes: EDSS stable; no new lesions" in _text(
+        page
+    )
+    assert "EDSS stable; no new lesions" in typed_text(page)  # the notes are shown as the prescriber typed them
     client.cookies.set(LANG_COOKIE, "zh")
-    assert "已填写患者状况报告及再授权表；备注：EDSS stable; no new lesions" in client.get("/patients/pat_bob").text
+    chinese = client.get("/patients/pat_bob").text
+    assert "已填写患者状况报告及再授权表；备注：EDSS stable; no new lesions（原文）" in _text(chinese)
+    assert "EDSS stable; no new lesions" in typed_text(chinese)
+
+
+def _text(page: str) -> str:
+    """The page's text without its tags."""
+    return re.sub(r"<[^>]+>", "", page)
 
 
 def test_a_reauthorization_outside_the_form_does_not_claim_a_status_report(client: TestClient) -> None:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from chinese_pages import english_words, visible_text
+from chinese_pages import english_words, name_words, visible_text
 from sqlalchemy import create_engine, select
 from test_web_chinese import UNITS, _left, page_of
 from web_demo import NOW, PASSWORD, watch_csp
@@ -138,7 +138,7 @@ class Day:
         names += [str(row[0]) for row in self.query(select(AppUser.display_name))]
         for pack in load_all().values():
             names += [f"{p.name} {p.proper_name} {p.manufacturer} {p.id}" for p in pack.identity.products]
-        return {word.lower() for name in names for word in name.replace("-", " ").replace(",", " ").split()}
+        return name_words(names)
 
     def menu(self, page: Any) -> None:
         """Open the header's menu where the width folds it behind its toggle (the phone width)."""

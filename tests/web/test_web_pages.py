@@ -188,3 +188,18 @@ def test_both_languages_have_every_interface_string() -> None:
         literal |= set(re.findall(r"\bt\('([a-z0-9.-]+)'\)", template.read_text()))
     missing = sorted(key for key in literal if key not in english)
     assert missing == []
+
+
+def test_a_typed_value_stays_marked_in_a_sentence_and_every_other_value_is_escaped() -> None:
+    from markupsafe import Markup
+
+    from rxguard.web.i18n import translator
+
+    for lang in ("en", "zh"):
+        t = translator(lang)
+        typed = Markup('<span class="typed" translate="no">stopped &amp; restarted</span>')
+        said = t("override-form.asked", who="<dr_mo>", role="r", at="09:00", reason=typed)
+        assert isinstance(said, Markup)
+        assert str(typed) in said and "&lt;dr_mo&gt;" in said and "<dr_mo>" not in said
+        plain = t("override-form.asked", who="<dr_mo>", role="r", at="09:00", reason="x")
+        assert not isinstance(plain, Markup) and "<dr_mo>" in plain  # escaped where the page shows it

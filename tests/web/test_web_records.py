@@ -24,6 +24,7 @@ from rxguard.api.settings import ServerSettings
 from rxguard.program.registry import get_program
 from rxguard.store import make_engine, session_factory, transaction
 from rxguard.store.models import Enrollment, MonitoringEvent, Patient
+from rxguard.web.wording import Wording
 
 PATIENT = "pat_hana"  # the demo's EU patient: continuation form due, anti-JCV status unknown
 
@@ -52,14 +53,21 @@ def test_the_page_lists_the_packs_kinds_with_units_ranges_and_lab_tests_in_both_
     assert english.status_code == 200
     for kind in kinds.monitoring:
         assert kind.title["en"] in english.text
-    for measurement in kinds.measurements:
-        assert measurement.unit in english.text
+    for measurement in kinds.measurements:  # a unit as a person reads it: a count or a UCUM annotation is no unit
+        shown = Wording.unit(measurement.unit)
+        assert (shown in english.text) if shown else f"({measurement.unit}" not in english.text, measurement.unit
     assert "70173-0" in english.text  # the lab catalogue's code of a declared result's test
     client.cookies.set("rxguard_lang", "zh")
     chinese = client.get("/patients/pat_amy/records/new")
     for kind in kinds.monitoring:
         assert kind.title["zh"] in chinese.text
     assert "记录结果或表单" in chinese.text and "Record a result or form" not in chinese.text
+
+
+@pytest.mark.parametrize(("ucum", "shown"), [("{score}", ""), ("{lesions}", ""), ("1", ""), ("mg/dL", "mg/dL"),
+                                            ("10*9/L", "10*9/L"), ("", "")])  # fmt: skip
+def test_a_unit_is_shown_as_a_person_reads_it_and_an_annotation_or_a_count_is_no_unit(ucum: str, shown: str) -> None:
+    assert Wording.unit(ucum) == shown
 
 
 @pytest.mark.parametrize(

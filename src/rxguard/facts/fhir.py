@@ -802,6 +802,7 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
     codes, text, form = _medication_concept(state, res, where)
     intent = ""
     supply_end: date | None = None
+    start_latest: date | None = None
     if rtype == "MedicationRequest":
         kind = "request"
         intent = _str(res, "intent", where)
@@ -820,15 +821,15 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
         kind = "statement"
         start, end = _period_or_datetime(res, "effective", where)
         if "effectiveDateTime" in res:
-            end = None
+            start_latest, end = end, None  # a partial date: taken some day of that year or month
         dose, unit, instructions = _dosage(res, "dosage", where)
     elif rtype == "MedicationDispense":
         kind = "dispense"
-        start = parse_date(res.get("whenHandedOver"), "whenHandedOver", where) or parse_date(
-            res.get("whenPrepared"), "whenPrepared", where
-        )
+        handed = "whenHandedOver" if res.get("whenHandedOver") is not None else "whenPrepared"
+        start = parse_date(res.get(handed), handed, where)
+        # The supply runs from the latest day a partial date ("2026-01") allows.
+        supply_end = _supply_end(state, res, parse_date(res.get(handed), handed, where, last=True), where)
         end = None
-        supply_end = _supply_end(state, res, start, where)
         dose, unit, instructions = _dosage(res, "dosageInstruction", where)
     else:
         kind = "administration"
@@ -842,7 +843,7 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
     state.medications.append(
         MedicationUse(
             text, codes, tags, kind, status, start, end, dose, unit, instructions, intent,  # type: ignore[arg-type]
-            supply_end=supply_end, source=where.label,
+            supply_end=supply_end, source=where.label, start_latest=start_latest if start_latest != start else None,
         )
     )  # fmt: skip
 

@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import parse_qs
 
 from rxguard.errors import FactsError
 
@@ -42,8 +43,13 @@ class PatientEntry:
     def is_referenced_by(self, reference: Mapping[str, Any]) -> bool:
         ref = reference.get("reference")
         if isinstance(ref, str) and ref:
+            ref = _HISTORY.sub("", ref.strip())  # a versioned reference names the same patient
             if ref in self.references:
                 return True
+            if ref.startswith("Patient?"):  # a conditional reference (transaction Bundles): by identifier
+                wanted = set(parse_qs(ref.partition("?")[2]).get("identifier", ()))
+                values = {ident.partition("|")[2] for ident in self.identifiers}
+                return bool(wanted & self.identifiers or {w for w in wanted if "|" not in w} & values)
             rid = self.resource.get("id")
             return isinstance(rid, str) and bool(rid) and ref.rstrip("/").endswith(f"/Patient/{rid}")
         ident = _identifiers([reference.get("identifier")])
@@ -106,6 +112,7 @@ def subject_of(resource: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
+_HISTORY = re.compile(r"/_history/[^/]+$")
 _PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
 
@@ -114,8 +121,8 @@ def named_subject(resource: Mapping[str, Any]) -> str | None:
     URL), else the reference as written (``urn:uuid:...``, ``Group/g1``); None without one."""
     reference = subject_of(resource)
     ref = reference.get("reference") if reference is not None else None
-    if not isinstance(ref, str) or not ref.strip():
-        return None
+    if not isinstance(ref, str) or not ref.strip() or "?" in ref:
+        return None  # none, or a conditional reference that names an identifier, not a subject
     match = _PATIENT_REFERENCE.search(ref.strip())
     return f"Patient/{match.group(1)}" if match else ref.strip()
 

@@ -137,6 +137,9 @@ class MedicationUse:
     intent: str = ""
     supply_end: date | None = None
     source: str = ""
+    # The latest day ``start`` can be when it was sent as a year or a month ("2025-08"): the last
+    # day the medicine may have been taken, for "within the last 6 months" windows.
+    start_latest: date | None = None
 
     @property
     def is_event(self) -> bool:
@@ -167,7 +170,7 @@ class MedicationUse:
         return self.is_event and self.status in _GIVEN_STATUSES
 
     def last_day(self) -> date | None:
-        return self.supply_end or self.end or self.start
+        return self.supply_end or self.end or self.start_latest or self.start
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,6 +125,7 @@ class OverrideRow:
     reason: str
     bypassed: tuple[str, ...]
     at: datetime
+    program: str
 
 
 @dataclass(frozen=True)
@@ -245,8 +246,9 @@ def pending_overrides(session: Session, *, within: Scope) -> list[OverrideRow]:
             o.reason,
             tuple(o.bypassed.get("requirements", [])),
             o.at,
+            program,
         )
-        for o, key, name in reads.unreconciled_overrides(session, within=within)
+        for o, key, name, program in reads.unreconciled_overrides(session, within=within)
     ]
 
 

@@ -191,9 +191,9 @@ def adverse_events_with_outcome(session: Session, *, outcomes: Sequence[str], wi
 
 
 def unreconciled_overrides(session: Session, *, within: Scope) -> list[Any]:
-    """(override, patient key, patient name) of overrides not yet reconciled, oldest first."""
+    """(override, patient key, patient name, program id) of overrides not yet reconciled, oldest first."""
     stmt = (
-        select(Override, Patient.key, Patient.name)
+        select(Override, Patient.key, Patient.name, Authorization.program_id)
         .join(Authorization, Authorization.id == Override.authorization_id)
         .join(Patient, Patient.id == Authorization.patient_id)
         .where(Override.reconciled_at.is_(None))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from markupsafe import Markup, escape
 
 Language = Literal["en", "zh"]
 LANGUAGES: tuple[Language, ...] = ("en", "zh")
@@ -60,13 +61,19 @@ def strings(lang: Language) -> dict[str, str]:
 
 
 def translator(lang: Language) -> Callable[..., str]:
-    """``t(key, **values)``: the string in ``lang`` (English if missing), with ``{values}`` filled in."""
+    """``t(key, **values)``: the string in ``lang`` (English if missing), with ``{values}`` filled in.
+
+    A value that is already markup (text a person typed, marked by the ``as_typed`` macro) is kept as
+    markup, and the sentence then comes back as markup with every other value escaped.
+    """
     own, english = strings(lang), strings("en")
 
     def t(key: str, default: str | None = None, **values: Any) -> str:
         text = own.get(key) or english.get(key)
         if text is None:
             return default if default is not None else key
+        if any(isinstance(value, Markup) for value in values.values()):
+            return Markup(escape(text)).format(**values)
         return text.format(**values) if values else text
 
     return t

@@ -2,7 +2,8 @@
 
 Every value reaches HTML through autoescaping; the only markup inserted as
 is comes from :mod:`rxguard.web.charts`, which builds SVG from numbers and
-escapes every label itself.
+escapes every label itself, and from the ``as_typed`` macro (``_macros.html``),
+which marks text a person typed and escapes it.
 """
 
 from __future__ import annotations
@@ -49,9 +50,11 @@ def environment() -> Environment:
 def render(ctx: PageContext, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     """A full page (or an htmx fragment) for this request, in the user's language."""
     page = environment().get_template(template)
-    words = Wording(ctx.lang, ctx.t, ctx.zone)
+    macros = environment().get_template("_macros.html").make_module({"t": ctx.t, "lang": ctx.lang})
+    as_typed = getattr(macros, "as_typed")  # noqa: B009 (a template's macro, which no type checker knows)
+    words = Wording(ctx.lang, ctx.t, ctx.zone, typed=as_typed)
     html = page.render(ctx=ctx, t=ctx.t, lang=ctx.lang, user=ctx.user, words=words, when=words.when, day=words.day,
-                       **values)  # fmt: skip
+                       as_typed=as_typed, **values)  # fmt: skip
     response = HTMLResponse(html, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     remember_pre_session(ctx.request, response)

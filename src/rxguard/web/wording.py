@@ -36,16 +36,22 @@ from rxguard.program.registry import Program, get_program
 
 LOCALE = {"en": "en_GB", "zh": "zh_Hans_CN"}
 _SPACES = re.compile(r" +(?=([（），；：。]))| {2,}")
+#: Values of a message that a person typed (a reason, notes): shown as typed, never translated.
+TYPED = frozenset({"reason", "notes", "note", "description"})
 _DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
 
 
 class Wording:
     """Words and dates for one page: its language, its catalogue and its time zone."""
 
-    def __init__(self, lang: str, t: Callable[..., str], zone: ZoneInfo) -> None:
+    def __init__(
+        self, lang: str, t: Callable[..., str], zone: ZoneInfo, typed: Callable[[str], str] | None = None
+    ) -> None:
         self.lang = lang
         self.t = t
         self.zone = zone
+        # text a person typed, marked as such (the ``as_typed`` macro of the templates; as it is without one)
+        self.typed = typed or str
         self.locale = LOCALE.get(lang, "en_GB")
 
     # ------------------------------------------------------------------ dates
@@ -472,6 +478,8 @@ class Wording:
                 out[name] = self._join(self._form(program, item) for item in value)
             elif name == "document" and program is not None:
                 out[name] = self._document(program, str(value))
+            elif name in TYPED:
+                out[name] = self.typed(str(value))
             else:
                 out[name] = value
         if "tolerance" in out:

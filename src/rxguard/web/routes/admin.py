@@ -20,6 +20,7 @@ from rxguard.access.tokens import list_tokens, revoke_token, token_state
 from rxguard.access.users import change_role, create_user, disable_user, enable_user, list_users
 from rxguard.errors import AccessDeniedError, NotFoundError, RxguardError
 from rxguard.program import certification, clearance, participants, reconciliation, transfer
+from rxguard.program.overview import pending_overrides
 from rxguard.program.participants_overview import certification_board, site_directory
 from rxguard.program.registry import all_programs
 from rxguard.store import audit
@@ -40,7 +41,7 @@ def _admin_page(
     with unit_of_work(ctx.request) as session:
         board = certification_board(session)
         sites = site_directory(session)
-        overrides = clearance.unreconciled_overrides(session)
+        overrides = pending_overrides(session, within=None)
         may_reconcile = reconciliation.reconcilable(session, [o.id for o in overrides], reviewer_of(ctx))
         users = [(u.name, u.display_name, u.role, u.disabled_at is None) for u in list_users(session)]
         tokens = [

@@ -22,6 +22,7 @@ from rxguard.access.records import record_read
 from rxguard.access.scope import scoped_patient
 from rxguard.errors import AccessDeniedError, NotFoundError, RxguardError
 from rxguard.knowledge.labs import pack_catalogue
+from rxguard.knowledge.loader import Pack
 from rxguard.knowledge.program import Measurement, MonitoringKind
 from rxguard.program import enrollment, monitoring
 from rxguard.program.overview import patient_file
@@ -40,7 +41,8 @@ class KindView:
     kind: MonitoringKind
     title: str
     measurements: list[tuple[Measurement, str]]  # with its title in the page's language
-    lab: str  # the lab catalogue's display of the test, with its codes
+    lab: str  # the lab test's id in the lab catalogue ("" for none), named in the page's language by the template
+    lab_codes: tuple[str, ...]  # its codes (``loinc|70173-0``), shown as codes
     prescriber_only: bool
 
 
@@ -48,6 +50,7 @@ class KindView:
 class ProgramView:
     id: str
     title: str
+    pack: Pack
     kinds: list[KindView]
     forms: list[tuple[str, str]]  # id, title
 
@@ -67,11 +70,13 @@ def _program_view(program_id: str, lang: str) -> ProgramView:
         if kind.companion is not None:
             carried = next((list(k.measurements) for k in kinds.monitoring if k.id == kind.companion), carried)
         lab = catalogue.get(kind.lab) if kind.lab else None
-        lab_text = f"{lab.display} ({', '.join(lab.codes)})" if lab and lab.codes else (lab.display if lab else "")
+        codes = tuple(lab.codes) if lab else ()
         values = [(measured[m], _title(measured[m].title, lang)) for m in carried]
-        views.append(KindView(kind, _title(kind.title, lang), values, lab_text, kind.companion is not None))
+        views.append(
+            KindView(kind, _title(kind.title, lang), values, kind.lab or "", codes, kind.companion is not None)
+        )
     forms = [(f.id, f.title) for f in program.definition.forms]
-    return ProgramView(program.id, program.definition.title, views, forms)
+    return ProgramView(program.id, program.definition.title, program.pack, views, forms)
 
 
 def _page(
