@@ -32,6 +32,7 @@ MESSAGES: dict[str, frozenset[str]] = {
     "infusions-before": frozenset({"count", "first_on", "last_on"}),
     "treated-since": frozenset({"since_on", "record"}),
     "treated-last": frozenset({"last_on", "record"}),
+    "after-first-treatment": frozenset({"first_on"}),
     "days-since-infusion": frozenset({"days"}),
     "days-since-infusion-minimum": frozenset({"days", "minimum"}),
     "risk-stratum": frozenset({"model", "stratum"}),
