@@ -153,6 +153,18 @@ def test_the_chinese_patient_page_shows_what_people_typed_as_typed(make_client: 
         assert not set(english_words([typed], set())) & set(shown), (key, shown)
 
 
+def test_the_dashboard_charts_in_chinese_name_every_overdue_calendar_item_in_chinese(make_client: object) -> None:
+    """The charts are SVG, which the crawl does not read: their labels, titles and descriptions are read here."""
+    client = _chinese_client(make_client, "admin")
+    page = client.get("/").text
+    charts = re.findall(r"<svg.*?</svg>", page, re.S)
+    assert len(charts) >= 4
+    texts = [re.sub(r"<[^>]+>", " ", chart) for chart in charts]
+    assert english_words(texts, UNITS | _names(client)) == []
+    items = set(re.findall(r'<li title="([a-z0-9-]+)">', page))  # the overdue panel keeps each item's id
+    assert len(items) > 3 and not [i for i in items if any(i in text for text in texts)]
+
+
 def test_no_page_a_demo_user_reaches_in_chinese_shows_english(make_client: object) -> None:
     pages = 0
     found: dict[str, dict[str, list[str]]] = {}

@@ -1,30 +1,33 @@
 """Evidence lines in the reader's language: every message the engine words has a sentence in English and Chinese.
 
-The engine writes an evidence line as a message id and its values
-(``rxguard.engine.messages.MESSAGES``); the web words it from ``evidence.<id>``
-in its catalogue. These tests hold the two together: every id has both
-sentences, each sentence takes exactly the values the id carries and renders
-with any of them, the Chinese sentence has no English of its own, and every lab
-a line can name has a Chinese name.
+The engine and the record reader write an evidence line as a message id and
+its values (``rxguard.messages.MESSAGES``); the web words it from
+``evidence.<id>`` in its catalogue. These tests hold the two together: every id
+has both sentences, each sentence takes only the values the id carries and
+renders with any of them, the Chinese sentence has no English of its own, every
+lab a line can name has a Chinese name, and every line of every pack vignette
+has an id and reads in Chinese without English (what the record says is shown
+as recorded, marked ``translate="no"``).
 """
 
 from __future__ import annotations
 
 import re
 import string
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from chinese_pages import english_words
+from chinese_pages import english_words, visible_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_web_chinese import UNITS
 
-from rxguard.engine.messages import MESSAGES
+from rxguard.engine.vignettes import VignetteResult, run_all
 from rxguard.facts.labs import CORE_LABS
 from rxguard.knowledge.loader import Pack, load_all
+from rxguard.messages import MESSAGES, message_of
 from rxguard.web.i18n import LANGUAGES, has, strings, translator
 from rxguard.web.wording import Wording
 
@@ -38,10 +41,44 @@ def _fields(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
-def _values(pack: Pack, name: str) -> st.SearchStrategy[Any]:
+def _values(pack: Pack, name: str, depth: int = 0) -> st.SearchStrategy[Any]:
     """Values of one parameter as the engine writes them: codes from the pack, ISO dates, durations, numbers."""
-    if name.endswith("_on"):
+    if name.endswith("_on") or name == "on":
         return st.dates(date(1930, 1, 1), date(2040, 12, 31)).map(date.isoformat)
+    if name.endswith("_at"):
+        return st.datetimes(datetime(2020, 1, 1), datetime(2030, 12, 31)).map(datetime.isoformat)
+    if name in ("line", "lifelong"):
+        return _message_of(pack, depth + 1) if depth < 2 else st.none()
+    if name == "item":
+        return _item()
+    if name == "sources":
+        return st.lists(st.sampled_from(sorted(pack.sources)), min_size=1, max_size=3, unique=True)
+    if name == "valueset":
+        return st.sampled_from(sorted(pack.valuesets))
+    if name == "words":
+        return st.lists(st.sampled_from(["push", "bolus", "iv push"]), min_size=1, max_size=2)
+    if name == "comparator":
+        return st.sampled_from(["", "<", "<=", ">=", ">"])
+    if name == "bands":
+        return st.lists(st.sampled_from(["low", "intermediate", "high", "at-boundary"]), min_size=1, unique=True)
+    if name == "symbol":
+        return st.sampled_from(["≥", ">", "<", "≤"])
+    if name == "origin":
+        return st.sampled_from(["range", "default"])
+    if name == "band":
+        return st.sampled_from(["low", "intermediate", "high", "at-boundary", "unknown"])
+    if name == "storage":
+        return st.sampled_from(["refrigerated", "room_temperature"])
+    if name == "tag":
+        return st.sampled_from(["pregnancy", "breastfeeding"])
+    if name == "what":
+        return st.sampled_from(["condition", "allergy", "procedure"])
+    if name == "status":
+        return st.sampled_from(["active", "inactive", "remission", "resolved", "", "some-status"])
+    if name == "kind":
+        return st.sampled_from(["administration", "dispense", "statement"])
+    if name in ("exposure", "within"):
+        return st.sampled_from(["", "P6M", "P2W", "P90D"]) if name == "exposure" else st.sampled_from(["P6M", "P2W"])
     if name == "test":
         return st.sampled_from(sorted({*pack.labs, *(lab.key for lab in CORE_LABS)}))
     if name == "question":
@@ -58,19 +95,50 @@ def _values(pack: Pack, name: str) -> st.SearchStrategy[Any]:
         return st.sampled_from(["female", "male"])
     if name == "jurisdiction":
         return st.sampled_from(["US", "EU"])
-    if name in ("count", "days"):
+    if name in ("count", "days", "minutes"):
         return st.integers(0, 4000)
-    if name in ("value", "limit", "minimum", "age"):
+    if name in ("value", "limit", "minimum", "age", "threshold", "lln", "uln", "ratio", "low", "high", "hours",
+                "dose", "label"):  # fmt: skip
         return st.floats(0, 1e6, allow_nan=False).map(lambda x: round(x, 3))
     return st.text(alphabet=string.ascii_letters + " /.*{}%", min_size=1, max_size=30)
+
+
+_TEXT = st.text(alphabet=string.ascii_letters + " -'", max_size=20)
+
+
+@st.composite
+def _item(draw: st.DrawFn) -> dict[str, Any]:
+    """A condition, medicine or allergy as the engine writes it into a message."""
+    kind = draw(st.sampled_from(["condition", "medication", "allergy"]))
+    day = st.one_of(st.just(""), st.dates(date(1990, 1, 1), date(2030, 1, 1)).map(date.isoformat))
+    item: dict[str, Any] = {"kind": kind, "record": draw(_TEXT), "codes": draw(st.lists(_TEXT, max_size=2))}
+    if kind == "allergy":
+        words = ["", "allergy", "intolerance", "high", "severe", "unconfirmed", "something"]
+        for part in ("type", "criticality", "severity", "verification"):
+            item[part] = draw(st.sampled_from(words))
+        item["manifestations"] = draw(st.lists(_TEXT, max_size=2))
+        return item
+    item["status"] = draw(st.sampled_from(["", "active", "inactive", "completed", "stopped", "odd"]))
+    parts = ("use", "start_on", "end_on") if kind == "medication" else ("onset_on", "abated_on")
+    for part in parts:
+        item[part] = draw(st.sampled_from(["statement", "administration"]) if part == "use" else day)
+    return item
+
+
+def _message_of(pack: Pack, depth: int = 0) -> st.SearchStrategy[dict[str, Any]]:
+    @st.composite
+    def message(draw: st.DrawFn) -> dict[str, Any]:
+        message_id = draw(st.sampled_from(sorted(MESSAGES)))
+        params = {name: draw(_values(pack, name, depth)) for name in sorted(MESSAGES[message_id])}
+        return {"message_id": message_id, "params": params}
+
+    return message()
 
 
 @st.composite
 def _message(draw: st.DrawFn) -> tuple[Pack, dict[str, Any]]:
     pack = draw(st.sampled_from(list(PACKS.values())))
-    message_id = draw(st.sampled_from(sorted(MESSAGES)))
-    params = {name: draw(_values(pack, name)) for name in sorted(MESSAGES[message_id])}
-    return pack, {"message_id": message_id, "params": params}
+    return pack, draw(_message_of(pack))
 
 
 @pytest.mark.parametrize("message_id", sorted(MESSAGES))
@@ -122,3 +190,30 @@ def test_a_lab_is_named_in_the_page_language_and_an_unknown_one_by_its_id() -> N
     for lab in CORE_LABS:
         assert zh.lab_name(None, lab.key) == strings("zh")[f"lab.{lab.key}"]
     assert zh.lab_name(None, "no-such-lab") == "no-such-lab"
+
+
+def _lines(result: VignetteResult) -> list[str]:
+    assessment = result.assessment
+    lines = [line for finding in assessment.findings for line in finding.evidence]
+    return lines + list(assessment.stratum.evidence if assessment.stratum else ())
+
+
+@pytest.mark.parametrize("result", run_all(), ids=lambda r: f"{r.pack}:{r.path.name}:{r.line}")
+def test_every_evidence_line_of_every_vignette_is_a_message_worded_in_english_and_chinese(
+    result: VignetteResult,
+) -> None:
+    """A rule or reader that writes a line without a message id, or an id without a sentence, fails here."""
+    pack = PACKS[result.pack]
+    zh = Wording("zh", translator("zh"), ZoneInfo("Asia/Shanghai"))
+    for line in _lines(result):
+        message = message_of(line)
+        assert message is not None, f"{result.name}: the line “{line}” has no message id (rxguard.messages.said)"
+        assert message["message_id"] in MESSAGES
+        for lang in LANGUAGES:
+            assert has(lang, f"evidence.{message['message_id']}"), (
+                f"{lang}.yaml has no evidence.{message['message_id']}"
+            )
+        worded = zh.evidence_line(pack, FALLBACK, message)
+        assert worded != FALLBACK, f"{result.name}: “{line}” could not be worded in Chinese"
+        texts, _ = visible_text(str(worded))
+        assert english_words(texts, UNITS) == [], f"{result.name}: “{line}” shows English in Chinese: {worded}"

@@ -19,6 +19,7 @@ from rxguard.facts.model import ClinicalItem, MedicationUse, PatientFacts
 from rxguard.knowledge.loader import Pack
 from rxguard.knowledge.references import iter_predicates
 from rxguard.knowledge.schema import JURISDICTIONS, SEVERITY_RANK, Citation, LabConfounded, Rule, Stratum
+from rxguard.messages import said
 
 _RANK_TO_VERDICT: dict[int, Verdict] = {0: "ok", 1: "caution", 2: "hold", 3: "contraindicated"}
 _ORDER_STATUSES = frozenset({"draft", "active", "on-hold"})
@@ -160,11 +161,14 @@ def compile_pack(pack: Pack) -> CompiledPack:
 
 def _lifelong(pack: Pack) -> dict[str, str]:
     """Value set -> why its conditions are lifelong, in words naming the sources."""
-    out = {}
+    out: dict[str, str] = {}
     for vs in pack.valuesets.values():
         if vs.lifelong:
             cited = "; ".join(dict.fromkeys(pack.sources[c.source].title for c in vs.lifelong))
-            out[vs.id] = f"{vs.title} is lifelong (sources: {cited})"
+            text = f"{vs.title} is lifelong (sources: {cited})"
+            out[vs.id] = said(
+                "lifelong", text, valueset=vs.id, sources=list(dict.fromkeys(c.source for c in vs.lifelong))
+            )
     return out
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from rxguard.engine.messages import messages_of
+from rxguard.messages import messages_of
 
 Verdict = Literal["contraindicated", "hold", "caution", "ok"]
 VERDICT_ORDER: tuple[Verdict, ...] = ("ok", "caution", "hold", "contraindicated")

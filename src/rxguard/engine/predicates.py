@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from rxguard.engine.messages import Said, said
 from rxguard.facts.labs import LabDef
 from rxguard.facts.model import ClinicalItem, LabResult, MedicationUse, PatientFacts
 from rxguard.facts.vocabulary import normalize_text
 from rxguard.knowledge.schema import Bands, Condition, LabConfounded, Parameter, parse_duration
+from rxguard.messages import Said, said
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +150,35 @@ class Ctx:
 Pred = Callable[[Ctx], Evidence]
 
 
+def _on(day: date | None) -> str:
+    return day.isoformat() if day else ""
+
+
+def item_of(item: ClinicalItem | MedicationUse) -> dict[str, Any]:
+    """A condition or medicine as a message value: what ``describe_item`` says, as data."""
+    out: dict[str, Any] = {"record": item.text, "codes": list(item.codes), "status": item.status or ""}
+    if isinstance(item, MedicationUse):
+        return {**out, "kind": "medication", "use": item.kind, "start_on": _on(item.start), "end_on": _on(item.end)}
+    return {**out, "kind": "condition", "onset_on": _on(item.onset), "abated_on": _on(item.abated)}
+
+
+def allergy_of(item: ClinicalItem) -> dict[str, Any]:
+    """An allergy as a message value: what ``describe_allergy`` says, as data."""
+    return {
+        "kind": "allergy",
+        "record": item.text,
+        "type": item.allergy_type,
+        "criticality": item.criticality,
+        "severity": item.reaction_severity,
+        "manifestations": list(item.manifestations),
+        "verification": item.verification,
+    }
+
+
+def condition_line(item: ClinicalItem) -> Said:
+    return said("condition", f"Condition: {describe_item(item)}", item=item_of(item))
+
+
 def describe_item(item: ClinicalItem | MedicationUse) -> str:
     # A record coded without text or display is named by its codes, so the reader sees what matched.
     text = item.text or (f"(no text; coded {', '.join(item.codes)})" if item.codes else "(no text)")
@@ -199,7 +228,8 @@ def abated_by(item: ClinicalItem, at: date) -> bool | None:
 
 def uncertain_line(item: ClinicalItem, line: str) -> str:
     """An evidence line for an item the record only suspects, saying why."""
-    return f"{line}; not established ({item.cue or 'recorded as uncertain'})"
+    return said("not-established", f"{line}; not established ({item.cue or 'recorded as uncertain'})", line=line,
+                cue=item.cue)  # fmt: skip
 
 
 def uncertain_note(item: ClinicalItem, what: str) -> str:
@@ -212,10 +242,11 @@ def uncertain_note(item: ClinicalItem, what: str) -> str:
 
 def negated_reason(item: ClinicalItem, what: str) -> str:
     """Why a rule whose only input is a negated record could not be verified."""
-    return (
+    text = (
         f"{what} “{item.text}” names it only to negate it ({item.cue or 'negated'}): the text is not read as "
         "proof either way; confirm that it is absent"
     )
+    return said("negated", text, what=what.casefold(), record=item.text, cue=item.cue)
 
 
 def by_assertion(ctx: Ctx, certain: list[str], unsure: list[tuple[ClinicalItem, str]], what: str) -> list[str] | None:
@@ -280,11 +311,14 @@ class EventState:
     unknown: str | None = None
     note: str = ""
     review: str = ""
+    exposure: str = ""  # how long the pack counts the event as current exposure (ISO duration), as the note says
+    supplied_until: date | None = None
 
 
 def event_state(ctx: Ctx, valueset: str, item: MedicationUse) -> EventState:
     if item.is_active(ctx.at):  # the record's own days (an infusion period, a supply) cover the day
-        return EventState(True, None, f"; supplied until {item.supply_end}" if item.supply_end else "")
+        return EventState(True, None, f"; supplied until {item.supply_end}" if item.supply_end else "",
+                          supplied_until=item.supply_end)  # fmt: skip
     row = _exposure_row(ctx, valueset, item)
     end = None
     note = ""
@@ -295,8 +329,9 @@ def event_state(ctx: Ctx, valueset: str, item: MedicationUse) -> EventState:
         review = row.review_note if row.needs_review else ""
     if item.supply_end is not None:
         note += f"; supplied until {item.supply_end}"
+    exposure = row.duration if row is not None and end is not None and row.duration else ""
     if item.is_active(ctx.at, end):
-        return EventState(True, None, note, review)
+        return EventState(True, None, note, review, exposure, item.supply_end)
     if (
         item.was_given()
         and item.start is not None
@@ -309,7 +344,9 @@ def event_state(ctx: Ctx, valueset: str, item: MedicationUse) -> EventState:
             f"{item.text or 'medicine'} {item.kind} on {item.start} ({item.source or 'record'}): no source in the "
             f"pack states how long it counts as current exposure, so whether the patient is still exposed is not known"
         )
-        return EventState(False, why, note)
+        line = said("medication-exposure-unknown", why, record=item.text, kind=item.kind, start_on=_on(item.start),
+                    source=item.source)  # fmt: skip
+        return EventState(False, line, note)
     return EventState(False, None, note)
 
 
@@ -319,9 +356,10 @@ def lab_line(result: LabResult) -> Said:
     on = result.effective.isoformat()
     if result.value is not None:
         if result.text:
-            return said("lab-result-sent-as", text, test=result.test, value=result.value, unit=result.unit,
-                        sent_as=result.text, on=on)  # fmt: skip
-        return said("lab-result", text, test=result.test, value=result.value, unit=result.unit, on=on)
+            return said("lab-result-sent-as", text, test=result.test, comparator=result.comparator, value=result.value,
+                        unit=result.unit, sent_as=result.text, on=on)  # fmt: skip
+        return said("lab-result", text, test=result.test, comparator=result.comparator, value=result.value,
+                    unit=result.unit, on=on)  # fmt: skip
     if result.interpretation:
         return said("lab-result-word", text, test=result.test, interpretation=result.interpretation, on=on)
     if result.text:
@@ -357,29 +395,36 @@ def is_readable(result: LabResult, labs: Mapping[str, LabDef]) -> bool:
     return True
 
 
+def not_read(result: LabResult, message_id: str = "lab-not-read", why: str = "not read") -> str:
+    """Why a result could not be used: the record reader's own reason, else ``why`` after the result."""
+    return result.problem or said(message_id, f"{result.describe()}: {why}", line=lab_line(result))
+
+
 def unreadable_lab(ctx: Ctx, test: str) -> Unknown | None:
     found = ctx.facts.unreadable_for("lab", test)
     return Unknown(tuple(u.reason for u in found), gate=True) if found else None
 
 
 def confounders(ctx: Ctx, p: LabConfounded, drawn: date) -> list[str]:
-    found = []
+    found: list[str] = []
     if p.after_procedure and p.procedure_within:
         for item in ctx.facts.tagged("procedure", p.after_procedure):
             assert isinstance(item, ClinicalItem)
             done = item.abated or item.onset
             if item.onset and item.onset <= drawn and done and drawn <= shift(done, p.procedure_within):
-                found.append(
+                text = (
                     f"{item.text} on {done}, {(drawn - done).days} days before the test (within {p.procedure_within})"
                 )
+                found.append(said("lab-confounded-procedure", text, record=item.text, done_on=done.isoformat(),
+                                  days=(drawn - done).days, within=p.procedure_within))  # fmt: skip
     if p.after_medication and p.medication_within:
         for med in ctx.facts.tagged("medication", p.after_medication):
             assert isinstance(med, MedicationUse)
             last = med.last_day()
             if med.start and med.start <= drawn and last and drawn <= shift(last, p.medication_within):
-                found.append(
-                    f"{med.text} last given {last}, {(drawn - last).days} days before the test (within {p.medication_within})"
-                )
+                text = f"{med.text} last given {last}, {(drawn - last).days} days before the test (within {p.medication_within})"
+                found.append(said("lab-confounded-medication", text, record=med.text, last_on=last.isoformat(),
+                                  days=(drawn - last).days, within=p.medication_within))  # fmt: skip
     return found
 
 
@@ -399,7 +444,7 @@ def status_flag(tag: str, lab: str, expected: bool) -> Pred:
         unsure: list[tuple[ClinicalItem, str]] = []
         for item in ctx.facts.tagged("condition", tag):
             if isinstance(item, ClinicalItem) and current(item):
-                line = f"Condition: {describe_item(item)}"
+                line = condition_line(item)
                 if tag in item.uncertain:
                     unsure.append((item, line))
                 else:
@@ -409,17 +454,22 @@ def status_flag(tag: str, lab: str, expected: bool) -> Pred:
             certain.append(lab_line(result))
         unread = unreadable_lab(ctx, lab)
         if result is not None and not result.interpretation:
-            unread = Unknown((result.problem or f"{result.describe()}: not read",))
+            unread = Unknown((not_read(result),))
         if certain or unsure:
             return by_assertion(ctx, certain, unsure, "status") if expected else None
         if unread is not None:
             return Unknown(unread.reasons)
         denied = [
-            f"Condition: {describe_item(item)} (says it is absent: {item.cue or 'negated'})"
+            said(
+                "condition-says-absent",
+                f"Condition: {describe_item(item)} (says it is absent: {item.cue or 'negated'})",
+                item=item_of(item),
+                cue=item.cue,
+            )
             for item in ctx.facts.negated("condition", tag)
             if current(item)
         ]
-        return None if expected else [f"No active {tag} recorded", *denied]
+        return None if expected else [said("status-absent", f"No active {tag} recorded", tag=tag), *denied]
 
     return pred
 
@@ -464,11 +514,13 @@ def holds(result: LabResult, symbol: str, threshold: float) -> bool | None:
 
 def beyond_reach(result: LabResult, symbol: str, threshold: float) -> Unknown:
     """A result sent as "<x" or ">x" that may be either side of a rule's threshold."""
+    why = (
+        f"{result.describe()}: sent as {result.comparator}{result.value:g}, so whether it is {symbol} {threshold:g} "
+        "is not known"
+    )
     return Unknown(
-        (f"{result.describe()}: sent as {result.comparator}{result.value:g}, so whether it is {symbol} {threshold:g} "
-         "is not known",),
-        gate=True,
-    )  # fmt: skip
+        (said("lab-beyond-reach", why, line=lab_line(result), symbol=symbol, threshold=threshold),), gate=True
+    )
 
 
 def possible_bands(result: LabResult, bands: Bands) -> frozenset[str]:

@@ -31,6 +31,7 @@ from rxguard.facts.model import (
     Unreadable,
 )
 from rxguard.facts.vocabulary import Reading, Vocabulary, normalize_text, short_system
+from rxguard.messages import said
 
 # Statuses under which a resource says nothing happened or it was recorded in error: never read.
 _SKIP_STATUS = frozenset({"entered-in-error", "cancelled", "not-done", "refuted", "not-taken", "declined"})
@@ -836,7 +837,9 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
         dose, unit, instructions = _dosage(res, "dosage", where)
     tags = state.vocab.tags_for(codes, text, " ; ".join(w for w in (form, _route(res, where)) if w))
     if start is None and tags and kind in ("administration", "dispense"):
-        state.unreadable.append(Unreadable("medication", "", f"{where.label}: {text or 'medicine'} has no date"))
+        why = said("medication-no-date", f"{where.label}: {text or 'medicine'} has no date", source=where.label,
+                   record=text)  # fmt: skip
+        state.unreadable.append(Unreadable("medication", "", why))
     state.medications.append(
         MedicationUse(
             text, codes, tags, kind, status, start, end, dose, unit, instructions, intent,  # type: ignore[arg-type]
@@ -867,12 +870,13 @@ def _read_immunization(state: _State, res: Mapping[str, Any]) -> None:
         start_latest = latest if latest != start else None
     tags = state.vocab.tags_for(codes, text, _codeable(res, "route", where)[1])
     if start is None and tags:
-        when = (
-            f"its occurrence is recorded as {words.strip()!r}"
-            if isinstance(words, str) and words.strip()
-            else "no date"
-        )
-        state.unreadable.append(Unreadable("medication", "", f"{where.label}: {text or 'vaccine'} has {when}"))
+        record = text or "vaccine"
+        if isinstance(words, str) and words.strip():
+            why = said("medication-dated-in-words", f"{where.label}: {record} is dated only as “{words.strip()}”, which "
+                       "gives no date", source=where.label, record=record, words=words.strip())  # fmt: skip
+        else:
+            why = said("medication-no-date", f"{where.label}: {record} has no date", source=where.label, record=record)
+        state.unreadable.append(Unreadable("medication", "", why))
     state.medications.append(
         MedicationUse(
             text, codes, tags, "immunization", status, start, start, source=where.label, start_latest=start_latest
@@ -938,13 +942,16 @@ def _quantity_in(
         return float(raw), sent, ""
     if not (code or text):
         if not fallback:
-            return None, "", f"{where.label}: {field} {raw:g} has no unit, so it cannot be compared"
+            why = f"{where.label}: {field} {raw:g} has no unit, so it cannot be compared"
+            return None, "", said("quantity-no-unit", why, source=where.label, field=field, value=float(raw))
         code = fallback
     try:
         unit = units.parse(code, text, enzyme_activity=canonical == "U/L")
         return units.convert(float(raw), unit, canonical), sent, ""
     except units.UnitError as exc:
-        return None, sent, f"{where.label}: {field} {raw:g} {sent}: {exc}"
+        why = f"{where.label}: {field} {raw:g} {sent}: {exc}"
+        return None, sent, said("quantity-unit", why, source=where.label, field=field, value=float(raw), unit=sent,
+                                detail=str(exc))  # fmt: skip
 
 
 _VALUE_KEYS = ("valueQuantity", "valueCodeableConcept", "valueString", "valueBoolean")
@@ -993,9 +1000,8 @@ def _read_result(state: _State, res: Mapping[str, Any]) -> str | None:
     effective, _ = _period_or_datetime(res, "effective", where)
     effective = effective or parse_date(res.get("issued"), "issued", where)
     if effective is None:
-        state.unreadable.append(
-            Unreadable("lab", key, f"{where.label}: {name} result has no date (effective[x] or issued)")
-        )
+        why = f"{where.label}: {name} result has no date (effective[x] or issued)"
+        state.unreadable.append(Unreadable("lab", key, said("lab-no-date", why, source=where.label, test=key)))
         return key
     canonical = lab.unit
     value: float | None = None
@@ -1043,10 +1049,12 @@ def _read_result(state: _State, res: Mapping[str, Any]) -> str | None:
         value_text = value_text or f"no value (data absent: {absent})"
     if interpretation == "indeterminate":
         interpretation = ""
-        problem = problem or f"{where.label}: {name} result “{value_text}” is indeterminate; repeat or confirm the test"
+        why = f"{where.label}: {name} result “{value_text}” is indeterminate; repeat or confirm the test"
+        problem = problem or said("lab-indeterminate", why, source=where.label, test=key, value_text=value_text)
     if lab.kind == "qualitative" and not interpretation and not problem:
         shown = value_text or ("no value" if value is None else f"{value:g}")
-        problem = f"{where.label}: {name} result “{shown}” could not be read as positive or negative"
+        why = f"{where.label}: {name} result “{shown}” could not be read as positive or negative"
+        problem = said("lab-unread-word", why, source=where.label, test=key, value_text=shown)
     uln = lln = None
     range_problem = ""
     ranges = _list(res, "referenceRange", where)

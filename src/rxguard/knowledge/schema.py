@@ -344,12 +344,15 @@ class HasCondition(Predicate):
             Unknown,
             abated_by,
             by_assertion,
+            condition_line,
             describe_item,
+            item_of,
             negated_reason,
             onset_window,
             shift,
         )  # fmt: skip
         from rxguard.facts.model import ClinicalItem
+        from rxguard.messages import said
 
         p = self
         key = f"condition:{p.valueset}"
@@ -382,34 +385,45 @@ class HasCondition(Predicate):
                     continue
                 if began_in is None:
                     began = f"its onset is recorded as {item.onset_text}" if item.onset_text else "no onset date"
-                    status_unknown.append(
+                    text = (
                         f"Condition: {describe_item(item)}: {began}, so whether it began on or after {since} "
                         "is not known"
                     )
+                    status_unknown.append(said("condition-onset-unknown", text, item=item_of(item),
+                                               onset=item.onset_text, since_on=since.isoformat() if since else ""))  # fmt: skip
                     continue
-                line = f"Condition: {describe_item(item)}"
+                line: str = condition_line(item)
                 ended_by = abated_by(item, ctx.at) if item.ended else True
+                at_on = ctx.at.isoformat()
                 if p.status == "active" and not item.active and ended_by is False:
-                    line = f"Condition: {describe_item(item)}; still present on {ctx.at}, before its abatement"
+                    text = f"Condition: {describe_item(item)}; still present on {ctx.at}, before its abatement"
+                    line = said("condition-still-present", text, item=item_of(item), at_on=at_on)
                 elif p.status == "active" and not item.active and ended_by is None:
-                    status_unknown.append(
+                    text = (
                         f"Condition: {describe_item(item)}: its abatement is recorded as {item.abated_text}, "
                         f"so whether it had ended by {ctx.at} is not known"
                     )
+                    status_unknown.append(said("condition-abatement-unknown", text, item=item_of(item),
+                                               abated=item.abated_text, at_on=at_on))  # fmt: skip
                     continue
                 elif p.status == "active" and not item.active:
                     recorded = describe_item(item)
                     if lifelong is not None and not item.ended:
-                        line = f"Condition: {recorded}; counts as present: {lifelong}"
+                        text = f"Condition: {recorded}; counts as present: {lifelong}"
+                        line = said("condition-lifelong", text, item=item_of(item), lifelong=lifelong)
                     else:
                         if lifelong is not None:
+                            text = f"Condition: {recorded} is recorded as over, but {lifelong}; confirm the record"
                             status_unknown.append(
-                                f"Condition: {recorded} is recorded as over, but {lifelong}; confirm the record"
+                                said("condition-over-but-lifelong", text, item=item_of(item), lifelong=lifelong)
                             )
                         elif not item.ended:
-                            status_unknown.append(
+                            text = (
                                 f"Condition: {recorded} is recorded as {item.status or 'not active'}, not resolved; "
                                 "whether it is still present is not known"
+                            )
+                            status_unknown.append(
+                                said("condition-not-resolved", text, item=item_of(item), status=item.status)
                             )
                         continue
                 if p.valueset in item.uncertain:
@@ -447,12 +461,14 @@ class HasAllergy(Predicate):
             Ctx,
             Evidence,
             Unknown,
+            allergy_of,
             by_assertion,
             describe_allergy,
             is_hypersensitivity,
             negated_reason,
         )
         from rxguard.facts.model import ClinicalItem
+        from rxguard.messages import said
 
         p = self
         key = f"allergy:{p.valueset}"
@@ -465,16 +481,17 @@ class HasAllergy(Predicate):
                 if not isinstance(item, ClinicalItem) or not item.active:
                     continue
                 if is_hypersensitivity(item):
-                    line = f"Allergy: {describe_allergy(item)}"
+                    line = said("allergy", f"Allergy: {describe_allergy(item)}", item=allergy_of(item))
                     if p.valueset in item.uncertain:  # unconfirmed, or only suspected by its text
                         unsure.append((item, line))
                     else:
                         certain.append(line)
                 else:
-                    intolerances.append(
+                    text = (
                         f"Intolerance: {describe_allergy(item)} is recorded as an intolerance, not as a "
                         "hypersensitivity reaction; the contraindication concerns hypersensitivity reactions"
                     )
+                    intolerances.append(said("intolerance", text, item=allergy_of(item)))
             found = by_assertion(ctx, certain, unsure, "allergy")
             if found:
                 return found
@@ -502,9 +519,18 @@ class HasMedication(Predicate):
     after_first_treatment: bool = False
 
     def compile(self) -> Pred:
-        from rxguard.engine.messages import said
-        from rxguard.engine.predicates import Ctx, EventState, Evidence, Unknown, describe_item, event_state, shift
+        from rxguard.engine.predicates import (
+            Ctx,
+            EventState,
+            Evidence,
+            Unknown,
+            describe_item,
+            event_state,
+            item_of,
+            shift,
+        )  # fmt: skip
         from rxguard.facts.model import MedicationUse
+        from rxguard.messages import said
 
         p = self
         key = f"medication:{p.valueset}"
@@ -519,7 +545,7 @@ class HasMedication(Predicate):
             items = ctx.facts.by_tag.get(key)
             if not items:
                 return None
-            found = []
+            found: list[str] = []
             unknown: list[str] = []
             window = shift(ctx.at, p.within, -1) if p.within else None
             first = first_treatment(ctx) if p.after_first_treatment else None
@@ -534,18 +560,23 @@ class HasMedication(Predicate):
                     if item.is_event and not item.was_given():
                         continue
                     if item.start is None or latest is None:
-                        unknown.append(
+                        text = (
                             f"{describe_item(item)}: no date, so whether it was after the first treatment on "
                             f"{first} is not known"
                         )
+                        unknown.append(said("medication-undated-after-treatment", text, item=item_of(item),
+                                            first_on=first.isoformat()))  # fmt: skip
                         continue
                     if latest < first:
                         continue
                     if item.start < first:
-                        unknown.append(
+                        text = (
                             f"{describe_item(item)}: dated only as {item.start} to {latest}, so whether it was "
                             f"after the first treatment on {first} is not known"
                         )
+                        unknown.append(said("medication-dated-across-treatment", text, item=item_of(item),
+                                            start_on=item.start.isoformat(), latest_on=latest.isoformat(),
+                                            first_on=first.isoformat()))  # fmt: skip
                         continue
                 state = EventState(item.is_active(ctx.at))
                 if item.is_event:
@@ -570,7 +601,10 @@ class HasMedication(Predicate):
                     end = min(item.end or ctx.at, ctx.at)
                     if shift(item.start, p.min_duration) > end:
                         continue
-                found.append(f"Medication: {describe_item(item)}{state.note}")
+                text = f"Medication: {describe_item(item)}{state.note}"
+                until = state.supplied_until.isoformat() if state.supplied_until else ""
+                found.append(said("medication", text, item=item_of(item), exposure=state.exposure,
+                                  supplied_until_on=until))  # fmt: skip
                 if state.review and active:
                     ctx.review_notes.append(state.review)
             if found:
@@ -597,6 +631,7 @@ class HasProcedure(Predicate):
     def compile(self) -> Pred:
         from rxguard.engine.predicates import Ctx, Evidence, Unknown, by_assertion, negated_reason, shift
         from rxguard.facts.model import ClinicalItem
+        from rxguard.messages import said
 
         p = self
         key = f"procedure:{p.valueset}"
@@ -613,7 +648,8 @@ class HasProcedure(Predicate):
             for item in ctx.facts.by_tag.get(key, ()):
                 assert isinstance(item, ClinicalItem)
                 if counts(item):
-                    line = f"Procedure: {item.text} on {item.onset}"
+                    line = said("procedure", f"Procedure: {item.text} on {item.onset}", record=item.text,
+                                on=item.onset.isoformat() if item.onset else "")  # fmt: skip
                     if p.valueset in item.uncertain:
                         unsure.append((item, line))
                     else:
@@ -650,7 +686,6 @@ class LabTest(Predicate):
     missing: bool | None = None
 
     def compile(self) -> Pred:
-        from rxguard.engine.messages import said
         from rxguard.engine.predicates import (
             Ctx,
             Evidence,
@@ -659,9 +694,11 @@ class LabTest(Predicate):
             holds,
             is_readable,
             lab_line,
+            not_read,
             uln_of,
             unreadable_lab,
         )  # fmt: skip
+        from rxguard.messages import said
 
         p = self
 
@@ -674,7 +711,7 @@ class LabTest(Predicate):
                     age = f" in the last {p.max_age}" if p.max_age else ""
                     unread = [u.reason for u in ctx.facts.unreadable_for("lab", p.test)]
                     if result is not None:
-                        unread.append(result.problem or f"{result.describe()}: not read")
+                        unread.append(not_read(result))
                     text = f"No readable {name} result{age} before {ctx.at}"
                     on = ctx.at.isoformat()
                     if p.max_age:
@@ -685,58 +722,64 @@ class LabTest(Predicate):
                 return None
             if result is None:
                 return unreadable_lab(ctx, p.test)
-            shown = result.describe()
+            shown = lab_line(result)
             if p.result is not None:
                 if not result.interpretation:
-                    return Unknown((result.problem or f"{shown}: not read as positive or negative",), gate=True)
-                return [lab_line(result)] if result.interpretation == p.result else None
+                    return Unknown((not_read(result, "lab-not-positive-negative", "not read as positive or negative"),),
+                                   gate=True)  # fmt: skip
+                return [shown] if result.interpretation == p.result else None
             if result.value is None:
                 if result.as_sent is not None and (
                     p.below_lln is not None or p.above_uln is not None or p.uln_ratio_gte is not None
                 ):
                     return p._against_own_range(shown, result.as_sent, result.problem)
-                return Unknown((result.problem or f"{shown}: no numeric value to compare",), gate=True)
+                return Unknown((not_read(result, "lab-no-number", "no numeric value to compare"),), gate=True)
             if p.below_lln is not None:
                 if result.lln is None:
-                    why = result.problem or f"{shown}: no lower limit of normal (reference range) to compare with"
+                    why = not_read(result, "lab-no-lln", "no lower limit of normal (reference range) to compare with")
                     return Unknown((why,), gate=True)
                 below = holds(result, "<", result.lln)
                 if below is None:
                     return beyond_reach(result, "<", result.lln)
-                return [f"{shown}; lower limit {result.lln:g}"] if below == p.below_lln else None
+                text = f"{shown}; lower limit {result.lln:g}"
+                return [said("lab-lower-limit", text, line=shown, lln=result.lln)] if below == p.below_lln else None
             value = result.value
-            if p.above_uln is not None:
+            if p.above_uln is not None or p.uln_ratio_gte is not None:
                 uln, origin = uln_of(ctx, result)
-                if uln is None:
-                    why = result.problem or (
-                        f"{shown} has no reference range and no default upper limit of normal is configured"
+                if uln is None or (p.above_uln is None and uln <= 0):
+                    why = result.problem or said(
+                        "lab-no-uln",
+                        f"{shown} has no reference range and no default upper limit of normal is configured",
+                        line=shown,
                     )
                     return Unknown((why,), gate=True)
-                above = holds(result, ">", uln)
-                if above is None:
-                    return beyond_reach(result, ">", uln)
-                return [f"{shown}; ULN {uln:g} {result.unit} ({origin})"] if above == p.above_uln else None
-            if p.uln_ratio_gte is not None:
-                uln, origin = uln_of(ctx, result)
-                if uln is None or uln <= 0:
-                    why = result.problem or (
-                        f"{shown} has no reference range and no default upper limit of normal is configured"
-                    )
-                    return Unknown((why,), gate=True)
+                source = "range" if origin == "reference range" else "default"
+                text = f"{shown}; ULN {uln:g} {result.unit} ({origin})"
+                if p.above_uln is not None:
+                    above = holds(result, ">", uln)
+                    if above is None:
+                        return beyond_reach(result, ">", uln)
+                    line = said("lab-uln", text, line=shown, uln=uln, unit=result.unit, origin=source)
+                    return [line] if above == p.above_uln else None
                 ratio = value / uln
-                reaches = holds(result, "≥", p.uln_ratio_gte * uln * (1 - 1e-9))
+                goal = p.uln_ratio_gte or 0
+                reaches = holds(result, "≥", goal * uln * (1 - 1e-9))
                 if reaches is None:
-                    return beyond_reach(result, "≥", p.uln_ratio_gte * uln)
+                    return beyond_reach(result, "≥", goal * uln)
                 if reaches:
-                    return [f"{shown}; ULN {uln:g} {result.unit} ({origin}); {ratio:.1f}× ULN"]
+                    return [said("lab-uln-ratio", f"{text}; {ratio:.1f}× ULN", line=shown, uln=uln, unit=result.unit,
+                                 origin=source, ratio=round(ratio, 1))]  # fmt: skip
                 return None
             for threshold, symbol in ((p.value_gte, "≥"), (p.value_gt, ">"), (p.value_lt, "<"), (p.value_lte, "≤")):
                 if threshold is not None:
                     met = holds(result, symbol, threshold)
                     if met is None:
                         return beyond_reach(result, symbol, threshold)
-                    return [f"{shown} ({symbol} {threshold:g})"] if met else None
-            return [lab_line(result)]
+                    if not met:
+                        return None
+                    text = f"{shown} ({symbol} {threshold:g})"
+                    return [said("lab-threshold", text, line=shown, symbol=symbol, threshold=threshold)]
+            return [shown]
 
         return pred
 
@@ -745,20 +788,30 @@ class LabTest(Predicate):
     ) -> _Evidence:
         """Compare a value rxguard could not convert with its own reference range, in the unit both were sent in."""
         from rxguard.engine.predicates import Unknown
+        from rxguard.messages import said
 
         value, high, low, unit = sent
         own = f"its own reference range, compared in {unit} as sent"
         if self.below_lln is not None:
             if low is None:
-                return Unknown((problem or f"{shown}: no lower limit of normal in the unit sent",), gate=True)
-            return [f"{shown}; lower limit {low:g} {unit} ({own})"] if (value < low) == self.below_lln else None
+                why = problem or said(
+                    "lab-own-no-lln", f"{shown}: no lower limit of normal in the unit sent", line=shown
+                )
+                return Unknown((why,), gate=True)
+            text = f"{shown}; lower limit {low:g} {unit} ({own})"
+            line = said("lab-own-lower-limit", text, line=shown, lln=low, unit=unit)
+            return [line] if (value < low) == self.below_lln else None
         if high is None or high <= 0:
-            return Unknown((problem or f"{shown}: no upper limit of normal in the unit sent",), gate=True)
+            why = problem or said("lab-own-no-uln", f"{shown}: no upper limit of normal in the unit sent", line=shown)
+            return Unknown((why,), gate=True)
+        text = f"{shown}; ULN {high:g} {unit} ({own})"
         if self.above_uln is not None:
-            return [f"{shown}; ULN {high:g} {unit} ({own})"] if (value > high) == self.above_uln else None
+            line = said("lab-own-uln", text, line=shown, uln=high, unit=unit)
+            return [line] if (value > high) == self.above_uln else None
         ratio = value / high
         if self.uln_ratio_gte is not None and ratio + 1e-9 >= self.uln_ratio_gte:
-            return [f"{shown}; ULN {high:g} {unit} ({own}); {ratio:.1f}× ULN"]
+            return [said("lab-own-uln-ratio", f"{text}; {ratio:.1f}× ULN", line=shown, uln=high, unit=unit,
+                         ratio=round(ratio, 1))]  # fmt: skip
         return None
 
     def triggers(self) -> frozenset[str] | None:
@@ -775,7 +828,8 @@ class LabPersistent(Predicate):
     min_apart: Duration
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import Ctx, Evidence, Unknown, lab_line, shift, unreadable_lab
+        from rxguard.engine.predicates import Ctx, Evidence, Unknown, lab_line, not_read, shift, unreadable_lab
+        from rxguard.messages import said
 
         p = self
 
@@ -784,17 +838,18 @@ class LabPersistent(Predicate):
             if not results:
                 return unreadable_lab(ctx, p.test)
             if not results[0].interpretation:
-                return Unknown((results[0].problem or f"{results[0].describe()}: not read",), gate=True)
+                return Unknown((not_read(results[0]),), gate=True)
             if results[0].interpretation != p.result:
                 return None
             latest = results[0]
             cutoff = shift(latest.effective, p.min_apart, -1)
             earlier = next((r for r in results[1:] if r.interpretation == p.result and r.effective <= cutoff), None)
             if earlier is None:
-                unread = [r.problem or f"{r.describe()}: not read" for r in results[1:] if not r.interpretation]
+                unread = [not_read(r) for r in results[1:] if not r.interpretation]
                 unread += [u.reason for u in ctx.facts.unreadable_for("lab", p.test)]
                 return Unknown(tuple(unread), gate=True) if unread else None
-            return [lab_line(earlier), lab_line(latest), f"{(latest.effective - earlier.effective).days} days apart"]
+            days = (latest.effective - earlier.effective).days
+            return [lab_line(earlier), lab_line(latest), said("lab-days-apart", f"{days} days apart", days=days)]
 
         return pred
 
@@ -849,15 +904,17 @@ class AgeCheck(Predicate):
     gt: float | None = None
 
     def compile(self) -> Pred:
-        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence, Unknown
+        from rxguard.messages import said
 
         p = self
 
         def pred(ctx: Ctx) -> Evidence:
             age = ctx.facts.age_on(ctx.at)
             if age is None:
-                return Unknown(("The record has no birth date, so the patient's age could not be checked",))
+                return Unknown(
+                    (said("no-birth-date", "The record has no birth date, so the patient's age could not be checked"),)
+                )
             ok = (p.lt is None or age < p.lt) and (p.gte is None or age >= p.gte) and (p.gt is None or age > p.gt)
             if not ok:
                 return None
@@ -879,14 +936,14 @@ class SexCheck(ValuePredicate):
     root: Literal["female", "male"]
 
     def compile(self) -> Pred:
-        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence, Unknown
+        from rxguard.messages import said
 
         value = self.root
 
         def pred(ctx: Ctx) -> Evidence:
             if ctx.facts.sex == "unknown":
-                return Unknown(("The record gives no administrative sex (Patient.gender)",))
+                return Unknown((said("no-sex", "The record gives no administrative sex (Patient.gender)"),))
             return [said("sex", f"Sex: {ctx.facts.sex}", sex=value)] if ctx.facts.sex == value else None
 
         return pred
@@ -905,8 +962,8 @@ class AnswerCheck(Predicate):
     gt: float | None = None
 
     def compile(self) -> Pred:
-        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence
+        from rxguard.messages import said
 
         p = self
 
@@ -979,8 +1036,8 @@ class InfusionCheck(Predicate):
     since_last_lt_param: str | None = None
 
     def compile(self) -> Pred:
-        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence, shift
+        from rxguard.messages import said
 
         p = self
 
@@ -1070,6 +1127,7 @@ class OrderCheck(Predicate):
         from rxguard.engine.predicates import Ctx, Evidence, Unknown
         from rxguard.facts import units
         from rxguard.facts.vocabulary import normalize_text
+        from rxguard.messages import said
 
         p = self
         words = [normalize_text(w) for w in p.text_any or ()]
@@ -1082,22 +1140,28 @@ class OrderCheck(Predicate):
             if words:
                 norm = ctx.order_text()
                 hits = [w for w in words if f" {w} " in norm]
-                return [f"Order: “{text}” mentions {', '.join(hits)}"] if hits else None
+                line = f"Order: “{text}” mentions {', '.join(hits)}"
+                return [said("order-mentions", line, order=text, words=hits)] if hits else None
             if p.dose_not is not None:
                 dose, unit = order.get("dose"), str(order.get("unit") or "")
                 if not isinstance(dose, int | float) or isinstance(dose, bool):
-                    return Unknown(
-                        (f"Order “{text}” gives no dose quantity, so the dose could not be checked",), gate=True
-                    )
+                    why = f"Order “{text}” gives no dose quantity, so the dose could not be checked"
+                    return Unknown((said("order-no-dose", why, order=text),), gate=True)
                 value = float(dose)
                 if p.dose_unit is not None:
                     try:
                         value = units.convert(value, units.parse(None, unit), p.dose_unit)
                     except units.UnitError as exc:
-                        return Unknown((f"Order dose {float(dose):g} {unit or '(no unit)'}: {exc}",), gate=True)
+                        why = f"Order dose {float(dose):g} {unit or '(no unit)'}: {exc}"
+                        line = said("order-dose-unit", why, dose=float(dose), unit=unit, detail=str(exc))
+                        return Unknown((line,), gate=True)
                 if abs(value - p.dose_not) > 1e-9:
                     shown = f"{float(dose):g} {unit}" + (f" = {value:g} {p.dose_unit}" if value != float(dose) else "")
-                    return [f"Order dose {shown} (label: {p.dose_not:g} {p.dose_unit or unit})"]
+                    text = f"Order dose {shown} (label: {p.dose_not:g} {p.dose_unit or unit})"
+                    label = {"label": p.dose_not, "label_unit": p.dose_unit or unit}
+                    if value != float(dose):
+                        return [said("order-dose-converted", text, dose=float(dose), unit=unit, value=value, **label)]
+                    return [said("order-dose", text, dose=float(dose), unit=unit, **label)]
             return None
 
         return pred
@@ -1117,6 +1181,7 @@ class PreparationCheck(Predicate):
 
     def compile(self) -> Pred:
         from rxguard.engine.predicates import Ctx, Evidence, as_datetime
+        from rxguard.messages import said
 
         p = self
 
@@ -1124,11 +1189,12 @@ class PreparationCheck(Predicate):
             prep = ctx.preparation
             if prep is None:
                 return None
-            evidence = []
+            evidence: list[str] = []
             if p.storage is not None:
                 if prep.get("storage") != p.storage:
                     return None
-                evidence.append(f"Diluted solution stored at {p.storage.replace('_', ' ')}")
+                text = f"Diluted solution stored at {p.storage.replace('_', ' ')}"
+                evidence.append(said("diluted-storage", text, storage=p.storage))
             prepared, start, end = (
                 as_datetime(prep.get(k)) for k in ("prepared_at", "infusion_start_at", "infusion_end_at")
             )
@@ -1139,16 +1205,20 @@ class PreparationCheck(Predicate):
                 hours = (start - prepared).total_seconds() / 3600
                 if hours <= limit:
                     return None
-                evidence.append(
-                    f"Prepared {prepared:%Y-%m-%d %H:%M}, infusion starts {start:%Y-%m-%d %H:%M}: {hours:.1f} h (limit {limit:g} h)"
+                text = (
+                    f"Prepared {prepared:%Y-%m-%d %H:%M}, infusion starts {start:%Y-%m-%d %H:%M}: "
+                    f"{hours:.1f} h (limit {limit:g} h)"
                 )
+                evidence.append(said("preparation-hours", text, prepared_at=prepared.isoformat(),
+                                     start_at=start.isoformat(), hours=round(hours, 1), limit=limit))  # fmt: skip
             if p.duration_minutes_lt is not None:
                 if start is None or end is None:
                     return None
                 minutes = (end - start).total_seconds() / 60
                 if minutes >= p.duration_minutes_lt:
                     return None
-                evidence.append(f"Infusion ran {minutes:.0f} minutes (less than {p.duration_minutes_lt:g})")
+                text = f"Infusion ran {minutes:.0f} minutes (less than {p.duration_minutes_lt:g})"
+                evidence.append(said("infusion-minutes", text, minutes=round(minutes), limit=p.duration_minutes_lt))
             return evidence or None
 
         return pred
@@ -1171,8 +1241,8 @@ class StratumCheck(Predicate):
     any_of: list[str]
 
     def compile(self) -> Pred:
-        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence
+        from rxguard.messages import said
 
         p = self
 
@@ -1205,7 +1275,17 @@ class RiskBandCheck(Predicate):
     band: list[BandName]
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import Ctx, Evidence, Unknown, possible_bands, risk_band, unreadable_lab
+        from rxguard.engine.predicates import (
+            Ctx,
+            Evidence,
+            Unknown,
+            lab_line,
+            not_read,
+            possible_bands,
+            risk_band,
+            unreadable_lab,
+        )  # fmt: skip
+        from rxguard.messages import said
 
         p = self
 
@@ -1215,14 +1295,16 @@ class RiskBandCheck(Predicate):
                 possible = possible_bands(result, ctx.bands)
                 if not possible & set(p.band):
                     return None
+                why = (
+                    f"{result.describe()}: sent as {result.comparator}{result.value:g}, so it may be in band "
+                    f"{' or '.join(sorted(possible))}"
+                )
                 return Unknown(
-                    (f"{result.describe()}: sent as {result.comparator}{result.value:g}, so it may be in band "
-                     f"{' or '.join(sorted(possible))}",),
-                    gate=True,
-                )  # fmt: skip
+                    (said("risk-band-possible", why, line=lab_line(result), bands=sorted(possible)),), gate=True
+                )
             if band == "unknown" and "unknown" not in p.band:
                 if result is not None and result.value is None:
-                    return Unknown((result.problem or f"{result.describe()}: no numeric value",), gate=True)
+                    return Unknown((not_read(result, "lab-no-number", "no numeric value"),), gate=True)
                 return unreadable_lab(ctx, p.test)
             if band not in p.band:
                 return None
@@ -1233,7 +1315,13 @@ class RiskBandCheck(Predicate):
                 if ctx.bands and ctx.bands.needs_review
                 else ""
             )
-            return [f"{shown}: band {band}{cuts}"]
+            text = f"{shown}: band {band}{cuts}"
+            if result is None:
+                return [said("risk-band-no-result", text, test=p.test, band=band)]
+            if cuts and ctx.bands is not None:
+                return [said("risk-band-unverified", text, line=lab_line(result), band=band, low=ctx.bands.low_max,
+                             high=ctx.bands.high_above)]  # fmt: skip
+            return [said("risk-band", text, line=lab_line(result), band=band)]
 
         return pred
 
@@ -1264,8 +1352,8 @@ class JurisdictionCheck(ValuePredicate):
     root: Jurisdiction
 
     def compile(self) -> Pred:
-        from rxguard.engine.messages import said
         from rxguard.engine.predicates import Ctx, Evidence
+        from rxguard.messages import said
 
         value = self.root
 

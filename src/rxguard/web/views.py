@@ -18,6 +18,7 @@ from rxguard.errors import RxguardError
 from rxguard.program.overview import Dashboard
 from rxguard.program.registry import Program, get_program
 from rxguard.web.charts import Bar, Point, column_chart, row_chart, trend_chart
+from rxguard.web.wording import Wording
 
 TONE = {
     "pass": "ok",
@@ -86,14 +87,16 @@ def cite_rule(program_id: str, line: str) -> tuple[str, str, list[SourceCitation
     return rule_id, message, cite_program(program_id, [c.model_dump() for c in rule.sources])
 
 
-def charts(board: Dashboard, t: Callable[..., str]) -> dict[str, Markup]:
-    """The four dashboard charts, titled and described in the page's language."""
+def charts(board: Dashboard, t: Callable[..., str], words: Wording | None = None) -> dict[str, Markup]:
+    """The four dashboard charts, titled and described in the page's language (``words``: to name the packs'
+    calendar items in it)."""
     weeks = [Bar(week.strftime("%m-%d"), count) for week, count in board.infusions_per_week]
     total = sum(b.value for b in weeks)
     tones = {"authorized": "ok", "hold": "warn", "do-not-infuse": "stop"}
     decisions = [Bar(t(f"decision.{k}"), v, tones[k]) for k, v in board.decisions.items()]
     strata = [Bar(t(f"stratum.{k}", default=k), v, "primary") for k, v in sorted(board.strata.items())]
-    overdue = [Bar(t(f"item.{k}", default=k), v, "stop") for k, v in board.overdue_by_item.items()]
+    items = {r.item: words.calendar_item(r.program, r.item, r.title) for r in board.overdue} if words else {}
+    overdue = [Bar(items.get(k) or t(f"item.{k}", default=k), v, "stop") for k, v in board.overdue_by_item.items()]
     return {
         "infusions": column_chart(
             weeks, title=t("chart.infusions"), description=t("chart.infusions-desc", total=total)

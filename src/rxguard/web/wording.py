@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton, get_datetime_format
+from markupsafe import Markup, escape
 
 from rxguard.errors import RxguardError
 from rxguard.facts.labs import CORE_CATALOGUE
@@ -34,6 +35,7 @@ from rxguard.program.questionnaires import pack_forms
 from rxguard.program.registry import Program, get_program
 
 LOCALE = {"en": "en_GB", "zh": "zh_Hans_CN"}
+_SPACES = re.compile(r" +(?=([（），；：。]))| {2,}")
 #: Values of a message that a person typed (a reason, notes): shown as typed, never translated.
 TYPED = frozenset({"reason", "notes", "note", "description"})
 _DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
@@ -290,8 +292,8 @@ class Wording:
         """The evidence lines of a stored finding or stratum in the page's language.
 
         A line stored with a message id (``evidence_messages``) is worded from ``evidence.<id>``;
-        a line without one (what the record reader could not read, an assessment stored before
-        lines carried ids) is shown as the engine wrote it.
+        a line without one (an assessment stored before lines carried ids) is shown as the
+        engine wrote it.
         """
         lines = [str(line) for line in found.get("evidence") or ()]
         messages = list(found.get("evidence_messages") or ())
@@ -299,22 +301,44 @@ class Wording:
             self.evidence_line(pack, line, messages[i] if i < len(messages) else None) for i, line in enumerate(lines)
         ]
 
-    def evidence_line(self, pack: Pack | None, english: str, message: dict[str, Any] | None) -> str:
+    def evidence_line(self, pack: Pack | None, english: str, message: Any) -> str:
+        """One line worded from its message; what the record holds (a condition's text, a unit, an order) is shown
+        as recorded and marked ``translate="no"``. A line without a message, or one the catalogue cannot word, is
+        shown as the engine wrote it."""
         if not isinstance(message, dict) or not message.get("message_id"):
             return english
-        key = f"evidence.{message['message_id']}"
-        if self.t(key, default="") == "":
-            return english
         try:
-            return self.t(key, **self._evidence_values(pack, dict(message.get("params") or {})))
-        except (KeyError, IndexError, ValueError):
+            return self._fill(f"evidence.{message['message_id']}", pack, dict(message.get("params") or {}))
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError):
             return english
+
+    def _fill(self, key: str, pack: Pack | None, raw: dict[str, Any]) -> Markup:
+        template = self.t(key, default="")
+        if not template:
+            raise KeyError(key)
+        line = Markup(escape(template)).format(**self._evidence_values(pack, raw))
+        # A value that is empty (a score has no unit) leaves no double space, nor a space before Chinese punctuation.
+        return Markup(_SPACES.sub(lambda m: "" if m.group(1) else " ", str(line)))
+
+    def _part(self, name: str, **values: Any) -> Markup:
+        return Markup(escape(self.t(f"evidence.part.{name}"))).format(**values)
+
+    def _word(self, section: str, code: Any) -> str | Markup:
+        """A code (a status, a storage, a band) by its word; a code the catalogue does not know, as recorded."""
+        word = self.t(f"evidence.{section}.{code}", default="")
+        return word or _as_recorded(str(code))
 
     def _evidence_values(self, pack: Pack | None, raw: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, value in raw.items():
-            if name.endswith("_on"):
-                out[name] = self.day(value) if value else "—"
+            if name.endswith("_on") or name == "on":
+                out[name] = self._supplied_until(value) if name == "supplied_until_on" else self.day(value)
+            elif name.endswith("_at"):
+                out[name] = self.when(value)
+            elif name in ("line", "lifelong"):
+                out[name] = self.evidence_line(pack, "", value) if isinstance(value, dict) else str(value)
+            elif name == "item":
+                out[name] = self._item(value)
             elif name == "test":
                 out[name] = self.lab_name(pack, str(value))
             elif name == "question":
@@ -322,18 +346,90 @@ class Wording:
             elif name == "answer":
                 out[name] = self.t(f"evidence.answer-{value}", default=str(value))
             elif name == "interpretation":
-                out[name] = self.t(f"result.{str(value).casefold()}", default=str(value))
-            elif name == "max_age":
+                out[name] = self.t(f"result.{str(value).casefold()}", default="") or _as_recorded(str(value))
+            elif name in ("max_age", "within"):
                 out[name] = self.duration(str(value))
+            elif name == "exposure":
+                out[name] = self._part("exposure", duration=self.duration(str(value))) if value else ""
             elif name == "stratum":
                 strata = pack.risk.strata if pack is not None and pack.risk is not None else []
                 english = next((s.title for s in strata if s.id == value), str(value))
                 out[name] = self.stratum(pack, str(value), "title", english)
             elif name == "sex":
                 out[name] = self.t(f"sex.{value}", default=str(value))
+            elif name in ("what", "tag", "storage", "band", "origin", "status"):
+                out[name] = self._word(name, value) if value else self.t("evidence.part.not-active")
+            elif name == "kind":
+                out[name] = self._word("use", value)
+            elif name == "cue":
+                out[name] = _as_recorded(str(value)) if value else self.t("evidence.part.unverified-cue")
+            elif name == "sources":
+                # A source is cited by its own title, in the language it is written in.
+                titles = [pack.sources[s].title if pack is not None and s in pack.sources else s for s in value]
+                out[name] = self._joined(Markup('<span lang="en">{}</span>').format(title) for title in titles)
+            elif name == "valueset":
+                out[name] = pack.valuesets[value].title if pack is not None and value in pack.valuesets else value
+            elif name == "bands":
+                out[name] = self._joined((self._word("band", band) for band in value), "or")
+            elif name == "comparator":
+                out[name] = value  # <, <=, >=, > as the result was sent
+            elif name == "words":
+                out[name] = self._joined(_as_recorded(str(w)) for w in value)
+            elif name == "unit" and not value:
+                out[name] = self.t("evidence.part.no-unit") if "dose" in raw else ""
+            elif isinstance(value, str):
+                out[name] = _as_recorded(value)  # what the record or the order says, as it says it
             else:
                 out[name] = value
         return out
+
+    def _supplied_until(self, value: Any) -> Markup | str:
+        return self._part("supplied-until", on=self.day(value)) if value else ""
+
+    def _item(self, item: dict[str, Any]) -> Markup:
+        """A condition, medicine or allergy as recorded, with what the record says of it (onset, status...)."""
+        record: Markup | str
+        if item.get("record"):
+            record = _as_recorded(str(item["record"]))
+        elif item.get("codes"):
+            record = self._part("coded", codes=_as_recorded(", ".join(item["codes"])))
+        else:
+            record = self._part("no-text")
+        kind = item.get("kind")
+        details: list[Markup | str] = []
+        if kind == "allergy":
+            details.append(
+                self._word("allergy-word", item["type"]) if item.get("type") else self.t("evidence.part.no-type")
+            )
+            if item.get("criticality"):
+                details.append(self._part("criticality", criticality=self._word("allergy-word", item["criticality"])))
+            if item.get("severity"):
+                details.append(self._part("severity", severity=self._word("allergy-word", item["severity"])))
+            if item.get("manifestations"):
+                details.append(_as_recorded(", ".join(item["manifestations"])))
+            if item.get("verification"):
+                details.append(self._word("allergy-word", item["verification"]))
+            return self._part("with-details", record=record, details=self._joined(details, "join-allergy"))
+        if kind == "medication":
+            status = self._word("status", item["status"]) if item.get("status") else self.t("evidence.part.no-status")
+            span = (("from", "start_on"), ("to", "end_on"))
+            when = [self._part(part, on=self.day(item[key])) for part, key in span if item.get(key)]
+            details = [self._word("use", item.get("use", "")), Markup(" ").join([status, *when])]
+            return self._part("with-details", record=record, details=self._joined(details, "join"))
+        if item.get("onset_on"):
+            details.append(self._part("onset", on=self.day(item["onset_on"])))
+        if item.get("abated_on"):
+            details.append(self._part("resolved", on=self.day(item["abated_on"])))
+        elif item.get("status"):
+            details.append(self._word("status", item["status"]))
+        if not details:
+            return Markup(escape(record))
+        return self._part("with-details", record=record, details=self._joined(details, "join"))
+
+    def _joined(self, parts: Iterable[Markup | str], separator: str = "") -> Markup:
+        """Parts joined as the page's language lists them (the check reasons' separator unless named)."""
+        key = f"evidence.part.{separator}" if separator else "reason.list-separator"
+        return Markup(escape(self.t(key))).join(parts)
 
     # ------------------------------------------------------------------ checks
 
@@ -420,6 +516,11 @@ class Wording:
 
     def _join(self, items: Iterable[str]) -> str:
         return self.t("reason.list-separator").join(items)
+
+
+def _as_recorded(text: str) -> Markup:
+    """Text as a record, an order or a pack holds it: shown as written, never taken for the page's own words."""
+    return Markup('<span translate="no">{}</span>').format(text) if text else Markup("")
 
 
 def _in(titles: dict[Any, str], lang: str) -> str:

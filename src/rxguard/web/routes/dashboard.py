@@ -13,6 +13,7 @@ from rxguard.web.context import PageDep, unit_of_work
 from rxguard.web.routing import WebRoute
 from rxguard.web.templating import render
 from rxguard.web.views import charts
+from rxguard.web.wording import Wording
 
 router = APIRouter(route_class=WebRoute)
 
@@ -41,5 +42,6 @@ def show_dashboard(ctx: PageDep) -> Response:
         reviewer = reconciliation.Reviewer(ctx.user.name, ctx.user.role, ctx.user.site_id)
         may_reconcile = reconciliation.reconcilable(session, [o.id for o in board.overrides], reviewer)
         site_names = {site.key: site.name for site in site_directory(session)}
-    return render(ctx, "dashboard.html", board=board, panels=PANELS[ctx.user.role], charts=charts(board, ctx.t),
+    shown = charts(board, ctx.t, Wording(ctx.lang, ctx.t, ctx.zone))
+    return render(ctx, "dashboard.html", board=board, panels=PANELS[ctx.user.role], charts=shown,
                   may_reconcile=may_reconcile, site_names=site_names)  # fmt: skip
