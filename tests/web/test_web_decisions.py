@@ -146,7 +146,7 @@ def test_the_status_report_is_kept_and_validates_as_fhir_r4_and_the_timeline_say
     assert "EDSS stable; no new lesions" in typed_text(page)  # the notes are shown as the prescriber typed them
     client.cookies.set(LANG_COOKIE, "zh")
     chinese = client.get("/patients/pat_bob").text
-    assert "已填写患者状况报告及再授权表；备注：EDSS stable; no new lesions（原文）" in _text(chinese)
+    assert "已填写患者状况报告及重新授权表；备注：EDSS stable; no new lesions（原文）" in _text(chinese)
     assert "EDSS stable; no new lesions" in typed_text(chinese)
 
 
