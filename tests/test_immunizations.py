@@ -56,6 +56,8 @@ def _immunization(bundle: dict[str, Any]) -> dict[str, Any]:
 LIVE_FORMS = {
     "code and text": {"text": "MMR", "code": "cvx|03"},
     "code only": {"code": "cvx|03"},
+    "ATC code only": {"code": "atc|J07BD52"},
+    "SNOMED CT code only": {"code": "sct|2221000221107"},
     "text only": {"text": "measles, mumps and rubella virus vaccine"},
     "display only": None,  # the CVX display as the coding's display, no code text
 }
@@ -96,11 +98,14 @@ def test_another_patients_vaccine_is_not_read() -> None:
     assert _finding(bundle)[0] is None
 
 
-def test_an_inactivated_vaccine_is_not_live() -> None:
+def test_an_inactivated_or_bacterial_vaccine_is_not_a_live_viral_one() -> None:
     for item in (
         {"text": "Influenza, seasonal, injectable", "code": "cvx|141"},
         {"text": "Zoster vaccine recombinant, adjuvanted"},
         {"text": "poliovirus vaccine, inactivated", "code": "cvx|10"},
+        # Live but bacterial: the statement concerns live viral vaccines.
+        {"code": "cvx|19"},
+        {"code": "atc|J07AP01"},
     ):
         assert _finding(_bundle(item | {"on": "2026-09-01"}))[0] is None, item
 
