@@ -96,6 +96,10 @@ MESSAGES: dict[str, frozenset[str]] = {
     "medication": frozenset({"item", "exposure", "supplied_until_on"}),
     "medication-exposure-unknown": frozenset({"record", "kind", "start_on", "source"}),
     "medication-no-date": frozenset({"source", "record"}),
+    "medication-dated-in-words": frozenset({"source", "record", "words"}),
+    "after-first-treatment": frozenset({"first_on"}),
+    "medication-undated-after-treatment": frozenset({"item", "first_on"}),
+    "medication-dated-across-treatment": frozenset({"item", "start_on", "latest_on", "first_on"}),
     "procedure": frozenset({"record", "on"}),
     # The order and the preparation of the dose.
     "order-mentions": frozenset({"order", "words"}),

@@ -21,10 +21,11 @@ _SYSTEM_URLS = {
     "rxnorm": "http://www.nlm.nih.gov/research/umls/rxnorm",
     "atc": "http://www.whocc.no/atc",
     "icd10": "http://hl7.org/fhir/sid/icd-10",
+    "cvx": "http://hl7.org/fhir/sid/cvx",
 }
 _PATIENT_KEYS = {
     "id", "age", "birth_date", "sex", "conditions", "allergies", "medications", "labs",
-    "procedures", "infusions", "order", "pregnant", "breastfeeding",
+    "procedures", "infusions", "order", "pregnant", "breastfeeding", "immunizations",
 }  # fmt: skip
 
 
@@ -90,7 +91,7 @@ class _Builder:
         resource["id"] = f"{resource['resourceType'].lower()}-{len(self.entries)}"
         if resource["resourceType"] != "Patient":
             resource.setdefault(
-                "subject" if resource["resourceType"] != "AllergyIntolerance" else "patient",
+                "patient" if resource["resourceType"] in ("AllergyIntolerance", "Immunization") else "subject",
                 {"reference": self.patient_ref},
             )
         self.entries.append({"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource})
@@ -158,6 +159,20 @@ class _Builder:
             res["effectiveDateTime"] = start or self.at.isoformat()
         else:
             raise InputError(f"patient.medications.kind: {kind!r} is not statement, request or administration")
+        self.add(res)
+
+    def immunization(self, item: dict[str, Any]) -> None:
+        res: dict[str, Any] = {
+            "resourceType": "Immunization",
+            "status": item.get("status", "completed"),
+            "vaccineCode": _concept(item, "immunizations"),
+        }
+        if "on_text" in item:
+            res["occurrenceString"] = str(item["on_text"])
+        else:
+            res["occurrenceDateTime"] = _d(item.get("on", self.at), "immunizations.on").isoformat()
+        if "patient" in item:  # another patient's record
+            res["patient"] = {"reference": str(item["patient"])}
         self.add(res)
 
     def lab(self, item: dict[str, Any]) -> None:
@@ -277,6 +292,8 @@ def build_bundle(patient: dict[str, Any], *, at: date, drug: str, labs: LabCatal
         builder.lab(dict(item))
     for item in patient.get("procedures", []):
         builder.procedure(dict(item))
+    for item in patient.get("immunizations", []):
+        builder.immunization(dict(item))
     if patient.get("infusions"):
         builder.infusions(dict(patient["infusions"]))
     if patient.get("order"):

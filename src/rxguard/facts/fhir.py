@@ -853,6 +853,42 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
     )  # fmt: skip
 
 
+def _read_immunization(state: _State, res: Mapping[str, Any]) -> None:
+    """An Immunization as an administration of its vaccine: ``vaccineCode`` tagged like any medicine,
+    given on ``occurrenceDateTime`` (or ``occurrenceString`` when it holds a date; other words give no
+    date). FHIR R4 immunization-status: completed is a vaccine given; not-done and entered-in-error
+    record none (``statusReason`` says why it was not given)."""
+    where = _Where(res)
+    status = _str(res, "status", where)
+    if status in _SKIP_STATUS:
+        return
+    codes, text = _codeable(res, "vaccineCode", where)
+    start, end = _period_or_datetime(res, "occurrence", where)
+    start_latest = end if end != start else None
+    words = res.get("occurrenceString")
+    if start is None and isinstance(words, str) and words.strip():
+        try:
+            start = parse_date(words.strip(), "occurrenceString", where)
+            latest = parse_date(words.strip(), "occurrenceString", where, last=True)
+        except FactsError:  # words ("childhood", "spring 2024") give no date
+            start = latest = None
+        start_latest = latest if latest != start else None
+    tags = state.vocab.tags_for(codes, text, _codeable(res, "route", where)[1])
+    if start is None and tags:
+        record = text or "vaccine"
+        if isinstance(words, str) and words.strip():
+            why = said("medication-dated-in-words", f"{where.label}: {record} is dated only as “{words.strip()}”, which "
+                       "gives no date", source=where.label, record=record, words=words.strip())  # fmt: skip
+        else:
+            why = said("medication-no-date", f"{where.label}: {record} has no date", source=where.label, record=record)
+        state.unreadable.append(Unreadable("medication", "", why))
+    state.medications.append(
+        MedicationUse(
+            text, codes, tags, "immunization", status, start, start, source=where.label, start_latest=start_latest
+        )
+    )
+
+
 def _supply_end(state: _State, res: Mapping[str, Any], start: date | None, where: _Where) -> date | None:
     """Last day a dispense covers: handed over plus its ``daysSupply`` (a number the record states)."""
     qty = _dict(res, "daysSupply", where)
@@ -1126,4 +1162,5 @@ _READERS = {
     "Observation": _read_observation,
     "DiagnosticReport": _read_report,
     "ImagingStudy": _read_report,
+    "Immunization": _read_immunization,
 }

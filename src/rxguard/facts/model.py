@@ -111,7 +111,7 @@ class ClinicalItem:
     recorded: date | None = None
 
 
-MedicationKind = Literal["request", "statement", "administration", "dispense"]
+MedicationKind = Literal["request", "statement", "administration", "dispense", "immunization"]
 # Statuses under which a record says the medicine is (or will be) taken now.
 _CURRENT_STATUSES = frozenset({"active", "on-hold", "draft", "intended", "unknown", ""})
 # Statuses under which an administration or dispense happened (stopped, not-done... never count).
@@ -120,7 +120,8 @@ _GIVEN_STATUSES = frozenset({"completed", "in-progress", "on-hold", "unknown", "
 
 @dataclass(frozen=True, slots=True)
 class MedicationUse:
-    """One MedicationRequest, MedicationStatement, MedicationAdministration or MedicationDispense.
+    """One MedicationRequest, MedicationStatement, MedicationAdministration, MedicationDispense or
+    Immunization (a vaccine given, an event like an administration).
 
     An administration or dispense is a point in time (``start``): how long it counts as
     current exposure is the drug's duration of effect, which the packs state (exposure.yaml),
@@ -146,8 +147,8 @@ class MedicationUse:
 
     @property
     def is_event(self) -> bool:
-        """An administration or dispense: a dated event rather than a course with a status."""
-        return self.kind in ("administration", "dispense")
+        """An administration, dispense or immunization: a dated event rather than a course with a status."""
+        return self.kind in ("administration", "dispense", "immunization")
 
     def is_active(self, at: date, exposure_end: date | None = None) -> bool:
         """Current on ``at``. For an event: on its days (an infusion period), then up to ``exposure_end`` or the supply end."""

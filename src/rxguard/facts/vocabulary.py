@@ -64,6 +64,7 @@ SYSTEMS: dict[str, str] = {
     "http://hl7.org/fhir/sid/icd-10": "icd10",
     "http://hl7.org/fhir/sid/icd-10-cm": "icd10",
     "http://hl7.org/fhir/sid/ndc": "ndc",
+    "http://hl7.org/fhir/sid/cvx": "cvx",
     "urn:rxguard:lab": "rxguard-lab",
     "urn:rxguard:procedure": "rxguard-procedure",
 }

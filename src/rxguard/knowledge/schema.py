@@ -518,6 +518,9 @@ class HasMedication(Predicate):
     status: MedStatus = "active"
     within: Duration | None = None
     min_duration: Duration | None = None
+    # Only records dated on or after the first treatment with the pack's drug (its first infusion, or
+    # an earlier record of treatment): "following a course". A record whose date cannot say so is unknown.
+    after_first_treatment: bool = False
 
     def compile(self) -> Pred:
         from rxguard.engine.predicates import (
@@ -536,6 +539,12 @@ class HasMedication(Predicate):
         p = self
         key = f"medication:{p.valueset}"
 
+        def first_treatment(ctx: Ctx) -> date | None:
+            first = ctx.infusions[0] if ctx.infusions else None
+            if ctx.treatment_since is not None and (first is None or ctx.treatment_since[0] < first):
+                first = ctx.treatment_since[0]
+            return first
+
         def pred(ctx: Ctx) -> Evidence:
             items = ctx.facts.by_tag.get(key)
             if not items:
@@ -543,10 +552,36 @@ class HasMedication(Predicate):
             found: list[str] = []
             unknown: list[str] = []
             window = shift(ctx.at, p.within, -1) if p.within else None
+            first = first_treatment(ctx) if p.after_first_treatment else None
+            if p.after_first_treatment and first is None:
+                return None
             for item in items:
                 assert isinstance(item, MedicationUse)
                 if p.status != "active" and item.is_planned:
                     continue  # a draft order or an intention is not past use
+                if first is not None:
+                    latest = item.start_latest or item.start
+                    if item.is_event and not item.was_given():
+                        continue
+                    if item.start is None or latest is None:
+                        text = (
+                            f"{describe_item(item)}: no date, so whether it was after the first treatment on "
+                            f"{first} is not known"
+                        )
+                        unknown.append(said("medication-undated-after-treatment", text, item=item_of(item),
+                                            first_on=first.isoformat()))  # fmt: skip
+                        continue
+                    if latest < first:
+                        continue
+                    if item.start < first:
+                        text = (
+                            f"{describe_item(item)}: dated only as {item.start} to {latest}, so whether it was "
+                            f"after the first treatment on {first} is not known"
+                        )
+                        unknown.append(said("medication-dated-across-treatment", text, item=item_of(item),
+                                            start_on=item.start.isoformat(), latest_on=latest.isoformat(),
+                                            first_on=first.isoformat()))  # fmt: skip
+                        continue
                 state = EventState(item.is_active(ctx.at))
                 if item.is_event:
                     if item.start is None or item.start > ctx.at or not (item.was_given() or item.status == "stopped"):
@@ -577,6 +612,9 @@ class HasMedication(Predicate):
                 if state.review and active:
                     ctx.review_notes.append(state.review)
             if found:
+                if first is not None:
+                    text = f"on or after the first treatment on {first}"
+                    found.append(said("after-first-treatment", text, first_on=first.isoformat()))
                 return found
             return Unknown(tuple(unknown)) if unknown else None
 

@@ -37,7 +37,7 @@ from rxguard.program.registry import Program, get_program
 LOCALE = {"en": "en_GB", "zh": "zh_Hans_CN"}
 _SPACES = re.compile(r" +(?=([（），；：。]))| {2,}")
 #: Values of a message that a person typed (a reason, notes): shown as typed, never translated.
-TYPED = frozenset({"reason", "notes", "note", "description"})
+TYPED = frozenset({"reason", "notes", "note", "description", "asked_reason", "confirmed_reason"})
 _DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
 
 
@@ -480,6 +480,8 @@ class Wording:
                 out[name] = self._document(program, str(value))
             elif name in TYPED:
                 out[name] = self.typed(str(value))
+            elif name.endswith("_role"):
+                out[name] = self.role(program.id if program is not None else "", str(value))
             else:
                 out[name] = value
         if "tolerance" in out:
