@@ -241,8 +241,14 @@ def uncertain_note(item: ClinicalItem, what: str) -> str:
     )
 
 
-def negated_reason(item: ClinicalItem, what: str) -> str:
-    """Why a rule whose only input is a negated record could not be verified."""
+def negated_reason(item: ClinicalItem, what: str, tag: str = "") -> str:
+    """Why a rule whose only input is a negated record (or another person's condition) could not be verified."""
+    if tag and tag in item.others:
+        text = (
+            f"{what} “{item.text}” is about another person ({item.cue}), not the patient: the text is not read "
+            "as proof either way; confirm whether the patient has it"
+        )
+        return said("other-experiencer", text, what=what.casefold(), record=item.text, cue=item.cue)
     text = (
         f"{what} “{item.text}” names it only to negate it ({item.cue or 'negated'}): the text is not read as "
         "proof either way; confirm that it is absent"
