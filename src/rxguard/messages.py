@@ -110,6 +110,20 @@ MESSAGES: dict[str, frozenset[str]] = {
     "diluted-storage": frozenset({"storage"}),
     "preparation-hours": frozenset({"prepared_at", "start_at", "hours", "limit"}),
     "infusion-minutes": frozenset({"minutes", "limit"}),
+    # Review notes: why a finding needs a clinician's review.
+    "review-not-established": frozenset({"what", "record", "cue"}),
+    "review-exposure": frozenset({"record", "duration", "note"}),
+    # Assessment notes: what the engine read on an assumption or could not use.
+    "parameter-not-in-force": frozenset({"name", "jurisdiction", "at_on"}),
+    "parameter-not-in-force-anywhere": frozenset({"name", "at_on"}),
+    "due-from-first-infusion": frozenset({"record", "records"}),
+    # Reading notes (coverage): what the record reader left out or read on an assumption.
+    "other-patient-not-read": frozenset({"count"}),
+    "named-patient-not-read": frozenset({"count", "patients", "patient"}),
+    "no-patient-not-read": frozenset({"count"}),
+    "no-patient-read-as-only": frozenset({"count", "patient"}),
+    "medicine-reference-missing": frozenset({"source", "reference"}),
+    "days-supply-not-read": frozenset({"source", "detail"}),
 }
 
 

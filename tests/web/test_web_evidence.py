@@ -12,6 +12,7 @@ as recorded, marked ``translate="no"``).
 
 from __future__ import annotations
 
+import copy
 import re
 import string
 from datetime import date, datetime
@@ -24,7 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_web_chinese import UNITS
 
-from rxguard.engine.vignettes import VignetteResult, run_all
+from rxguard.engine import assess
+from rxguard.engine.facts import reader_for
+from rxguard.engine.vignettes import VignetteResult, run_all, vignette_bundle
 from rxguard.facts.labs import CORE_LABS
 from rxguard.knowledge.loader import Pack, load_all
 from rxguard.messages import MESSAGES, message_of
@@ -32,6 +35,7 @@ from rxguard.web.i18n import LANGUAGES, has, strings, translator
 from rxguard.web.wording import Wording
 
 PACKS = load_all()
+READER = reader_for(PACKS)
 #: What the engine is not: an evidence line's sentence the wording would fall back to.
 FALLBACK = "\x00the engine's English\x00"
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -55,7 +59,7 @@ def _values(pack: Pack, name: str, depth: int = 0) -> st.SearchStrategy[Any]:
         return st.lists(st.sampled_from(sorted(pack.sources)), min_size=1, max_size=3, unique=True)
     if name == "valueset":
         return st.sampled_from(sorted(pack.valuesets))
-    if name == "words":
+    if name in ("words", "records"):
         return st.lists(st.sampled_from(["push", "bolus", "iv push"]), min_size=1, max_size=2)
     if name == "comparator":
         return st.sampled_from(["", "<", "<=", ">=", ">"])
@@ -89,7 +93,7 @@ def _values(pack: Pack, name: str, depth: int = 0) -> st.SearchStrategy[Any]:
         return st.sampled_from(["yes", "no"])
     if name == "interpretation":
         return st.sampled_from(["positive", "negative", "indeterminate", "equivocal"])
-    if name == "max_age":
+    if name in ("max_age", "duration"):
         return st.sampled_from(["P30D", "P6M", "P2W", "P1Y", "P1Y6M"])
     if name == "sex":
         return st.sampled_from(["female", "male"])
@@ -220,3 +224,107 @@ def test_every_evidence_line_of_every_vignette_is_a_message_worded_in_english_an
         assert worded != FALLBACK, f"{result.name}: “{line}” could not be worded in Chinese"
         texts, _ = visible_text(str(worded))
         assert english_words(texts, UNITS) == [], f"{result.name}: “{line}” shows English in Chinese: {worded}"
+
+
+# Review notes, assessment notes and reading notes (coverage) are lines of the same kind: each a message.
+KINDS = ("Condition", "AllergyIntolerance", "Procedure")
+
+
+def _record_text(resource: dict[str, Any]) -> str:
+    code = resource.get("code") or {}
+    return str(code.get("text") or next((c["display"] for c in code.get("coding", []) if c.get("display")), ""))
+
+
+def _variants(bundle: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The bundle with each record suspected, provisional, negated or a relative's, and with records of others."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for i, entry in enumerate(bundle.get("entry", [])):
+        res = entry["resource"]
+        text = _record_text(res)
+        if res.get("resourceType") not in KINDS or not text:
+            continue
+        for phrased in (f"suspected {text}", f"{text}, not ruled out", f"No history of {text}", f"Mother had {text}"):
+            variant = copy.deepcopy(bundle)
+            variant["entry"][i]["resource"]["code"] = {"text": phrased}
+            out.append((phrased, variant))
+        if res["resourceType"] == "Condition":
+            variant = copy.deepcopy(bundle)
+            variant["entry"][i]["resource"]["verificationStatus"] = {
+                "coding": [
+                    {"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "provisional"}
+                ]
+            }
+            out.append(("provisional", variant))
+    stray = {"resourceType": "Condition", "code": {"text": "Hypertension"}}
+    for label, subject in (("another patient's record", {"reference": "Patient/someone-else"}), ("no subject", None)):
+        variant = copy.deepcopy(bundle)
+        variant.setdefault("entry", []).append({"resource": {**stray, **({"subject": subject} if subject else {})}})
+        out.append((label, variant))
+    return out
+
+
+def _notes(assessment: Any) -> list[tuple[str, str]]:
+    lines = [("review note", line) for finding in assessment.findings for line in finding.reviews]
+    lines += [("assessment note", line) for line in assessment.notes]
+    lines += [("coverage note", line) for line in assessment.coverage.notes]
+    return lines + [("not read", line) for line in assessment.coverage.not_read]
+
+
+def _assert_worded(name: str, pack: Pack, lines: list[tuple[str, str]]) -> None:
+    zh = Wording("zh", translator("zh"), ZoneInfo("Asia/Shanghai"))
+    for kind, line in lines:
+        message = message_of(line)
+        assert message is not None, f"{name}: the {kind} “{line}” has no message id (rxguard.messages.said)"
+        for lang in LANGUAGES:
+            assert has(lang, f"evidence.{message['message_id']}"), (
+                f"{lang}.yaml has no evidence.{message['message_id']}"
+            )
+        worded = zh.evidence_line(pack, FALLBACK, message)
+        assert worded != FALLBACK, f"{name}: the {kind} “{line}” could not be worded in Chinese"
+        texts, _ = visible_text(str(worded))
+        assert english_words(texts, UNITS) == [], f"{name}: the {kind} “{line}” shows English in Chinese: {worded}"
+
+
+VIGNETTES = [
+    pytest.param(pack, vfile, vignette, id=f"{pack.name}:{vfile.path.name}:{index}")
+    for pack in PACKS.values()
+    for vfile, index, vignette in pack.vignettes()
+]
+
+
+@pytest.mark.parametrize(("pack", "vfile", "vignette"), VIGNETTES)
+def test_every_review_note_and_assessment_note_of_every_vignette_and_its_variants_is_worded(
+    pack: Pack, vfile: Any, vignette: Any
+) -> None:
+    """A review note (a record not established, an exposure not verified), an assessment note (a parameter with no
+    value in force) or a reading note (another patient's resources not read) written without a message fails here,
+    for the vignette as written and for it with each record suspected, negated, a relative's, or beside others'."""
+    bundle = vignette_bundle(pack, vfile, vignette)
+    found = {"review note": 0, "coverage note": 0}
+    for label, variant in [("as written", bundle), *_variants(bundle)]:
+        out = assess(pack, READER.read(variant), at=vignette.at, jurisdiction=vignette.jurisdiction,
+                     answers=vignette.answers, context=vignette.context,
+                     protocol_rules=vignette.protocol_rules)  # fmt: skip
+        lines = _notes(out)
+        for kind, _ in lines:
+            found[kind] = found.get(kind, 0) + 1
+        _assert_worded(f"{vignette.name} ({label})", pack, lines)
+    # Another patient's record, or one naming no patient, is always said so: the variants reach the reading notes.
+    assert found["coverage note"] >= 2, f"{vignette.name}: a record of another patient was left out silently"
+
+
+def test_the_variants_reach_every_kind_of_review_note() -> None:
+    """The suspected and provisional variants make the engine write review notes in every pack."""
+    reached: set[str] = set()
+    for pack in PACKS.values():
+        for vfile, _, vignette in pack.vignettes():
+            for _, variant in _variants(vignette_bundle(pack, vfile, vignette)):
+                out = assess(pack, READER.read(variant), at=vignette.at, jurisdiction=vignette.jurisdiction,
+                             answers=vignette.answers, context=vignette.context,
+                             protocol_rules=vignette.protocol_rules)  # fmt: skip
+                if any(f.reviews for f in out.findings):
+                    reached.add(pack.name)
+                    break
+            if pack.name in reached:
+                break
+    assert reached == set(PACKS)

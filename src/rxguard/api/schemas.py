@@ -60,6 +60,11 @@ class FindingOut(Open):
     basis: str
     needs_review: bool
     review_note: str
+    review_messages: list[EvidenceMessageOut | None] = Field(
+        default_factory=list,
+        description="The engine's own review notes within review_note (a record not established, an exposure "
+        "not verified), each as a message id and its values",
+    )
     category: str
     protocol: bool
     could_not_verify: bool = Field(
@@ -85,7 +90,13 @@ class CoverageOut(Open):
     could_not_verify: list[CoverageGapOut]
     switched_off: list[str]
     not_read: list[str]
+    not_read_messages: list[EvidenceMessageOut | None] = Field(
+        default_factory=list, description="One entry per not_read line, in order: its message id and values, or null"
+    )
     notes: list[str]
+    notes_messages: list[EvidenceMessageOut | None] = Field(
+        default_factory=list, description="One entry per note, in order: its message id and values, or null"
+    )
 
 
 class DueOut(Open):
@@ -141,6 +152,9 @@ class AssessmentOut(Open):
     )
     infusions_before: int
     notes: list[str]
+    notes_messages: list[EvidenceMessageOut | None] = Field(
+        default_factory=list, description="One entry per note, in order: its message id and values, or null"
+    )
     coverage: CoverageOut
     pack: PackRef
     resolution: ResolutionOut

@@ -319,6 +319,7 @@ def _finding(cr: CompiledRule, ctx: Ctx, evidence: list[str] | Unknown, reviews:
         if param.needs_review:
             needs_review = True
             note = note or param.review_note
+    reviews = list(dict.fromkeys(reviews))
     if reviews:
         needs_review = True
         note = " ".join(dict.fromkeys([note, *reviews] if note else reviews))
@@ -326,11 +327,12 @@ def _finding(cr: CompiledRule, ctx: Ctx, evidence: list[str] | Unknown, reviews:
         return Finding(
             rule.id, severity, _unverified_counts_as(severity, evidence.gate), f"Could not verify: {rule.title}",
             rule.message, rule.action, evidence.reasons, rule.basis, needs_review, note, rule.category,
-            rule.protocol, cr.sources, could_not_verify=True,
+            rule.protocol, cr.sources, could_not_verify=True, reviews=tuple(reviews),
         )  # fmt: skip
     return Finding(
         rule.id, severity, _counts_as(severity, needs_review), rule.title, rule.message, rule.action,
         tuple(evidence), rule.basis, needs_review, note, rule.category, rule.protocol, cr.sources,
+        reviews=tuple(reviews),
     )  # fmt: skip
 
 

@@ -53,6 +53,9 @@ class Finding:
     sources: tuple[SourceRef, ...]
     # The rule applies but its input could not be read: the evidence says what could not be verified.
     could_not_verify: bool = False
+    # The engine's own review notes (a record not established, an exposure not verified), each a message,
+    # in the order ``review_note`` joins them after the rule's own note.
+    reviews: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,7 @@ class Finding:
             "basis": self.basis,
             "needs_review": self.needs_review,
             "review_note": self.review_note,
+            "review_messages": messages_of(self.reviews),
             "category": self.category,
             "protocol": self.protocol,
             "could_not_verify": self.could_not_verify,
@@ -110,7 +114,9 @@ class Coverage:
             ],
             "switched_off": list(self.switched_off),
             "not_read": list(self.not_read),
+            "not_read_messages": messages_of(self.not_read),
             "notes": list(self.notes),
+            "notes_messages": messages_of(self.notes),
         }
 
 
@@ -203,6 +209,7 @@ class Assessment:
             DEPRECATED_STRATUM_KEY: stratum,  # contract 1's name; removed in contract 3
             "infusions_before": self.infusions_before,
             "notes": list(self.notes),
+            "notes_messages": messages_of(self.notes),
             "coverage": self.coverage.to_dict(),
             "pack": {"name": self.pack_name, "version": self.pack_version},
         }

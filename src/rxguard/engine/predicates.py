@@ -139,9 +139,13 @@ class Ctx:
     def param(self, name: str) -> float | None:
         found = param_value(self.parameters[name], self.jurisdiction, self.at)
         if found is None:
-            self.notes.append(
-                f"parameter {name} has no value in force for {self.jurisdiction or 'any jurisdiction'} on {self.at}"
-            )
+            text = f"parameter {name} has no value in force for {self.jurisdiction or 'any jurisdiction'} on {self.at}"
+            if self.jurisdiction:
+                line = said("parameter-not-in-force", text, name=name, jurisdiction=self.jurisdiction,
+                            at_on=self.at.isoformat())  # fmt: skip
+            else:
+                line = said("parameter-not-in-force-anywhere", text, name=name, at_on=self.at.isoformat())
+            self.notes.append(line)
             return None
         self.params_used.add(name)
         return found[0]
@@ -235,10 +239,12 @@ def uncertain_line(item: ClinicalItem, line: str) -> str:
 
 def uncertain_note(item: ClinicalItem, what: str) -> str:
     """The review note of a finding that rests on a record not established (suspected, provisional, unconfirmed)."""
-    return (
-        f"The {what} “{item.text or ', '.join(item.codes)}” is recorded as not established "
+    record = item.text or ", ".join(item.codes)
+    text = (
+        f"The {what} “{record}” is recorded as not established "
         f"({item.cue or 'uncertain'}); a clinician confirms or excludes it."
     )
+    return said("review-not-established", text, what=what.casefold(), record=record, cue=item.cue)
 
 
 def negated_reason(item: ClinicalItem, what: str, tag: str = "") -> str:
@@ -333,7 +339,9 @@ def event_state(ctx: Ctx, valueset: str, item: MedicationUse) -> EventState:
     if row is not None and row.duration is not None and item.start is not None:
         end = shift(item.end or item.start, row.duration)
         note = f"; counts as current exposure for {row.duration} ({row.title})"
-        review = row.review_note if row.needs_review else ""
+        if row.needs_review:
+            review = said("review-exposure", row.review_note, record=row.title, duration=row.duration,
+                          note=row.review_note)  # fmt: skip
     if item.supply_end is not None:
         note += f"; supplied until {item.supply_end}"
     exposure = row.duration if row is not None and end is not None and row.duration else ""

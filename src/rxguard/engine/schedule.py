@@ -13,6 +13,7 @@ from typing import Literal
 from rxguard.engine.model import DueItem
 from rxguard.engine.predicates import Ctx, Pred, shift
 from rxguard.knowledge.schema import MonitoringItem
+from rxguard.messages import said
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +102,11 @@ def compute_due(items: tuple[CompiledItem, ...], ctx: Ctx) -> tuple[DueItem, ...
             continue
         last = _last_done(ctx, item)
         if last is None and compiled.program_only and not ctx.events:
-            ctx.notes.append(
+            text = (
                 f"“{item.title}” is satisfied by program records ({', '.join(item.evidence)}); none were supplied "
                 "with this request, so its due date is counted from the first infusion."
             )
+            ctx.notes.append(said("due-from-first-infusion", text, record=item.title, records=list(item.evidence)))
         if item.before_start_within is not None:
             found = _before_start(ctx, item, last)
             if found:

@@ -425,24 +425,26 @@ class FactsReader:
             else:
                 own.append(res)
                 unresolved += 1
-        notes = []
+        notes: list[str] = []
         if other:
-            notes.append(f"{other} resource(s) of another patient in the input were not read")
+            text = f"{other} resource(s) of another patient in the input were not read"
+            notes.append(said("other-patient-not-read", text, count=other))
         if elsewhere:
             named = ", ".join(foreign_ids[:5])
-            notes.append(
-                f"{elsewhere} resource(s) name another patient ({named}), not {chosen.label}, and were not read"
-            )
+            text = f"{elsewhere} resource(s) name another patient ({named}), not {chosen.label}, and were not read"
+            notes.append(said("named-patient-not-read", text, count=elsewhere, patients=named, patient=chosen.label))
         if unresolved and others:
-            notes.append(
+            text = (
                 f"{unresolved} resource(s) name no patient of the input (no subject, or a reference that resolves "
                 f"to none) and were not read, because the input holds several patients"
             )
+            notes.append(said("no-patient-not-read", text, count=unresolved))
         elif unresolved:
-            notes.append(
+            text = (
                 f"{unresolved} resource(s) name no patient of the input (no subject, or a reference that resolves "
                 f"to none); they were read as {chosen.label}'s, the only Patient given"
             )
+            notes.append(said("no-patient-read-as-only", text, count=unresolved, patient=chosen.label))
         return own, notes
 
     @staticmethod
@@ -662,10 +664,12 @@ def _medication_concept(state: _State, res: Mapping[str, Any], where: _Where) ->
         return (*_with_ingredients(state, med, contained, codes, text or display), form)
     if not display:
         target = ref.get("reference")
-        state.notes.append(
-            f"{where.label}: its medicine ({target if isinstance(target, str) else 'medicationReference'}) is not in "
+        reference = target if isinstance(target, str) else "medicationReference"
+        text = (
+            f"{where.label}: its medicine ({reference}) is not in "
             "the input and has no display, so which medicine it records could not be read"
         )
+        state.notes.append(said("medicine-reference-missing", text, source=where.label, reference=reference))
     return (), display, ""
 
 
@@ -900,7 +904,8 @@ def _supply_end(state: _State, res: Mapping[str, Any], start: date | None, where
     try:
         days = units.convert(float(raw), units.parse(_unit_of(qty) or "d"), "d")
     except units.UnitError as exc:
-        state.notes.append(f"{where.label}: daysSupply not read ({exc})")
+        state.notes.append(said("days-supply-not-read", f"{where.label}: daysSupply not read ({exc})",
+                                source=where.label, detail=str(exc)))  # fmt: skip
         return None
     return start + timedelta(days=max(round(days), 0))
 

@@ -301,6 +301,30 @@ class Wording:
             self.evidence_line(pack, line, messages[i] if i < len(messages) else None) for i, line in enumerate(lines)
         ]
 
+    def said_lines(self, pack: Pack | None, found: dict[str, Any] | None, key: str) -> list[str]:
+        """The lines ``found[key]`` of a stored assessment or its coverage (its ``notes``, ``not_read``) in the
+        page's language, each worded from ``found[key + '_messages']`` as evidence lines are."""
+        if not found:
+            return []
+        lines = [str(line) for line in found.get(key) or ()]
+        messages = list(found.get(f"{key}_messages") or ())
+        return [
+            self.evidence_line(pack, line, messages[i] if i < len(messages) else None) for i, line in enumerate(lines)
+        ]
+
+    def review_notes(self, pack: Pack | None, finding: dict[str, Any]) -> list[str]:
+        """Why a stored finding needs a clinician's review, in the page's language: the engine's own notes (a record
+        not established, an exposure not verified), each worded from ``review_messages``; a note the catalogue
+        cannot word shows the ``review_note`` as the engine wrote it."""
+        english = str(finding.get("review_note") or "")
+        messages = [m for m in finding.get("review_messages") or () if m]
+        if self.lang == "en" or not messages:
+            # English shows the whole note, the rule's own with the engine's; a page in another language shows
+            # the engine's notes worded (the rule's own note is the pack's English, not yet translated).
+            return [english] if english and self.lang == "en" else []
+        worded = [self.evidence_line(pack, "", message) for message in messages]
+        return worded if all(worded) else [english]
+
     def evidence_line(self, pack: Pack | None, english: str, message: Any) -> str:
         """One line worded from its message; what the record holds (a condition's text, a unit, an order) is shown
         as recorded and marked ``translate="no"``. A line without a message, or one the catalogue cannot word, is
@@ -347,7 +371,7 @@ class Wording:
                 out[name] = self.t(f"evidence.answer-{value}", default=str(value))
             elif name == "interpretation":
                 out[name] = self.t(f"result.{str(value).casefold()}", default="") or _as_recorded(str(value))
-            elif name in ("max_age", "within"):
+            elif name in ("max_age", "within", "duration"):
                 out[name] = self.duration(str(value))
             elif name == "exposure":
                 out[name] = self._part("exposure", duration=self.duration(str(value))) if value else ""
@@ -373,7 +397,7 @@ class Wording:
                 out[name] = self._joined((self._word("band", band) for band in value), "or")
             elif name == "comparator":
                 out[name] = value  # <, <=, >=, > as the result was sent
-            elif name == "words":
+            elif name in ("words", "records"):
                 out[name] = self._joined(_as_recorded(str(w)) for w in value)
             elif name == "unit" and not value:
                 out[name] = self.t("evidence.part.no-unit") if "dose" in raw else ""
