@@ -13,6 +13,7 @@ as recorded, marked ``translate="no"``).
 from __future__ import annotations
 
 import copy
+import json
 import re
 import string
 from datetime import date, datetime
@@ -328,3 +329,41 @@ def test_the_variants_reach_every_kind_of_review_note() -> None:
             if pack.name in reached:
                 break
     assert reached == set(PACKS)
+
+
+def _stored(pack: Pack, vignette: Any, bundle: dict[str, Any]) -> dict[str, Any]:
+    out = assess(pack, READER.read(bundle), at=vignette.at, jurisdiction=vignette.jurisdiction,
+                 answers=vignette.answers, context=vignette.context, protocol_rules=vignette.protocol_rules)  # fmt: skip
+    stored: dict[str, Any] = json.loads(json.dumps(out.to_dict()))  # as the web reads it back from the store
+    return stored
+
+
+def test_a_stored_assessment_words_its_review_notes_and_reading_notes_in_the_page_language() -> None:
+    """What the decision page shows: the JSON's ``review_messages`` and ``*_messages`` worded, record text as typed."""
+    zh = Wording("zh", translator("zh"), ZoneInfo("Asia/Shanghai"))
+    en = Wording("en", translator("en"), ZoneInfo("Asia/Shanghai"))
+    reviewed: set[str] = set()
+    left_out: set[str] = set()
+    for pack in PACKS.values():
+        for vfile, _, vignette in pack.vignettes():
+            for label, variant in _variants(vignette_bundle(pack, vfile, vignette)):
+                stored = _stored(pack, vignette, variant)
+                for finding in stored["findings"]:
+                    if not any(finding["review_messages"]):
+                        continue
+                    reviewed.add(pack.name)
+                    assert en.review_notes(pack, finding) == [finding["review_note"]]
+                    for line in zh.review_notes(pack, finding):
+                        texts, _ = visible_text(str(line))
+                        assert _CJK.search(str(line)) and english_words(texts, UNITS) == [], (label, line)
+                coverage = stored["coverage"]
+                assert len(coverage["notes_messages"]) == len(coverage["notes"])
+                assert len(stored["notes_messages"]) == len(stored["notes"])
+                if label == "another patient's record":
+                    notes = zh.said_lines(pack, coverage, "notes")
+                    assert notes and all(_CJK.search(str(n)) for n in notes), notes
+                    assert en.said_lines(pack, coverage, "notes") != notes
+                    left_out.add(pack.name)
+            if pack.name in reviewed:
+                break  # enough for this pack; the test above covers every vignette
+    assert reviewed == left_out == set(PACKS)
