@@ -14,6 +14,10 @@ record silences the rule) is rewritten and assessed again:
   unconfirmed); and the coded record whose own text negates it: the rule fires, needs review, and
   counts as hold when its severity is hold or above, never as contraindicated by itself.
 
+- **another person's** ("Family history of X", "Mother had X", "X (family history)", and the
+  experiencer phrases drawn from the file), text only: as negated, the rule never counts as
+  contraindicated; it says "could not verify", quoting the record and saying it is about another person.
+
 Phrases rotate through the trigger file from case to case, so the whole file is exercised.
 """
 
@@ -66,6 +70,8 @@ NEG_FORWARD = [p for p in _phrases("negated", "forward") if not _shadowed(p)]
 NEG_BACKWARD = _phrases("negated", "backward")
 POS_FORWARD = _phrases("possible", "forward")
 POS_BACKWARD = _phrases("possible", "backward")
+OTHER_FORWARD = [p for p in _phrases("other", "forward") if not _shadowed(p)]
+OTHER_BACKWARD = _phrases("other", "backward")
 
 
 def _negated(text: str, n: int) -> list[str]:
@@ -74,6 +80,16 @@ def _negated(text: str, n: int) -> list[str]:
         f"{text} ruled out",
         f"{NEG_FORWARD[n % len(NEG_FORWARD)]} {text}",
         f"{text} {NEG_BACKWARD[n % len(NEG_BACKWARD)]}",
+    ]
+
+
+def _family(text: str, n: int) -> list[str]:
+    return [
+        f"Family history of {text}",
+        f"Mother had {text}",
+        f"{OTHER_FORWARD[n % len(OTHER_FORWARD)]}: {text}",
+        f"{OTHER_FORWARD[(n + 7) % len(OTHER_FORWARD)]} with {text}",
+        f"{text} ({OTHER_BACKWARD[n % len(OTHER_BACKWARD)]})",
     ]
 
 
@@ -240,3 +256,24 @@ def test_an_uncertain_record_needs_review_and_holds_at_hold_or_above(
                 finding.effective_severity,
             )
             assert finding.effective_severity != "contraindicated"
+
+
+@pytest.mark.parametrize(("pack", "vignette", "bundle", "index", "direct", "n"), CASES)
+def test_another_persons_condition_never_contraindicates_and_says_whose_it_is(
+    pack: Pack, vignette: Vignette, bundle: Bundle, index: int, direct: tuple[tuple[str, bool], ...], n: int
+) -> None:
+    text = _text(bundle["entry"][index]["resource"])
+    for phrased in _family(text, n):
+        out = _run(pack, vignette, _with(bundle, index, text=phrased))
+        for rule_id, status_flag in direct:
+            finding = out.get(rule_id)
+            if status_flag:  # a relative's pregnancy says nothing of the patient's: as a negating text, absent
+                assert finding is None or finding.could_not_verify, (phrased, rule_id, finding)
+                continue
+            assert finding is not None, f"{rule_id} silent for {phrased!r}: another person's record must be visible"
+            assert finding.could_not_verify, (phrased, rule_id, finding.evidence)
+            assert finding.effective_severity in ("caution", "info"), (phrased, rule_id, finding.effective_severity)
+            assert any(phrased in line and "another person" in line for line in finding.evidence), (
+                phrased,
+                finding.evidence,
+            )

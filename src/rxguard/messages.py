@@ -91,6 +91,7 @@ MESSAGES: dict[str, frozenset[str]] = {
     "condition-says-absent": frozenset({"item", "cue"}),
     "not-established": frozenset({"line", "cue"}),
     "negated": frozenset({"what", "record", "cue"}),
+    "other-experiencer": frozenset({"what", "record", "cue"}),
     "allergy": frozenset({"item"}),
     "intolerance": frozenset({"item"}),
     "medication": frozenset({"item", "exposure", "supplied_until_on"}),

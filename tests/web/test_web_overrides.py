@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from chinese_pages import english_words, typed_text, visible_text
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from web_demo import NOW, csrf_of, sign_in
@@ -14,7 +15,8 @@ from rxguard.access.users import change_role
 from rxguard.errors import AccessDeniedError
 from rxguard.program.reconciliation import RECONCILE_ROLES, Reviewer, reconcile
 from rxguard.store import make_engine, session_factory, transaction
-from rxguard.store.models import Authorization, Override
+from rxguard.store.models import Authorization, AuthorizationEvent, Override
+from rxguard.web.security import LANG_COOKIE
 
 NO = {f"q.{q}": "no" for q in ("new-or-worsening-symptoms", "immunocompromising-condition",
                                 "immunosuppressant-or-antineoplastic-use", "active-infection", "steroid-use")}  # fmt: skip
@@ -82,6 +84,42 @@ def test_an_override_asked_by_one_person_is_confirmed_by_another_then_the_dose_m
         record = session.get(Override, pending)
         assert row.status == "overridden" and row.is_infusable
         assert (record.actor, record.confirmed_by) == ("admin", "ada")
+
+
+def test_a_confirmed_override_is_recorded_as_a_message_and_read_in_chinese_with_the_reasons_as_typed(
+    client: TestClient,
+) -> None:
+    token = sign_in(client, "nina")
+    decision = _checklist(client, token, "pat_ivy", "mepact-course")
+    token = sign_in(client, "admin")
+    client.post(f"/authorizations/{decision}/override", data={"csrf_token": token, "reason": "day unit closes"})
+    with transaction(_db(client)) as session:
+        pending = session.execute(select(Override.id).where(Override.authorization_id == decision)).scalar_one()
+    token = sign_in(client, "ada")
+    client.post(f"/overrides/{pending}/confirmation", data={"csrf_token": token, "reason": "agreed by phone"})
+    with transaction(_db(client)) as session:
+        event = session.execute(
+            select(AuthorizationEvent).where(AuthorizationEvent.authorization_id == decision)
+            .where(AuthorizationEvent.to_status == "overridden")
+        ).scalar_one()  # fmt: skip
+        record = session.get(Override, pending)
+        asked, confirmed = (record.actor, record.role), (record.confirmed_by, record.confirmed_role)
+        assert event.reason == (  # the English sentence the API and the audit trail read, unchanged
+            f"override asked by {asked[0]} ({asked[1]}): day unit closes; "
+            f"confirmed by {confirmed[0]} ({confirmed[1]}): agreed by phone"
+        )
+        assert event.reason_code == "override-confirmed"
+        assert event.reason_values == {"asked_by": asked[0], "asked_role": asked[1], "asked_reason": "day unit closes",
+                                       "confirmed_by": confirmed[0], "confirmed_role": confirmed[1],
+                                       "confirmed_reason": "agreed by phone"}  # fmt: skip
+    english = client.get(f"/authorizations/{decision}?lang=en").text
+    assert f"Override asked by {asked[0]} (" in english and "agreed by phone" in english
+    client.cookies.set(LANG_COOKIE, "zh")
+    page = client.get(f"/authorizations/{decision}").text
+    assert "提出紧急例外放行" in page
+    assert typed_text(page).count("day unit closes") >= 1 and "agreed by phone" in typed_text(page)
+    texts, _ = visible_text(page[page.index("提出紧急例外放行") - 200 : page.index("提出紧急例外放行") + 600])
+    assert not {"day", "unit", "closes", "agreed", "phone", "asked", "confirmed"} & set(english_words(texts, set()))
 
 
 def test_a_second_checklist_on_a_pending_hold_continues_it(client: TestClient) -> None:

@@ -168,7 +168,8 @@ def item_of(item: ClinicalItem | MedicationUse) -> dict[str, Any]:
     out: dict[str, Any] = {"record": item.text, "codes": list(item.codes), "status": item.status or ""}
     if isinstance(item, MedicationUse):
         return {**out, "kind": "medication", "use": item.kind, "start_on": _on(item.start), "end_on": _on(item.end)}
-    return {**out, "kind": "condition", "onset_on": _on(item.onset), "abated_on": _on(item.abated)}
+    return {**out, "kind": "condition", "onset_on": _on(item.onset), "onset_text": item.onset_text,
+            "abated_on": _on(item.abated), "abated_text": item.abated_text, "ended": item.ended}  # fmt: skip
 
 
 def allergy_of(item: ClinicalItem) -> dict[str, Any]:
@@ -249,8 +250,14 @@ def uncertain_note(item: ClinicalItem, what: str) -> str:
     )
 
 
-def negated_reason(item: ClinicalItem, what: str) -> str:
-    """Why a rule whose only input is a negated record could not be verified."""
+def negated_reason(item: ClinicalItem, what: str, tag: str = "") -> str:
+    """Why a rule whose only input is a negated record (or another person's condition) could not be verified."""
+    if tag and tag in item.others:
+        text = (
+            f"{what} “{item.text}” is about another person ({item.cue}), not the patient: the text is not read "
+            "as proof either way; confirm whether the patient has it"
+        )
+        return said("other-experiencer", text, what=what.casefold(), record=item.text, cue=item.cue)
     text = (
         f"{what} “{item.text}” names it only to negate it ({item.cue or 'negated'}): the text is not read as "
         "proof either way; confirm that it is absent"

@@ -18,13 +18,17 @@ read in):
   thrombosis, not only its last five words); a comma, bracket or dash right before the
   phrase is stepped over, so "hepatitis B, ruled out" is ruled out while "hepatitis B infection, lymphoma ruled out" rules out
   only the lymphoma;
+- an experiencer phrase ("family history", "mother", "sibling": ConText's experiencer,
+  medspaCy's FAMILY rule) opens a scope like a negation's, whose words are *another
+  person's* ("Family history of lymphoma", "father: HIV"); another person wins over a
+  negation or a possibility that reaches the same word;
 - pseudo-triggers ("gram negative", "no change") contain a trigger's words and
   negate nothing;
 - a question mark written against a word ("?lymphoma", "lymphoma?") reads as possible,
   and "lymphoma: no" (a "no" after a colon that ends its clause) negates backward.
 
 The words in a negated scope are *negated*, those in a possible scope *possible*
-(possible wins where both reach a word); the others, and the trigger phrases
+(possible wins where both reach a word), those in an experiencer's scope *other*; the others, and the trigger phrases
 themselves, are read as written. A text with no trigger gives ``None``: the
 caller tags it exactly as it always did.
 """
@@ -39,8 +43,11 @@ from typing import Any, Literal
 
 import yaml
 
-State = Literal["negated", "possible"]
-Kind = Literal["negated", "possible", "terminate", "pseudo"]
+State = Literal["negated", "possible", "other"]
+Kind = Literal["negated", "possible", "other", "terminate", "pseudo"]
+# Kinds that open a scope, and which wins where two reach a word: another person's condition is not the
+# patient's whatever else is said of it; a possible condition is not a negated one.
+_SCOPED: dict[str, int] = {"negated": 1, "possible": 2, "other": 3}
 Direction = Literal["forward", "backward", ""]
 
 TRIGGERS_FILE = "assertion_triggers.yaml"
@@ -115,12 +122,17 @@ def parse_triggers(data: Any, where: str = TRIGGERS_FILE) -> tuple[Trigger, ...]
                 raise TriggerFileError(f"{where}: {section}: {item['phrase']!r} has no words")
             out.append(Trigger(item["phrase"], words, kind, direction, tuple(sources)))
 
-    for kind in ("negated", "possible"):
-        section = data.get(kind)
+    sections: tuple[tuple[str, Kind], ...] = (
+        ("negated", "negated"),
+        ("possible", "possible"),
+        ("experiencer", "other"),
+    )
+    for name, kind in sections:
+        section = data.get(name, {} if name == "experiencer" else None)
         if not isinstance(section, dict) or set(section) - {"forward", "backward"}:
-            raise TriggerFileError(f"{where}: {kind} must be a mapping with forward and backward lists")
+            raise TriggerFileError(f"{where}: {name} must be a mapping with forward and backward lists")
         for direction in ("forward", "backward"):
-            entries(f"{kind}.{direction}", section.get(direction, []), kind, direction)
+            entries(f"{name}.{direction}", section.get(direction, []), kind, direction)
     entries("terminate", data.get("terminate", []), "terminate", "")
     entries("pseudo", data.get("pseudo", []), "pseudo", "")
     return tuple(out)
@@ -147,7 +159,7 @@ class AssertionReader:
 
     @functools.lru_cache(maxsize=16384)  # noqa: B019 - one reader per process, texts repeat
     def read(self, text: str) -> tuple[Run, ...] | None:
-        """The text as runs of words in one state, or None when no negation or possibility trigger is in it."""
+        """The text as runs of words in one state, or None when no negation, possibility or experiencer trigger is in it."""
         tokens = [_Token(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(text.casefold())]
         if not tokens:
             return None
@@ -175,7 +187,7 @@ class AssertionReader:
         spans = [self._answer(text, tokens, span) for span in spans]
         spans.extend(self._question_marks(text, tokens))
         spans.sort(key=lambda s: s[0])
-        if not any(t.kind in ("negated", "possible") for _, _, ts in spans for t in ts):
+        if not any(t.kind in _SCOPED for _, _, ts in spans for t in ts):
             return None
         state: list[State | None] = [None] * len(tokens)
         cue: list[str] = [""] * len(tokens)
@@ -185,16 +197,18 @@ class AssertionReader:
         for start, end, found in spans:
             starts.add(start)
             ends.add(end - 1)
-            if any(t.kind in ("negated", "possible") for t in found):
+            if any(t.kind in _SCOPED for t in found):
                 for n in range(start, end):
                     in_trigger[n] = True
         for start, end, found in spans:
             for trigger in found:
-                if trigger.kind not in ("negated", "possible"):
+                if trigger.kind not in _SCOPED:
                     continue
+                kind: State = trigger.kind  # type: ignore[assignment]
                 for n in self._scope(tokens, start, end, trigger.direction, starts, ends):
-                    if state[n] != "possible":
-                        state[n] = trigger.kind
+                    held = state[n]
+                    if held is None or _SCOPED[kind] > _SCOPED[held]:
+                        state[n] = kind
                         cue[n] = trigger.phrase
         return _runs(tokens, state, cue, in_trigger)
 

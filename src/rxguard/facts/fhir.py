@@ -554,7 +554,12 @@ def _reading(state: _State, res: Mapping[str, Any], codes: tuple[str, ...], veri
 
 def _clinical_item(reading: Reading, **fields: Any) -> ClinicalItem:
     return ClinicalItem(
-        tags=reading.tags, negated=reading.negated, uncertain=reading.uncertain, cue=reading.cue, **fields
+        tags=reading.tags,
+        negated=reading.negated,
+        uncertain=reading.uncertain,
+        cue=reading.cue,
+        others=reading.others,
+        **fields,
     )
 
 

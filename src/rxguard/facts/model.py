@@ -82,7 +82,9 @@ class ClinicalItem:
 
     What the record says about its own certainty (see :meth:`rxguard.facts.vocabulary.Vocabulary.read`):
     ``negated`` holds the value sets its text names only to negate ("lymphoma ruled out"); they are
-    not in ``tags``, so code that does not ask sees the item as not in those sets. ``uncertain``
+    not in ``tags``, so code that does not ask sees the item as not in those sets; a text that gives the
+    condition to another person ("family history of lymphoma", "mother: lymphoma") is read the same way,
+    and ``others`` holds those of ``negated`` it gives to another person. ``uncertain``
     holds the tags the record only suspects ("suspected lymphoma", verificationStatus provisional,
     differential or unconfirmed, or a code its own text negates). ``cue`` is the phrase or
     status that said so, quoted in evidence.
@@ -103,6 +105,7 @@ class ClinicalItem:
     negated: frozenset[str] = frozenset()
     uncertain: frozenset[str] = frozenset()
     cue: str = ""
+    others: frozenset[str] = frozenset()
     ended: bool = False
     # How precise the record's dates are: a partial date ("2025"), an age or words cover a span.
     # ``onset``/``abated`` are the earliest day, ``onset_latest``/``abated_latest`` the latest;

@@ -283,22 +283,25 @@ class Reading:
     """The tags of a clinical text and what its words say about them.
 
     ``tags``: the value sets the item belongs to (``uncertain`` ones included);
-    ``negated``: sets the text names only to negate ("lymphoma ruled out"), not tags of the
-    item; ``uncertain``: tags the text only suspects ("suspected lymphoma") or that a code
-    gives while the text negates them; ``cue``: the phrases that said so.
+    ``negated``: sets the text names only to negate ("lymphoma ruled out") or only as another
+    person's ("family history of lymphoma"), not tags of the item; ``others``: those of
+    ``negated`` the text gives to another person; ``uncertain``: tags the text only suspects
+    ("suspected lymphoma") or that a code gives while the text negates them or gives them to
+    another person; ``cue``: the phrases that said so.
     """
 
     tags: frozenset[str]
     negated: frozenset[str] = frozenset()
     uncertain: frozenset[str] = frozenset()
     cue: str = ""
+    others: frozenset[str] = frozenset()
 
     def all_uncertain(self, why: str) -> Reading:
         """Every tag uncertain (a Condition recorded provisional, an allergy unconfirmed), ``why`` added to the cue."""
         if not self.tags:
             return self
         cue = "; ".join(c for c in (why, self.cue) if c)
-        return Reading(self.tags, self.negated, self.tags, cue)
+        return Reading(self.tags, self.negated, self.tags, cue, self.others)
 
 
 @dataclass
@@ -358,14 +361,20 @@ class Vocabulary:
         affirmed: set[str] = set()
         negated: dict[str, str] = {}
         possible: dict[str, str] = {}
+        others: dict[str, str] = {}
         for run in runs:
             found = self.include.by_text(run.text)
             if run.state is None:
                 affirmed |= found
             else:
-                into = negated if run.state == "negated" else possible
+                into = {"negated": negated, "possible": possible, "other": others}[run.state]
                 for tag in found:
                     into.setdefault(tag, run.cue)
+        # Another person's condition ("family history of lymphoma", "mother: lymphoma") is read as a
+        # negated one: not the patient's, and not proof that the patient is free of it either.
+        for tag, cue in others.items():
+            if tag not in possible:
+                negated.setdefault(tag, f"another person's: {cue}")
         tags = (by_code | affirmed | set(possible)) - removed
         uncertain: dict[str, str] = {}
         for tag in sorted(tags - affirmed):
@@ -375,7 +384,13 @@ class Vocabulary:
                 uncertain[tag] = f"coded, but the text says {negated[tag]}"
         denied = set(negated) - tags - removed
         cues = [*uncertain.values(), *(negated[t] for t in sorted(denied))]
-        result = Reading(frozenset(tags), frozenset(denied), frozenset(uncertain), "; ".join(dict.fromkeys(cues)))
+        result = Reading(
+            frozenset(tags),
+            frozenset(denied),
+            frozenset(uncertain),
+            "; ".join(dict.fromkeys(cues)),
+            frozenset(t for t in denied if t in others and negated[t].startswith("another person's")),
+        )
         if len(self._readings) < 50_000:
             self._readings[key] = result
         return result

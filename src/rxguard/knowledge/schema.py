@@ -436,7 +436,7 @@ class HasCondition(Predicate):
             # A record that names the condition only to negate it ("lymphoma ruled out") is not proof of
             # absence: the rule says it could not verify, quoting the record.
             denied = [
-                negated_reason(item, "Condition")
+                negated_reason(item, "Condition", p.valueset)
                 for item in negated
                 if in_window(item) and (p.status != "active" or item.active)
             ]
@@ -495,7 +495,11 @@ class HasAllergy(Predicate):
             found = by_assertion(ctx, certain, unsure, "allergy")
             if found:
                 return found
-            denied = [negated_reason(item, "Allergy") for item in ctx.facts.negated_by_tag.get(key, ()) if item.active]
+            denied = [
+                negated_reason(item, "Allergy", p.valueset)
+                for item in ctx.facts.negated_by_tag.get(key, ())
+                if item.active
+            ]
             reasons = (*intolerances, *denied)
             return Unknown(reasons) if reasons else None
 
@@ -658,7 +662,9 @@ class HasProcedure(Predicate):
             if found:
                 return found
             denied = tuple(
-                negated_reason(item, "Procedure") for item in ctx.facts.negated_by_tag.get(key, ()) if counts(item)
+                negated_reason(item, "Procedure", p.valueset)
+                for item in ctx.facts.negated_by_tag.get(key, ())
+                if counts(item)
             )
             return Unknown(denied) if denied else None
 

@@ -39,6 +39,7 @@ from rxguard.program.registry import Program, get_program
 from rxguard.program.transitions import require, transition
 from rxguard.store import audit, overrides
 from rxguard.store.models import Authorization, Clearance, Enrollment, Override
+from rxguard.store.transitions import Reason
 
 OUTCOMES = {"proceed": "cleared", "defer": "deferred", "discontinue": "discontinued"}
 
@@ -77,7 +78,8 @@ def clear_hold(
     clearance = Clearance(authorization_id=row.id, prescriber_id=doc.id, outcome=outcome, reason=reason, at=at)
     session.add(clearance)
     flush_or_conflict(session, "clearance")
-    transition(row, OUTCOMES[outcome], at=at, actor=prescriber_key, reason=f"{outcome}: {reason}")
+    said = Reason(f"{outcome}: {reason}", "clearance", {"outcome": outcome, "reason": reason})
+    transition(row, OUTCOMES[outcome], at=at, actor=prescriber_key, reason=said)
     audit.record(session, at=at, actor=prescriber_key, action=f"clearance.{outcome}", entity="clearance",
                  entity_id=clearance.id, payload={"authorization": row.id, "reason": reason})  # fmt: skip
     if outcome == "discontinue":  # the enrollment is locked since the start
@@ -250,11 +252,14 @@ def confirm_override(session: Session, *, override_id: str, confirmer: Signer, r
     record.confirmed_by, record.confirmed_role = confirmer.name, confirmer.role
     record.confirmation_reason, record.confirmed_at = reason, at
     flush_or_conflict(session, "override confirmation")
-    transition(
-        row, "overridden", at=at, actor=confirmer.name,
-        reason=f"override asked by {record.actor} ({record.role}): {record.reason}; "
+    said = Reason(
+        f"override asked by {record.actor} ({record.role}): {record.reason}; "
         f"confirmed by {confirmer.name} ({confirmer.role}): {reason}",
+        "override-confirmed",
+        {"asked_by": record.actor, "asked_role": record.role, "asked_reason": record.reason,
+         "confirmed_by": confirmer.name, "confirmed_role": confirmer.role, "confirmed_reason": reason},
     )  # fmt: skip
+    transition(row, "overridden", at=at, actor=confirmer.name, reason=said)
     audit.record(
         session,
         at=at,

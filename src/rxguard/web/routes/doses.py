@@ -218,7 +218,7 @@ def _decision(session: Any, ctx: PageContext, authorization_id: str) -> dict[str
         "checks": cited,
         "findings": findings,
         "history": history,
-        "last_reason": _said(history[-1].reason) if len(history) > 1 else "",
+        "last_event": history[-1] if len(history) > 1 else None,
         "said": _said,
         "may_infuse": may_infuse,
         "may_clear": may_clear,
