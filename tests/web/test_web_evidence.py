@@ -122,6 +122,9 @@ def _item(draw: st.DrawFn) -> dict[str, Any]:
     parts = ("use", "start_on", "end_on") if kind == "medication" else ("onset_on", "abated_on")
     for part in parts:
         item[part] = draw(st.sampled_from(["statement", "administration"]) if part == "use" else day)
+    if kind == "condition":
+        item["onset_text"], item["abated_text"] = draw(_TEXT), draw(_TEXT)
+        item["ended"] = draw(st.booleans())
     return item
 
 

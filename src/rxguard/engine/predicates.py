@@ -159,7 +159,8 @@ def item_of(item: ClinicalItem | MedicationUse) -> dict[str, Any]:
     out: dict[str, Any] = {"record": item.text, "codes": list(item.codes), "status": item.status or ""}
     if isinstance(item, MedicationUse):
         return {**out, "kind": "medication", "use": item.kind, "start_on": _on(item.start), "end_on": _on(item.end)}
-    return {**out, "kind": "condition", "onset_on": _on(item.onset), "abated_on": _on(item.abated)}
+    return {**out, "kind": "condition", "onset_on": _on(item.onset), "onset_text": item.onset_text,
+            "abated_on": _on(item.abated), "abated_text": item.abated_text, "ended": item.ended}  # fmt: skip
 
 
 def allergy_of(item: ClinicalItem) -> dict[str, Any]:

@@ -416,10 +416,17 @@ class Wording:
             when = [self._part(part, on=self.day(item[key])) for part, key in span if item.get(key)]
             details = [self._word("use", item.get("use", "")), Markup(" ").join([status, *when])]
             return self._part("with-details", record=record, details=self._joined(details, "join"))
-        if item.get("onset_on"):
-            details.append(self._part("onset", on=self.day(item["onset_on"])))
-        if item.get("abated_on"):
-            details.append(self._part("resolved", on=self.day(item["abated_on"])))
+        # A partial date, an age or words ("2025", "childhood") are shown as the record writes them.
+        if item.get("onset_text") or item.get("onset_on"):
+            onset = _as_recorded(item["onset_text"]) if item.get("onset_text") else self.day(item["onset_on"])
+            details.append(self._part("onset", on=onset))
+        if item.get("abated_text") or item.get("abated_on"):
+            abated = _as_recorded(item["abated_text"]) if item.get("abated_text") else self.day(item["abated_on"])
+            if item.get("ended", True):
+                details.append(self._part("resolved", on=abated))
+            else:
+                status = self._word("status", item["status"]) if item.get("status") else self.t("evidence.part.abated")
+                details.append(self._part("ended-as", status=status, on=abated))
         elif item.get("status"):
             details.append(self._word("status", item["status"]))
         if not details:
