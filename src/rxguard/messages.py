@@ -89,6 +89,7 @@ MESSAGES: dict[str, frozenset[str]] = {
     "condition-not-resolved": frozenset({"item", "status"}),
     "status-absent": frozenset({"tag"}),
     "condition-says-absent": frozenset({"item", "cue"}),
+    "condition-other-person": frozenset({"item", "cue"}),
     "not-established": frozenset({"line", "cue"}),
     "negated": frozenset({"what", "record", "cue"}),
     "other-experiencer": frozenset({"what", "record", "cue"}),

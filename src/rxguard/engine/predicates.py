@@ -477,6 +477,13 @@ def status_flag(tag: str, lab: str, expected: bool) -> Pred:
             return Unknown(unread.reasons)
         denied = [
             said(
+                "condition-other-person",
+                f"Condition: {describe_item(item)} (about another person, not the patient: {item.cue})",
+                item=item_of(item),
+                cue=item.cue,
+            )
+            if tag in item.others
+            else said(
                 "condition-says-absent",
                 f"Condition: {describe_item(item)} (says it is absent: {item.cue or 'negated'})",
                 item=item_of(item),
