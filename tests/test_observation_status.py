@@ -84,8 +84,12 @@ def test_a_preliminary_result_is_used_and_asks_for_review(pack: str, vignette: V
     # The same rules hold on the same evidence: the result is read as it was.
     assert _outcome(got) == _outcome(expected)
     before = {f.rule_id: f for f in expected.findings}
+    on_result = got.stratum is not None and any(_shows_result(line) for line in got.stratum.evidence)
+    if on_result:
+        assert got.stratum.needs_review and "preliminary" in got.stratum.review_note
     for finding in got.findings:
-        if any(_shows_result(line) for line in finding.evidence):
+        reads_stratum = any(getattr(line, "message_id", None) == "risk-stratum" for line in finding.evidence)
+        if any(_shows_result(line) for line in finding.evidence) or (on_result and reads_stratum):
             assert finding.needs_review, f"{finding.rule_id} rests on a preliminary result without review"
             assert "preliminary" in finding.review_note
             assert finding.effective_severity != "contraindicated"
@@ -115,8 +119,10 @@ def test_a_registered_observation_has_no_result_yet(pack: str, vignette: Vignett
 
 def test_the_checks_are_not_vacuous() -> None:
     """Some vignettes' findings rest on lab results, so the preliminary and registered checks bite."""
-    resting = 0
+    resting = strata = 0
     for pack, vignette in CASES:
         result = _assess(PACKS[pack], vignette, _bundle(PACKS[pack], vignette))
         resting += sum(1 for f in result.findings if any(_shows_result(line) for line in f.evidence))
+        strata += result.stratum is not None and any(_shows_result(line) for line in result.stratum.evidence)
     assert resting >= 5
+    assert strata >= 3

@@ -104,6 +104,8 @@ class Ctx:
     # Review notes of unverified inputs a rule used (an exposure duration applied to a whole class)
     review_notes: list[str] = field(default_factory=list)
     stratum: str | None = None
+    # Review notes of what the stratum rests on (a preliminary result), added to every rule that reads it.
+    stratum_reviews: list[str] = field(default_factory=list)
     risk_title: str = "Risk"
     notes: list[str] = field(default_factory=list)
     params_used: set[str] = field(default_factory=set)

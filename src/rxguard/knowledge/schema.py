@@ -1257,6 +1257,7 @@ class StratumCheck(Predicate):
         def pred(ctx: Ctx) -> Evidence:
             if ctx.stratum not in p.any_of:
                 return None
+            ctx.review_notes.extend(ctx.stratum_reviews)
             text = f"{ctx.risk_title} stratum: {ctx.stratum}"
             return [said("risk-stratum", text, model=ctx.risk_title, stratum=ctx.stratum)]
 
