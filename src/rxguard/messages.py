@@ -58,6 +58,7 @@ MESSAGES: dict[str, frozenset[str]] = {
     "lab-own-no-lln": _LAB,
     "lab-own-no-uln": _LAB,
     "lab-no-date": frozenset({"source", "test"}),
+    "lab-registered": frozenset({"source", "test"}),
     "lab-indeterminate": frozenset({"source", "test", "value_text"}),
     "lab-unread-word": frozenset({"source", "test", "value_text"}),
     "quantity-no-unit": frozenset({"source", "field", "value"}),

@@ -133,8 +133,17 @@ class Ctx:
                 return None
             if skip and result.effective in skip:
                 continue
+            self.note_preliminary(result)
             return result
         return None
+
+    def note_preliminary(self, result: LabResult) -> None:
+        """A preliminary result is used, and whatever it supports asks a clinician to confirm it."""
+        if result.preliminary:
+            self.review_notes.append(
+                f"{result.describe()} is a preliminary result (FHIR Observation.status preliminary: it may be "
+                "incomplete or unverified); a clinician confirms it, or the final result, before relying on it."
+            )
 
     def param(self, name: str) -> float | None:
         found = param_value(self.parameters[name], self.jurisdiction, self.at)
