@@ -256,7 +256,7 @@ def negated_reason(item: ClinicalItem, what: str, tag: str = "") -> str:
     """Why a rule whose only input is a negated record (or another person's condition) could not be verified."""
     if tag and tag in item.others:
         text = (
-            f"{what} “{item.text}” is about another person ({item.cue}), not the patient: the text is not read "
+            f"{what} “{item.text}” is not about the patient ({item.cue}): the text is not read "
             "as proof either way; confirm whether the patient has it"
         )
         return said("other-experiencer", text, what=what.casefold(), record=item.text, cue=item.cue)
@@ -480,7 +480,7 @@ def status_flag(tag: str, lab: str, expected: bool) -> Pred:
         denied = [
             said(
                 "condition-other-person",
-                f"Condition: {describe_item(item)} (about another person, not the patient: {item.cue})",
+                f"Condition: {describe_item(item)} (not about the patient: {item.cue})",
                 item=item_of(item),
                 cue=item.cue,
             )
