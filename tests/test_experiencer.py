@@ -204,3 +204,23 @@ def test_a_family_member_history_resource_is_never_the_patients_condition() -> N
     facts = FACTS.read(relative)
     assert not facts.tagged("condition", "pml") and not facts.negated("condition", "pml")
     assert PML not in _findings(relative)
+
+
+def test_a_relatives_pregnancy_is_shown_as_another_persons_where_a_rule_asks_for_it_to_be_absent() -> None:
+    from rxguard.engine.predicates import Ctx, status_flag
+
+    for text, message in (("Mother: pregnancy", "condition-other-person"), ("Not pregnant", "condition-says-absent")):
+        facts = FACTS.read(_bundle({"text": text}))
+        ctx = Ctx(facts, AT, None, {}, {}, (), None, None, {}, {}, None, {})
+        lines = status_flag("pregnancy", "pregnancy-status", False)(ctx)
+        assert lines is not None and any(getattr(line, "message_id", "") == message for line in lines), (text, lines)
+        assert status_flag("pregnancy", "pregnancy-status", True)(ctx) is None, text
+
+
+def test_a_coded_family_history_display_still_leaves_the_set_by_its_excludes() -> None:
+    """Displays are names of the code, never read for experiencer: the value sets' "family history" excludes
+    keep a coding displayed "Family history of HIV" out of the set (and the record's text is read as ever)."""
+    assert VOCAB.read(("http://example.org/fh|1",), "", "HIV infection").tags
+    for display in ("Family history of HIV", "Family history of HIV infection"):
+        reading = VOCAB.read(("http://example.org/fh|1",), "", display)
+        assert not any("hiv" in tag for tag in reading.tags), (display, reading)

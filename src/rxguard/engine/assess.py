@@ -264,11 +264,26 @@ def _stratum(compiled: CompiledPack, ctx: Ctx) -> StratumResult | None:
     if risk is None:
         return None
     for cs in compiled.strata:
+        mark = len(ctx.review_notes)
         evidence = cs.pred(ctx)
+        # What the stratum rests on that needs review (a preliminary result): the stratum and every rule
+        # that reads it ask for review.
+        reviews = ctx.review_notes[mark:]
+        del ctx.review_notes[mark:]
         if evidence is not None and not isinstance(evidence, Unknown):
             s = cs.stratum
+            ctx.stratum_reviews = list(dict.fromkeys(reviews))
+            note = " ".join(dict.fromkeys([s.review_note, *reviews] if s.review_note else reviews))
             return StratumResult(
-                s.id, s.title, s.action, tuple(evidence), s.needs_review, s.review_note, cs.sources, risk.id, risk.title
+                s.id,
+                s.title,
+                s.action,
+                tuple(evidence),
+                s.needs_review or bool(reviews),
+                note,
+                cs.sources,
+                risk.id,
+                risk.title,
             )
     default = next(cs for cs in compiled.strata if cs.stratum.id == risk.default)
     s = default.stratum

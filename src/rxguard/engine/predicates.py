@@ -104,6 +104,8 @@ class Ctx:
     # Review notes of unverified inputs a rule used (an exposure duration applied to a whole class)
     review_notes: list[str] = field(default_factory=list)
     stratum: str | None = None
+    # Review notes of what the stratum rests on (a preliminary result), added to every rule that reads it.
+    stratum_reviews: list[str] = field(default_factory=list)
     risk_title: str = "Risk"
     notes: list[str] = field(default_factory=list)
     params_used: set[str] = field(default_factory=set)
@@ -133,8 +135,17 @@ class Ctx:
                 return None
             if skip and result.effective in skip:
                 continue
+            self.note_preliminary(result)
             return result
         return None
+
+    def note_preliminary(self, result: LabResult) -> None:
+        """A preliminary result is used, and whatever it supports asks a clinician to confirm it."""
+        if result.preliminary:
+            self.review_notes.append(
+                f"{result.describe()} is a preliminary result (FHIR Observation.status preliminary: it may be "
+                "incomplete or unverified); a clinician confirms it, or the final result, before relying on it."
+            )
 
     def param(self, name: str) -> float | None:
         found = param_value(self.parameters[name], self.jurisdiction, self.at)
@@ -251,7 +262,7 @@ def negated_reason(item: ClinicalItem, what: str, tag: str = "") -> str:
     """Why a rule whose only input is a negated record (or another person's condition) could not be verified."""
     if tag and tag in item.others:
         text = (
-            f"{what} “{item.text}” is about another person ({item.cue}), not the patient: the text is not read "
+            f"{what} “{item.text}” is not about the patient ({item.cue}): the text is not read "
             "as proof either way; confirm whether the patient has it"
         )
         return said("other-experiencer", text, what=what.casefold(), record=item.text, cue=item.cue)
@@ -476,6 +487,13 @@ def status_flag(tag: str, lab: str, expected: bool) -> Pred:
             return Unknown(unread.reasons)
         denied = [
             said(
+                "condition-other-person",
+                f"Condition: {describe_item(item)} (not about the patient: {item.cue})",
+                item=item_of(item),
+                cue=item.cue,
+            )
+            if tag in item.others
+            else said(
                 "condition-says-absent",
                 f"Condition: {describe_item(item)} (says it is absent: {item.cue or 'negated'})",
                 item=item_of(item),

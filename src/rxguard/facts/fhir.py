@@ -1007,6 +1007,13 @@ def _read_result(state: _State, res: Mapping[str, Any]) -> str | None:
         return None
     lab = state.catalogue[key]
     name = lab.display
+    if status == "registered":
+        # FHIR R4 observation-status: "the existence of the observation is registered, but there is no
+        # result yet available". The test is ordered or in progress: no result to read, and rules that
+        # need it say so (could not verify), whatever value the resource carries.
+        why = f"{where.label}: {name} is registered (status registered) with no result yet"
+        state.unreadable.append(Unreadable("lab", key, said("lab-registered", why, source=where.label, test=key)))
+        return key
     effective, _ = _period_or_datetime(res, "effective", where)
     effective = effective or parse_date(res.get("issued"), "issued", where)
     if effective is None:
@@ -1084,9 +1091,13 @@ def _read_result(state: _State, res: Mapping[str, Any]) -> str | None:
         LabResult(
             key, effective, value, unit, interpretation, uln, lln, value_text or shown_as,
             problem=problem or range_problem, source=where.label, name=name, as_sent=as_sent,
-            comparator=comparator if value is not None else "",
+            comparator=comparator if value is not None else "", status="preliminary" if status == "preliminary" else "",
         )
     )  # fmt: skip
+    if status == "preliminary":
+        state.notes.append(
+            f"{where.label}: {name} result of {effective} is preliminary (may be incomplete or unverified)"
+        )
     return key
 
 

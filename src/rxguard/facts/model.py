@@ -46,6 +46,13 @@ class LabResult:
     # FHIR Quantity.comparator ("<", "<=", ">=", ">"): the true value is beyond ``value`` that way
     # (a result reported as "<5" or ">1000"); rules compare the whole range it leaves.
     comparator: str = ""
+    # FHIR R4 Observation.status when it is "preliminary" ("an initial or interim observation: data
+    # may be incomplete or unverified"): the result is used, and a finding it supports asks for review.
+    status: str = ""
+
+    @property
+    def preliminary(self) -> bool:
+        return self.status == "preliminary"
 
     def describe(self) -> str:
         name = self.name or self.test

@@ -855,6 +855,8 @@ class LabPersistent(Predicate):
                 unread += [u.reason for u in ctx.facts.unreadable_for("lab", p.test)]
                 return Unknown(tuple(unread), gate=True) if unread else None
             days = (latest.effective - earlier.effective).days
+            ctx.note_preliminary(earlier)
+            ctx.note_preliminary(latest)
             return [lab_line(earlier), lab_line(latest), said("lab-days-apart", f"{days} days apart", days=days)]
 
         return pred
@@ -1255,6 +1257,7 @@ class StratumCheck(Predicate):
         def pred(ctx: Ctx) -> Evidence:
             if ctx.stratum not in p.any_of:
                 return None
+            ctx.review_notes.extend(ctx.stratum_reviews)
             text = f"{ctx.risk_title} stratum: {ctx.stratum}"
             return [said("risk-stratum", text, model=ctx.risk_title, stratum=ctx.stratum)]
 
