@@ -115,6 +115,7 @@ MESSAGES: dict[str, frozenset[str]] = {
     # Review notes: why a finding needs a clinician's review.
     "review-not-established": frozenset({"what", "record", "cue"}),
     "review-exposure": frozenset({"record", "duration", "note"}),
+    "review-preliminary": _LAB,
     # Assessment notes: what the engine read on an assumption or could not use.
     "parameter-not-in-force": frozenset({"name", "jurisdiction", "at_on"}),
     "parameter-not-in-force-anywhere": frozenset({"name", "at_on"}),
@@ -126,6 +127,7 @@ MESSAGES: dict[str, frozenset[str]] = {
     "no-patient-read-as-only": frozenset({"count", "patient"}),
     "medicine-reference-missing": frozenset({"source", "reference"}),
     "days-supply-not-read": frozenset({"source", "detail"}),
+    "result-preliminary": frozenset({"source", "test", "on"}),
 }
 
 

@@ -237,7 +237,8 @@ def _record_text(resource: dict[str, Any]) -> str:
 
 
 def _variants(bundle: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The bundle with each record suspected, provisional, negated or a relative's, and with records of others."""
+    """The bundle with each record suspected, provisional, negated or a relative's, its results preliminary, and
+    with records of others."""
     out: list[tuple[str, dict[str, Any]]] = []
     for i, entry in enumerate(bundle.get("entry", [])):
         res = entry["resource"]
@@ -256,6 +257,11 @@ def _variants(bundle: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
                 ]
             }
             out.append(("provisional", variant))
+    preliminary = copy.deepcopy(bundle)
+    for entry in preliminary.get("entry", []):
+        if entry["resource"].get("resourceType") == "Observation":
+            entry["resource"]["status"] = "preliminary"
+    out.append(("preliminary results", preliminary))
     stray = {"resourceType": "Condition", "code": {"text": "Hypertension"}}
     for label, subject in (("another patient's record", {"reference": "Patient/someone-else"}), ("no subject", None)):
         variant = copy.deepcopy(bundle)

@@ -142,10 +142,11 @@ class Ctx:
     def note_preliminary(self, result: LabResult) -> None:
         """A preliminary result is used, and whatever it supports asks a clinician to confirm it."""
         if result.preliminary:
-            self.review_notes.append(
+            text = (
                 f"{result.describe()} is a preliminary result (FHIR Observation.status preliminary: it may be "
                 "incomplete or unverified); a clinician confirms it, or the final result, before relying on it."
             )
+            self.review_notes.append(said("review-preliminary", text, line=lab_line(result)))
 
     def param(self, name: str) -> float | None:
         found = param_value(self.parameters[name], self.jurisdiction, self.at)

@@ -1095,9 +1095,8 @@ def _read_result(state: _State, res: Mapping[str, Any]) -> str | None:
         )
     )  # fmt: skip
     if status == "preliminary":
-        state.notes.append(
-            f"{where.label}: {name} result of {effective} is preliminary (may be incomplete or unverified)"
-        )
+        text = f"{where.label}: {name} result of {effective} is preliminary (may be incomplete or unverified)"
+        state.notes.append(said("result-preliminary", text, source=where.label, test=key, on=effective.isoformat()))
     return key
 
 
