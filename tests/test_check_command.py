@@ -178,3 +178,23 @@ def test_check_bundle_arguments_are_refused_in_one_line(
 ) -> None:
     code, _, err = cli(capsys, "check", "--drug", "Tysabri", "--at", AT, *args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("text, could_not_verify", [("HIV ruled out", True), ("HIV infection", False)])
+def test_text_report_never_states_an_unverified_finding_as_found(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, could_not_verify: bool
+) -> None:
+    """A rule that could not be verified shows its message as what applies if it does, not as what the record shows."""
+    from datetime import date
+
+    patient = {"age": 40, "sex": "female", "conditions": [{"text": "Multiple sclerosis"}, {"text": text}]}
+    path = tmp_path / "patient.json"
+    path.write_bytes(orjson.dumps(build_bundle(patient, at=date(2026, 1, 5), drug="natalizumab")))
+    code, out, _ = cli(
+        capsys, "check", "--drug", "natalizumab", "--bundle", str(path), "--at", AT, "--jurisdiction", "EU"
+    )
+    assert code == 0
+    report = " ".join(out.split())
+    assert ("COULD NOT VERIFY" in report) is could_not_verify
+    assert ("If it applies: The record shows a condition that weakens" in report) is could_not_verify
+    assert "The record shows a condition that weakens" in report

@@ -38,7 +38,9 @@ def render_text(result: CheckResult, console: Console) -> None:
         console.print(
             f"\n[{_STYLE.get(f.severity, '')}]{f.severity.upper()}[/]{counts}{flag} {escape(f.title)}  [dim]{f.rule_id} · basis {f.basis}[/]"
         )
-        console.print(f"  {escape(f.message)}")
+        # A rule that could not be verified has not found what its message describes: say so before it.
+        when = "[bold]If it applies:[/] " if f.could_not_verify else ""
+        console.print(f"  {when}{escape(f.message)}")
         console.print(f"  [bold]Action:[/] {escape(f.action)}")
         for line in f.evidence:
             console.print(f"  • {escape(line)}")
