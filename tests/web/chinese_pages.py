@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -67,7 +68,8 @@ class _Visible(HTMLParser):
             self._attributes(values)
             return
         # translate="no": a name or a code, shown as written; lang="en": a quotation of an English source.
-        keep = values.get("translate") == "no" or (values.get("lang") or "").startswith("en")
+        # (The root element's lang is the page's language, not a quotation.)
+        keep = values.get("translate") == "no" or (tag != "html" and (values.get("lang") or "").startswith("en"))
         # class "typed" with translate="no": what a person typed, shown as typed (the templates' as_typed macro).
         typed = values.get("translate") == "no" and "typed" in (values.get("class") or "").split()
         self._stack.append((tag, keep, typed))
@@ -133,22 +135,64 @@ def english_words(texts: list[str], allowed: set[str]) -> list[str]:
         for phrase in phrases:
             text = phrase.sub(" ", text)
         for word in _WORD.findall(text):
-            if word.lower() not in allowed and not _is_identifier(word):
+            if word.lower() not in allowed and not _is_identifier(word, allowed):
                 found.append(word)
     return found
 
 
-def _is_identifier(word: str) -> bool:
-    """Codes and abbreviations: all capitals (MRI, ALT, REMS), letters with digits (LOT77), a key (site_north),
-    or two capitals or more with no three lower-case letters in a row (IVIg, eGFR, CrCl, NSAIDs, TNF-α):
-    an English word has a run of lower-case letters."""
+def _is_identifier(word: str, allowed: set[str] | frozenset[str] = frozenset()) -> bool:
+    """Codes and abbreviations: all capitals (MRI, ALT, REMS), letters with digits (LOT77, HbA1c), a hex id
+    (12af-9c0e), or two capitals or more with no three lower-case letters in a row (IVIg, eGFR, CrCl, NSAIDs,
+    TNF-α): an English word has a run of lower-case letters. A kebab- or snake-case id with digits is read by
+    its parts (:func:`id_of_words`): one made of English words ("age-under-18") is English however many digits
+    it carries."""
+    if id_of_words(word, allowed):
+        return False
     if word.isupper() or any(ch.isdigit() or ch == "_" for ch in word):
         return True
     return len(_CAPITAL.findall(word)) >= 2 and not _LOWER_RUN.search(word)
 
 
-def crawl(client: TestClient, start: list[str], allowed: set[str], limit: int = 400) -> dict[str, list[str]]:
-    """Every page reachable from ``start`` by following links: path -> the English words it shows."""
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_JOINED = re.compile(r"[-_]")
+
+
+def id_of_words(word: str, allowed: set[str] | frozenset[str] = frozenset()) -> bool:
+    """A token joined by hyphens or underscores that carries a digit (the shape of a rule's or a parameter's id:
+    "age-under-18", "jcv-index-1-5", "site_2_north") and has a part that is a lower-case English word (three
+    lower-case letters or more and nothing else, not an allowed word). Not such an id: a hex id (a3f9-bc12),
+    a code (LOINC 1742-6, LOT-77A, COVID-19, β-1a). A token with no digit is read as a word already: kebab-case
+    ("medical-director") is English; snake-case ("site_north") is a record's key, which a person types."""
+    parts = [part for part in _JOINED.split(word) if part]
+    if len(parts) < 2 or not any(ch.isdigit() for ch in word):
+        return False
+    if all(_HEX.fullmatch(part) for part in parts) and any(ch.isdigit() for ch in word):
+        return False
+    return any(part.isalpha() and part.islower() and len(part) >= 3 and part not in allowed for part in parts)
+
+
+def ids_shown(texts: list[str], ids: set[str], allowed: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """The ids an English page shows as words: a token of the shape of an id of words (:func:`id_of_words`), or
+    one of ``ids`` (the ids a pack declares: its rules', roles', checks')."""
+    found = []
+    for text in texts:
+        for word in _WORD.findall(text):
+            if word.lower() in allowed:
+                continue
+            if id_of_words(word, allowed) or word in ids:
+                found.append(word)
+    return found
+
+
+def crawl(
+    client: TestClient,
+    start: list[str],
+    allowed: set[str],
+    limit: int = 400,
+    find: Callable[[list[str], set[str]], list[str]] = english_words,
+) -> dict[str, list[str]]:
+    """Every page reachable from ``start`` by following links: path -> the words ``find`` finds in what it shows
+    (by default the English words)."""
     seen: set[str] = set()
     queue = list(start)
     found: dict[str, list[str]] = defaultdict(list)
@@ -161,7 +205,7 @@ def crawl(client: TestClient, start: list[str], allowed: set[str], limit: int = 
         if "text/html" not in response.headers.get("content-type", ""):
             continue
         texts, links = visible_text(response.text)
-        words = english_words(texts, allowed)
+        words = find(texts, allowed)
         if words:
             found[path] = words
         for link in links:

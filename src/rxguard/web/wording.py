@@ -217,9 +217,15 @@ class Wording:
         return found or titles.get(indication_id, indication_id)
 
     def role(self, program_id: str, role: str) -> str:
-        """Who acted: a user role of rxguard's, or a role the program lets override."""
+        """Who acted: a user role of rxguard's, or a role the program lets override, by its name in the page's
+        language (the pack's ``program_zh.roles`` in Chinese, else the catalogue's ``role.<id>``). A role no
+        one has named is shown on an English page as its id's words ("site-lead" as "Site lead"), never as
+        the id."""
         _, mono = self._of(program_id)
-        return (mono.program_zh.roles.get(role) if mono else None) or self.t(f"role.{role}", default=role)
+        named = (mono.program_zh.roles.get(role) if mono else None) or self.t(f"role.{role}", default="")
+        if named or self.lang != "en":
+            return named or role
+        return role.replace("-", " ").replace("_", " ").capitalize()
 
     def monitoring_kind(self, program_id: str, kind: str) -> str:
         return self._kind("monitoring", program_id, kind, f"monitoring.{kind}")
