@@ -198,3 +198,23 @@ def test_text_report_never_states_an_unverified_finding_as_found(
     assert ("COULD NOT VERIFY" in report) is could_not_verify
     assert ("If it applies: The record shows a condition that weakens" in report) is could_not_verify
     assert "The record shows a condition that weakens" in report
+
+
+@pytest.mark.parametrize("text, could_not_verify", [("HIV ruled out", True), ("HIV infection", False)])
+def test_cds_card_never_states_an_unverified_finding_as_found(text: str, could_not_verify: bool) -> None:
+    """The CDS card detail of a rule that could not be verified words its message as what applies if it does."""
+    from datetime import date
+
+    from rxguard.cds_hooks.cards import _finding_md
+    from rxguard.engine import assess, reader_for
+    from rxguard.knowledge.loader import load_all
+
+    patient = {"age": 40, "sex": "female", "conditions": [{"text": "Multiple sclerosis"}, {"text": text}]}
+    bundle = build_bundle(patient, at=date(2026, 1, 5), drug="natalizumab")
+    packs = load_all()
+    a = assess(packs["natalizumab"], reader_for(packs).read(bundle), at=date(2026, 1, 5), jurisdiction="EU")
+    (finding,) = [f for f in a.findings if f.rule_id == "natalizumab.immunocompromising-condition"]
+    detail = "\n".join(_finding_md(finding))
+    assert finding.could_not_verify is could_not_verify
+    assert ("**If it applies:** The record shows" in detail) is could_not_verify
+    assert ("**Could not verify:**" in detail) is could_not_verify

@@ -98,6 +98,7 @@ MESSAGES: dict[str, frozenset[str]] = {
     "medication": frozenset({"item", "exposure", "supplied_until_on"}),
     "medication-exposure-unknown": frozenset({"record", "kind", "start_on", "source"}),
     "medication-no-date": frozenset({"source", "record"}),
+    "record-script-not-read": frozenset({"source", "record"}),
     "medication-dated-in-words": frozenset({"source", "record", "words"}),
     "after-first-treatment": frozenset({"first_on"}),
     "medication-undated-after-treatment": frozenset({"item", "first_on"}),

@@ -195,13 +195,15 @@ def _finding_md(f: Finding) -> list[str]:
         + ")",
         "",
     ]
-    lines += [_md(f.message), "", f"**Action:** {_md(f.action)}"]
+    # A rule that could not be verified has not found what its message describes.
+    applies = "**If it applies:** " if f.could_not_verify else ""
+    lines += [applies + _md(f.message), "", f"**Action:** {_md(f.action)}"]
     if f.evidence:
         lines += ["", "**Evidence:**", *(f"- {_md(e)}" for e in f.evidence)]
     if f.could_not_verify:
         lines += [
             "",
-            "**Could not verify:** the record holds this rule's input, but it could not be read (see evidence).",
+            "**Could not verify:** the record does not show for certain whether this applies (see the evidence).",
         ]
     if f.needs_review:
         lines += ["", f"**Needs review:** {_md(f.review_note or 'the deciding threshold is not verified')}"]

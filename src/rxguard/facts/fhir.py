@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
+import unicodedata
 from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -30,7 +31,7 @@ from rxguard.facts.model import (
     Sex,
     Unreadable,
 )
-from rxguard.facts.vocabulary import Reading, Vocabulary, normalize_text, short_system
+from rxguard.facts.vocabulary import SYSTEMS, Reading, Vocabulary, normalize_text, short_system
 from rxguard.messages import said
 
 # Statuses under which a resource says nothing happened or it was recorded in error: never read.
@@ -545,10 +546,37 @@ def _concept_words(res: Mapping[str, Any], key: str, where: _Where) -> tuple[str
     return (own if isinstance(own, str) else ""), " / ".join(displays)
 
 
+_KNOWN_SYSTEMS = frozenset(SYSTEMS.values())
+#: Letters the packs' value sets name things in: Latin, Greek letters inside names (interferon β-1a), and
+#: the signs Latin text writes with (µg, 1ª, ʼ).
+_READ_SCRIPTS = ("LATIN", "GREEK", "MICRO SIGN", "MODIFIER LETTER", "FEMININE ORDINAL", "MASCULINE ORDINAL")
+
+
+def _unread_script(text: str) -> bool:
+    """Whether a record's words are written in a script no value set has names in (Chinese, Cyrillic...)."""
+    return any(c.isalpha() and not unicodedata.name(c, "").startswith(_READ_SCRIPTS) for c in text)
+
+
+def _note_unread_words(state: _State, kind: str, where: _Where, codes: tuple[str, ...], text: str) -> None:
+    """Fail visible: a record with no code rxguard reads, written in a script the value sets have no names
+    in, was not read. It is listed as not read (the assessment's coverage is then incomplete) instead of
+    being passed over as a record that names nothing the rules ask about."""
+    if text and not any(code.split("|", 1)[0] in _KNOWN_SYSTEMS for code in codes) and _unread_script(text):
+        why = said("record-script-not-read", f"{where.label}: “{text}” is written in words rxguard cannot read "
+                   "and has no code it reads; it was not read", source=where.label, record=text)  # fmt: skip
+        state.unreadable.append(Unreadable(kind, "", why))  # type: ignore[arg-type]
+
+
 def _reading(state: _State, res: Mapping[str, Any], codes: tuple[str, ...], verification: str) -> Reading:
     """The item's tags with what its text negates or suspects; an unestablished verificationStatus makes all uncertain."""
-    own, displays = _concept_words(res, "code", _Where(res))
+    where = _Where(res)
+    own, displays = _concept_words(res, "code", where)
     reading = state.vocab.read(codes, own, displays)
+    if not (reading.tags or reading.negated):
+        kind = {"AllergyIntolerance": "allergy", "Procedure": "procedure"}.get(
+            str(res.get("resourceType")), "condition"
+        )
+        _note_unread_words(state, kind, where, codes, " / ".join(w for w in (own, displays) if w))
     if verification in _UNCERTAIN_VERIFICATION:
         reading = reading.all_uncertain(f"verificationStatus {verification}")
     return reading
@@ -845,6 +873,8 @@ def _read_medication(state: _State, res: Mapping[str, Any]) -> None:
         start, end = _period_or_datetime(res, "effective", where)
         dose, unit, instructions = _dosage(res, "dosage", where)
     tags = state.vocab.tags_for(codes, text, " ; ".join(w for w in (form, _route(res, where)) if w))
+    if not tags:
+        _note_unread_words(state, "medication", where, codes, text)
     if start is None and tags and kind in ("administration", "dispense"):
         why = said("medication-no-date", f"{where.label}: {text or 'medicine'} has no date", source=where.label,
                    record=text)  # fmt: skip
@@ -878,6 +908,8 @@ def _read_immunization(state: _State, res: Mapping[str, Any]) -> None:
             start = latest = None
         start_latest = latest if latest != start else None
     tags = state.vocab.tags_for(codes, text, _codeable(res, "route", where)[1])
+    if not tags:
+        _note_unread_words(state, "medication", where, codes, text)
     if start is None and tags:
         record = text or "vaccine"
         if isinstance(words, str) and words.strip():

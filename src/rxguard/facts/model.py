@@ -188,7 +188,7 @@ class MedicationUse:
 class Unreadable:
     """A record the reader recognised (an ALT result, a pregnancy status) but could not read, and why."""
 
-    kind: Literal["lab", "medication", "condition", "allergy", "patient"]
+    kind: Literal["lab", "medication", "condition", "allergy", "procedure", "patient"]
     key: str
     reason: str
 
