@@ -143,7 +143,7 @@ class Ctx:
         """A preliminary result is used, and whatever it supports asks a clinician to confirm it."""
         if result.preliminary:
             text = (
-                f"{result.describe()} is a preliminary result (FHIR Observation.status preliminary: it may be "
+                f"{result.describe()} is a preliminary result (FHIR Observation.status {result.status}: it may be "
                 "incomplete or unverified); a clinician confirms it, or the final result, before relying on it."
             )
             self.review_notes.append(said("review-preliminary", text, line=lab_line(result)))

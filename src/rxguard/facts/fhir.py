@@ -1123,13 +1123,18 @@ def _read_result(state: _State, res: Mapping[str, Any]) -> str | None:
         LabResult(
             key, effective, value, unit, interpretation, uln, lln, value_text or shown_as,
             problem=problem or range_problem, source=where.label, name=name, as_sent=as_sent,
-            comparator=comparator if value is not None else "", status="preliminary" if status == "preliminary" else "",
+            comparator=comparator if value is not None else "", status=status if status in _UNSETTLED else "",
         )
     )  # fmt: skip
-    if status == "preliminary":
-        text = f"{where.label}: {name} result of {effective} is preliminary (may be incomplete or unverified)"
+    if status in _UNSETTLED:
+        said_of = "is preliminary" if status == "preliminary" else "has the status unknown (final or not is not known)"
+        text = f"{where.label}: {name} result of {effective} {said_of} (may be incomplete or unverified)"
         state.notes.append(said("result-preliminary", text, source=where.label, test=key, on=effective.isoformat()))
     return key
+
+
+#: FHIR R4 observation-status values whose result may not be final: used, with a review of what it supports.
+_UNSETTLED = frozenset({"preliminary", "unknown"})
 
 
 def _as_sent(

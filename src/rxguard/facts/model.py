@@ -47,12 +47,13 @@ class LabResult:
     # (a result reported as "<5" or ">1000"); rules compare the whole range it leaves.
     comparator: str = ""
     # FHIR R4 Observation.status when it is "preliminary" ("an initial or interim observation: data
-    # may be incomplete or unverified"): the result is used, and a finding it supports asks for review.
+    # may be incomplete or unverified") or "unknown" (the source system "does not know which of the
+    # status values currently applies"): the result is used, and a finding it supports asks for review.
     status: str = ""
 
     @property
     def preliminary(self) -> bool:
-        return self.status == "preliminary"
+        return self.status in ("preliminary", "unknown")
 
     def describe(self) -> str:
         name = self.name or self.test
