@@ -19,10 +19,9 @@ from typing import Any
 
 import pytest
 
-from rxguard.engine import assess
 from rxguard.engine.facts import reader_for
 from rxguard.engine.model import Assessment
-from rxguard.engine.vignettes import vignette_bundle
+from rxguard.engine.vignettes import assess_vignette, vignette_bundle
 from rxguard.knowledge.loader import Pack, VignetteFile, load_all
 from rxguard.knowledge.schema import SEVERITY_RANK, Vignette
 
@@ -40,15 +39,7 @@ def _cases() -> Iterator[Any]:
 
 
 def _run(pack: Pack, vignette: Vignette, bundle: Bundle) -> Assessment:
-    return assess(
-        pack,
-        READER.read(bundle),
-        at=vignette.at,
-        jurisdiction=vignette.jurisdiction,
-        answers=vignette.answers,
-        context=vignette.context,
-        protocol_rules=vignette.protocol_rules,
-    )
+    return assess_vignette(pack, vignette, READER.read(bundle))
 
 
 def _blurred(resource: dict[str, Any], vignette: Vignette) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -21,10 +21,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rxguard.engine import assess
 from rxguard.engine.facts import reader_for
 from rxguard.engine.predicates import holds
-from rxguard.engine.vignettes import vignette_bundle
+from rxguard.engine.vignettes import assess_vignette, vignette_bundle
 from rxguard.facts.model import LabResult
 from rxguard.knowledge.loader import Pack, VignetteFile, load_all
 
@@ -68,10 +67,7 @@ def test_a_comparison_holds_only_when_it_holds_for_every_value_the_result_stands
 
 def _fired(pack: Pack, vfile: VignetteFile, index: int, bundle: dict[str, Any]) -> dict[str, tuple[str, bool]]:
     vignette = vfile.vignettes[index]
-    result = assess(
-        pack, READER.read(bundle), at=vignette.at, jurisdiction=vignette.jurisdiction, answers=vignette.answers,
-        context=vignette.context, protocol_rules=vignette.protocol_rules,
-    )  # fmt: skip
+    result = assess_vignette(pack, vignette, READER.read(bundle))
     return {f.rule_id: (f.effective_severity, f.could_not_verify) for f in result.findings}
 
 

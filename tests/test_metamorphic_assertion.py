@@ -29,10 +29,9 @@ from typing import Any
 
 import pytest
 
-from rxguard.engine import assess
 from rxguard.engine.facts import reader_for
 from rxguard.engine.model import Finding
-from rxguard.engine.vignettes import vignette_bundle
+from rxguard.engine.vignettes import assess_vignette, vignette_bundle
 from rxguard.facts.assertion import default_reader
 from rxguard.knowledge.loader import Pack, load_all
 from rxguard.knowledge.schema import (
@@ -103,15 +102,7 @@ def _uncertain(text: str, n: int) -> list[str]:
 
 
 def _run(pack: Pack, vignette: Vignette, bundle: Bundle) -> dict[str, Finding]:
-    result = assess(
-        pack,
-        READER.read(bundle),
-        at=vignette.at,
-        jurisdiction=vignette.jurisdiction,
-        answers=vignette.answers,
-        context=vignette.context,
-        protocol_rules=vignette.protocol_rules,
-    )
+    result = assess_vignette(pack, vignette, READER.read(bundle))
     return {f.rule_id: f for f in result.findings}
 
 

@@ -23,9 +23,8 @@ from typing import Any
 
 import pytest
 
-from rxguard.engine import assess
 from rxguard.engine.facts import reader_for
-from rxguard.engine.vignettes import vignette_bundle
+from rxguard.engine.vignettes import assess_vignette, vignette_bundle
 from rxguard.knowledge.loader import Pack, VignetteFile, load_all
 from rxguard.knowledge.references import iter_predicates
 from rxguard.knowledge.schema import HasCondition, Vignette
@@ -38,15 +37,7 @@ Fired = dict[str, tuple[str, bool]]  # rule id -> (what it counts as, could not 
 
 
 def _fired(pack: Pack, vignette: Vignette, bundle: Bundle) -> Fired:
-    result = assess(
-        pack,
-        READER.read(bundle),
-        at=vignette.at,
-        jurisdiction=vignette.jurisdiction,
-        answers=vignette.answers,
-        context=vignette.context,
-        protocol_rules=vignette.protocol_rules,
-    )
+    result = assess_vignette(pack, vignette, READER.read(bundle))
     return {f.rule_id: (f.effective_severity, f.could_not_verify) for f in result.findings}
 
 

@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
-from rxguard.engine.assess import assess
 from rxguard.engine.facts import read_facts
+from rxguard.engine.vignettes import assess_vignette
 from rxguard.errors import PackError
 from rxguard.facts import units
 from rxguard.facts.fhir import RESULT_CODES
@@ -203,10 +203,7 @@ def _bundle(pack: Pack, vignette: Vignette) -> dict[str, Any]:
 
 def _outcome(pack: Pack, vignette: Vignette, bundle: dict[str, Any]) -> tuple[Any, ...]:
     facts = read_facts(bundle, PACKS)
-    result = assess(
-        pack, facts, at=vignette.at, jurisdiction=vignette.jurisdiction, answers=vignette.answers,
-        context=vignette.context, protocol_rules=vignette.protocol_rules,
-    )  # fmt: skip
+    result = assess_vignette(pack, vignette, facts)
     stratum = result.stratum.id if result.stratum is not None else None
     readings = {
         test: [(r.effective, None if r.value is None else round(r.value, 6), r.interpretation, bool(r.problem))

@@ -32,8 +32,8 @@ from typing import Any
 
 import pytest
 
-from rxguard.engine.assess import assess
 from rxguard.engine.facts import brand_lexicon, reader_for, vocabulary_for
+from rxguard.engine.vignettes import assess_vignette
 from rxguard.facts.builder import build_bundle
 from rxguard.facts.vocabulary import normalize_text
 from rxguard.knowledge.loader import Pack, load_all
@@ -268,15 +268,7 @@ def _run(
     bundle = build_bundle(patient, at=vignette.at, drug=pack.identity.inn)
     if transform is not None:
         bundle = transform(bundle)
-    result = assess(
-        pack,
-        READER.read(bundle, chosen),
-        at=vignette.at,
-        jurisdiction=vignette.jurisdiction,
-        answers=vignette.answers,
-        context=vignette.context,
-        protocol_rules=vignette.protocol_rules,
-    )
+    result = assess_vignette(pack, vignette, READER.read(bundle, chosen))
     return result.verdict, frozenset(f.rule_id for f in result.findings)
 
 

@@ -36,9 +36,8 @@ from typing import Any
 
 import pytest
 
-from rxguard.engine import assess
 from rxguard.engine.facts import reader_for
-from rxguard.engine.vignettes import vignette_bundle
+from rxguard.engine.vignettes import assess_vignette, vignette_bundle
 from rxguard.errors import FactsError
 from rxguard.facts.vocabulary import SYSTEM_ALIASES, SYSTEMS
 from rxguard.knowledge.loader import Pack, VignetteFile, load_all
@@ -55,15 +54,7 @@ Summary = tuple[str, tuple[tuple[str, str, bool], ...], str | None]
 
 def _assess(pack: Pack, vignette: Vignette, bundle: Bundle, patient: str | None = None) -> Summary:
     facts = READER.read(bundle, patient)
-    result = assess(
-        pack,
-        facts,
-        at=vignette.at,
-        jurisdiction=vignette.jurisdiction,
-        answers=vignette.answers,
-        context=vignette.context,
-        protocol_rules=vignette.protocol_rules,
-    )
+    result = assess_vignette(pack, vignette, facts)
     fired = tuple(sorted((f.rule_id, f.effective_severity, f.could_not_verify) for f in result.findings))
     return result.verdict, fired, result.stratum.id if result.stratum else None
 

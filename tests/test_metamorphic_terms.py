@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from rxguard.engine.assess import assess
 from rxguard.engine.facts import read_facts, vocabulary_for
+from rxguard.engine.vignettes import assess_vignette
 from rxguard.facts.assertion import default_reader
 from rxguard.facts.builder import build_bundle
 from rxguard.facts.vocabulary import expand_icd10_block, normalize_text
@@ -216,15 +216,7 @@ def _run(pack: Pack, vignette: Vignette, patient: dict[str, Any], transform: Any
     bundle = build_bundle(patient, at=vignette.at, drug=pack.identity.inn)
     if transform is not None:
         transform(bundle)
-    result = assess(
-        pack,
-        read_facts(bundle, PACKS),
-        at=vignette.at,
-        jurisdiction=vignette.jurisdiction,
-        answers=vignette.answers,
-        context=vignette.context,
-        protocol_rules=vignette.protocol_rules,
-    )
+    result = assess_vignette(pack, vignette, read_facts(bundle, PACKS))
     return result.verdict, frozenset(f.rule_id for f in result.findings)
 
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from rxguard.engine.assess import assess
 from rxguard.engine.facts import read_facts
+from rxguard.engine.vignettes import assess_vignette
 from rxguard.facts.builder import build_bundle
 from rxguard.knowledge.labs import pack_catalogue
 from rxguard.knowledge.loader import Pack, load_all
@@ -51,10 +51,7 @@ def _bundle(pack: Pack, vignette: Vignette, status: str | None = None) -> dict[s
 
 
 def _assess(pack: Pack, vignette: Vignette, bundle: dict[str, Any]) -> Any:
-    return assess(
-        pack, read_facts(bundle, PACKS), at=vignette.at, jurisdiction=vignette.jurisdiction,
-        answers=vignette.answers, context=vignette.context, protocol_rules=vignette.protocol_rules,
-    )  # fmt: skip
+    return assess_vignette(pack, vignette, read_facts(bundle, PACKS))
 
 
 def _shows_result(line: Any) -> bool:

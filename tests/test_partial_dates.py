@@ -22,10 +22,9 @@ from typing import Any
 
 import pytest
 
-from rxguard.engine import assess
 from rxguard.engine.facts import reader_for
 from rxguard.engine.predicates import abated_by, onset_window
-from rxguard.engine.vignettes import vignette_bundle
+from rxguard.engine.vignettes import assess_vignette, vignette_bundle
 from rxguard.knowledge.loader import Pack, VignetteFile, load_all
 
 PACKS = load_all()
@@ -38,10 +37,7 @@ YEAR: Coarsen = lambda day: day[:4]  # noqa: E731
 
 def _fired(pack: Pack, vfile: VignetteFile, index: int, bundle: Bundle) -> dict[str, tuple[str, bool]]:
     vignette = vfile.vignettes[index]
-    result = assess(
-        pack, READER.read(bundle), at=vignette.at, jurisdiction=vignette.jurisdiction, answers=vignette.answers,
-        context=vignette.context, protocol_rules=vignette.protocol_rules,
-    )  # fmt: skip
+    result = assess_vignette(pack, vignette, READER.read(bundle))
     return {f.rule_id: (f.effective_severity, f.could_not_verify) for f in result.findings}
 
 

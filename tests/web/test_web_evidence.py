@@ -26,9 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_web_chinese import UNITS
 
-from rxguard.engine import assess
 from rxguard.engine.facts import reader_for
-from rxguard.engine.vignettes import VignetteResult, run_all, vignette_bundle
+from rxguard.engine.vignettes import VignetteResult, assess_vignette, run_all, vignette_bundle
 from rxguard.facts.labs import CORE_LABS
 from rxguard.knowledge.loader import Pack, load_all
 from rxguard.messages import MESSAGES, message_of
@@ -309,9 +308,7 @@ def test_every_review_note_and_assessment_note_of_every_vignette_and_its_variant
     bundle = vignette_bundle(pack, vfile, vignette)
     found = {"review note": 0, "coverage note": 0}
     for label, variant in [("as written", bundle), *_variants(bundle)]:
-        out = assess(pack, READER.read(variant), at=vignette.at, jurisdiction=vignette.jurisdiction,
-                     answers=vignette.answers, context=vignette.context,
-                     protocol_rules=vignette.protocol_rules)  # fmt: skip
+        out = assess_vignette(pack, vignette, READER.read(variant))
         lines = _notes(out)
         for kind, _ in lines:
             found[kind] = found.get(kind, 0) + 1
@@ -326,9 +323,7 @@ def test_the_variants_reach_every_kind_of_review_note() -> None:
     for pack in PACKS.values():
         for vfile, _, vignette in pack.vignettes():
             for _, variant in _variants(vignette_bundle(pack, vfile, vignette)):
-                out = assess(pack, READER.read(variant), at=vignette.at, jurisdiction=vignette.jurisdiction,
-                             answers=vignette.answers, context=vignette.context,
-                             protocol_rules=vignette.protocol_rules)  # fmt: skip
+                out = assess_vignette(pack, vignette, READER.read(variant))
                 if any(f.reviews for f in out.findings):
                     reached.add(pack.name)
                     break
@@ -338,8 +333,7 @@ def test_the_variants_reach_every_kind_of_review_note() -> None:
 
 
 def _stored(pack: Pack, vignette: Any, bundle: dict[str, Any]) -> dict[str, Any]:
-    out = assess(pack, READER.read(bundle), at=vignette.at, jurisdiction=vignette.jurisdiction,
-                 answers=vignette.answers, context=vignette.context, protocol_rules=vignette.protocol_rules)  # fmt: skip
+    out = assess_vignette(pack, vignette, READER.read(bundle))
     stored: dict[str, Any] = json.loads(json.dumps(out.to_dict()))  # as the web reads it back from the store
     return stored
 

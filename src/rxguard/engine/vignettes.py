@@ -11,6 +11,7 @@ from rxguard.engine.facts import read_facts
 from rxguard.engine.model import Assessment
 from rxguard.facts.builder import build_bundle
 from rxguard.facts.fhir import parse_json
+from rxguard.facts.model import PatientFacts
 from rxguard.knowledge.labs import pack_catalogue
 from rxguard.knowledge.loader import Pack, VignetteFile, load_all
 from rxguard.knowledge.schema import Vignette
@@ -74,10 +75,9 @@ def _packs_with(pack: Pack) -> dict[str, Pack]:
     return packs if packs.get(pack.name) is pack else {**packs, pack.name: pack}
 
 
-def run_vignette(pack: Pack, vfile: VignetteFile, index: int) -> VignetteResult:
-    vignette = vfile.vignettes[index]
-    facts = read_facts(vignette_bundle(pack, vfile, vignette), _packs_with(pack))
-    result = assess(
+def assess_vignette(pack: Pack, vignette: Vignette, facts: PatientFacts) -> Assessment:
+    """``facts`` assessed as the vignette asks: its date, jurisdiction, answers, context and protocol rules."""
+    return assess(
         pack,
         facts,
         at=vignette.at,
@@ -86,6 +86,11 @@ def run_vignette(pack: Pack, vfile: VignetteFile, index: int) -> VignetteResult:
         context=vignette.context,
         protocol_rules=vignette.protocol_rules,
     )
+
+
+def run_vignette(pack: Pack, vfile: VignetteFile, index: int) -> VignetteResult:
+    vignette = vfile.vignettes[index]
+    result = assess_vignette(pack, vignette, read_facts(vignette_bundle(pack, vfile, vignette), _packs_with(pack)))
     problems = check_expectations(vignette, result)
     return VignetteResult(
         pack.name, vfile.path, vfile.lines[index], vignette.name, vignette.ref, tuple(problems), result
