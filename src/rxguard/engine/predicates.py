@@ -274,15 +274,32 @@ def negated_reason(item: ClinicalItem, what: str, tag: str = "") -> str:
     return said("negated", text, what=what.casefold(), record=item.text, cue=item.cue)
 
 
-def by_assertion(ctx: Ctx, certain: list[str], unsure: list[tuple[ClinicalItem, str]], what: str) -> list[str] | None:
-    """The evidence of found items: the certain ones; else the uncertain ones, each with a review note."""
-    if certain:
-        return certain
-    if not unsure:
-        return None
-    for item, _ in unsure:
-        ctx.review_notes.append(uncertain_note(item, what))
-    return [uncertain_line(item, line) for item, line in unsure]
+@dataclass
+class Found:
+    """What a rule found of one value set, by how the record asserts it: as a fact, or only suspected."""
+
+    tag: str
+    certain: list[str] = field(default_factory=list)
+    unsure: list[tuple[ClinicalItem, str]] = field(default_factory=list)
+
+    def add(self, item: ClinicalItem, line: str) -> None:
+        if self.tag in item.uncertain:  # unconfirmed, provisional, or only suspected by its text
+            self.unsure.append((item, line))
+        else:
+            self.certain.append(line)
+
+    def __bool__(self) -> bool:
+        return bool(self.certain or self.unsure)
+
+    def evidence(self, ctx: Ctx, what: str) -> list[str] | None:
+        """The certain lines; else the uncertain ones, each with a review note."""
+        if self.certain:
+            return self.certain
+        if not self.unsure:
+            return None
+        for item, _ in self.unsure:
+            ctx.review_notes.append(uncertain_note(item, what))
+        return [uncertain_line(item, line) for item, line in self.unsure]
 
 
 # Reaction words that make any recorded reaction a hypersensitivity reaction, whatever its type.
@@ -467,23 +484,18 @@ def status_flag(tag: str, lab: str, expected: bool) -> Pred:
         def current(item: ClinicalItem) -> bool:
             return item.active and (item.onset is None or item.onset <= ctx.at)
 
-        certain: list[str] = []
-        unsure: list[tuple[ClinicalItem, str]] = []
+        found = Found(tag)
         for item in ctx.facts.tagged("condition", tag):
             if isinstance(item, ClinicalItem) and current(item):
-                line = condition_line(item)
-                if tag in item.uncertain:
-                    unsure.append((item, line))
-                else:
-                    certain.append(line)
+                found.add(item, condition_line(item))
         result = ctx.latest(lab)
         if result is not None and result.interpretation == "positive":
-            certain.append(lab_line(result))
+            found.certain.append(lab_line(result))
         unread = unreadable_lab(ctx, lab)
         if result is not None and not result.interpretation:
             unread = Unknown((not_read(result),))
-        if certain or unsure:
-            return by_assertion(ctx, certain, unsure, "status") if expected else None
+        if found:
+            return found.evidence(ctx, "status") if expected else None
         if unread is not None:
             return Unknown(unread.reasons)
         denied = [

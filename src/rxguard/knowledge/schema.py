@@ -341,9 +341,9 @@ class HasCondition(Predicate):
         from rxguard.engine.predicates import (
             Ctx,
             Evidence,
+            Found,
             Unknown,
             abated_by,
-            by_assertion,
             condition_line,
             describe_item,
             item_of,
@@ -375,8 +375,7 @@ class HasCondition(Predicate):
             def in_window(item: ClinicalItem) -> bool:
                 return onset_window(item, ctx.at, since) is not False
 
-            certain: list[str] = []
-            unsure: list[tuple[ClinicalItem, str]] = []
+            found = Found(p.valueset)
             status_unknown: list[str] = []
             for item in items:
                 assert isinstance(item, ClinicalItem)
@@ -426,13 +425,10 @@ class HasCondition(Predicate):
                                 said("condition-not-resolved", text, item=item_of(item), status=item.status)
                             )
                         continue
-                if p.valueset in item.uncertain:
-                    unsure.append((item, line))
-                else:
-                    certain.append(line)
-            found = by_assertion(ctx, certain, unsure, "condition")
-            if found:
-                return found
+                found.add(item, line)
+            evidence = found.evidence(ctx, "condition")
+            if evidence:
+                return evidence
             # A record that names the condition only to negate it ("lymphoma ruled out") is not proof of
             # absence: the rule says it could not verify, quoting the record.
             denied = [
@@ -460,9 +456,9 @@ class HasAllergy(Predicate):
         from rxguard.engine.predicates import (
             Ctx,
             Evidence,
+            Found,
             Unknown,
             allergy_of,
-            by_assertion,
             describe_allergy,
             is_hypersensitivity,
             negated_reason,
@@ -474,27 +470,22 @@ class HasAllergy(Predicate):
         key = f"allergy:{p.valueset}"
 
         def pred(ctx: Ctx) -> Evidence:
-            certain: list[str] = []
-            unsure: list[tuple[ClinicalItem, str]] = []
+            found = Found(p.valueset)
             intolerances: list[str] = []
             for item in ctx.facts.by_tag.get(key, ()):
                 if not isinstance(item, ClinicalItem) or not item.active:
                     continue
                 if is_hypersensitivity(item):
-                    line = said("allergy", f"Allergy: {describe_allergy(item)}", item=allergy_of(item))
-                    if p.valueset in item.uncertain:  # unconfirmed, or only suspected by its text
-                        unsure.append((item, line))
-                    else:
-                        certain.append(line)
+                    found.add(item, said("allergy", f"Allergy: {describe_allergy(item)}", item=allergy_of(item)))
                 else:
                     text = (
                         f"Intolerance: {describe_allergy(item)} is recorded as an intolerance, not as a "
                         "hypersensitivity reaction; the contraindication concerns hypersensitivity reactions"
                     )
                     intolerances.append(said("intolerance", text, item=allergy_of(item)))
-            found = by_assertion(ctx, certain, unsure, "allergy")
-            if found:
-                return found
+            evidence = found.evidence(ctx, "allergy")
+            if evidence:
+                return evidence
             denied = [
                 negated_reason(item, "Allergy", p.valueset)
                 for item in ctx.facts.negated_by_tag.get(key, ())
@@ -633,7 +624,7 @@ class HasProcedure(Predicate):
     within: Duration | None = None
 
     def compile(self) -> Pred:
-        from rxguard.engine.predicates import Ctx, Evidence, Unknown, by_assertion, negated_reason, shift
+        from rxguard.engine.predicates import Ctx, Evidence, Found, Unknown, negated_reason, shift
         from rxguard.facts.model import ClinicalItem
         from rxguard.messages import said
 
@@ -647,20 +638,16 @@ class HasProcedure(Predicate):
                 day = item.onset
                 return day is not None and day <= ctx.at and (window is None or day >= window)
 
-            certain: list[str] = []
-            unsure: list[tuple[ClinicalItem, str]] = []
+            found = Found(p.valueset)
             for item in ctx.facts.by_tag.get(key, ()):
                 assert isinstance(item, ClinicalItem)
                 if counts(item):
                     line = said("procedure", f"Procedure: {item.text} on {item.onset}", record=item.text,
                                 on=item.onset.isoformat() if item.onset else "")  # fmt: skip
-                    if p.valueset in item.uncertain:
-                        unsure.append((item, line))
-                    else:
-                        certain.append(line)
-            found = by_assertion(ctx, certain, unsure, "procedure")
-            if found:
-                return found
+                    found.add(item, line)
+            evidence = found.evidence(ctx, "procedure")
+            if evidence:
+                return evidence
             denied = tuple(
                 negated_reason(item, "Procedure", p.valueset)
                 for item in ctx.facts.negated_by_tag.get(key, ())
