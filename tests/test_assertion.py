@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.condition_names import single_set_condition_names
 
 from rxguard.engine import assess
 from rxguard.engine.facts import reader_for
@@ -28,22 +29,7 @@ READER = default_reader()
 TRIGGER_WORDS = {w for t in READER.triggers for w in t.words}
 
 
-def _condition_names() -> list[tuple[str, str]]:
-    """(value set, name) for condition names that tag exactly their set and hold no trigger word."""
-    out = []
-    for pack in PACKS.values():
-        for vs in pack.valuesets.values():
-            if vs.kind != "condition":
-                continue
-            for name in vs.names:
-                if "*" in name or set(name.casefold().split()) & TRIGGER_WORDS:
-                    continue
-                if VOCAB.tags_for((), name) == {vs.id}:
-                    out.append((vs.id, name))
-    return sorted(set(out))
-
-
-NAMES = _condition_names()
+NAMES = single_set_condition_names(PACKS, VOCAB, TRIGGER_WORDS)
 FIRST, SECOND = NAMES[0], next(n for n in NAMES if n[0] != NAMES[0][0])
 NEGATED_FORWARD = sorted({t.phrase for t in READER.triggers if t.kind == "negated" and t.direction == "forward"})
 NEGATED_BACKWARD = sorted({t.phrase for t in READER.triggers if t.kind == "negated" and t.direction == "backward"})

@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
+from tests.condition_names import single_set_condition_names
 
 from rxguard.engine import assess
 from rxguard.engine.facts import reader_for
@@ -29,21 +30,7 @@ OTHER_FORWARD = sorted({t.phrase for t in READER.triggers if t.kind == "other" a
 OTHER_BACKWARD = sorted({t.phrase for t in READER.triggers if t.kind == "other" and t.direction == "backward"})
 
 
-def _condition_names() -> list[tuple[str, str]]:
-    out = []
-    for pack in PACKS.values():
-        for vs in pack.valuesets.values():
-            if vs.kind != "condition":
-                continue
-            for name in vs.names:
-                if "*" in name or set(name.casefold().split()) & TRIGGER_WORDS:
-                    continue
-                if VOCAB.tags_for((), name) == {vs.id}:
-                    out.append((vs.id, name))
-    return sorted(set(out))
-
-
-NAMES = _condition_names()
+NAMES = single_set_condition_names(PACKS, VOCAB, TRIGGER_WORDS)
 FIRST, SECOND = NAMES[0], next(n for n in NAMES if n[0] != NAMES[0][0])
 
 
