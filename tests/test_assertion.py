@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.condition_names import single_set_condition_names
+from tests.generated_cases import single_set_condition_names
 
 from rxguard.engine import assess
 from rxguard.engine.facts import reader_for

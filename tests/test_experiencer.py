@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from tests.condition_names import single_set_condition_names
+from tests.generated_cases import single_set_condition_names
 
 from rxguard.engine import assess
 from rxguard.engine.facts import reader_for

@@ -31,6 +31,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from tests.generated_cases import firing_patient_vignettes
 
 from rxguard.engine.facts import brand_lexicon, reader_for, vocabulary_for
 from rxguard.engine.vignettes import assess_vignette
@@ -273,13 +274,7 @@ def _run(
 
 
 def _cases() -> list[Case]:
-    cases = []
-    for pack in PACKS.values():
-        for _vfile, _index, vignette in pack.vignettes():
-            if vignette.bundle or not vignette.patient or not vignette.expect.fires:
-                continue
-            cases.extend(_variants(pack, vignette))
-    return cases
+    return [case for pack, vignette in firing_patient_vignettes(PACKS) for case in _variants(pack, vignette)]
 
 
 CASES = _cases()

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from tests.generated_cases import firing_patient_vignettes
 
 from rxguard.engine.facts import read_facts, vocabulary_for
 from rxguard.engine.vignettes import assess_vignette
@@ -221,13 +222,7 @@ def _run(pack: Pack, vignette: Vignette, patient: dict[str, Any], transform: Any
 
 
 def _cases() -> list[Case]:
-    cases = []
-    for pack in PACKS.values():
-        for _vfile, _index, vignette in pack.vignettes():
-            if vignette.bundle or not vignette.patient or not vignette.expect.fires:
-                continue
-            cases.extend(_variants(pack, vignette))
-    return cases
+    return [case for pack, vignette in firing_patient_vignettes(PACKS) for case in _variants(pack, vignette)]
 
 
 CASES = _cases()

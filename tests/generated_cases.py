@@ -1,11 +1,12 @@
-"""Condition names from the packs' value sets that the assertion tests rewrite with trigger phrases."""
+"""What the generated-variant tests start from: the packs' firing vignettes and their condition names."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from rxguard.facts.vocabulary import Vocabulary
 from rxguard.knowledge.loader import Pack
+from rxguard.knowledge.schema import Vignette
 
 
 def single_set_condition_names(
@@ -24,3 +25,11 @@ def single_set_condition_names(
                 if vocab.tags_for((), name) == {vs.id}:
                     out.append((vs.id, name))
     return sorted(set(out))
+
+
+def firing_patient_vignettes(packs: Mapping[str, Pack]) -> Iterator[tuple[Pack, Vignette]]:
+    """Every vignette written as a patient (not a Bundle) that expects a rule to fire, with its pack."""
+    for pack in packs.values():
+        for _vfile, _index, vignette in pack.vignettes():
+            if not vignette.bundle and vignette.patient and vignette.expect.fires:
+                yield pack, vignette
