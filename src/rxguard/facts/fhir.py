@@ -554,6 +554,8 @@ _READ_SCRIPTS = ("LATIN", "GREEK", "MICRO SIGN", "MODIFIER LETTER", "FEMININE OR
 
 def _unread_script(text: str) -> bool:
     """Whether a record's words are written in a script no value set has names in (Chinese, Cyrillic...)."""
+    if text.isascii():  # most records: no character to look up
+        return False
     return any(c.isalpha() and not unicodedata.name(c, "").startswith(_READ_SCRIPTS) for c in text)
 
 
